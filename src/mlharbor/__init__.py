@@ -1,0 +1,1 @@
+"""mlharbor: a self-hosted machine-learning hub."""

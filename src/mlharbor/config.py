@@ -1,0 +1,61 @@
+"""Settings, read from ``MLHARBOR_*`` environment variables and a ``.env`` file.
+
+Every setting has an embedded default, so ``mlharbor serve`` needs nothing else: a SQLite
+database and an artifact folder inside ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """mlharbor's configuration. Each field ``x`` is read from ``MLHARBOR_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MLHARBOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("mlharbor-data"), description="Folder for the embedded store.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file in data_dir."
+    )
+    artifact_uri: str | None = Field(
+        None, description="fsspec URL or folder for artifacts; default: data_dir/artifacts."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_upload_bytes: int = Field(1 << 30, description="Largest accepted upload or download.")
+    max_columns: int = Field(10_000, description="Widest accepted dataset.")
+    url_timeout_seconds: float = Field(30.0, description="Timeout for fetching a dataset URL.")
+    preview_max_rows: int = 1000
+
+    workers: int = Field(2, description="Processes in the embedded local worker pool.")
+    dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
+
+    auth_enabled: bool = False
+    secret_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mlharbor.db').resolve()}"
+
+    def resolved_artifact_uri(self) -> str:
+        """The artifact root, defaulting to ``data_dir/artifacts``."""
+        if self.artifact_uri:
+            return self.artifact_uri
+        return str((self.data_dir / "artifacts").resolve())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,303 @@
+"""Column types: what each column of a dataset is stored as and what it means.
+
+The *storage type* is the Arrow type the data was read as. The *semantic type* is what the
+column means for modelling (a number, a category, a date, free text, an identifier...). It is
+inferred once per dataset version, with the evidence for the choice, and a user may override
+it or a column's role afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mlharbor.errors import InvalidInputError, NotFoundError
+
+
+class SemanticType(StrEnum):
+    NUMERIC = "numeric"
+    INTEGER_CATEGORICAL = "integer_categorical"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+    CONSTANT = "constant"
+
+
+class Role(StrEnum):
+    FEATURE = "feature"
+    IGNORE = "ignore"
+
+
+BOOLEAN_TOKENS = {
+    "true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
+    "y": True, "n": False,
+}  # fmt: skip
+DATETIME_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+)
+_ID_NAME = re.compile(r"(^|_|\b)(id|uuid|guid|key|index|idx)$|^(id|uuid)(_|$)", re.IGNORECASE)
+SAMPLE = 20_000
+MAX_CATEGORICAL_CODES = 10
+
+
+@dataclass
+class ColumnSchema:
+    """One column: its name, types, role and the evidence behind the semantic type."""
+
+    name: str
+    storage_type: str
+    semantic_type: SemanticType
+    role: Role = Role.FEATURE
+    n_missing: int = 0
+    n_distinct: int = 0
+    unique_ratio: float = 0.0
+    datetime_format: str | None = None
+    evidence: str = ""
+    overridden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnSchema:
+        data = dict(data)
+        data["semantic_type"] = SemanticType(data["semantic_type"])
+        data["role"] = Role(data.get("role", Role.FEATURE))
+        return cls(**data)
+
+
+@dataclass
+class DatasetSchema:
+    """The columns of a dataset version, in order, plus notes made while reading it."""
+
+    columns: list[ColumnSchema]
+    n_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [c.to_dict() for c in self.columns],
+            "n_rows": self.n_rows,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetSchema:
+        return cls(
+            columns=[ColumnSchema.from_dict(c) for c in data["columns"]],
+            n_rows=data["n_rows"],
+            notes=list(data.get("notes", [])),
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSchema:
+        """The column called ``name``; ``NotFoundError`` listing the columns otherwise."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise NotFoundError(
+            f"column {name!r} is not in the dataset; its columns are: {', '.join(self.names)}",
+            column=name,
+        )
+
+    def override(self, name: str, *, semantic_type: str | None, role: str | None) -> None:
+        """Set a column's semantic type and/or role, as a user asked."""
+        col = self.column(name)
+        if semantic_type is not None:
+            try:
+                col.semantic_type = SemanticType(semantic_type)
+            except ValueError:
+                valid = ", ".join(t.value for t in SemanticType)
+                raise InvalidInputError(
+                    f"unknown semantic type {semantic_type!r} for column {name!r}; "
+                    f"valid types: {valid}"
+                )
+        if role is not None:
+            try:
+                col.role = Role(role)
+            except ValueError:
+                valid = ", ".join(r.value for r in Role)
+                raise InvalidInputError(
+                    f"unknown role {role!r} for column {name!r}; valid roles: {valid}"
+                )
+        col.overridden = True
+
+
+def infer_schema(table: pa.Table, notes: list[str] | None = None) -> DatasetSchema:
+    """Infer the storage and semantic type of every column of ``table``.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The dataset as read.
+    notes : list of str, optional
+        Remarks from reading the file (renamed columns, detected encoding...) to keep.
+
+    Returns
+    -------
+    DatasetSchema
+    """
+    n_rows = table.num_rows
+    columns = [_infer_column(name, table.column(i), n_rows) for i, name in
+               enumerate(table.column_names)]  # fmt: skip
+    return DatasetSchema(columns=columns, n_rows=n_rows, notes=list(notes or []))
+
+
+def _infer_column(name: str, column: pa.ChunkedArray, n_rows: int) -> ColumnSchema:
+    storage = column.type
+    if pa.types.is_dictionary(storage):
+        column = column.cast(storage.value_type)
+    n_missing = column.null_count
+    if pa.types.is_floating(column.type):
+        n_missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
+    n_present = n_rows - n_missing
+    n_distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if n_present else 0
+    ratio = n_distinct / n_present if n_present else 0.0
+    col = ColumnSchema(
+        name=name,
+        storage_type=str(storage),
+        semantic_type=SemanticType.CATEGORICAL,
+        n_missing=n_missing,
+        n_distinct=n_distinct,
+        unique_ratio=round(ratio, 6),
+    )
+    kind, evidence = _classify(name, column, n_present, n_distinct, ratio, col)
+    col.semantic_type, col.evidence = kind, evidence
+    return col
+
+
+def _classify(
+    name: str, column: pa.ChunkedArray, n_present: int, n_distinct: int, ratio: float,
+    col: ColumnSchema,
+) -> tuple[SemanticType, str]:  # fmt: skip
+    typ = column.type
+    if n_present == 0:
+        return SemanticType.CONSTANT, "every value is missing"
+    if n_distinct == 1:
+        return SemanticType.CONSTANT, "a single distinct value"
+    if pa.types.is_boolean(typ):
+        return SemanticType.BOOLEAN, "stored as booleans"
+    if pa.types.is_temporal(typ):
+        return SemanticType.DATETIME, f"stored as {typ}"
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return _classify_number(name, column, n_present, n_distinct, ratio)
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return _classify_string(name, column, n_present, n_distinct, ratio, col)
+    return SemanticType.CATEGORICAL, f"stored as {typ}, treated as categories"
+
+
+def _classify_number(
+    name: str, column: pa.ChunkedArray, n_present: int, n_distinct: int, ratio: float
+) -> tuple[SemanticType, str]:
+    integral = pa.types.is_integer(column.type)
+    if n_distinct == 2:
+        lo, hi = pc.min_max(column).values()
+        if {lo.as_py(), hi.as_py()} == {0, 1}:
+            return SemanticType.BOOLEAN, "only the values 0 and 1"
+    if (
+        integral
+        and ratio == 1.0
+        and n_present >= 20
+        and (_ID_NAME.search(name) or _is_sequence(column))
+    ):
+        why = "name says identifier" if _ID_NAME.search(name) else "consecutive integers"
+        return SemanticType.IDENTIFIER, f"every value unique ({why})"
+    if integral and n_distinct <= MAX_CATEGORICAL_CODES and n_present >= 50 and ratio < 0.05:
+        return (
+            SemanticType.INTEGER_CATEGORICAL,
+            f"integers with only {n_distinct} distinct values",
+        )
+    return SemanticType.NUMERIC, f"{'integers' if integral else 'numbers'}, {n_distinct} distinct"
+
+
+def _is_sequence(column: pa.ChunkedArray) -> bool:
+    lo, hi = pc.min_max(column).values()
+    if lo.as_py() is None:
+        return False
+    return hi.as_py() - lo.as_py() + 1 == len(column) - column.null_count
+
+
+def _as_strings(column: pa.ChunkedArray) -> pa.Array:
+    if not column.num_chunks:
+        return pa.array([], column.type)
+    return column.drop_null().combine_chunks()
+
+
+def _sample_strings(values: pa.Array) -> pa.Array:
+    if len(values) <= SAMPLE:
+        return values
+    step = len(values) // SAMPLE
+    return values.take(pa.array(range(0, step * SAMPLE, step)))
+
+
+def _best_datetime_format(sample: pa.Array) -> str | None:
+    if len(sample) == 0:
+        return None
+    best, best_share = None, 0.0
+    for fmt in DATETIME_FORMATS:
+        parsed = pc.strptime(sample, format=fmt, unit="s", error_is_null=True)
+        share = 1 - parsed.null_count / len(sample)
+        if share > best_share:
+            best, best_share = fmt, share
+        if share == 1.0:
+            break
+    return best if best_share >= 0.95 else None
+
+
+def _classify_string(
+    name: str, column: pa.ChunkedArray, n_present: int, n_distinct: int, ratio: float,
+    col: ColumnSchema,
+) -> tuple[SemanticType, str]:  # fmt: skip
+    sample = _sample_strings(_as_strings(column))
+    if n_distinct <= 2:
+        lowered = set(pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(sample))).to_pylist())
+        if lowered <= BOOLEAN_TOKENS.keys() and len({BOOLEAN_TOKENS[v] for v in lowered}) == 2:
+            return SemanticType.BOOLEAN, f"only the values {sorted(lowered)}"
+    fmt = _best_datetime_format(sample)
+    if fmt is not None:
+        col.datetime_format = fmt
+        return SemanticType.DATETIME, f"≥95% of values parse as dates with format {fmt}"
+    words = pc.count_substring_regex(pc.utf8_trim_whitespace(sample), pattern=r"\s+")
+    mean_words = (pc.mean(words).as_py() or 0.0) + 1.0
+    mean_len = pc.mean(pc.utf8_length(sample)).as_py() or 0.0
+    if mean_words >= 3.0 or (mean_len >= 30 and ratio > 0.5):
+        return SemanticType.TEXT, f"free text: {mean_words:.1f} words per value on average"
+    if ratio >= 0.95 and n_present >= 20 and mean_words < 1.5:
+        return SemanticType.IDENTIFIER, f"{ratio:.0%} of values unique, single tokens"
+    return SemanticType.CATEGORICAL, f"{n_distinct} distinct values ({ratio:.1%} unique)"
+
+
+def parse_datetimes(column: pa.ChunkedArray | pa.Array, schema: ColumnSchema) -> pa.Array:
+    """The column as timestamps, parsing strings with the inferred format (bad values → null)."""
+    if pa.types.is_temporal(column.type):
+        return column
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    fmt = schema.datetime_format
+    if fmt is None:
+        strings = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+        fmt = _best_datetime_format(_sample_strings(_as_strings(strings))) or "%Y-%m-%d"
+    return pc.strptime(column, format=fmt, unit="s", error_is_null=True)
