@@ -36,9 +36,15 @@ class Role(StrEnum):
 
 
 BOOLEAN_TOKENS = {
-    "true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
-    "y": True, "n": False,
-}  # fmt: skip
+    "true": True,
+    "false": False,
+    "t": True,
+    "f": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+}
 DATETIME_FORMATS = (
     "%Y-%m-%d",
     "%Y-%m-%d %H:%M:%S",
@@ -161,8 +167,9 @@ def infer_schema(table: pa.Table, notes: list[str] | None = None) -> DatasetSche
     DatasetSchema
     """
     n_rows = table.num_rows
-    columns = [_infer_column(name, table.column(i), n_rows) for i, name in
-               enumerate(table.column_names)]  # fmt: skip
+    columns = [
+        _infer_column(name, table.column(i), n_rows) for i, name in enumerate(table.column_names)
+    ]
     return DatasetSchema(columns=columns, n_rows=n_rows, notes=list(notes or []))
 
 
@@ -190,9 +197,13 @@ def _infer_column(name: str, column: pa.ChunkedArray, n_rows: int) -> ColumnSche
 
 
 def _classify(
-    name: str, column: pa.ChunkedArray, n_present: int, n_distinct: int, ratio: float,
+    name: str,
+    column: pa.ChunkedArray,
+    n_present: int,
+    n_distinct: int,
+    ratio: float,
     col: ColumnSchema,
-) -> tuple[SemanticType, str]:  # fmt: skip
+) -> tuple[SemanticType, str]:
     typ = column.type
     if n_present == 0:
         return SemanticType.CONSTANT, "every value is missing"
@@ -268,9 +279,13 @@ def _best_datetime_format(sample: pa.Array) -> str | None:
 
 
 def _classify_string(
-    name: str, column: pa.ChunkedArray, n_present: int, n_distinct: int, ratio: float,
+    name: str,
+    column: pa.ChunkedArray,
+    n_present: int,
+    n_distinct: int,
+    ratio: float,
     col: ColumnSchema,
-) -> tuple[SemanticType, str]:  # fmt: skip
+) -> tuple[SemanticType, str]:
     sample = _sample_strings(_as_strings(column))
     if n_distinct <= 2:
         lowered = set(pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(sample))).to_pylist())

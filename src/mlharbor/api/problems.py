@@ -1,0 +1,82 @@
+"""One mapping from the error tree to ``application/problem+json`` (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlharbor.errors import HarborError
+
+log = logging.getLogger("mlharbor.api")
+PROBLEM = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    500: "Internal error",
+    502: "Upstream error",
+    503: "Unavailable",
+}
+
+
+def problem(
+    status: int, detail: str, code: str, request: Request | None = None, **extra: Any
+) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"https://mlharbor.dev/problems/{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    if request is not None and getattr(request.state, "request_id", None):
+        body["request_id"] = request.state.request_id
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+    clean = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        clean.append({"field": ".".join(loc) or "body", "message": err.get("msg", "")})
+    first = clean[0] if clean else {"field": "body", "message": "invalid request"}
+    text = f"{first['field']}: {first['message']}"
+    if len(clean) > 1:
+        text += f" (and {len(clean) - 1} more)"
+    return text, clean
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(HarborError)
+    async def _harbor(request: Request, exc: HarborError) -> JSONResponse:
+        return problem(exc.status, exc.message, exc.code, request, **exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        text, errors = _validation_detail(list(exc.errors()))
+        return problem(422, text, "invalid_input", request, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, str(exc.detail), code, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "an internal error occurred; it has been logged", "internal", request)

@@ -1,0 +1,211 @@
+"""Datasets: upload, fetch, list, read, override types, download, delete."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
+
+from mlharbor.api.deps import HubDep
+from mlharbor.api.schemas import (
+    DatasetFromRecords,
+    DatasetFromUrl,
+    DatasetIngested,
+    DatasetPublic,
+    DatasetsPublic,
+    DatasetVersionPublic,
+    PreviewPublic,
+    Problem,
+    SchemaOverride,
+)
+from mlharbor.data.datasets import IngestResult
+from mlharbor.errors import InvalidInputError, PayloadTooLargeError
+
+router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+ERRORS = {
+    404: {"model": Problem, "description": "No such dataset or version"},
+    422: {"model": Problem, "description": "Invalid input"},
+}
+UPLOAD_ERRORS = {
+    **ERRORS,
+    409: {"model": Problem, "description": "Conflicting concurrent change"},
+    413: {"model": Problem, "description": "Over the upload size limit"},
+    415: {"model": Problem, "description": "Not a supported table format"},
+}
+
+
+class DownloadFormat(StrEnum):
+    PARQUET = "parquet"
+    CSV = "csv"
+
+
+def _ingested(result: IngestResult, response: Response) -> DatasetIngested:
+    response.status_code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    public = DatasetVersionPublic.of(result.version)
+    return DatasetIngested(**public.model_dump(), created=result.created)
+
+
+def _receive(upload: UploadFile, dest: Path, limit: int) -> str:
+    digest, size = hashlib.sha256(), 0
+    with open(dest, "wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"the upload is over the limit of {limit:,} bytes")
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+@router.post(
+    "",
+    response_model=DatasetIngested,
+    status_code=201,
+    responses=UPLOAD_ERRORS,
+    summary="Upload a file as a new dataset version",
+)
+def upload_dataset(
+    hub: HubDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="CSV/TSV, Parquet, JSON, JSON Lines or .xlsx")],
+    name: Annotated[
+        str | None, Form(description="Dataset name; default: from the file name")
+    ] = None,
+    description: Annotated[str, Form()] = "",
+) -> DatasetIngested:
+    """Upload a file as a new dataset version (200 with the existing one if unchanged)."""
+    if not file.filename:
+        raise InvalidInputError("the upload has no file name", field="file")
+    staged = hub.datasets.staged_file()
+    try:
+        digest = _receive(file, staged, hub.settings.max_upload_bytes)
+        result = hub.datasets.ingest_file(
+            staged,
+            name=name or None,
+            filename=file.filename,
+            source=f"upload:{file.filename}",
+            description=description,
+            sha256=digest,
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    return _ingested(result, response)
+
+
+@router.post("/from-url", response_model=DatasetIngested, status_code=201, responses=UPLOAD_ERRORS)
+def dataset_from_url(hub: HubDep, body: DatasetFromUrl, response: Response) -> DatasetIngested:
+    """Fetch an http(s) URL as a new dataset version."""
+    result = hub.datasets.ingest_url(body.url, name=body.name, description=body.description)
+    return _ingested(result, response)
+
+
+@router.post(
+    "/from-records", response_model=DatasetIngested, status_code=201, responses=UPLOAD_ERRORS
+)
+def dataset_from_records(
+    hub: HubDep, body: DatasetFromRecords, response: Response
+) -> DatasetIngested:
+    """Store JSON records as a new dataset version."""
+    result = hub.datasets.ingest_records(body.records, name=body.name, description=body.description)
+    return _ingested(result, response)
+
+
+@router.get("", response_model=DatasetsPublic, responses={422: ERRORS[422]})
+def list_datasets(
+    hub: HubDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DatasetsPublic:
+    """List datasets, newest first."""
+    rows, total = hub.datasets.list(limit=limit, offset=offset)
+    return DatasetsPublic(data=[DatasetPublic.of(d) for d in rows], count=total)
+
+
+@router.get("/{ref}", response_model=DatasetPublic, responses=ERRORS)
+def get_dataset(hub: HubDep, ref: str) -> DatasetPublic:
+    """A dataset (by name or id) and its versions."""
+    return DatasetPublic.of(hub.datasets.get(ref))
+
+
+@router.get("/{ref}/versions/{version}", response_model=DatasetVersionPublic, responses=ERRORS)
+def get_dataset_version(hub: HubDep, ref: str, version: int) -> DatasetVersionPublic:
+    """One version of a dataset, with its schema."""
+    return DatasetVersionPublic.of(hub.datasets.get_version(ref, version))
+
+
+@router.get("/{ref}/schema", response_model=DatasetVersionPublic, responses=ERRORS)
+def get_latest_version(hub: HubDep, ref: str) -> DatasetVersionPublic:
+    """The latest version of a dataset, with its schema."""
+    return DatasetVersionPublic.of(hub.datasets.get_version(ref))
+
+
+@router.get("/{ref}/preview", response_model=PreviewPublic, responses=ERRORS)
+def preview_dataset(
+    hub: HubDep,
+    ref: str,
+    version: int | None = None,
+    rows: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> PreviewPublic:
+    """The first rows of a dataset version, as typed JSON."""
+    v = hub.datasets.get_version(ref, version)
+    return PreviewPublic(
+        dataset=v.dataset,
+        version=v.version,
+        columns=v.schema.names,
+        rows=hub.datasets.preview(v, rows),
+    )
+
+
+@router.get(
+    "/{ref}/download",
+    responses={**ERRORS, 200: {"content": {"application/vnd.apache.parquet": {}, "text/csv": {}}}},
+    response_class=StreamingResponse,
+)
+def download_dataset(
+    hub: HubDep,
+    ref: str,
+    version: int | None = None,
+    format: DownloadFormat = DownloadFormat.PARQUET,
+) -> StreamingResponse:
+    """Download a dataset version as Parquet or CSV."""
+    v = hub.datasets.get_version(ref, version)
+    filename = f"{v.dataset}-v{v.version}.{format.value}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format is DownloadFormat.CSV:
+        return StreamingResponse(hub.datasets.iter_csv(v), media_type="text/csv", headers=headers)
+    return StreamingResponse(
+        hub.datasets.iter_file(v), media_type="application/vnd.apache.parquet", headers=headers
+    )
+
+
+@router.patch(
+    "/{ref}/versions/{version}/schema", response_model=DatasetVersionPublic, responses=ERRORS
+)
+def override_schema(
+    hub: HubDep, ref: str, version: int, body: SchemaOverride
+) -> DatasetVersionPublic:
+    """Override the semantic type or role of columns."""
+    changes = {
+        name: {"semantic_type": c.semantic_type, "role": c.role} for name, c in body.columns.items()
+    }
+    return DatasetVersionPublic.of(hub.datasets.override_schema(ref, version, changes))
+
+
+@router.delete("/{ref}", status_code=204, responses={**ERRORS, 409: {"model": Problem}})
+def delete_dataset(hub: HubDep, ref: str) -> Response:
+    """Delete a dataset and all its versions (refused while a model uses it)."""
+    hub.datasets.delete(ref)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/{ref}/versions/{version}", status_code=204, responses={**ERRORS, 409: {"model": Problem}}
+)
+def delete_dataset_version(hub: HubDep, ref: str, version: int) -> Response:
+    """Delete one version of a dataset (refused while a model uses it)."""
+    hub.datasets.delete(ref, version)
+    return Response(status_code=204)

@@ -1,0 +1,209 @@
+"""The ``mlharbor`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlharbor.config import Settings, get_settings
+from mlharbor.errors import HarborError
+from mlharbor.hub import Hub
+
+app = typer.Typer(help="mlharbor: a self-hosted machine-learning hub.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+# Exit codes: 2 for a usage problem is Typer's; ours start at 3.
+EXIT_CODES = {
+    "invalid_input": 3,
+    "unsupported_format": 3,
+    "payload_too_large": 3,
+    "not_found": 4,
+    "conflict": 5,
+    "unauthenticated": 6,
+    "forbidden": 6,
+}
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except HarborError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+
+
+@contextmanager
+def _hub() -> Iterator[Hub]:
+    hub = _run(lambda: Hub.open(get_settings()))
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the API and UI with embedded defaults (SQLite and a local data folder)."""
+    import uvicorn
+
+    from mlharbor.api.app import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(
+        f"mlharbor serving on [bold]http://{host}:{port}[/] "
+        f"(data: {settings.data_dir.resolve()}, docs: /docs)"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="A file path or an http(s) URL.")],
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: from the file).")] = None,
+    description: Annotated[str, typer.Option(help="A description of the dataset.")] = "",
+) -> None:
+    """Ingest a CSV/TSV, Parquet, JSON, JSON Lines or Excel file as a dataset version."""
+    with _hub() as hub, _progress() as report:
+        if source.startswith(("http://", "https://")) or "://" in source:
+            result = _run(
+                lambda: hub.datasets.ingest_url(
+                    source, name=name, description=description, progress=report
+                )
+            )
+        else:
+            path = Path(source)
+            if not path.is_file():
+                err_console.print(f"[bold red]error:[/] no such file: {source}")
+                raise typer.Exit(3)
+            result = _run(
+                lambda: hub.datasets.ingest_file(
+                    path, name=name, description=description, progress=report
+                )
+            )
+    v = result.version
+    verb = "created" if result.created else "unchanged: identical to"
+    console.print(
+        f"[green]{verb}[/] dataset [bold]{v.dataset}[/] version {v.version}: "
+        f"{v.n_rows:,} rows × {v.n_columns} columns"
+    )
+    _print_schema(v)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[float, str], None]]:
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def report(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        yield report
+
+
+def _print_schema(v) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"{v.dataset} v{v.version}", show_lines=False)
+    for col in ("column", "type", "meaning", "missing", "distinct", "why"):
+        table.add_column(col, overflow="fold")
+    for c in v.schema.columns:
+        table.add_row(
+            c.name,
+            c.storage_type,
+            str(c.semantic_type),
+            f"{c.n_missing:,}",
+            f"{c.n_distinct:,}",
+            c.evidence,
+        )
+    console.print(table)
+    for note in v.schema.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+@datasets_app.command("list")
+def datasets_list(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """List datasets, newest first."""
+    with _hub() as hub:
+        rows, total = hub.datasets.list(limit=limit)
+    if not rows:
+        console.print("no datasets yet: add one with [bold]mlharbor ingest FILE[/]")
+        return
+    table = Table(title=f"{total} dataset(s)")
+    for col in ("name", "versions", "rows", "columns", "size", "updated"):
+        table.add_column(col)
+    for d in rows:
+        v = d.latest
+        table.add_row(
+            d.name,
+            str(len(d.versions)),
+            f"{v.n_rows:,}",
+            str(v.n_columns),
+            _size(v.size_bytes),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@datasets_app.command("show")
+def datasets_show(
+    name: Annotated[str, typer.Argument(help="Dataset name or id.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+) -> None:
+    """Show a dataset version's columns and types."""
+    with _hub() as hub:
+        v = _run(lambda: hub.datasets.get_version(name, version))
+    console.print(
+        f"[bold]{v.dataset}[/] version {v.version}: {v.n_rows:,} rows × {v.n_columns} columns, "
+        f"{_size(v.size_bytes)}, from {v.source}"
+    )
+    _print_schema(v)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations up to the newest."""
+    settings: Settings = get_settings()
+    with _hub():
+        pass
+    console.print(f"database up to date: {settings.resolved_database_url()}")
+
+
+def main() -> None:  # pragma: no cover - the console script calls ``app``
+    sys.exit(app())

@@ -1,0 +1,530 @@
+"""Datasets and their versions: ingest, list, read, override the schema, delete.
+
+A dataset is a name with numbered versions. Each version is one file as it was received,
+stored as Parquet under a key derived from its content hash, with its inferred schema. The
+same content uploaded again under the same name returns the existing version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlharbor.config import Settings
+from mlharbor.data.fetch import fetch
+from mlharbor.data.ingest import (
+    ReadResult,
+    SourceFormat,
+    check_table,
+    read_table,
+    records_to_table,
+)
+from mlharbor.data.schema import DatasetSchema, infer_schema
+from mlharbor.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from mlharbor.store.artifacts import ArtifactStore, hash_file
+from mlharbor.store.db import transaction
+from mlharbor.store.orm import (
+    Dataset,
+    DatasetVersion,
+    InsightsRecord,
+    ModelVersion,
+    RegisteredModel,
+)
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class DatasetVersionInfo:
+    """One stored version of a dataset."""
+
+    dataset: str
+    version: int
+    content_hash: str
+    n_rows: int
+    n_columns: int
+    size_bytes: int
+    source: str
+    source_format: str
+    schema: DatasetSchema
+    created_at: datetime
+    id: int
+    artifact_key: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset and its versions, oldest first."""
+
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    versions: list[DatasetVersionInfo]
+
+    @property
+    def latest(self) -> DatasetVersionInfo:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The version an ingest produced, and whether it is new."""
+
+    version: DatasetVersionInfo
+    created: bool
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid dataset name, else raise ``InvalidInputError``."""
+    if not NAME.match(name or "") or name.isdigit():
+        raise InvalidInputError(
+            f"invalid dataset name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit, and not only digits",
+            field="name",
+        )
+    return name
+
+
+def name_from_filename(filename: str) -> str:
+    """A dataset name derived from a file name (``Sales 2024.csv`` → ``Sales-2024``)."""
+    stem = Path(filename).name.split(".")[0]
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "-", stem).strip("-.")[:128]
+    if not slug or slug.isdigit():
+        slug = f"dataset-{slug}" if slug else "dataset"
+    return slug
+
+
+def _version_info(row: DatasetVersion, dataset_name: str) -> DatasetVersionInfo:
+    return DatasetVersionInfo(
+        dataset=dataset_name,
+        version=row.version,
+        content_hash=row.content_hash,
+        n_rows=row.n_rows,
+        n_columns=row.n_columns,
+        size_bytes=row.size_bytes,
+        source=row.source,
+        source_format=row.source_format,
+        schema=DatasetSchema.from_dict(row.schema),
+        created_at=row.created_at,
+        id=row.id,
+        artifact_key=row.artifact_key,
+    )
+
+
+def _dataset_info(row: Dataset) -> DatasetInfo:
+    return DatasetInfo(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        versions=[_version_info(v, row.name) for v in row.versions],
+    )
+
+
+class DatasetService:
+    """Create, read and delete datasets. Owns its transactions."""
+
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], artifacts: ArtifactStore
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.artifacts = artifacts
+        self.staging_dir = settings.data_dir / "uploads"
+
+    # ------------------------------------------------------------ ingest
+
+    def staged_file(self) -> Path:
+        """A new empty file in the upload staging folder (the caller removes it)."""
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="upload-", dir=self.staging_dir)
+        os.close(fd)
+        return Path(name)
+
+    def ingest_file(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        filename: str | None = None,
+        source: str | None = None,
+        description: str = "",
+        sha256: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Ingest a local file as a new version of the dataset ``name``.
+
+        Parameters
+        ----------
+        path : Path
+            The file to read. It is not modified or removed.
+        name : str, optional
+            The dataset's name; by default derived from ``filename``.
+        filename : str, optional
+            The file's original name (its extension helps detect the format).
+        source : str, optional
+            Where the data came from, recorded with the version.
+        sha256 : str, optional
+            The file's hash, if the caller computed it while receiving it.
+        progress : callable, optional
+            Called with ``(fraction, message)`` as the work advances.
+
+        Returns
+        -------
+        IngestResult
+            The version, and ``created=False`` if identical content was already stored.
+
+        Raises
+        ------
+        InvalidInputError, UnsupportedFormatError, PayloadTooLargeError
+            The file cannot become a dataset; nothing is stored.
+        """
+        filename = filename or path.name
+        name = check_name(name or name_from_filename(filename))
+        report = progress or (lambda fraction, message: None)
+        size = path.stat().st_size
+        if size > self.settings.max_upload_bytes:
+            raise PayloadTooLargeError(
+                f"the file has {size:,} bytes; the limit is {self.settings.max_upload_bytes:,}"
+            )
+        report(0.0, "hashing")
+        hashed: dict[str, str] = {}
+        hasher = None
+        if sha256 is None:
+            # Hash while parsing: both stream the same file and hashlib releases the GIL.
+            hasher = threading.Thread(target=lambda: hashed.update(h=hash_file(path)[0]))
+            hasher.start()
+        else:
+            hashed["h"] = sha256
+        try:
+            existing = None if hasher else self._find_by_hash(name, sha256)  # type: ignore[arg-type]
+            if existing is not None:
+                return IngestResult(existing, created=False)
+            report(0.1, "reading")
+            result = read_table(
+                path,
+                filename,
+                max_columns=self.settings.max_columns,
+                on_bytes=lambda done, total: report(0.1 + 0.5 * done / max(total, 1), "reading"),
+            )
+        finally:
+            if hasher:
+                hasher.join()
+        digest = hashed["h"]
+        existing = self._find_by_hash(name, digest)
+        if existing is not None:
+            return IngestResult(existing, created=False)
+        return self._store(name, result, digest, source or f"file:{filename}", description, report)
+
+    def ingest_url(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        description: str = "",
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Fetch an http(s) URL (size- and time-limited) and ingest it."""
+        if name is not None:
+            check_name(name)
+        staged = self.staged_file()
+        try:
+            got = fetch(
+                url,
+                staged,
+                max_bytes=self.settings.max_upload_bytes,
+                timeout=self.settings.url_timeout_seconds,
+            )
+            return self.ingest_file(
+                staged,
+                name=name or name_from_filename(got.filename),
+                filename=got.filename,
+                source=f"url:{url}",
+                description=description,
+                sha256=got.sha256,
+                progress=progress,
+            )
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def ingest_records(self, records: Any, *, name: str, description: str = "") -> IngestResult:
+        """Ingest JSON records (a list of objects) or columns (an object of lists)."""
+        check_name(name)
+        notes: list[str] = []
+        table = check_table(records_to_table(records), notes, self.settings.max_columns)
+        digest = hashlib.sha256(
+            json.dumps(records, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        existing = self._find_by_hash(name, digest)
+        if existing is not None:
+            return IngestResult(existing, created=False)
+        result = ReadResult(table, SourceFormat.JSON, notes)
+        return self._store(name, result, digest, "records", description, lambda f, m: None)
+
+    def _store(
+        self,
+        name: str,
+        result: ReadResult,
+        digest: str,
+        source: str,
+        description: str,
+        report: Progress,
+    ) -> IngestResult:
+        report(0.6, "inferring schema")
+        schema = infer_schema(result.table, result.notes)
+        report(0.75, "writing parquet")
+        key = f"datasets/{name}/{digest[:20]}.parquet"
+        with self.artifacts.staging(".parquet") as staged:
+            pq.write_table(result.table, staged, compression="snappy", row_group_size=131_072)
+            stored = self.artifacts.commit(key, staged)
+        report(0.95, "recording")
+        try:
+            info = self._record(name, description, digest, result, schema, source, stored)
+        except IntegrityError:
+            existing = self._find_by_hash(name, digest)
+            if existing is None:
+                self.artifacts.delete(key)
+                raise ConflictError(f"dataset {name!r} changed while it was being written; retry")
+            return IngestResult(existing, created=False)
+        except BaseException:
+            self.artifacts.delete(key)
+            raise
+        report(1.0, "done")
+        return IngestResult(info, created=True)
+
+    def _record(
+        self,
+        name: str,
+        description: str,
+        digest: str,
+        result: ReadResult,
+        schema: DatasetSchema,
+        source: str,
+        stored: Any,
+    ) -> DatasetVersionInfo:
+        with transaction(self.sessions) as session:
+            dataset = session.scalar(select(Dataset).where(Dataset.name == name))
+            if dataset is None:
+                dataset = Dataset(name=name, description=description)
+                session.add(dataset)
+                session.flush()
+            elif description:
+                dataset.description = description
+            number = (
+                session.scalar(
+                    select(func.max(DatasetVersion.version)).where(
+                        DatasetVersion.dataset_id == dataset.id
+                    )
+                )
+                or 0
+            ) + 1
+            row = DatasetVersion(
+                dataset_id=dataset.id,
+                version=number,
+                content_hash=digest,
+                n_rows=result.table.num_rows,
+                n_columns=result.table.num_columns,
+                size_bytes=stored.size,
+                source=source[:2000],
+                source_format=str(result.format),
+                artifact_key=stored.key,
+                schema=schema.to_dict(),
+            )
+            session.add(row)
+            session.flush()
+            return _version_info(row, name)
+
+    def _find_by_hash(self, name: str, digest: str) -> DatasetVersionInfo | None:
+        with self.sessions() as session:
+            row = session.scalar(
+                select(DatasetVersion)
+                .join(Dataset)
+                .where(Dataset.name == name, DatasetVersion.content_hash == digest)
+            )
+            return _version_info(row, name) if row else None
+
+    # ------------------------------------------------------------ read
+
+    def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[DatasetInfo], int]:
+        """A page of datasets, newest first, and the total count."""
+        with self.sessions() as session:
+            total = session.scalar(select(func.count(Dataset.id))) or 0
+            rows = session.scalars(
+                select(Dataset).order_by(Dataset.id.desc()).limit(limit).offset(offset)
+            ).all()
+            return [_dataset_info(r) for r in rows], total
+
+    def get(self, ref: str | int) -> DatasetInfo:
+        """A dataset by name or numeric id; ``NotFoundError`` if there is none."""
+        with self.sessions() as session:
+            row = self._lookup(session, ref)
+            return _dataset_info(row)
+
+    def _lookup(self, session: Session, ref: str | int) -> Dataset:
+        text = str(ref)
+        query = select(Dataset).where(
+            Dataset.id == int(text) if text.isdigit() else Dataset.name == text
+        )
+        row = session.scalar(query)
+        if row is None:
+            raise NotFoundError(f"dataset {text!r} does not exist", dataset=text)
+        return row
+
+    def get_version(self, ref: str | int, version: int | None = None) -> DatasetVersionInfo:
+        """A version of a dataset (the latest when ``version`` is None)."""
+        info = self.get(ref)
+        if version is None:
+            return info.latest
+        for v in info.versions:
+            if v.version == version:
+                return v
+        numbers = ", ".join(str(v.version) for v in info.versions)
+        raise NotFoundError(
+            f"dataset {info.name!r} has no version {version}; its versions are: {numbers}",
+            dataset=info.name,
+        )
+
+    def read_table(self, version: DatasetVersionInfo, columns: list[str] | None = None) -> pa.Table:
+        """The stored data of a version as an Arrow table."""
+        with self.artifacts.open(version.artifact_key) as fh:
+            return pq.read_table(fh, columns=columns)
+
+    def preview(self, version: DatasetVersionInfo, rows: int = 20) -> list[dict[str, Any]]:
+        """The first ``rows`` rows as JSON-ready records (dates as ISO text, NaN as null)."""
+        rows = max(0, min(rows, self.settings.preview_max_rows))
+        with self.artifacts.open(version.artifact_key) as fh:
+            reader = pq.ParquetFile(fh)
+            batches = []
+            taken = 0
+            for batch in reader.iter_batches(batch_size=max(rows, 1)):
+                batches.append(batch.slice(0, rows - taken))
+                taken += batches[-1].num_rows
+                if taken >= rows:
+                    break
+            schema = reader.schema_arrow
+        table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+        return [{k: json_value(v) for k, v in rec.items()} for rec in table.to_pylist()]
+
+    def iter_file(self, version: DatasetVersionInfo) -> Iterator[bytes]:
+        """The stored Parquet file, in chunks."""
+        with self.artifacts.open(version.artifact_key) as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
+
+    def iter_csv(self, version: DatasetVersionInfo) -> Iterator[bytes]:
+        """The data as UTF-8 CSV with a header, converted batch by batch."""
+        with self.artifacts.open(version.artifact_key) as fh:
+            reader = pq.ParquetFile(fh)
+            first = True
+            for batch in reader.iter_batches(batch_size=65_536):
+                buf = io.BytesIO()
+                pacsv.write_csv(
+                    pa.Table.from_batches([batch]),
+                    buf,
+                    pacsv.WriteOptions(include_header=first),
+                )
+                first = False
+                yield buf.getvalue()
+
+    # ------------------------------------------------------------ change
+
+    def override_schema(
+        self, ref: str | int, version: int | None, changes: dict[str, dict[str, str | None]]
+    ) -> DatasetVersionInfo:
+        """Set the semantic type and/or role of columns of a version, as the user asked."""
+        target = self.get_version(ref, version)
+        schema = target.schema
+        for column, change in changes.items():
+            schema.override(
+                column, semantic_type=change.get("semantic_type"), role=change.get("role")
+            )
+        with transaction(self.sessions) as session:
+            row = session.get(DatasetVersion, target.id)
+            if row is None:
+                raise NotFoundError(f"dataset {target.dataset!r} version {target.version} is gone")
+            row.schema = schema.to_dict()
+            # Cached insights were computed under the old types.
+            for record in session.scalars(
+                select(InsightsRecord).where(InsightsRecord.dataset_version_id == row.id)
+            ):
+                session.delete(record)
+            return _version_info(row, target.dataset)
+
+    def delete(self, ref: str | int, version: int | None = None) -> None:
+        """Delete a dataset (or one version); refused while a model was trained on it."""
+        info = self.get(ref)
+        doomed = [v for v in info.versions if version is None or v.version == version]
+        if version is not None and not doomed:
+            self.get_version(ref, version)  # raises the NotFoundError with the valid versions
+        with transaction(self.sessions) as session:
+            users = session.execute(
+                select(ModelVersion.model_id, ModelVersion.version).where(
+                    ModelVersion.dataset_version_id.in_([v.id for v in doomed])
+                )
+            ).all()
+            if users:
+                names = {
+                    m.id: m.name
+                    for m in session.scalars(
+                        select(RegisteredModel).where(RegisteredModel.id.in_({u[0] for u in users}))
+                    )
+                }
+                used = ", ".join(sorted({f"{names[m]} v{v}" for m, v in users}))
+                raise ConflictError(
+                    f"dataset {info.name!r} is used by model versions {used}; "
+                    "delete those models first",
+                    dataset=info.name,
+                )
+            if version is None or len(doomed) == len(info.versions):
+                session.delete(session.get(Dataset, info.id))
+            else:
+                for v in doomed:
+                    session.delete(session.get(DatasetVersion, v.id))
+        for v in doomed:
+            self.artifacts.delete(v.artifact_key)
+        if version is None:
+            self.artifacts.delete_prefix(f"datasets/{info.name}")
+
+    def clear_staging(self) -> None:
+        """Remove leftovers of uploads interrupted by a crash."""
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+
+def json_value(value: Any) -> Any:
+    """A value as strict JSON: NaN/inf → None, dates → ISO text, decimals → float."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value

@@ -1,0 +1,489 @@
+"""Reading a file into an Arrow table: format, encoding, delimiter and decimal detection.
+
+Every reader either returns a table with usable column names or raises an
+``InvalidInputError`` (or its 413/415 subclasses) whose message says what is wrong and where.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from mlharbor.errors import InvalidInputError, UnsupportedFormatError
+
+HEAD_BYTES = 1 << 16
+BytesRead = Callable[[int, int], None]
+
+
+class SourceFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSON = "json"
+    JSONL = "jsonl"
+    EXCEL = "xlsx"
+
+
+EXTENSIONS = {
+    ".csv": SourceFormat.CSV,
+    ".tsv": SourceFormat.CSV,
+    ".txt": SourceFormat.CSV,
+    ".tab": SourceFormat.CSV,
+    ".parquet": SourceFormat.PARQUET,
+    ".pq": SourceFormat.PARQUET,
+    ".json": SourceFormat.JSON,
+    ".jsonl": SourceFormat.JSONL,
+    ".ndjson": SourceFormat.JSONL,
+    ".xlsx": SourceFormat.EXCEL,
+}
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x7fELF", "an executable program"),
+    (b"\xd0\xcf\x11\xe0", "a legacy Office file (.xls/.doc); save it as .xlsx or CSV"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"BZh", "a bzip2 archive"),
+)
+SUPPORTED = "CSV/TSV (optionally gzip-compressed), Parquet, JSON, JSON Lines or Excel .xlsx"
+
+
+@dataclass
+class ReadResult:
+    """A table read from a file, the format it was in, and remarks for the user."""
+
+    table: pa.Table
+    format: SourceFormat
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_format(path: Path, filename: str | None = None) -> SourceFormat:
+    """Decide a file's format from its first bytes and, where they do not tell, its name."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if not head:
+        raise InvalidInputError("the file is empty")
+    suffix = Path(filename or path.name).suffix.lower()
+    if head.startswith(b"PAR1"):
+        return SourceFormat.PARQUET
+    if head.startswith(b"PK\x03\x04"):
+        if suffix in ("", ".xlsx", ".xlsm"):
+            return SourceFormat.EXCEL
+        raise UnsupportedFormatError(
+            f"the file is a ZIP archive, not {suffix or 'a table'}; upload {SUPPORTED}"
+        )
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise UnsupportedFormatError(f"the file is {what}, not a table; upload {SUPPORTED}")
+    if head.startswith(b"\x1f\x8b"):
+        return (
+            SourceFormat.CSV
+            if suffix in ("", ".gz", ".csv", ".tsv", ".txt")
+            else (_unsupported(suffix))
+        )
+    if suffix in EXTENSIONS:
+        fmt = EXTENSIONS[suffix]
+        if fmt in (SourceFormat.PARQUET, SourceFormat.EXCEL):
+            raise InvalidInputError(f"the file is named {suffix} but is not a valid {fmt} file")
+        return fmt
+    if suffix and suffix not in (".gz",):
+        _unsupported(suffix)
+    stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if stripped.startswith(b"["):
+        return SourceFormat.JSON
+    if stripped.startswith(b"{"):
+        first = stripped.split(b"\n", 1)[0].strip()
+        return SourceFormat.JSONL if first.endswith(b"}") else SourceFormat.JSON
+    return SourceFormat.CSV
+
+
+def _unsupported(suffix: str) -> SourceFormat:
+    raise UnsupportedFormatError(f"files ending in {suffix} are not supported; upload {SUPPORTED}")
+
+
+def read_table(
+    path: Path,
+    filename: str | None = None,
+    *,
+    max_columns: int = 10_000,
+    on_bytes: BytesRead | None = None,
+) -> ReadResult:
+    """Read a CSV/TSV, Parquet, JSON, JSON Lines or Excel file into an Arrow table.
+
+    Parameters
+    ----------
+    path : Path
+        The local file.
+    filename : str, optional
+        The name the user gave the file (its extension helps detect the format).
+    max_columns : int
+        The widest table accepted.
+    on_bytes : callable, optional
+        Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
+    on_bytes : callable, optional
+        Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
+
+    Raises
+    ------
+    InvalidInputError
+        The file is empty, has no data rows, ragged rows, duplicate column names, too many
+        columns, or cannot be parsed; the message says which and where.
+    UnsupportedFormatError
+        The file is not a table (an image, an archive, an unknown extension...).
+    """
+    fmt = detect_format(path, filename)
+    reader = {
+        SourceFormat.CSV: _read_csv,
+        SourceFormat.PARQUET: _read_parquet,
+        SourceFormat.JSON: _read_json,
+        SourceFormat.JSONL: _read_jsonl,
+        SourceFormat.EXCEL: _read_excel,
+    }[fmt]
+    result = _read_csv(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
+    result.table = check_table(result.table, result.notes, max_columns)
+    return result
+
+
+def check_table(table: pa.Table, notes: list[str], max_columns: int) -> pa.Table:
+    """Give every column a unique usable name and check the size; notes record renames."""
+    names = [str(n) if n is not None else "" for n in table.column_names]
+    if table.num_columns == 0:
+        raise InvalidInputError("the file has no columns")
+    if table.num_columns > max_columns:
+        raise InvalidInputError(
+            f"the file has {table.num_columns:,} columns; the limit is {max_columns:,} "
+            "(setting MLHARBOR_MAX_COLUMNS)"
+        )
+    names = _name_columns(names, notes)
+    table = table.rename_columns(names)
+    if table.num_rows == 0:
+        raise InvalidInputError(
+            f"the file has a header ({table.num_columns} columns) but no data rows"
+        )
+    return table
+
+
+def _name_columns(names: list[str], notes: list[str]) -> list[str]:
+    cleaned = [n.strip() for n in names]
+    for i, name in enumerate(cleaned):
+        if not name:
+            cleaned[i] = f"column_{i + 1}"
+            notes.append(f"column {i + 1} had no name; it is called {cleaned[i]!r}")
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(cleaned):
+        seen.setdefault(name, []).append(i + 1)
+    dupes = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if dupes:
+        desc = "; ".join(
+            f"{n!r} at columns {', '.join(map(str, pos))}" for n, pos in list(dupes.items())[:5]
+        )
+        raise InvalidInputError(
+            f"column names must be unique; duplicated: {desc}", duplicates=sorted(dupes)
+        )
+    return cleaned
+
+
+# ---------------------------------------------------------------- CSV
+
+
+@dataclass
+class CsvDialect:
+    encoding: str
+    delimiter: str
+    decimal: str
+    header: list[str]
+    header_lines: int
+    compressed: bool
+    multiline: bool = False
+
+
+class _Counting(io.RawIOBase):
+    """A reader that reports how many bytes of the underlying file were consumed."""
+
+    def __init__(self, raw: io.BufferedIOBase, total: int, report: BytesRead) -> None:
+        self.raw, self.total, self.report, self.done = raw, total, report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)
+        self.done += n
+        self.report(self.done, self.total)
+        return n
+
+
+def _open_bytes(path: Path, compressed: bool, report: BytesRead | None = None) -> io.BufferedIOBase:
+    raw = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    if report is None:
+        return raw  # type: ignore[return-value]
+    return io.BufferedReader(_Counting(raw, path.stat().st_size, report), 1 << 20)
+
+
+def sniff_csv(path: Path) -> CsvDialect:
+    """Detect the encoding, delimiter, decimal mark and header of a delimited text file."""
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    try:
+        with _open_bytes(path, compressed) as fh:
+            head = fh.read(HEAD_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InvalidInputError(f"the gzip-compressed file is damaged: {exc}")
+    if b"\x00" in head:
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise UnsupportedFormatError("UTF-16 text is not supported; save the file as UTF-8")
+        raise UnsupportedFormatError(f"the file is binary, not text; upload {SUPPORTED}")
+    encoding, text = _decode_head(head)
+    if not text.strip():
+        raise InvalidInputError("the file is empty (only white space)")
+    lines = text.splitlines()
+    if len(head) == HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a partial read may be cut
+    delimiter = _guess_delimiter(lines[:200])
+    header_rows = list(csv.reader(io.StringIO("\n".join(lines[:1])), delimiter=delimiter))
+    header = header_rows[0] if header_rows else []
+    decimal = _guess_decimal(lines[1:200], delimiter)
+    # Fewer records than lines means quoted values span lines; the parser must know.
+    n_records = sum(1 for _ in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+    multiline = n_records < len(lines)
+    return CsvDialect(encoding, delimiter, decimal, header, 1, compressed, multiline)
+
+
+def _decode_head(head: bytes) -> tuple[str, str]:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", head[len(codecs.BOM_UTF8) :].decode("utf-8", errors="ignore")
+    try:
+        return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head).best()
+    encoding = best.encoding if best is not None else "latin-1"
+    if encoding in ("ascii", "utf_8"):
+        encoding = "cp1252"
+    return encoding, head.decode(encoding, errors="replace")
+
+
+def _guess_delimiter(lines: list[str]) -> str:
+    best, best_score = ",", (0.0, 0)
+    for delim in (",", ";", "\t", "|"):
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+_DECIMAL_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
+_DECIMAL_POINT = re.compile(r"^-?\d+\.\d+$")
+
+
+def _guess_decimal(lines: list[str], delimiter: str) -> str:
+    if delimiter == ",":
+        return "."
+    comma = point = 0
+    for row in csv.reader(lines, delimiter=delimiter):
+        for value in row:
+            value = value.strip()
+            comma += bool(_DECIMAL_COMMA.match(value))
+            point += bool(_DECIMAL_POINT.match(value))
+    return "," if comma > point else "."
+
+
+def _read_csv(
+    path: Path, dialect: CsvDialect | None = None, on_bytes: BytesRead | None = None
+) -> ReadResult:
+    dialect = dialect or sniff_csv(path)
+    notes: list[str] = []
+    if dialect.encoding not in ("utf-8", "utf-8-sig"):
+        notes.append(f"text encoding detected as {dialect.encoding}; converted to UTF-8")
+    if dialect.delimiter != ",":
+        name = {";": "semicolon", "\t": "tab", "|": "pipe"}[dialect.delimiter]
+        notes.append(f"columns are separated by {name}s")
+    if dialect.decimal == ",":
+        notes.append("numbers use a decimal comma")
+    if not dialect.header:
+        raise InvalidInputError("the file has no header row")
+    read = pacsv.ReadOptions(
+        column_names=[f"f{i}" for i in range(len(dialect.header))],
+        skip_rows=dialect.header_lines,
+        encoding="utf8" if dialect.encoding in ("utf-8", "utf-8-sig") else dialect.encoding,
+        block_size=1 << 24,
+    )
+    parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
+    convert = pacsv.ConvertOptions(
+        decimal_point=dialect.decimal, strings_can_be_null=True, quoted_strings_can_be_null=True
+    )
+    try:
+        with _open_bytes(path, dialect.compressed, on_bytes) as fh:
+            source = fh
+            if dialect.encoding == "utf-8-sig":
+                source.read(len(codecs.BOM_UTF8))
+            table = pacsv.read_csv(source, read, parse, convert)
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "Expected" in text and "columns" in text:
+            error = _ragged_row_error(path, dialect)
+            if error is not None:
+                raise error
+            if not dialect.multiline:  # a quoted value spans lines after the sniffed head
+                dialect.multiline = True
+                return _read_csv(path, dialect)
+            raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+        if "UTF8" in text or "UTF-8" in text:
+            return _read_csv_as(path, dialect, "cp1252", notes)
+        raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+    table = table.rename_columns(dialect.header)
+    return ReadResult(table, SourceFormat.CSV, notes)
+
+
+def _read_csv_as(path: Path, dialect: CsvDialect, encoding: str, notes: list[str]) -> ReadResult:
+    """Re-read a file whose head looked like UTF-8 but whose body is not."""
+    dialect.encoding = encoding
+    notes.insert(0, f"the file is not valid UTF-8; read it as {encoding}")
+    read = pacsv.ReadOptions(
+        skip_rows=1, column_names=[f"f{i}" for i in range(len(dialect.header))], encoding=encoding
+    )
+    parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
+    convert = pacsv.ConvertOptions(decimal_point=dialect.decimal, strings_can_be_null=True)
+    try:
+        with _open_bytes(path, dialect.compressed) as fh:
+            table = pacsv.read_csv(fh, read, parse, convert)
+    except pa.ArrowInvalid as exc:
+        raise InvalidInputError(f"the CSV file could not be parsed: {_short(str(exc))}")
+    return ReadResult(table.rename_columns(dialect.header), SourceFormat.CSV, notes)
+
+
+def _ragged_row_error(path: Path, dialect: CsvDialect) -> InvalidInputError | None:
+    """Find the first row whose field count differs from the header's, with its line."""
+    expected = len(dialect.header)
+    codec = "utf-8-sig" if dialect.encoding == "utf-8-sig" else dialect.encoding
+    with _open_bytes(path, dialect.compressed) as raw:
+        text = io.TextIOWrapper(raw, encoding=codec, errors="replace", newline="")
+        reader = csv.reader(text, delimiter=dialect.delimiter)
+        for row in reader:
+            if row and len(row) != expected and reader.line_num > 1:
+                sample = dialect.delimiter.join(row)[:80]
+                return InvalidInputError(
+                    f"line {reader.line_num} has {len(row)} fields but the header has "
+                    f"{expected}: {sample!r}",
+                    line=reader.line_num,
+                )
+    return None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+# ---------------------------------------------------------------- other formats
+
+
+def _read_parquet(path: Path) -> ReadResult:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInputError(f"the Parquet file could not be read: {_short(str(exc))}")
+    return ReadResult(table, SourceFormat.PARQUET)
+
+
+def records_to_table(records: Any) -> pa.Table:
+    """Build a table from JSON records (a list of objects) or columns (an object of lists)."""
+    if isinstance(records, dict) and records and all(isinstance(v, list) for v in records.values()):
+        lengths = {len(v) for v in records.values()}
+        if len(lengths) > 1:
+            raise InvalidInputError("the columns of the JSON object have different lengths")
+        columns = {str(k): v for k, v in records.items()}
+    elif isinstance(records, list):
+        if not records:
+            raise InvalidInputError("the JSON array is empty: there are no records")
+        columns = {}
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise InvalidInputError(
+                    f"record {i + 1} is {type(rec).__name__}, not an object of column values"
+                )
+            for key in rec:
+                columns.setdefault(str(key), None)
+        columns = {k: [rec.get(k) for rec in records] for k in columns}
+    else:
+        raise InvalidInputError(
+            "JSON data must be an array of objects (records) or an object of column arrays"
+        )
+    return pa.table({name: _to_array(values) for name, values in columns.items()})
+
+
+def _to_array(values: list[Any]) -> pa.Array:
+    if any(isinstance(v, dict | list) for v in values):
+        return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # Mixed kinds of value (numbers and text) in one column: keep them all as text.
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _read_json(path: Path) -> ReadResult:
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"the JSON file is not valid JSON: {exc}")
+    return ReadResult(records_to_table(data), SourceFormat.JSON)
+
+
+def _read_jsonl(path: Path) -> ReadResult:
+    try:
+        table = pajson.read_json(path)
+        if not any(pa.types.is_struct(t) or pa.types.is_list(t) for t in table.schema.types):
+            return ReadResult(table, SourceFormat.JSONL)
+    except pa.ArrowInvalid:
+        pass
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"line {number} is not valid JSON: {exc.msg}", line=number)
+    return ReadResult(records_to_table(records), SourceFormat.JSONL)
+
+
+def _read_excel(path: Path) -> ReadResult:
+    import pandas as pd
+
+    try:
+        sheets = pd.ExcelFile(path, engine="openpyxl")
+        frame = sheets.parse(sheets.sheet_names[0])
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise InvalidInputError(f"the Excel file could not be read: {_short(str(exc))}")
+    notes = []
+    if len(sheets.sheet_names) > 1:
+        notes.append(f"read the first sheet {sheets.sheet_names[0]!r} of {len(sheets.sheet_names)}")
+    frame.columns = ["" if str(c).startswith("Unnamed: ") else str(c) for c in frame.columns]
+    frame = frame.convert_dtypes(dtype_backend="pyarrow")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return ReadResult(table, SourceFormat.EXCEL, notes)
