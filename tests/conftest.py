@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from mlharbor.config import Settings, get_settings
+from mlharbor.hub import Hub
 from mlharbor.store.db import make_engine, upgrade
 
 PG_URL = os.environ.get(
@@ -107,3 +108,17 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def sqlite_settings(tmp_path: Path) -> Settings:
     """Settings for an isolated hub on the embedded defaults (SQLite in the data folder)."""
     return Settings(data_dir=tmp_path / "data", workers=1)
+
+
+@pytest.fixture
+def hub(settings: Settings) -> Iterator[Hub]:
+    """An open hub on a fresh database (SQLite and PostgreSQL) and its own data folder."""
+    with Hub.open(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_hub(sqlite_settings: Settings) -> Iterator[Hub]:
+    """An open hub on the embedded defaults only."""
+    with Hub.open(sqlite_settings) as opened:
+        yield opened

@@ -8,10 +8,6 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Answer 413 for bodies over ``limit`` bytes, whether declared or streamed."""
 
@@ -29,27 +25,32 @@ class BodyLimitMiddleware:
             await self._reject(send, int(declared))
             return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    # Answer now and tell the app the client went away, so it stops reading
+                    # (raising here would be turned into a 400 by the body parser).
+                    rejected = True
+                    if not started:
+                        await self._reject(send, seen)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send, seen)
+        await self.app(scope, limited_receive, tracking_send)
 
     async def _reject(self, send: Send, size: int) -> None:
         body = json.dumps(

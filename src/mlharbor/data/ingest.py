@@ -273,10 +273,11 @@ def _decode_head(head: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(head).best()
-    encoding = best.encoding if best is not None else "latin-1"
-    if encoding in ("ascii", "utf_8"):
-        encoding = "cp1252"
+    # Short samples fit several code pages equally well; Western files (cp1252) are by far the
+    # most common non-UTF-8 CSVs, so prefer it whenever it is among the plausible ones.
+    candidates = [m.encoding for m in from_bytes(head)]
+    western = {"cp1252", "latin_1", "iso8859_15", "ascii", "utf_8"}
+    encoding = "cp1252" if not candidates or western & set(candidates) else candidates[0]
     return encoding, head.decode(encoding, errors="replace")
 
 
@@ -354,6 +355,11 @@ def _read_csv(
         if "UTF8" in text or "UTF-8" in text:
             return _read_csv_as(path, dialect, "cp1252", notes)
         raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+    if dialect.encoding.startswith("utf-8") and any(
+        pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types
+    ):
+        # Arrow reads invalid UTF-8 as bytes: the body is in another encoding than the head.
+        return _read_csv_as(path, dialect, "cp1252", notes)
     table = table.rename_columns(dialect.header)
     return ReadResult(table, SourceFormat.CSV, notes)
 
@@ -477,7 +483,7 @@ def _read_excel(path: Path) -> ReadResult:
 
     try:
         sheets = pd.ExcelFile(path, engine="openpyxl")
-        frame = sheets.parse(sheets.sheet_names[0])
+        frame = pd.read_excel(sheets, sheet_name=sheets.sheet_names[0])
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise InvalidInputError(f"the Excel file could not be read: {_short(str(exc))}")
     notes = []

@@ -1,0 +1,52 @@
+"""The command line, as a user types it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlharbor.cli import app
+
+from .data.factories import TITANIC_LIKE, write
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLHARBOR_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_ingest_then_list_and_show(env: Path) -> None:
+    path = write(env, "titanic.csv", TITANIC_LIKE)
+    first = runner.invoke(app, ["ingest", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "created dataset titanic version 1: 120 rows × 8 columns" in first.output
+    assert "identifier" in first.output  # the schema table is shown
+    again = runner.invoke(app, ["ingest", str(path)])
+    assert "unchanged" in again.output
+    listing = runner.invoke(app, ["datasets", "list"])
+    assert "titanic" in listing.output and "120" in listing.output
+    show = runner.invoke(app, ["datasets", "show", "titanic"])
+    assert show.exit_code == 0 and "PassengerId" in show.output
+
+
+def test_errors_are_one_red_line_and_an_exit_code(env: Path) -> None:
+    empty = write(env, "empty.csv", b"")
+    r = runner.invoke(app, ["ingest", str(empty)])
+    assert r.exit_code == 3 and "error: the file is empty" in r.output
+    r = runner.invoke(app, ["datasets", "show", "ghost"])
+    assert r.exit_code == 4 and "dataset 'ghost' does not exist" in r.output
+    r = runner.invoke(app, ["ingest", "file:///etc/passwd"])
+    assert r.exit_code == 3 and "only http and https" in r.output
+    r = runner.invoke(app, ["ingest", str(env / "missing.csv")])
+    assert r.exit_code == 3 and "no such file" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_empty_state_says_what_to_do(env: Path) -> None:
+    r = runner.invoke(app, ["datasets", "list"])
+    assert "no datasets yet" in r.output
