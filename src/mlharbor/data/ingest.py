@@ -330,7 +330,6 @@ def _read_csv(
         column_names=[f"f{i}" for i in range(len(dialect.header))],
         skip_rows=dialect.header_lines,
         encoding="utf8" if dialect.encoding in ("utf-8", "utf-8-sig") else dialect.encoding,
-        block_size=1 << 24,
     )
     parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
     convert = pacsv.ConvertOptions(
