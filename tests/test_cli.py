@@ -50,3 +50,20 @@ def test_errors_are_one_red_line_and_an_exit_code(env: Path) -> None:
 def test_empty_state_says_what_to_do(env: Path) -> None:
     r = runner.invoke(app, ["datasets", "list"])
     assert "no datasets yet" in r.output
+
+
+def test_serve_refuses_a_public_address_without_keys(env: Path) -> None:
+    r = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert r.exit_code == 6
+    assert "refusing to serve 0.0.0.0 without API keys" in r.output
+
+
+def test_keys_create_prints_the_secret_once(env: Path) -> None:
+    r = runner.invoke(app, ["keys", "create", "--scope", "predict", "--name", "dash"])
+    assert r.exit_code == 0, r.output
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("mlh_")
+    listing = runner.invoke(app, ["keys", "list"])
+    assert "dash" in listing.output and token not in listing.output
+    bad = runner.invoke(app, ["keys", "create", "--scope", "root"])
+    assert bad.exit_code == 3 and "unknown scope 'root'" in bad.output

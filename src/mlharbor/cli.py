@@ -20,8 +20,10 @@ from mlharbor.hub import Hub
 app = typer.Typer(help="mlharbor: a self-hosted machine-learning hub.", no_args_is_help=True)
 datasets_app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,20 +71,44 @@ def _size(n: int) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow binding a non-loopback address without API keys.")
+    ] = False,
 ) -> None:
     """Start the API and UI with embedded defaults (SQLite and a local data folder)."""
     import uvicorn
 
     from mlharbor.api.app import create_app
+    from mlharbor.api.observability import configure_logging
 
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    if not is_loopback(host) and not settings.auth_enabled and not insecure:
+        err_console.print(
+            f"[bold red]error:[/] refusing to serve {host} without API keys: anyone on the "
+            "network could use it. Set MLHARBOR_AUTH_ENABLED=true (and create a key with "
+            "'mlharbor keys create --scope admin'), or pass --insecure."
+        )
+        raise typer.Exit(6)
+    configure_logging(settings.log_level)
     console.print(
         f"mlharbor serving on [bold]http://{host}:{port}[/] "
         f"(data: {settings.data_dir.resolve()}, docs: /docs)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or name."""
+    import ipaddress
+
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()
@@ -194,6 +220,50 @@ def datasets_show(
         f"{_size(v.size_bytes)}, from {v.source}"
     )
     _print_schema(v)
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[list[str], typer.Option(help="read, predict, train or admin; repeatable.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "key",
+) -> None:
+    """Create an API key and print its secret (shown once)."""
+    with _hub() as hub:
+        info, token = _run(lambda: hub.keys.create(name, scope))
+    console.print(
+        f"created key {info.id} ({info.name}) with scopes {', '.join(s.value for s in info.scopes)}"
+    )
+    console.print("[bold]store it now; it is not shown again:[/]")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    with _hub() as hub:
+        keys = hub.keys.list()
+    table = Table(title=f"{len(keys)} key(s)")
+    for col in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
+        table.add_column(col)
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.prefix,
+            ", ".join(k.scopes),
+            k.created_at.strftime("%Y-%m-%d %H:%M"),
+            k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "-",
+            "yes" if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key."""
+    with _hub() as hub:
+        info = _run(lambda: hub.keys.revoke(key_id))
+    console.print(f"revoked key {info.id} ({info.name})")
 
 
 @db_app.command("upgrade")

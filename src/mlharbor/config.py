@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     workers: int = Field(2, description="Processes in the embedded local worker pool.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
 
-    auth_enabled: bool = False
+    auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
 

@@ -13,6 +13,7 @@ from types import TracebackType
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
+from mlharbor.keys import KeyService
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
@@ -27,6 +28,7 @@ class Hub:
         self.sessions = make_session_factory(self.engine)
         self.artifacts = ArtifactStore(settings.resolved_artifact_uri())
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
+        self.keys = KeyService(self.sessions)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from mlharbor import __version__
-from mlharbor.api import problems
+from mlharbor.api import observability, problems
+from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from mlharbor.api.routes import datasets, health
+from mlharbor.api.observability import Metrics, ObservabilityMiddleware
+from mlharbor.api.routes import datasets, health, keys
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
 
@@ -34,13 +37,25 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         version=__version__,
         summary="A self-hosted machine-learning hub.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
     )
+    app.state.metrics = Metrics()
     if hub is not None:
         app.state.hub = hub
     problems.install(app)
     # Multipart framing adds a little to the file itself.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + (1 << 20))
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(observability.router)
     app.include_router(datasets.router)
+    app.include_router(keys.router)
     return app

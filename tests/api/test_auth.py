@@ -1,0 +1,119 @@
+"""Every non-public route needs a key with its scope once auth is on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from mlharbor.api.app import create_app
+from mlharbor.api.auth import required_scope
+from mlharbor.config import Settings
+from mlharbor.hub import Hub
+from mlharbor.keys import Scope
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[TestClient, Hub]]:
+    settings = Settings(data_dir=tmp_path / "d", auth_enabled=True)
+    with Hub.open(settings) as hub, TestClient(create_app(hub=hub)) as client:
+        yield client, hub
+
+
+def iter_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route of the app, including those of included routers."""
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            yield from iter_routes(original.routes)
+        else:
+            yield route
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_enforces_its_scope(secured: tuple[TestClient, Hub]) -> None:
+    client, hub = secured
+    tokens = {scope: hub.keys.create(f"only-{scope}", [scope.value])[1] for scope in Scope}
+    checked = 0
+    for route in iter_routes(client.app.routes):  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute):
+            continue
+        path = _concrete(route.path)
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            needed = required_scope(method, path)
+            anonymous = client.request(method, path)
+            if needed is None:
+                assert anonymous.status_code not in (401, 403), (method, path)
+                continue
+            checked += 1
+            assert anonymous.status_code == 401, (method, path, anonymous.text)
+            assert "API key" in anonymous.json()["detail"]
+            wrong = next(s for s in (Scope.READ, Scope.PREDICT) if s != needed)
+            if needed is not Scope.ADMIN or wrong is not Scope.ADMIN:
+                denied = client.request(method, path, headers={"X-API-Key": tokens[wrong]})
+                assert denied.status_code == 403, (method, path, wrong, denied.text)
+                assert needed.value in denied.json()["detail"]
+            allowed = client.request(
+                method, path, headers={"Authorization": f"Bearer {tokens[needed]}"}
+            )
+            assert allowed.status_code not in (401, 403), (method, path, allowed.text)
+            admin = client.request(method, path, headers={"X-API-Key": tokens[Scope.ADMIN]})
+            assert admin.status_code not in (401, 403), (method, path)
+    assert checked >= 10
+
+
+def test_revoked_and_forged_keys_are_refused(secured: tuple[TestClient, Hub]) -> None:
+    client, hub = secured
+    info, token = hub.keys.create("ci", ["read"])
+    assert client.get("/api/v1/datasets", headers={"X-API-Key": token}).status_code == 200
+    forged = token[:-4] + "abcd"
+    r = client.get("/api/v1/datasets", headers={"X-API-Key": forged})
+    assert r.status_code == 401 and "not valid" in r.json()["detail"]
+    hub.keys.revoke(info.id)
+    r = client.get("/api/v1/datasets", headers={"X-API-Key": token})
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+
+def test_keys_api_shows_the_secret_once_and_stores_a_hash(
+    secured: tuple[TestClient, Hub],
+) -> None:
+    client, hub = secured
+    _, admin = hub.keys.create("root", ["admin"])
+    headers = {"X-API-Key": admin}
+    r = client.post(
+        "/api/v1/keys", json={"name": "dashboard", "scopes": ["predict"]}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    secret = r.json()["key"]
+    assert secret.startswith("mlh_")
+    listing = client.get("/api/v1/keys", headers=headers).json()
+    assert secret not in str(listing)
+    assert [k["name"] for k in listing["data"]] == ["root", "dashboard"]
+    bad = client.post("/api/v1/keys", json={"name": "x", "scopes": ["god"]}, headers=headers)
+    assert bad.status_code == 422 and "scopes" in bad.json()["detail"]
+
+
+def test_without_auth_the_loopback_server_is_open(tmp_path: Path) -> None:
+    with (
+        Hub.open(Settings(data_dir=tmp_path / "d")) as hub,
+        TestClient(create_app(hub=hub)) as client,
+    ):
+        assert client.get("/api/v1/datasets").status_code == 200
+
+
+def test_metrics_count_requests_by_route(tmp_path: Path) -> None:
+    with (
+        Hub.open(Settings(data_dir=tmp_path / "d")) as hub,
+        TestClient(create_app(hub=hub)) as client,
+    ):
+        client.get("/api/v1/datasets/ghost")
+        text = client.get("/metrics").text
+    assert 'route="/api/v1/datasets/{ref}"' in text and 'status="404"' in text
