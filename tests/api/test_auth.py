@@ -117,3 +117,25 @@ def test_metrics_count_requests_by_route(tmp_path: Path) -> None:
         client.get("/api/v1/datasets/ghost")
         text = client.get("/metrics").text
     assert 'route="/api/v1/datasets/{ref}"' in text and 'status="404"' in text
+
+
+def test_websocket_needs_a_key_with_the_train_scope(tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from .conftest import serve
+
+    settings = Settings(data_dir=tmp_path / "d", auth_enabled=True)
+    with Hub.open(settings) as hub:
+        _, reader = hub.keys.create("reader", ["read"])
+        _, trainer = hub.keys.create("trainer", ["train"])
+        for live in serve(hub):
+            url = live.url.replace("http://", "ws://") + "/ws"
+            for headers, code in (({}, 4401), ({"X-API-Key": reader}, 4403)):
+                with pytest.raises(ConnectionClosed) as info:  # noqa: SIM117
+                    with connect(url, additional_headers=headers) as ws:
+                        ws.recv(timeout=10)
+                assert info.value.rcvd is not None and info.value.rcvd.code == code
+            with connect(url, additional_headers={"Authorization": f"Bearer {trainer}"}) as ws:
+                ws.send('{"type": "nope"}')
+                assert "unknown message type" in ws.recv(timeout=10)

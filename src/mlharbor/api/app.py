@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from mlharbor import __version__
-from mlharbor.api import observability, problems
+from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
@@ -58,4 +58,5 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(observability.router)
     app.include_router(datasets.router)
     app.include_router(keys.router)
+    app.include_router(ws_events.router)
     return app

@@ -8,6 +8,7 @@ needs an API key (``Authorization: Bearer …`` or ``X-API-Key: …``) holding i
 from __future__ import annotations
 
 from fastapi import Request, WebSocket
+from starlette.requests import HTTPConnection
 
 from mlharbor.errors import AuthenticationError, PermissionDeniedError
 from mlharbor.keys import KeyInfo, Scope
@@ -72,6 +73,10 @@ def check(conn: Request | WebSocket, method: str) -> KeyInfo | None:
     return key
 
 
-async def authorize(request: Request) -> None:
-    """App-wide dependency: enforce the policy on every HTTP route."""
-    check(request, request.method)
+async def authorize(conn: HTTPConnection) -> None:
+    """App-wide dependency: enforce the policy on every HTTP route.
+
+    WebSocket routes check for themselves, so that they can close with a 44xx code.
+    """
+    if conn.scope["type"] == "http":
+        check(conn, conn.scope["method"])  # type: ignore[arg-type]

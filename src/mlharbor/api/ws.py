@@ -1,0 +1,128 @@
+"""The ML-Hub WebSocket at ``/ws``: JSON events in, JSON replies out.
+
+Every message is a JSON object with a ``type``. Each gets one reply carrying the request's
+``id`` if it had one: ``{"type": "<type>", "ok": true, ...}`` or, for anything wrong,
+``{"type": "error", "ok": false, "error": {"code", "message"}, "request_type": ...}``. The
+connection stays open after an error. Nothing is ever pickled: replies are plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from mlharbor.api.auth import check
+from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.hub import Hub
+
+log = logging.getLogger("mlharbor.ws")
+router = APIRouter()
+
+Handler = Callable[[Hub, dict[str, Any], WebSocket], Awaitable[dict[str, Any]]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def event(name: str, *aliases: str) -> Callable[[Handler], Handler]:
+    """Register the handler of a message type."""
+
+    def register(fn: Handler) -> Handler:
+        for key in (name, *aliases):
+            HANDLERS[key] = fn
+        return fn
+
+    return register
+
+
+def blocking(fn: Callable[..., dict[str, Any]]) -> Handler:
+    """Run a synchronous handler in a worker thread, off the event loop."""
+
+    async def run(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
+        return await run_in_threadpool(fn, hub, msg)
+
+    return run
+
+
+def _error(code: str, message: str, request: dict[str, Any] | None) -> dict[str, Any]:
+    reply: dict[str, Any] = {
+        "type": "error",
+        "ok": False,
+        "error": {"code": code, "message": message},
+    }
+    if request:
+        if "id" in request:
+            reply["id"] = request["id"]
+        if isinstance(request.get("type"), str):
+            reply["request_type"] = request["type"]
+    return reply
+
+
+async def handle(hub: Hub, raw: str, ws: WebSocket) -> dict[str, Any]:
+    """Answer one message: parse, dispatch, and turn any error into an error reply."""
+    limit = hub.settings.max_ws_message_bytes
+    if len(raw) > limit:
+        return _error(
+            "payload_too_large", f"the message is over the limit of {limit:,} bytes", None
+        )
+    try:
+        msg = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return _error(
+            "invalid_json",
+            f"the message is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            None,
+        )
+    if not isinstance(msg, dict):
+        return _error("invalid_message", "a message must be a JSON object with a 'type'", None)
+    kind = msg.get("type")
+    handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        known = ", ".join(sorted(HANDLERS))
+        what = f"unknown message type {kind!r}" if kind is not None else "the message has no 'type'"
+        return _error("unknown_type", f"{what}; known types: {known}", msg)
+    try:
+        reply = await handler(hub, msg, ws)
+    except HarborError as exc:
+        return _error(exc.code, exc.message, msg)
+    except Exception:
+        log.exception("websocket handler %s failed", kind)
+        return _error("internal", "an internal error occurred; it has been logged", msg)
+    reply = {"type": kind, "ok": True, **reply}
+    if "id" in msg:
+        reply["id"] = msg["id"]
+    return reply
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket) -> None:
+    """The ML-Hub event protocol."""
+    try:
+        check(ws, "GET")
+    except HarborError as exc:
+        # Accept first: a refused handshake is a bare HTTP 403 that clients cannot explain.
+        await ws.accept()
+        await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
+        return
+    await ws.accept()
+    hub: Hub = ws.app.state.hub
+    try:
+        while True:
+            raw = await ws.receive_text()
+            await ws.send_json(await handle(hub, raw, ws))
+    except WebSocketDisconnect:
+        return
+
+
+def require(msg: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
+    """A field of a message, checked for presence and type."""
+    if field not in msg:
+        raise InvalidInputError(f"the {msg.get('type')!r} message needs a {field!r} field")
+    value = msg[field]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InvalidInputError(f"field {field!r} must be {names}, not {type(value).__name__}")
+    return value
