@@ -8,6 +8,7 @@ import mlharbor
 def test_exported_names() -> None:
     assert sorted(mlharbor.__all__) == sorted(
         [
+            "Client",
             "ConflictError",
             "HarborError",
             "Hub",

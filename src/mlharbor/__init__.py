@@ -6,6 +6,7 @@ prediction endpoints and drift monitoring out.
 
 from __future__ import annotations
 
+from mlharbor.client import Client
 from mlharbor.config import Settings, get_settings
 from mlharbor.errors import (
     ConflictError,
@@ -20,6 +21,7 @@ from mlharbor.hub import Hub
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "ConflictError",
     "HarborError",
     "Hub",

@@ -1,0 +1,179 @@
+"""A Python client for a remote mlharbor server, with the facade's nouns.
+
+Example
+-------
+>>> from mlharbor import Client
+>>> with Client("http://127.0.0.1:8000", api_key="mlh_…") as hub:     # doctest: +SKIP
+...     version = hub.datasets.upload("titanic.csv")
+...     hub.datasets.preview("titanic", rows=5)
+
+Errors come back as the same exception classes the library raises (``NotFoundError``,
+``InvalidInputError``...), carrying the server's message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from mlharbor.errors import ERRORS_BY_CODE, HarborError
+
+__all__ = ["Client"]
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"detail": response.text or response.reason_phrase}
+    code = body.get("code", "error") if isinstance(body, dict) else "error"
+    message = body.get("detail", str(body)) if isinstance(body, dict) else str(body)
+    cls = ERRORS_BY_CODE.get(code, HarborError)
+    error = cls(message)
+    error.status = response.status_code
+    raise error
+
+
+class _Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._client.request(method, path, **kwargs)
+
+
+class Datasets(_Resource):
+    """Datasets on the server."""
+
+    def upload(
+        self, path: str | Path, *, name: str | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        """Upload a file; returns the version (``created`` is False if it was known)."""
+        path = Path(path)
+        form = {"description": description, **({"name": name} if name else {})}
+        with open(path, "rb") as fh:
+            return self._call(
+                "POST", "/api/v1/datasets", files={"file": (path.name, fh)}, data=form
+            ).json()
+
+    def from_url(self, url: str, *, name: str | None = None) -> dict[str, Any]:
+        """Have the server fetch an http(s) URL as a dataset version."""
+        return self._call(
+            "POST", "/api/v1/datasets/from-url", json={"url": url, "name": name}
+        ).json()
+
+    def from_records(self, name: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Store JSON records as a dataset version."""
+        return self._call(
+            "POST", "/api/v1/datasets/from-records", json={"name": name, "records": records}
+        ).json()
+
+    def list(self, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """A page of datasets: ``{"data": [...], "count": N}``."""
+        return self._call(
+            "GET", "/api/v1/datasets", params={"limit": limit, "offset": offset}
+        ).json()
+
+    def get(self, ref: str | int) -> dict[str, Any]:
+        """A dataset and its versions."""
+        return self._call("GET", f"/api/v1/datasets/{ref}").json()
+
+    def version(self, ref: str | int, version: int | None = None) -> dict[str, Any]:
+        """A version with its schema (the latest by default)."""
+        path = f"/api/v1/datasets/{ref}/" + (f"versions/{version}" if version else "schema")
+        return self._call("GET", path).json()
+
+    def preview(
+        self, ref: str | int, *, rows: int = 20, version: int | None = None
+    ) -> dict[str, Any]:
+        """The first rows as typed JSON."""
+        params: dict[str, Any] = {"rows": rows, **({"version": version} if version else {})}
+        return self._call("GET", f"/api/v1/datasets/{ref}/preview", params=params).json()
+
+    def download(
+        self,
+        ref: str | int,
+        dest: str | Path,
+        *,
+        format: str = "parquet",
+        version: int | None = None,
+    ) -> Path:
+        """Save a version as Parquet or CSV to ``dest``."""
+        params: dict[str, Any] = {"format": format, **({"version": version} if version else {})}
+        dest = Path(dest)
+        with (
+            self._client.stream(
+                "GET", f"/api/v1/datasets/{ref}/download", params=params
+            ) as response,
+            open(dest, "wb") as out,
+        ):
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        return dest
+
+    def delete(self, ref: str | int) -> None:
+        """Delete a dataset (refused while a model uses it)."""
+        self._call("DELETE", f"/api/v1/datasets/{ref}")
+
+
+class Client:
+    """An HTTP client for an mlharbor server."""
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.datasets = Datasets(self)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; raise the library's exception for an error answer."""
+        response = self._http.request(method, path, **kwargs)
+        _raise_for_problem(response)
+        return response
+
+    def stream(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A streamed request, checked for errors before the body is read."""
+        return _CheckedStream(self._http.stream(method, path, **kwargs))
+
+    def health(self) -> dict[str, Any]:
+        """The server's readiness."""
+        return self.request("GET", "/readyz").json()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _CheckedStream:
+    def __init__(self, manager: Any) -> None:
+        self._manager = manager
+
+    def __enter__(self) -> httpx.Response:
+        response = self._manager.__enter__()
+        if not response.is_success:
+            response.read()
+            _raise_for_problem(response)
+        return response
+
+    def __exit__(self, *exc: Any) -> None:
+        self._manager.__exit__(*exc)
