@@ -6,14 +6,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mlharbor.client import Client
 from mlharbor.config import Settings, get_settings
+from mlharbor.data.datasets import DatasetVersionInfo
 from mlharbor.errors import HarborError
 from mlharbor.hub import Hub
 
@@ -24,6 +26,42 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+
+
+class Target:
+    """Where commands run: in this process (the default) or on a server (``--url``)."""
+
+    url: str | None = None
+    api_key: str | None = None
+
+
+target = Target()
+
+
+@app.callback()
+def _options(
+    url: Annotated[
+        str | None, typer.Option(envvar="MLHARBOR_URL", help="Run against this server.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="MLHARBOR_API_KEY", help="API key for --url.")
+    ] = None,
+) -> None:
+    """mlharbor: a self-hosted machine-learning hub."""
+    target.url, target.api_key = url, api_key
+
+
+@contextmanager
+def _client() -> Iterator[Client]:
+    with Client(target.url or "", api_key=target.api_key) as client:
+        yield client
+
+
+def _version_json(v: DatasetVersionInfo) -> dict[str, Any]:
+    from mlharbor.api.schemas import DatasetVersionPublic
+
+    return DatasetVersionPublic.of(v).model_dump(mode="json")
+
 
 console = Console()
 err_console = Console(stderr=True)
@@ -118,28 +156,39 @@ def ingest(
     description: Annotated[str, typer.Option(help="A description of the dataset.")] = "",
 ) -> None:
     """Ingest a CSV/TSV, Parquet, JSON, JSON Lines or Excel file as a dataset version."""
-    with _hub() as hub, _progress() as report:
-        if source.startswith(("http://", "https://")) or "://" in source:
-            result = _run(
-                lambda: hub.datasets.ingest_url(
-                    source, name=name, description=description, progress=report
+    is_url = "://" in source
+    path = Path(source)
+    if not is_url and not path.is_file():
+        err_console.print(f"[bold red]error:[/] no such file: {source}")
+        raise typer.Exit(3)
+    if target.url:
+        with _client() as client:
+            v = _run(
+                lambda: (
+                    client.datasets.from_url(source, name=name)
+                    if is_url
+                    else client.datasets.upload(path, name=name, description=description)
                 )
             )
-        else:
-            path = Path(source)
-            if not path.is_file():
-                err_console.print(f"[bold red]error:[/] no such file: {source}")
-                raise typer.Exit(3)
-            result = _run(
-                lambda: hub.datasets.ingest_file(
-                    path, name=name, description=description, progress=report
+    else:
+        with _hub() as hub, _progress() as report:
+            if is_url:
+                result = _run(
+                    lambda: hub.datasets.ingest_url(
+                        source, name=name, description=description, progress=report
+                    )
                 )
-            )
-    v = result.version
-    verb = "created" if result.created else "unchanged: identical to"
+            else:
+                result = _run(
+                    lambda: hub.datasets.ingest_file(
+                        path, name=name, description=description, progress=report
+                    )
+                )
+        v = {**_version_json(result.version), "created": result.created}
+    verb = "created" if v["created"] else "unchanged: identical to"
     console.print(
-        f"[green]{verb}[/] dataset [bold]{v.dataset}[/] version {v.version}: "
-        f"{v.n_rows:,} rows × {v.n_columns} columns"
+        f"[green]{verb}[/] dataset [bold]{v['dataset']}[/] version {v['version']}: "
+        f"{v['n_rows']:,} rows × {v['n_columns']} columns"
     )
     _print_schema(v)
 
@@ -163,21 +212,21 @@ def _progress() -> Iterator[Callable[[float, str], None]]:
         yield report
 
 
-def _print_schema(v) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title=f"{v.dataset} v{v.version}", show_lines=False)
+def _print_schema(v: dict[str, Any]) -> None:
+    table = Table(title=f"{v['dataset']} v{v['version']}", show_lines=False)
     for col in ("column", "type", "meaning", "missing", "distinct", "why"):
         table.add_column(col, overflow="fold")
-    for c in v.schema.columns:
+    for c in v["columns"]:
         table.add_row(
-            c.name,
-            c.storage_type,
-            str(c.semantic_type),
-            f"{c.n_missing:,}",
-            f"{c.n_distinct:,}",
-            c.evidence,
+            c["name"],
+            c["storage_type"],
+            c["semantic_type"],
+            f"{c['n_missing']:,}",
+            f"{c['n_distinct']:,}",
+            c["evidence"],
         )
     console.print(table)
-    for note in v.schema.notes:
+    for note in v["notes"]:
         console.print(f"[yellow]note:[/] {note}")
 
 
@@ -186,23 +235,30 @@ def datasets_list(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List datasets, newest first."""
-    with _hub() as hub:
-        rows, total = hub.datasets.list(limit=limit)
-    if not rows:
+    if target.url:
+        with _client() as client:
+            page = _run(lambda: client.datasets.list(limit=limit))
+    else:
+        from mlharbor.api.schemas import DatasetPublic
+
+        with _hub() as hub:
+            rows, total = hub.datasets.list(limit=limit)
+        page = {"data": [DatasetPublic.of(d).model_dump(mode="json") for d in rows], "count": total}
+    if not page["data"]:
         console.print("no datasets yet: add one with [bold]mlharbor ingest FILE[/]")
         return
-    table = Table(title=f"{total} dataset(s)")
+    table = Table(title=f"{page['count']} dataset(s)")
     for col in ("name", "versions", "rows", "columns", "size", "updated"):
         table.add_column(col)
-    for d in rows:
-        v = d.latest
+    for d in page["data"]:
+        v = d["versions"][-1]
         table.add_row(
-            d.name,
-            str(len(d.versions)),
-            f"{v.n_rows:,}",
-            str(v.n_columns),
-            _size(v.size_bytes),
-            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            d["name"],
+            str(len(d["versions"])),
+            f"{v['n_rows']:,}",
+            str(v["n_columns"]),
+            _size(v["size_bytes"]),
+            v["created_at"][:16].replace("T", " "),
         )
     console.print(table)
 
@@ -213,11 +269,15 @@ def datasets_show(
     version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
 ) -> None:
     """Show a dataset version's columns and types."""
-    with _hub() as hub:
-        v = _run(lambda: hub.datasets.get_version(name, version))
+    if target.url:
+        with _client() as client:
+            v = _run(lambda: client.datasets.version(name, version))
+    else:
+        with _hub() as hub:
+            v = _version_json(_run(lambda: hub.datasets.get_version(name, version)))
     console.print(
-        f"[bold]{v.dataset}[/] version {v.version}: {v.n_rows:,} rows × {v.n_columns} columns, "
-        f"{_size(v.size_bytes)}, from {v.source}"
+        f"[bold]{v['dataset']}[/] version {v['version']}: {v['n_rows']:,} rows × "
+        f"{v['n_columns']} columns, {_size(v['size_bytes'])}, from {v['source']}"
     )
     _print_schema(v)
 
