@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 ALL_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+_ACCESSOR = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
 _SECONDS_PER_DAY = 86_400.0
 
 
@@ -93,7 +94,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
             missing = np.isnan(col)
             stamps = pd.to_datetime(pd.Series(np.where(missing, 0, col)), unit="s")
             for part in self.parts_:
-                values = getattr(stamps.dt, part).to_numpy(dtype=float)
+                values = getattr(stamps.dt, _ACCESSOR.get(part, part)).to_numpy(dtype=float)
                 blocks.append(np.where(missing, np.nan, values))
             blocks.append((col - self.reference_[j]) / _SECONDS_PER_DAY)
             if self.missing_indicator:

@@ -52,9 +52,13 @@ class FeaturePlan:
     def features(self) -> list[str]:
         """Every input column the preprocessor reads."""
         return [
-            *self.numeric, *self.categorical, *self.high_cardinality, *self.boolean,
-            *self.datetime, *self.text,
-        ]  # fmt: skip
+            *self.numeric,
+            *self.categorical,
+            *self.high_cardinality,
+            *self.boolean,
+            *self.datetime,
+            *self.text,
+        ]
 
 
 def apply_overrides(schema: DatasetSchema, overrides: Mapping[str, Any] | None) -> DatasetSchema:
@@ -210,8 +214,13 @@ def make_preprocessor(
     if plan.high_cardinality:
         steps.append(("target", _target_encoder(task, seed, scaler), plan.high_cardinality))
     if plan.boolean:
-        steps.append(("boolean", OneHotEncoder(drop="if_binary", handle_unknown="ignore",
-                                               sparse_output=False), plan.boolean))  # fmt: skip
+        steps.append(
+            (
+                "boolean",
+                OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False),
+                plan.boolean,
+            )
+        )
     for name, fmt in plan.datetime.items():
         dates = [("parts", DatetimeFeatures(format=fmt)), ("impute", SimpleImputer())]
         steps.append((f"datetime_{name}", _chain(dates, scaler), [name]))

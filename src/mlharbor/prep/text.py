@@ -69,8 +69,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.vectorizers_ = []
         for j in range(X.shape[1]):
             docs = _documents(X[:, j])
-            pair = (self._vectorizer("word", self.word_ngram_range),
-                    self._vectorizer("char_wb", self.char_ngram_range))  # fmt: skip
+            pair = (
+                self._vectorizer("word", self.word_ngram_range),
+                self._vectorizer("char_wb", self.char_ngram_range),
+            )
             for vectorizer in pair:
                 try:
                     vectorizer.fit(docs)
