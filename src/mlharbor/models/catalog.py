@@ -365,7 +365,6 @@ CATALOG: tuple[ModelSpec, ...] = (
         frozenset({Task.BINARY, Task.MULTICLASS, Task.REGRESSION}),
         SVC,
         SVR,
-        {"probability": True},
         aliases=("svm", "svm-rbf", "kernel-svm"),
         scaling=Scaling.STANDARD,
         max_rows=10_000,

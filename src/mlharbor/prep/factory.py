@@ -48,17 +48,16 @@ class FeaturePlan:
     text: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
 
+    order: list[str] = field(default_factory=list)
+
     @property
     def features(self) -> list[str]:
-        """Every input column the preprocessor reads."""
-        return [
-            *self.numeric,
-            *self.categorical,
-            *self.high_cardinality,
-            *self.boolean,
-            *self.datetime,
-            *self.text,
-        ]
+        """Every input column the preprocessor reads, in the dataset's column order."""
+        used = {
+            *self.numeric, *self.categorical, *self.high_cardinality, *self.boolean,
+            *self.datetime, *self.text,
+        }  # fmt: skip
+        return [name for name in self.order if name in used]
 
 
 def apply_overrides(schema: DatasetSchema, overrides: Mapping[str, Any] | None) -> DatasetSchema:
@@ -114,7 +113,7 @@ def plan_features(
             f"its columns are: {', '.join(schema.names)}",
             columns=unknown,
         )
-    plan = FeaturePlan()
+    plan = FeaturePlan(order=schema.names)
     for col in schema.columns:
         kind = col.semantic_type
         if col.name == target:
