@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
 from training_data import FRAMES, TARGETS, with_schema
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded() -> Iterator[None]:
+    # OpenMP/BLAS threads fighting over two shared cores make small fits 10-50x slower.
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")
