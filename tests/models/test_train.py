@@ -111,6 +111,25 @@ def test_a_class_name_alias_from_mini_ml_platform_works(regression_data) -> None
     assert result.params == {"n_estimators": 5}
 
 
+def test_a_given_test_split_is_used_as_the_held_out_set(multiclass_data) -> None:
+    df, schema = multiclass_data
+    train, test = df.iloc[::2], df.iloc[1::2]
+    result = _train(train, schema, "cultivar", model="dummy", test_df=test)
+    assert (result.settings["n_train"], result.settings["n_test"]) == (len(train), len(test))
+    with pytest.raises(InvalidInputError, match="test data lacks the columns"):
+        _train(train, schema, "cultivar", test_df=test.drop(columns="alcohol"))
+
+
+def test_one_text_column_among_many_features_keeps_the_task_binary() -> None:
+    df = binary_frame()
+    df["name"] = [f"Passenger number {i} of the ship" for i in range(len(df))]
+    df, schema = with_schema(df)
+    result = _train(df, schema, "diagnosis", model="hist-gradient-boosting",
+                    params={"max_iter": 10})  # fmt: skip
+    assert result.task == Task.BINARY
+    assert "name" in [c["name"] for c in result.signature["inputs"]]
+
+
 # ---- bad input: each a clear InvalidInputError naming the problem ----------------------
 
 

@@ -55,7 +55,9 @@ def detect_task(
         Its schema; a float or integer target with many values is regression, strings,
         booleans and categories are classification.
     features : iterable of ColumnSchema, optional
-        The feature columns; classification with a free-text feature is the ``text`` task.
+        The usable feature columns. Classification where at least half of them are free
+        text (reviews, tickets, messages) is the ``text`` task; a text column among many
+        others (a passenger's name) does not make it one.
 
     Returns
     -------
@@ -91,12 +93,10 @@ def detect_task(
         integral = bool(np.all(np.mod(values, 1) == 0))
         if not (integral and n_classes <= MAX_INTEGER_CLASSES) and n_classes > 2:
             return Task.REGRESSION, f"numeric target with {n_classes} distinct values"
-    has_text = any(
-        f.semantic_type == SemanticType.TEXT and f.role == Role.FEATURE and f.name != name
-        for f in features
-    )
-    if has_text:
-        return Task.TEXT, f"{n_classes} classes predicted from free-text features"
+    usable = [f for f in features if f.role == Role.FEATURE and f.name != name]
+    n_text = sum(f.semantic_type == SemanticType.TEXT for f in usable)
+    if n_text and 2 * n_text >= len(usable):
+        return Task.TEXT, f"{n_classes} classes predicted mostly from free text"
     if n_classes == 2:
         return Task.BINARY, "the target has two distinct values"
     return Task.MULTICLASS, f"the target has {n_classes} distinct values"

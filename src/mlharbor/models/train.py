@@ -131,6 +131,7 @@ def train_model(
     task: Task | str | None = None,
     overrides: Mapping[str, Any] | None = None,
     test_size: float = 0.2,
+    test_df: pd.DataFrame | None = None,
     cv_folds: int = 5,
     seed: int = 0,
     artifacts: bool = True,
@@ -158,6 +159,9 @@ def train_model(
         Column semantic type or role overrides (see :func:`mlharbor.prep.apply_overrides`).
     test_size : float, default=0.2
         Share of rows held out for the test metrics (stratified for classification).
+    test_df : pandas.DataFrame, optional
+        A test split chosen by the user (as ML-Hub's ``create-model`` sends ``X_test`` and
+        ``y_test``); ``df`` is then all training data and ``test_size`` is ignored.
     cv_folds : int, default=5
         Folds of cross-validation on the training split; 0 skips cross-validation.
     seed : int, default=0
@@ -202,8 +206,10 @@ def train_model(
     df = _rows_with_target(df, target, notes)
     target_col = _schema_column(schema, target)
     forced = parse_task(task)
+    plan = plan_features(schema, target=target, drop=drop)
     if forced is None:
-        found, reason = detect_task(df[target], target_col, features=schema.columns)
+        usable = [schema.column(name) for name in plan.features]
+        found, reason = detect_task(df[target], target_col, features=usable)
     else:
         found, reason = forced, "set by the user"
         _check_forced_task(df[target], forced)
@@ -216,7 +222,6 @@ def train_model(
             task=found.value,
         )
     estimator = spec.make(found, user_params, seed=seed)
-    plan = plan_features(schema, target=target, drop=drop)
     missing = [name for name in plan.features if name not in df.columns]
     if missing:
         raise InvalidInputError(
@@ -226,11 +231,16 @@ def train_model(
     y = _target_values(df[target], found)
     report(0.05, f"{found.value} task: {reason}")
 
-    stratify = y if found.is_classification else None
-    _check_rows(y, found, cv_folds, test_size)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=stratify
-    )
+    if test_df is None:
+        _check_rows(y, found, cv_folds, test_size)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=test_size, random_state=seed,
+            stratify=y if found.is_classification else None,
+        )  # fmt: skip
+    else:
+        X_train, y_train = X, y
+        X_test, y_test = _given_test_split(test_df, plan.features, target, found, notes)
+        _check_given_split(y_train, y_test, found, cv_folds)
     _check_folds(y_train, found, cv_folds)
     pipeline = Pipeline(
         [
@@ -381,6 +391,32 @@ def _target_values(y: pd.Series, task: Task) -> np.ndarray:
         # 0.0/1.0 read from a file with gaps are the labels 0 and 1.
         return values.astype(np.int64) if np.all(np.mod(values, 1) == 0) else values
     return np.asarray([str(v) for v in y], dtype=object)
+
+
+def _given_test_split(
+    test_df: pd.DataFrame, features: list[str], target: str, task: Task, notes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    missing = [name for name in [*features, target] if name not in test_df.columns]
+    if missing:
+        raise InvalidInputError(f"the test data lacks the columns {missing}", columns=missing)
+    test_df = _rows_with_target(test_df, target, notes)
+    if test_df.empty:
+        raise InvalidInputError("the test data has no rows")
+    return test_df[features], _target_values(test_df[target], task)
+
+
+def _check_given_split(y_train: np.ndarray, y_test: np.ndarray, task: Task, cv_folds: int) -> None:
+    if len(y_train) < max(cv_folds, 2):
+        raise InvalidInputError(
+            f"only {len(y_train)} training rows: too few for {cv_folds}-fold cross-validation"
+        )
+    if task.is_classification:
+        unseen = sorted(map(str, set(np.unique(y_test)) - set(np.unique(y_train))))
+        if unseen:
+            raise InvalidInputError(
+                f"the test data has classes the training data lacks: {', '.join(unseen)}",
+                classes=unseen,
+            )
 
 
 def _check_rows(y: np.ndarray, task: Task, cv_folds: int, test_size: float) -> None:
