@@ -57,6 +57,11 @@ def test_bad_value_gets_the_estimators_own_message() -> None:
         validate_params(get_spec("rf"), {"n_estimators": "lots"}, Task.BINARY)
 
 
+def test_lightgbm_parameters_are_type_checked_before_training() -> None:
+    with pytest.raises(InvalidInputError, match="'learning_rate' must be a number"):
+        validate_params(get_spec("lightgbm"), {"learning_rate": "fast"}, Task.BINARY)
+
+
 def test_string_parameters_from_a_cli_are_typed() -> None:
     params = parse_params(["n_estimators=300", "max_depth=none", "max_features=0.5",
                            "bootstrap=false", "criterion=entropy"])  # fmt: skip

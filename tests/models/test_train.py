@@ -169,6 +169,12 @@ def test_unknown_model_and_foreign_parameters_are_refused(binary_data) -> None:
         _train(df, schema, "diagnosis", model="rf", params={"C": 1})
 
 
+def test_a_value_only_lightgbm_checks_is_reported_in_its_words(binary_data) -> None:
+    df, schema = binary_data
+    with pytest.raises(InvalidInputError, match=r"training LGBMClassifier failed.*num_leaves"):
+        _train(df, schema, "diagnosis", model="lightgbm", params={"num_leaves": -5})
+
+
 def test_fewer_rows_than_folds_is_refused(binary_data) -> None:
     df, schema = binary_data
     with pytest.raises(InvalidInputError, match="only 6 rows"):

@@ -13,19 +13,28 @@ from mlharbor.models.catalog import (
     resolve_model,
     validate_params,
 )
+from mlharbor.models.evaluate import artifact_names, make_artifacts
+from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task, detect_task, parse_task
+from mlharbor.models.train import TrainResult, library_versions, train_model
 
 __all__ = [
     "CATALOG",
     "ModelSpec",
     "Scaling",
     "Task",
+    "TrainResult",
+    "artifact_names",
     "coerce_param",
+    "compute_metrics",
     "detect_task",
     "get_spec",
+    "library_versions",
+    "make_artifacts",
     "model_names",
     "parse_params",
     "parse_task",
     "resolve_model",
+    "train_model",
     "validate_params",
 ]

@@ -542,9 +542,10 @@ def validate_params(
     for cls in classes:
         own = {k: v for k, v in params.items() if k in cls().get_params(deep=False)}
         estimator = clone(cls()).set_params(**own)
-        # Only scikit-learn's own estimators declare constraints; others (LightGBM) check
-        # their values when fitted, and training reports their message the same way.
+        # Only scikit-learn's own estimators declare constraints; for others (LightGBM)
+        # catch the obvious type slips here and leave the rest to their fit-time checks.
         if not hasattr(estimator, "_parameter_constraints"):
+            _check_types(spec, cls(), own)
             continue
         try:
             estimator._validate_params()
@@ -553,3 +554,21 @@ def validate_params(
                 f"invalid parameter for model {spec.name!r}: {exc}", model=spec.name
             )
     return params
+
+
+def _check_types(spec: ModelSpec, estimator: BaseEstimator, params: Mapping[str, Any]) -> None:
+    defaults = estimator.get_params(deep=False)
+    for key, value in params.items():
+        default = defaults[key]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int | float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            continue
+        if not ok:
+            kind = "true or false" if isinstance(default, bool) else "a number"
+            raise InvalidInputError(
+                f"invalid parameter for model {spec.name!r}: {key!r} must be {kind}, got {value!r}",
+                model=spec.name,
+            )

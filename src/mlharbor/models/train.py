@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from lightgbm.basic import LightGBMError
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -475,9 +476,11 @@ def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, spec: ModelSpec | N
             # Non-convergence of a linear model is reported through its metrics, not noise.
             warnings.simplefilter("ignore", ConvergenceWarning)
             pipeline.fit(X, y)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, LightGBMError) as exc:
+        # What reaches here is a parameter value only the estimator checks (LightGBM's) or
+        # data it cannot learn from: either way the user's to fix, in its own words.
         name = type(pipeline.named_steps["model"]).__name__
-        raise InvalidInputError(f"training {name} failed on this data: {exc}", model=name)
+        raise InvalidInputError(f"training {name} failed: {str(exc).strip()}", model=name)
 
 
 def _classes(pipeline: Pipeline, task: Task) -> list[Any] | None:
