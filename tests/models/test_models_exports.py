@@ -12,13 +12,14 @@ def test_public_surface_of_the_core_packages_is_pinned() -> None:
     ]  # fmt: skip
     assert sorted(mlharbor.models.__all__) == [
         "CATALOG", "ModelSpec", "Scaling", "Task", "TrainResult", "artifact_names",
-        "coerce_param", "compute_metrics", "detect_task", "get_spec", "library_versions",
+        "check_train_request", "coerce_param", "compute_metrics", "detect_task", "get_spec",
+        "library_versions",
         "make_artifacts", "model_names", "parse_params", "parse_task", "resolve_model",
         "train_model", "validate_params",
     ]  # fmt: skip
     assert sorted(mlharbor.registry.__all__) == [
         "ModelRegistry", "ModelVersionRecord", "RegisteredModelRecord", "TRUSTED_TYPES",
-        "dump_pipeline", "load_external", "load_trusted",
+        "dump_pipeline", "load_external", "load_trusted", "suggest_model_name",
     ]  # fmt: skip
     for package in (mlharbor.prep, mlharbor.models, mlharbor.registry):
         for name in package.__all__:

@@ -8,7 +8,7 @@ import pytest
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.models import CATALOG, Task
-from mlharbor.models.train import TrainResult, train_model
+from mlharbor.models.train import TrainResult, check_train_request, train_model
 from training_data import binary_frame, text_frame, with_schema
 
 # Small ensembles keep the whole matrix fast; the defaults are exercised elsewhere.
@@ -202,3 +202,27 @@ def test_rows_without_a_target_are_left_out_with_a_note() -> None:
     result = _train(df, schema, "sentiment", model="dummy")
     assert result.settings["n_train"] + result.settings["n_test"] == len(df) - 10
     assert any("10 rows without a value" in note for note in result.notes)
+
+
+def test_a_request_is_checked_against_the_schema_before_any_training(binary_data) -> None:
+    _, schema = binary_data
+    checked = check_train_request(schema, target="diagnosis", model="RandomForestClassifier",
+                                  params=["n_estimators=300"], drop=["mean area"])  # fmt: skip
+    assert checked["model"] == "random-forest" and checked["params"] == {"n_estimators": 300}
+    assert "mean area" not in checked["features"]
+    for kwargs, message in [
+        ({"target": "Survived"}, "target column 'Survived' is not in the dataset"),
+        ({"target": "diagnosis", "model": "xgb"}, "unknown model 'xgb'"),
+        ({"target": "diagnosis", "params": {"C": 1}}, "unknown parameter 'C'"),
+        ({"target": "diagnosis", "drop": ["nope"]}, "cannot drop 'nope'"),
+        ({"target": "diagnosis", "model": "lasso", "task": "binary"}, "does not serve binary"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            check_train_request(schema, **kwargs)
+
+
+def test_string_numbers_as_target_get_a_hint_towards_regression(regression_data) -> None:
+    df, _ = regression_data
+    df, schema = with_schema(df.assign(progress=df.progress.astype(str) + " units"))
+    with pytest.raises(InvalidInputError, match="looks continuous"):
+        _train(df, schema, "progress", model="dummy")

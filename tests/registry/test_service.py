@@ -13,7 +13,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.models.evaluate import artifact_names
-from mlharbor.registry import ModelRegistry
+from mlharbor.registry import ModelRegistry, suggest_model_name
 from mlharbor.store.orm import ModelVersion
 from training_data import FRAMES, TARGETS
 
@@ -148,3 +148,9 @@ def test_concurrent_registrations_get_distinct_versions(registry: ModelRegistry,
                                  range(4)))  # fmt: skip
     assert sorted(versions) == [1, 2, 3, 4]
     assert registry.get_version("race", "latest").version == 4
+
+
+def test_suggested_names_are_always_valid(registry: ModelRegistry, trained) -> None:
+    for parts in [("titanic.csv", "Survived"), ("2024 sales/../x", "€"), ("",), ("a" * 300,)]:
+        name = suggest_model_name(*parts)
+        assert registry.register(name, trained["regression"]).model == name

@@ -16,7 +16,7 @@ from mlharbor.models.catalog import (
 from mlharbor.models.evaluate import artifact_names, make_artifacts
 from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import TrainResult, library_versions, train_model
+from mlharbor.models.train import TrainResult, check_train_request, library_versions, train_model
 
 __all__ = [
     "CATALOG",
@@ -25,6 +25,7 @@ __all__ = [
     "Task",
     "TrainResult",
     "artifact_names",
+    "check_train_request",
     "coerce_param",
     "compute_metrics",
     "detect_task",

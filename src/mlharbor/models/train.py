@@ -25,7 +25,14 @@ from sklearn.pipeline import Pipeline
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError, NotFoundError
-from mlharbor.models.catalog import ModelSpec, Scaling, get_spec, model_names, parse_params
+from mlharbor.models.catalog import (
+    ModelSpec,
+    Scaling,
+    get_spec,
+    model_names,
+    parse_params,
+    validate_params,
+)
 from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
 from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
 from mlharbor.models.tasks import Task, detect_task, parse_task
@@ -331,6 +338,54 @@ def train_model(
     return result
 
 
+def check_train_request(
+    schema: DatasetSchema,
+    *,
+    target: str,
+    model: str = "random-forest",
+    params: Mapping[str, Any] | Iterable[str] | str | None = None,
+    drop: Iterable[str] = (),
+    task: Task | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a training request against the dataset's schema alone, before queueing a job.
+
+    Everything that can be known without reading the data is checked here, so an API can
+    answer 422 at once rather than fail a job minutes later: the target column, the model
+    name, its parameters, the columns to drop, overrides, and that a feature is left.
+
+    Returns
+    -------
+    dict
+        ``{"model": canonical name, "params": typed params, "task": str or None,
+        "features": [column names]}``.
+
+    Raises
+    ------
+    InvalidInputError
+        The first problem found, named.
+    """
+    schema = apply_overrides(schema, overrides)
+    if target not in schema.names:
+        raise InvalidInputError(
+            f"target column {target!r} is not in the dataset; its columns are: "
+            f"{', '.join(schema.names)}",
+            target=target,
+        )
+    spec = get_spec(model)
+    forced = parse_task(task)
+    typed = validate_params(spec, parse_params(params), forced)
+    if forced is not None:
+        spec.estimator_class(forced)
+    plan = plan_features(schema, target=target, drop=drop)
+    return {
+        "model": spec.name,
+        "params": _jsonable(typed),
+        "task": forced.value if forced else None,
+        "features": plan.features,
+    }
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the libraries a saved model depends on."""
     versions = {"python": platform.python_version()}
@@ -433,9 +488,17 @@ def _check_rows(y: np.ndarray, task: Task, cv_folds: int, test_size: float) -> N
         labels, counts = np.unique(y, return_counts=True)
         small = [(lab, int(n)) for lab, n in zip(labels, counts, strict=True) if n < 2]
         if small:
+            listed = ", ".join(f"{lab!r}" for lab, _ in small[:20])
+            more = f" and {len(small) - 20} more" if len(small) > 20 else ""
+            # Mostly-unique labels are usually numbers read as text, not classes.
+            hint = (
+                "; the target looks continuous: store it as numbers and train a regression"
+                if len(labels) > len(y) / 2
+                else ""
+            )
             raise InvalidInputError(
                 "some classes have a single row, too few to split into training and test: "
-                + ", ".join(f"{lab!r}" for lab, _ in small),
+                f"{listed}{more}{hint}",
                 classes=[str(lab) for lab, _ in small],
             )
 

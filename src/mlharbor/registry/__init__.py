@@ -8,7 +8,11 @@ from mlharbor.registry.persist import (
     load_external,
     load_trusted,
 )
-from mlharbor.registry.records import ModelVersionRecord, RegisteredModelRecord
+from mlharbor.registry.records import (
+    ModelVersionRecord,
+    RegisteredModelRecord,
+    suggest_model_name,
+)
 from mlharbor.registry.service import ModelRegistry
 
 __all__ = [
@@ -19,4 +23,5 @@ __all__ = [
     "dump_pipeline",
     "load_external",
     "load_trusted",
+    "suggest_model_name",
 ]

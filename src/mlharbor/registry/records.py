@@ -90,6 +90,23 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def suggest_model_name(*parts: object) -> str:
+    """A valid model name made from ``parts`` (e.g. a dataset name and a target column).
+
+    Examples
+    --------
+    >>> suggest_model_name("titanic 2024.csv", "Survived")
+    'titanic_2024.csv-Survived'
+    >>> suggest_model_name("2024 sales", "€")
+    'm-2024_sales-_'
+    """
+    text = "-".join(str(p).strip() for p in parts if str(p).strip()) or "model"
+    text = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    if not text[0].isalpha() or not text[0].isascii():
+        text = f"m-{text}"
+    return text[:128]
+
+
 def check_alias(alias: str) -> str:
     """``alias`` if a user may set it, else ``InvalidInputError`` saying why."""
     if not isinstance(alias, str) or not ALIAS_NAME.match(alias) or VERSION_REF.match(alias):
