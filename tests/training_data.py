@@ -42,12 +42,25 @@ def text_frame(n: int = 160, seed: int = 0) -> pd.DataFrame:
         positive = i % 2 == 0
         words = list(rng.choice(neutral, 6)) + list(rng.choice(good if positive else bad, 2))
         rng.shuffle(words)
-        rows.append({"review": " ".join(words), "length": len(words) + rng.normal(),
-                     "sentiment": "pos" if positive else "neg"})  # fmt: skip
+        rows.append(
+            {
+                "review": " ".join(words),
+                "length": len(words) + rng.normal(),
+                "sentiment": "pos" if positive else "neg",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-TARGETS = {"binary": "diagnosis", "multiclass": "cultivar", "regression": "progress",
-           "text": "sentiment"}  # fmt: skip
-FRAMES = {"binary": binary_frame, "multiclass": multiclass_frame,
-          "regression": regression_frame, "text": text_frame}  # fmt: skip
+TARGETS = {
+    "binary": "diagnosis",
+    "multiclass": "cultivar",
+    "regression": "progress",
+    "text": "sentiment",
+}
+FRAMES = {
+    "binary": binary_frame,
+    "multiclass": multiclass_frame,
+    "regression": regression_frame,
+    "text": text_frame,
+}

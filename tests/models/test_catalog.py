@@ -15,10 +15,22 @@ from mlharbor.models import (
 )
 
 REQUIRED = {
-    "dummy", "logistic-regression", "linear-regression", "ridge", "lasso", "elastic-net",
-    "decision-tree", "random-forest", "extra-trees", "hist-gradient-boosting", "lightgbm",
-    "k-nearest-neighbors", "linear-svm", "rbf-svm", "naive-bayes",
-}  # fmt: skip
+    "dummy",
+    "logistic-regression",
+    "linear-regression",
+    "ridge",
+    "lasso",
+    "elastic-net",
+    "decision-tree",
+    "random-forest",
+    "extra-trees",
+    "hist-gradient-boosting",
+    "lightgbm",
+    "k-nearest-neighbors",
+    "linear-svm",
+    "rbf-svm",
+    "naive-bayes",
+}
 
 
 def test_catalog_has_every_promised_model() -> None:
@@ -63,10 +75,22 @@ def test_lightgbm_parameters_are_type_checked_before_training() -> None:
 
 
 def test_string_parameters_from_a_cli_are_typed() -> None:
-    params = parse_params(["n_estimators=300", "max_depth=none", "max_features=0.5",
-                           "bootstrap=false", "criterion=entropy"])  # fmt: skip
-    assert params == {"n_estimators": 300, "max_depth": None, "max_features": 0.5,
-                      "bootstrap": False, "criterion": "entropy"}  # fmt: skip
+    params = parse_params(
+        [
+            "n_estimators=300",
+            "max_depth=none",
+            "max_features=0.5",
+            "bootstrap=false",
+            "criterion=entropy",
+        ]
+    )
+    assert params == {
+        "n_estimators": 300,
+        "max_depth": None,
+        "max_features": 0.5,
+        "bootstrap": False,
+        "criterion": "entropy",
+    }
     assert validate_params(get_spec("rf"), params, Task.BINARY) == params
     assert parse_params('{"C": "2.5"}') == {"C": 2.5}
     with pytest.raises(InvalidInputError, match="name=value"):

@@ -26,8 +26,9 @@ def results() -> dict[str, TrainResult]:
     out = {}
     for task, (model, params) in CASES.items():
         df, schema = with_schema(FRAMES[task]())
-        out[task] = train_model(df, schema, target=TARGETS[task], model=model, params=params,
-                                cv_folds=3)  # fmt: skip
+        out[task] = train_model(
+            df, schema, target=TARGETS[task], model=model, params=params, cv_folds=3
+        )
     return out
 
 

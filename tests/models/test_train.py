@@ -19,12 +19,20 @@ FAST_PARAMS = {
     "hist-gradient-boosting": {"max_iter": 20},
 }
 METRICS = {
-    Task.BINARY: {"roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "precision",
-                  "recall", "threshold"},
+    Task.BINARY: {
+        "roc_auc",
+        "pr_auc",
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "threshold",
+    },
     Task.MULTICLASS: {"accuracy", "f1_macro", "balanced_accuracy"},
     Task.REGRESSION: {"rmse", "mae", "r2"},
     Task.TEXT: {"roc_auc", "accuracy", "f1"},
-}  # fmt: skip
+}
 MATRIX = [(spec.name, task.value) for spec in CATALOG for task in sorted(spec.tasks)]
 
 
@@ -105,10 +113,12 @@ def test_result_records_signature_importance_versions_and_drops(text_data) -> No
 
 def test_a_class_name_alias_from_mini_ml_platform_works(regression_data) -> None:
     df, schema = regression_data
-    result = _train(df, schema, "progress", model="RandomForestClassifier",
-                    params='{"n_estimators": "5"}')  # fmt: skip
+    result = _train(
+        df, schema, "progress", model="RandomForestClassifier", params='{"n_estimators": "5"}'
+    )
     assert result.estimator == "RandomForestRegressor"
     assert result.params == {"n_estimators": 5}
+    assert "RandomForestClassifier was trained as RandomForestRegressor" in result.notes[0]
 
 
 def test_a_given_test_split_is_used_as_the_held_out_set(multiclass_data) -> None:
@@ -124,8 +134,9 @@ def test_one_text_column_among_many_features_keeps_the_task_binary() -> None:
     df = binary_frame()
     df["name"] = [f"Passenger number {i} of the ship" for i in range(len(df))]
     df, schema = with_schema(df)
-    result = _train(df, schema, "diagnosis", model="hist-gradient-boosting",
-                    params={"max_iter": 10})  # fmt: skip
+    result = _train(
+        df, schema, "diagnosis", model="hist-gradient-boosting", params={"max_iter": 10}
+    )
     assert result.task == Task.BINARY
     assert "name" in [c["name"] for c in result.signature["inputs"]]
 
@@ -206,8 +217,13 @@ def test_rows_without_a_target_are_left_out_with_a_note() -> None:
 
 def test_a_request_is_checked_against_the_schema_before_any_training(binary_data) -> None:
     _, schema = binary_data
-    checked = check_train_request(schema, target="diagnosis", model="RandomForestClassifier",
-                                  params=["n_estimators=300"], drop=["mean area"])  # fmt: skip
+    checked = check_train_request(
+        schema,
+        target="diagnosis",
+        model="RandomForestClassifier",
+        params=["n_estimators=300"],
+        drop=["mean area"],
+    )
     assert checked["model"] == "random-forest" and checked["params"] == {"n_estimators": 300}
     assert "mean area" not in checked["features"]
     for kwargs, message in [

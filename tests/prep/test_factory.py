@@ -14,18 +14,21 @@ from mlharbor.prep import feature_origins, make_preprocessor, plan_features
 def mixed() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     n = 120
-    df = pd.DataFrame({
-        "row_id": np.arange(n),
-        "amount": rng.normal(size=n),
-        "colour": rng.choice(["red", "green", "blue", None], size=n),
-        "city": [f"city{i}" for i in rng.integers(0, 40, size=n)],
-        "member": rng.choice(["yes", "no"], size=n),
-        "joined": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%d/%m/%Y"),
-        "comment": [" ".join(rng.choice(["good", "bad", "slow", "fast", "ok"], 6))
-                    for _ in range(n)],
-        "constant": 1,
-        "label": rng.choice(["churn", "stay"], size=n),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "row_id": np.arange(n),
+            "amount": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue", None], size=n),
+            "city": [f"city{i}" for i in rng.integers(0, 40, size=n)],
+            "member": rng.choice(["yes", "no"], size=n),
+            "joined": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%d/%m/%Y"),
+            "comment": [
+                " ".join(rng.choice(["good", "bad", "slow", "fast", "ok"], 6)) for _ in range(n)
+            ],
+            "constant": 1,
+            "label": rng.choice(["churn", "stay"], size=n),
+        }
+    )
     df.loc[[3, 7], "amount"] = np.nan
     return df
 
@@ -73,9 +76,10 @@ def test_nonnegative_scaling_keeps_every_feature_at_or_above_zero(mixed) -> None
 def test_no_usable_feature_names_every_dropped_column_and_why(mixed) -> None:
     with pytest.raises(InvalidInputError) as err:
         make_preprocessor(
-            _schema(mixed), target="label",
+            _schema(mixed),
+            target="label",
             drop=["amount", "colour", "city", "member", "joined", "comment"],
-        )  # fmt: skip
+        )
     message = str(err.value)
     assert "no usable feature" in message
     assert "'row_id': an identifier" in message and "'amount': dropped on request" in message
@@ -89,9 +93,10 @@ def test_dropping_an_unknown_column_names_it(mixed) -> None:
 
 def test_overrides_change_type_and_role(mixed) -> None:
     ct = make_preprocessor(
-        _schema(mixed), target="label",
+        _schema(mixed),
+        target="label",
         overrides={"row_id": "numeric", "comment": "ignore", "city": {"semantic_type": "text"}},
-    )  # fmt: skip
+    )
     groups = {name: cols for name, _, cols in ct.transformers}
     assert "row_id" in groups["numeric"]
     assert "text_comment" not in groups and "text_city" in groups

@@ -18,9 +18,14 @@ def test_datetime_strings_become_calendar_parts_and_elapsed_days() -> None:
     dt = DatetimeFeatures(format="%d/%m/%Y").fit(X)
     out = pd.DataFrame(dt.transform(X), columns=dt.get_feature_names_out())
     assert list(out.columns) == [
-        "when__year", "when__month", "when__day", "when__dayofweek", "when__dayofyear",
-        "when__elapsed_days", "when__missing",
-    ]  # fmt: skip
+        "when__year",
+        "when__month",
+        "when__day",
+        "when__dayofweek",
+        "when__dayofyear",
+        "when__elapsed_days",
+        "when__missing",
+    ]
     assert out.loc[0, "when__month"] == 3 and out.loc[0, "when__day"] == 1
     assert out.loc[1, "when__elapsed_days"] == 14
     assert out["when__missing"].tolist() == [0, 0, 1, 1]

@@ -20,8 +20,12 @@ from mlharbor.models.train import train_model
 from mlharbor.registry import TRUSTED_TYPES, dump_pipeline, load_external, load_trusted
 from training_data import FRAMES, TARGETS, with_schema
 
-FAST = {"random-forest": {"n_estimators": 5}, "extra-trees": {"n_estimators": 5},
-        "lightgbm": {"n_estimators": 10}, "hist-gradient-boosting": {"max_iter": 10}}  # fmt: skip
+FAST = {
+    "random-forest": {"n_estimators": 5},
+    "extra-trees": {"n_estimators": 5},
+    "lightgbm": {"n_estimators": 10},
+    "hist-gradient-boosting": {"max_iter": 10},
+}
 MATRIX = [(spec.name, task.value) for spec in CATALOG for task in sorted(spec.tasks)]
 
 
@@ -37,8 +41,15 @@ def _predictions(pipeline, X):
 @pytest.mark.parametrize(("model", "task"), MATRIX, ids=[f"{m}-{t}" for m, t in MATRIX])
 def test_every_catalog_model_round_trips_to_identical_predictions(model, task) -> None:
     df, schema = with_schema(FRAMES[task]())
-    result = train_model(df, schema, target=TARGETS[task], model=model,
-                         params=FAST.get(model), cv_folds=0, artifacts=False)  # fmt: skip
+    result = train_model(
+        df,
+        schema,
+        target=TARGETS[task],
+        model=model,
+        params=FAST.get(model),
+        cv_folds=0,
+        artifacts=False,
+    )
     loaded = load_trusted(dump_pipeline(result.pipeline))
     X = df.drop(columns=TARGETS[task])
     np.testing.assert_array_equal(_predictions(loaded, X), _predictions(result.pipeline, X))
@@ -48,17 +59,22 @@ def test_every_catalog_model_round_trips_to_identical_predictions(model, task) -
 def test_every_preprocessing_kind_round_trips() -> None:
     rng = np.random.default_rng(1)
     n = 150
-    df = pd.DataFrame({
-        "amount": rng.normal(size=n), "colour": rng.choice(["r", "g", None], n),
-        "city": [f"c{i}" for i in rng.integers(0, 40, n)], "member": rng.choice(["y", "n"], n),
-        "joined": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "note": [" ".join(rng.choice(["ab", "cd", "ef", "gh"], 5)) for _ in range(n)],
-        "label": rng.choice(["p", "q"], n),
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "amount": rng.normal(size=n),
+            "colour": rng.choice(["r", "g", None], n),
+            "city": [f"c{i}" for i in rng.integers(0, 40, n)],
+            "member": rng.choice(["y", "n"], n),
+            "joined": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "note": [" ".join(rng.choice(["ab", "cd", "ef", "gh"], 5)) for _ in range(n)],
+            "label": rng.choice(["p", "q"], n),
+        }
+    )
     df, schema = with_schema(df)
     for model in ("logistic-regression", "decision-tree"):
-        result = train_model(df, schema, target="label", model=model, task="binary",
-                             cv_folds=0, artifacts=False)  # fmt: skip
+        result = train_model(
+            df, schema, target="label", model=model, task="binary", cv_folds=0, artifacts=False
+        )
         loaded = load_trusted(dump_pipeline(result.pipeline))
         np.testing.assert_array_equal(loaded.predict_proba(df), result.pipeline.predict_proba(df))
 

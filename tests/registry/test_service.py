@@ -144,8 +144,9 @@ def _model_key(registry: ModelRegistry, version_id: int) -> str:
 
 def test_concurrent_registrations_get_distinct_versions(registry: ModelRegistry, trained):
     with ThreadPoolExecutor(max_workers=4) as pool:
-        versions = list(pool.map(lambda _: registry.register("race", trained["regression"]).version,
-                                 range(4)))  # fmt: skip
+        versions = list(
+            pool.map(lambda _: registry.register("race", trained["regression"]).version, range(4))
+        )
     assert sorted(versions) == [1, 2, 3, 4]
     assert registry.get_version("race", "latest").version == 4
 

@@ -199,6 +199,7 @@ def train_model(
     """
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
+    drop = list(drop)
     _check_settings(test_size, cv_folds)
     if target not in df.columns:
         raise InvalidInputError(
@@ -242,9 +243,12 @@ def train_model(
     if test_df is None:
         _check_rows(y, found, cv_folds, test_size)
         X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_size, random_state=seed,
+            X,
+            y,
+            test_size=test_size,
+            random_state=seed,
             stratify=y if found.is_classification else None,
-        )  # fmt: skip
+        )
     else:
         X_train, y_train = X, y
         X_test, y_test = _given_test_split(test_df, plan.features, target, found, notes)
@@ -299,8 +303,12 @@ def train_model(
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
         )
     t3 = time.perf_counter()
-    if spec.name != model and model not in spec.all_names:
-        notes.append(f"model {model!r} resolved to {spec.name!r}")
+    variants = {c.__name__ for c in (spec.classifier, spec.regressor) if c is not None}
+    if model in variants and model != type(estimator).__name__:
+        notes.append(
+            f"{model} was trained as {type(estimator).__name__}: the target makes this a "
+            f"{found.value} task"
+        )
     result = TrainResult(
         pipeline=pipeline,
         task=found,
@@ -326,7 +334,7 @@ def train_model(
             "seed": seed,
             "test_size": test_size,
             "cv_folds": cv_folds,
-            "drop": list(drop),
+            "drop": drop,
             "overrides": _jsonable(dict(overrides or {})),
             "n_train": len(X_train),
             "n_test": len(X_test),

@@ -54,9 +54,13 @@ class FeaturePlan:
     def features(self) -> list[str]:
         """Every input column the preprocessor reads, in the dataset's column order."""
         used = {
-            *self.numeric, *self.categorical, *self.high_cardinality, *self.boolean,
-            *self.datetime, *self.text,
-        }  # fmt: skip
+            *self.numeric,
+            *self.categorical,
+            *self.high_cardinality,
+            *self.boolean,
+            *self.datetime,
+            *self.text,
+        }
         return [name for name in self.order if name in used]
 
 

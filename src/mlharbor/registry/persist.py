@@ -25,36 +25,69 @@ from sklearn.utils.validation import check_is_fitted
 from mlharbor.errors import ConflictError, InvalidInputError
 
 #: Types in mlharbor's own pipelines that skops does not trust by default.
-TRUSTED_TYPES: frozenset[str] = frozenset({
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "mlharbor.prep.dates.DatetimeFeatures",
-    "mlharbor.prep.text.TextFeatures",
-    "numpy.dtype",
-    "scipy.sparse._csc.csc_matrix",
-    "scipy.sparse._csr.csr_matrix",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.metrics._dist_metrics.ChebyshevDistance64",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.metrics._dist_metrics.ManhattanDistance64",
-    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-    "sklearn.model_selection._split.KFold",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.tree._tree.Tree",
-})  # fmt: skip
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "mlharbor.prep.dates.DatetimeFeatures",
+        "mlharbor.prep.text.TextFeatures",
+        "numpy.dtype",
+        "scipy.sparse._csc.csc_matrix",
+        "scipy.sparse._csr.csr_matrix",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.model_selection._split.KFold",
+        "sklearn.model_selection._split.StratifiedKFold",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.tree._tree.Tree",
+    }
+)
 
 #: Modules whose functions and classes can run code, touch files or the network: never
 #: loaded from a user's file, whatever the allow-list says.
-FORBIDDEN_MODULES: frozenset[str] = frozenset({
-    "builtins", "os", "posix", "nt", "sys", "subprocess", "shutil", "importlib", "runpy",
-    "pickle", "marshal", "socket", "ctypes", "code", "codeop", "pty", "tempfile", "pathlib",
-    "io", "webbrowser", "operator", "functools", "types", "inspect", "multiprocessing",
-    "threading", "asyncio", "urllib", "http", "requests", "httpx", "eval", "exec",
-})  # fmt: skip
+FORBIDDEN_MODULES: frozenset[str] = frozenset(
+    {
+        "builtins",
+        "os",
+        "posix",
+        "nt",
+        "sys",
+        "subprocess",
+        "shutil",
+        "importlib",
+        "runpy",
+        "pickle",
+        "marshal",
+        "socket",
+        "ctypes",
+        "code",
+        "codeop",
+        "pty",
+        "tempfile",
+        "pathlib",
+        "io",
+        "webbrowser",
+        "operator",
+        "functools",
+        "types",
+        "inspect",
+        "multiprocessing",
+        "threading",
+        "asyncio",
+        "urllib",
+        "http",
+        "requests",
+        "httpx",
+        "eval",
+        "exec",
+    }
+)
 
 
 def dump_pipeline(pipeline: Any) -> bytes:

@@ -107,6 +107,8 @@ class ModelRegistry:
             "metrics": result.metrics,
             "signature": result.signature,
             "train_seconds": result.train_seconds,
+            "dataset_version_id": dataset_version_id,
+            "job_id": job_id,
             "lineage": {
                 **dict(lineage or {}),
                 "model": result.model,
@@ -119,9 +121,7 @@ class ModelRegistry:
                 "timings": result.timings,
             },
         }
-        return self._add_version(
-            name, data, result.artifacts, record, dataset_version_id, job_id, description
-        )
+        return self._add_version(name, data, result.artifacts, record, description)
 
     def register_external(
         self,
@@ -186,7 +186,7 @@ class ModelRegistry:
                 "library_versions": library_versions(),
             },
         }
-        return self._add_version(name, skops_bytes, {}, record, None, None, description)
+        return self._add_version(name, skops_bytes, {}, record, description)
 
     def set_alias(self, name: str, alias: str, version: int | str) -> ModelVersionRecord:
         """Point ``alias`` (e.g. ``champion``) at a version of ``name``; return that version.
@@ -339,42 +339,48 @@ class ModelRegistry:
         data: bytes,
         artifacts: Mapping[str, Mapping[str, Any]],
         record: dict[str, Any],
-        dataset_version_id: int | None,
-        job_id: int | None,
         description: str,
     ) -> ModelVersionRecord:
         prefix = f"models/{uuid.uuid4().hex}"
         try:
             stored = self.artifacts.put_bytes(f"{prefix}/{MODEL_FILE}", data)
-            files = self._store_artifacts(prefix, artifacts)
-            for attempt in range(RETRIES):
-                try:
-                    with transaction(self.session_factory) as session:
-                        model = self._get_or_create(session, name, description)
-                        number = (session.scalar(
-                            select(func.max(ModelVersion.version)).where(
-                                ModelVersion.model_id == model.id)) or 0) + 1  # fmt: skip
-                        row = ModelVersion(
-                            model_id=model.id, version=number,
-                            dataset_version_id=dataset_version_id, job_id=job_id,
-                            artifacts=files, artifact_key=stored.key,
-                            content_hash=stored.sha256, **record,
-                        )  # fmt: skip
-                        session.add(row)
-                        session.flush()
-                        self._point(session, model.id, LATEST, row.id)
-                        session.flush()
-                        return self._record(session, model, row)
-                except IntegrityError:
-                    if attempt == RETRIES - 1:
-                        raise
-        except IntegrityError as exc:
-            self.artifacts.delete_prefix(prefix)
-            raise ConflictError(f"could not register a version of {name!r}: {exc.orig}")
+            values = {
+                **record,
+                "artifacts": self._store_artifacts(prefix, artifacts),
+                "artifact_key": stored.key,
+                "content_hash": stored.sha256,
+            }
+            return self._insert_version(name, description, values)
         except BaseException:
             self.artifacts.delete_prefix(prefix)
             raise
+
+    def _insert_version(
+        self, name: str, description: str, values: dict[str, Any]
+    ) -> ModelVersionRecord:
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with transaction(self.session_factory) as session:
+                    model = self._get_or_create(session, name, description)
+                    number = self._latest_number(session, model.id) + 1
+                    row = ModelVersion(model_id=model.id, version=number, **values)
+                    session.add(row)
+                    session.flush()
+                    self._point(session, model.id, LATEST, row.id)
+                    session.flush()
+                    return self._record(session, model, row)
+            except IntegrityError as exc:
+                if attempt == RETRIES:
+                    raise ConflictError(
+                        f"could not register a version of {name!r}: {exc.orig}", name=name
+                    )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _latest_number(self, session: Session, model_id: int) -> int:
+        latest = session.scalar(
+            select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model_id)
+        )
+        return latest or 0
 
     def _store_artifacts(
         self, prefix: str, artifacts: Mapping[str, Mapping[str, Any]]
@@ -427,9 +433,10 @@ class ModelRegistry:
         )
         if row is None:
             numbers = session.scalars(
-                select(ModelVersion.version).where(ModelVersion.model_id == model.id)
+                select(ModelVersion.version)
+                .where(ModelVersion.model_id == model.id)
                 .order_by(ModelVersion.version)
-            )  # fmt: skip
+            )
             listed = ", ".join(map(str, numbers)) or "none"
             raise NotFoundError(
                 f"model {model.name!r} has no version {number}; its versions: {listed}",
@@ -450,14 +457,13 @@ class ModelRegistry:
             select(ModelAlias.alias, ModelVersion.version)
             .join(ModelVersion, ModelVersion.id == ModelAlias.version_id)
             .where(ModelAlias.model_id == model_id)
-        )  # fmt: skip
+        )
         return {alias: version for alias, version in rows}
 
     def _record(
         self, session: Session, model: RegisteredModel, row: ModelVersion
     ) -> ModelVersionRecord:
-        aliases = sorted(a for a, v in self._aliases(session, model.id).items()
-                         if v == row.version)  # fmt: skip
+        aliases = sorted(a for a, v in self._aliases(session, model.id).items() if v == row.version)
         return _version_record(model.name, row, aliases)
 
     def _model_record(
@@ -467,33 +473,48 @@ class ModelRegistry:
         versions: list[ModelVersionRecord] = []
         if with_versions:
             rows = session.scalars(
-                select(ModelVersion).where(ModelVersion.model_id == model.id)
+                select(ModelVersion)
+                .where(ModelVersion.model_id == model.id)
                 .order_by(ModelVersion.version)
-            )  # fmt: skip
+            )
             versions = [
-                _version_record(model.name, r, sorted(a for a, v in aliases.items()
-                                                      if v == r.version))
+                _version_record(
+                    model.name, r, sorted(a for a, v in aliases.items() if v == r.version)
+                )
                 for r in rows
-            ]  # fmt: skip
-        latest = session.scalar(
-            select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
-        )
+            ]
+        latest = self._latest_number(session, model.id) or None
         return RegisteredModelRecord(
-            id=model.id, name=model.name, description=model.description,
-            created_at=model.created_at, latest_version=latest, aliases=aliases,
+            id=model.id,
+            name=model.name,
+            description=model.description,
+            created_at=model.created_at,
+            latest_version=latest,
+            aliases=aliases,
             versions=versions,
-        )  # fmt: skip
+        )
 
 
 def _version_record(name: str, row: ModelVersion, aliases: list[str]) -> ModelVersionRecord:
     return ModelVersionRecord(
-        id=row.id, model=name, version=row.version, aliases=aliases, task=row.task,
-        target=row.target, estimator=row.estimator, params=dict(row.params),
-        metrics=dict(row.metrics), artifacts=dict(row.artifacts), signature=dict(row.signature),
-        lineage=dict(row.lineage), dataset_version_id=row.dataset_version_id,
-        job_id=row.job_id, content_hash=row.content_hash, train_seconds=row.train_seconds,
+        id=row.id,
+        model=name,
+        version=row.version,
+        aliases=aliases,
+        task=row.task,
+        target=row.target,
+        estimator=row.estimator,
+        params=dict(row.params),
+        metrics=dict(row.metrics),
+        artifacts=dict(row.artifacts),
+        signature=dict(row.signature),
+        lineage=dict(row.lineage),
+        dataset_version_id=row.dataset_version_id,
+        job_id=row.job_id,
+        content_hash=row.content_hash,
+        train_seconds=row.train_seconds,
         created_at=row.created_at,
-    )  # fmt: skip
+    )
 
 
 def _final_step(model: Any) -> Any:
