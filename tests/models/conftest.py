@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
-from training_data import FRAMES, TARGETS, with_schema
+from tests.training_data import FRAMES, TARGETS, with_schema
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,7 +9,7 @@ from PIL import Image
 from mlharbor.models import Task
 from mlharbor.models.evaluate import artifact_names
 from mlharbor.models.train import TrainResult, train_model
-from training_data import FRAMES, TARGETS, with_schema
+from tests.training_data import FRAMES, TARGETS, with_schema
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CASES = {

@@ -12,7 +12,7 @@ from mlharbor.models.train import TrainResult, train_model
 from mlharbor.registry import ModelRegistry
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
-from training_data import FRAMES, TARGETS, with_schema
+from tests.training_data import FRAMES, TARGETS, with_schema
 
 MODELS = {
     "binary": ("logistic-regression", None),

@@ -18,7 +18,7 @@ from mlharbor.errors import InvalidInputError
 from mlharbor.models import CATALOG
 from mlharbor.models.train import train_model
 from mlharbor.registry import TRUSTED_TYPES, dump_pipeline, load_external, load_trusted
-from training_data import FRAMES, TARGETS, with_schema
+from tests.training_data import FRAMES, TARGETS, with_schema
 
 FAST = {
     "random-forest": {"n_estimators": 5},

@@ -15,7 +15,7 @@ from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.models.evaluate import artifact_names
 from mlharbor.registry import ModelRegistry, suggest_model_name
 from mlharbor.store.orm import ModelVersion
-from training_data import FRAMES, TARGETS
+from tests.training_data import FRAMES, TARGETS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
