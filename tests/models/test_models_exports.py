@@ -32,6 +32,7 @@ def test_public_surface_of_the_core_packages_is_pinned() -> None:
         "model_names",
         "parse_params",
         "parse_task",
+        "prepare_input",
         "resolve_model",
         "train_model",
         "validate_params",

@@ -15,6 +15,7 @@ from mlharbor.models.catalog import (
 )
 from mlharbor.models.evaluate import artifact_names, make_artifacts
 from mlharbor.models.metrics import compute_metrics
+from mlharbor.models.signature import prepare_input
 from mlharbor.models.tasks import Task, detect_task, parse_task
 from mlharbor.models.train import TrainResult, check_train_request, library_versions, train_model
 
@@ -35,6 +36,7 @@ __all__ = [
     "model_names",
     "parse_params",
     "parse_task",
+    "prepare_input",
     "resolve_model",
     "train_model",
     "validate_params",
