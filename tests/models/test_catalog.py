@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -111,3 +113,12 @@ def test_every_search_space_gives_valid_parameters(spec) -> None:
     for task in spec.tasks:
         trial = study.ask()
         spec.make(task, spec.search_space(trial, task))
+
+
+def test_the_catalog_describes_itself_as_json() -> None:
+    listed = [spec.to_dict() for spec in CATALOG]
+    json.dumps(listed)
+    forest = next(entry for entry in listed if entry["name"] == "random-forest")
+    assert "rf" in forest["aliases"] and "RandomForestClassifier" in forest["aliases"]
+    assert forest["estimators"]["regression"]["class"] == "RandomForestRegressor"
+    assert "n_estimators" in forest["estimators"]["classification"]["parameters"]

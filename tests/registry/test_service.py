@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_registering_numbers_versions_and_moves_latest(registry: ModelRegistry, trained):
-    first = registry.register("churn", trained["binary"], lineage={"dataset_hash": "abc"})
+    lineage = {"dataset_hash": "abc", "at": datetime(2026, 1, 1, tzinfo=UTC)}
+    first = registry.register("churn", trained["binary"], lineage=lineage)
     second = registry.register("churn", trained["binary"])
     assert (first.version, second.version) == (1, 2)
     assert first.aliases == ["latest"]

@@ -127,6 +127,32 @@ class ModelSpec:
             estimator.set_params(random_state=seed)
         return estimator.set_params(**params)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description for listing the catalog (API, UI, CLI)."""
+        variants = {"classification": self.classifier, "regression": self.regressor}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "aliases": list(self.all_names[1:]),
+            "tasks": sorted(t.value for t in self.tasks),
+            "scaling": self.scaling.value,
+            "sparse": self.sparse,
+            "max_rows": self.max_rows,
+            "estimators": {
+                kind: {
+                    "class": cls.__name__,
+                    "defaults": dict(
+                        self.regressor_defaults
+                        if kind == "regression"
+                        else self.classifier_defaults
+                    ),
+                    "parameters": sorted(cls().get_params(deep=False)),
+                }
+                for kind, cls in variants.items()
+                if cls is not None
+            },
+        }
+
     @property
     def all_names(self) -> tuple[str, ...]:
         """The canonical name, the aliases and the estimator class names."""

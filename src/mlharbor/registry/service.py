@@ -110,7 +110,7 @@ class ModelRegistry:
             "dataset_version_id": dataset_version_id,
             "job_id": job_id,
             "lineage": {
-                **dict(lineage or {}),
+                **_jsonable(dict(lineage or {})),
                 "model": result.model,
                 "requested_params": result.params,
                 "task_reason": result.task_reason,
@@ -180,7 +180,7 @@ class ModelRegistry:
             },
             "train_seconds": 0.0,
             "lineage": {
-                **dict(lineage or {}),
+                **_jsonable(dict(lineage or {})),
                 "source": "external .skops upload",
                 "trusted_types": allow,
                 "library_versions": library_versions(),
