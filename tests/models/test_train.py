@@ -242,3 +242,10 @@ def test_string_numbers_as_target_get_a_hint_towards_regression(regression_data)
     df, schema = with_schema(df.assign(progress=df.progress.astype(str) + " units"))
     with pytest.raises(InvalidInputError, match="looks continuous"):
         _train(df, schema, "progress", model="dummy")
+
+
+def test_duplicate_column_names_are_refused(binary_data) -> None:
+    df, schema = binary_data
+    twice = pd.concat([df, df[["mean radius"]]], axis=1)
+    with pytest.raises(InvalidInputError, match="several columns named 'mean radius'"):
+        _train(twice, schema, "diagnosis")

@@ -201,6 +201,12 @@ def train_model(
     report = progress or (lambda fraction, message: None)
     drop = list(drop)
     _check_settings(test_size, cv_folds)
+    duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if duplicated:
+        raise InvalidInputError(
+            f"the data has several columns named {', '.join(map(repr, duplicated))}",
+            columns=duplicated,
+        )
     if target not in df.columns:
         raise InvalidInputError(
             f"target column {target!r} is not in the dataset; its columns are: "
