@@ -1,0 +1,325 @@
+"""Evaluation artifacts of a trained model: the data behind each chart, and its PNG.
+
+Every trained model carries: ROC and precision-recall curves, a confusion matrix and a
+calibration curve (classification); predicted-vs-actual and residuals (regression); and,
+for all tasks, permutation feature importance on the original columns and a learning
+curve. Each artifact is ``{"data": <JSON-ready dict>, "png": <bytes>}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.base import clone
+from sklearn.calibration import calibration_curve
+from sklearn.inspection import permutation_importance
+from sklearn.model_selection import KFold, StratifiedKFold, learning_curve
+
+from mlharbor.models.metrics import SCORER, metric_kind, positive_scores, prediction_scores
+from mlharbor.models.plots import render
+from mlharbor.models.tasks import Task
+
+CLASSIFICATION_ARTIFACTS = (
+    "roc_curve",
+    "pr_curve",
+    "confusion_matrix",
+    "calibration",
+    "feature_importance",
+    "learning_curve",
+)
+REGRESSION_ARTIFACTS = (
+    "predicted_vs_actual",
+    "residuals",
+    "feature_importance",
+    "learning_curve",
+)
+#: Curves are thinned to this many points; scatter plots are sampled to MAX_POINTS rows.
+MAX_CURVE_POINTS = 200
+MAX_POINTS = 2000
+#: Per-class curves are drawn for at most this many classes (the most frequent).
+MAX_CLASS_CURVES = 10
+#: Permutation importance and learning curves run on at most this many rows.
+MAX_EVAL_ROWS = 3000
+
+Progress = Callable[[float, str], None]
+
+
+def artifact_names(task: Task) -> tuple[str, ...]:
+    """The artifacts every model of ``task`` carries."""
+    return REGRESSION_ARTIFACTS if task == Task.REGRESSION else CLASSIFICATION_ARTIFACTS
+
+
+def permutation_feature_importance(
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    task: Task,
+    n_classes: int,
+    seed: int = 0,
+    n_repeats: int = 3,
+) -> dict[str, Any]:
+    """How much the score drops when each original column is shuffled.
+
+    The whole pipeline is scored, so the importance is per input column — a one-hot encoded
+    column or a text column counts once, not per generated feature.
+
+    Returns
+    -------
+    dict
+        ``{"scoring": str, "features": [{"feature", "importance_mean", "importance_std"}]}``,
+        most important first.
+    """
+    X, y = _sample(X, y, MAX_EVAL_ROWS, seed)
+    scoring = SCORER[metric_kind(task, n_classes)]
+    result = permutation_importance(
+        pipeline, X, y, scoring=scoring, n_repeats=n_repeats, random_state=seed, n_jobs=1
+    )
+    rows = [
+        {"feature": str(col), "importance_mean": float(m), "importance_std": float(s)}
+        for col, m, s in zip(
+            X.columns, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
+    rows.sort(key=lambda row: row["importance_mean"], reverse=True)
+    return {"scoring": scoring, "features": rows}
+
+
+def make_artifacts(
+    pipeline: Any,
+    *,
+    task: Task,
+    classes: Sequence[Any] | None,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_test: pd.DataFrame,
+    y_test: np.ndarray,
+    importance: dict[str, Any] | None = None,
+    seed: int = 0,
+    cv_folds: int = 3,
+    learning_points: int = 3,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Compute and draw every evaluation artifact of a fitted pipeline.
+
+    Parameters
+    ----------
+    pipeline : sklearn Pipeline
+        Fitted on ``X_train, y_train``.
+    task : Task
+    classes : sequence or None
+        The model's classes (classification), in probability-column order.
+    X_train, y_train, X_test, y_test
+        The training split (for the learning curve) and the held-out test split.
+    importance : dict, optional
+        Permutation importance already computed (see
+        :func:`permutation_feature_importance`); computed here otherwise.
+    seed : int, default=0
+    cv_folds : int, default=3
+        Folds of the learning curve.
+    learning_points : int, default=3
+        Training sizes on the learning curve.
+    progress : callable, optional
+        ``progress(fraction, message)`` with ``fraction`` in [0, 1] of this step.
+
+    Returns
+    -------
+    dict
+        ``{artifact name: {"data": dict, "png": bytes}}``.
+    """
+    report = progress or (lambda fraction, message: None)
+    n_classes = len(classes) if classes is not None else 0
+    data: dict[str, dict[str, Any]] = {}
+    if task == Task.REGRESSION:
+        predicted = np.asarray(pipeline.predict(X_test), dtype=float)
+        actual = np.asarray(y_test, dtype=float)
+        data["predicted_vs_actual"] = _predicted_vs_actual(actual, predicted, seed)
+        data["residuals"] = _residuals(actual, predicted, seed)
+    else:
+        proba, decision = prediction_scores(pipeline, X_test)
+        predicted = pipeline.predict(X_test)
+        curves = _class_curves(y_test, classes, proba, decision)
+        data["roc_curve"] = {"curves": [c["roc"] for c in curves], **_positive(classes)}
+        data["pr_curve"] = {"curves": [c["pr"] for c in curves], **_positive(classes)}
+        data["confusion_matrix"] = _confusion(y_test, predicted, classes)
+        data["calibration"] = _calibration(y_test, classes, proba)
+    report(0.2, "curves computed")
+    if importance is None:
+        importance = permutation_feature_importance(
+            pipeline, X_test, y_test, task=task, n_classes=n_classes, seed=seed
+        )
+    data["feature_importance"] = importance
+    report(0.4, "feature importance computed")
+    data["learning_curve"] = _learning_curve(
+        pipeline, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
+    )
+    report(0.9, "learning curve computed")
+    artifacts = {name: {"data": _jsonable(d), "png": render(name, d)} for name, d in data.items()}
+    report(1.0, "artifacts drawn")
+    return artifacts
+
+
+def _positive(classes: Sequence[Any] | None) -> dict[str, Any]:
+    if classes is not None and len(classes) == 2:
+        return {"positive_class": classes[1]}
+    return {}
+
+
+def _class_curves(y_true, classes, proba, decision) -> list[dict[str, Any]]:
+    y_true = np.asarray(y_true)
+    if len(classes) == 2:
+        chosen = [1]
+    else:
+        counts = pd.Series(y_true).value_counts()
+        frequent = [c for c in counts.index if c in set(classes)][:MAX_CLASS_CURVES]
+        chosen = [list(classes).index(c) for c in frequent]
+    curves = []
+    for index in chosen:
+        label = classes[index]
+        truth = y_true == label
+        if truth.all() or not truth.any():
+            continue
+        scores = positive_scores(proba, decision, index)
+        fpr, tpr, roc_thresholds = skm.roc_curve(truth, scores)
+        precision, recall, pr_thresholds = skm.precision_recall_curve(truth, scores)
+        curves.append(
+            {
+                "roc": {
+                    "label": label,
+                    "fpr": _thin(fpr),
+                    "tpr": _thin(tpr),
+                    "thresholds": _thin(roc_thresholds),
+                    "auc": skm.auc(fpr, tpr),
+                },
+                "pr": {
+                    "label": label,
+                    "precision": _thin(precision),
+                    "recall": _thin(recall),
+                    "thresholds": _thin(pr_thresholds),
+                    "prevalence": float(truth.mean()),
+                    "average_precision": skm.average_precision_score(truth, scores),
+                },
+            }
+        )
+    return curves
+
+
+def _confusion(y_true, y_pred, classes) -> dict[str, Any]:
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=list(classes))
+    totals = matrix.sum(axis=1, keepdims=True)
+    normalized = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    return {
+        "labels": list(classes),
+        "matrix": matrix.tolist(),
+        "normalized": normalized.round(4).tolist(),
+    }
+
+
+def _calibration(y_true, classes, proba) -> dict[str, Any]:
+    if proba is None:
+        return {"available": False, "reason": "the model gives decision scores, not probabilities"}
+    y_true = np.asarray(y_true)
+    indices = [1] if len(classes) == 2 else range(min(len(classes), MAX_CLASS_CURVES))
+    curves = []
+    for index in indices:
+        truth = y_true == classes[index]
+        if truth.all() or not truth.any():
+            continue
+        prob_true, prob_pred = calibration_curve(
+            truth, proba[:, index], n_bins=10, strategy="quantile"
+        )
+        curves.append(
+            {
+                "label": classes[index],
+                "prob_true": prob_true.tolist(),
+                "prob_pred": prob_pred.tolist(),
+                "brier": float(skm.brier_score_loss(truth, proba[:, index])),
+            }
+        )
+    return {"curves": curves}
+
+
+def _predicted_vs_actual(actual, predicted, seed) -> dict[str, Any]:
+    index = _sample_index(len(actual), MAX_POINTS, seed)
+    return {
+        "actual": actual[index].tolist(),
+        "predicted": predicted[index].tolist(),
+        "r2": float(skm.r2_score(actual, predicted)) if len(actual) > 1 else None,
+    }
+
+
+def _residuals(actual, predicted, seed) -> dict[str, Any]:
+    residual = actual - predicted
+    index = _sample_index(len(actual), MAX_POINTS, seed)
+    counts, edges = np.histogram(residual, bins=30)
+    return {
+        "predicted": predicted[index].tolist(),
+        "residual": residual[index].tolist(),
+        "histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
+    }
+
+
+def _learning_curve(pipeline, X, y, task, n_classes, seed, cv_folds, points) -> dict:
+    X, y = _sample(X, y, MAX_EVAL_ROWS, seed)
+    splitter = KFold if task == Task.REGRESSION else StratifiedKFold
+    scoring = SCORER[metric_kind(task, n_classes)]
+    sizes, train, valid = learning_curve(
+        clone(pipeline),
+        X,
+        y,
+        train_sizes=np.linspace(0.3, 1.0, max(2, points)),
+        cv=splitter(n_splits=max(2, cv_folds), shuffle=True, random_state=seed),
+        scoring=scoring,
+        shuffle=True,
+        random_state=seed,
+        error_score=np.nan,
+        n_jobs=1,
+    )
+    return {
+        "scoring": scoring,
+        "train_sizes": sizes.tolist(),
+        "train_mean": np.nanmean(train, axis=1).tolist(),
+        "train_std": np.nanstd(train, axis=1).tolist(),
+        "valid_mean": np.nanmean(valid, axis=1).tolist(),
+        "valid_std": np.nanstd(valid, axis=1).tolist(),
+    }
+
+
+def _sample(X: pd.DataFrame, y: np.ndarray, limit: int, seed: int):
+    if len(X) <= limit:
+        return X, y
+    index = _sample_index(len(X), limit, seed)
+    return X.iloc[index], np.asarray(y)[index]
+
+
+def _sample_index(n: int, limit: int, seed: int) -> np.ndarray:
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def _thin(values: np.ndarray) -> list[float]:
+    values = np.asarray(values, dtype=float)
+    if len(values) > MAX_CURVE_POINTS:
+        values = values[
+            np.unique(np.linspace(0, len(values) - 1, MAX_CURVE_POINTS).round().astype(int))
+        ]
+    # Infinite thresholds (sklearn's first ROC point) are not JSON: cap them.
+    return np.nan_to_num(values, posinf=1e308, neginf=-1e308).tolist()
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into plain Python, NaN into None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

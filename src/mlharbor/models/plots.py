@@ -1,0 +1,151 @@
+"""PNG images of the evaluation artifacts, drawn from the same data the JSON carries.
+
+Figures are built as plain ``matplotlib.figure.Figure`` objects on the Agg canvas, never
+through ``pyplot``, so drawing keeps no global state and is safe in worker threads.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+SIZE = (6.0, 4.5)
+DPI = 100
+
+
+def render(name: str, data: dict[str, Any]) -> bytes:
+    """The PNG image of artifact ``name`` drawn from its ``data``."""
+    fig = Figure(figsize=SIZE, dpi=DPI, layout="tight")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if data.get("available", True):
+        DRAW[name](ax, data)
+    else:
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"{name.replace('_', ' ')}:\n{data.get('reason', 'not available')}",
+            ha="center",
+            va="center",
+            wrap=True,
+        )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _roc(ax: Any, data: dict[str, Any]) -> None:
+    for curve in data["curves"]:
+        ax.plot(curve["fpr"], curve["tpr"], label=f"{curve['label']} (AUC {curve['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set(
+        xlabel="False positive rate",
+        ylabel="True positive rate",
+        title="ROC curve",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
+    ax.legend(loc="lower right", fontsize="small")
+
+
+def _pr(ax: Any, data: dict[str, Any]) -> None:
+    for curve in data["curves"]:
+        label = f"{curve['label']} (AP {curve['average_precision']:.3f})"
+        ax.plot(curve["recall"], curve["precision"], label=label)
+    ax.set(
+        xlabel="Recall",
+        ylabel="Precision",
+        title="Precision-recall curve",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
+    ax.legend(loc="lower left", fontsize="small")
+
+
+def _confusion(ax: Any, data: dict[str, Any]) -> None:
+    matrix = np.asarray(data["matrix"])
+    labels = [str(label) for label in data["labels"]]
+    image = ax.imshow(np.asarray(data["normalized"]), cmap="Blues", vmin=0, vmax=1)
+    ax.figure.colorbar(image, ax=ax, label="share of the true class")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45, ha="right")
+    ax.set_yticks(ticks, labels)
+    if len(labels) <= 15:
+        for i, j in np.ndindex(matrix.shape):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize="small")
+    ax.set(xlabel="Predicted", ylabel="True", title="Confusion matrix")
+
+
+def _importance(ax: Any, data: dict[str, Any]) -> None:
+    rows = data["features"][:20][::-1]
+    names = [row["feature"] for row in rows]
+    ax.barh(
+        names,
+        [row["importance_mean"] for row in rows],
+        xerr=[row["importance_std"] for row in rows],
+        color="tab:blue",
+    )
+    ax.set(
+        xlabel=f"Drop in {data['scoring']} when the column is shuffled",
+        title="Permutation feature importance",
+    )
+
+
+def _learning(ax: Any, data: dict[str, Any]) -> None:
+    sizes = np.asarray(data["train_sizes"])
+    for key, label in (("train", "training"), ("valid", "cross-validation")):
+        mean, std = np.asarray(data[f"{key}_mean"]), np.asarray(data[f"{key}_std"])
+        ax.plot(sizes, mean, marker="o", label=label)
+        ax.fill_between(sizes, mean - std, mean + std, alpha=0.2)
+    ax.set(xlabel="Training rows", ylabel=data["scoring"], title="Learning curve")
+    ax.legend(loc="best", fontsize="small")
+
+
+def _calibration(ax: Any, data: dict[str, Any]) -> None:
+    for curve in data["curves"]:
+        ax.plot(curve["prob_pred"], curve["prob_true"], marker="o", label=str(curve["label"]))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set(
+        xlabel="Mean predicted probability",
+        ylabel="Observed frequency",
+        title="Calibration curve",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    ax.legend(loc="upper left", fontsize="small")
+
+
+def _predicted_vs_actual(ax: Any, data: dict[str, Any]) -> None:
+    actual, predicted = np.asarray(data["actual"]), np.asarray(data["predicted"])
+    ax.scatter(actual, predicted, s=10, alpha=0.6)
+    if len(actual):
+        lo, hi = (
+            float(min(actual.min(), predicted.min())),
+            float(max(actual.max(), predicted.max())),
+        )
+        ax.plot([lo, hi], [lo, hi], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="Actual", ylabel="Predicted", title="Predicted vs actual")
+
+
+def _residuals(ax: Any, data: dict[str, Any]) -> None:
+    ax.scatter(data["predicted"], data["residual"], s=10, alpha=0.6)
+    ax.axhline(0, linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="Predicted", ylabel="Actual - predicted", title="Residuals")
+
+
+DRAW: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "roc_curve": _roc,
+    "pr_curve": _pr,
+    "confusion_matrix": _confusion,
+    "feature_importance": _importance,
+    "learning_curve": _learning,
+    "calibration": _calibration,
+    "predicted_vs_actual": _predicted_vs_actual,
+    "residuals": _residuals,
+}

@@ -1,0 +1,102 @@
+"""Learning tasks and how mlharbor tells them apart from the target column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from mlharbor.data.schema import ColumnSchema, Role, SemanticType
+from mlharbor.errors import InvalidInputError
+
+#: A numeric target with at most this many distinct integer values is read as classes.
+MAX_INTEGER_CLASSES = 10
+
+
+class Task(StrEnum):
+    """What a model learns to predict."""
+
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+    TEXT = "text"  # classification whose features include free text
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.REGRESSION
+
+
+def parse_task(value: str | Task | None) -> Task | None:
+    """``value`` as a :class:`Task`; ``InvalidInputError`` listing the tasks otherwise."""
+    if value is None or isinstance(value, Task):
+        return value
+    try:
+        return Task(str(value).strip().lower())
+    except ValueError:
+        valid = ", ".join(t.value for t in Task)
+        raise InvalidInputError(f"unknown task {value!r}; valid tasks: {valid}", task=value)
+
+
+def detect_task(
+    target: pd.Series,
+    column: ColumnSchema | None = None,
+    *,
+    features: Iterable[ColumnSchema] = (),
+) -> tuple[Task, str]:
+    """Decide the task from the target's values and schema, saying why.
+
+    Parameters
+    ----------
+    target : pandas.Series
+        The target column (missing values are ignored).
+    column : ColumnSchema, optional
+        Its schema; a float or integer target with many values is regression, strings,
+        booleans and categories are classification.
+    features : iterable of ColumnSchema, optional
+        The usable feature columns. Classification where at least half of them are free
+        text (reviews, tickets, messages) is the ``text`` task; a text column among many
+        others (a passenger's name) does not make it one.
+
+    Returns
+    -------
+    (Task, str)
+        The task and a sentence explaining the choice.
+
+    Raises
+    ------
+    InvalidInputError
+        The target is all missing or has a single value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> detect_task(pd.Series(["a", "b", "a"]))[0]
+    <Task.BINARY: 'binary'>
+    """
+    present = target.dropna()
+    name = target.name
+    if present.empty:
+        raise InvalidInputError(f"target column {name!r} has no values: all are missing")
+    n_classes = int(present.nunique())
+    if n_classes < 2:
+        raise InvalidInputError(
+            f"target column {name!r} has a single value ({present.iloc[0]!r}); "
+            "there is nothing to learn",
+            target=name,
+        )
+    semantic = column.semantic_type if column is not None else None
+    numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if numeric and semantic not in (SemanticType.BOOLEAN, SemanticType.INTEGER_CATEGORICAL):
+        values = present.to_numpy(dtype=float)
+        integral = bool(np.all(np.mod(values, 1) == 0))
+        if not (integral and n_classes <= MAX_INTEGER_CLASSES) and n_classes > 2:
+            return Task.REGRESSION, f"numeric target with {n_classes} distinct values"
+    usable = [f for f in features if f.role == Role.FEATURE and f.name != name]
+    n_text = sum(f.semantic_type == SemanticType.TEXT for f in usable)
+    if n_text and 2 * n_text >= len(usable):
+        return Task.TEXT, f"{n_classes} classes predicted mostly from free text"
+    if n_classes == 2:
+        return Task.BINARY, "the target has two distinct values"
+    return Task.MULTICLASS, f"the target has {n_classes} distinct values"

@@ -1,0 +1,609 @@
+"""Train one model: split, cross-validate, refit, measure, explain.
+
+``train_model`` turns a DataFrame, its schema and a target into a fitted scikit-learn
+``Pipeline`` (preprocessing + estimator) with its metrics, signature and evaluation
+artifacts. Every random step takes the one ``seed``, so the same call gives the same model.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lightgbm.basic import LightGBMError
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from mlharbor.data.schema import DatasetSchema
+from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.models.catalog import (
+    ModelSpec,
+    Scaling,
+    get_spec,
+    model_names,
+    parse_params,
+    validate_params,
+)
+from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
+from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
+from mlharbor.models.tasks import Task, detect_task, parse_task
+from mlharbor.prep.factory import apply_overrides, make_preprocessor, plan_features
+
+Progress = Callable[[float, str], None]
+LIBRARIES = ("mlharbor", "scikit-learn", "lightgbm", "numpy", "scipy", "pandas", "skops")
+
+
+@dataclass
+class TrainResult:
+    """A trained model and everything known about how it was made.
+
+    Attributes
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        ``preprocess`` (a ColumnTransformer) then ``model``; fitted on the training split.
+    task, task_reason : Task, str
+    model : str
+        Canonical catalog name (``random-forest``).
+    estimator : str
+        The estimator class used (``RandomForestClassifier``).
+    params : dict
+        The user's parameters, typed.
+    estimator_params : dict
+        Every parameter of the fitted estimator (defaults included), JSON-ready.
+    target : str
+    metrics : dict
+        ``{"test": {metric: value}, "cv": {metric: {"mean", "std", "n_folds"}}}``.
+    signature : dict
+        ``{"inputs": [{name, semantic_type, storage_type, dtype}], "target": {...},
+        "task", "classes", "positive_class"}`` — what prediction input must look like.
+    classes : list or None
+        Class labels as the user gave them (strings stay strings).
+    feature_importance : list of dict
+        Permutation importance per original column, most important first.
+    artifacts : dict
+        ``{name: {"data": dict, "png": bytes}}``, see :mod:`mlharbor.models.evaluate`.
+    timings : dict
+        Seconds spent in ``cv``, ``fit``, ``evaluate`` and ``total``.
+    versions : dict
+        Versions of Python and the libraries the model depends on.
+    settings : dict
+        ``seed, test_size, cv_folds, drop, overrides`` and row counts.
+    dropped : dict
+        Columns left out of the features, with the reason.
+    notes : list of str
+        Remarks a user should see (rows without a target removed, ...).
+    """
+
+    pipeline: Pipeline
+    task: Task
+    task_reason: str
+    model: str
+    estimator: str
+    params: dict[str, Any]
+    estimator_params: dict[str, Any]
+    target: str
+    metrics: dict[str, Any]
+    signature: dict[str, Any]
+    classes: list[Any] | None
+    feature_importance: list[dict[str, Any]]
+    artifacts: dict[str, dict[str, Any]]
+    timings: dict[str, float]
+    versions: dict[str, str]
+    settings: dict[str, Any]
+    dropped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def train_seconds(self) -> float:
+        return self.timings.get("total", 0.0)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the pipeline and the images, JSON-ready (for job results)."""
+        return {
+            "task": self.task.value,
+            "task_reason": self.task_reason,
+            "model": self.model,
+            "estimator": self.estimator,
+            "params": self.params,
+            "target": self.target,
+            "metrics": self.metrics,
+            "signature": self.signature,
+            "classes": self.classes,
+            "feature_importance": self.feature_importance,
+            "timings": self.timings,
+            "versions": self.versions,
+            "settings": self.settings,
+            "dropped": self.dropped,
+            "notes": self.notes,
+            "artifacts": sorted(self.artifacts),
+        }
+
+
+def train_model(
+    df: pd.DataFrame,
+    schema: DatasetSchema,
+    *,
+    target: str,
+    model: str = "random-forest",
+    params: Mapping[str, Any] | Iterable[str] | str | None = None,
+    drop: Iterable[str] = (),
+    task: Task | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    test_size: float = 0.2,
+    test_df: pd.DataFrame | None = None,
+    cv_folds: int = 5,
+    seed: int = 0,
+    artifacts: bool = True,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train, cross-validate and evaluate one model on a dataset.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The dataset, with the columns of ``schema``.
+    schema : DatasetSchema
+        Its schema (semantic types pick the preprocessing).
+    target : str
+        The column to predict.
+    model : str, default="random-forest"
+        A catalog name or alias (``rf``, ``RandomForestClassifier``...).
+    params : mapping, ``key=value`` strings or JSON string, optional
+        Estimator parameters; strings are typed (``"300"`` → 300).
+    drop : iterable of str, default=()
+        Columns to leave out.
+    task : Task or str, optional
+        Force the task instead of detecting it from the target.
+    overrides : mapping, optional
+        Column semantic type or role overrides (see :func:`mlharbor.prep.apply_overrides`).
+    test_size : float, default=0.2
+        Share of rows held out for the test metrics (stratified for classification).
+    test_df : pandas.DataFrame, optional
+        A test split chosen by the user (as ML-Hub's ``create-model`` sends ``X_test`` and
+        ``y_test``); ``df`` is then all training data and ``test_size`` is ignored.
+    cv_folds : int, default=5
+        Folds of cross-validation on the training split; 0 skips cross-validation.
+    seed : int, default=0
+        Seed of the split, the folds and the estimator.
+    artifacts : bool, default=True
+        Compute the evaluation artifacts (the slowest step after fitting).
+    progress : callable, optional
+        ``progress(fraction, message)``, called at each phase and fold.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InvalidInputError
+        Missing or all-missing target, single-class target, a model that does not serve
+        the task (e.g. a regression model on a text target), unknown or invalid
+        parameters, too few rows for the folds, no usable feature, or training failing on
+        the data.
+
+    Examples
+    --------
+    >>> result = train_model(df, schema, target="Survived", cv_folds=3)  # doctest: +SKIP
+    >>> result.metrics["test"]["roc_auc"]  # doctest: +SKIP
+    0.86
+    """
+    started = time.perf_counter()
+    report = progress or (lambda fraction, message: None)
+    drop = list(drop)
+    _check_settings(test_size, cv_folds)
+    duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if duplicated:
+        raise InvalidInputError(
+            f"the data has several columns named {', '.join(map(repr, duplicated))}",
+            columns=duplicated,
+        )
+    if target not in df.columns:
+        raise InvalidInputError(
+            f"target column {target!r} is not in the dataset; its columns are: "
+            f"{', '.join(map(str, df.columns))}",
+            target=target,
+        )
+    schema = apply_overrides(schema, overrides)
+    spec = get_spec(model)
+    user_params = parse_params(params)
+    notes: list[str] = []
+
+    df = _rows_with_target(df, target, notes)
+    target_col = _schema_column(schema, target)
+    forced = parse_task(task)
+    plan = plan_features(schema, target=target, drop=drop)
+    if forced is None:
+        usable = [schema.column(name) for name in plan.features]
+        found, reason = detect_task(df[target], target_col, features=usable)
+    else:
+        found, reason = forced, "set by the user"
+        _check_forced_task(df[target], forced)
+    if found not in spec.tasks:
+        raise InvalidInputError(
+            f"model {spec.name!r} serves {', '.join(sorted(t.value for t in spec.tasks))} "
+            f"only, but target {target!r} makes this a {found.value} task ({reason}); "
+            f"models for {found.value}: {', '.join(model_names(found))}",
+            model=spec.name,
+            task=found.value,
+        )
+    estimator = spec.make(found, user_params, seed=seed)
+    missing = [name for name in plan.features if name not in df.columns]
+    if missing:
+        raise InvalidInputError(
+            f"columns {missing} of the schema are missing from the data", columns=missing
+        )
+    X = df[plan.features]
+    y = _target_values(df[target], found)
+    report(0.05, f"{found.value} task: {reason}")
+
+    if test_df is None:
+        _check_rows(y, found, cv_folds, test_size)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X,
+            y,
+            test_size=test_size,
+            random_state=seed,
+            stratify=y if found.is_classification else None,
+        )
+    else:
+        X_train, y_train = X, y
+        X_test, y_test = _given_test_split(test_df, plan.features, target, found, notes)
+        _check_given_split(y_train, y_test, found, cv_folds)
+    _check_folds(y_train, found, cv_folds)
+    pipeline = Pipeline(
+        [
+            (
+                "preprocess",
+                make_preprocessor(
+                    schema,
+                    target=target,
+                    task=found,
+                    drop=drop,
+                    scale=spec.scaling == Scaling.STANDARD,
+                    nonnegative=spec.scaling == Scaling.MINMAX,
+                    dense=not spec.sparse,
+                    seed=seed,
+                ),
+            ),
+            ("model", estimator),
+        ]
+    )
+
+    t0 = time.perf_counter()
+    folds = _cross_validate(pipeline, X_train, y_train, found, cv_folds, seed, report)
+    t1 = time.perf_counter()
+    report(0.65, "fitting on the whole training split")
+    _fit(pipeline, X_train, y_train, spec)
+    t2 = time.perf_counter()
+    classes = _classes(pipeline, found)
+    test = _evaluate(pipeline, X_test, y_test, found, classes)
+    report(0.72, "test metrics computed")
+
+    importance = permutation_feature_importance(
+        pipeline, X_test, y_test, task=found, n_classes=len(classes or ()), seed=seed
+    )
+    report(0.8, "feature importance computed")
+    images: dict[str, dict[str, Any]] = {}
+    if artifacts:
+        images = make_artifacts(
+            pipeline,
+            task=found,
+            classes=classes,
+            X_train=X_train,
+            y_train=y_train,
+            X_test=X_test,
+            y_test=y_test,
+            importance=importance,
+            seed=seed,
+            cv_folds=min(3, max(2, cv_folds)),
+            progress=lambda f, m: report(0.8 + 0.19 * f, m),
+        )
+    t3 = time.perf_counter()
+    variants = {c.__name__ for c in (spec.classifier, spec.regressor) if c is not None}
+    if model in variants and model != type(estimator).__name__:
+        notes.append(
+            f"{model} was trained as {type(estimator).__name__}: the target makes this a "
+            f"{found.value} task"
+        )
+    result = TrainResult(
+        pipeline=pipeline,
+        task=found,
+        task_reason=reason,
+        model=spec.name,
+        estimator=type(estimator).__name__,
+        params=_jsonable(user_params),
+        estimator_params=_jsonable(estimator.get_params(deep=False)),
+        target=target,
+        metrics={"test": test, "cv": summarize_folds(folds) if folds else {}},
+        signature=_signature(schema, plan.features, df, target, found, classes),
+        classes=classes,
+        feature_importance=importance["features"],
+        artifacts=images,
+        timings={
+            "cv": round(t1 - t0, 3),
+            "fit": round(t2 - t1, 3),
+            "evaluate": round(t3 - t2, 3),
+            "total": round(time.perf_counter() - started, 3),
+        },
+        versions=library_versions(),
+        settings={
+            "seed": seed,
+            "test_size": test_size,
+            "cv_folds": cv_folds,
+            "drop": drop,
+            "overrides": _jsonable(dict(overrides or {})),
+            "n_train": len(X_train),
+            "n_test": len(X_test),
+        },
+        dropped=plan.dropped,
+        notes=notes,
+    )
+    report(1.0, "done")
+    return result
+
+
+def check_train_request(
+    schema: DatasetSchema,
+    *,
+    target: str,
+    model: str = "random-forest",
+    params: Mapping[str, Any] | Iterable[str] | str | None = None,
+    drop: Iterable[str] = (),
+    task: Task | str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a training request against the dataset's schema alone, before queueing a job.
+
+    Everything that can be known without reading the data is checked here, so an API can
+    answer 422 at once rather than fail a job minutes later: the target column, the model
+    name, its parameters, the columns to drop, overrides, and that a feature is left.
+
+    Returns
+    -------
+    dict
+        ``{"model": canonical name, "params": typed params, "task": str or None,
+        "features": [column names]}``.
+
+    Raises
+    ------
+    InvalidInputError
+        The first problem found, named.
+    """
+    schema = apply_overrides(schema, overrides)
+    if target not in schema.names:
+        raise InvalidInputError(
+            f"target column {target!r} is not in the dataset; its columns are: "
+            f"{', '.join(schema.names)}",
+            target=target,
+        )
+    spec = get_spec(model)
+    forced = parse_task(task)
+    typed = validate_params(spec, parse_params(params), forced)
+    if forced is not None:
+        spec.estimator_class(forced)
+    plan = plan_features(schema, target=target, drop=drop)
+    return {
+        "model": spec.name,
+        "params": _jsonable(typed),
+        "task": forced.value if forced else None,
+        "features": plan.features,
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a saved model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _check_settings(test_size: float, cv_folds: int) -> None:
+    if not 0 < test_size < 1:
+        raise InvalidInputError(f"test_size must be between 0 and 1, got {test_size}")
+    if cv_folds == 1 or cv_folds < 0:
+        raise InvalidInputError(f"cv_folds must be 0 (no cross-validation) or ≥ 2, got {cv_folds}")
+
+
+def _schema_column(schema: DatasetSchema, target: str):  # type: ignore[no-untyped-def]
+    try:
+        return schema.column(target)
+    except NotFoundError as exc:
+        raise InvalidInputError(f"target: {exc.message}", target=target)
+
+
+def _rows_with_target(df: pd.DataFrame, target: str, notes: list[str]) -> pd.DataFrame:
+    present = df[target].notna()
+    if not present.any():
+        raise InvalidInputError(
+            f"target column {target!r} has no values: all {len(df)} are missing", target=target
+        )
+    if not present.all():
+        notes.append(f"{int((~present).sum())} rows without a value of {target!r} were left out")
+        df = df.loc[present]
+    return df.reset_index(drop=True)
+
+
+def _check_forced_task(y: pd.Series, task: Task) -> None:
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if task == Task.REGRESSION and not numeric:
+        raise InvalidInputError(
+            f"regression needs a numeric target, but {y.name!r} holds {y.dtype} values "
+            f"such as {y.dropna().iloc[0]!r}; train a classification model instead",
+            target=y.name,
+        )
+    if y.nunique() < 2:
+        raise InvalidInputError(
+            f"target column {y.name!r} has a single value; there is nothing to learn"
+        )
+
+
+def _target_values(y: pd.Series, task: Task) -> np.ndarray:
+    if task == Task.REGRESSION:
+        return y.to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(y):
+        return y.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(y):
+        values = y.to_numpy(dtype=float)
+        # 0.0/1.0 read from a file with gaps are the labels 0 and 1.
+        return values.astype(np.int64) if np.all(np.mod(values, 1) == 0) else values
+    return np.asarray([str(v) for v in y], dtype=object)
+
+
+def _given_test_split(
+    test_df: pd.DataFrame, features: list[str], target: str, task: Task, notes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    missing = [name for name in [*features, target] if name not in test_df.columns]
+    if missing:
+        raise InvalidInputError(f"the test data lacks the columns {missing}", columns=missing)
+    test_df = _rows_with_target(test_df, target, notes)
+    if test_df.empty:
+        raise InvalidInputError("the test data has no rows")
+    return test_df[features], _target_values(test_df[target], task)
+
+
+def _check_given_split(y_train: np.ndarray, y_test: np.ndarray, task: Task, cv_folds: int) -> None:
+    if len(y_train) < max(cv_folds, 2):
+        raise InvalidInputError(
+            f"only {len(y_train)} training rows: too few for {cv_folds}-fold cross-validation"
+        )
+    if task.is_classification:
+        unseen = sorted(map(str, set(np.unique(y_test)) - set(np.unique(y_train))))
+        if unseen:
+            raise InvalidInputError(
+                f"the test data has classes the training data lacks: {', '.join(unseen)}",
+                classes=unseen,
+            )
+
+
+def _check_rows(y: np.ndarray, task: Task, cv_folds: int, test_size: float) -> None:
+    n_test = int(np.ceil(len(y) * test_size))
+    needed = max(cv_folds, 2) + max(n_test, 1)
+    if len(y) < needed:
+        raise InvalidInputError(
+            f"only {len(y)} rows with a target: too few for a {test_size:.0%} test split "
+            f"and {cv_folds}-fold cross-validation (at least {needed} needed)",
+            n_rows=len(y),
+        )
+    if task.is_classification:
+        labels, counts = np.unique(y, return_counts=True)
+        small = [(lab, int(n)) for lab, n in zip(labels, counts, strict=True) if n < 2]
+        if small:
+            listed = ", ".join(f"{lab!r}" for lab, _ in small[:20])
+            more = f" and {len(small) - 20} more" if len(small) > 20 else ""
+            # Mostly-unique labels are usually numbers read as text, not classes.
+            hint = (
+                "; the target looks continuous: store it as numbers and train a regression"
+                if len(labels) > len(y) / 2
+                else ""
+            )
+            raise InvalidInputError(
+                "some classes have a single row, too few to split into training and test: "
+                f"{listed}{more}{hint}",
+                classes=[str(lab) for lab, _ in small],
+            )
+
+
+def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
+    if not task.is_classification or cv_folds < 2:
+        return
+    labels, counts = np.unique(y_train, return_counts=True)
+    small = [(lab, int(n)) for lab, n in zip(labels, counts, strict=True) if n < cv_folds]
+    if small:
+        listed = ", ".join(f"{lab!r} ({n} rows)" for lab, n in small)
+        raise InvalidInputError(
+            f"fewer rows per class than cross-validation folds ({cv_folds}) in the training "
+            f"split: {listed}; use fewer folds or add rows",
+            classes=[str(lab) for lab, _ in small],
+        )
+
+
+def _cross_validate(pipeline, X, y, task, cv_folds, seed, report) -> list[dict[str, float]]:
+    if cv_folds < 2:
+        return []
+    splitter = (StratifiedKFold if task.is_classification else KFold)(
+        n_splits=cv_folds, shuffle=True, random_state=seed
+    )
+    folds = []
+    for i, (fit_idx, val_idx) in enumerate(splitter.split(X, y)):
+        report(0.05 + 0.6 * i / cv_folds, f"cross-validation fold {i + 1}/{cv_folds}")
+        fold = clone(pipeline)
+        _fit(fold, X.iloc[fit_idx], y[fit_idx], None)
+        classes = _classes(fold, task)
+        folds.append(_evaluate(fold, X.iloc[val_idx], y[val_idx], task, classes))
+    return folds
+
+
+def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, spec: ModelSpec | None) -> None:
+    try:
+        with warnings.catch_warnings():
+            # Non-convergence of a linear model is reported through its metrics, not noise.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pipeline.fit(X, y)
+    except (ValueError, TypeError, LightGBMError) as exc:
+        # What reaches here is a parameter value only the estimator checks (LightGBM's) or
+        # data it cannot learn from: either way the user's to fix, in its own words.
+        name = type(pipeline.named_steps["model"]).__name__
+        raise InvalidInputError(f"training {name} failed: {str(exc).strip()}", model=name)
+
+
+def _classes(pipeline: Pipeline, task: Task) -> list[Any] | None:
+    if not task.is_classification:
+        return None
+    return [_plain(c) for c in pipeline.classes_]
+
+
+def _evaluate(pipeline, X, y, task, classes) -> dict[str, float]:
+    predicted = pipeline.predict(X)
+    if task == Task.REGRESSION:
+        return compute_metrics(task, y, predicted)
+    proba, decision = prediction_scores(pipeline, X)
+    return compute_metrics(task, y, predicted, classes=classes, proba=proba, decision=decision)
+
+
+def _signature(schema, features, df, target, task, classes) -> dict[str, Any]:
+    def describe(name: str) -> dict[str, Any]:
+        col = schema.column(name)
+        return {
+            "name": name,
+            "semantic_type": col.semantic_type.value,
+            "storage_type": col.storage_type,
+            "dtype": str(df[name].dtype),
+        }
+
+    return {
+        "inputs": [describe(name) for name in features],
+        "target": describe(target),
+        "task": task.value,
+        "classes": classes,
+        "positive_class": classes[1] if classes and len(classes) == 2 else None,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)

@@ -1,0 +1,164 @@
+"""Datetime columns as numbers a model can use: calendar parts and elapsed time.
+
+Models cannot use a timestamp as such; what carries signal is usually the season (month, day
+of year), the weekly cycle (day of week), the time of day and how long ago it was. Each
+datetime column becomes those parts plus the days elapsed since the earliest date seen in
+training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+ALL_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+_ACCESSOR = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
+_SECONDS_PER_DAY = 86_400.0
+
+
+class DatetimeFeatures(TransformerMixin, BaseEstimator):
+    """Calendar parts and elapsed days of one or more datetime columns.
+
+    Accepts timestamps, strings (parsed with ``format`` when given) or numbers (read as
+    seconds since the Unix epoch). Values that cannot be read are missing: their parts are
+    ``NaN`` and, with ``missing_indicator``, flagged in a ``<column>__missing`` feature.
+
+    Parameters
+    ----------
+    format : str or None, default=None
+        ``strptime`` format of string input; ``None`` lets pandas infer it.
+    parts : tuple of str or None, default=None
+        Which of ``year, month, day, dayofweek, dayofyear, hour`` to emit. ``None`` emits all
+        but ``hour``, plus ``hour`` when the training data has times other than midnight.
+    missing_indicator : bool, default=True
+        Add a 0/1 feature per column marking unreadable or missing values.
+
+    Attributes
+    ----------
+    parts_ : tuple of str
+        The calendar parts emitted.
+    reference_ : ndarray of shape (n_features_in_,)
+        Earliest training time per column, in epoch seconds; elapsed days count from it.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when fitted on a DataFrame with string column names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"when": ["2024-01-01", "2024-03-15"]})
+    >>> DatetimeFeatures(format="%Y-%m-%d").fit_transform(X)[:, :3]
+    array([[2024.,    1.,    1.],
+           [2024.,    3.,   15.]])
+    """
+
+    def __init__(
+        self,
+        *,
+        format: str | None = None,
+        parts: tuple[str, ...] | None = None,
+        missing_indicator: bool = True,
+    ) -> None:
+        self.format = format
+        self.parts = parts
+        self.missing_indicator = missing_indicator
+
+    def fit(self, X, y=None):
+        """Learn the parts to emit and the reference time of each column."""
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
+        if self.parts is not None:
+            unknown = sorted(set(self.parts) - set(ALL_PARTS))
+            if unknown:
+                raise ValueError(f"unknown datetime parts {unknown}; valid parts: {ALL_PARTS}")
+        seconds = self._to_seconds(X)
+        with np.errstate(invalid="ignore"):
+            reference = np.nanmin(np.where(np.isnan(seconds), np.inf, seconds), axis=0)
+        self.reference_ = np.where(np.isinf(reference), 0.0, reference)
+        if self.parts is not None:
+            self.parts_ = tuple(self.parts)
+        else:
+            has_time = bool(np.nansum(np.mod(seconds, _SECONDS_PER_DAY)) > 0)
+            self.parts_ = ALL_PARTS if has_time else ALL_PARTS[:-1]
+        return self
+
+    def transform(self, X):
+        """The calendar parts, elapsed days and missing flags, as a float array."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+        seconds = self._to_seconds(X)
+        blocks = []
+        for j in range(seconds.shape[1]):
+            col = seconds[:, j]
+            missing = np.isnan(col)
+            stamps = pd.to_datetime(pd.Series(np.where(missing, 0, col)), unit="s")
+            for part in self.parts_:
+                values = getattr(stamps.dt, _ACCESSOR.get(part, part)).to_numpy(dtype=float)
+                blocks.append(np.where(missing, np.nan, values))
+            blocks.append((col - self.reference_[j]) / _SECONDS_PER_DAY)
+            if self.missing_indicator:
+                blocks.append(missing.astype(float))
+        return np.column_stack(blocks) if blocks else np.empty((X.shape[0], 0))
+
+    def get_feature_names_out(self, input_features=None):
+        """``<column>__<part>``, ``<column>__elapsed_days`` and ``<column>__missing``."""
+        check_is_fitted(self)
+        if input_features is None:
+            input_features = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            input_features = [f"x{i}" for i in range(self.n_features_in_)]
+        names = []
+        for col in input_features:
+            names += [f"{col}__{part}" for part in self.parts_]
+            names.append(f"{col}__elapsed_days")
+            if self.missing_indicator:
+                names.append(f"{col}__missing")
+        return np.asarray(names, dtype=object)
+
+    def _to_seconds(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.dtype.kind in "biuf":
+            return X.astype(float)
+        out = np.empty(X.shape, dtype=float)
+        for j in range(X.shape[1]):
+            out[:, j] = self._column_seconds(X[:, j])
+        return out
+
+    def _column_seconds(self, values: np.ndarray) -> np.ndarray:
+        if values.dtype.kind == "M":
+            stamps = pd.Series(values)
+        elif values.dtype == object and all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values
+        ):
+            return values.astype(float)
+        else:
+            strings = pd.Series(values, dtype=object).map(_as_text)
+            stamps = pd.to_datetime(strings, format=self.format, errors="coerce")
+            # A value the inferred format misses (another layout, a pasted timestamp) is
+            # still a date; only give up on it after pandas' own guessing fails too.
+            retry = stamps.isna() & strings.notna()
+            if self.format is not None and retry.any():
+                stamps[retry] = pd.to_datetime(strings[retry], format="mixed", errors="coerce")
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+        stamps = stamps.astype("datetime64[ns]")
+        seconds = stamps.to_numpy().astype("datetime64[ns]").astype("int64") / 1e9
+        return np.where(stamps.isna().to_numpy(), np.nan, seconds)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _as_text(value: object) -> object:
+    """Dates given as anything (str, timestamp, None) as a string pandas can parse."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return str(pd.Timestamp(value))
+    if isinstance(value, int | float | np.number | str):
+        return str(value)
+    raise TypeError(f"cannot read a date from a value of type {type(value).__name__}")

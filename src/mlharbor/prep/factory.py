@@ -1,0 +1,301 @@
+"""The preprocessing factory: a dataset schema in, a scikit-learn ``ColumnTransformer`` out.
+
+Each semantic type gets the treatment that suits it, in one named group per kind (or per
+column for datetimes and text), so every output feature traces back to the column it came
+from (see :func:`feature_origins`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler, TargetEncoder
+
+from mlharbor.data.schema import DatasetSchema, Role, SemanticType
+from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.prep.dates import DatetimeFeatures
+from mlharbor.prep.text import TextFeatures
+
+#: Categorical columns with more distinct values than this are target-encoded, not one-hot.
+MAX_ONE_HOT = 20
+#: Categories seen fewer times than this in training are grouped as "infrequent".
+MIN_CATEGORY_COUNT = 5
+#: Text vocabulary per column and analyzer when the model needs dense input.
+DENSE_TEXT_FEATURES = 300
+
+_DROPPED_KINDS = {
+    SemanticType.IDENTIFIER: "an identifier (unique per row, carries no pattern)",
+    SemanticType.CONSTANT: "constant (a single value or all missing)",
+}
+
+
+@dataclass
+class FeaturePlan:
+    """Which columns go to which treatment, and why the others were dropped."""
+
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    high_cardinality: list[str] = field(default_factory=list)
+    boolean: list[str] = field(default_factory=list)
+    datetime: dict[str, str | None] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    order: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        """Every input column the preprocessor reads, in the dataset's column order."""
+        used = {
+            *self.numeric,
+            *self.categorical,
+            *self.high_cardinality,
+            *self.boolean,
+            *self.datetime,
+            *self.text,
+        }
+        return [name for name in self.order if name in used]
+
+
+def apply_overrides(schema: DatasetSchema, overrides: Mapping[str, Any] | None) -> DatasetSchema:
+    """A copy of ``schema`` with a user's column type and role overrides applied.
+
+    Parameters
+    ----------
+    schema : DatasetSchema
+    overrides : mapping of column name to override, optional
+        Each value is a semantic type (``"categorical"``), a role (``"ignore"``) or a mapping
+        with ``semantic_type`` and/or ``role``.
+
+    Returns
+    -------
+    DatasetSchema
+        A new schema; ``schema`` is left untouched.
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown column, semantic type or role.
+    """
+    schema = copy.deepcopy(schema)
+    for name, value in (overrides or {}).items():
+        if isinstance(value, Mapping):
+            semantic, role = value.get("semantic_type"), value.get("role")
+        elif str(value) in {r.value for r in Role}:
+            semantic, role = None, str(value)
+        else:
+            semantic, role = str(value), None
+        try:
+            schema.override(name, semantic_type=semantic, role=role)
+        except NotFoundError as exc:
+            raise InvalidInputError(f"cannot override: {exc.message}", column=name)
+    return schema
+
+
+def plan_features(
+    schema: DatasetSchema, *, target: str | None, drop: Iterable[str] = ()
+) -> FeaturePlan:
+    """Sort the columns of ``schema`` into treatments, recording why each dropped one went.
+
+    Raises
+    ------
+    InvalidInputError
+        A column in ``drop`` that is not in the schema, or no usable feature left.
+    """
+    drop = list(drop)
+    unknown = [name for name in drop if name not in schema.names]
+    if unknown:
+        raise InvalidInputError(
+            f"cannot drop {', '.join(map(repr, unknown))}: not in the dataset; "
+            f"its columns are: {', '.join(schema.names)}",
+            columns=unknown,
+        )
+    plan = FeaturePlan(order=schema.names)
+    for col in schema.columns:
+        kind = col.semantic_type
+        if col.name == target:
+            plan.dropped[col.name] = "the target"
+        elif col.name in drop:
+            plan.dropped[col.name] = "dropped on request"
+        elif col.role == Role.IGNORE:
+            plan.dropped[col.name] = "role set to ignore"
+        elif kind in _DROPPED_KINDS:
+            plan.dropped[col.name] = _DROPPED_KINDS[kind]
+        elif kind == SemanticType.NUMERIC:
+            plan.numeric.append(col.name)
+        elif kind in (SemanticType.CATEGORICAL, SemanticType.INTEGER_CATEGORICAL):
+            many = col.n_distinct > MAX_ONE_HOT
+            (plan.high_cardinality if many else plan.categorical).append(col.name)
+        elif kind == SemanticType.BOOLEAN:
+            plan.boolean.append(col.name)
+        elif kind == SemanticType.DATETIME:
+            plan.datetime[col.name] = col.datetime_format
+        elif kind == SemanticType.TEXT:
+            plan.text.append(col.name)
+    if not plan.features:
+        why = "; ".join(f"{name!r}: {reason}" for name, reason in plan.dropped.items())
+        raise InvalidInputError(
+            f"no usable feature is left to train on. Dropped columns — {why}",
+            dropped=plan.dropped,
+        )
+    return plan
+
+
+def make_preprocessor(
+    schema: DatasetSchema,
+    *,
+    target: str | None,
+    task: str | None = None,
+    drop: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    scale: bool = False,
+    nonnegative: bool = False,
+    dense: bool = False,
+    seed: int | None = 0,
+) -> ColumnTransformer:
+    """Build the preprocessing step for a dataset from its schema.
+
+    Parameters
+    ----------
+    schema : DatasetSchema
+        The inferred (or user-edited) schema of the training data.
+    target : str or None
+        The target column, left out of the features.
+    task : str, optional
+        The learning task (``binary``, ``multiclass``, ``regression``, ``text``); it picks the
+        target encoder's kind. ``None`` lets the encoder infer it from the target.
+    drop : iterable of str, default=()
+        Columns to leave out.
+    overrides : mapping, optional
+        Column type or role overrides, as :func:`apply_overrides` takes.
+    scale : bool, default=False
+        Standardise numeric and datetime features (for linear models, k-NN, SVMs).
+    nonnegative : bool, default=False
+        Scale numeric and datetime features into [0, 1] instead (for naive Bayes).
+    dense : bool, default=False
+        Always output a dense array (for models that refuse sparse input); text
+        vocabularies are then kept small.
+    seed : int or None, default=0
+        Seed of the target encoder's cross-fitting folds.
+
+    Returns
+    -------
+    sklearn.compose.ColumnTransformer
+        Unfitted; fit it on a DataFrame with the schema's column names.
+
+    Raises
+    ------
+    InvalidInputError
+        No usable feature left after drops (the message lists each dropped column and why),
+        or a bad override.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from mlharbor.data.schema import infer_schema
+    >>> table = pa.table({"x": [1.0, 2.0, None, 4.0], "y": [0, 1, 0, 1]})
+    >>> ct = make_preprocessor(infer_schema(table), target="y", task="binary")
+    >>> [name for name, _, _ in ct.transformers]
+    ['numeric']
+    """
+    schema = apply_overrides(schema, overrides)
+    plan = plan_features(schema, target=target, drop=drop)
+    scaler = _scaler(scale=scale, nonnegative=nonnegative)
+    steps: list[tuple[str, Any, Any]] = []
+    if plan.numeric:
+        numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
+        steps.append(("numeric", _chain(numeric, scaler), plan.numeric))
+    if plan.categorical:
+        steps.append(("onehot", _one_hot(), plan.categorical))
+    if plan.high_cardinality:
+        steps.append(("target", _target_encoder(task, seed, scaler), plan.high_cardinality))
+    if plan.boolean:
+        steps.append(
+            (
+                "boolean",
+                OneHotEncoder(drop="if_binary", handle_unknown="ignore", sparse_output=False),
+                plan.boolean,
+            )
+        )
+    for name, fmt in plan.datetime.items():
+        dates = [("parts", DatetimeFeatures(format=fmt)), ("impute", SimpleImputer())]
+        steps.append((f"datetime_{name}", _chain(dates, scaler), [name]))
+    for name in plan.text:
+        size = DENSE_TEXT_FEATURES if dense else 20_000
+        steps.append((f"text_{name}", TextFeatures(max_features=size), [name]))
+    return ColumnTransformer(
+        steps,
+        remainder="drop",
+        sparse_threshold=0.0 if dense else 0.3,
+        verbose_feature_names_out=True,
+    )
+
+
+def feature_origins(preprocessor: ColumnTransformer) -> dict[str, str]:
+    """Map each output feature of a fitted preprocessor to the input column it came from.
+
+    Parameters
+    ----------
+    preprocessor : ColumnTransformer
+        Fitted, as built by :func:`make_preprocessor`.
+
+    Returns
+    -------
+    dict
+        ``{output feature name: original column name}``.
+    """
+    origins: dict[str, str] = {}
+    for name, transformer, columns in preprocessor.transformers_:
+        if name == "remainder" or transformer == "drop" or not len(columns):
+            continue
+        columns = [str(c) for c in columns]
+        by_length = sorted(columns, key=len, reverse=True)
+        for feature in transformer.get_feature_names_out(columns):
+            bare = str(feature).removeprefix("missingindicator_")
+            source = next((c for c in by_length if bare.startswith(c)), columns[0])
+            origins[f"{name}__{feature}"] = source
+    return origins
+
+
+def _scaler(*, scale: bool, nonnegative: bool) -> Any:
+    if nonnegative:
+        return MinMaxScaler(clip=True)
+    if scale:
+        return StandardScaler()
+    return None
+
+
+def _chain(steps: list[tuple[str, Any]], scaler: Any) -> Pipeline:
+    if scaler is not None:
+        steps = [*steps, ("scale", copy.deepcopy(scaler))]
+    return Pipeline(steps)
+
+
+def _one_hot() -> OneHotEncoder:
+    # Rare categories pooled as "infrequent" keep the matrix small and stop a category seen
+    # once in training from being all a model remembers; unseen ones map to that pool.
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        min_frequency=MIN_CATEGORY_COUNT,
+        sparse_output=False,
+    )
+
+
+def _target_encoder(task: str | None, seed: int | None, scaler: Any) -> Any:
+    kinds = {"binary": "binary", "multiclass": "multiclass", "regression": "continuous"}
+    classify = str(task) in {"binary", "multiclass", "text"}
+    folds = StratifiedKFold if classify else KFold
+    encoder = TargetEncoder(
+        target_type=kinds.get(str(task), "auto"),
+        cv=folds(n_splits=5, shuffle=True, random_state=seed),
+    )
+    if scaler is None:
+        return encoder
+    return Pipeline([("encode", encoder), ("scale", copy.deepcopy(scaler))])
