@@ -7,15 +7,24 @@ import os
 import signal
 from typing import Any
 
+from mlharbor.jobs.handlers import register, registered_kinds
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.worker import run_worker
 
 
 def _pool_main(
-    settings: Any, concurrency: int, config: JobsConfig, stop_event: Any, parent_pid: int
+    settings: Any,
+    concurrency: int,
+    config: JobsConfig,
+    kinds: dict[str, str],
+    stop_event: Any,
+    parent_pid: int,
 ) -> None:
     # Ctrl-C in the terminal reaches the whole group; the API process decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned process starts with the default registry; bring the kinds the API knows.
+    for kind, path in kinds.items():
+        register(kind, path)
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     run_worker(
         settings,
@@ -71,7 +80,14 @@ class LocalWorkerPool:
         self._stop.clear()
         self._process = self._mp.Process(
             target=_pool_main,
-            args=(self.settings, self.concurrency, self.config, self._stop, os.getpid()),
+            args=(
+                self.settings,
+                self.concurrency,
+                self.config,
+                registered_kinds(),
+                self._stop,
+                os.getpid(),
+            ),
             name="mlharbor-worker-pool",
             daemon=False,  # it starts job processes of its own
         )

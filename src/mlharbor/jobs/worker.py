@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -52,6 +53,30 @@ def _signal_group(process: BaseProcess, signum: int) -> None:
             os.kill(process.pid, signum)
 
 
+def _attempt_context() -> Any:
+    """The multiprocessing context job attempts start from.
+
+    On Linux a fork server that has imported the job modules once, so an attempt starts in
+    milliseconds and inherits no threads or connections; elsewhere spawn.
+    """
+    if sys.platform != "linux":
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["mlharbor.jobs.runner"])
+    # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH, so
+    # lend it ours while it starts; otherwise it could import another copy of mlharbor.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return context
+
+
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -66,7 +91,7 @@ class _Attempt:
     job: JobInfo
     process: BaseProcess
     alive: Connection
-    deadline: float | None
+    limit: float | None  # seconds this attempt may run
     next_beat: float
     kill_at: float | None = None  # set once we decided to stop it
     settled: bool = False  # the worker already wrote the job's final state
@@ -75,6 +100,10 @@ class _Attempt:
     @property
     def lease(self) -> Lease:
         return self.job.lease
+
+    @property
+    def deadline(self) -> float | None:
+        return self.started + self.limit if self.limit else None
 
 
 class Worker:
@@ -106,11 +135,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self.database_url = settings.resolved_database_url()
         self.store = JobStore.from_url(self.database_url)
-        method = "forkserver" if sys.platform == "linux" else "spawn"
-        self._mp = multiprocessing.get_context(method)
-        if method == "forkserver":
-            # Attempts then start in milliseconds: the job modules are imported once.
-            self._mp.set_forkserver_preload(["mlharbor.jobs.runner"])
+        self._mp = _attempt_context()
         self.attempts: dict[int, _Attempt] = {}
         self._next_recovery = 0.0
 
@@ -152,8 +177,9 @@ class Worker:
             job=job,
             process=process,
             alive=give,
-            deadline=now + timeout if timeout else None,
+            limit=timeout,
             next_beat=now + self.config.heartbeat_seconds,
+            started=now,
         )
         log.info("job %s (%s) attempt %s started", job.id, job.kind, job.attempts)
 
@@ -166,11 +192,10 @@ class Worker:
                 _signal_group(attempt.process, signal.SIGKILL)
             return
         if attempt.deadline is not None and now >= attempt.deadline:
-            limit = attempt.deadline - attempt.started
             error = {
                 "type": "Timeout",
                 "code": "timeout",
-                "message": f"timed out after {limit:g} s (the job's time limit)",
+                "message": f"timed out after {attempt.limit:g} s (the job's time limit)",
             }
             self.store.fail(attempt.lease, error, retry=False)
             self._stop(attempt, now)
