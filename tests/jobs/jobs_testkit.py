@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -132,3 +134,46 @@ def worker_thread(
         stop.set()
         thread.join(30)
         assert not thread.is_alive(), "the worker did not stop"
+
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def start_worker_process(
+    database_url: str, *, concurrency: int = 1, lease: float = 2.0, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``python -m mlharbor.jobs.worker`` in a process of its own, with the test kinds."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(Path(__file__).parent)])}
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlharbor.jobs.worker",
+            "--database-url",
+            database_url,
+            "--concurrency",
+            str(concurrency),
+            "--heartbeat",
+            "0.2",
+            "--lease",
+            str(lease),
+            "--poll",
+            "0.05",
+            "--handlers",
+            "jobs_testkit",
+        ],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (zombies of others count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")

@@ -27,6 +27,7 @@ from mlharbor.errors import UpstreamError
 from mlharbor.jobs.options import JobsConfig
 
 WAIT_SECONDS = 0.2
+POLL_SECONDS = 0.05
 
 
 def _cancelled_error() -> BaseException:
@@ -159,26 +160,20 @@ class DaskExecutor(Executor):
         return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        from distributed import wait
-
         if self.cancel_event.is_set():
             raise _cancelled_error()
         futures = self.client.map(fn, list(items), pure=False)
         try:
             pending = list(futures)
             while pending:
-                if self.cancel_event.is_set():
-                    raise _cancelled_error()
-                try:
-                    done, not_done = wait(
-                        pending, timeout=WAIT_SECONDS, return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:
-                    continue
-                for future in done:
+                # Future states are local attributes, so polling costs no round trip; waiting
+                # on the cancel event makes a cancel take effect at once.
+                for future in pending:
                     if future.status == "error":
                         future.result()
-                pending = list(not_done)
+                pending = [future for future in pending if not future.done()]
+                if pending and self.cancel_event.wait(POLL_SECONDS):
+                    raise _cancelled_error()
             return self.client.gather(futures)
         except BaseException:
             # force: stop tasks other clients share with us too; the job owns its keys
