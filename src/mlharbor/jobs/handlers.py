@@ -1,0 +1,109 @@
+"""The registry of job kinds: ``kind`` → the function that does the work.
+
+A handler is a module-level function ``handler(ctx, params) -> dict | None`` whose return
+value becomes the job's result. The registry stores each handler as an import path
+(``"package.module:function"``) so that a worker on another host, or a fresh job process,
+finds it by importing — which is also why kinds come only from this registry and never
+from a request.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mlharbor.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from mlharbor.jobs.context import JobContext
+
+Handler = Callable[["JobContext", dict[str, Any]], "dict[str, Any] | None"]
+H = TypeVar("H", bound=Callable[..., Any])
+
+# Kinds every process knows without importing anything first. Services add their kinds
+# here ("train": "mlharbor.models.jobs:train") so the API and every worker agree on them.
+DEFAULT_HANDLERS: dict[str, str] = {
+    "noop": "mlharbor.jobs.builtin:noop",
+    "sleep": "mlharbor.jobs.builtin:sleep",
+    "demo_cv": "mlharbor.jobs.builtin:demo_cv",
+}
+
+_registry: dict[str, str] = dict(DEFAULT_HANDLERS)
+
+
+def import_path(fn: Callable[..., Any]) -> str:
+    """The ``module:qualname`` a worker process can import ``fn`` from."""
+    qualname = getattr(fn, "__qualname__", "")
+    if "<" in qualname or not getattr(fn, "__module__", None):
+        raise ValueError(f"job handler {fn!r} must be a module-level function")
+    return f"{fn.__module__}:{qualname}"
+
+
+def register(kind: str, handler: str | Callable[..., Any] | None = None) -> Any:
+    """Register the handler of a job kind.
+
+    Parameters
+    ----------
+    kind : str
+        The job kind (at most 32 characters), as submitted.
+    handler : str or callable, optional
+        A module-level function or its import path ``"package.module:function"``. When
+        omitted, ``register`` returns a decorator.
+
+    Returns
+    -------
+    The handler (as given), or a decorator.
+
+    Examples
+    --------
+    >>> @register("train")  # doctest: +SKIP
+    ... def train(ctx, params):
+    ...     ctx.progress(0.5, "half way")
+    ...     return {"model_version_id": 1}
+    >>> register("ingest", "mlharbor.data.jobs:ingest")  # doctest: +SKIP
+    """
+    if not kind or len(kind) > 32:
+        raise ValueError("a job kind needs 1 to 32 characters")
+    if handler is None:
+
+        def decorator(fn: H) -> H:
+            _registry[kind] = import_path(fn)
+            return fn
+
+        return decorator
+    _registry[kind] = handler if isinstance(handler, str) else import_path(handler)
+    return handler
+
+
+def unregister(kind: str) -> None:
+    """Forget a kind (tests use it to undo their registrations)."""
+    _registry.pop(kind, None)
+
+
+def registered_kinds() -> dict[str, str]:
+    """A copy of the registry: kind → import path."""
+    return dict(_registry)
+
+
+def handler_path(kind: str) -> str:
+    """The import path registered for ``kind``.
+
+    Raises
+    ------
+    InvalidInputError
+        If no handler is registered for ``kind``.
+    """
+    try:
+        return _registry[kind]
+    except KeyError:
+        raise InvalidInputError(f"no handler is registered for job kind {kind!r}", kind=kind)
+
+
+def load_handler(path: str) -> Handler:
+    """Import the function named by ``"package.module:function"``."""
+    module_name, _, attr = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]

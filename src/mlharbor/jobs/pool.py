@@ -1,0 +1,120 @@
+"""The embedded worker pool that ``mlharbor serve`` runs next to the API."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from typing import Any
+
+from mlharbor.jobs.handlers import register, registered_kinds
+from mlharbor.jobs.options import JobsConfig
+from mlharbor.jobs.worker import run_worker
+
+
+def _pool_main(
+    settings: Any,
+    concurrency: int,
+    config: JobsConfig,
+    kinds: dict[str, str],
+    stop_event: Any,
+    parent_pid: int,
+) -> None:
+    # Ctrl-C in the terminal reaches the whole group; the API process decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned process starts with the default registry; bring the kinds the API knows.
+    for kind, path in kinds.items():
+        register(kind, path)
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    run_worker(
+        settings,
+        concurrency=concurrency,
+        stop_event=stop_event,
+        config=config,
+        parent_pid=parent_pid,
+    )
+
+
+class LocalWorkerPool:
+    """A worker in a background process, running ``settings.workers`` jobs at once.
+
+    The API process stays free of job work: each job attempt runs in a process of its
+    own, and the worker process only claims, watches and records. If the API process dies,
+    the worker notices and stops, and recovery by the next worker requeues what it ran.
+
+    Parameters
+    ----------
+    settings : mlharbor.config.Settings
+        Names the database; ``workers`` sizes the pool.
+    config : JobsConfig, optional
+        Heartbeat, lease and grace periods; default from ``settings``.
+
+    Examples
+    --------
+    >>> pool = LocalWorkerPool(settings).start()  # doctest: +SKIP
+    >>> ...  # serve the API
+    >>> pool.stop()  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Any, *, config: JobsConfig | None = None) -> None:
+        self.settings = settings
+        self.config = config or JobsConfig.from_settings(settings)
+        self.concurrency = max(1, int(getattr(settings, "workers", 1) or 1))
+        # spawn: the API process has threads (uvicorn, database pools) that fork would copy
+        self._mp = multiprocessing.get_context("spawn")
+        self._stop = self._mp.Event()
+        self._process: multiprocessing.process.BaseProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def is_alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> LocalWorkerPool:
+        """Start the worker process; returns ``self``."""
+        if self.is_alive():
+            return self
+        self._stop.clear()
+        self._process = self._mp.Process(
+            target=_pool_main,
+            args=(
+                self.settings,
+                self.concurrency,
+                self.config,
+                registered_kinds(),
+                self._stop,
+                os.getpid(),
+            ),
+            name="mlharbor-worker-pool",
+            daemon=False,  # it starts job processes of its own
+        )
+        self._process.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming, let running jobs finish within the grace period, requeue the rest."""
+        if self._process is None:
+            return
+        self._stop.set()
+        limit = timeout if timeout is not None else self.config.stop_grace_seconds + 10
+        self._process.join(limit)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._process = None
+
+    def kill(self) -> None:
+        """End the worker process abruptly (SIGKILL), as a crash would; for tests."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._process = None
+
+    def __enter__(self) -> LocalWorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,123 @@
+"""The job process: runs one attempt of one job and records how it ended.
+
+Each attempt runs in a process of its own, leader of its own process group, so that a
+crash, an out-of-memory kill or a runaway handler cannot take its worker down, and so that
+cancel and timeout can stop the attempt together with any processes it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.jobs.context import JobCancelled, JobContext
+from mlharbor.jobs.handlers import load_handler
+from mlharbor.jobs.options import JobsConfig
+from mlharbor.jobs.records import Lease
+from mlharbor.jobs.store import JobStore
+
+TRACEBACK_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """Everything a job process needs, picklable."""
+
+    database_url: str
+    lease: Lease
+    handler: str
+    params: dict[str, Any]
+    settings: Any
+    config: JobsConfig
+
+
+def describe_error(exc: BaseException, *, with_traceback: bool = True) -> dict[str, Any]:
+    """The ``error`` record of a job: type, code, message and a short traceback."""
+    message = exc.message if isinstance(exc, HarborError) else str(exc)
+    error: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "code": getattr(exc, "code", "job_failed"),
+        "message": message or type(exc).__name__,
+    }
+    if isinstance(exc, HarborError) and exc.details:
+        error["details"] = exc.details
+    if with_traceback:
+        text = "".join(traceback.format_exception(exc))
+        error["traceback"] = text[-TRACEBACK_CHARS:]
+    return error
+
+
+def _die_with_worker(alive: Connection) -> None:
+    # The worker holds the only other end of this pipe: EOF means the worker is gone, and an
+    # orphaned attempt must not keep running while recovery hands the job to someone else.
+    with contextlib.suppress(EOFError, OSError):
+        alive.recv()
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def run_attempt(spec: AttemptSpec, alive: Connection) -> None:
+    """Entry point of the job process (a ``multiprocessing`` target)."""
+    os.setsid()
+    cancelled = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        if not cancelled.is_set():
+            cancelled.set()
+            raise JobCancelled("the job process was asked to stop")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_die_with_worker, args=(alive,), daemon=True).start()
+
+    store = JobStore.from_url(spec.database_url)
+    ctx = JobContext(store, spec.lease, spec.settings, spec.config, cancel_event=cancelled)
+    try:
+        _run(spec, store, ctx)
+    except JobCancelled:
+        # The worker records cancels and timeouts it enforces before it signals us, so this
+        # only lands when the handler noticed a cancel request by itself.
+        store.cancel(spec.lease)
+    finally:
+        # The outcome is recorded; a late SIGTERM may now simply end the process.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            ctx.close()
+        finally:
+            store.close()
+
+
+def _checked_result(result: Any) -> dict[str, Any]:
+    result = {} if result is None else result
+    if not isinstance(result, dict):
+        raise TypeError(f"the job handler returned {type(result).__name__}, not a dict")
+    json.dumps(result, allow_nan=False)
+    return result
+
+
+def _run(spec: AttemptSpec, store: JobStore, ctx: JobContext) -> None:
+    try:
+        result = load_handler(spec.handler)(ctx, spec.params)
+    except InvalidInputError as exc:
+        # Bad input fails the same way every time: tell the user once, do not retry.
+        store.fail(spec.lease, describe_error(exc, with_traceback=False), retry=False)
+        return
+    except Exception as exc:
+        store.fail(spec.lease, describe_error(exc), retry=True)
+        return
+    try:
+        result = _checked_result(result)
+    except (TypeError, ValueError) as exc:
+        error = describe_error(exc)
+        error["message"] = f"the job's result cannot be stored as JSON: {exc}"
+        store.fail(spec.lease, error, retry=False)
+        return
+    ctx.close()
+    store.finish(spec.lease, result)
