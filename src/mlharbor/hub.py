@@ -9,13 +9,18 @@ Example
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
+from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
+from mlharbor.registry import ModelRegistry
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
+from mlharbor.workflows import TRAIN, TrainRequest, check_train_request
 
 
 class Hub:
@@ -29,6 +34,8 @@ class Hub:
         self.artifacts = ArtifactStore(settings.resolved_artifact_uri())
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
         self.keys = KeyService(self.sessions)
+        self.jobs = JobStore(self.sessions)
+        self.models = ModelRegistry(self.sessions, self.artifacts)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:
@@ -37,6 +44,45 @@ class Hub:
         if migrate:
             upgrade(hub.engine)
         return hub
+
+    def submit_train(
+        self, request: TrainRequest, *, timeout_seconds: float | None = None
+    ) -> JobInfo:
+        """Check a training request and queue it as a ``train`` job."""
+        check_train_request(self, request)
+        return self.jobs.submit(TRAIN, request.to_params(), timeout_seconds=timeout_seconds)
+
+    def wait(
+        self,
+        job_id: int,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.2,
+        run_here: bool = False,
+        on_update: Callable[[JobInfo], None] | None = None,
+    ) -> JobInfo:
+        """Wait for a job to end, optionally running queued jobs in this process meanwhile.
+
+        ``run_here`` starts a worker in this process (each job still runs in a child
+        process), for the command line when no server is running.
+        """
+        worker = Worker(self.settings, concurrency=1) if run_here else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                if worker is not None:
+                    worker.step()
+                job = self.jobs.get(job_id)
+                if on_update is not None:
+                    on_update(job)
+                if job.state.is_terminal:
+                    return job
+                if deadline is not None and time.monotonic() > deadline:
+                    return job
+                time.sleep(poll)
+        finally:
+            if worker is not None:
+                worker.shutdown()
 
     def close(self) -> None:
         """Release database connections."""

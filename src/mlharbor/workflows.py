@@ -1,0 +1,132 @@
+"""Job handlers that span layers: they read datasets, train, and write the registry.
+
+Each handler runs in a job process (see :mod:`mlharbor.jobs`), opens its own hub from the
+settings it is given, and returns a JSON-ready result. Handlers are registered here by
+import path, so a worker process finds them by importing this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlharbor.errors import InvalidInputError
+from mlharbor.jobs import JobContext, register
+from mlharbor.models import get_spec, parse_params, train_model, validate_params
+from mlharbor.registry.records import check_alias, check_model_name
+
+TRAIN = "train"
+
+
+@dataclass
+class TrainRequest:
+    """What a user asks for when training one model (the ``train`` job's parameters)."""
+
+    dataset: str
+    target: str
+    model: str = "random-forest"
+    params: dict[str, Any] = field(default_factory=dict)
+    drop: list[str] = field(default_factory=list)
+    task: str | None = None
+    name: str | None = None
+    dataset_version: int | None = None
+    test_size: float = 0.2
+    cv_folds: int = 5
+    seed: int = 0
+    alias: str | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainRequest:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown training option(s) {', '.join(map(repr, unknown))}; valid options: "
+                f"{', '.join(sorted(known))}"
+            )
+        return cls(**params)
+
+
+def check_train_request(hub: Any, request: TrainRequest) -> TrainRequest:
+    """Check what can be checked before queuing, so bad input is a 4xx, not a failed job.
+
+    Fills in the dataset version and the model name; types the parameters.
+    """
+    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    schema = version.schema
+    for column in (request.target, *request.drop):
+        if column not in schema.names:
+            role = "target" if column == request.target else "column to drop"
+            raise InvalidInputError(
+                f"the {role} {column!r} is not in dataset {version.dataset!r}; its columns "
+                f"are: {', '.join(schema.names)}",
+                field="target" if column == request.target else "drop",
+            )
+    if request.target in request.drop:
+        raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
+    spec = get_spec(request.model)
+    request.params = validate_params(spec, parse_params(request.params), request.task)
+    request.model = spec.name
+    request.dataset = version.dataset
+    request.dataset_version = version.version
+    request.name = request.name or f"{version.dataset}-{request.target}".replace(" ", "-")
+    check_model_name(request.name)
+    if request.alias:
+        check_alias(request.alias)
+    return request
+
+
+def run_training(hub: Any, request: TrainRequest, progress: Any, job_id: int | None) -> dict:
+    """Train and register one model; the body of the ``train`` job."""
+    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    progress(0.02, "reading the dataset")
+    frame = hub.datasets.read_table(version).to_pandas()
+    result = train_model(
+        frame,
+        version.schema,
+        target=request.target,
+        model=request.model,
+        params=request.params,
+        drop=request.drop,
+        task=request.task,
+        test_size=request.test_size,
+        cv_folds=request.cv_folds,
+        seed=request.seed,
+        progress=lambda f, m: progress(0.05 + 0.9 * f, m),
+    )
+    progress(0.96, "registering the model")
+    record = hub.models.register(
+        request.name,
+        result,
+        dataset_version_id=version.id,
+        job_id=job_id,
+        lineage={
+            "dataset": version.dataset,
+            "dataset_version": version.version,
+            "dataset_hash": version.content_hash,
+        },
+    )
+    if request.alias:
+        record = hub.models.set_alias(request.name, request.alias, record.version)
+    return {
+        "model": record.model,
+        "version": record.version,
+        "model_version_id": record.id,
+        "task": record.task,
+        "estimator": record.estimator,
+        "metrics": record.metrics,
+        "notes": result.notes,
+    }
+
+
+@register(TRAIN)
+def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` job: one model on one dataset version, registered when done."""
+    from mlharbor.hub import Hub
+
+    request = TrainRequest.from_params(params)
+    with Hub.open(ctx.settings, migrate=False) as hub:
+        return run_training(hub, request, ctx.progress, ctx.job_id)
