@@ -36,6 +36,16 @@ from mlharbor.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
+# Imported once by the fork server, so no attempt pays for them (missing ones are skipped).
+PRELOAD = [
+    "mlharbor.jobs.runner",
+    "mlharbor.jobs.builtin",
+    "mlharbor.config",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "psycopg",
+]
+
 
 def make_worker_id() -> str:
     """``host:pid:random``: unique per worker run, readable by an operator."""
@@ -62,7 +72,7 @@ def _attempt_context() -> Any:
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlharbor.jobs.runner"])
+    context.set_forkserver_preload(PRELOAD)
     # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH, so
     # lend it ours while it starts; otherwise it could import another copy of mlharbor.
     saved = os.environ.get("PYTHONPATH")
