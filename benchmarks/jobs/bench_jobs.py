@@ -109,6 +109,14 @@ def bench_overhead(jobs: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _timed_fold(task: dict[str, Any]) -> tuple[float, float, float]:
+    # Wall and CPU time of the task itself: on a shared machine their ratio shows how much
+    # of a core each Dask worker really got.
+    wall, cpu = time.perf_counter(), time.process_time()
+    score = _fold_score(task)
+    return score, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def bench_dask(repeats: int, n_estimators: int) -> list[dict[str, Any]]:
     from distributed import LocalCluster
 
@@ -122,17 +130,20 @@ def bench_dask(repeats: int, n_estimators: int) -> list[dict[str, Any]]:
             DaskExecutor(cluster.scheduler_address) as ex,
         ):
             ex.map(_fold_score, cross_validation_tasks(folds=n_workers * 2, n_estimators=2))
-            times = []
+            times, cpu_share = [], []
             for _ in range(repeats):
                 start = time.perf_counter()
-                scores = ex.map(_fold_score, tasks)
+                out = ex.map(_timed_fold, tasks)
                 times.append(time.perf_counter() - start)
+                cpu_share.append(sum(c for _, _, c in out) / sum(w for _, w, _ in out))
+            scores = [score for score, _, _ in out]
             row = {
                 "dask_workers": n_workers,
                 "folds": 5,
                 "n_estimators": n_estimators,
                 "median_s": round(statistics.median(times), 2),
                 "runs_s": [round(t, 2) for t in times],
+                "task_cpu_share": round(statistics.median(cpu_share), 2),
                 "mean_accuracy": round(sum(scores) / len(scores), 4),
                 "loadavg": loadavg(),
             }

@@ -263,7 +263,13 @@ class Worker:
                 if parent_pid is not None and os.getppid() != parent_pid:
                     log.warning("worker %s: parent process is gone; stopping", self.worker_id)
                     break
-                self.step()
+                try:
+                    self.step()
+                except Exception:
+                    # A database outage must not end the worker: its attempts keep running,
+                    # and their fenced writes succeed or fail once the database is back.
+                    log.exception("worker %s: loop step failed; retrying", self.worker_id)
+                    stop_event.wait(min(5.0, self.config.lease_seconds / 4))
                 self._sleep(stop_event)
             self.shutdown()
         finally:
