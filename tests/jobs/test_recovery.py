@@ -108,3 +108,15 @@ def test_stopping_the_pool_puts_running_jobs_back_without_spending_attempts(
     )
     assert not pid_alive(job_pid)
     assert os.getpid() != job_pid
+
+
+def test_a_job_cancelled_while_its_worker_was_lost_is_cancelled_not_rerun(
+    store: JobStore,
+) -> None:
+    job = store.submit("noop", {}, max_attempts=3)
+    store.claim("gone")
+    store.request_cancel(job.id)  # nobody is left to act on it
+    time.sleep(0.3)
+    assert recover_stale_jobs(store, lease_seconds=0.2) == {job.id: JobState.CANCELLED}
+    assert store.get(job.id).state is JobState.CANCELLED
+    assert store.claim("next") is None

@@ -309,7 +309,7 @@ class JobStore:
     def _claim_skip_locked(self, worker: str) -> JobInfo | None:
         stmt = (
             select(Job)
-            .where(Job.state == JobState.QUEUED)
+            .where(Job.state == JobState.QUEUED, Job.cancel_requested.is_(False))
             .order_by(Job.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -319,7 +319,12 @@ class JobStore:
             return self._start(s, job, worker) if job is not None else None
 
     def _claim_conditional(self, worker: str) -> JobInfo | None:
-        candidates = select(Job.id).where(Job.state == JobState.QUEUED).order_by(Job.id).limit(8)
+        candidates = (
+            select(Job.id)
+            .where(Job.state == JobState.QUEUED, Job.cancel_requested.is_(False))
+            .order_by(Job.id)
+            .limit(8)
+        )
         with self._sessions() as s:
             ids = list(s.scalars(candidates))
         for job_id in ids:
@@ -402,8 +407,9 @@ class JobStore:
         Returns
         -------
         JobState or None
-            ``QUEUED`` if it will be retried, ``FAILED`` if not, ``None`` if the lease was
-            already lost (somebody else decided the job's fate).
+            ``QUEUED`` if it will be retried, ``FAILED`` if not, ``CANCELLED`` if a cancel
+            was requested meanwhile, ``None`` if the lease was already lost (somebody else
+            decided the job's fate).
         """
         return self._fail(lease, error, retry=retry, extra=())
 
@@ -414,6 +420,11 @@ class JobStore:
             job = s.scalars(select(Job).where(*_fenced(lease), *extra).with_for_update()).first()
             if job is None:
                 return None
+            if job.cancel_requested:
+                # Whatever ended the attempt, the user asked for the job to stop: honour that
+                # rather than running it again.
+                self._end_cancelled(s, job, "cancelled by request")
+                return JobState.CANCELLED
             error = {**error, "attempts": job.attempts, "retryable": retry}
             if retry and job.attempts < job.max_attempts:
                 job.state = JobState.QUEUED
@@ -438,23 +449,32 @@ class JobStore:
         return self._fail(lease, error, retry=True, extra=(Job.heartbeat_at < before,))
 
     def release(self, lease: Lease, reason: str) -> bool:
-        """Put a running job back in the queue without counting the attempt."""
+        """Put a running job back in the queue without counting the attempt.
+
+        A job whose cancel was requested is cancelled instead. ``False`` if the lease was
+        already lost.
+        """
         with self._tx() as s:
-            won = s.execute(
-                update(Job)
-                .where(*_fenced(lease))
-                .values(
-                    state=JobState.QUEUED,
-                    attempts=Job.attempts - 1,
-                    worker=None,
-                    heartbeat_at=None,
-                    message=f"requeued: {reason}",
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if won:
-                _append_event(s, lease.job_id, EventKind.RELEASED, {"reason": reason})
-            return bool(won)
+            job = s.scalars(select(Job).where(*_fenced(lease)).with_for_update()).first()
+            if job is None:
+                return False
+            if job.cancel_requested:
+                self._end_cancelled(s, job, "cancelled by request")
+                return True
+            job.state = JobState.QUEUED
+            job.attempts -= 1
+            job.worker = None
+            job.heartbeat_at = None
+            job.message = f"requeued: {reason}"
+            _append_event(s, job.id, EventKind.RELEASED, {"reason": reason})
+            return True
+
+    @staticmethod
+    def _end_cancelled(s: Session, job: Job, reason: str) -> None:
+        job.state = JobState.CANCELLED
+        job.message = reason
+        job.finished_at = utcnow()
+        _append_event(s, job.id, EventKind.CANCELLED, {"reason": reason})
 
     def stale(self, older_than: timedelta) -> list[JobInfo]:
         """Running jobs whose last heartbeat is older than ``older_than``."""

@@ -36,6 +36,16 @@ from mlharbor.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
+# Imported once by the fork server, so no attempt pays for them (missing ones are skipped).
+PRELOAD = [
+    "mlharbor.jobs.runner",
+    "mlharbor.jobs.builtin",
+    "mlharbor.config",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "psycopg",
+]
+
 
 def make_worker_id() -> str:
     """``host:pid:random``: unique per worker run, readable by an operator."""
@@ -62,7 +72,7 @@ def _attempt_context() -> Any:
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["mlharbor.jobs.runner"])
+    context.set_forkserver_preload(PRELOAD)
     # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH, so
     # lend it ours while it starts; otherwise it could import another copy of mlharbor.
     saved = os.environ.get("PYTHONPATH")
@@ -253,7 +263,13 @@ class Worker:
                 if parent_pid is not None and os.getppid() != parent_pid:
                     log.warning("worker %s: parent process is gone; stopping", self.worker_id)
                     break
-                self.step()
+                try:
+                    self.step()
+                except Exception:
+                    # A database outage must not end the worker: its attempts keep running,
+                    # and their fenced writes succeed or fail once the database is back.
+                    log.exception("worker %s: loop step failed; retrying", self.worker_id)
+                    stop_event.wait(min(5.0, self.config.lease_seconds / 4))
                 self._sleep(stop_event)
             self.shutdown()
         finally:
