@@ -67,3 +67,34 @@ def test_keys_create_prints_the_secret_once(env: Path) -> None:
     assert "dash" in listing.output and token not in listing.output
     bad = runner.invoke(app, ["keys", "create", "--scope", "root"])
     assert bad.exit_code == 3 and "unknown scope 'root'" in bad.output
+
+
+def test_train_a_model_from_the_command_line(env: Path) -> None:
+    samples = Path(__file__).parents[1] / "samples"
+    assert runner.invoke(app, ["ingest", str(samples / "iris.csv")]).exit_code == 0
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "iris",
+            "--target",
+            "variety",
+            "--model",
+            "rf",
+            "--param",
+            "n_estimators=30",
+            "--cv-folds",
+            "3",
+            "--alias",
+            "champion",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "iris-variety v1 (multiclass" in r.output and "accuracy" in r.output
+    assert "champion" in r.output
+    assert "champion→v1" in runner.invoke(app, ["models", "list"]).output
+    show = runner.invoke(app, ["models", "show", "iris-variety@champion"])
+    assert show.exit_code == 0 and "roc_auc_ovr" in show.output
+    bad = runner.invoke(app, ["train", "iris", "--target", "variety", "--param", "n_trees=3"])
+    assert bad.exit_code == 3 and "unknown parameter 'n_trees'" in bad.output
+    assert "succeeded" in runner.invoke(app, ["jobs", "list"]).output

@@ -13,6 +13,7 @@ Errors come back as the same exception classes the library raises (``NotFoundErr
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -121,6 +122,80 @@ class Datasets(_Resource):
         self._call("DELETE", f"/api/v1/datasets/{ref}")
 
 
+class Jobs(_Resource):
+    """Jobs on the server."""
+
+    def submit_train(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
+        """Queue a ``train`` job; ``options`` are those of the REST call (model, params...)."""
+        timeout = options.pop("timeout_seconds", None)
+        body = {
+            "kind": "train",
+            "params": {"dataset": dataset, "target": target, **options},
+            "timeout_seconds": timeout,
+        }
+        return self._call("POST", "/api/v1/jobs", json=body).json()
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/jobs/{job_id}").json()
+
+    def list(self, *, state: str | None = None, limit: int = 50) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **({"state": state} if state else {})}
+        return self._call("GET", "/api/v1/jobs", params=params).json()
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        return self._call("DELETE", f"/api/v1/jobs/{job_id}").json()
+
+    def events(self, job_id: int, *, after: int = 0) -> list[dict[str, Any]]:
+        return self._call("GET", f"/api/v1/jobs/{job_id}/events", params={"after": after}).json()
+
+    def wait(
+        self, job_id: int, *, poll: float = 0.5, timeout: float | None = None, on_update: Any = None
+    ) -> dict[str, Any]:
+        """Poll a job until it ends (or ``timeout`` passes); returns its last state."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                return job
+            time.sleep(poll)
+
+
+class Models(_Resource):
+    """Registered models on the server."""
+
+    def list(self) -> dict[str, Any]:
+        return self._call("GET", "/api/v1/models").json()
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{name}").json()
+
+    def version(self, name: str, ref: int | str = "latest") -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{name}/versions/{ref}").json()
+
+    def set_alias(self, name: str, alias: str, version: int | str) -> dict[str, Any]:
+        return self._call(
+            "PUT", f"/api/v1/models/{name}/aliases/{alias}", json={"version": version}
+        ).json()
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._call("DELETE", f"/api/v1/models/{name}/aliases/{alias}")
+
+    def artifact(self, name: str, ref: int | str, artifact: str, *, format: str = "png") -> bytes:
+        return self._call(
+            "GET",
+            f"/api/v1/models/{name}/versions/{ref}/artifacts/{artifact}",
+            params={"format": format},
+        ).content
+
+    def download(self, name: str, ref: int | str = "latest") -> bytes:
+        """The model file (skops)."""
+        return self._call("GET", f"/api/v1/models/{name}/versions/{ref}/download").content
+
+
 class Client:
     """An HTTP client for an mlharbor server."""
 
@@ -134,6 +209,15 @@ class Client:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
         self.datasets = Datasets(self)
+        self.jobs = Jobs(self)
+        self.models = Models(self)
+
+    def train(
+        self, dataset: str, target: str, *, wait: bool = True, **options: Any
+    ) -> dict[str, Any]:
+        """Train one model as a job; with ``wait``, return the finished job."""
+        job = self.jobs.submit_train(dataset, target, **options)
+        return self.jobs.wait(job["id"]) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the library's exception for an error answer."""

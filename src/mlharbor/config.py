@@ -38,6 +38,15 @@ class Settings(BaseSettings):
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
+    job_heartbeat_seconds: float = Field(5.0, description="How often workers beat per job.")
+    job_lease_seconds: float = Field(30.0, description="Silence after which a worker is lost.")
+    job_poll_seconds: float = Field(0.5, description="How often idle workers look for jobs.")
+    job_recovery_seconds: float = Field(10.0, description="How often lost jobs are looked for.")
+    job_default_timeout_seconds: float | None = Field(None, description="Default job limit.")
+    job_max_attempts: int = Field(3, description="Attempts before a crashing job fails.")
+    job_cancel_grace_seconds: float = 5.0
+    job_stop_grace_seconds: float = 10.0
+    job_compute_workers: int | None = Field(None, description="Local fan-out processes.")
 
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")

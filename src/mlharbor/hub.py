@@ -20,7 +20,7 @@ from mlharbor.keys import KeyService
 from mlharbor.registry import ModelRegistry
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
-from mlharbor.workflows import TRAIN, TrainRequest, check_train_request
+from mlharbor.workflows import TRAIN, TrainRequest, check_request
 
 
 class Hub:
@@ -49,8 +49,13 @@ class Hub:
         self, request: TrainRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check a training request and queue it as a ``train`` job."""
-        check_train_request(self, request)
-        return self.jobs.submit(TRAIN, request.to_params(), timeout_seconds=timeout_seconds)
+        check_request(self, request)
+        return self.jobs.submit(
+            TRAIN,
+            request.to_params(),
+            timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
+            max_attempts=self.settings.job_max_attempts,
+        )
 
     def wait(
         self,

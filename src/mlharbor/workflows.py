@@ -7,13 +7,16 @@ import path, so a worker process finds them by importing this module.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext, register
-from mlharbor.models import get_spec, parse_params, train_model, validate_params
-from mlharbor.registry.records import check_alias, check_model_name
+from mlharbor.models import check_train_request, train_model
+from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
 TRAIN = "train"
 
@@ -50,30 +53,28 @@ class TrainRequest:
         return cls(**params)
 
 
-def check_train_request(hub: Any, request: TrainRequest) -> TrainRequest:
+def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     """Check what can be checked before queuing, so bad input is a 4xx, not a failed job.
 
-    Fills in the dataset version and the model name; types the parameters.
+    Fills in the dataset version, the canonical model name and a model name; types the
+    parameters.
     """
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
-    schema = version.schema
-    for column in (request.target, *request.drop):
-        if column not in schema.names:
-            role = "target" if column == request.target else "column to drop"
-            raise InvalidInputError(
-                f"the {role} {column!r} is not in dataset {version.dataset!r}; its columns "
-                f"are: {', '.join(schema.names)}",
-                field="target" if column == request.target else "drop",
-            )
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
-    spec = get_spec(request.model)
-    request.params = validate_params(spec, parse_params(request.params), request.task)
-    request.model = spec.name
-    request.dataset = version.dataset
-    request.dataset_version = version.version
-    request.name = request.name or f"{version.dataset}-{request.target}".replace(" ", "-")
-    check_model_name(request.name)
+    checked = check_train_request(
+        version.schema,
+        target=request.target,
+        model=request.model,
+        params=request.params,
+        drop=request.drop,
+        task=request.task,
+    )
+    request.model, request.params = checked["model"], checked["params"]
+    request.dataset, request.dataset_version = version.dataset, version.version
+    request.name = check_model_name(
+        request.name or suggest_model_name(version.dataset, request.target)
+    )
     if request.alias:
         check_alias(request.alias)
     return request
@@ -128,5 +129,7 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     from mlharbor.hub import Hub
 
     request = TrainRequest.from_params(params)
-    with Hub.open(ctx.settings, migrate=False) as hub:
+    # Jobs share the cores: without a cap, each one's BLAS/OpenMP threads fight the others'.
+    threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
+    with threadpool_limits(threads), Hub.open(ctx.settings, migrate=False) as hub:
         return run_training(hub, request, ctx.progress, ctx.job_id)

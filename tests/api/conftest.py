@@ -31,10 +31,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(hub: Hub) -> Iterator[LiveServer]:
+def serve(hub: Hub, *, worker: bool = False) -> Iterator[LiveServer]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(hub=hub), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(hub=hub, worker=worker),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -67,3 +71,9 @@ def live_sqlite(sqlite_hub: Hub) -> Iterator[LiveServer]:
 def api(live: LiveServer) -> Iterator[httpx.Client]:
     with live.client() as client:
         yield client
+
+
+@pytest.fixture
+def live_worker(sqlite_hub: Hub) -> Iterator[LiveServer]:
+    """A live server over the embedded defaults, with its worker pool running."""
+    yield from serve(sqlite_hub, worker=True)

@@ -39,3 +39,18 @@ def test_client_raises_the_library_exceptions(live: LiveServer, tmp_path: Path) 
             client.datasets.from_url("file:///etc/passwd")
         with pytest.raises(NotFoundError):
             client.datasets.download("ghost", tmp_path / "g.parquet")
+
+
+def test_client_trains_and_reads_the_registry(live_worker: LiveServer) -> None:
+    samples = Path(__file__).parents[2] / "samples"
+    with Client(live_worker.url) as client:
+        client.datasets.upload(samples / "iris.csv")
+        job = client.train("iris", "variety", model="logistic-regression", cv_folds=2)
+        assert job["state"] == "succeeded", job
+        version = client.models.version("iris-variety")
+        assert version["estimator"] == "LogisticRegression"
+        assert client.models.artifact("iris-variety", 1, "roc_curve")[:4] == b"\x89PNG"
+        client.models.set_alias("iris-variety", "champion", 1)
+        assert client.models.get("iris-variety")["aliases"]["champion"] == 1
+        with pytest.raises(InvalidInputError, match="unknown model"):
+            client.train("iris", "variety", model="telepathy")

@@ -13,22 +13,35 @@ from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
-from mlharbor.api.routes import datasets, health, keys
+from mlharbor.api.routes import datasets, health, jobs, keys, models
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
+from mlharbor.jobs import LocalWorkerPool
 
 
-def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
-    """Build the app. The hub is opened by the lifespan unless one is passed in."""
+def create_app(
+    settings: Settings | None = None, hub: Hub | None = None, *, worker: bool | None = None
+) -> FastAPI:
+    """Build the app.
+
+    The hub is opened by the lifespan unless one is passed in. ``worker`` starts the embedded
+    worker pool with the app (default: when the app opens its own hub and
+    ``settings.workers`` is above zero).
+    """
     settings = settings or (hub.settings if hub else get_settings())
+    if worker is None:
+        worker = hub is None and settings.workers > 0
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = hub is None
         app.state.hub = hub or Hub.open(settings)
+        pool = LocalWorkerPool(settings).start() if worker else None
         try:
             yield
         finally:
+            if pool is not None:
+                pool.stop()
             if owned:
                 app.state.hub.close()
 
@@ -57,6 +70,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(datasets.router)
+    app.include_router(jobs.router)
+    app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(ws_events.router)
     return app

@@ -1,108 +1,29 @@
-"""The ``mlharbor`` command line (Typer + Rich)."""
+"""Commands for serving, datasets, API keys and the database."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlharbor.client import Client
+from mlharbor.cli.common import (
+    app,
+    console,
+    datasets_app,
+    db_app,
+    err_console,
+    human_size,
+    keys_app,
+    open_client,
+    open_hub,
+    progress_bar,
+    run,
+    target,
+    version_json,
+)
 from mlharbor.config import Settings, get_settings
-from mlharbor.data.datasets import DatasetVersionInfo
-from mlharbor.errors import HarborError
-from mlharbor.hub import Hub
-
-app = typer.Typer(help="mlharbor: a self-hosted machine-learning hub.", no_args_is_help=True)
-datasets_app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
-db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
-app.add_typer(datasets_app, name="datasets")
-app.add_typer(db_app, name="db")
-app.add_typer(keys_app, name="keys")
-
-
-class Target:
-    """Where commands run: in this process (the default) or on a server (``--url``)."""
-
-    url: str | None = None
-    api_key: str | None = None
-
-
-target = Target()
-
-
-@app.callback()
-def _options(
-    url: Annotated[
-        str | None, typer.Option(envvar="MLHARBOR_URL", help="Run against this server.")
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="MLHARBOR_API_KEY", help="API key for --url.")
-    ] = None,
-) -> None:
-    """mlharbor: a self-hosted machine-learning hub."""
-    target.url, target.api_key = url, api_key
-
-
-@contextmanager
-def _client() -> Iterator[Client]:
-    with Client(target.url or "", api_key=target.api_key) as client:
-        yield client
-
-
-def _version_json(v: DatasetVersionInfo) -> dict[str, Any]:
-    from mlharbor.api.schemas import DatasetVersionPublic
-
-    return DatasetVersionPublic.of(v).model_dump(mode="json")
-
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
-
-# Exit codes: 2 for a usage problem is Typer's; ours start at 3.
-EXIT_CODES = {
-    "invalid_input": 3,
-    "unsupported_format": 3,
-    "payload_too_large": 3,
-    "not_found": 4,
-    "conflict": 5,
-    "unauthenticated": 6,
-    "forbidden": 6,
-}
-
-
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except HarborError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(EXIT_CODES.get(exc.code, 1))
-
-
-@contextmanager
-def _hub() -> Iterator[Hub]:
-    hub = _run(lambda: Hub.open(get_settings()))
-    try:
-        yield hub
-    finally:
-        hub.close()
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 @app.command()
@@ -162,8 +83,8 @@ def ingest(
         err_console.print(f"[bold red]error:[/] no such file: {source}")
         raise typer.Exit(3)
     if target.url:
-        with _client() as client:
-            v = _run(
+        with open_client() as client:
+            v = run(
                 lambda: (
                     client.datasets.from_url(source, name=name)
                     if is_url
@@ -171,45 +92,26 @@ def ingest(
                 )
             )
     else:
-        with _hub() as hub, _progress() as report:
+        with open_hub() as hub, progress_bar() as report:
             if is_url:
-                result = _run(
+                result = run(
                     lambda: hub.datasets.ingest_url(
                         source, name=name, description=description, progress=report
                     )
                 )
             else:
-                result = _run(
+                result = run(
                     lambda: hub.datasets.ingest_file(
                         path, name=name, description=description, progress=report
                     )
                 )
-        v = {**_version_json(result.version), "created": result.created}
+        v = {**version_json(result.version), "created": result.created}
     verb = "created" if v["created"] else "unchanged: identical to"
     console.print(
         f"[green]{verb}[/] dataset [bold]{v['dataset']}[/] version {v['version']}: "
         f"{v['n_rows']:,} rows × {v['n_columns']} columns"
     )
     _print_schema(v)
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[float, str], None]]:
-    with Progress(
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("starting", total=1.0)
-
-        def report(fraction: float, message: str) -> None:
-            bar.update(task, completed=fraction, description=message)
-
-        yield report
 
 
 def _print_schema(v: dict[str, Any]) -> None:
@@ -236,12 +138,12 @@ def datasets_list(
 ) -> None:
     """List datasets, newest first."""
     if target.url:
-        with _client() as client:
-            page = _run(lambda: client.datasets.list(limit=limit))
+        with open_client() as client:
+            page = run(lambda: client.datasets.list(limit=limit))
     else:
         from mlharbor.api.schemas import DatasetPublic
 
-        with _hub() as hub:
+        with open_hub() as hub:
             rows, total = hub.datasets.list(limit=limit)
         page = {"data": [DatasetPublic.of(d).model_dump(mode="json") for d in rows], "count": total}
     if not page["data"]:
@@ -257,7 +159,7 @@ def datasets_list(
             str(len(d["versions"])),
             f"{v['n_rows']:,}",
             str(v["n_columns"]),
-            _size(v["size_bytes"]),
+            human_size(v["size_bytes"]),
             v["created_at"][:16].replace("T", " "),
         )
     console.print(table)
@@ -270,14 +172,14 @@ def datasets_show(
 ) -> None:
     """Show a dataset version's columns and types."""
     if target.url:
-        with _client() as client:
-            v = _run(lambda: client.datasets.version(name, version))
+        with open_client() as client:
+            v = run(lambda: client.datasets.version(name, version))
     else:
-        with _hub() as hub:
-            v = _version_json(_run(lambda: hub.datasets.get_version(name, version)))
+        with open_hub() as hub:
+            v = version_json(run(lambda: hub.datasets.get_version(name, version)))
     console.print(
         f"[bold]{v['dataset']}[/] version {v['version']}: {v['n_rows']:,} rows × "
-        f"{v['n_columns']} columns, {_size(v['size_bytes'])}, from {v['source']}"
+        f"{v['n_columns']} columns, {human_size(v['size_bytes'])}, from {v['source']}"
     )
     _print_schema(v)
 
@@ -288,8 +190,8 @@ def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "key",
 ) -> None:
     """Create an API key and print its secret (shown once)."""
-    with _hub() as hub:
-        info, token = _run(lambda: hub.keys.create(name, scope))
+    with open_hub() as hub:
+        info, token = run(lambda: hub.keys.create(name, scope))
     console.print(
         f"created key {info.id} ({info.name}) with scopes {', '.join(s.value for s in info.scopes)}"
     )
@@ -300,7 +202,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys (never their secrets)."""
-    with _hub() as hub:
+    with open_hub() as hub:
         keys = hub.keys.list()
     table = Table(title=f"{len(keys)} key(s)")
     for col in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
@@ -321,8 +223,8 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) -> None:
     """Revoke an API key."""
-    with _hub() as hub:
-        info = _run(lambda: hub.keys.revoke(key_id))
+    with open_hub() as hub:
+        info = run(lambda: hub.keys.revoke(key_id))
     console.print(f"revoked key {info.id} ({info.name})")
 
 
@@ -330,10 +232,6 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) ->
 def db_upgrade() -> None:
     """Apply database migrations up to the newest."""
     settings: Settings = get_settings()
-    with _hub():
+    with open_hub():
         pass
     console.print(f"database up to date: {settings.resolved_database_url()}")
-
-
-def main() -> None:  # pragma: no cover - the console script calls ``app``
-    sys.exit(app())

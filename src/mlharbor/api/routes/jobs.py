@@ -1,0 +1,170 @@
+"""Jobs: submit, list, follow (JSON, server-sent events, WebSocket), cancel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from mlharbor.api.auth import check
+from mlharbor.api.deps import HubDep
+from mlharbor.api.schemas import Problem
+from mlharbor.errors import HarborError
+from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
+from mlharbor.workflows import TrainRequest
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+
+
+class TrainParams(BaseModel):
+    dataset: str = Field(description="Dataset name or id.")
+    target: str
+    model: str = "random-forest"
+    params: dict[str, Any] = Field(default_factory=dict)
+    drop: list[str] = Field(default_factory=list)
+    task: Literal["binary", "multiclass", "regression", "text"] | None = None
+    name: str | None = Field(None, description="Registered model name; default dataset-target.")
+    dataset_version: int | None = None
+    test_size: float = Field(0.2, gt=0, lt=1)
+    cv_folds: int = Field(5, ge=0, le=20)
+    seed: int = 0
+    alias: str | None = None
+
+
+class JobCreate(BaseModel):
+    kind: Literal["train"]
+    params: TrainParams
+    timeout_seconds: float | None = Field(None, gt=0)
+
+
+class JobPublic(BaseModel):
+    id: int
+    kind: str
+    params: dict[str, Any]
+    state: JobState
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    attempts: int
+    max_attempts: int
+    timeout_seconds: float | None
+    cancel_requested: bool
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, job: JobInfo) -> JobPublic:
+        data = job.to_dict()
+        data.pop("heartbeat_at", None)
+        if data.get("error"):
+            # The traceback is for operators' logs, not for API clients.
+            data["error"] = {k: v for k, v in data["error"].items() if k != "traceback"}
+        return cls(**data)
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class JobEventPublic(BaseModel):
+    job_id: int
+    seq: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: JobEventInfo) -> JobEventPublic:
+        return cls(**event.to_dict())
+
+
+@router.post("", response_model=JobPublic, status_code=202, responses=ERRORS)
+def submit_job(hub: HubDep, body: JobCreate) -> JobPublic:
+    """Queue a job (kind ``train``); it runs on a worker and reports progress."""
+    request = TrainRequest(**body.params.model_dump())
+    return JobPublic.of(hub.submit_train(request, timeout_seconds=body.timeout_seconds))
+
+
+@router.get("", response_model=JobsPublic, responses={422: ERRORS[422]})
+def list_jobs(
+    hub: HubDep,
+    state: JobState | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobsPublic:
+    """List jobs, newest first."""
+    jobs = hub.jobs.list(state=state, kind=kind, limit=limit, offset=offset)
+    return JobsPublic(
+        data=[JobPublic.of(j) for j in jobs], count=hub.jobs.count(state=state, kind=kind)
+    )
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
+def get_job(hub: HubDep, job_id: int) -> JobPublic:
+    """A job: state, progress, result or error."""
+    return JobPublic.of(hub.jobs.get(job_id))
+
+
+@router.delete("/{job_id}", response_model=JobPublic, responses=ERRORS)
+def cancel_job(hub: HubDep, job_id: int) -> JobPublic:
+    """Cancel a job: a queued one at once, a running one as soon as its worker sees it."""
+    return JobPublic.of(hub.jobs.request_cancel(job_id))
+
+
+@router.get("/{job_id}/events", response_model=list[JobEventPublic], responses=ERRORS)
+def job_events(
+    hub: HubDep, job_id: int, after: Annotated[int, Query(ge=0)] = 0
+) -> list[JobEventPublic]:
+    """The job's events after sequence number ``after``."""
+    hub.jobs.get(job_id)
+    return [JobEventPublic.of(e) for e in hub.jobs.events(job_id, after)]
+
+
+@router.get(
+    "/{job_id}/events/stream",
+    responses={
+        **ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    },
+)
+async def job_event_stream(hub: HubDep, job_id: int, after: int = 0) -> StreamingResponse:
+    """Follow a job's events as server-sent events until it ends."""
+    hub.jobs.get(job_id)
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for event in follow_events(hub.jobs, job_id, after):
+            data = json.dumps(JobEventPublic.of(event).model_dump(mode="json"))
+            yield f"id: {event.seq}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.websocket("/{job_id}/events")
+async def job_event_socket(ws: WebSocket, job_id: int, after: int = 0) -> None:
+    """Follow a job's events over a WebSocket until it ends; then the server closes."""
+    await ws.accept()
+    try:
+        check(ws, "GET")
+        hub = ws.app.state.hub
+        async for event in follow_events(hub.jobs, job_id, after):
+            await ws.send_json(JobEventPublic.of(event).model_dump(mode="json"))
+    except HarborError as exc:
+        code = {401: 4401, 403: 4403, 404: 4404}.get(exc.status, 4400)
+        await ws.close(code=code, reason=exc.message[:120])
+        return
+    except WebSocketDisconnect:
+        return
+    await ws.close(code=1000, reason="the job ended")

@@ -1,0 +1,154 @@
+"""Registered models: versions, aliases, artifacts and model files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from pydantic import BaseModel
+
+from mlharbor.api.deps import HubDep
+from mlharbor.api.schemas import Problem
+from mlharbor.errors import PayloadTooLargeError
+from mlharbor.registry import ModelVersionRecord, RegisteredModelRecord
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+
+
+class ModelVersionPublic(BaseModel):
+    id: int
+    model: str
+    version: int
+    aliases: list[str]
+    task: str
+    target: str | None
+    estimator: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    artifacts: dict[str, Any]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    dataset_version_id: int | None
+    job_id: int | None
+    content_hash: str
+    train_seconds: float
+    created_at: datetime
+
+    @classmethod
+    def of(cls, v: ModelVersionRecord) -> ModelVersionPublic:
+        return cls(**v.to_dict())
+
+
+class ModelPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    latest_version: int | None
+    aliases: dict[str, int]
+    versions: list[ModelVersionPublic]
+
+    @classmethod
+    def of(cls, m: RegisteredModelRecord) -> ModelPublic:
+        return cls(**m.to_dict())
+
+
+class ModelsPublic(BaseModel):
+    data: list[ModelPublic]
+    count: int
+
+
+class AliasSet(BaseModel):
+    version: int | str
+
+
+class ArtifactFormat(StrEnum):
+    PNG = "png"
+    JSON = "json"
+
+
+@router.get("", response_model=ModelsPublic)
+def list_models(hub: HubDep) -> ModelsPublic:
+    """List registered models."""
+    models = hub.models.list_models()
+    return ModelsPublic(data=[ModelPublic.of(m) for m in models], count=len(models))
+
+
+@router.get("/{name}", response_model=ModelPublic, responses=ERRORS)
+def get_model(hub: HubDep, name: str) -> ModelPublic:
+    """A registered model with its versions and aliases."""
+    return ModelPublic.of(hub.models.get_model(name))
+
+
+@router.get("/{name}/versions/{ref}", response_model=ModelVersionPublic, responses=ERRORS)
+def get_version(hub: HubDep, name: str, ref: str) -> ModelVersionPublic:
+    """A version by number (``3``) or alias (``latest``, ``champion``)."""
+    return ModelVersionPublic.of(hub.models.get_version(name, ref))
+
+
+@router.put("/{name}/aliases/{alias}", response_model=ModelVersionPublic, responses=ERRORS)
+def set_alias(hub: HubDep, name: str, alias: str, body: AliasSet) -> ModelVersionPublic:
+    """Point an alias (e.g. ``champion``) at a version."""
+    return ModelVersionPublic.of(hub.models.set_alias(name, alias, body.version))
+
+
+@router.delete("/{name}/aliases/{alias}", status_code=204, responses=ERRORS)
+def delete_alias(hub: HubDep, name: str, alias: str) -> Response:
+    """Remove an alias."""
+    hub.models.delete_alias(name, alias)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{name}/versions/{ref}/artifacts/{artifact}",
+    responses={**ERRORS, 200: {"content": {"image/png": {}, "application/json": {}}}},
+)
+def get_artifact(
+    hub: HubDep, name: str, ref: str, artifact: str, format: ArtifactFormat = ArtifactFormat.PNG
+) -> Response:
+    """An evaluation artifact (ROC, confusion matrix...) as a PNG or its data as JSON."""
+    data = hub.models.read_artifact(name, ref, artifact, format.value)
+    media = "image/png" if format is ArtifactFormat.PNG else "application/json"
+    return Response(data, media_type=media)
+
+
+@router.get(
+    "/{name}/versions/{ref}/download",
+    responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+)
+def download_model(hub: HubDep, name: str, ref: str) -> Response:
+    """The model file (skops format, loadable with ``skops.io.load``)."""
+    version = hub.models.get_version(name, ref)
+    data = hub.models.read_model_file(name, version.version)
+    filename = f"{name}-v{version.version}.skops"
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post(
+    "/{name}/versions",
+    response_model=ModelVersionPublic,
+    status_code=201,
+    responses={**ERRORS, 413: {"model": Problem}},
+)
+def upload_model(
+    hub: HubDep,
+    name: str,
+    file: Annotated[UploadFile, File(description="A fitted scikit-learn model as .skops")],
+    allow: Annotated[list[str] | None, Form(description="Extra types you trust")] = None,
+    task: Annotated[str | None, Form()] = None,
+    target: Annotated[str | None, Form()] = None,
+) -> ModelVersionPublic:
+    """Register an externally built scikit-learn Pipeline from a ``.skops`` file."""
+    limit = hub.settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"the model file is over the limit of {limit:,} bytes")
+    record = hub.models.register_external(name, data, allow=allow or (), task=task, target=target)
+    return ModelVersionPublic.of(record)

@@ -1,0 +1,11 @@
+"""The ``mlharbor`` command line (Typer + Rich).
+
+Each module adds its commands to the one Typer ``app``; importing them here registers them.
+"""
+
+from __future__ import annotations
+
+from mlharbor.cli import data, training  # noqa: F401  (they register their commands)
+from mlharbor.cli.common import app
+
+__all__ = ["app"]

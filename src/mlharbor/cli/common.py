@@ -1,0 +1,121 @@
+"""Shared parts of the command line: the Typer apps, where commands run, error display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from mlharbor.client import Client
+from mlharbor.config import get_settings
+from mlharbor.data.datasets import DatasetVersionInfo
+from mlharbor.errors import HarborError
+from mlharbor.hub import Hub
+
+app = typer.Typer(help="mlharbor: a self-hosted machine-learning hub.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List and inspect datasets.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+class Target:
+    """Where commands run: in this process (the default) or on a server (``--url``)."""
+
+    url: str | None = None
+    api_key: str | None = None
+
+
+target = Target()
+
+
+@app.callback()
+def _options(
+    url: Annotated[
+        str | None, typer.Option(envvar="MLHARBOR_URL", help="Run against this server.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="MLHARBOR_API_KEY", help="API key for --url.")
+    ] = None,
+) -> None:
+    """mlharbor: a self-hosted machine-learning hub."""
+    target.url, target.api_key = url, api_key
+
+
+@contextmanager
+def open_client() -> Iterator[Client]:
+    with Client(target.url or "", api_key=target.api_key) as client:
+        yield client
+
+
+def version_json(v: DatasetVersionInfo) -> dict[str, Any]:
+    from mlharbor.api.schemas import DatasetVersionPublic
+
+    return DatasetVersionPublic.of(v).model_dump(mode="json")
+
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+# Exit codes: 2 for a usage problem is Typer's; ours start at 3.
+EXIT_CODES = {
+    "invalid_input": 3,
+    "unsupported_format": 3,
+    "payload_too_large": 3,
+    "not_found": 4,
+    "conflict": 5,
+    "unauthenticated": 6,
+    "forbidden": 6,
+}
+
+
+def run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except HarborError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+
+
+@contextmanager
+def open_hub() -> Iterator[Hub]:
+    hub = run(lambda: Hub.open(get_settings()))
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
+def human_size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[float, str], None]]:
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def report(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        yield report

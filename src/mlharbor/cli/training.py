@@ -1,0 +1,291 @@
+"""Commands for training, jobs, workers and registered models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlharbor.cli.common import (
+    EXIT_CODES,
+    app,
+    console,
+    err_console,
+    open_client,
+    open_hub,
+    progress_bar,
+    run,
+    target,
+)
+from mlharbor.config import get_settings
+from mlharbor.workflows import TrainRequest
+
+jobs_app = typer.Typer(help="Follow, list and cancel jobs.", no_args_is_help=True)
+models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(models_app, name="models")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs at once (default: workers).")
+    ] = None,
+) -> None:
+    """Run a worker that claims queued jobs from the database until stopped (Ctrl-C)."""
+    from mlharbor.jobs import run_worker
+
+    settings = get_settings()
+    with open_hub():
+        pass  # migrations first, so the worker never meets an old schema
+    console.print(f"worker running on {settings.resolved_database_url()} (Ctrl-C to stop)")
+    run_worker(settings, concurrency=concurrency or settings.workers)
+
+
+def _fail(job: dict[str, Any]) -> None:
+    error = job.get("error") or {}
+    if job["state"] == "cancelled":
+        err_console.print(f"[yellow]job {job['id']} was cancelled[/]")
+        raise typer.Exit(1)
+    err_console.print(
+        f"[bold red]error:[/] job {job['id']} failed: {error.get('message', 'no reason recorded')}",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_CODES.get(error.get("code", ""), 1))
+
+
+def _follow(job_id: int, *, run_here: bool) -> dict[str, Any]:
+    with progress_bar() as report:
+
+        def update(job: Any) -> None:
+            data = job if isinstance(job, dict) else job.to_dict()
+            report(data["progress"], data["message"][:40])
+
+        if target.url:
+            with open_client() as client:
+                return client.jobs.wait(job_id, on_update=update)
+        with open_hub() as hub:
+            return hub.wait(job_id, run_here=run_here, on_update=update).to_dict()
+
+
+def _print_metrics(version: dict[str, Any]) -> None:
+    metrics = version.get("metrics", {})
+    table = Table(
+        title=f"{version['model']} v{version['version']} ({version['task']}, "
+        f"{version['estimator']})"
+    )
+    table.add_column("metric")
+    table.add_column("test", justify="right")
+    table.add_column("cross-validation", justify="right")
+    cv = metrics.get("cv", {})
+    for name, value in metrics.get("test", {}).items():
+        fold = cv.get(name)
+        table.add_row(
+            name,
+            f"{value:.4f}" if isinstance(value, float) else str(value),
+            f"{fold['mean']:.4f} ± {fold['std']:.4f}" if fold else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Argument(help="Dataset name or id.")],
+    target_column: Annotated[str, typer.Option("--target", help="The column to predict.")],
+    model: Annotated[str, typer.Option(help="Catalog name or alias.")] = "random-forest",
+    param: Annotated[list[str] | None, typer.Option(help="name=value; repeatable.")] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="A column to leave out; repeatable.")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="binary, multiclass, regression, text.")] = None,
+    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    alias: Annotated[str | None, typer.Option(help="Also point this alias at it.")] = None,
+    cv_folds: Annotated[int, typer.Option(min=0, max=20)] = 5,
+    seed: Annotated[int, typer.Option()] = 0,
+    wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
+) -> None:
+    """Train one model on a dataset as a job, then register it."""
+    request = TrainRequest(
+        dataset=dataset,
+        target=target_column,
+        model=model,
+        params=_params(param),
+        drop=list(drop or []),
+        task=task,
+        name=name,
+        alias=alias,
+        cv_folds=cv_folds,
+        seed=seed,
+    )
+    if target.url:
+        with open_client() as client:
+            options = {
+                k: v
+                for k, v in request.to_params().items()
+                if k not in ("dataset", "target") and v is not None
+            }
+            job = run(lambda: client.jobs.submit_train(dataset, target_column, **options))
+    else:
+        with open_hub() as hub:
+            job = run(lambda: hub.submit_train(request)).to_dict()
+    console.print(
+        f"job {job['id']} queued: train {job['params']['model']} on "
+        f"{job['params']['dataset']} → {job['params']['name']}"
+    )
+    if not wait:
+        return
+    done = _follow(job["id"], run_here=not target.url)
+    if done["state"] != "succeeded":
+        _fail(done)
+    result = done["result"]
+    _print_version(result["model"], result["version"])
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    from mlharbor.models import parse_params
+
+    return run(lambda: parse_params(items or []))
+
+
+def _print_version(name: str, ref: int | str) -> None:
+    if target.url:
+        with open_client() as client:
+            version = run(lambda: client.models.version(name, ref))
+    else:
+        with open_hub() as hub:
+            version = run(lambda: hub.models.get_version(name, ref)).to_dict()
+    _print_metrics(version)
+    aliases = ", ".join(version["aliases"]) or "none"
+    console.print(f"aliases: {aliases}; artifacts: {', '.join(sorted(version['artifacts']))}")
+    for note in version.get("lineage", {}).get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[str | None, typer.Option(help="queued, running, succeeded...")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """List jobs, newest first."""
+    if target.url:
+        with open_client() as client:
+            jobs = run(lambda: client.jobs.list(state=state, limit=limit))["data"]
+    else:
+        with open_hub() as hub:
+            jobs = [j.to_dict() for j in run(lambda: hub.jobs.list(state=state, limit=limit))]
+    if not jobs:
+        console.print("no jobs yet: start one with [bold]mlharbor train DATASET --target COL[/]")
+        return
+    table = Table(title=f"{len(jobs)} job(s)")
+    for col in ("id", "kind", "state", "progress", "message", "created"):
+        table.add_column(col)
+    for j in jobs:
+        table.add_row(
+            str(j["id"]),
+            j["kind"],
+            j["state"],
+            f"{j['progress']:.0%}",
+            (j.get("error") or {}).get("message", j["message"])[:60],
+            j["created_at"][:19].replace("T", " "),
+        )
+    console.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: Annotated[int, typer.Argument()]) -> None:
+    """Show a job's state, result or error."""
+    if target.url:
+        with open_client() as client:
+            job = run(lambda: client.jobs.get(job_id))
+    else:
+        with open_hub() as hub:
+            job = run(lambda: hub.jobs.get(job_id)).to_dict()
+    console.print(
+        f"job {job['id']} ({job['kind']}): [bold]{job['state']}[/], "
+        f"{job['progress']:.0%} {job['message']}"
+    )
+    if job.get("error"):
+        console.print(f"[red]error:[/] {job['error'].get('message')}", highlight=False)
+    if job.get("result"):
+        console.print(job["result"])
+
+
+@jobs_app.command("follow")
+def jobs_follow(job_id: Annotated[int, typer.Argument()]) -> None:
+    """Show a job's progress until it ends."""
+    done = _follow(job_id, run_here=False)
+    if done["state"] != "succeeded":
+        _fail(done)
+    console.print(f"job {job_id} succeeded")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: Annotated[int, typer.Argument()]) -> None:
+    """Cancel a job."""
+    if target.url:
+        with open_client() as client:
+            job = run(lambda: client.jobs.cancel(job_id))
+    else:
+        with open_hub() as hub:
+            job = run(lambda: hub.jobs.request_cancel(job_id)).to_dict()
+    console.print(
+        f"job {job_id}: {job['state']}"
+        + (" (cancel requested)" if job["state"] == "running" else "")
+    )
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List registered models."""
+    if target.url:
+        with open_client() as client:
+            models = run(client.models.list)["data"]
+    else:
+        with open_hub() as hub:
+            models = [m.to_dict() for m in hub.models.list_models()]
+    if not models:
+        console.print("no models yet: train one with [bold]mlharbor train DATASET --target COL[/]")
+        return
+    table = Table(title=f"{len(models)} model(s)")
+    for col in ("name", "latest", "aliases", "created"):
+        table.add_column(col)
+    for m in models:
+        aliases = ", ".join(f"{a}→v{v}" for a, v in m["aliases"].items())
+        table.add_row(
+            m["name"], str(m["latest_version"]), aliases, m["created_at"][:16].replace("T", " ")
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="Model name, or NAME@ALIAS / NAME/VERSION.")],
+) -> None:
+    """Show a model version's metrics, aliases and artifacts."""
+    model, ref = _split_ref(name)
+    _print_version(model, ref)
+
+
+@models_app.command("alias")
+def models_alias(
+    name: Annotated[str, typer.Argument()],
+    alias: Annotated[str, typer.Argument(help="e.g. champion")],
+    version: Annotated[str, typer.Argument(help="Version number or another alias.")],
+) -> None:
+    """Point an alias at a version (promote, or roll back)."""
+    if target.url:
+        with open_client() as client:
+            v = run(lambda: client.models.set_alias(name, alias, version))
+    else:
+        with open_hub() as hub:
+            v = run(lambda: hub.models.set_alias(name, alias, version)).to_dict()
+    console.print(f"{name}@{alias} → version {v['version']}")
+
+
+def _split_ref(text: str) -> tuple[str, str]:
+    for sep in ("@", "/"):
+        if sep in text:
+            model, ref = text.split(sep, 1)
+            return model, ref
+    return text, "latest"
