@@ -131,7 +131,8 @@ def _finite(series: pl.Series) -> pl.Series:
     if not series.dtype.is_float():
         return series
     col = pl.col(series.name)
-    return series.to_frame().select(pl.when(col.is_infinite()).then(None).otherwise(col)).to_series()
+    finite = pl.when(col.is_infinite()).then(None).otherwise(col)
+    return series.to_frame().select(finite).to_series()
 
 
 def _datetimes(series: pl.Series, col: ColumnSchema) -> pl.Series | None:

@@ -8,9 +8,8 @@ million rows, and the pairwise work grows with the square of the number of colum
 from __future__ import annotations
 
 import math
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -213,4 +212,3 @@ def _matrix(
     names: list[str], value: Callable[[str, str], float | None]
 ) -> list[list[float | None]]:
     return [[1.0 if a == b else value(a, b) for b in names] for a in names]
-

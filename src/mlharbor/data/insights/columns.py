@@ -21,11 +21,12 @@ TOP_TOKENS = 20
 BINS = 20
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 _TOKEN = r"[^\W\d_]{2,}"
-_STOPWORDS = frozenset(
+_STOPWORD_TEXT = (
     "the a an and or of to in on for is are was were be been it its this that with as at by "
     "from but not no so if than then there their they we you he she his her i me my our your "
-    "have has had do does did will would can could should just very also".split()
+    "have has had do does did will would can could should just very also"
 )
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def describe_columns(frame: Frame, sample: Frame) -> list[dict[str, Any]]:
@@ -187,8 +188,7 @@ def _top_tokens(sample: Frame) -> dict[int, list[dict[str, Any]]]:
     text = [
         i
         for i, col in enumerate(sample.schema.columns)
-        if col.semantic_type == SemanticType.TEXT
-        and sample.data.schema[sample.raw(i)] == pl.String
+        if col.semantic_type == SemanticType.TEXT and sample.data.schema[sample.raw(i)] == pl.String
     ]
     if not text:
         return {}
@@ -204,9 +204,7 @@ def _top_tokens(sample: Frame) -> dict[int, list[dict[str, Any]]]:
     for i in text:
         pairs = [tuple(d.values()) for d in row[str(i)] or []]
         out[i] = [
-            {"token": token, "count": count}
-            for token, count in pairs
-            if token not in _STOPWORDS
+            {"token": token, "count": count} for token, count in pairs if token not in _STOPWORDS
         ][:TOP_TOKENS]
     return out
 
@@ -236,8 +234,7 @@ def _assemble(
         "n_distinct": distinct,
         "distinct_share": distinct / present if present else 0.0,
         "top_values": [
-            {"value": value, "count": count, "share": count / present}
-            for value, count in top
+            {"value": value, "count": count, "share": count / present} for value, count in top
         ],
         "fingerprint": first[f"{i}.hash"],
     }

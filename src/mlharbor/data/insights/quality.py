@@ -260,8 +260,7 @@ def _duplicated_columns(frame: Frame, columns: list[dict[str, Any]]) -> list[dic
                     _warning(
                         WarningKind.DUPLICATED_COLUMNS,
                         names,
-                        f"{', '.join(map(repr, names))} hold exactly the same values; "
-                        "keep one",
+                        f"{', '.join(map(repr, names))} hold exactly the same values; keep one",
                         n_columns=len(names),
                     )
                 )
