@@ -87,7 +87,7 @@ def _raw_series(name: str, column: pa.ChunkedArray) -> pl.Series:
         )
     series = pl.Series(name, column) if column.num_chunks else pl.Series(name, [], pl.String)
     dtype = series.dtype
-    if dtype.is_float():
+    if dtype.is_float() and series.is_nan().any():
         # NaN is missing for a user, as it is for pandas and the schema.
         series = series.fill_nan(None)
     elif dtype.is_decimal():
@@ -108,7 +108,8 @@ def _typed_series(series: pl.Series, col: ColumnSchema) -> pl.Series | None:
     dtype, kind = series.dtype, col.semantic_type
     if kind in NUMERIC_TYPES:
         if dtype.is_float():
-            return _finite(series)
+            finite = _finite(series)
+            return None if finite is series else finite
         if dtype.is_numeric():
             return None
         if dtype == pl.Boolean:
@@ -128,7 +129,7 @@ def _typed_series(series: pl.Series, col: ColumnSchema) -> pl.Series | None:
 
 def _finite(series: pl.Series) -> pl.Series:
     # Infinities would turn every moment into inf or NaN; they are counted apart.
-    if not series.dtype.is_float():
+    if not series.dtype.is_float() or not series.is_infinite().any():
         return series
     col = pl.col(series.name)
     finite = pl.when(col.is_infinite()).then(None).otherwise(col)

@@ -10,10 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
-from mlharbor.data.insights._frame import Frame, make_frame
+from mlharbor.data.insights._frame import make_frame
 from mlharbor.data.insights.associations import compute_associations
 from mlharbor.data.insights.columns import describe_columns
 from mlharbor.data.insights.quality import quality_warnings
@@ -100,8 +99,8 @@ def compute_insights(
     started = time.perf_counter()
     frame = make_frame(table, schema)
     sample = frame.sample(max_exact_rows, seed)
-    columns = describe_columns(frame, sample)
-    table_stats = _table_stats(table, frame, columns)
+    columns, rows = describe_columns(frame, sample)
+    table_stats = _table_stats(table, rows, columns)
     associations = compute_associations(sample)
     target_info = None
     if target is not None:
@@ -141,14 +140,8 @@ def compute_insights(
     return json_ready(result)
 
 
-def _table_stats(table: pa.Table, frame: Frame, columns: list[dict[str, Any]]) -> dict:
-    raw = [frame.raw(i) for i in range(len(columns))]
-    row = frame.data.select(
-        # A 64-bit hash per row: two distinct rows collide with odds near n²/2⁶⁴ (1e-8 at 1M).
-        pl.struct(raw).hash(seed=3).n_unique().alias("unique_rows"),
-        pl.any_horizontal(pl.col(raw).is_null()).sum().alias("incomplete_rows"),
-    ).row(0, named=True)
-    n_rows, n_cols = frame.n_rows, len(columns)
+def _table_stats(table: pa.Table, row: dict[str, int], columns: list[dict[str, Any]]) -> dict:
+    n_rows, n_cols = table.num_rows, len(columns)
     missing = sum(col["n_missing"] for col in columns)
     return {
         "n_rows": n_rows,
