@@ -17,6 +17,8 @@ from mlharbor.data.insights._frame import NUMERIC_TYPES, Frame
 from mlharbor.data.schema import ColumnSchema, SemanticType
 
 TOP_VALUES = 10
+MANY_STRINGS = 5_000
+HASH_SEED = 29
 TOP_TOKENS = 20
 BINS = 20
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
@@ -52,6 +54,9 @@ def describe_columns(frame: Frame, sample: Frame) -> tuple[list[dict[str, Any]],
     first = frame.data.select([*exprs, *_row_exprs(frame)]).row(0, named=True)
     plans = [_second_pass(frame, i, col, first) for i, col in enumerate(schema.columns)]
     second_exprs = [e for plan in plans for e in plan[0]]
+    second_exprs += [
+        e for i, col in enumerate(schema.columns) for e in _fetch_top_strings(frame, i, col, first)
+    ]
     second = frame.data.select(second_exprs).row(0, named=True) if second_exprs else {}
     tokens = _top_tokens(sample)
     columns = [
@@ -79,26 +84,25 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     raw, typed = pl.col(raw_name), pl.col(typed_name)
     raw_type, typed_type = frame.data.schema[raw_name], frame.data.schema[typed_name]
     kind = col.semantic_type
+    exprs = [raw.null_count().alias(f"{i}.missing"), raw.hash(seed=17).sum().alias(f"{i}.hash")]
     if raw_type.is_numeric() or raw_type.is_temporal():
         # One sort gives the distinct values, their runs and the quantiles: far cheaper
         # than hashing a million distinct floats into groups.
-        ordered = raw.drop_nulls().sort()
-        runs = ordered.rle()
-        distinct, top = runs.len(), runs.top_k_by(runs.struct.field("len"), TOP_VALUES)
-    else:
-        counts = raw.drop_nulls().value_counts(name="n")
-        distinct, top = counts.len(), counts.top_k_by(counts.struct.field("n"), TOP_VALUES)
-    exprs = [
-        raw.null_count().alias(f"{i}.missing"),
-        distinct.alias(f"{i}.distinct"),
-        top.implode().alias(f"{i}.top"),
-        raw.hash(seed=17).sum().alias(f"{i}.hash"),
-    ]
-    if raw_type == pl.String:
+        runs = raw.drop_nulls().sort().rle()
+        exprs += _distinct_and_top(runs, runs.struct.field("len"), i)
+    elif _hashed(frame, i, col):
+        # Grouping many distinct strings is slow; their 64-bit hashes sort fast, and the
+        # strings behind the top hashes are fetched in the second pass.
+        runs = raw.drop_nulls().hash(seed=HASH_SEED).sort().rle()
+        exprs += _distinct_and_top(runs, runs.struct.field("len"), i)
         exprs.append(raw.str.contains(r"^\s*$").sum().alias(f"{i}.empty"))
         if kind not in (SemanticType.TEXT, SemanticType.DATETIME):
             numbers = raw.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum()
             exprs.append(numbers.alias(f"{i}.numeric_like"))
+    else:
+        # Few distinct values: fetch them all with their counts, and test each value once.
+        counts = raw.drop_nulls().value_counts(name="n")
+        exprs.append(counts.implode().alias(f"{i}.counts"))
     if raw_type.is_float():
         exprs.append(raw.is_infinite().sum().alias(f"{i}.infinite"))
     if kind in NUMERIC_TYPES and typed_type.is_numeric():
@@ -108,15 +112,11 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
         exprs += _datetime_exprs(raw, typed, typed_type, i)
     elif kind == SemanticType.TEXT and raw_type == pl.String:
         lengths = raw.str.len_chars()
-        # Words as runs between single spaces: a regex over every row costs five times more.
-        words = raw.str.strip_chars().str.count_matches(" ", literal=True) + 1
         exprs += [
             lengths.min().alias(f"{i}.len_min"),
             lengths.max().alias(f"{i}.len_max"),
             lengths.mean().alias(f"{i}.len_mean"),
             lengths.median().alias(f"{i}.len_median"),
-            words.mean().alias(f"{i}.words_mean"),
-            words.max().alias(f"{i}.words_max"),
         ]
     elif kind == SemanticType.BOOLEAN and typed_type == pl.Boolean:
         exprs += [
@@ -124,6 +124,13 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
             typed.count().alias(f"{i}.bool_present"),
         ]
     return exprs
+
+
+def _distinct_and_top(counts: pl.Expr, n: pl.Expr, i: int) -> list[pl.Expr]:
+    return [
+        counts.len().alias(f"{i}.distinct"),
+        counts.top_k_by(n, TOP_VALUES).implode().alias(f"{i}.top"),
+    ]
 
 
 def _numeric_exprs(x: pl.Expr, ordered: pl.Expr, i: int) -> list[pl.Expr]:
@@ -137,9 +144,7 @@ def _numeric_exprs(x: pl.Expr, ordered: pl.Expr, i: int) -> list[pl.Expr]:
         (x == 0).sum().alias(f"{i}.zeros"),
         (x < 0).sum().alias(f"{i}.negatives"),
     ]
-    exprs += [
-        ordered.quantile(q, "linear").alias(f"{i}.{name}") for name, q in QUANTILES.items()
-    ]
+    exprs += [ordered.quantile(q, "linear").alias(f"{i}.{name}") for name, q in QUANTILES.items()]
     return exprs
 
 
@@ -152,12 +157,13 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
         (t.dt.day() != 1).any().alias(f"{i}.g_day"),
     ]
     if dtype == pl.Datetime:
+        # Integer remainders of the epoch: several times cheaper than extracting fields.
+        micros = t.dt.epoch("us")
         exprs += [
-            (t.dt.hour() != 0).any().alias(f"{i}.g_hour"),
-            (t.dt.minute() != 0).any().alias(f"{i}.g_minute"),
-            (t.dt.second() != 0).any().alias(f"{i}.g_second"),
-            (t.dt.epoch("us") % 1_000_000 != 0).any().alias(f"{i}.g_subsecond"),
+            (micros % (step * 1_000_000) != 0).any().alias(f"{i}.g_{unit}")
+            for unit, step in (("hour", 86_400), ("minute", 3_600), ("second", 60))
         ]
+        exprs.append((micros % 1_000_000 != 0).any().alias(f"{i}.g_subsecond"))
     return exprs
 
 
@@ -183,6 +189,22 @@ def _second_pass(
         hist, edges = histogram(lengths, first[f"{i}.len_min"], first[f"{i}.len_max"], True, i)
         return [hist], edges
     return [], None
+
+
+def _fetch_top_strings(
+    frame: Frame, i: int, col: ColumnSchema, first: dict[str, Any]
+) -> list[pl.Expr]:
+    if not _hashed(frame, i, col) or not first[f"{i}.top"]:
+        return []
+    raw = pl.col(frame.raw(i))
+    hashes = [entry["value"] for entry in first[f"{i}.top"]]
+    found = raw.filter(raw.hash(seed=HASH_SEED).is_in(hashes)).unique().implode()
+    return [found.alias(f"{i}.top_strings")]
+
+
+def _hashed(frame: Frame, i: int, col: ColumnSchema) -> bool:
+    """Whether the column's values are counted by their hashes (many distinct strings)."""
+    return frame.data.schema[frame.raw(i)] == pl.String and col.n_distinct > MANY_STRINGS
 
 
 def histogram(
@@ -211,8 +233,8 @@ def _epoch_seconds(value: Any) -> float:
     return pl.Series([value]).cast(pl.Datetime("us")).dt.epoch("s")[0]
 
 
-def _top_tokens(sample: Frame) -> dict[int, list[dict[str, Any]]]:
-    """The most frequent words of each free-text column, stop words left out."""
+def _top_tokens(sample: Frame) -> dict[int, dict[str, Any]]:
+    """Words per value and the most frequent words (stop words left out) of free text."""
     text = [
         i
         for i, col in enumerate(sample.schema.columns)
@@ -221,19 +243,25 @@ def _top_tokens(sample: Frame) -> dict[int, list[dict[str, Any]]]:
     if not text:
         return {}
     head = TOP_TOKENS + len(_STOPWORDS)
-    exprs = [
-        pl.col(sample.raw(i)).drop_nulls().str.to_lowercase().str.extract_all(_TOKEN)
-        .explode().drop_nulls().value_counts(sort=True, name="n").head(head).implode()
-        .alias(str(i))
-        for i in text
-    ]  # fmt: skip
+    exprs = []
+    for i in text:
+        values = pl.col(sample.raw(i)).drop_nulls()
+        words = values.str.count_matches(r"\S+")
+        exprs += [
+            values.str.to_lowercase().str.extract_all(_TOKEN).explode().drop_nulls()
+            .value_counts(sort=True, name="n").head(head).implode().alias(f"{i}.tokens"),
+            words.mean().alias(f"{i}.words_mean"),
+            words.max().alias(f"{i}.words_max"),
+        ]  # fmt: skip
     row = sample.data.select(exprs).row(0, named=True)
     out = {}
     for i in text:
-        pairs = [tuple(d.values()) for d in row[str(i)] or []]
-        out[i] = [
-            {"token": token, "count": count} for token, count in pairs if token not in _STOPWORDS
-        ][:TOP_TOKENS]
+        pairs = [tuple(d.values()) for d in row[f"{i}.tokens"] or []]
+        tokens = [{"token": t, "count": n} for t, n in pairs if t not in _STOPWORDS]
+        out[i] = {
+            "words": {"mean": row[f"{i}.words_mean"], "max": row[f"{i}.words_max"]},
+            "top_tokens": tokens[:TOP_TOKENS],
+        }
     return out
 
 
@@ -244,12 +272,18 @@ def _assemble(
     first: dict[str, Any],
     second: dict[str, Any],
     edges: list[float] | None,
-    tokens: list[dict[str, Any]] | None,
+    tokens: dict[str, Any] | None,
 ) -> dict[str, Any]:
     n = frame.n_rows
+    if f"{i}.counts" in first:
+        first.update(_from_counts(first.pop(f"{i}.counts"), i, col, frame))
     missing, distinct = first[f"{i}.missing"], first[f"{i}.distinct"]
     present = n - missing
     top = sorted((_value_count(d) for d in first[f"{i}.top"] or []), key=lambda vc: -vc[1])
+    if f"{i}.top_strings" in second:
+        strings = pl.Series(second[f"{i}.top_strings"], dtype=pl.String)
+        by_hash = dict(zip(strings.hash(seed=HASH_SEED).to_list(), strings, strict=True))
+        top = [(by_hash.get(h), count) for h, count in top]
     out: dict[str, Any] = {
         "name": col.name,
         "semantic_type": str(col.semantic_type),
@@ -276,8 +310,7 @@ def _assemble(
     if f"{i}.len_min" in first:
         out["text"] = {
             "length": {k: first[f"{i}.len_{k}"] for k in ("min", "max", "mean", "median")},
-            "words": {"mean": first[f"{i}.words_mean"], "max": first[f"{i}.words_max"]},
-            "top_tokens": tokens or [],
+            **(tokens or {"words": None, "top_tokens": []}),
         }
     if f"{i}.true" in first:
         n_true, n_bool = first[f"{i}.true"], first[f"{i}.bool_present"]
@@ -299,6 +332,26 @@ def _assemble(
         }
         if "datetime" in out:
             out["histogram"]["bin_edges"] = [_iso_from_epoch(e) for e in edges]
+    return out
+
+
+def _from_counts(
+    entries: list[dict[str, Any]], i: int, col: ColumnSchema, frame: Frame
+) -> dict[str, Any]:
+    """Distinct count, top values and string checks from every (value, count) pair."""
+    pairs = [_value_count(entry) for entry in entries]
+    pairs.sort(key=lambda vc: -vc[1])
+    out: dict[str, Any] = {
+        f"{i}.distinct": len(pairs),
+        f"{i}.top": [{"value": v, "len": c} for v, c in pairs[:TOP_VALUES]],
+    }
+    if frame.data.schema[frame.raw(i)] == pl.String:
+        values = pl.Series([v for v, _ in pairs], dtype=pl.String)
+        counts = pl.Series([c for _, c in pairs], dtype=pl.Int64)
+        out[f"{i}.empty"] = counts.filter(values.str.contains(r"^\s*$")).sum()
+        if col.semantic_type not in (SemanticType.TEXT, SemanticType.DATETIME):
+            numbers = values.str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
+            out[f"{i}.numeric_like"] = counts.filter(numbers).sum()
     return out
 
 
