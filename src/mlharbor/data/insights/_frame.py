@@ -67,82 +67,85 @@ def make_frame(table: pa.Table, schema: DatasetSchema) -> Frame:
             "the schema does not describe this table: its columns are "
             f"{', '.join(schema.names)} but the table's are {', '.join(table.column_names)}"
         )
-    raw = [_raw_series(f"r{i}", table.column(i)) for i in range(table.num_columns)]
-    typed = []
-    for i, (series, col) in enumerate(zip(raw, schema.columns, strict=True)):
-        converted = _typed_series(series, col)
-        if converted is not None:
-            typed.append(converted.alias(f"t{i}"))
-    return Frame(pl.DataFrame(raw + typed), schema)
+    columns = [_arrow_column(table.column(i)) for i in range(table.num_columns)]
+    names = [Frame.raw(i) for i in range(table.num_columns)]
+    # No rechunk: polars works on the Arrow chunks as they are, without copying them.
+    data = pl.from_arrow(pa.table(columns, names=names), rechunk=False)
+    assert isinstance(data, pl.DataFrame)
+    floats = [name for name in names if data.schema[name].is_float()]
+    flags = data.select(
+        *[pl.col(name).is_nan().any().alias(f"nan {name}") for name in floats],
+        *[pl.col(name).is_infinite().any().alias(f"inf {name}") for name in floats],
+    ).row(0, named=True) if floats else {}  # fmt: skip
+    fixes = [_raw_fix(name, data.schema[name], flags.get(f"nan {name}", False)) for name in names]
+    data = data.with_columns([fix for fix in fixes if fix is not None])
+    typed = [
+        expr.alias(f"t{i}")
+        for i, col in enumerate(schema.columns)
+        if (expr := _typed_expr(names[i], data.schema[names[i]], col, flags)) is not None
+    ]
+    return Frame(data.with_columns(typed) if typed else data, schema)
 
 
-def _raw_series(name: str, column: pa.ChunkedArray) -> pl.Series:
+def _arrow_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     typ = column.type
     if pa.types.is_dictionary(typ):
-        column = column.cast(typ.value_type)
-    elif pa.types.is_nested(column.type) or pa.types.is_null(column.type):
+        return column.cast(typ.value_type)
+    if pa.types.is_nested(typ) or pa.types.is_null(typ):
         # Lists, structs and all-null columns have no order or arithmetic: describe their text.
-        column = pa.chunked_array(
+        return pa.chunked_array(
             [pa.array([_as_text(v) for v in column.to_pylist()], pa.large_string())]
         )
-    series = pl.Series(name, column) if column.num_chunks else pl.Series(name, [], pl.String)
-    dtype = series.dtype
-    if dtype.is_float() and series.is_nan().any():
+    return column
+
+
+def _raw_fix(name: str, dtype: pl.DataType, has_nan: bool) -> pl.Expr | None:
+    col = pl.col(name)
+    if has_nan:
         # NaN is missing for a user, as it is for pandas and the schema.
-        series = series.fill_nan(None)
-    elif dtype.is_decimal():
-        series = series.cast(pl.Float64)
-    elif dtype in (pl.Categorical, pl.Enum):
-        series = series.cast(pl.String)
-    elif dtype == pl.Binary:
-        series = series.cast(pl.String, strict=False)
-    return series
+        return col.fill_nan(None)
+    if dtype.is_decimal():
+        return col.cast(pl.Float64)
+    if dtype in (pl.Categorical, pl.Enum) or dtype == pl.Binary:
+        return col.cast(pl.String, strict=False)
+    return None
 
 
 def _as_text(value: object) -> str | None:
     return None if value is None else json.dumps(value, default=str, sort_keys=True)
 
 
-def _typed_series(series: pl.Series, col: ColumnSchema) -> pl.Series | None:
+def _typed_expr(
+    name: str, dtype: pl.DataType, col: ColumnSchema, flags: dict[str, bool]
+) -> pl.Expr | None:
     """The column as its semantic type reads it, or ``None`` when that is the raw column."""
-    dtype, kind = series.dtype, col.semantic_type
+    kind, raw = col.semantic_type, pl.col(name)
     if kind in NUMERIC_TYPES:
         if dtype.is_float():
-            finite = _finite(series)
-            return None if finite is series else finite
+            # Infinities would turn every moment into inf or NaN; they are counted apart.
+            if not flags.get(f"inf {name}"):
+                return None
+            return pl.when(raw.is_infinite()).then(None).otherwise(raw)
         if dtype.is_numeric():
             return None
         if dtype == pl.Boolean:
-            return series.cast(pl.Int8)
-        return _finite(series.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))
+            return raw.cast(pl.Int8)
+        number = raw.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+        return pl.when(number.is_infinite()).then(None).otherwise(number)
     if kind == SemanticType.DATETIME:
-        return _datetimes(series, col)
+        if dtype.is_temporal():
+            return None
+        if dtype.is_numeric():
+            return pl.from_epoch(raw.cast(pl.Int64), time_unit="s")
+        strings = raw.cast(pl.String).str.strip_chars()
+        if col.datetime_format:
+            return strings.str.strptime(pl.Datetime("us"), col.datetime_format, strict=False)
+        return strings.str.to_datetime(strict=False, time_unit="us")
     if kind == SemanticType.BOOLEAN:
         if dtype == pl.Boolean:
             return None
         if dtype.is_numeric():
-            return series == 1
-        tokens = series.cast(pl.String).str.strip_chars().str.to_lowercase()
+            return raw == 1
+        tokens = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
         return tokens.replace_strict(BOOLEAN_TOKENS, default=None, return_dtype=pl.Boolean)
     return None
-
-
-def _finite(series: pl.Series) -> pl.Series:
-    # Infinities would turn every moment into inf or NaN; they are counted apart.
-    if not series.dtype.is_float() or not series.is_infinite().any():
-        return series
-    col = pl.col(series.name)
-    finite = pl.when(col.is_infinite()).then(None).otherwise(col)
-    return series.to_frame().select(finite).to_series()
-
-
-def _datetimes(series: pl.Series, col: ColumnSchema) -> pl.Series | None:
-    dtype = series.dtype
-    if dtype.is_temporal():
-        return None
-    if dtype.is_numeric():
-        return pl.from_epoch(series.cast(pl.Int64), time_unit="s")
-    strings = series.cast(pl.String).str.strip_chars()
-    if col.datetime_format:
-        return strings.str.strptime(pl.Datetime("us"), col.datetime_format, strict=False)
-    return strings.str.to_datetime(strict=False, time_unit="us")

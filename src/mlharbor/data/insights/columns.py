@@ -20,6 +20,7 @@ TOP_VALUES = 10
 MANY_STRINGS = 5_000
 HASH_SEED = 29
 TOP_TOKENS = 20
+TOKEN_ROWS = 20_000
 BINS = 20
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 _TOKEN = r"[^\W\d_]{2,}"
@@ -243,6 +244,8 @@ def _top_tokens(sample: Frame) -> dict[int, dict[str, Any]]:
     if not text:
         return {}
     head = TOP_TOKENS + len(_STOPWORDS)
+    # Word frequencies settle within a few thousand texts; tokenising is the costly part.
+    rows = sample.data.head(TOKEN_ROWS)
     exprs = []
     for i in text:
         values = pl.col(sample.raw(i)).drop_nulls()
@@ -253,7 +256,7 @@ def _top_tokens(sample: Frame) -> dict[int, dict[str, Any]]:
             words.mean().alias(f"{i}.words_mean"),
             words.max().alias(f"{i}.words_max"),
         ]  # fmt: skip
-    row = sample.data.select(exprs).row(0, named=True)
+    row = rows.select(exprs).row(0, named=True)
     out = {}
     for i in text:
         pairs = [tuple(d.values()) for d in row[f"{i}.tokens"] or []]

@@ -35,7 +35,7 @@ EXACT_FIGURES = [
 ESTIMATED_FIGURES = [
     "associations",
     "target.features (mutual information)",
-    "columns.text.top_tokens",
+    "columns.text.words and columns.text.top_tokens (on up to 20,000 of the sampled rows)",
     "warnings of kind target_leakage",
 ]
 

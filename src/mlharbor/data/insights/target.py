@@ -23,9 +23,11 @@ from mlharbor.data.insights._encode import (
     quantile_codes,
 )
 from mlharbor.data.insights._frame import CATEGORY_TYPES, NUMERIC_TYPES, Frame
-from mlharbor.data.schema import ColumnSchema, SemanticType
+from mlharbor.data.schema import ColumnSchema, Role, SemanticType
 
 MAX_CLASSES_LISTED = 50
+MAX_SIDE_FEATURES = 2
+_NOT_FEATURES = frozenset({SemanticType.TEXT, SemanticType.IDENTIFIER, SemanticType.CONSTANT})
 REGRESSION_BINS = 10
 
 
@@ -122,8 +124,17 @@ def infer_task(
         return None, None, f"a {kind} column cannot be a target"
     if text:
         named = ", ".join(map(repr, text))
-        reason += f", and {named} {'holds' if len(text) == 1 else 'hold'} free text"
-        task = Task.TEXT_CLASSIFICATION
+        others = [
+            c.name
+            for c in columns
+            if c is not col and c.semantic_type not in _NOT_FEATURES and c.role == Role.FEATURE
+        ]
+        if len(others) <= MAX_SIDE_FEATURES:
+            # The text is what there is to learn from: a text classifier's job.
+            task = Task.TEXT_CLASSIFICATION
+            reason += f", and the features are mainly free text ({named})"
+        else:
+            reason += f"; {named} is free text, usable through text features"
     return task, classification, reason
 
 
