@@ -273,7 +273,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs of mlharbor (median)")
     parser.add_argument("--ydata-repeats", type=int, default=1)
     parser.add_argument("--skip-ydata", action="store_true")
+    parser.add_argument(
+        "--agreement-only", action="store_true", help="only the 100,000-row agreement check"
+    )
     args = parser.parse_args()
+    if args.agreement_only:
+        ydata = ensure_ydata()
+        small = dataset_path(args.agreement_rows)
+        ours_small, theirs_small = OUT / "ours_small.json", OUT / "ydata_small.json"
+        spawn(Path(sys.executable), "mlharbor", small, 1, ours_small)
+        spawn(ydata, "ydata-full", small, 1, theirs_small)
+        found = agreement(ours_small, theirs_small)
+        (OUT / "agreement.json").write_text(json.dumps(found, indent=2))
+        print(json.dumps(found, indent=2))
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": machine(), "rows": args.rows}
     ours_python = Path(sys.executable)
