@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from mlharbor.data.insights.engine import MAX_EXACT_ROWS, compute_insights
 from mlharbor.data.insights.quality import WarningKind
+from mlharbor.data.insights.report import render_insights_html
+from mlharbor.data.insights.summary import summarize_insights
 from mlharbor.data.insights.target import Task
 
 __all__ = [
@@ -16,4 +18,6 @@ __all__ = [
     "Task",
     "WarningKind",
     "compute_insights",
+    "render_insights_html",
+    "summarize_insights",
 ]

@@ -90,12 +90,12 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
         # One sort gives the distinct values, their runs and the quantiles: far cheaper
         # than hashing a million distinct floats into groups.
         runs = raw.drop_nulls().sort().rle()
-        exprs += _distinct_and_top(runs, runs.struct.field("len"), i)
+        exprs += _distinct_and_top(runs, i)
     elif _hashed(frame, i, col):
         # Grouping many distinct strings is slow; their 64-bit hashes sort fast, and the
         # strings behind the top hashes are fetched in the second pass.
         runs = raw.drop_nulls().hash(seed=HASH_SEED).sort().rle()
-        exprs += _distinct_and_top(runs, runs.struct.field("len"), i)
+        exprs += _distinct_and_top(runs, i)
         exprs.append(raw.str.contains(r"^\s*$").sum().alias(f"{i}.empty"))
         if kind not in (SemanticType.TEXT, SemanticType.DATETIME):
             numbers = raw.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum()
@@ -127,10 +127,12 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     return exprs
 
 
-def _distinct_and_top(counts: pl.Expr, n: pl.Expr, i: int) -> list[pl.Expr]:
+def _distinct_and_top(runs: pl.Expr, i: int) -> list[pl.Expr]:
+    # Ties go to the smaller value, so the same data always shows the same top values.
+    by = [runs.struct.field("len"), runs.struct.field("value")]
     return [
-        counts.len().alias(f"{i}.distinct"),
-        counts.top_k_by(n, TOP_VALUES).implode().alias(f"{i}.top"),
+        runs.len().alias(f"{i}.distinct"),
+        runs.top_k_by(by, TOP_VALUES, reverse=[False, True]).implode().alias(f"{i}.top"),
     ]
 
 
@@ -282,7 +284,8 @@ def _assemble(
         first.update(_from_counts(first.pop(f"{i}.counts"), i, col, frame))
     missing, distinct = first[f"{i}.missing"], first[f"{i}.distinct"]
     present = n - missing
-    top = sorted((_value_count(d) for d in first[f"{i}.top"] or []), key=lambda vc: -vc[1])
+    top = sorted(_value_count(d) for d in first[f"{i}.top"] or [])
+    top.sort(key=lambda vc: -vc[1])
     if f"{i}.top_strings" in second:
         strings = pl.Series(second[f"{i}.top_strings"], dtype=pl.String)
         by_hash = dict(zip(strings.hash(seed=HASH_SEED).to_list(), strings, strict=True))
@@ -342,7 +345,7 @@ def _from_counts(
     entries: list[dict[str, Any]], i: int, col: ColumnSchema, frame: Frame
 ) -> dict[str, Any]:
     """Distinct count, top values and string checks from every (value, count) pair."""
-    pairs = [_value_count(entry) for entry in entries]
+    pairs = sorted(_value_count(entry) for entry in entries)
     pairs.sort(key=lambda vc: -vc[1])
     out: dict[str, Any] = {
         f"{i}.distinct": len(pairs),
