@@ -106,7 +106,9 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
         exprs.append(counts.implode().alias(f"{i}.counts"))
     if raw_type.is_float():
         exprs.append(raw.is_infinite().sum().alias(f"{i}.infinite"))
-    if kind in NUMERIC_TYPES and typed_type.is_numeric():
+    # A constant number (or a one-row column) still has a value worth showing as such.
+    numeric = kind in NUMERIC_TYPES or (kind == SemanticType.CONSTANT and raw_type.is_numeric())
+    if numeric and typed_type.is_numeric():
         ordered = typed.drop_nulls().sort()
         exprs += _numeric_exprs(typed, ordered, i)
     elif kind == SemanticType.DATETIME and typed_type in (pl.Datetime, pl.Date):
