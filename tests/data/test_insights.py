@@ -225,3 +225,11 @@ def test_sampling_section_says_what_is_estimated() -> None:
 def test_small_data_is_all_exact(result: dict) -> None:
     assert not result["sampling"]["sampled"]
     assert result["sampling"]["estimated"] == []
+
+
+def test_near_constant_column_is_flagged_with_its_share() -> None:
+    df = pd.DataFrame({"x": range(200), "flag": ["ok"] * 196 + ["bad"] * 4})
+    table, schema = as_table(df)
+    warning = next(w for w in compute_insights(table, schema)["warnings"] if w["column"] == "flag")
+    assert warning["kind"] == "near_constant"
+    assert warning["evidence"] == {"value": "ok", "share": 0.98, "n_distinct": 2}

@@ -105,6 +105,7 @@ def test_imbalanced_target_is_flagged() -> None:
     warning = next(w for w in result["warnings"] if w["kind"] == "imbalanced_target")
     assert warning["column"] == "fraud"
     assert warning["evidence"]["minority_share"] == pytest.approx(df["fraud"].mean())
+    assert "fraud" not in _flagged(result, "near_constant")
 
 
 def test_unknown_target_names_it_and_lists_the_columns() -> None:

@@ -130,7 +130,8 @@ def _column_warnings(col: dict[str, Any], n_rows: int) -> list[dict[str, Any]]:
                 n_distinct=1,
             )
         )
-    elif top is not None and top["share"] >= NEAR_CONSTANT_SHARE:
+    elif top is not None and top["share"] >= NEAR_CONSTANT_SHARE and not col.get("is_target"):
+        # A lopsided target is reported as an imbalanced target instead.
         out.append(
             _warning(
                 WarningKind.NEAR_CONSTANT,
