@@ -233,3 +233,21 @@ def test_near_constant_column_is_flagged_with_its_share() -> None:
     warning = next(w for w in compute_insights(table, schema)["warnings"] if w["column"] == "flag")
     assert warning["kind"] == "near_constant"
     assert warning["evidence"] == {"value": "ok", "share": 0.98, "n_distinct": 2}
+
+
+def test_nearly_interchangeable_columns_are_flagged() -> None:
+    rng = np.random.default_rng(5)
+    celsius = rng.normal(15, 8, 1000)
+    df = pd.DataFrame(
+        {"celsius": celsius, "fahrenheit": celsius * 1.8 + 32 + rng.normal(0, 0.5, 1000)}
+    )
+    table, schema = as_table(df)
+    result = compute_insights(table, schema)
+    warning = next(w for w in result["warnings"] if w["kind"] == "highly_correlated")
+    assert warning["columns"] == ["celsius", "fahrenheit"]
+    assert warning["evidence"]["value"] > 0.99
+
+
+def test_duplicated_columns_are_not_also_reported_as_correlated(result: dict) -> None:
+    pairs = [w["columns"] for w in result["warnings"] if w["kind"] == "highly_correlated"]
+    assert ["level", "level_copy"] not in pairs

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
@@ -70,8 +71,7 @@ def make_frame(table: pa.Table, schema: DatasetSchema) -> Frame:
     columns = [_arrow_column(table.column(i)) for i in range(table.num_columns)]
     names = [Frame.raw(i) for i in range(table.num_columns)]
     # No rechunk: polars works on the Arrow chunks as they are, without copying them.
-    data = pl.from_arrow(pa.table(columns, names=names), rechunk=False)
-    assert isinstance(data, pl.DataFrame)
+    data = cast(pl.DataFrame, pl.from_arrow(pa.table(columns, names=names), rechunk=False))
     floats = [name for name in names if data.schema[name].is_float()]
     flags = data.select(
         *[pl.col(name).is_nan().any().alias(f"nan {name}") for name in floats],

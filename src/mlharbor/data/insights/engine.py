@@ -30,13 +30,13 @@ EXACT_FIGURES = [
     "dates, text lengths, boolean balance)",
     "target.class_balance",
     "target.distribution",
-    "warnings (except target_leakage)",
+    "warnings (except target_leakage and highly_correlated)",
 ]
 ESTIMATED_FIGURES = [
     "associations",
     "target.features (mutual information)",
     "columns.text.words and columns.text.top_tokens (on up to 20,000 of the sampled rows)",
-    "warnings of kind target_leakage",
+    "warnings of kind target_leakage and highly_correlated",
 ]
 
 
@@ -107,7 +107,7 @@ def compute_insights(
         index = schema.names.index(target)
         columns[index]["is_target"] = True
         target_info = analyse_target(frame, sample, columns[index], seed)
-    warnings = quality_warnings(frame, table_stats, columns, target_info)
+    warnings = quality_warnings(frame, table_stats, columns, target_info, associations)
     for col in columns:
         col.pop("fingerprint")
         col.setdefault("is_target", False)

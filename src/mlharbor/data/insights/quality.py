@@ -15,6 +15,7 @@ HIGH_CARDINALITY = 50
 SKEW = 2.0
 IMBALANCE_RATIO = 5.0
 LEAKAGE = 0.7
+REDUNDANT = 0.95
 MOSTLY_NUMBERS = 0.5
 
 
@@ -27,6 +28,7 @@ class WarningKind(StrEnum):
     HIGH_CARDINALITY = "high_cardinality"
     HIGH_MISSING = "high_missing"
     DUPLICATED_COLUMNS = "duplicated_columns"
+    HIGHLY_CORRELATED = "highly_correlated"
     DUPLICATE_ROWS = "duplicate_rows"
     MIXED_TYPES = "mixed_types"
     EMPTY_STRINGS = "empty_strings"
@@ -56,6 +58,7 @@ def quality_warnings(
     table: dict[str, Any],
     columns: list[dict[str, Any]],
     target: dict[str, Any] | None,
+    associations: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every warning about the table, its columns and its target, most serious kinds first.
 
@@ -69,6 +72,8 @@ def quality_warnings(
         The per-column statistics.
     target : dict or None
         The target analysis, when a target was given.
+    associations : dict, optional
+        The associations, for pairs of columns that say nearly the same thing.
 
     Returns
     -------
@@ -78,7 +83,11 @@ def quality_warnings(
     out = []
     if target is not None:
         out += _target_warnings(target)
-    out += _duplicated_columns(frame, columns)
+    duplicated = _duplicated_columns(frame, columns)
+    out += duplicated
+    if associations is not None:
+        seen = {frozenset(w["columns"]) for w in duplicated}
+        out += _redundant_pairs(associations, seen, target)
     for col in columns:
         out += _column_warnings(col, frame.n_rows)
     if table["duplicate_rows"]:
@@ -266,6 +275,31 @@ def _duplicated_columns(frame: Frame, columns: list[dict[str, Any]]) -> list[dic
                     )
                 )
             members = [j for j in members[1:] if j not in same]
+    return out
+
+
+def _redundant_pairs(
+    associations: dict[str, Any], seen: set[frozenset[str]], target: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    target_name = target["column"] if target else None
+    out = []
+    for pair in associations["top_pairs"]:
+        names = pair["columns"]
+        if pair["strength"] < REDUNDANT or target_name in names:
+            continue
+        if any(frozenset(names) <= group for group in seen):
+            continue
+        out.append(
+            _warning(
+                WarningKind.HIGHLY_CORRELATED,
+                list(names),
+                f"{names[0]!r} and {names[1]!r} are almost interchangeable "
+                f"({pair['method']} {pair['value']:.2f}); one of them may be enough",
+                method=pair["method"],
+                value=pair["value"],
+                sample_rows=associations["sample_rows"],
+            )
+        )
     return out
 
 
