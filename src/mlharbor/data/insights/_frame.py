@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from mlharbor.data.insights._encode import category_codes, float_values
 from mlharbor.data.schema import BOOLEAN_TOKENS, ColumnSchema, DatasetSchema, SemanticType
 from mlharbor.errors import InvalidInputError
 
@@ -31,6 +33,8 @@ class Frame:
 
     data: pl.DataFrame
     schema: DatasetSchema
+    # Codes are built once and shared by the associations and the target analysis.
+    _codes: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -43,6 +47,20 @@ class Frame:
     def typed(self, i: int) -> str:
         name = f"t{i}"
         return name if name in self.data.columns else f"r{i}"
+
+    def category_codes(self, i: int) -> np.ndarray:
+        """Category codes of column ``i``'s raw values (see ``_encode.category_codes``)."""
+        key = ("category", i)
+        if key not in self._codes:
+            self._codes[key] = category_codes(self.data.get_column(self.raw(i)))
+        return self._codes[key]
+
+    def float_values(self, i: int) -> np.ndarray:
+        """Column ``i``'s typed values as float64, NaN for missing."""
+        key = ("float", i)
+        if key not in self._codes:
+            self._codes[key] = float_values(self.data.get_column(self.typed(i)))
+        return self._codes[key]
 
     def sample(self, n: int, seed: int) -> Frame:
         """A seeded random sample of ``n`` rows (the frame itself when it is no larger)."""

@@ -17,9 +17,7 @@ import numpy as np
 import polars as pl
 
 from mlharbor.data.insights._encode import (
-    category_codes,
     contingency,
-    float_values,
     quantile_codes,
 )
 from mlharbor.data.insights._frame import CATEGORY_TYPES, NUMERIC_TYPES, Frame
@@ -158,11 +156,10 @@ def _class_balance(frame: Frame, i: int) -> dict[str, Any]:
 def _informativeness(
     sample: Frame, i: int, classification: str | None, seed: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, Any]]:
-    target = sample.data.get_column(sample.raw(i))
     if classification is not None:
-        y = category_codes(target)
+        y = sample.category_codes(i)
     else:
-        y = quantile_codes(float_values(sample.data.get_column(sample.typed(i))), REGRESSION_BINS)
+        y = quantile_codes(sample.float_values(i), REGRESSION_BINS)
     keep = y >= 0
     y = y[keep]
     shuffled = np.random.default_rng(seed).permutation(y)
@@ -209,9 +206,9 @@ def _feature_codes(sample: Frame, j: int, col: ColumnSchema) -> np.ndarray | str
     if kind in (SemanticType.NUMERIC, SemanticType.DATETIME) and (
         typed.dtype.is_numeric() or typed.dtype in (pl.Datetime, pl.Date)
     ):
-        codes = quantile_codes(float_values(typed))
+        codes = quantile_codes(sample.float_values(j))
     elif kind in CATEGORY_TYPES or kind in NUMERIC_TYPES:
-        codes = category_codes(sample.data.get_column(sample.raw(j)))
+        codes = sample.category_codes(j)
     else:
         return {
             SemanticType.TEXT: "free text (see the text statistics)",
