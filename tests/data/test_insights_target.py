@@ -135,3 +135,8 @@ def test_target_with_missing_values_is_flagged() -> None:
     warning = next(w for w in result["warnings"] if w["kind"] == "target_missing")
     assert warning["evidence"]["n_missing"] == 10
     assert result["target"]["sample_rows"] == 290
+
+
+def test_titanic_age_gaps_are_reported_but_not_as_high_missing(titanic: dict) -> None:
+    assert "Age" in _flagged(titanic, "missing_values")
+    assert "Age" not in _flagged(titanic, "high_missing")

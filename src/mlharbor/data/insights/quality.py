@@ -10,6 +10,7 @@ from mlharbor.data.insights._frame import Frame
 from mlharbor.data.schema import SemanticType
 
 HIGH_MISSING_SHARE = 0.3
+SOME_MISSING_SHARE = 0.05
 NEAR_CONSTANT_SHARE = 0.95
 HIGH_CARDINALITY = 50
 SKEW = 2.0
@@ -27,6 +28,7 @@ class WarningKind(StrEnum):
     IDENTIFIER = "identifier"
     HIGH_CARDINALITY = "high_cardinality"
     HIGH_MISSING = "high_missing"
+    MISSING_VALUES = "missing_values"
     DUPLICATED_COLUMNS = "duplicated_columns"
     HIGHLY_CORRELATED = "highly_correlated"
     DUPLICATE_ROWS = "duplicate_rows"
@@ -118,6 +120,17 @@ def _column_warnings(col: dict[str, Any], n_rows: int) -> list[dict[str, Any]]:
                 n_missing=col["n_missing"],
             )
         ]
+    if SOME_MISSING_SHARE <= col["missing_share"] < HIGH_MISSING_SHARE:
+        out.append(
+            _warning(
+                WarningKind.MISSING_VALUES,
+                [name],
+                f"{col['missing_share']:.0%} of the values of {name!r} are missing "
+                f"({col['n_missing']:,} rows); they will need imputing or a missing indicator",
+                missing_share=col["missing_share"],
+                n_missing=col["n_missing"],
+            )
+        )
     if col["missing_share"] >= HIGH_MISSING_SHARE:
         out.append(
             _warning(
@@ -156,7 +169,7 @@ def _column_warnings(col: dict[str, Any], n_rows: int) -> list[dict[str, Any]]:
             _warning(
                 WarningKind.IDENTIFIER,
                 [name],
-                f"{name!r} looks like a row identifier ({col['evidence']}); "
+                f"{name!r} looks like a row identifier ({_unwrap(col['evidence'])}); "
                 "it should not be used as a feature",
                 n_distinct=distinct,
                 distinct_share=col["distinct_share"],
@@ -240,6 +253,11 @@ def _value_warnings(col: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def _unwrap(evidence: str) -> str:
+    """Evidence without its own parentheses, to sit inside a sentence's."""
+    return evidence.replace(" (", ": ").replace(")", "")
 
 
 def _is_number(value: Any) -> bool:
