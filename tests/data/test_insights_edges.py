@@ -144,3 +144,14 @@ def test_repeated_column_names_are_refused() -> None:
     schema = infer_schema(table)
     with pytest.raises(InvalidInputError, match="repeated column names"):
         compute_insights(table, schema)
+
+
+def test_wide_table_is_described_column_by_column() -> None:
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({f"f{i}": rng.normal(size=300) for i in range(150)})
+    df["y"] = rng.choice(["a", "b"], 300)
+    result = _insights(df, target="y")
+    assert len(result["columns"]) == 151
+    assert len(result["target"]["features"]) == 150
+    assert len(result["associations"]["pearson"]["columns"]) == 60  # capped, and said so
+    assert sum(s["reason"].startswith("more than") for s in result["associations"]["skipped"]) == 90

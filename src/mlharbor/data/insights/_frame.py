@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import cast
 
 import numpy as np
@@ -44,9 +45,14 @@ class Frame:
     def raw(i: int) -> str:
         return f"r{i}"
 
+    @cached_property
+    def dtypes(self) -> dict[str, pl.DataType]:
+        """Each column's polars type (polars rebuilds its schema object on every access)."""
+        return dict(self.data.schema)
+
     def typed(self, i: int) -> str:
         name = f"t{i}"
-        return name if name in self.data.columns else f"r{i}"
+        return name if name in self.dtypes else f"r{i}"
 
     def category_codes(self, i: int) -> np.ndarray:
         """Category codes of column ``i``'s raw values (see ``_encode.category_codes``)."""
@@ -90,17 +96,19 @@ def make_frame(table: pa.Table, schema: DatasetSchema) -> Frame:
     names = [Frame.raw(i) for i in range(table.num_columns)]
     # No rechunk: polars works on the Arrow chunks as they are, without copying them.
     data = cast(pl.DataFrame, pl.from_arrow(pa.table(columns, names=names), rechunk=False))
-    floats = [name for name in names if data.schema[name].is_float()]
+    dtypes = dict(data.schema)
+    floats = [name for name in names if dtypes[name].is_float()]
     flags = data.select(
         *[pl.col(name).is_nan().any().alias(f"nan {name}") for name in floats],
         *[pl.col(name).is_infinite().any().alias(f"inf {name}") for name in floats],
     ).row(0, named=True) if floats else {}  # fmt: skip
-    fixes = [_raw_fix(name, data.schema[name], flags.get(f"nan {name}", False)) for name in names]
+    fixes = [_raw_fix(name, dtypes[name], flags.get(f"nan {name}", False)) for name in names]
     data = data.with_columns([fix for fix in fixes if fix is not None])
+    dtypes = dict(data.schema)
     typed = [
         expr.alias(f"t{i}")
         for i, col in enumerate(schema.columns)
-        if (expr := _typed_expr(names[i], data.schema[names[i]], col, flags)) is not None
+        if (expr := _typed_expr(names[i], dtypes[names[i]], col, flags)) is not None
     ]
     return Frame(data.with_columns(typed) if typed else data, schema)
 

@@ -78,7 +78,7 @@ def _pick_columns(
     numeric, categorical, skipped = [], [], []
     for i, col in enumerate(sample.schema.columns):
         kind = col.semantic_type
-        typed_type = sample.data.schema[sample.typed(i)]
+        typed_type = sample.dtypes[sample.typed(i)]
         if kind in NUMERIC_TYPES and typed_type.is_numeric():
             numeric.append((i, col.name))
         if kind in CATEGORY_TYPES:

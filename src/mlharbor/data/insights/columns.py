@@ -71,9 +71,13 @@ def _row_exprs(frame: Frame) -> list[pl.Expr]:
     raw = [pl.col(frame.raw(i)) for i in range(len(frame.schema.columns))]
     # One 64-bit hash per row, folded from the per-column hashes that the fingerprints use
     # too (polars computes each once); two distinct rows collide with odds near n^2/2^64.
-    row_hash = raw[0].hash(seed=17)
-    for col in raw[1:]:
-        row_hash = row_hash * 0x9E3779B97F4A7C15 + col.hash(seed=17)
+    # Folded pairwise, so a wide table makes a shallow expression tree for polars to plan.
+    hashes = [col.hash(seed=17) for col in raw]
+    while len(hashes) > 1:
+        pairs = zip(hashes[::2], hashes[1::2], strict=False)
+        folded = [a * 0x9E3779B97F4A7C15 + b for a, b in pairs]
+        hashes = folded + hashes[len(folded) * 2 :]
+    row_hash = hashes[0]
     return [
         row_hash.n_unique().alias("unique_rows"),
         pl.any_horizontal([c.is_null() for c in raw]).sum().alias("incomplete_rows"),
@@ -83,7 +87,7 @@ def _row_exprs(frame: Frame) -> list[pl.Expr]:
 def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     raw_name, typed_name = frame.raw(i), frame.typed(i)
     raw, typed = pl.col(raw_name), pl.col(typed_name)
-    raw_type, typed_type = frame.data.schema[raw_name], frame.data.schema[typed_name]
+    raw_type, typed_type = frame.dtypes[raw_name], frame.dtypes[typed_name]
     kind = col.semantic_type
     exprs = [raw.null_count().alias(f"{i}.missing"), raw.hash(seed=17).sum().alias(f"{i}.hash")]
     if raw_type.is_numeric() or raw_type.is_temporal():
@@ -181,7 +185,7 @@ def _second_pass(
         q1, q3 = first[f"{i}.p25"], first[f"{i}.p75"]
         lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
         outliers = ((typed < lo) | (typed > hi)).sum().alias(f"{i}.outliers")
-        integral = frame.data.schema[frame.typed(i)].is_integer()
+        integral = frame.dtypes[frame.typed(i)].is_integer()
         hist, edges = histogram(typed, first[f"{i}.min"], first[f"{i}.max"], integral, i)
         return [outliers, hist], edges
     if first.get(f"{i}.dt_min") is not None:
@@ -209,7 +213,7 @@ def _fetch_top_strings(
 
 def _hashed(frame: Frame, i: int, col: ColumnSchema) -> bool:
     """Whether the column's values are counted by their hashes (many distinct strings)."""
-    return frame.data.schema[frame.raw(i)] == pl.String and col.n_distinct > MANY_STRINGS
+    return frame.dtypes[frame.raw(i)] == pl.String and col.n_distinct > MANY_STRINGS
 
 
 def histogram(
@@ -243,7 +247,7 @@ def _top_tokens(sample: Frame) -> dict[int, dict[str, Any]]:
     text = [
         i
         for i, col in enumerate(sample.schema.columns)
-        if col.semantic_type == SemanticType.TEXT and sample.data.schema[sample.raw(i)] == pl.String
+        if col.semantic_type == SemanticType.TEXT and sample.dtypes[sample.raw(i)] == pl.String
     ]
     if not text:
         return {}
@@ -353,7 +357,7 @@ def _from_counts(
         f"{i}.distinct": len(pairs),
         f"{i}.top": [{"value": v, "len": c} for v, c in pairs[:TOP_VALUES]],
     }
-    if frame.data.schema[frame.raw(i)] == pl.String:
+    if frame.dtypes[frame.raw(i)] == pl.String:
         values = pl.Series([v for v, _ in pairs], dtype=pl.String)
         counts = pl.Series([c for _, c in pairs], dtype=pl.Int64)
         out[f"{i}.empty"] = counts.filter(values.str.contains(r"^\s*$")).sum()
