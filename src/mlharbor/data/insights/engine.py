@@ -21,7 +21,7 @@ from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
 
 FORMAT_VERSION = 1
-MAX_EXACT_ROWS = 100_000
+MAX_EXACT_ROWS = 50_000
 MIN_SAMPLE_ROWS = 1_000
 
 EXACT_FIGURES = [
