@@ -1,0 +1,375 @@
+"""Quality warnings: what will trip a model up, each with its column(s) and evidence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from enum import StrEnum
+from typing import Any
+
+from mlharbor.data.insights._frame import Frame
+from mlharbor.data.schema import SemanticType
+
+HIGH_MISSING_SHARE = 0.3
+SOME_MISSING_SHARE = 0.05
+NEAR_CONSTANT_SHARE = 0.95
+HIGH_CARDINALITY = 50
+SKEW = 2.0
+IMBALANCE_RATIO = 5.0
+LEAKAGE = 0.7
+REDUNDANT = 0.95
+MOSTLY_NUMBERS = 0.5
+
+
+class WarningKind(StrEnum):
+    """What a quality warning is about."""
+
+    CONSTANT = "constant"
+    NEAR_CONSTANT = "near_constant"
+    IDENTIFIER = "identifier"
+    HIGH_CARDINALITY = "high_cardinality"
+    HIGH_MISSING = "high_missing"
+    MISSING_VALUES = "missing_values"
+    DUPLICATED_COLUMNS = "duplicated_columns"
+    HIGHLY_CORRELATED = "highly_correlated"
+    DUPLICATE_ROWS = "duplicate_rows"
+    MIXED_TYPES = "mixed_types"
+    EMPTY_STRINGS = "empty_strings"
+    INFINITE_VALUES = "infinite_values"
+    UNPARSED_DATES = "unparsed_dates"
+    SKEWED = "skewed"
+    IMBALANCED_TARGET = "imbalanced_target"
+    TARGET_LEAKAGE = "target_leakage"
+    TARGET_MISSING = "target_missing"
+    UNUSABLE_TARGET = "unusable_target"
+
+
+def _warning(
+    kind: WarningKind, columns: list[str], message: str, **evidence: Any
+) -> dict[str, Any]:
+    return {
+        "kind": str(kind),
+        "column": columns[0] if columns else None,
+        "columns": columns,
+        "message": message,
+        "evidence": evidence,
+    }
+
+
+def quality_warnings(
+    frame: Frame,
+    table: dict[str, Any],
+    columns: list[dict[str, Any]],
+    target: dict[str, Any] | None,
+    associations: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Every warning about the table, its columns and its target, most serious kinds first.
+
+    Parameters
+    ----------
+    frame : Frame
+        The whole dataset (to confirm that columns with equal fingerprints are equal).
+    table : dict
+        The table statistics.
+    columns : list of dict
+        The per-column statistics.
+    target : dict or None
+        The target analysis, when a target was given.
+    associations : dict, optional
+        The associations, for pairs of columns that say nearly the same thing.
+
+    Returns
+    -------
+    list of dict
+        Each ``{"kind", "column", "columns", "message", "evidence"}``.
+    """
+    out = []
+    if target is not None:
+        out += _target_warnings(target)
+    duplicated = _duplicated_columns(frame, columns)
+    out += duplicated
+    if associations is not None:
+        seen = {frozenset(w["columns"]) for w in duplicated}
+        out += _redundant_pairs(associations, seen, target)
+    for col in columns:
+        out += _column_warnings(col, frame.n_rows)
+    if table["duplicate_rows"]:
+        n = table["duplicate_rows"]
+        out.append(
+            _warning(
+                WarningKind.DUPLICATE_ROWS,
+                [],
+                f"{n} rows repeat an earlier row exactly ({n / table['n_rows']:.1%} of rows)",
+                duplicate_rows=n,
+                share=n / table["n_rows"],
+            )
+        )
+    return out
+
+
+def _column_warnings(col: dict[str, Any], n_rows: int) -> list[dict[str, Any]]:
+    name, kind = col["name"], col["semantic_type"]
+    present, distinct = col["n_present"], col["n_distinct"]
+    out = []
+    if present == 0:
+        return [
+            _warning(
+                WarningKind.HIGH_MISSING,
+                [name],
+                f"every value of {name!r} is missing; the column carries no information",
+                missing_share=1.0,
+                n_missing=col["n_missing"],
+            )
+        ]
+    if SOME_MISSING_SHARE <= col["missing_share"] < HIGH_MISSING_SHARE:
+        out.append(
+            _warning(
+                WarningKind.MISSING_VALUES,
+                [name],
+                f"{col['missing_share']:.0%} of the values of {name!r} are missing "
+                f"({col['n_missing']:,} rows); they will need imputing or a missing indicator",
+                missing_share=col["missing_share"],
+                n_missing=col["n_missing"],
+            )
+        )
+    if col["missing_share"] >= HIGH_MISSING_SHARE:
+        out.append(
+            _warning(
+                WarningKind.HIGH_MISSING,
+                [name],
+                f"{col['missing_share']:.0%} of the values of {name!r} are missing",
+                missing_share=col["missing_share"],
+                n_missing=col["n_missing"],
+            )
+        )
+    top = col["top_values"][0] if col["top_values"] else None
+    if distinct == 1:
+        out.append(
+            _warning(
+                WarningKind.CONSTANT,
+                [name],
+                f"{name!r} has a single value ({top['value']!r}) and tells nothing apart",
+                value=top["value"],
+                n_distinct=1,
+            )
+        )
+    elif top is not None and top["share"] >= NEAR_CONSTANT_SHARE and not col.get("is_target"):
+        # A lopsided target is reported as an imbalanced target instead.
+        out.append(
+            _warning(
+                WarningKind.NEAR_CONSTANT,
+                [name],
+                f"{top['share']:.1%} of the values of {name!r} are {top['value']!r}",
+                value=top["value"],
+                share=top["share"],
+                n_distinct=distinct,
+            )
+        )
+    if kind == SemanticType.IDENTIFIER:
+        out.append(
+            _warning(
+                WarningKind.IDENTIFIER,
+                [name],
+                f"{name!r} looks like a row identifier ({_unwrap(col['evidence'])}); "
+                "it should not be used as a feature",
+                n_distinct=distinct,
+                distinct_share=col["distinct_share"],
+            )
+        )
+    elif kind == SemanticType.CATEGORICAL and distinct > HIGH_CARDINALITY:
+        out.append(
+            _warning(
+                WarningKind.HIGH_CARDINALITY,
+                [name],
+                f"{name!r} is categorical with {distinct} distinct values; one-hot encoding "
+                "it would make many sparse columns",
+                n_distinct=distinct,
+                distinct_share=col["distinct_share"],
+            )
+        )
+    out += _value_warnings(col)
+    return out
+
+
+def _value_warnings(col: dict[str, Any]) -> list[dict[str, Any]]:
+    name, present, out = col["name"], col["n_present"], []
+    numbers = col.get("n_numeric_like", 0)
+    if present and numbers < present and numbers / present >= MOSTLY_NUMBERS:
+        others = [v["value"] for v in col["top_values"] if not _is_number(v["value"])][:5]
+        out.append(
+            _warning(
+                WarningKind.MIXED_TYPES,
+                [name],
+                f"{numbers / present:.0%} of the values of {name!r} are numbers but "
+                f"{present - numbers} are not (e.g. {', '.join(map(repr, others)) or 'n/a'})",
+                numeric_share=numbers / present,
+                n_not_numbers=present - numbers,
+                examples=others,
+            )
+        )
+    if col.get("n_empty"):
+        out.append(
+            _warning(
+                WarningKind.EMPTY_STRINGS,
+                [name],
+                f"{col['n_empty']} values of {name!r} are empty or blank text, "
+                "probably missing values in disguise",
+                n_empty=col["n_empty"],
+                share=col["n_empty"] / present,
+            )
+        )
+    if col.get("n_infinite"):
+        out.append(
+            _warning(
+                WarningKind.INFINITE_VALUES,
+                [name],
+                f"{col['n_infinite']} values of {name!r} are infinite; they are left out of "
+                "its statistics",
+                n_infinite=col["n_infinite"],
+            )
+        )
+    unparsed = col.get("datetime", {}).get("n_unparsed")
+    if unparsed:
+        out.append(
+            _warning(
+                WarningKind.UNPARSED_DATES,
+                [name],
+                f"{unparsed} values of {name!r} do not read as dates",
+                n_unparsed=unparsed,
+            )
+        )
+    skew = col.get("numeric", {}).get("skew")
+    if col["semantic_type"] == SemanticType.NUMERIC and skew is not None and abs(skew) >= SKEW:
+        side = "right" if skew > 0 else "left"
+        out.append(
+            _warning(
+                WarningKind.SKEWED,
+                [name],
+                f"{name!r} is strongly {side}-skewed (skewness {skew:.1f}); a log or rank "
+                "transform may help linear models",
+                skew=skew,
+                median=col["numeric"]["median"],
+                mean=col["numeric"]["mean"],
+                max=col["numeric"]["max"],
+            )
+        )
+    return out
+
+
+def _unwrap(evidence: str) -> str:
+    """Evidence without its own parentheses, to sit inside a sentence's."""
+    return evidence.replace(" (", ": ").replace(")", "")
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _duplicated_columns(frame: Frame, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, col in enumerate(columns):
+        if col["n_present"]:
+            groups[(col["fingerprint"], col["n_missing"], col["n_distinct"])].append(i)
+    out = []
+    for members in groups.values():
+        while len(members) > 1:
+            first = frame.data.get_column(frame.raw(members[0]))
+            same = [
+                j
+                for j in members[1:]
+                if first.equals(frame.data.get_column(frame.raw(j)), check_names=False)
+            ]
+            if same:
+                names = [columns[j]["name"] for j in (members[0], *same)]
+                out.append(
+                    _warning(
+                        WarningKind.DUPLICATED_COLUMNS,
+                        names,
+                        f"{', '.join(map(repr, names))} hold exactly the same values; keep one",
+                        n_columns=len(names),
+                    )
+                )
+            members = [j for j in members[1:] if j not in same]
+    return out
+
+
+def _redundant_pairs(
+    associations: dict[str, Any], seen: set[frozenset[str]], target: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    target_name = target["column"] if target else None
+    out = []
+    for pair in associations["top_pairs"]:
+        names = pair["columns"]
+        if pair["strength"] < REDUNDANT or target_name in names:
+            continue
+        if any(frozenset(names) <= group for group in seen):
+            continue
+        out.append(
+            _warning(
+                WarningKind.HIGHLY_CORRELATED,
+                list(names),
+                f"{names[0]!r} and {names[1]!r} are almost interchangeable "
+                f"({pair['method']} {pair['value']:.2f}); one of them may be enough",
+                method=pair["method"],
+                value=pair["value"],
+                sample_rows=associations["sample_rows"],
+            )
+        )
+    return out
+
+
+def _target_warnings(target: dict[str, Any]) -> list[dict[str, Any]]:
+    name, out = target["column"], []
+    if target["task"] is None:
+        return [
+            _warning(
+                WarningKind.UNUSABLE_TARGET,
+                [name],
+                f"{name!r} cannot be learned as a target: {target['reason']}",
+                reason=target["reason"],
+            )
+        ]
+    if target["n_missing"]:
+        out.append(
+            _warning(
+                WarningKind.TARGET_MISSING,
+                [name],
+                f"the target {name!r} is missing in {target['n_missing']} rows; "
+                "they cannot be used for training",
+                n_missing=target["n_missing"],
+            )
+        )
+    balance = target.get("class_balance")
+    if balance and balance["imbalance_ratio"] >= IMBALANCE_RATIO:
+        minority = balance["classes"][-1] if not balance["n_classes_not_listed"] else None
+        which = f" ({minority['value']!r})" if minority else ""
+        out.append(
+            _warning(
+                WarningKind.IMBALANCED_TARGET,
+                [name],
+                f"the target {name!r} is imbalanced: its rarest class{which} has "
+                f"{balance['minority_share']:.1%} of the rows, its commonest "
+                f"{balance['majority_share']:.1%}",
+                imbalance_ratio=balance["imbalance_ratio"],
+                minority_share=balance["minority_share"],
+                majority_share=balance["majority_share"],
+            )
+        )
+    for feature in target["features"]:
+        if (feature["adjusted"] or 0.0) >= LEAKAGE:
+            out.append(
+                _warning(
+                    WarningKind.TARGET_LEAKAGE,
+                    [feature["column"], name],
+                    f"{feature['column']!r} nearly determines the target {name!r} "
+                    f"({feature['adjusted']:.0%} of its uncertainty explained): it may be "
+                    "known only after the outcome",
+                    adjusted_information=feature["adjusted"],
+                    mutual_information=feature["mutual_information"],
+                    rule_accuracy=feature["rule_accuracy"],
+                )
+            )
+    return out
