@@ -98,3 +98,18 @@ def test_train_a_model_from_the_command_line(env: Path) -> None:
     bad = runner.invoke(app, ["train", "iris", "--target", "variety", "--param", "n_trees=3"])
     assert bad.exit_code == 3 and "unknown parameter 'n_trees'" in bad.output
     assert "succeeded" in runner.invoke(app, ["jobs", "list"]).output
+
+
+def test_insights_summary_and_html_report(env: Path) -> None:
+    path = write(env, "titanic.csv", TITANIC_LIKE)
+    runner.invoke(app, ["ingest", str(path)])
+    r = runner.invoke(
+        app, ["insights", "titanic", "--target", "Survived", "--html", str(env / "report.html")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "120 rows × 8 columns" in r.output
+    assert "target Survived: binary" in r.output
+    assert "PassengerId" in r.output  # the identifier warning
+    assert (env / "report.html").read_text().startswith("<!")
+    bad = runner.invoke(app, ["insights", "titanic", "--target", "Nope"])
+    assert bad.exit_code == 4 and "'Nope'" in bad.output

@@ -117,6 +117,18 @@ class Datasets(_Resource):
                 out.write(chunk)
         return dest
 
+    def insights(
+        self, ref: str | int, *, target: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        """The dataset's insights (cached on the server)."""
+        params = {k: v for k, v in {"target": target, "version": version}.items() if v}
+        return self._call("GET", f"/api/v1/datasets/{ref}/insights", params=params).json()
+
+    def insights_html(self, ref: str | int, *, target: str | None = None) -> str:
+        """The insights as a self-contained HTML report."""
+        params = {"target": target} if target else {}
+        return self._call("GET", f"/api/v1/datasets/{ref}/insights/report", params=params).text
+
     def delete(self, ref: str | int) -> None:
         """Delete a dataset (refused while a model uses it)."""
         self._call("DELETE", f"/api/v1/datasets/{ref}")

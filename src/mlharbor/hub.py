@@ -15,6 +15,7 @@ from types import TracebackType
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
+from mlharbor.data.profiles import InsightsService
 from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
 from mlharbor.registry import ModelRegistry
@@ -33,6 +34,7 @@ class Hub:
         self.sessions = make_session_factory(self.engine)
         self.artifacts = ArtifactStore(settings.resolved_artifact_uri())
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
+        self.insights = InsightsService(self.sessions, self.artifacts, self.datasets)
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)

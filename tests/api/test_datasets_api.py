@@ -278,3 +278,36 @@ def test_validation_errors_are_problem_json(api: httpx.Client) -> None:
     assert r.status_code == 422
     assert r.json()["code"] == "invalid_input" and "limit" in r.json()["detail"]
     assert r.headers["x-request-id"]
+
+
+def test_insights_are_computed_once_and_cached(live: LiveServer) -> None:
+    with live.client() as api:
+        upload(api, "titanic.csv", TITANIC_LIKE)
+        first = api.get("/api/v1/datasets/titanic/insights", params={"target": "Survived"})
+        assert first.status_code == 200, first.text
+        body = first.json()
+        assert body["table"]["n_rows"] == 120
+        assert body["target"]["task"] == "binary"
+        flagged = {w["column"] for w in body["warnings"] if w["kind"] == "identifier"}
+        assert "PassengerId" in flagged
+        again = api.get("/api/v1/datasets/titanic/insights", params={"target": "Survived"})
+        assert again.json() == body  # served from the cache, timing included
+        assert len(list(Path(live.hub.settings.resolved_artifact_uri()).rglob("*.json"))) == 1
+        report = api.get(
+            "/api/v1/datasets/titanic/insights/report",
+            params={"target": "Survived", "download": "true"},
+        )
+        assert report.headers["content-type"].startswith("text/html")
+        assert "attachment" in report.headers["content-disposition"]
+        assert "PassengerId" in report.text and "http://" not in report.text
+        bad = api.get("/api/v1/datasets/titanic/insights", params={"target": "Nope"})
+        assert bad.status_code == 404 and "'Nope'" in bad.json()["detail"]
+        # A type override invalidates the cache.
+        api.patch(
+            "/api/v1/datasets/titanic/versions/1/schema",
+            json={"columns": {"PassengerId": {"semantic_type": "numeric"}}},
+        )
+        fresh = api.get("/api/v1/datasets/titanic/insights", params={"target": "Survived"}).json()
+        assert "PassengerId" not in {
+            w["column"] for w in fresh["warnings"] if w["kind"] == "identifier"
+        }

@@ -142,3 +142,20 @@ def test_frame_round_trip_values(tmp_path: Path) -> None:
     result = read_table(write(tmp_path, "f.csv", df.to_csv(index=False)))
     back = result.table.to_pandas()
     pd.testing.assert_series_equal(back["income"], df["income"], check_dtype=False)
+
+
+def test_parquet_with_nested_columns_is_typed_and_the_nested_column_ignored(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from mlharbor.data.schema import infer_schema
+
+    table = pa.table(
+        {"id": [1, 2, 3], "tags": [["a"], ["b", "c"], None], "meta": [{"k": 1}, {"k": 2}, {"k": 3}]}
+    )
+    pq.write_table(table, tmp_path / "n.parquet")
+    schema = infer_schema(read_table(tmp_path / "n.parquet").table)
+    roles = {c.name: c.role for c in schema.columns}
+    assert roles == {"id": "feature", "tags": "ignore", "meta": "ignore"}
+    assert schema.column("tags").n_missing == 1

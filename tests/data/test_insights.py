@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from insights_factories import as_table, mixed
 
 import mlharbor.data.insights as insights_api
 from mlharbor.data.insights import compute_insights
+
+from .insights_factories import as_table, mixed
 
 
 @pytest.fixture(scope="module")

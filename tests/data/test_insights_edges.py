@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from insights_factories import as_table
 
 from mlharbor.data.insights import compute_insights
 from mlharbor.data.schema import ColumnSchema, DatasetSchema, SemanticType, infer_schema
 from mlharbor.errors import InvalidInputError
+
+from .insights_factories import as_table
 
 
 def _insights(df: pd.DataFrame, target: str | None = None) -> dict:

@@ -6,9 +6,10 @@ import re
 
 import pandas as pd
 import pytest
-from insights_factories import as_table, titanic_like
 
 from mlharbor.data.insights import compute_insights, render_insights_html, summarize_insights
+
+from .insights_factories import as_table, titanic_like
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from insights_factories import as_table, mixed, titanic_like
 from sklearn.datasets import load_diabetes, load_iris
 
 from mlharbor.data.insights import Task, compute_insights
 from mlharbor.errors import NotFoundError
+
+from .insights_factories import as_table, mixed, titanic_like
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_text_with_a_label_is_text_classification() -> None:
     reviews = [" ".join(rng.choice(words[s], 5)) + " product arrived today" for s in sentiment]
     table, schema = as_table(pd.DataFrame({"review": reviews, "sentiment": sentiment}))
     target = compute_insights(table, schema, target="sentiment")["target"]
-    assert target["task"] == Task.TEXT_CLASSIFICATION
+    assert target["task"] == Task.TEXT
     assert target["classification"] == "binary"
     assert "'review'" in target["reason"]
 

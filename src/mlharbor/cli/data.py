@@ -184,6 +184,68 @@ def datasets_show(
     _print_schema(v)
 
 
+@app.command()
+def insights(
+    dataset: Annotated[str, typer.Argument(help="Dataset name or id.")],
+    target_column: Annotated[
+        str | None, typer.Option("--target", help="Column to predict.")
+    ] = None,
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write the HTML report here.")] = None,
+) -> None:
+    """Profile a dataset: columns, quality warnings and, with --target, what predicts it."""
+    if target.url:
+        with open_client() as client:
+            result = run(
+                lambda: client.datasets.insights(dataset, target=target_column, version=version)
+            )
+            page = client.datasets.insights_html(dataset, target=target_column) if html else ""
+    else:
+        with open_hub() as hub:
+            result = run(lambda: hub.insights.get(dataset, version=version, target=target_column))
+            if html:
+                from mlharbor.data.insights import render_insights_html
+
+                page = render_insights_html(result)
+    print_insights(result)
+    if html:
+        html.write_text(page, encoding="utf-8")
+        console.print(f"report written to {html}")
+
+
+def print_insights(result: dict[str, Any]) -> None:
+    """A readable summary of insights: the table, the target, the warnings."""
+    t = result["table"]
+    console.print(
+        f"[bold]{t['n_rows']:,} rows × {t['n_columns']} columns[/]; "
+        f"{t['missing_cells']:,} missing cells, {t['duplicate_rows']:,} duplicate rows"
+    )
+    tgt = result.get("target") or {}
+    if tgt.get("task"):
+        console.print(
+            f"target [bold]{tgt.get('column')}[/]: {tgt['task']} ({tgt.get('reason', '')})"
+        )
+        features = tgt.get("features") or []
+        if features:
+            table = Table(title="what predicts the target (mutual information)")
+            table.add_column("feature")
+            table.add_column("score", justify="right")
+            for f in features[:10]:
+                score = f.get("mutual_information", f.get("score"))
+                table.add_row(
+                    str(f.get("column", f.get("name"))),
+                    f"{score:.4f}" if isinstance(score, float) else str(score),
+                )
+            console.print(table)
+    warnings = result.get("warnings") or []
+    if warnings:
+        console.print(f"[bold yellow]{len(warnings)} warning(s)[/]")
+        for w in warnings:
+            console.print(f"  [yellow]•[/] {w['message']}", highlight=False)
+    else:
+        console.print("[green]no quality warnings[/]")
+
+
 @keys_app.command("create")
 def keys_create(
     scope: Annotated[list[str], typer.Option(help="read, predict, train or admin; repeatable.")],

@@ -524,6 +524,7 @@ class DatasetService:
                     session.delete(session.get(DatasetVersion, v.id))
         for v in doomed:
             self.artifacts.delete(v.artifact_key)
+            self.artifacts.delete_prefix(f"insights/{v.id}")
         if version is None:
             self.artifacts.delete_prefix(f"datasets/{info.name}")
 

@@ -202,6 +202,16 @@ def _count_missing(column: pa.ChunkedArray) -> int:
 
 def _infer_column(name: str, full: pa.ChunkedArray, column: pa.ChunkedArray) -> ColumnSchema:
     storage = full.type
+    if pa.types.is_nested(storage):
+        # Lists, structs and maps have no distinct-count kernel and no encoder: keep, don't use.
+        return ColumnSchema(
+            name=name,
+            storage_type=str(storage),
+            semantic_type=SemanticType.CATEGORICAL,
+            role=Role.IGNORE,
+            n_missing=full.null_count,
+            evidence="nested values (lists or records) are kept but not used as features",
+        )
     if pa.types.is_dictionary(storage):
         column = column.cast(storage.value_type)
     n_missing = _count_missing(full)

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
+from mlharbor.data.tasks import Task
 from mlharbor.errors import InvalidInputError
 
 #: A numeric target with at most this many distinct integer values is read as classes.
 MAX_INTEGER_CLASSES = 10
-
-
-class Task(StrEnum):
-    """What a model learns to predict."""
-
-    BINARY = "binary"
-    MULTICLASS = "multiclass"
-    REGRESSION = "regression"
-    TEXT = "text"  # classification whose features include free text
-
-    @property
-    def is_classification(self) -> bool:
-        return self is not Task.REGRESSION
 
 
 def parse_task(value: str | Task | None) -> Task | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import (
@@ -209,3 +209,34 @@ def delete_dataset_version(hub: HubDep, ref: str, version: int) -> Response:
     """Delete one version of a dataset (refused while a model uses it)."""
     hub.datasets.delete(ref, version)
     return Response(status_code=204)
+
+
+@router.get("/{ref}/insights", response_model=dict[str, Any], responses=ERRORS)
+def dataset_insights(
+    hub: HubDep, ref: str, target: str | None = None, version: int | None = None
+) -> dict[str, Any]:
+    """Insights of a dataset version (computed once per version and target, then cached)."""
+    return hub.insights.get(ref, version=version, target=target)
+
+
+@router.get(
+    "/{ref}/insights/report",
+    response_class=HTMLResponse,
+    responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+)
+def dataset_insights_report(
+    hub: HubDep,
+    ref: str,
+    target: str | None = None,
+    version: int | None = None,
+    download: bool = False,
+) -> HTMLResponse:
+    """The insights as a self-contained HTML report (``download=true`` to save it)."""
+    html = hub.insights.html(ref, version=version, target=target)
+    headers = {}
+    if download:
+        v = hub.datasets.get_version(ref, version)
+        headers["Content-Disposition"] = (
+            f'attachment; filename="{v.dataset}-v{v.version}-insights.html"'
+        )
+    return HTMLResponse(html, headers=headers)

@@ -10,7 +10,6 @@ feature with the target shuffled; features are ranked by that adjusted figure.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -22,20 +21,12 @@ from mlharbor.data.insights._encode import (
 )
 from mlharbor.data.insights._frame import CATEGORY_TYPES, NUMERIC_TYPES, Frame
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
+from mlharbor.data.tasks import Task
 
 MAX_CLASSES_LISTED = 50
 MAX_SIDE_FEATURES = 2
 _NOT_FEATURES = frozenset({SemanticType.TEXT, SemanticType.IDENTIFIER, SemanticType.CONSTANT})
 REGRESSION_BINS = 10
-
-
-class Task(StrEnum):
-    """The learning task a target implies."""
-
-    BINARY = "binary"
-    MULTICLASS = "multiclass"
-    REGRESSION = "regression"
-    TEXT_CLASSIFICATION = "text_classification"
 
 
 def analyse_target(
@@ -129,7 +120,7 @@ def infer_task(
         ]
         if len(others) <= MAX_SIDE_FEATURES:
             # The text is what there is to learn from: a text classifier's job.
-            task = Task.TEXT_CLASSIFICATION
+            task = Task.TEXT
             reason += f", and the features are mainly free text ({named})"
         else:
             reason += f"; {named} is free text, usable through text features"
