@@ -19,6 +19,7 @@ from mlharbor.data.profiles import InsightsService
 from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
 from mlharbor.registry import ModelRegistry
+from mlharbor.serving.predictor import Predictor
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 from mlharbor.workflows import TRAIN, TrainRequest, check_request
@@ -38,6 +39,7 @@ class Hub:
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)
+        self.predictor = Predictor(self.models)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:

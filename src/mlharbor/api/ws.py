@@ -8,6 +8,7 @@ connection stays open after an error. Nothing is ever pickled: replies are plain
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -109,12 +110,22 @@ async def websocket(ws: WebSocket) -> None:
         return
     await ws.accept()
     hub: Hub = ws.app.state.hub
+    ws.state.send_lock = asyncio.Lock()
     try:
         while True:
             raw = await ws.receive_text()
-            await ws.send_json(await handle(hub, raw, ws))
+            await send(ws, await handle(hub, raw, ws))
     except WebSocketDisconnect:
         return
+    finally:
+        for task in list(ws.state.__dict__.get("forwarders", ())):
+            task.cancel()
+
+
+async def send(ws: WebSocket, message: dict[str, Any]) -> None:
+    """Send one JSON message; replies and streamed job events never interleave mid-frame."""
+    async with ws.state.send_lock:
+        await ws.send_json(message)
 
 
 def require(msg: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:

@@ -12,6 +12,9 @@ from mlharbor.hub import Hub
 
 __all__ = ["router"]
 
+# The model events register themselves on import.
+import mlharbor.api.ws_model_events  # noqa: F401
+
 
 def dataset_reply(hub: Hub, v: DatasetVersionInfo, rows: int = 5) -> dict[str, Any]:
     """A dataset version as the ML-Hub client sees it: identity, schema and a few rows."""

@@ -1,0 +1,221 @@
+"""ML-Hub WebSocket events that prepare data, train, load and predict with models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from fastapi import WebSocket
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from mlharbor.api.ws import blocking, event, require, send
+from mlharbor.data.ingest import check_table, records_to_table
+from mlharbor.data.insights import compute_insights, summarize_insights
+from mlharbor.data.schema import infer_schema
+from mlharbor.errors import InvalidInputError
+from mlharbor.hub import Hub
+from mlharbor.jobs import follow_events
+from mlharbor.models import detect_task, train_model
+from mlharbor.prep import make_preprocessor
+from mlharbor.registry.records import suggest_model_name
+from mlharbor.workflows import TrainRequest
+
+MAX_ENCODED_CELLS = 5_000_000
+
+
+def _target_name(msg: dict[str, Any], field: str = "target") -> str:
+    value = msg.get(field)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f'{field!r} must name one column, e.g. "target": ["price"]')
+    return value
+
+
+def _plain(values: Any) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+@event("pre-processing", "preprocessing")
+@blocking
+def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
+    """Insights of inline records, and an encoded train/test split ready for ``create-model``."""
+    records = msg.get("datasset", msg.get("dataset"))
+    if records is None:
+        raise InvalidInputError(
+            "the 'pre-processing' message needs 'datasset' (or 'dataset'): an array of records"
+        )
+    target = _target_name(msg)
+    drops = msg.get("drops") or []
+    if not isinstance(drops, list):
+        raise InvalidInputError("'drops' must be a list of column names")
+    table = check_table(records_to_table(records), [], hub.settings.max_columns)
+    schema = infer_schema(table)
+    schema.column(target)
+    for name in drops:
+        schema.column(name)
+    table = table.drop_columns([d for d in drops if d != target])
+    schema = infer_schema(table)
+    insights = compute_insights(table, schema, target)
+    frame = table.to_pandas()
+    frame = frame[frame[target].notna()]
+    y = frame.pop(target)
+    task, reason = detect_task(
+        y, schema.column(target), features=[c for c in schema.columns if c.name != target]
+    )
+    stratify = y if task.is_classification and y.value_counts().min() >= 2 else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        frame, y, test_size=float(msg.get("test_size", 0.2)), random_state=0, stratify=stratify
+    )
+    pre = make_preprocessor(schema, target=target, task=task, dense=True)
+    train_matrix = pre.fit_transform(X_train, y_train)
+    if train_matrix.size > MAX_ENCODED_CELLS:
+        raise InvalidInputError(
+            f"the encoded data has {train_matrix.size:,} cells; the limit for one message is "
+            f"{MAX_ENCODED_CELLS:,}: send fewer rows or drop wide text columns"
+        )
+    test_matrix = pre.transform(X_test)
+    return {
+        "insights": summarize_insights(insights),
+        "task": task.value,
+        "task_reason": reason,
+        "feature_names": [str(n) for n in pre.get_feature_names_out()],
+        "X_train": np.asarray(train_matrix, dtype=float).round(8).tolist(),
+        "y_train": _plain(y_train.tolist()),
+        "X_test": np.asarray(test_matrix, dtype=float).round(8).tolist(),
+        "y_test": _plain(y_test.tolist()),
+    }
+
+
+def _frame(values: Any, names: list[str] | None, field: str) -> pd.DataFrame:
+    if isinstance(values, dict) or (
+        isinstance(values, list) and values and isinstance(values[0], dict)
+    ):
+        return records_to_table(values).to_pandas()
+    if isinstance(values, list) and values and isinstance(values[0], list):
+        width = len(values[0])
+        if names is not None and len(names) != width:
+            raise InvalidInputError(
+                f"'feature_names' has {len(names)} names but {field} rows have {width} values"
+            )
+        return pd.DataFrame(values, columns=names or [f"x{i}" for i in range(width)])
+    raise InvalidInputError(f"{field!r} must be a non-empty array of rows (arrays or objects)")
+
+
+@event("create-model")
+@blocking
+def create_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
+    """Train a model on the given split, register it, answer with its version and metrics."""
+    args = require(msg, "args", dict)
+    model = msg.get("model", "random-forest")
+    if not isinstance(model, str):
+        raise InvalidInputError("'model' must be a model name such as 'random-forest'")
+    names = args.get("feature_names") or msg.get("feature_names")
+    target = str(msg.get("target") or args.get("target") or "target")
+    frames = {}
+    for part in ("train", "test"):
+        X = _frame(args.get(f"X_{part}"), names, f"X_{part}")
+        y = args.get(f"y_{part}")
+        if not isinstance(y, list) or len(y) != len(X):
+            raise InvalidInputError(
+                f"'y_{part}' must be a list with one value per row of X_{part} ({len(X)})"
+            )
+        X[target] = y
+        frames[part] = X
+    schema = infer_schema(pa.Table.from_pandas(frames["train"], preserve_index=False))
+    folds = max(0, min(5, len(frames["train"]) // 10))
+    with threadpool_limits(1):
+        result = train_model(
+            frames["train"],
+            schema,
+            target=target,
+            model=model,
+            params=msg.get("params"),
+            test_df=frames["test"],
+            cv_folds=folds,
+            task=msg.get("task"),
+        )
+    name = msg.get("name") or suggest_model_name("ws", result.model)
+    record = hub.models.register(str(name), result, lineage={"source": "websocket"})
+    return {
+        "model": record.model,
+        "version": record.version,
+        "task": record.task,
+        "estimator": record.estimator,
+        "metrics": record.metrics,
+        "aliases": record.aliases,
+    }
+
+
+def _split_ref(text: str) -> tuple[str, str]:
+    for sep in ("@", "/"):
+        if sep in text:
+            name, ref = text.split(sep, 1)
+            return name, ref
+    return text, "latest"
+
+
+@event("load-model")
+@blocking
+def load_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
+    """A registered model by ``name``, ``name@alias`` or ``name/version`` (never a path)."""
+    name, ref = _split_ref(require(msg, "name", str))
+    version = hub.models.get_version(name, ref)
+    hub.predictor.load(version)  # warm the cache, so the next predict is fast
+    return {
+        "model": version.model,
+        "version": version.version,
+        "aliases": version.aliases,
+        "task": version.task,
+        "target": version.target,
+        "estimator": version.estimator,
+        "metrics": version.metrics,
+        "signature": version.signature,
+    }
+
+
+@event("predict")
+@blocking
+def predict_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
+    """Predict records with ``model`` (``name``, ``name@alias`` or ``name/version``)."""
+    name, ref = _split_ref(require(msg, "model", str))
+    records = require(msg, "records", list)
+    return hub.predictor.predict(name, ref, records).to_dict()
+
+
+async def _forward(ws: WebSocket, hub: Hub, job_id: int) -> None:
+    async for ev in follow_events(hub.jobs, job_id):
+        await send(ws, {"type": "job-event", "job_id": job_id, **ev.to_dict()})
+
+
+def _start_forwarding(ws: WebSocket, hub: Hub, job_id: int) -> None:
+    tasks: set[asyncio.Task[None]] = ws.state.__dict__.setdefault("forwarders", set())
+    task = asyncio.get_running_loop().create_task(_forward(ws, hub, job_id))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+@event("train")
+async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
+    """Queue a training job; its progress events follow on this socket."""
+    options = {k: v for k, v in msg.items() if k not in ("type", "id")}
+    try:
+        request = TrainRequest(**options)
+    except TypeError as exc:
+        raise InvalidInputError(f"bad 'train' message: {exc}")
+    job = await asyncio.to_thread(hub.submit_train, request)
+    _start_forwarding(ws, hub, job.id)
+    return {"job": job.to_dict()}
+
+
+@event("subscribe")
+async def subscribe_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
+    """Stream a job's events (from the start) on this socket."""
+    job_id = require(msg, "job", int)
+    job = await asyncio.to_thread(hub.jobs.get, job_id)
+    _start_forwarding(ws, hub, job_id)
+    return {"job": job.to_dict()}
