@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
+    compat_train_wait_seconds: float = Field(
+        600.0, description="How long POST /train waits before answering 202 with the job."
+    )
     job_heartbeat_seconds: float = Field(5.0, description="How often workers beat per job.")
     job_lease_seconds: float = Field(30.0, description="Silence after which a worker is lost.")
     job_poll_seconds: float = Field(0.5, description="How often idle workers look for jobs.")

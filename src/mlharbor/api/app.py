@@ -13,7 +13,7 @@ from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
-from mlharbor.api.routes import datasets, health, jobs, keys, models
+from mlharbor.api.routes import compat, datasets, health, jobs, keys, models
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
 from mlharbor.jobs import LocalWorkerPool
@@ -74,4 +74,5 @@ def create_app(
     app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(ws_events.router)
+    app.include_router(compat.router)
     return app

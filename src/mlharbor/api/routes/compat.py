@@ -1,0 +1,183 @@
+"""Mini-ML-Platform compatibility: ``POST /train`` and ``POST /predict`` as it documented them.
+
+Its curl commands work unchanged. As in the original, bad input answers 400, a missing model
+404; the answers are JSON. ``/train`` trains through the job system and waits for the result;
+``/predict`` uses the latest model trained through ``/train``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from mlharbor import __version__
+from mlharbor.api.deps import HubDep
+from mlharbor.api.problems import problem
+from mlharbor.api.schemas import Problem
+from mlharbor.data.datasets import name_from_filename
+from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
+from mlharbor.workflows import TrainRequest
+
+router = APIRouter(tags=["mini-ml-platform"])
+MODEL = "mini-ml-platform"
+ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}}
+CSV_TYPES = {
+    "text/csv",
+    "application/csv",
+    "text/plain",
+    "application/vnd.ms-excel",
+    "application/octet-stream",
+    "",
+}
+
+
+def _compat_error(request: Request, exc: HarborError) -> JSONResponse:
+    # Mini-ML-Platform answered 400 to anything wrong with the request (413 stays 413).
+    status = 400 if exc.status in (415, 422) else exc.status
+    return problem(status, exc.message, exc.code, request)
+
+
+def _columns(text: str | None) -> list[str]:
+    """``columns_to_drop`` as a JSON list (``["a","b"]``) or comma-separated (``a,b``)."""
+    if not text or not text.strip():
+        return []
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"columns_to_drop is not a valid JSON list: {exc}")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInputError("columns_to_drop must be a list of column names")
+        return value
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _check_csv(upload: UploadFile, field: str) -> None:
+    name = upload.filename or ""
+    ctype = (upload.content_type or "").split(";")[0].strip().lower()
+    if not name.lower().endswith((".csv", ".txt")) or ctype not in CSV_TYPES:
+        raise InvalidInputError(
+            f"{field} must be a CSV file (got {name or 'no name'!r}, {ctype or 'no content type'})",
+            field=field,
+        )
+
+
+@router.post("/train", responses=ERRORS)
+def compat_train(
+    request: Request,
+    hub: HubDep,
+    dataset_file: Annotated[UploadFile, File(description="The training data, as CSV")],
+    model_type: Annotated[str, Form()] = "RandomForestClassifier",
+    model_params: Annotated[str, Form(description="JSON object")] = "{}",
+    target_column: Annotated[str | None, Form(description="Default: the last column")] = None,
+    columns_to_drop: Annotated[str | None, Form(description='["a","b"] or a,b')] = None,
+) -> Any:
+    """Train a model from a CSV upload (Mini-ML-Platform); waits for the result."""
+    try:
+        _check_csv(dataset_file, "dataset_file")
+        try:
+            params = json.loads(model_params or "{}")
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"model_params is not valid JSON: {exc}")
+        drops = _columns(columns_to_drop)
+        staged = hub.datasets.staged_file()
+        try:
+            with open(staged, "wb") as out:
+                while chunk := dataset_file.file.read(1 << 20):
+                    out.write(chunk)
+            ingested = hub.datasets.ingest_file(
+                staged,
+                name=name_from_filename(dataset_file.filename or "train.csv"),
+                filename=dataset_file.filename,
+                source=f"upload:{dataset_file.filename}",
+            )
+        finally:
+            staged.unlink(missing_ok=True)
+        version = ingested.version
+        target = target_column or version.schema.names[-1]
+        job = hub.submit_train(
+            TrainRequest(
+                dataset=version.dataset,
+                dataset_version=version.version,
+                target=target,
+                model=model_type,
+                params=params if isinstance(params, dict) else {"_": params},
+                drop=drops,
+                name=MODEL,
+            )
+        )
+        done = hub.wait(job.id, timeout=hub.settings.compat_train_wait_seconds)
+        if not done.state.is_terminal:
+            return JSONResponse(
+                status_code=202,
+                content={"message": f"still training; follow /api/v1/jobs/{job.id}", "job": job.id},
+            )
+        if done.state != "succeeded":
+            error = done.error or {}
+            status = 400 if error.get("code") == "invalid_input" else 500
+            return problem(
+                status,
+                error.get("message", f"the training job {done.state}"),
+                error.get("code", "job_failed"),
+                request,
+                job=job.id,
+            )
+    except HarborError as exc:
+        return _compat_error(request, exc)
+    result = done.result or {}
+    return {
+        "message": "model trained",
+        "metrics": result.get("metrics", {}).get("test", {}),
+        "cv_metrics": result.get("metrics", {}).get("cv", {}),
+        "model_path": f"models:/{result.get('model')}/{result.get('version')}",
+        "model": result.get("model"),
+        "version": result.get("version"),
+        "task": result.get("task"),
+        "job": job.id,
+    }
+
+
+@router.post("/predict", responses=ERRORS)
+def compat_predict(
+    request: Request,
+    hub: HubDep,
+    input_file: Annotated[UploadFile, File(description="Rows to predict, as CSV")],
+    columns_to_drop: Annotated[str | None, Form(description='["a","b"] or a,b')] = None,
+) -> Any:
+    """Predict a CSV upload with the latest model trained through ``/train``."""
+    try:
+        _check_csv(input_file, "input_file")
+        drops = _columns(columns_to_drop)
+        try:
+            frame = pd.read_csv(io.BytesIO(input_file.file.read(hub.settings.max_upload_bytes)))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"input_file is not a readable CSV file: {exc}")
+        try:
+            prediction = hub.predictor.predict(MODEL, "latest", frame, drop=drops)
+        except NotFoundError:
+            raise NotFoundError("no model has been trained through /train yet; train one first")
+    except HarborError as exc:
+        return _compat_error(request, exc)
+    return {
+        "predictions": prediction.predictions,
+        "model": prediction.model,
+        "version": prediction.version,
+    }
+
+
+@router.get("/", include_in_schema=False)
+def root(request: Request) -> Any:
+    """JSON status for API clients; the web UI (when present) for browsers."""
+    return {
+        "name": "mlharbor",
+        "version": __version__,
+        "status": "ok",
+        "docs": "/docs",
+        "api": "/api/v1",
+    }
