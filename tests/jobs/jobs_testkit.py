@@ -22,9 +22,11 @@ from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext, JobsConfig, JobState, JobStore, Worker, register
 
+# Short enough for quick tests, long enough that a loaded 2-core CI machine does not make
+# a healthy worker look lost (its heartbeats can be a few seconds late there).
 FAST = JobsConfig(
-    heartbeat_seconds=0.2,
-    lease_seconds=2.0,
+    heartbeat_seconds=0.3,
+    lease_seconds=6.0,
     poll_seconds=0.05,
     recovery_seconds=0.5,
     cancel_grace_seconds=2.0,

@@ -70,7 +70,8 @@ def test_restart_of_the_embedded_pool_loses_nothing_and_runs_nothing_twice(
 ) -> None:
     settings = sqlite_job_settings.model_copy(update={"workers": 2})
     store = JobStore.from_url(settings.resolved_database_url())
-    jobs = [store.submit("t_record", {"dir": str(trace_dir), "seconds": 1.5}) for _ in range(5)]
+    # Long enough that the attempts orphaned by the kill notice it and die before finishing.
+    jobs = [store.submit("t_record", {"dir": str(trace_dir), "seconds": 6}) for _ in range(5)]
     pool = LocalWorkerPool(settings, config=FAST).start()
     try:
         wait_for(lambda: len(traces(trace_dir, "started")) == 2, timeout=60)
