@@ -80,7 +80,13 @@ def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     return request
 
 
-def run_training(hub: Any, request: TrainRequest, progress: Any, job_id: int | None) -> dict:
+# Below this many rows, starting processes for the folds costs more than fitting them here.
+PARALLEL_FOLDS_MIN_ROWS = 50_000
+
+
+def run_training(
+    hub: Any, request: TrainRequest, progress: Any, job_id: int | None, map_folds: Any = None
+) -> dict:
     """Train and register one model; the body of the ``train`` job."""
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.02, "reading the dataset")
@@ -97,6 +103,7 @@ def run_training(hub: Any, request: TrainRequest, progress: Any, job_id: int | N
         cv_folds=request.cv_folds,
         seed=request.seed,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
+        map_folds=map_folds,
     )
     progress(0.96, "registering the model")
     record = hub.models.register(
@@ -132,4 +139,8 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     # Jobs share the cores: without a cap, each one's BLAS/OpenMP threads fight the others'.
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
     with threadpool_limits(threads), Hub.open(ctx.settings, migrate=False) as hub:
-        return run_training(hub, request, ctx.progress, ctx.job_id)
+        rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
+        fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
+        return run_training(
+            hub, request, ctx.progress, ctx.job_id, ctx.compute.map if fan_out else None
+        )

@@ -144,6 +144,7 @@ def train_model(
     seed: int = 0,
     artifacts: bool = True,
     progress: Progress | None = None,
+    map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
 
@@ -178,6 +179,9 @@ def train_model(
         Compute the evaluation artifacts (the slowest step after fitting).
     progress : callable, optional
         ``progress(fraction, message)``, called at each phase and fold.
+    map_folds : callable, optional
+        ``map_folds(fn, items) -> list``, e.g. a job's ``ctx.compute.map``, to fit the
+        cross-validation folds in parallel (local processes or a Dask cluster).
 
     Returns
     -------
@@ -280,7 +284,7 @@ def train_model(
     )
 
     t0 = time.perf_counter()
-    folds = _cross_validate(pipeline, X_train, y_train, found, cv_folds, seed, report)
+    folds = _cross_validate(pipeline, X_train, y_train, found, cv_folds, seed, report, map_folds)
     t1 = time.perf_counter()
     report(0.65, "fitting on the whole training split")
     _fit(pipeline, X_train, y_train, spec)
@@ -531,20 +535,31 @@ def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
         )
 
 
-def _cross_validate(pipeline, X, y, task, cv_folds, seed, report) -> list[dict[str, float]]:
+def _cross_validate(pipeline, X, y, task, cv_folds, seed, report, map_folds=None):
     if cv_folds < 2:
         return []
     splitter = (StratifiedKFold if task.is_classification else KFold)(
         n_splits=cv_folds, shuffle=True, random_state=seed
     )
+    items = [
+        (clone(pipeline), X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx], task)
+        for fit_idx, val_idx in splitter.split(X, y)
+    ]
+    if map_folds is not None:
+        report(0.05, f"cross-validation: {cv_folds} folds in parallel")
+        return list(map_folds(fold_scores, items))
     folds = []
-    for i, (fit_idx, val_idx) in enumerate(splitter.split(X, y)):
+    for i, item in enumerate(items):
         report(0.05 + 0.6 * i / cv_folds, f"cross-validation fold {i + 1}/{cv_folds}")
-        fold = clone(pipeline)
-        _fit(fold, X.iloc[fit_idx], y[fit_idx], None)
-        classes = _classes(fold, task)
-        folds.append(_evaluate(fold, X.iloc[val_idx], y[val_idx], task, classes))
+        folds.append(fold_scores(item))
     return folds
+
+
+def fold_scores(item: tuple[Any, ...]) -> dict[str, float]:
+    """Fit one cross-validation fold and score it (a task a worker or Dask runs)."""
+    pipeline, X_fit, y_fit, X_val, y_val, task = item
+    _fit(pipeline, X_fit, y_fit, None)
+    return _evaluate(pipeline, X_val, y_val, task, _classes(pipeline, task))
 
 
 def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, spec: ModelSpec | None) -> None:
