@@ -71,12 +71,11 @@ def test_keys_create_prints_the_secret_once(env: Path) -> None:
 
 def test_train_a_model_from_the_command_line(env: Path) -> None:
     samples = Path(__file__).parents[1] / "samples"
-    assert runner.invoke(app, ["ingest", str(samples / "iris.csv")]).exit_code == 0
     r = runner.invoke(
         app,
         [
             "train",
-            "iris",
+            str(samples / "iris.csv"),
             "--target",
             "variety",
             "--model",
@@ -90,6 +89,7 @@ def test_train_a_model_from_the_command_line(env: Path) -> None:
         ],
     )
     assert r.exit_code == 0, r.output
+    assert "dataset iris version 1: 150 rows" in r.output
     assert "iris-variety v1 (multiclass" in r.output and "accuracy" in r.output
     assert "champion" in r.output
     assert "champion→v1" in runner.invoke(app, ["models", "list"]).output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ from mlharbor.cli.common import (
     progress_bar,
     run,
     target,
+    version_json,
 )
 from mlharbor.config import get_settings
 from mlharbor.workflows import TrainRequest
@@ -105,7 +107,9 @@ def train(
     seed: Annotated[int, typer.Option()] = 0,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
 ) -> None:
-    """Train one model on a dataset as a job, then register it."""
+    """Train one model on a dataset (a name, or a file to ingest first) and register it."""
+    if Path(dataset).is_file():
+        dataset = _ingest_for_training(Path(dataset))
     request = TrainRequest(
         dataset=dataset,
         target=target_column,
@@ -140,6 +144,17 @@ def train(
         _fail(done)
     result = done["result"]
     _print_version(result["model"], result["version"])
+
+
+def _ingest_for_training(path: Path) -> str:
+    if target.url:
+        with open_client() as client:
+            v = run(lambda: client.datasets.upload(path))
+    else:
+        with open_hub() as hub:
+            v = version_json(run(lambda: hub.datasets.ingest_file(path)).version)
+    console.print(f"dataset {v['dataset']} version {v['version']}: {v['n_rows']:,} rows")
+    return str(v["dataset"])
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:
