@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_columns: int = Field(10_000, description="Widest accepted dataset.")
     url_timeout_seconds: float = Field(30.0, description="Timeout for fetching a dataset URL.")
     preview_max_rows: int = 1000
+    max_predict_rows: int = Field(100_000, description="Most rows in one prediction request.")
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")

@@ -13,7 +13,7 @@ from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
-from mlharbor.api.routes import compat, datasets, health, jobs, keys, models
+from mlharbor.api.routes import compat, datasets, health, jobs, keys, models, predict
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
 from mlharbor.jobs import LocalWorkerPool
@@ -72,6 +72,7 @@ def create_app(
     app.include_router(datasets.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
+    app.include_router(predict.router)
     app.include_router(keys.router)
     app.include_router(ws_events.router)
     app.include_router(compat.router)

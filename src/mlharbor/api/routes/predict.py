@@ -1,0 +1,98 @@
+"""Online prediction: mlharbor's own endpoint and the MLflow scoring protocol."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from mlharbor.api.deps import HubDep
+from mlharbor.api.schemas import Problem
+from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.serving.inputs import check_rows, frame_from_csv, frame_from_json
+
+router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
+BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "records": [
+                        {
+                            "sepal.length": 5.1,
+                            "sepal.width": 3.5,
+                            "petal.length": 1.4,
+                            "petal.width": 0.2,
+                        }
+                    ]
+                },
+            },
+            "text/csv": {"schema": {"type": "string"}},
+        }
+    }
+}
+MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    413: "BAD_REQUEST",
+    415: "BAD_REQUEST",
+    422: "BAD_REQUEST",
+    409: "INVALID_STATE",
+}
+
+
+async def read_frame(request: Request, limit: int) -> Any:
+    """The request body as a DataFrame, whatever accepted shape it came in."""
+    data = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("text/csv", "application/csv"):
+        return check_rows(frame_from_csv(data), limit)
+    if not data.strip():
+        raise InvalidInputError("the request body is empty; send JSON records or CSV")
+    try:
+        body = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"the body is not valid JSON ({exc.msg}); for CSV send Content-Type: text/csv"
+        )
+    return check_rows(frame_from_json(body), limit)
+
+
+@router.post(
+    "/{name}/{ref}/predict",
+    openapi_extra=BODY,
+    responses={404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+)
+async def predict(hub: HubDep, name: str, ref: str, request: Request) -> dict[str, Any]:
+    """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
+    frame = await read_frame(request, hub.settings.max_predict_rows)
+    result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+    request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
+    return {**result.to_dict(), "request_id": request.state.request_id}
+
+
+@router.post(
+    "/{name}/{ref}/invocations",
+    openapi_extra=BODY,
+    responses={
+        400: {"description": "MLflow-style error: error_code and message"},
+        404: {"description": "MLflow-style error: error_code and message"},
+    },
+)
+async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSONResponse:
+    """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
+    try:
+        frame = await read_frame(request, hub.settings.max_predict_rows)
+        result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+    except HarborError as exc:
+        status = 404 if exc.status == 404 else 413 if exc.status == 413 else 400
+        return JSONResponse(
+            {"error_code": MLFLOW_CODES.get(exc.status, "BAD_REQUEST"), "message": exc.message},
+            status_code=status,
+        )
+    request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
+    return JSONResponse({"predictions": result.predictions})

@@ -1,0 +1,89 @@
+"""Prediction input in the shapes clients send: records, columns, MLflow's four JSON forms, CSV.
+
+Everything becomes a pandas DataFrame, or an ``InvalidInputError`` saying which shapes are
+accepted.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+from mlharbor.errors import InvalidInputError, PayloadTooLargeError
+
+SHAPES = (
+    "a list of records [{column: value}]",
+    '{"records": [...]}',
+    '{"columns": {column: [values]}}',
+    '{"dataframe_split": {"columns", "data"}}',
+    '{"dataframe_records": [...]}',
+    '{"instances": [...]}',
+    '{"inputs": ...}',
+    "or a CSV body (Content-Type: text/csv)",
+)
+
+
+def _bad(what: str) -> InvalidInputError:
+    return InvalidInputError(f"{what}; send {', '.join(SHAPES)}")
+
+
+def _from_rows(rows: Any, what: str) -> pd.DataFrame:
+    if isinstance(rows, dict):
+        if rows and all(isinstance(v, list) for v in rows.values()):
+            if len({len(v) for v in rows.values()}) > 1:
+                raise InvalidInputError(f"the columns of {what} have different lengths")
+            return pd.DataFrame(rows)
+        return pd.DataFrame([rows])
+    if not isinstance(rows, list) or not rows:
+        raise _bad(f"{what} must be a non-empty list of records")
+    if not all(isinstance(r, dict) for r in rows):
+        raise _bad(f"each row of {what} must be an object of column values")
+    return pd.DataFrame(rows)
+
+
+def frame_from_json(body: Any) -> pd.DataFrame:
+    """A DataFrame from any accepted JSON shape."""
+    if isinstance(body, list):
+        return _from_rows(body, "the body")
+    if not isinstance(body, dict) or not body:
+        raise _bad("the body is empty or not an object")
+    if "dataframe_split" in body:
+        split = body["dataframe_split"]
+        if not isinstance(split, dict) or "data" not in split:
+            raise _bad("dataframe_split needs 'columns' and 'data'")
+        try:
+            return pd.DataFrame(split["data"], columns=split.get("columns"))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"dataframe_split does not form a table: {exc}")
+    for key in ("dataframe_records", "records", "instances"):
+        if key in body:
+            return _from_rows(body[key], key)
+    if "inputs" in body:
+        return _from_rows(body["inputs"], "inputs")
+    if "columns" in body and isinstance(body["columns"], dict):
+        return _from_rows(body["columns"], "columns")
+    raise _bad(f"unknown input shape with keys {sorted(body)[:5]}")
+
+
+def frame_from_csv(data: bytes) -> pd.DataFrame:
+    """A DataFrame from a CSV body with a header row."""
+    if not data.strip():
+        raise _bad("the body is empty")
+    try:
+        return pd.read_csv(io.BytesIO(data))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"the CSV body could not be parsed: {exc}")
+
+
+def check_rows(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Refuse an empty request or one over the row limit."""
+    if len(frame) == 0:
+        raise _bad("there are no rows to predict")
+    if len(frame) > limit:
+        raise PayloadTooLargeError(
+            f"{len(frame):,} rows in one request; the limit is {limit:,} "
+            "(MLHARBOR_MAX_PREDICT_ROWS): split the request or use batch scoring"
+        )
+    return frame

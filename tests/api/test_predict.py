@@ -1,0 +1,104 @@
+"""Online prediction over REST and the MLflow scoring protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlharbor.hub import Hub
+from mlharbor.workflows import TrainRequest
+
+from .conftest import LiveServer
+
+SAMPLES = Path(__file__).parents[2] / "samples"
+ROWS = pd.read_csv(SAMPLES / "iris_predict.csv")
+FEATURES = ROWS.drop(columns=["variety"])
+
+
+def train(hub: Hub) -> None:
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    job = hub.submit_train(
+        TrainRequest(dataset="iris", target="variety", name="iris", cv_folds=0, alias="champion")
+    )
+    assert hub.wait(job.id, run_here=True, timeout=300).state == "succeeded"
+
+
+@pytest.fixture
+def served(live_sqlite: LiveServer) -> LiveServer:
+    train(live_sqlite.hub)
+    return live_sqlite
+
+
+def test_predict_in_every_shape_gives_the_same_answer(served: LiveServer) -> None:
+    records = FEATURES.to_dict("records")
+    shapes = [
+        {"json": records},
+        {"json": {"records": records}},
+        {"json": {"columns": FEATURES.to_dict("list")}},
+        {"content": FEATURES.to_csv(index=False), "headers": {"content-type": "text/csv"}},
+    ]
+    with served.client() as api:
+        answers = [api.post("/api/v1/models/iris/champion/predict", **s) for s in shapes]
+    for r in answers:
+        assert r.status_code == 200, r.text
+    first = answers[0].json()
+    assert first["model"] == "iris" and first["version"] == 1 and first["request_id"]
+    assert first["classes"] == ["Setosa", "Versicolor", "Virginica"]
+    assert (pd.Series(first["predictions"]) == ROWS["variety"]).mean() > 0.8
+    assert all(r.json()["predictions"] == first["predictions"] for r in answers)
+
+
+def test_input_is_checked_against_the_signature(served: LiveServer) -> None:
+    url = "/api/v1/models/iris/latest/predict"
+    with served.client() as api:
+        shuffled = ROWS[list(reversed(ROWS.columns))].assign(extra=1).to_dict("records")
+        ok = api.post(url, json=shuffled).json()
+        assert sorted(ok["ignored_columns"]) == ["extra", "variety"]
+        missing = api.post(url, json=FEATURES.drop(columns=["petal.width"]).to_dict("records"))
+        assert missing.status_code == 422 and "'petal.width'" in missing.json()["detail"]
+        text = api.post(url, json=[{**FEATURES.iloc[0].to_dict(), "sepal.length": "long"}])
+        assert text.status_code == 422 and "sepal.length" in text.json()["detail"]
+        for body, words in [
+            ({"frames": []}, "unknown input shape"),
+            ([], "non-empty list"),
+            ({"records": [1, 2]}, "object of column values"),
+        ]:
+            r = api.post(url, json=body)
+            assert r.status_code == 422 and words in r.json()["detail"], r.text
+        r = api.post(url, content=b"", headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "empty" in r.json()["detail"]
+        r = api.post("/api/v1/models/iris/v9/predict", json=FEATURES.to_dict("records"))
+        assert r.status_code == 404 and "9" in r.json()["detail"]
+        r = api.post("/api/v1/models/ghost/latest/predict", json=FEATURES.to_dict("records"))
+        assert r.status_code == 404 and "ghost" in r.json()["detail"]
+
+
+def test_too_many_rows_is_413(served: LiveServer) -> None:
+    served.hub.settings.max_predict_rows = 10
+    with served.client() as api:
+        r = api.post("/api/v1/models/iris/latest/predict", json=FEATURES.to_dict("records"))
+    assert r.status_code == 413 and "the limit is 10" in r.json()["detail"]
+
+
+def test_mlflow_scoring_protocol(served: LiveServer) -> None:
+    url = "/api/v1/models/iris/champion/invocations"
+    bodies = [
+        {"json": {"dataframe_split": FEATURES.to_dict("split")}},
+        {"json": {"dataframe_records": FEATURES.to_dict("records")}},
+        {"json": {"instances": FEATURES.to_dict("records")}},
+        {"json": {"inputs": FEATURES.to_dict("list")}},
+        {"content": FEATURES.to_csv(index=False), "headers": {"content-type": "text/csv"}},
+    ]
+    with served.client() as api:
+        answers = [api.post(url, **b) for b in bodies]
+        for r in answers:
+            assert r.status_code == 200, r.text
+            assert list(r.json()) == ["predictions"]
+            assert r.json()["predictions"] == answers[0].json()["predictions"]
+        bad = api.post(url, json={"dataframe_split": {"columns": ["a"]}})
+        assert bad.status_code == 400
+        assert bad.json()["error_code"] == "BAD_REQUEST" and "data" in bad.json()["message"]
+        gone = api.post("/api/v1/models/ghost/1/invocations", json={"instances": [{"a": 1}]})
+        assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
