@@ -73,6 +73,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # Only the framework raises a bare 400 (a body that is not JSON or multipart at
+            # all); to a client that is invalid input like any other.
+            return problem(
+                422, f"the request body could not be parsed: {exc.detail}", "invalid_input", request
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, str(exc.detail), code, request)
 

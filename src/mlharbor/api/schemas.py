@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from mlharbor.data.datasets import DatasetInfo, DatasetVersionInfo
 from mlharbor.data.schema import Role, SemanticType
+
+#: A numeric id or version in a path: positive, and small enough for any database integer.
+IdPath = Annotated[int, Path(ge=1, le=2**53)]
 
 
 class Problem(BaseModel):

@@ -404,9 +404,9 @@ class DatasetService:
 
     def _lookup(self, session: Session, ref: str | int) -> Dataset:
         text = str(ref)
-        query = select(Dataset).where(
-            Dataset.id == int(text) if text.isdigit() else Dataset.name == text
-        )
+        # isdigit() accepts '³'; ids are plain ASCII digits that fit the database's integers.
+        is_id = text.isascii() and text.isdigit() and len(text) <= 18
+        query = select(Dataset).where(Dataset.id == int(text) if is_id else Dataset.name == text)
         row = session.scalar(query)
         if row is None:
             raise NotFoundError(f"dataset {text!r} does not exist", dataset=text)

@@ -18,6 +18,7 @@ from mlharbor.api.schemas import (
     DatasetPublic,
     DatasetsPublic,
     DatasetVersionPublic,
+    IdPath,
     PreviewPublic,
     Problem,
     SchemaOverride,
@@ -118,7 +119,7 @@ def dataset_from_records(
 def list_datasets(
     hub: HubDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> DatasetsPublic:
     """List datasets, newest first."""
     rows, total = hub.datasets.list(limit=limit, offset=offset)
@@ -132,7 +133,7 @@ def get_dataset(hub: HubDep, ref: str) -> DatasetPublic:
 
 
 @router.get("/{ref}/versions/{version}", response_model=DatasetVersionPublic, responses=ERRORS)
-def get_dataset_version(hub: HubDep, ref: str, version: int) -> DatasetVersionPublic:
+def get_dataset_version(hub: HubDep, ref: str, version: IdPath) -> DatasetVersionPublic:
     """One version of a dataset, with its schema."""
     return DatasetVersionPublic.of(hub.datasets.get_version(ref, version))
 
@@ -186,7 +187,7 @@ def download_dataset(
     "/{ref}/versions/{version}/schema", response_model=DatasetVersionPublic, responses=ERRORS
 )
 def override_schema(
-    hub: HubDep, ref: str, version: int, body: SchemaOverride
+    hub: HubDep, ref: str, version: IdPath, body: SchemaOverride
 ) -> DatasetVersionPublic:
     """Override the semantic type or role of columns."""
     changes = {
@@ -205,7 +206,7 @@ def delete_dataset(hub: HubDep, ref: str) -> Response:
 @router.delete(
     "/{ref}/versions/{version}", status_code=204, responses={**ERRORS, 409: {"model": Problem}}
 )
-def delete_dataset_version(hub: HubDep, ref: str, version: int) -> Response:
+def delete_dataset_version(hub: HubDep, ref: str, version: IdPath) -> Response:
     """Delete one version of a dataset (refused while a model uses it)."""
     hub.datasets.delete(ref, version)
     return Response(status_code=204)

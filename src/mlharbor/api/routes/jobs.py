@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from mlharbor.api.auth import check
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import Problem
+from mlharbor.api.schemas import IdPath, Problem
 from mlharbor.errors import HarborError
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
 from mlharbor.workflows import TrainRequest
@@ -101,7 +101,7 @@ def list_jobs(
     state: JobState | None = None,
     kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> JobsPublic:
     """List jobs, newest first."""
     jobs = hub.jobs.list(state=state, kind=kind, limit=limit, offset=offset)
@@ -111,20 +111,20 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
-def get_job(hub: HubDep, job_id: int) -> JobPublic:
+def get_job(hub: HubDep, job_id: IdPath) -> JobPublic:
     """A job: state, progress, result or error."""
     return JobPublic.of(hub.jobs.get(job_id))
 
 
 @router.delete("/{job_id}", response_model=JobPublic, responses=ERRORS)
-def cancel_job(hub: HubDep, job_id: int) -> JobPublic:
+def cancel_job(hub: HubDep, job_id: IdPath) -> JobPublic:
     """Cancel a job: a queued one at once, a running one as soon as its worker sees it."""
     return JobPublic.of(hub.jobs.request_cancel(job_id))
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventPublic], responses=ERRORS)
 def job_events(
-    hub: HubDep, job_id: int, after: Annotated[int, Query(ge=0)] = 0
+    hub: HubDep, job_id: IdPath, after: Annotated[int, Query(ge=0)] = 0
 ) -> list[JobEventPublic]:
     """The job's events after sequence number ``after``."""
     hub.jobs.get(job_id)
@@ -138,7 +138,7 @@ def job_events(
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
     },
 )
-async def job_event_stream(hub: HubDep, job_id: int, after: int = 0) -> StreamingResponse:
+async def job_event_stream(hub: HubDep, job_id: IdPath, after: int = 0) -> StreamingResponse:
     """Follow a job's events as server-sent events until it ends."""
     hub.jobs.get(job_id)
 
@@ -153,7 +153,7 @@ async def job_event_stream(hub: HubDep, job_id: int, after: int = 0) -> Streamin
 
 
 @router.websocket("/{job_id}/events")
-async def job_event_socket(ws: WebSocket, job_id: int, after: int = 0) -> None:
+async def job_event_socket(ws: WebSocket, job_id: IdPath, after: int = 0) -> None:
     """Follow a job's events over a WebSocket until it ends; then the server closes."""
     await ws.accept()
     try:

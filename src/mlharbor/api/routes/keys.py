@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import Problem
+from mlharbor.api.schemas import IdPath, Problem
 from mlharbor.keys import KeyInfo, Scope
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
@@ -58,6 +58,6 @@ def list_keys(hub: HubDep) -> KeysPublic:
 
 
 @router.delete("/{key_id}", response_model=KeyPublic, responses={**ERRORS, 404: {"model": Problem}})
-def revoke_key(hub: HubDep, key_id: int) -> KeyPublic:
+def revoke_key(hub: HubDep, key_id: IdPath) -> KeyPublic:
     """Revoke an API key."""
     return KeyPublic.of(hub.keys.revoke(key_id))

@@ -55,9 +55,10 @@ async def read_frame(request: Request, limit: int) -> Any:
         raise InvalidInputError("the request body is empty; send JSON records or CSV")
     try:
         body = json.loads(data)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "it is not UTF-8 text"
         raise InvalidInputError(
-            f"the body is not valid JSON ({exc.msg}); for CSV send Content-Type: text/csv"
+            f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
         )
     return check_rows(frame_from_json(body), limit)
 
