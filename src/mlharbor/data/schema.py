@@ -181,8 +181,10 @@ def infer_schema(
     # exact. Exact distinct counts of every column cost more than reading the file.
     sample = table
     if n_rows > max_exact_rows:
-        step = n_rows // SAMPLE_ROWS
-        sample = table.take(pa.array(range(0, step * SAMPLE_ROWS, step)))
+        # Ten evenly spaced blocks: zero-copy slices, where a row-by-row gather costs a copy.
+        block = SAMPLE_ROWS // 10
+        starts = [i * (n_rows - block) // 9 for i in range(10)]
+        sample = pa.concat_tables([table.slice(start, block) for start in starts])
     columns = [
         _infer_column(name, table.column(i), sample.column(i))
         for i, name in enumerate(table.column_names)
