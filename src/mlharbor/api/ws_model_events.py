@@ -21,7 +21,7 @@ from mlharbor.hub import Hub
 from mlharbor.jobs import follow_events
 from mlharbor.models import detect_task, train_model
 from mlharbor.prep import make_preprocessor
-from mlharbor.registry.records import suggest_model_name
+from mlharbor.registry.records import split_model_ref, suggest_model_name
 from mlharbor.workflows import TrainRequest
 
 MAX_ENCODED_CELLS = 5_000_000
@@ -151,19 +151,11 @@ def create_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _split_ref(text: str) -> tuple[str, str]:
-    for sep in ("@", "/"):
-        if sep in text:
-            name, ref = text.split(sep, 1)
-            return name, ref
-    return text, "latest"
-
-
 @event("load-model")
 @blocking
 def load_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     """A registered model by ``name``, ``name@alias`` or ``name/version`` (never a path)."""
-    name, ref = _split_ref(require(msg, "name", str))
+    name, ref = split_model_ref(require(msg, "name", str))
     version = hub.models.get_version(name, ref)
     hub.predictor.load(version)  # warm the cache, so the next predict is fast
     return {
@@ -182,7 +174,7 @@ def load_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
 @blocking
 def predict_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     """Predict records with ``model`` (``name``, ``name@alias`` or ``name/version``)."""
-    name, ref = _split_ref(require(msg, "model", str))
+    name, ref = split_model_ref(require(msg, "model", str))
     records = require(msg, "records", list)
     return hub.predictor.predict(name, ref, records).to_dict()
 

@@ -21,6 +21,7 @@ from mlharbor.cli.common import (
     version_json,
 )
 from mlharbor.config import get_settings
+from mlharbor.registry.records import split_model_ref
 from mlharbor.workflows import TrainRequest
 
 jobs_app = typer.Typer(help="Follow, list and cancel jobs.", no_args_is_help=True)
@@ -278,7 +279,7 @@ def models_show(
     name: Annotated[str, typer.Argument(help="Model name, or NAME@ALIAS / NAME/VERSION.")],
 ) -> None:
     """Show a model version's metrics, aliases and artifacts."""
-    model, ref = _split_ref(name)
+    model, ref = split_model_ref(name)
     _print_version(model, ref)
 
 
@@ -296,11 +297,3 @@ def models_alias(
         with open_hub() as hub:
             v = run(lambda: hub.models.set_alias(name, alias, version)).to_dict()
     console.print(f"{name}@{alias} → version {v['version']}")
-
-
-def _split_ref(text: str) -> tuple[str, str]:
-    for sep in ("@", "/"):
-        if sep in text:
-            model, ref = text.split(sep, 1)
-            return model, ref
-    return text, "latest"

@@ -131,3 +131,12 @@ def version_number(ref: int | str) -> int | None:
         return ref
     match = VERSION_REF.match(str(ref).strip())
     return int(match.group(1)) if match else None
+
+
+def split_model_ref(text: str) -> tuple[str, str]:
+    """``name@alias`` or ``name/version`` as ``(name, ref)``; a bare name means ``latest``."""
+    for sep in ("@", "/"):
+        if sep in text:
+            name, ref = text.split(sep, 1)
+            return name, ref
+    return text, "latest"
