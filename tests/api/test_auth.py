@@ -117,6 +117,28 @@ def test_metrics_count_requests_by_route(tmp_path: Path) -> None:
         client.get("/api/v1/datasets/ghost")
         text = client.get("/metrics").text
     assert 'route="/api/v1/datasets/{ref}"' in text and 'status="404"' in text
+    assert 'mlharbor_jobs{state="queued"} 0.0' in text
+    assert "mlharbor_model_cache_models 0.0" in text
+
+
+def test_access_log_lines_are_json_with_the_request_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+
+    from mlharbor.api.observability import JsonFormatter
+
+    with (
+        Hub.open(Settings(data_dir=tmp_path / "d")) as hub,
+        TestClient(create_app(hub=hub)) as client,
+        caplog.at_level(logging.INFO, logger="mlharbor"),
+    ):
+        client.get("/api/v1/datasets/ghost", headers={"X-Request-ID": "req-42"})
+    lines = [
+        json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "mlharbor.access"
+    ]
+    assert lines and lines[-1]["request_id"] == "req-42" and lines[-1]["status"] == 404
 
 
 def test_websocket_needs_a_key_with_the_train_scope(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = hub is None
         app.state.hub = hub or Hub.open(settings)
+        app.state.metrics.hub = app.state.hub
         pool = LocalWorkerPool(settings).start() if worker else None
         try:
             yield
@@ -55,6 +56,7 @@ def create_app(
     app.state.metrics = Metrics()
     if hub is not None:
         app.state.hub = hub
+        app.state.metrics.hub = hub
     problems.install(app)
     # Multipart framing adds a little to the file itself.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + (1 << 20))

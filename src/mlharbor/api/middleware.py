@@ -7,6 +7,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlharbor.api.observability import request_id_var
+
 
 class BodyLimitMiddleware:
     """Answer 413 for bodies over ``limit`` bytes, whether declared or streamed."""
@@ -98,4 +100,8 @@ class RequestIdMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        await self.app(scope, receive, with_id)
+        token = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            request_id_var.reset(token)

@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -16,9 +18,15 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlharbor.jobs import JobState
+
 access_log = logging.getLogger("mlharbor.access")
+#: The id of the request being served, for every log line written while serving it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,6 +39,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            line["request_id"] = request_id
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
@@ -65,9 +76,26 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
-        self.jobs = Counter(
-            "mlharbor_jobs_total", "Jobs submitted, by kind", ["kind"], registry=self.registry
-        )
+        self.registry.register(_HubCollector(self))
+        self.hub: Any = None
+
+
+class _HubCollector(Collector):
+    """Job counts by state and the model cache's size, read when Prometheus scrapes."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        hub = self.metrics.hub
+        jobs = GaugeMetricFamily("mlharbor_jobs", "Jobs by state", labels=["state"])
+        cache = GaugeMetricFamily("mlharbor_model_cache_models", "Models loaded for serving")
+        if hub is not None:
+            for state in JobState:
+                jobs.add_metric([state.value], hub.jobs.count(state=state))
+            cache.add_metric([], hub.predictor.size)
+        yield jobs
+        yield cache
 
 
 class ObservabilityMiddleware:

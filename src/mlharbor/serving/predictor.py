@@ -65,6 +65,11 @@ class Predictor:
         self._models: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def size(self) -> int:
+        """How many models are loaded."""
+        return len(self._models)
+
     def load(self, version: ModelVersionRecord) -> Any:
         """The fitted pipeline of ``version``, from the cache or the store."""
         with self._lock:
