@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,7 +54,6 @@ class Settings(BaseSettings):
 
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
-    secret_key: SecretStr | None = None
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from typing import Any
 
 from mlharbor.api.ws import blocking, event, require, router
@@ -66,17 +67,10 @@ def file_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
                 "or send the CSV text itself in args[0]. Server paths are never read."
             )
     data = source.encode()
-    staged = hub.datasets.staged_file()
-    try:
-        staged.write_bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        result = hub.datasets.ingest_file(
-            staged,
-            name=name or f"ws-{digest[:12]}",
-            filename="inline.csv",
-            source="websocket",
-            sha256=digest,
-        )
-    finally:
-        staged.unlink(missing_ok=True)
+    result = hub.datasets.ingest_stream(
+        io.BytesIO(data),
+        filename="inline.csv",
+        source="websocket",
+        name=name or f"ws-{hashlib.sha256(data).hexdigest()[:12]}",
+    )
     return {**dataset_reply(hub, result.version), "created": result.created}

@@ -16,7 +16,7 @@ from mlharbor.api.ws import blocking, event, require, send
 from mlharbor.data.ingest import check_table, records_to_table
 from mlharbor.data.insights import compute_insights, summarize_insights
 from mlharbor.data.schema import infer_schema
-from mlharbor.errors import InvalidInputError
+from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.hub import Hub
 from mlharbor.jobs import follow_events
 from mlharbor.models import detect_task, train_model
@@ -54,10 +54,13 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(drops, list):
         raise InvalidInputError("'drops' must be a list of column names")
     table = check_table(records_to_table(records), [], hub.settings.max_columns)
-    schema = infer_schema(table)
-    schema.column(target)
-    for name in drops:
-        schema.column(name)
+    for column in (target, *drops):
+        if column not in table.column_names:
+            raise NotFoundError(
+                f"column {column!r} is not in the dataset; its columns are: "
+                f"{', '.join(table.column_names)}",
+                column=column,
+            )
     table = table.drop_columns([d for d in drops if d != target])
     schema = infer_schema(table)
     insights = compute_insights(table, schema, target)

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -215,19 +214,17 @@ class DatasetService:
             raise PayloadTooLargeError(
                 f"the file has {size:,} bytes; the limit is {self.settings.max_upload_bytes:,}"
             )
-        report(0.0, "hashing")
-        hashed: dict[str, str] = {}
+        if sha256 is not None:  # hashed while it was received: known content costs nothing
+            existing = self._find_by_hash(name, sha256)
+            if existing is not None:
+                return IngestResult(existing, created=False)
+        hashed = {"h": sha256}
         hasher = None
         if sha256 is None:
             # Hash while parsing: both stream the same file and hashlib releases the GIL.
             hasher = threading.Thread(target=lambda: hashed.update(h=hash_file(path)[0]))
             hasher.start()
-        else:
-            hashed["h"] = sha256
         try:
-            existing = None if hasher else self._find_by_hash(name, sha256)  # type: ignore[arg-type]
-            if existing is not None:
-                return IngestResult(existing, created=False)
             report(0.1, "reading")
             result = read_table(
                 path,
@@ -239,10 +236,52 @@ class DatasetService:
             if hasher:
                 hasher.join()
         digest = hashed["h"]
-        existing = self._find_by_hash(name, digest)
-        if existing is not None:
-            return IngestResult(existing, created=False)
+        assert digest is not None
+        if hasher:
+            existing = self._find_by_hash(name, digest)
+            if existing is not None:
+                return IngestResult(existing, created=False)
         return self._store(name, result, digest, source or f"file:{filename}", description, report)
+
+    def ingest_stream(
+        self,
+        stream: BinaryIO,
+        *,
+        filename: str,
+        name: str | None = None,
+        source: str | None = None,
+        description: str = "",
+    ) -> IngestResult:
+        """Ingest a file being received (an upload): staged to disk while hashed, size-limited.
+
+        Raises
+        ------
+        PayloadTooLargeError
+            Over ``settings.max_upload_bytes``; nothing is kept.
+        """
+        limit = self.settings.max_upload_bytes
+        staged = self.staged_file()
+        try:
+            digest, size = hashlib.sha256(), 0
+            with open(staged, "wb") as out:
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise PayloadTooLargeError(
+                            f"the upload is over the limit of {limit:,} bytes"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+            return self.ingest_file(
+                staged,
+                name=name,
+                filename=filename,
+                source=source or f"upload:{filename}",
+                description=description,
+                sha256=digest.hexdigest(),
+            )
+        finally:
+            staged.unlink(missing_ok=True)
 
     def ingest_url(
         self,
@@ -527,10 +566,6 @@ class DatasetService:
             self.artifacts.delete_prefix(f"insights/{v.id}")
         if version is None:
             self.artifacts.delete_prefix(f"datasets/{info.name}")
-
-    def clear_staging(self) -> None:
-        """Remove leftovers of uploads interrupted by a crash."""
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:

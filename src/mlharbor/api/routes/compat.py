@@ -86,19 +86,11 @@ def compat_train(
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"model_params is not valid JSON: {exc}")
         drops = _columns(columns_to_drop)
-        staged = hub.datasets.staged_file()
-        try:
-            with open(staged, "wb") as out:
-                while chunk := dataset_file.file.read(1 << 20):
-                    out.write(chunk)
-            ingested = hub.datasets.ingest_file(
-                staged,
-                name=name_from_filename(dataset_file.filename or "train.csv"),
-                filename=dataset_file.filename,
-                source=f"upload:{dataset_file.filename}",
-            )
-        finally:
-            staged.unlink(missing_ok=True)
+        ingested = hub.datasets.ingest_stream(
+            dataset_file.file,
+            filename=dataset_file.filename or "train.csv",
+            name=name_from_filename(dataset_file.filename or "train.csv"),
+        )
         version = ingested.version
         target = target_column or version.schema.names[-1]
         job = hub.submit_train(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -24,7 +22,7 @@ from mlharbor.api.schemas import (
     SchemaOverride,
 )
 from mlharbor.data.datasets import IngestResult
-from mlharbor.errors import InvalidInputError, PayloadTooLargeError
+from mlharbor.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 ERRORS = {
@@ -50,18 +48,6 @@ def _ingested(result: IngestResult, response: Response) -> DatasetIngested:
     return DatasetIngested(**public.model_dump(), created=result.created)
 
 
-def _receive(upload: UploadFile, dest: Path, limit: int) -> str:
-    digest, size = hashlib.sha256(), 0
-    with open(dest, "wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"the upload is over the limit of {limit:,} bytes")
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
-
-
 @router.post(
     "",
     response_model=DatasetIngested,
@@ -81,19 +67,9 @@ def upload_dataset(
     """Upload a file as a new dataset version (200 with the existing one if unchanged)."""
     if not file.filename:
         raise InvalidInputError("the upload has no file name", field="file")
-    staged = hub.datasets.staged_file()
-    try:
-        digest = _receive(file, staged, hub.settings.max_upload_bytes)
-        result = hub.datasets.ingest_file(
-            staged,
-            name=name or None,
-            filename=file.filename,
-            source=f"upload:{file.filename}",
-            description=description,
-            sha256=digest,
-        )
-    finally:
-        staged.unlink(missing_ok=True)
+    result = hub.datasets.ingest_stream(
+        file.file, filename=file.filename, name=name or None, description=description
+    )
     return _ingested(result, response)
 
 
