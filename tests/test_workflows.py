@@ -40,3 +40,20 @@ def test_train_job_folds_on_dask_match_the_local_run(tmp_path: Path) -> None:
     assert not any("in parallel" in m for m in local["messages"])
     assert on_dask["metrics"]["cv"] == local["metrics"]["cv"]
     assert on_dask["metrics"]["test"] == local["metrics"]["test"]
+
+
+def test_a_retried_train_job_does_not_register_twice(tmp_path: Path) -> None:
+    from mlharbor.workflows import run_training
+
+    with Hub.open(Settings(data_dir=tmp_path / "d", workers=1)) as hub:
+        hub.datasets.ingest_file(SAMPLES / "iris.csv")
+        job = hub.submit_train(
+            TrainRequest(dataset="iris", target="variety", cv_folds=0, params={"n_estimators": 10})
+        )
+        request = TrainRequest.from_params(job.params)
+        first = run_training(hub, request, lambda f, m: None, job.id)
+        # The attempt died after registering; the retry runs the same body again.
+        second = run_training(hub, request, lambda f, m: None, job.id)
+        assert second["version"] == first["version"] == 1
+        assert [v.version for v in hub.models.get_model("iris-variety").versions] == [1]
+        assert "earlier attempt" in second["notes"][0]

@@ -87,7 +87,14 @@ PARALLEL_FOLDS_MIN_ROWS = 50_000
 def run_training(
     hub: Any, request: TrainRequest, progress: Any, job_id: int | None, map_folds: Any = None
 ) -> dict:
-    """Train and register one model; the body of the ``train`` job."""
+    """Train and register one model; the body of the ``train`` job.
+
+    A retried job whose earlier attempt already registered its model (and died before the
+    job recorded it) returns that version instead of registering a second one.
+    """
+    done = hub.models.find_version_by_job(job_id) if job_id is not None else None
+    if done is not None:
+        return _summary(done, ["registered by an earlier attempt of this job"])
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.02, "reading the dataset")
     frame = hub.datasets.read_table(version).to_pandas()
@@ -119,6 +126,10 @@ def run_training(
     )
     if request.alias:
         record = hub.models.set_alias(request.name, request.alias, record.version)
+    return _summary(record, result.notes)
+
+
+def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
     return {
         "model": record.model,
         "version": record.version,
@@ -126,7 +137,7 @@ def run_training(
         "task": record.task,
         "estimator": record.estimator,
         "metrics": record.metrics,
-        "notes": result.notes,
+        "notes": notes,
     }
 
 

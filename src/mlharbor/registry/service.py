@@ -271,6 +271,12 @@ class ModelRegistry:
             model = self._model(session, name)
             return self._record(session, model, self._version(session, model, ref))
 
+    def find_version_by_job(self, job_id: int) -> ModelVersionRecord | None:
+        """The version a job registered, if any (a retried job must not register twice)."""
+        with self.session_factory() as session:
+            row = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
+            return None if row is None else self._record(session, row.model, row)
+
     def load_pipeline(self, name: str, ref: int | str = LATEST) -> Any:
         """The fitted pipeline of a version, loaded from the store with trusted types only.
 
