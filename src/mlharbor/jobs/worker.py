@@ -79,12 +79,22 @@ def _attempt_context() -> Any:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     try:
         forkserver.ensure_running()
+        # The server imports PRELOAD (seconds, with the ML stack) before it forks anything.
+        # Wait for that here, before any job is claimed: otherwise the first start blocks the
+        # loop, heartbeats stop, and a just-claimed job can look lost.
+        warm = context.Process(target=_warm_up, name="mlharbor-forkserver-warm-up")
+        warm.start()
+        warm.join()
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
     return context
+
+
+def _warm_up() -> None:
+    """Nothing: a first child of the fork server, started once its imports are done."""
 
 
 def _exit_reason(exitcode: int | None) -> str:
