@@ -6,19 +6,25 @@ prediction endpoints and drift monitoring out.
 
 from __future__ import annotations
 
-from mlharbor.client import Client
-from mlharbor.config import Settings, get_settings
-from mlharbor.errors import (
-    ConflictError,
-    HarborError,
-    InvalidInputError,
-    NotFoundError,
-    PayloadTooLargeError,
-    UnsupportedFormatError,
-)
-from mlharbor.hub import Hub
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Public names resolve on first use: `import mlharbor` (and every submodule import, which runs
+# this file first) must not pay for scikit-learn, pandas and the web stack up front.
+_EXPORTS = {
+    "Client": "mlharbor.client",
+    "Hub": "mlharbor.hub",
+    "Settings": "mlharbor.config",
+    "get_settings": "mlharbor.config",
+    "ConflictError": "mlharbor.errors",
+    "HarborError": "mlharbor.errors",
+    "InvalidInputError": "mlharbor.errors",
+    "NotFoundError": "mlharbor.errors",
+    "PayloadTooLargeError": "mlharbor.errors",
+    "UnsupportedFormatError": "mlharbor.errors",
+}
 
 __all__ = [
     "Client",
@@ -33,3 +39,25 @@ __all__ = [
     "__version__",
     "get_settings",
 ]
+
+if TYPE_CHECKING:
+    from mlharbor.client import Client
+    from mlharbor.config import Settings, get_settings
+    from mlharbor.errors import (
+        ConflictError,
+        HarborError,
+        InvalidInputError,
+        NotFoundError,
+        PayloadTooLargeError,
+        UnsupportedFormatError,
+    )
+    from mlharbor.hub import Hub
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlharbor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
