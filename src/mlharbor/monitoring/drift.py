@@ -181,7 +181,9 @@ def _bars(labels: list[str], counts: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _new_categories(ref: dict[str, Any], cur: dict[str, Any], limits: DriftThresholds):  # noqa: ANN202
+def _new_categories(
+    ref: dict[str, Any], cur: dict[str, Any], limits: DriftThresholds
+) -> dict[str, Any]:
     # A label beyond the reference's top-k may be a known rare one: only a reference that
     # kept every label can call a label new.
     if ref.get("other"):

@@ -151,7 +151,9 @@ def compat_predict(
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"input_file is not a readable CSV file: {exc}")
         try:
-            prediction = hub.predictor.predict(MODEL, "latest", frame, drop=drops)
+            prediction = hub.predictor.predict(
+                MODEL, "latest", frame, drop=drops, request_id=request.state.request_id
+            )
         except NotFoundError:
             raise NotFoundError("no model has been trained through /train yet; train one first")
     except HarborError as exc:
