@@ -22,7 +22,7 @@ PUBLIC = {
     "/redoc",
     "/openapi.json",
 }
-PREDICT_MARKERS = ("/predict", "/invocations")
+PREDICT_MARKERS = ("/predict", "/invocations", "/labels")
 
 
 def required_scope(method: str, path: str) -> Scope | None:

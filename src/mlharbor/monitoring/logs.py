@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.serving.predlog import day_range, partition
+from mlharbor.serving.predlog import PREFIX, day_range, partition
 from mlharbor.store.artifacts import ArtifactStore
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
@@ -67,13 +67,13 @@ def read_log(
     return frame.filter((times >= since) & (times <= until)).sort("_time")
 
 
-def labels_prefix(model: str, version: int) -> str:
-    return f"{partition(model, version)}/labels"
+def labels_prefix(model: str) -> str:
+    """Labels belong to a model, not a version: request ids are unique across versions and
+    an alias may have moved between the prediction and its label."""
+    return f"{PREFIX}/{model}/labels"
 
 
-def store_labels(
-    artifacts: ArtifactStore, model: str, version: int, items: list[dict[str, Any]]
-) -> int:
+def store_labels(artifacts: ArtifactStore, model: str, items: list[dict[str, Any]]) -> int:
     """Keep ground-truth labels for logged requests; return how many were stored.
 
     Each item is ``{"request_id", "label"}`` (the label of every row of that request) or
@@ -106,7 +106,7 @@ def store_labels(
             "_received": pa.array([datetime.now(UTC)] * len(ids), type=pa.timestamp("us", "UTC")),
         }
     )
-    key = f"{labels_prefix(model, version)}/part-{datetime.now(UTC):%Y%m%d%H%M%S%f}-"
+    key = f"{labels_prefix(model)}/part-{datetime.now(UTC):%Y%m%d%H%M%S%f}-"
     key += f"{uuid.uuid4().hex[:8]}.parquet"
     with artifacts.staging(".parquet") as staged:
         pq.write_table(table, staged)
@@ -114,10 +114,10 @@ def store_labels(
     return len(ids)
 
 
-def read_labels(artifacts: ArtifactStore, model: str, version: int) -> pl.DataFrame:
-    """Every label sent for a model version, the latest per request row."""
+def read_labels(artifacts: ArtifactStore, model: str) -> pl.DataFrame:
+    """Every label sent for a model, the latest per request row."""
     frames = []
-    for key in artifacts.list(labels_prefix(model, version)):
+    for key in artifacts.list(labels_prefix(model)):
         with artifacts.open(key) as fh:
             frames.append(pl.from_arrow(pq.read_table(fh)))
     if not frames:

@@ -3,6 +3,7 @@ metrics it was registered with, and a flag when the main metric drops past a thr
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ def performance(
     until = until or datetime.now(UTC)
     start = parse_since(since, until, service.settings.monitor_window)
     traffic = read_log(service.artifacts, version.model, version.version, start, until)
-    labels = read_labels(service.artifacts, version.model, version.version)
+    labels = read_labels(service.artifacts, version.model)
     labelled = join_labels(traffic, labels)
     metric = main_metric(version.task)
     baseline = (version.metrics.get("test") or {}).get(metric)
@@ -112,7 +113,10 @@ def _metrics(labelled: pl.DataFrame, version: Any) -> dict[str, Any]:
         proba = np.asarray(labelled.get_column("_probabilities").to_list(), dtype=float)
     elif len(names) == 2:
         decision = (pred == names[1]).astype(float)  # hard labels as scores
-    metrics = compute_metrics(task, true, pred, classes=names, proba=proba, decision=decision)
+    with warnings.catch_warnings():
+        # A window may hold labels of only some classes: the metrics are still defined.
+        warnings.simplefilter("ignore", UserWarning)
+        metrics = compute_metrics(task, true, pred, classes=names, proba=proba, decision=decision)
     metrics.pop("threshold", None)
     return {"n_labelled": len(true), "metrics": _rounded(metrics)}
 

@@ -5,7 +5,7 @@ bounded queue (dropping it, counted, when the queue is full: a slow store must n
 or block predictions). A background thread gathers batches and writes them as Parquet files
 in the artifact store, partitioned by model, version and day::
 
-    predlog/<model>/v<version>/date=2026-11-23/part-<time>-<uuid>.parquet
+    predlog/<model>/v<version>/2026-11-23/part-<time>-<uuid>.parquet
 
 Each row holds the input columns as the model saw them, ``_prediction``, ``_probabilities``
 (list of floats in ``classes`` order, for classifiers), and ``_request_id``, ``_row``
@@ -57,7 +57,7 @@ class LoggedBatch:
 def partition(model: str, version: int, day: date | None = None) -> str:
     """The store prefix of a model version's log (of one day when given)."""
     base = f"{PREFIX}/{model}/v{version}"
-    return base if day is None else f"{base}/date={day.isoformat()}"
+    return base if day is None else f"{base}/{day.isoformat()}"
 
 
 class PredictionLog:
