@@ -58,7 +58,13 @@ def ensure_evidently() -> Path:
 
 def run_evidently(python: Path, rows: int, changed: bool, repeats: int) -> dict:
     proc = subprocess.run(
-        [str(python), str(HERE / "evidently_runner.py"), str(rows), str(int(changed)), str(repeats)],
+        [
+            str(python),
+            str(HERE / "evidently_runner.py"),
+            str(rows),
+            str(int(changed)),
+            str(repeats),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import CATEGORICAL, NUMERIC, make_frame  # noqa: E402
+from data import CATEGORICAL, NUMERIC, make_frame
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 A profile keeps per column the missing count and, by kind:
 
-* numeric: ``QUANTILES`` evenly spaced quantiles (a quantile sketch: enough for the KS
+* numeric: ``QUANTILES`` quantiles at the centres of equal-mass bins (a sketch: enough for the KS
   statistic, the Wasserstein distance, PSI bins and histograms), mean and standard deviation;
 * categorical: the counts of the ``TOP_K`` most frequent values and the count of the rest;
 * text: a numeric sketch of lengths and the counts of the most frequent tokens.
@@ -172,7 +172,10 @@ def sketch(values: np.ndarray) -> dict[str, Any]:
     if n == 0:
         return {"n": 0, "quantiles": [], "mean": None, "std": None}
     ordered = np.sort(values)
-    positions = np.linspace(0, n - 1, QUANTILES).round().astype(np.int64)
+    # Quantiles at the centres of QUANTILES equal-mass bins, never the minimum and maximum:
+    # a single extreme value would otherwise stand for a whole bin's mass, and distances
+    # on heavy-tailed columns would measure two samples' maxima, not their distributions.
+    positions = np.minimum(((np.arange(QUANTILES) + 0.5) / QUANTILES * n).astype(np.int64), n - 1)
     return {
         "n": n,
         "quantiles": ordered[positions].tolist(),

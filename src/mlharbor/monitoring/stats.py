@@ -78,7 +78,7 @@ def compare_numeric(ref: dict[str, Any], cur: dict[str, Any], *, small: bool) ->
     # W1 = integral over p of |Qa(p) - Qb(p)|; the sketches share their p grid.
     w1 = float(np.mean(np.abs(qa - qb)))
     # Expected W1 between two samples of the reference distribution.
-    p = np.linspace(0.0, 1.0, len(qa))
+    p = (np.arange(len(qa)) + 0.5) / len(qa)
     mid = (p[1:] + p[:-1]) / 2
     spread = float(np.sum(np.sqrt(mid * (1 - mid)) * np.diff(qa)))
     noise = math.sqrt(2 / math.pi) * spread * math.sqrt(1 / n + 1 / m)
