@@ -255,8 +255,10 @@ class Monitoring(_Resource):
         *,
         since: str | None = None,
         window: str | None = None,
+        dataset: str | None = None,
     ) -> dict[str, Any]:
-        params = _drop_none({"since": since, "window": window})
+        """Metrics on labelled logged predictions, or on a labelled ``dataset``."""
+        params = _drop_none({"since": since, "window": window, "dataset": dataset})
         return self._call("GET", f"/api/v1/models/{name}/{ref}/performance", params=params).json()
 
     def alerts(self, *, model: str | None = None, alerts_only: bool = False) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 from mlharbor.cli import app
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
+from mlharbor.monitoring.reference import reference_key
 
 from .conftest import LiveServer, serve
 from .test_predict import train
@@ -150,6 +151,22 @@ def test_traffic_is_logged_and_drift_accuracy_and_alerts_are_reported(
         assert sum(w["n_predictions"] for w in timeline["windows"]) == 301
         busy = [w for w in timeline["windows"] if w["n_predictions"]]
         assert busy[0]["latency_ms_p50"] > 0 and busy[0]["drift_share"] > 0
+
+        # A labelled dataset can be scored too (the training data: no drop).
+        monitored.hub.datasets.ingest_file(SAMPLES / "iris.csv")
+        on_data = api.get(
+            "/api/v1/models/iris/champion/performance", params={"dataset": "iris@1"}
+        ).json()
+        assert on_data["current"]["n_labelled"] == 150 and not on_data["dropped"]
+        assert on_data["current"]["metrics"]["accuracy"] > 0.9
+
+        # A version without a stored reference gets one built from its recorded dataset.
+        stored_ref = api.get("/api/v1/models/iris/champion/reference").json()
+        assert stored_ref["prediction_source"].startswith("validation split")
+        version_id = monitored.hub.models.get_version("iris", "champion").id
+        monitored.hub.artifacts.delete(reference_key(version_id))
+        rebuilt = api.get("/api/v1/models/iris/champion/reference").json()
+        assert rebuilt["columns"] == stored_ref["columns"]
 
         metrics = api.get("/metrics").text
         assert "mlharbor_prediction_log_logged_total 3.0" in metrics

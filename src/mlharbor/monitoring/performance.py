@@ -74,6 +74,56 @@ def performance(
     }
 
 
+def dataset_performance(
+    service: MonitoringService, name: str, ref: int | str, dataset: str
+) -> dict[str, Any]:
+    """Metrics of a model version on a labelled dataset (``NAME`` or ``NAME@VERSION``) that
+    holds the model's target column, against the metrics it was registered with."""
+    from mlharbor.errors import InvalidInputError
+    from mlharbor.models.signature import prepare_input
+
+    version = service.registry.get_version(name, ref)
+    data = service.dataset_version(dataset)
+    frame = service.datasets.read_table(data).to_pandas()
+    target = version.target
+    if not target or target not in frame.columns:
+        raise InvalidInputError(
+            f"dataset {data.dataset!r} has no column {target!r}, the target of model "
+            f"{version.model!r}: a labelled dataset must hold it",
+            field="dataset",
+        )
+    frame = frame.loc[frame[target].notna()]
+    pipeline = service.registry.load_pipeline(version.model, version.version)
+    features = prepare_input(frame.drop(columns=[target]), version.signature)
+    labelled = pl.DataFrame(
+        {
+            "_label": [str(v) for v in frame[target].tolist()],
+            "_prediction": pl.Series(list(pipeline.predict(features))),
+        },
+        strict=False,
+    )
+    if hasattr(pipeline, "predict_proba") and version.task != "regression":
+        labelled = labelled.with_columns(
+            pl.Series("_probabilities", pipeline.predict_proba(features).tolist())
+        )
+    if version.task == "regression":
+        labelled = labelled.with_columns(pl.Series("_label", frame[target].astype(float)))
+    metric = main_metric(version.task)
+    baseline = (version.metrics.get("test") or {}).get(metric)
+    threshold = service.settings.performance_drop_threshold
+    current = _metrics(labelled, version)
+    return {
+        "model": version.model,
+        "version": version.version,
+        "dataset": {"dataset": data.dataset, "version": data.version},
+        "metric": metric,
+        "baseline": baseline,
+        "drop_threshold": threshold,
+        "current": current,
+        "dropped": _dropped(current, metric, baseline, threshold),
+    }
+
+
 def raise_too_many(window: str) -> None:
     from mlharbor.errors import InvalidInputError
 

@@ -226,8 +226,8 @@ class MonitoringService:
         NotFoundError
             Unknown dataset or version.
         """
-        ref_version = self._dataset(reference)
-        cur_version = self._dataset(current)
+        ref_version = self.dataset_version(reference)
+        cur_version = self.dataset_version(current)
         ref_profile = self._dataset_profile(ref_version)
         cur_profile = self._dataset_profile(cur_version)
         self._check_columns(columns, ref_profile)
@@ -238,7 +238,7 @@ class MonitoringService:
             **report,
         }
 
-    def _dataset(self, text: str) -> DatasetVersionInfo:
+    def dataset_version(self, text: str) -> DatasetVersionInfo:
         name, _, number = str(text).partition("@")
         if number and not number.lstrip("vV").isdigit():
             raise InvalidInputError(

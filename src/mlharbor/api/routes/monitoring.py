@@ -10,7 +10,7 @@ from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError
 from mlharbor.monitoring.logs import store_labels
-from mlharbor.monitoring.performance import performance
+from mlharbor.monitoring.performance import dataset_performance, performance
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
@@ -78,8 +78,14 @@ def model_performance(
     ref: str,
     since: Since = None,
     window: Annotated[str | None, Query(description="Metrics per window, e.g. 1d")] = None,
+    dataset: Annotated[
+        str | None, Query(description="A labelled dataset NAME@VERSION instead of the log")
+    ] = None,
 ) -> dict[str, Any]:
-    """Metrics of a model version on its labelled predictions, against its registered ones."""
+    """Metrics of a model version on its labelled predictions (or a labelled dataset),
+    against the metrics it was registered with."""
+    if dataset:
+        return dataset_performance(hub.monitoring, name, ref, dataset)
     return performance(hub.monitoring, name, ref, since=since, window=window)
 
 
