@@ -76,7 +76,17 @@ def _title(report: dict[str, Any]) -> str:
 def print_report(report: dict[str, Any]) -> None:
     """A Rich table of the per-column verdicts, then the dataset verdict."""
     table = Table(title=_title(report))
-    for col in ("column", "kind", "test", "statistic", "noise", "effect", "threshold", "PSI"):
+    for col in (
+        "column",
+        "kind",
+        "test",
+        "statistic",
+        "p-value",
+        "noise",
+        "effect",
+        "threshold",
+        "PSI",
+    ):
         table.add_column(col, justify="left" if col in ("column", "kind", "test") else "right")
     table.add_column("drift")
     rows = list(report["columns"])
@@ -95,6 +105,7 @@ def print_report(report: dict[str, Any]) -> None:
             r["kind"],
             r["method"],
             _num(r["statistic"]),
+            _num(r["p_value"]),
             _num(r["noise"]),
             _num(r["effect"]),
             _num(r["threshold"]),
