@@ -179,6 +179,8 @@ def compare_categorical(
     n, m = a.sum(), b.sum()
     pa, pb = a / n, b / m
     pooled = (a + b) / (n + m)
+    # multinomial refuses shares whose float sum passes 1 by a rounding error.
+    pooled = pooled / (pooled.sum() * (1 + 1e-9))
     divergence = float(_jsd(pa, pb))
     rng = np.random.default_rng(seed)
     null_a = rng.multinomial(int(n), pooled, size=bootstrap) / n
