@@ -126,3 +126,13 @@ def test_profiles_are_compact_and_json() -> None:
     assert size < 200_000  # not the rows: 20,000 rows of four columns are far larger
     assert set(profile["columns"]) == set(KINDS)
     assert profile["columns"]["city"]["distinct"] == 2000
+
+
+def test_a_real_change_in_a_many_level_column_is_still_caught() -> None:
+    ref, cur = frame(1), frame(2)
+    rng = np.random.default_rng(3)
+    # A fifth of the rows now come from ten of the 2,000 levels.
+    moved = rng.random(len(cur)) < 0.2
+    cur.loc[moved, "city"] = rng.choice([f"L{i}" for i in range(10)], int(moved.sum()))
+    city = by_column(report(ref, cur))["city"]
+    assert city["drifted"] and city["effect"] > 0.1
