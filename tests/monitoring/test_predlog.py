@@ -88,3 +88,10 @@ def test_labels_join_logged_rows_by_request_and_row(tmp_path: Path) -> None:
     labelled = join_labels(read_log(artifacts, "m", 1, *WINDOW), read_labels(artifacts, "m"))
     got = sorted(zip(labelled["_request_id"], labelled["_row"], labelled["_label"], strict=True))
     assert got == [("r1", 1, "b"), ("r2", 0, "b")]
+
+
+def test_queued_rows_are_bounded_too(tmp_path: Path) -> None:
+    log = PredictionLog(store(tmp_path), max_queued_rows=2, flush_seconds=60)
+    assert log.record("m", 1, FEATURES, [1, 2, 3]) is None  # 3 rows never fit
+    assert log.dropped == 1
+    log.close()

@@ -74,6 +74,8 @@ class PredictionLog:
         Longest a logged prediction waits before it is written.
     batch_rows : int, default=50000
         Rows gathered before a file is written early.
+    max_queued_rows : int, default=1000000
+        Rows waiting to be written; past it, calls are dropped too (bounds the memory).
     """
 
     def __init__(
@@ -84,8 +86,11 @@ class PredictionLog:
         queue_size: int = 10_000,
         flush_seconds: float = 5.0,
         batch_rows: int = 50_000,
+        max_queued_rows: int = 1_000_000,
     ) -> None:
         self.artifacts = artifacts
+        self.max_queued_rows = max_queued_rows
+        self._queued_rows = 0
         self.sample_rate = sample_rate
         self.flush_seconds = flush_seconds
         self.batch_rows = batch_rows
@@ -132,13 +137,18 @@ class PredictionLog:
             datetime.now(UTC),
         )
         self._ensure_thread()
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
-            with self._lock:
-                self.dropped += 1
-            return None
+        rows = len(features)
         with self._lock:
+            full = self._queued_rows + rows > self.max_queued_rows
+            if not full:
+                try:
+                    self._queue.put_nowait(batch)
+                except queue.Full:
+                    full = True
+            if full:
+                self.dropped += 1
+                return None
+            self._queued_rows += rows
             self.logged += 1
         return request_id
 
@@ -172,6 +182,8 @@ class PredictionLog:
             if isinstance(item, LoggedBatch):
                 pending.append(item)
                 rows += len(item.features)
+                with self._lock:
+                    self._queued_rows -= len(item.features)
             if stop or rows >= self.batch_rows or time.monotonic() >= deadline:
                 self._write(pending)
                 pending, rows = [], 0
