@@ -95,6 +95,24 @@ def test_traffic_is_logged_and_drift_accuracy_and_alerts_are_reported(
 ) -> None:
     shifted = FEATURES.assign(**{"petal.length": FEATURES["petal.length"] + 3.0})
     with monitored.client() as api:
+        # Before any traffic, and bad requests: clear 4xx answers.
+        r = api.get("/api/v1/models/iris/champion/drift", params={"since": "a week"})
+        assert r.status_code == 422 and "'a week'" in r.json()["detail"]
+        r = api.get("/api/v1/models/iris/champion/drift", params={"since": "1d"})
+        assert r.status_code == 404 and "no predictions" in r.json()["detail"]
+        r = api.get("/api/v1/models/ghost/latest/drift")
+        assert r.status_code == 404 and "ghost" in r.json()["detail"]
+        r = api.get("/api/v1/models/iris/champion/drift", params={"columns": "nope"})
+        assert r.status_code == 422 and "nope" in r.json()["detail"]
+        r = api.post("/api/v1/models/iris/labels", json={"labels": [{"label": "x"}]})
+        assert r.status_code == 422 and "request_id" in r.json()["detail"]
+        r = api.get(
+            "/api/v1/models/iris/champion/monitoring", params={"since": "30d", "window": "1m"}
+        )
+        assert r.status_code == 422 and "longer window" in r.json()["detail"]
+        r = api.get("/api/v1/drift", params={"reference": "iris", "current": "ghost"})
+        assert r.status_code == 404
+
         ok = api.post("/api/v1/models/iris/champion/predict", json=FEATURES.to_dict("records"))
         assert ok.status_code == 200, ok.text
         request_id = ok.json()["request_id"]
@@ -171,26 +189,6 @@ def test_traffic_is_logged_and_drift_accuracy_and_alerts_are_reported(
         metrics = api.get("/metrics").text
         assert "mlharbor_prediction_log_logged_total 3.0" in metrics
         assert "mlharbor_prediction_log_dropped_total 0.0" in metrics
-
-
-def test_bad_monitoring_requests_get_clear_4xx(monitored: LiveServer) -> None:
-    with monitored.client() as api:
-        r = api.get("/api/v1/models/iris/champion/drift", params={"since": "a week"})
-        assert r.status_code == 422 and "'a week'" in r.json()["detail"]
-        r = api.get("/api/v1/models/iris/champion/drift", params={"since": "1d"})
-        assert r.status_code == 404 and "no predictions" in r.json()["detail"]
-        r = api.get("/api/v1/models/ghost/latest/drift")
-        assert r.status_code == 404 and "ghost" in r.json()["detail"]
-        r = api.get("/api/v1/models/iris/champion/drift", params={"columns": "nope"})
-        assert r.status_code == 422 and "nope" in r.json()["detail"]
-        r = api.post("/api/v1/models/iris/labels", json={"labels": [{"label": "x"}]})
-        assert r.status_code == 422 and "request_id" in r.json()["detail"]
-        r = api.get(
-            "/api/v1/models/iris/champion/monitoring", params={"since": "30d", "window": "1m"}
-        )
-        assert r.status_code == 422 and "longer window" in r.json()["detail"]
-        r = api.get("/api/v1/drift", params={"reference": "iris", "current": "ghost"})
-        assert r.status_code == 404
 
 
 def test_dataset_drift_over_rest_and_the_cli(live_sqlite: LiveServer, tmp_path: Path) -> None:
