@@ -56,42 +56,41 @@ class ParamField:
         return str(self.default)
 
 
-def _bounds(constraints: list[Any]) -> tuple[float | None, float | None, list[str], bool]:
-    """Lower and upper bounds, string options, and whether numbers are allowed at all."""
-    low = high = None
-    options: list[str] = []
-    numeric = False
-    for c in constraints:
-        name = type(c).__name__
-        if name == "Interval":
-            numeric = True
-            if c.left is not None and (low is None or c.left < low):
-                low = c.left if c.closed in ("left", "both") else None
-            if c.right is not None and math.isfinite(c.right):
-                high = c.right if c.closed in ("right", "both") else high
-        elif name == "StrOptions":
-            options.extend(sorted(c.options))
-    return low, high, options, numeric
+def _bounds(constraints: list[Any]) -> tuple[float | None, float | None, list[str], set[str]]:
+    """The union of the numeric intervals, the string options, and the number kinds allowed.
+
+    A parameter may accept several intervals (``min_samples_split``: an int ≥ 2 or a
+    fraction in (0, 1]); the form only enforces what holds for all of them together.
+    """
+    intervals = [c for c in constraints if type(c).__name__ == "Interval"]
+    options = sorted(o for c in constraints if type(c).__name__ == "StrOptions" for o in c.options)
+    kinds = {"int" if c.type is Integral else "float" for c in intervals}
+    lows = [c.left if c.closed in ("left", "both") else None for c in intervals]
+    highs = [
+        c.right
+        if c.closed in ("right", "both") and c.right is not None and math.isfinite(c.right)
+        else None
+        for c in intervals
+    ]
+    low = None if not lows or None in lows else min(lows)
+    high = None if not highs or None in highs else max(highs)
+    return low, high, options, kinds
 
 
 def _field(name: str, default: Any, constraints: list[Any] | None, featured: bool) -> ParamField:
-    low, high, options, numeric = _bounds(constraints or [])
+    low, high, options, kinds = _bounds(constraints or [])
     if isinstance(default, bool):
         return ParamField(name, "bool", default, featured)
-    if options and not numeric and (default is None or isinstance(default, str)):
+    if options and not kinds and (default is None or isinstance(default, str)):
         choices = options + ([""] if default is None else [])
         return ParamField(name, "choice", default, featured, choices=choices)
-    if isinstance(default, Integral) or (
-        default is None and constraints and any(c is Integral for c in _types(constraints))
-    ):
+    if kinds == {"int"} or (not kinds and isinstance(default, Integral)):
         return ParamField(name, "int", default, featured, low, high)
-    if isinstance(default, Real):
+    if kinds or isinstance(default, Real):
+        if options:  # a number or a word (max_features: 0.5 or "sqrt")
+            return ParamField(name, "text", default, featured)
         return ParamField(name, "float", default, featured, low, high)
     return ParamField(name, "text", default, featured)
-
-
-def _types(constraints: list[Any]) -> list[Any]:
-    return [getattr(c, "type", None) for c in constraints]
 
 
 @lru_cache(maxsize=64)
