@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from mlharbor.api.auth import SESSION_COOKIE
 from mlharbor.api.deps import HubDep
-from mlharbor.errors import PermissionDeniedError
+from mlharbor.errors import InvalidInputError
 from mlharbor.keys import Scope
 from mlharbor.ui.web import page
 
@@ -50,7 +50,10 @@ class SessionCreate(BaseModel):
 def sign_in(request: Request, hub: HubDep, body: SessionCreate) -> Response:
     """Check a key and keep it in an HttpOnly, SameSite=Strict cookie."""
     if not any(h in request.headers for h in ("hx-request", "x-requested-with")):
-        raise PermissionDeniedError("sign in from the sign-in page")
+        # Only our own script sends this header: no other site can sign a browser in.
+        raise InvalidInputError(
+            "sign in from the sign-in page (the request lacks an 'X-Requested-With' header)"
+        )
     key = hub.keys.verify(body.key.strip())
     response = Response(status_code=204)
     response.set_cookie(

@@ -42,6 +42,8 @@ def human_number(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
+        if abs(value) < 1e-12:  # rounding noise, e.g. the spread of identical fold scores
+            return "0"
         if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
             return f"{value:.{digits - 1}e}"
         return f"{value:,.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}g}"

@@ -254,7 +254,8 @@ function setupTrainForm(form) {
       dataset: form.dataset.dataset,
       dataset_version: Number(form.dataset.version),
       target: form.dataset.target,
-      task: value("task") || null,
+      // The task goes along only when the user overrides what the insights detected.
+      task: value("task") !== form.querySelector("[name=task]").dataset.detected ? value("task") : null,
       name: value("name").trim() || null,
       test_size: Number(value("test_size")),
       cv_folds: Number(value("cv_folds")),
