@@ -159,7 +159,12 @@ def feature_association(features: list[dict[str, Any]]) -> dict[str, Any] | None
 
 
 def column_chart(col: dict[str, Any]) -> dict[str, Any] | None:
-    """The chart that best shows one column: its histogram, else its top values."""
+    """The chart that best shows one column: its histogram, else its top values.
+
+    Identifiers and constants get none: every value unique, or one value, shows nothing.
+    """
+    if col.get("semantic_type") in ("identifier", "constant"):
+        return None
     if col.get("histogram") and col["histogram"].get("counts"):
         return histogram(col["histogram"])
     if col.get("top_values"):

@@ -44,9 +44,11 @@ def human_number(value: Any, digits: int = 4) -> str:
             return str(value)
         if abs(value) < 1e-12:  # rounding noise, e.g. the spread of identical fold scores
             return "0"
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        if abs(value) >= 1e15 or abs(value) < 1e-3:
             return f"{value:.{digits - 1}e}"
-        return f"{value:,.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}g}"
+        if abs(value) >= 1000:  # whole digits are what matters: 416,800 not 4.168e+05
+            return f"{value:,.{max(0, digits - len(str(int(abs(value)))))}f}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 

@@ -284,11 +284,18 @@ function setupJob(box) {
   let startedAt = started;
   let finishedAt = box.dataset.finished ? new Date(box.dataset.finished) : null;
   const $ = (sel) => document.querySelector(sel);
+  const duration = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`);
+  let fraction = Number(box.dataset.progress || 0);
   const elapsed = () => {
     if (!startedAt) { $("[data-job-elapsed]").textContent = "waiting for a worker"; return; }
     const end = finishedAt || new Date();
     const s = Math.max(0, Math.round((end - startedAt) / 1000));
-    $("[data-job-elapsed]").textContent = s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+    let text = duration(s);
+    // A rough estimate from the pace so far, once there is a pace to go by.
+    if (!finishedAt && fraction > 0.1 && fraction < 1) {
+      text += ` · about ${duration(Math.round((s * (1 - fraction)) / fraction))} left`;
+    }
+    $("[data-job-elapsed]").textContent = text;
   };
   elapsed();
   const timer = setInterval(elapsed, 1000);
@@ -300,8 +307,9 @@ function setupJob(box) {
     badge.className = "badge " + ({ running: "blue", succeeded: "ok", failed: "bad", cancelled: "warn" }[next] || "");
     box.dataset.state = next;
   };
-  const setProgress = (fraction) => {
-    const p = Math.round(100 * fraction);
+  const setProgress = (value) => {
+    fraction = value;
+    const p = Math.round(100 * value);
     $("[data-job-bar]").style.width = p + "%";
     $("[data-job-bar]").parentElement.setAttribute("aria-valuenow", String(p));
     $("[data-job-pct]").textContent = p + "%";
