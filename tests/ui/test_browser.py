@@ -6,6 +6,8 @@ Screenshots of every page land in test-artifacts/ui/ for people to look at.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from tests.api.conftest import LiveServer
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+SNIPPETS = {"curl": ["bash", "-c"], "python": [sys.executable, "-c"], "mlflow": ["bash", "-c"]}
 
 
 def _page(browser: Any, width: int = 1280) -> Any:
@@ -61,6 +64,9 @@ def test_csv_to_champion_model_in_the_browser(
     # Datasets: the empty state, then a drag-and-drop upload with its progress bar.
     page.goto(url + "/")
     expect(page.get_by_role("heading", name="No datasets yet — upload one")).to_be_visible()
+    page.get_by_label("From a URL").fill("file:///etc/passwd")
+    page.get_by_role("button", name="Fetch").click()
+    expect(page.locator('[data-error-for="url"]')).to_contain_text("only http and https")
     shot(page, "01-datasets-empty")
     _drop_file(page, "[data-dropzone]", "iris.csv", (SAMPLES / "iris.csv").read_text())
 
@@ -81,6 +87,10 @@ def test_csv_to_champion_model_in_the_browser(
     page.get_by_role("button", name="Train a model →").click()
     page.wait_for_url(re.compile(r"/datasets/iris/train"))
     expect(page.get_by_label("Task")).to_have_value("multiclass")
+    page.get_by_label("Algorithm").select_option("logistic")  # htmx swaps the fields
+    expect(page.locator('[data-param="C"]')).to_be_visible()
+    page.get_by_label("Algorithm").select_option("random-forest")
+    expect(page.locator('[data-param="n_estimators"]')).to_be_visible()
     page.locator("summary", has_text="All parameters").click()
     page.get_by_label("max_features").fill("bogus")
     page.get_by_role("button", name="Start training").click()
@@ -116,6 +126,13 @@ def test_csv_to_champion_model_in_the_browser(
     page.get_by_role("tab", name="MLflow protocol").click()
     expect(page.locator("#snip-mlflow")).to_contain_text("dataframe_split")
     shot(page, "05-model")
+    # The snippets work as pasted: the champion answers each of them.
+    snippet = {k: page.locator(f"#snip-{k} code").text_content() for k in SNIPPETS}
+    for key, command in SNIPPETS.items():
+        out = subprocess.run(
+            [*command, snippet[key]], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert "Setosa" in out.stdout, (key, out.stdout, out.stderr)
 
     # Settings: create a key (shown once), see it listed, revoke it.
     page.get_by_role("link", name="Settings").click()

@@ -191,10 +191,9 @@ function setupUrlForm(form) {
     if (r.ok) {
       location.href = `/datasets/${encodeURIComponent(r.data.dataset)}?version=${r.data.version}`;
     } else {
-      showProblem(form, r);
-      if (!form.querySelector(".field.invalid") && errorSlot(form, "_form").textContent === "") {
-        showError(form, "url", problemText(r.data, r.status));
-      }
+      // Everything but a bad name is about the URL (scheme, reachability, the file itself).
+      const [[field, message]] = fieldsOf(form, r.data || {});
+      showError(form, field === "name" ? "name" : "url", message);
     }
   });
 }
