@@ -17,6 +17,9 @@ from tests.api.conftest import LiveServer
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+HTMX_SETTLED = (
+    "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+)
 SNIPPETS = {"curl": ["bash", "-c"], "python": [sys.executable, "-c"], "mlflow": ["bash", "-c"]}
 
 
@@ -87,8 +90,9 @@ def test_csv_to_champion_model_in_the_browser(
     page.get_by_role("button", name="Train a model →").click()
     page.wait_for_url(re.compile(r"/datasets/iris/train"))
     expect(page.get_by_label("Task")).to_have_value("multiclass")
-    page.get_by_label("Algorithm").select_option("logistic")  # htmx swaps the fields
+    page.get_by_label("Algorithm").select_option("logistic-regression")  # htmx swaps the fields
     expect(page.locator('[data-param="C"]')).to_be_visible()
+    page.wait_for_function(HTMX_SETTLED)  # the swapped-in select listens once htmx settled
     page.get_by_label("Algorithm").select_option("random-forest")
     expect(page.locator('[data-param="n_estimators"]')).to_be_visible()
     page.locator("summary", has_text="All parameters").click()
