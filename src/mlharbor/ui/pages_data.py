@@ -17,6 +17,8 @@ from mlharbor.ui.web import page
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_ROWS = 20
+#: Charts of single columns drawn on the page; a wide table's others are in the report.
+MAX_COLUMN_CHARTS = 40
 #: Warnings that suggest leaving a column out of training.
 DROP_HINTS = {"target_leakage", "identifier", "constant", "high_cardinality", "duplicated_column"}
 
@@ -88,6 +90,7 @@ async def insights_panel(
         target=target,
         ins=insights,
         charts=charts.insights_charts(insights),
+        max_column_charts=MAX_COLUMN_CHARTS,
     )
 
 
