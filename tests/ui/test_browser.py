@@ -41,6 +41,19 @@ def _page(browser: Any, width: int = 1280) -> Any:
     return page
 
 
+UNLABELLED = """() => [...document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button")]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                    && !(el.tagName === "BUTTON" && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def _look(page: Any, shot: Any, name: str) -> None:
+    """Every control has a name a screen reader can say; then save the screenshot."""
+    assert page.evaluate(UNLABELLED) == [], name
+    shot(page, name)
+
+
 def _drop_file(page: Any, selector: str, name: str, text: str) -> None:
     """Drag a file onto ``selector`` as a person would (a DataTransfer on a drop event)."""
     page.evaluate(
@@ -70,7 +83,7 @@ def test_csv_to_champion_model_in_the_browser(
     page.get_by_label("From a URL").fill("file:///etc/passwd")
     page.get_by_role("button", name="Fetch").click()
     expect(page.locator('[data-error-for="url"]')).to_contain_text("only http and https")
-    shot(page, "01-datasets-empty")
+    _look(page, shot, "01-datasets-empty")
     _drop_file(page, "[data-dropzone]", "iris.csv", (SAMPLES / "iris.csv").read_text())
 
     # The dataset page: schema, preview, and the insights loaded by htmx.
@@ -84,7 +97,7 @@ def test_csv_to_champion_model_in_the_browser(
     expect(page.get_by_text("target leakage").first).to_be_visible()
     page.wait_for_selector("[data-plot] .main-svg")
     assert page.locator("[data-plot][data-rendered]").count() >= 6
-    shot(page, "02-dataset-insights")
+    _look(page, shot, "02-dataset-insights")
 
     # Train: the task comes from the insights; a bad parameter is refused next to its field.
     page.get_by_role("button", name="Train a model →").click()
@@ -100,7 +113,7 @@ def test_csv_to_champion_model_in_the_browser(
     page.get_by_role("button", name="Start training").click()
     error = page.locator('[data-error-for="params.max_features"]')
     expect(error).to_contain_text("max_features")
-    shot(page, "03-train-error")
+    _look(page, shot, "03-train-error")
     page.get_by_label("max_features").fill("sqrt")
     page.get_by_label("n_estimators").fill("10")
     page.get_by_label("Cross-validation folds").fill("2")
@@ -113,7 +126,7 @@ def test_csv_to_champion_model_in_the_browser(
     expect(open_model).to_be_visible(timeout=90_000)
     expect(page.locator("[data-job-state]")).to_have_text("succeeded")
     assert page.locator("[data-job-events] li").count() >= 4  # events arrived live
-    shot(page, "04-job")
+    _look(page, shot, "04-job")
     open_model.click()
 
     # Model: plots, promotion to champion, a prediction from the form.
@@ -129,7 +142,7 @@ def test_csv_to_champion_model_in_the_browser(
     expect(result).to_contain_text("Probability")
     page.get_by_role("tab", name="MLflow protocol").click()
     expect(page.locator("#snip-mlflow")).to_contain_text("dataframe_split")
-    shot(page, "05-model")
+    _look(page, shot, "05-model")
     # The snippets work as pasted: the champion answers each of them.
     snippet = {k: page.locator(f"#snip-{k} code").text_content() for k in SNIPPETS}
     for key, command in SNIPPETS.items():
@@ -146,7 +159,7 @@ def test_csv_to_champion_model_in_the_browser(
     expect(page.locator("[data-new-key-value]")).to_contain_text("mlh_")
     row = page.locator("tr", has_text="nightly-scoring")
     expect(row).to_contain_text("active")
-    shot(page, "06-settings")
+    _look(page, shot, "06-settings")
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr", has_text="nightly-scoring")).to_contain_text("revoked")
@@ -155,15 +168,15 @@ def test_csv_to_champion_model_in_the_browser(
     page.goto(url + "/models")
     expect(page.get_by_role("link", name="iris-variety")).to_be_visible()
     expect(page.get_by_text("champion → v1")).to_be_visible()
-    shot(page, "07-models")
+    _look(page, shot, "07-models")
     page.goto(url + "/jobs")
-    shot(page, "08-jobs")
+    _look(page, shot, "08-jobs")
     narrow = _page(browser, width=390)
     narrow.goto(url + "/datasets/iris?target=variety")
     expect(narrow.get_by_role("heading", name="Quality warnings")).to_be_visible()
     width = narrow.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the page is {width}px wide in a 390px window"
-    shot(narrow, "09-dataset-narrow")
+    _look(narrow, shot, "09-dataset-narrow")
     assert page.errors == [] and narrow.errors == []
 
 
@@ -179,7 +192,7 @@ def test_browser_signs_in_with_a_key_and_keys_keep_their_scopes(
     page.get_by_label("API key").fill("mlh_wrong_key")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator('[data-error-for="key"]')).not_to_be_empty()
-    shot(page, "10-sign-in-error")
+    _look(page, shot, "10-sign-in-error")
     page.get_by_label("API key").fill(reader)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/datasets$"))
