@@ -31,7 +31,7 @@ PUBLIC = {
     "/sign-in",
     "/ui/session",
 }
-PREDICT_MARKERS = ("/predict", "/invocations")
+PREDICT_ENDPOINTS = ("predict", "invocations")
 ADMIN_PAGES = ("/settings",)
 #: The cookie the web UI keeps the signed-in key in.
 SESSION_COOKIE = "mlharbor_key"
@@ -46,13 +46,21 @@ def required_scope(method: str, path: str) -> Scope | None:
         return None
     if path.startswith("/api/v1/keys") or path in ADMIN_PAGES:
         return Scope.ADMIN
-    if any(marker in path for marker in PREDICT_MARKERS):
+    if _is_prediction(path):
         return Scope.PREDICT
     if path in ("/train", "/ws"):
         return Scope.TRAIN
     if method in SAFE_METHODS:
         return Scope.READ
     return Scope.TRAIN
+
+
+def _is_prediction(path: str) -> bool:
+    # Match the endpoint segment only: a dataset named "predictions" is still read with `read`.
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last in PREDICT_ENDPOINTS and (
+        path.startswith("/api/v1/models/") or path in ("/predict", "/invocations")
+    )
 
 
 def _token(headers: dict[str, str]) -> str | None:
