@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from mlharbor import __version__
+from mlharbor import __version__, ui
 from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -95,4 +95,5 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(ws_events.router)
     app.include_router(compat.router)
+    ui.install(app)
     return app
