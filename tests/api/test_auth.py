@@ -183,3 +183,15 @@ def test_scope_follows_the_endpoint_not_a_name_inside_the_path(
     refused = client.get("/api/v1/datasets/predictions", headers={"X-API-Key": predictor})
     assert refused.status_code == 403
     assert "read" in refused.json()["detail"]
+
+
+def test_labels_are_sent_with_a_predict_key(secured: tuple[TestClient, Hub]) -> None:
+    client, hub = secured
+    _, reader = hub.keys.create("reader", ["read"])
+    _, predictor = hub.keys.create("predictor", ["predict"])
+    body = {"labels": [{"request_id": "r1", "label": "yes"}]}
+    refused = client.post("/api/v1/models/ghost/labels", json=body, headers={"X-API-Key": reader})
+    assert refused.status_code == 403 and "predict" in refused.json()["detail"]
+    # Allowed through, then told the model does not exist.
+    sent = client.post("/api/v1/models/ghost/labels", json=body, headers={"X-API-Key": predictor})
+    assert sent.status_code == 404 and "ghost" in sent.json()["detail"]
