@@ -7,8 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from mlharbor.monitoring.logs import join_labels, read_labels, read_log, store_labels
+from mlharbor.errors import InvalidInputError
+from mlharbor.monitoring.logs import (
+    join_labels,
+    parse_span,
+    read_labels,
+    read_log,
+    store_labels,
+)
 from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 
@@ -95,3 +103,16 @@ def test_queued_rows_are_bounded_too(tmp_path: Path) -> None:
     assert log.record("m", 1, FEATURES, [1, 2, 3]) is None  # 3 rows never fit
     assert log.dropped == 1
     log.close()
+
+
+def test_windows_reaching_far_back_or_absurdly_long_are_handled(tmp_path: Path) -> None:
+    artifacts = store(tmp_path)
+    log = PredictionLog(artifacts)
+    log.record("m", 1, FEATURES, [1, 2, 3])
+    log.close()
+    since = datetime(1, 1, 1, tzinfo=UTC)
+    assert read_log(artifacts, "m", 1, since, datetime.now(UTC)).height == 3
+    with pytest.raises(InvalidInputError, match="longer than ten years"):
+        parse_span("99999999999d")
+    with pytest.raises(InvalidInputError, match="not a duration"):
+        parse_span("soon")

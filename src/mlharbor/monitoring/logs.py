@@ -12,12 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.serving.predlog import PREFIX, day_range, partition
+from mlharbor.serving.predlog import PREFIX, partition
 from mlharbor.store.artifacts import ArtifactStore
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_LABELS = 1_000_000
+MAX_SPAN = timedelta(days=3660)
 
 
 def parse_span(text: str, *, what: str = "span") -> timedelta:
@@ -29,7 +30,12 @@ def parse_span(text: str, *, what: str = "span") -> timedelta:
             "e.g. 7d or 12h",
             field=what,
         )
-    span = timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    try:
+        span = timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    except OverflowError:
+        span = timedelta.max
+    if span > MAX_SPAN:
+        raise InvalidInputError(f"{what} {text!r} is longer than ten years", field=what)
     if span <= timedelta(0):
         raise InvalidInputError(f"{what} {text!r} must be longer than zero", field=what)
     return span
@@ -54,12 +60,17 @@ def read_log(
     artifacts: ArtifactStore, model: str, version: int, since: datetime, until: datetime
 ) -> pl.DataFrame:
     """Logged predictions of a model version between ``since`` and ``until``."""
+    # One listing of the version's folder, filtered by day: a window reaching far back must
+    # not cost one listing per day.
+    first = since.astimezone(UTC).date().isoformat()
+    last = until.astimezone(UTC).date().isoformat()
+    base = partition(model, version)
     frames = []
-    for day in day_range(since, until):
-        for key in artifacts.list(partition(model, version, day)):
-            if key.endswith(".parquet"):
-                with artifacts.open(key) as fh:
-                    frames.append(pl.from_arrow(pq.read_table(fh)))
+    for key in artifacts.list(base):
+        day = key[len(base) + 1 :].split("/", 1)[0]
+        if key.endswith(".parquet") and first <= day <= last:
+            with artifacts.open(key) as fh:
+                frames.append(pl.from_arrow(pq.read_table(fh)))
     if not frames:
         return pl.DataFrame()
     frame = pl.concat(frames, how="diagonal_relaxed")

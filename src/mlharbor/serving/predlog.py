@@ -24,7 +24,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -265,9 +265,3 @@ def _uniform(values: pd.Series) -> pd.Series:
     if present.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
         return pd.to_numeric(values)
     return values.map(lambda v: None if v is None or v != v else str(v))
-
-
-def day_range(since: datetime, until: datetime) -> list[date]:
-    """Every calendar day (UTC) that ``[since, until]`` touches."""
-    first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
