@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.conftest import LiveServer
@@ -164,6 +165,33 @@ def test_csv_to_champion_model_in_the_browser(
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr", has_text="nightly-scoring")).to_contain_text("revoked")
 
+    # Monitoring: the form's prediction, then shifted traffic and its drift report.
+    assert live_worker.hub.predlog.flush()
+    page.goto(url + "/models/iris-variety")
+    page.get_by_role("link", name="Monitoring").click()
+    page.wait_for_url(re.compile(r"/models/iris-variety/monitoring"))
+    page.get_by_label("Since").fill("last week")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator('[data-error-for="since"]')).to_contain_text("neither a duration")
+    page.get_by_label("Since").fill("24h")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", name="Latest drift report")).to_be_visible()
+    rows = [
+        {"sepal.length": 5.0 + i / 20, "sepal.width": 3.0, "petal.length": 9.0, "petal.width": 2}
+        for i in range(30)
+    ]
+    r = httpx.post(f"{url}/api/v1/models/iris-variety/champion/predict", json=rows, timeout=30)
+    assert r.status_code == 200, r.text
+    assert live_worker.hub.predlog.flush()
+    page.reload()
+    expect(page.locator("[data-dataset-verdict]")).to_have_text("Drift")
+    petal = page.locator('[data-drift-table] tr[data-column="petal.length"]')
+    expect(petal).to_contain_text("drift")
+    page.wait_for_selector('[data-column-chart="petal.length"] .main-svg')
+    page.get_by_role("button", name="Check now").click()
+    expect(page.locator("[data-alert-event]").first).to_contain_text("input drift")
+    _look(page, shot, "11-monitoring")
+
     # Lists, and a narrow window.
     page.goto(url + "/models")
     expect(page.get_by_role("link", name="iris-variety")).to_be_visible()
@@ -177,6 +205,11 @@ def test_csv_to_champion_model_in_the_browser(
     width = narrow.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the page is {width}px wide in a 390px window"
     _look(narrow, shot, "09-dataset-narrow")
+    narrow.goto(url + "/models/iris-variety/monitoring?since=24h")
+    narrow.wait_for_selector('[data-column-chart="petal.length"] .main-svg')
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the monitoring page is {width}px wide in a 390px window"
+    _look(narrow, shot, "12-monitoring-narrow")
     assert page.errors == [] and narrow.errors == []
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlharbor.errors import HarborError
-from mlharbor.ui import pages_admin, pages_data, pages_models
+from mlharbor.ui import pages_admin, pages_data, pages_models, pages_monitoring
 from mlharbor.ui.web import HERE, page
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -28,6 +28,7 @@ def _wants_page(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     """Add the UI's routes, static files and error pages to ``app``."""
     app.include_router(pages_data.router)
+    app.include_router(pages_monitoring.router)
     app.include_router(pages_models.router)
     app.include_router(pages_admin.router)
 

@@ -165,6 +165,7 @@ document.addEventListener("DOMContentLoaded", () => {
   on("[data-key-form]", setupKeyForm);
   on("[data-sign-in]", setupSignIn);
   on("[data-tabs]", setupTabs);
+  on("[data-check-now]", setupCheckNow);
   setupAliasButtons();
   setupRevoke();
   renderPlots(document);

@@ -226,3 +226,18 @@ function setupRevoke() {
     else { btn.disabled = false; alert(problemText(r.data, r.status)); }
   });
 }
+
+/* ---------- Monitoring: check now ---------- */
+
+function setupCheckNow(btn) {
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    const label = btn.textContent;
+    btn.textContent = "Checking…";
+    const r = await api("POST", `/api/v1/alerts/check?model=${encodeURIComponent(btn.dataset.checkNow)}`);
+    btn.disabled = false;
+    btn.textContent = label;
+    if (r.ok) location.reload();
+    else showError(document, "check", problemText(r.data, r.status));
+  });
+}
