@@ -313,7 +313,7 @@ class DatasetService:
         if existing is not None:
             return IngestResult(existing, created=False)
         with self.artifacts.staging(".parquet") as staged:
-            write_table(table, staged)
+            written = write_table(table, staged)
             converted = Converted(
                 digest,
                 SourceFormat.JSON,
@@ -321,6 +321,7 @@ class DatasetService:
                 table.num_columns,
                 infer_schema(table, notes),
                 notes,
+                written,
             )
             return self._store(name, converted, staged, "records", description, None)
 
@@ -336,7 +337,7 @@ class DatasetService:
         report = report or (lambda fraction, message: None)
         report(0.9, "storing")
         key = f"datasets/{name}/{converted.sha256[:20]}.parquet"
-        stored = self.artifacts.commit(key, staged)
+        stored = self.artifacts.commit(key, staged, converted.parquet_sha256 or None)
         report(0.95, "recording")
         try:
             info = self._record(name, description, converted, source, stored)
