@@ -81,6 +81,7 @@ def convert_file(
     max_columns: int = 10_000,
     sha256: str | None = None,
     on_bytes: BytesRead | None = None,
+    block_bytes: int = BLOCK_BYTES,
 ) -> Converted:
     """Read ``path`` (any supported format) and write it to ``out`` as Parquet.
 
@@ -98,6 +99,8 @@ def convert_file(
         The file's SHA-256 if already known; otherwise it is computed while reading.
     on_bytes : callable, optional
         Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
+    block_bytes : int
+        Bytes of CSV parsed per block.
 
     Raises
     ------
@@ -107,7 +110,7 @@ def convert_file(
     fmt = detect_format(path, filename)
     if fmt is SourceFormat.CSV:
         dialect = sniff_csv(path)
-        fast = _stream_csv(path, out, dialect, max_columns, sha256, on_bytes)
+        fast = _stream_csv(path, out, dialect, max_columns, sha256, on_bytes, block_bytes)
         if fast is not None:
             return fast
         result = _read_csv(path, dialect)
@@ -211,6 +214,7 @@ def _stream_csv(
     max_columns: int,
     sha256: str | None,
     on_bytes: BytesRead | None,
+    block_bytes: int,
 ) -> Converted | None:
     """Convert a CSV file block by block; ``None`` if it needs the whole-file reader."""
     notes = csv_notes(dialect)
@@ -219,7 +223,7 @@ def _stream_csv(
     # The header alone tells the names and the width: refuse a bad one before parsing.
     names = check_names(list(dialect.header), notes, max_columns)
     read, parse, convert = csv_options(dialect)
-    read.block_size = BLOCK_BYTES
+    read.block_size = block_bytes
     try:
         types = _first_block_types(path, dialect, read, parse, convert)
         if types is None:
@@ -268,7 +272,7 @@ def _first_block_types(
         column_names=read.column_names,
         skip_rows=read.skip_rows,
         encoding=read.encoding,
-        block_size=1 << 20,
+        block_size=min(read.block_size, 1 << 20),
         use_threads=False,  # no read-ahead: only the first block is parsed
     )
     with _HashingReader(path, False, None) as raw:
