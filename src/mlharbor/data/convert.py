@@ -20,43 +20,35 @@ import gzip
 import hashlib
 import io
 import os
-import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from mlharbor.data.ingest import (
     BytesRead,
     CsvDialect,
     ReadResult,
     SourceFormat,
-    _read_csv,
     check_names,
     check_table,
     csv_notes,
     csv_options,
     detect_format,
+    read_csv_table,
     read_table,
     sniff_csv,
 )
+from mlharbor.data.parquet import ROW_GROUP_ROWS, ParquetSink, is_binary
 from mlharbor.data.schema import DatasetSchema, SchemaSampler, infer_schema
 from mlharbor.errors import InvalidInputError
 
 #: Bytes of CSV per parsed block: big enough for well-filled row groups, small enough that
 #: only a few are in memory at once.
 BLOCK_BYTES = 8 << 20
-#: Rows per Parquet row group (blocks are gathered until they reach it).
-ROW_GROUP_ROWS = 131_072
-#: LZ4 costs ~40% less CPU than zstd level 1 to write (and to read back), for files ~35%
-#: larger; the write is a third of an ingest's work, so it sets the pace.
-COMPRESSION = "lz4"
-COMPRESSION_LEVEL: int | None = None
 
 
 @dataclass
@@ -113,19 +105,11 @@ def convert_file(
         fast = _stream_csv(path, out, dialect, max_columns, sha256, on_bytes, block_bytes)
         if fast is not None:
             return fast
-        result = _read_csv(path, dialect)
+        result = read_csv_table(path, dialect)
         result.table = check_table(result.table, result.notes, max_columns)
     else:
         result = read_table(path, filename, max_columns=max_columns)
     return _convert_table(result, path, out, sha256)
-
-
-def write_table(table: pa.Table, out: Path) -> str:
-    """Write an Arrow table as Parquet with the settings ingest uses; return its SHA-256."""
-    with ParquetSink(out, table.schema) as sink:
-        for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
-            sink.put(batch)
-    return sink.sha256
 
 
 def _convert_table(result: ReadResult, path: Path, out: Path, sha256: str | None) -> Converted:
@@ -278,151 +262,8 @@ def _first_block_types(
     with _HashingReader(path, False, None) as raw:
         reader = pacsv.open_csv(_open_text(raw, dialect), first_read, parse, convert)
         schema = reader.schema
-    if any(_not_text(t) for t in schema.types):
+    if any(is_binary(t) for t in schema.types):
         return None  # bytes that are not valid text: the whole-file reader re-decodes
     if any(pa.types.is_null(t) for t in schema.types):
         return None  # empty in the first block: only the whole file tells the type
     return schema
-
-
-def _not_text(typ: pa.DataType) -> bool:
-    return pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
-
-
-# ---------------------------------------------------------------- Parquet
-
-
-class ParquetSink:
-    """Writes record batches to a Parquet file on a thread of its own, as they arrive.
-
-    Blocks are gathered into row groups of ``ROW_GROUP_ROWS``. Dictionary encoding is used
-    for the columns that repeat values in the first rows (where it pays; for nearly-unique
-    columns its hashing costs more than the whole plain encoding), and statistics are kept
-    for non-text columns. The file's written parts are flushed to disk as it grows, so the
-    final ``fsync`` before it is committed has little left to do.
-    """
-
-    def __init__(self, out: Path, schema: pa.Schema) -> None:
-        self.out, self.schema = out, schema
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
-        self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
-        self._failure: BaseException | None = None
-        #: SHA-256 of the file written, once closed.
-        self.sha256 = ""
-        self._thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, batch: pa.RecordBatch) -> None:
-        """Queue a batch to be written (blocks while two row groups are waiting)."""
-        if self._failure is not None:
-            raise self._failure
-        self._pending.append(batch)
-        self._pending_rows += batch.num_rows
-        if self._pending_rows >= ROW_GROUP_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Hand the gathered batches to the writer as a row group, however few rows."""
-        if self._pending:
-            self._queue.put(pa.Table.from_batches(self._pending, self.schema))
-            self._pending, self._pending_rows = [], 0
-
-    def close(self) -> None:
-        """Write what is left and finish the file; re-raise a failure of the writer."""
-        self.flush()
-        self._queue.put(None)
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-
-    def __enter__(self) -> ParquetSink:
-        return self
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if exc is None:
-            self.close()
-            return
-        self._pending = []
-        # Unblock and stop the writer; the caller's exception is the one that matters.
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        writer: pq.ParquetWriter | None = None
-        try:
-            with _HashingWriter(self.out) as sink:
-                while (table := self._queue.get()) is not None:
-                    if writer is None:
-                        writer = pq.ParquetWriter(sink, self.schema, **_writer_options(table))
-                    writer.write_table(table, row_group_size=max(table.num_rows, 1))
-                    sink.sync()
-                if writer is None:
-                    writer = pq.ParquetWriter(sink, self.schema, compression=COMPRESSION)
-                writer.close()
-            self.sha256 = sink.digest.hexdigest()
-        except BaseException as exc:  # re-raised in the caller's thread
-            self._failure = exc
-            while self._queue.get() is not None:
-                pass
-
-
-class _HashingWriter(io.RawIOBase):
-    """A file the Parquet writer writes to, hashed as written (the store needs the hash)."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed with this writer
-        self.digest = hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self.digest.update(view)
-        done = 0
-        while done < len(view):
-            done += self.file.write(view[done:]) or 0
-        return done
-
-    def sync(self) -> None:
-        """Flush what is written so far to disk: the final fsync then has little to do."""
-        os.fdatasync(self.file.fileno())
-
-    def close(self) -> None:
-        self.file.close()
-        super().close()
-
-
-def _writer_options(table: pa.Table) -> dict[str, Any]:
-    probe = table.slice(0, 16_384)
-    dictionary, statistics = [], []
-    for field_, column in zip(table.schema, probe.columns, strict=True):
-        typ = field_.type
-        if pa.types.is_nested(typ):
-            continue
-        if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or _not_text(typ)):
-            statistics.append(field_.name)
-        if pa.types.is_dictionary(typ) or _repeats(column):
-            dictionary.append(field_.name)
-    return {
-        "compression": COMPRESSION,
-        "compression_level": COMPRESSION_LEVEL,
-        "use_dictionary": dictionary,
-        "write_statistics": statistics,
-    }
-
-
-def _repeats(column: pa.ChunkedArray) -> bool:
-    if len(column) < 100:
-        return True
-    try:
-        distinct = pc.count_distinct(column, mode="all").as_py()
-    except pa.ArrowNotImplementedError:
-        return False
-    return distinct <= len(column) // 10

@@ -29,9 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.config import Settings
-from mlharbor.data.convert import Converted, convert_file, write_table
+from mlharbor.data.convert import Converted, convert_file
 from mlharbor.data.fetch import fetch
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
+from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import DatasetSchema, infer_schema
 from mlharbor.errors import (
     ConflictError,

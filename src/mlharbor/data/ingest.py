@@ -146,13 +146,13 @@ def read_table(
     """
     fmt = detect_format(path, filename)
     reader = {
-        SourceFormat.CSV: _read_csv,
+        SourceFormat.CSV: read_csv_table,
         SourceFormat.PARQUET: _read_parquet,
         SourceFormat.JSON: _read_json,
         SourceFormat.JSONL: _read_jsonl,
         SourceFormat.EXCEL: _read_excel,
     }[fmt]
-    result = _read_csv(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
+    result = read_csv_table(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
     result.table = check_table(result.table, result.notes, max_columns)
     return result
 
@@ -343,9 +343,10 @@ def csv_options(
     return read, parse, convert
 
 
-def _read_csv(
+def read_csv_table(
     path: Path, dialect: CsvDialect | None = None, on_bytes: BytesRead | None = None
 ) -> ReadResult:
+    """Read a whole delimited text file, types inferred over all of it; errors say where."""
     dialect = dialect or sniff_csv(path)
     notes = csv_notes(dialect)
     if not dialect.header:
@@ -365,7 +366,7 @@ def _read_csv(
                 raise error
             if not dialect.multiline:  # a quoted value spans lines after the sniffed head
                 dialect.multiline = True
-                return _read_csv(path, dialect)
+                return read_csv_table(path, dialect)
             raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
         if "UTF8" in text or "UTF-8" in text:
             return _read_csv_as(path, dialect, "cp1252", notes)
