@@ -13,6 +13,7 @@ import pytest
 
 from mlharbor.data.convert import convert_file
 from mlharbor.data.ingest import read_table
+from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import SchemaSampler, infer_schema
 from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
@@ -166,3 +167,9 @@ def test_ingesting_a_file_twice_keeps_one_version_and_a_bad_file_leaves_nothing(
     root = Path(hub.settings.resolved_artifact_uri())
     assert len(list(root.rglob("*.parquet"))) == 1 and not list((root / ".tmp").iterdir())
     assert [d.name for d in hub.datasets.list()[0]] == ["sales"]
+
+
+def test_a_failing_parquet_writer_raises_in_the_caller_instead_of_hanging(tmp_path: Path) -> None:
+    table = pa.table({"a": np.arange(600_000)})  # several row groups queued behind the failure
+    with pytest.raises(FileNotFoundError):
+        write_table(table, tmp_path / "missing-folder" / "x.parquet")
