@@ -208,6 +208,74 @@ class Models(_Resource):
         return self._call("GET", f"/api/v1/models/{name}/versions/{ref}/download").content
 
 
+class Monitoring(_Resource):
+    """Drift, performance and alerts of served models."""
+
+    def drift(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Drift of a model version's logged traffic against its training reference."""
+        params = {"since": since, "columns": ",".join(columns) if columns else None}
+        return self._call(
+            "GET", f"/api/v1/models/{name}/{ref}/drift", params=_drop_none(params)
+        ).json()
+
+    def dataset_drift(
+        self, reference: str, current: str, *, columns: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Drift between two dataset versions (``NAME`` or ``NAME@VERSION``)."""
+        params = {"reference": reference, "current": current}
+        if columns:
+            params["columns"] = ",".join(columns)
+        return self._call("GET", "/api/v1/drift", params=params).json()
+
+    def reference(self, name: str, ref: int | str = "latest") -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/reference").json()
+
+    def timeline(
+        self, name: str, ref: int | str = "latest", *, since: str | None = None, window: str = "1d"
+    ) -> dict[str, Any]:
+        """Volume, latency and drift share per time window."""
+        params = _drop_none({"since": since, "window": window})
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/monitoring", params=params).json()
+
+    def add_labels(self, name: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ground truth for logged predictions: ``[{"request_id", "label", "row"?}]``."""
+        return self._call("POST", f"/api/v1/models/{name}/labels", json={"labels": labels}).json()
+
+    def performance(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        window: str | None = None,
+        dataset: str | None = None,
+    ) -> dict[str, Any]:
+        """Metrics on labelled logged predictions, or on a labelled ``dataset``."""
+        params = _drop_none({"since": since, "window": window, "dataset": dataset})
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/performance", params=params).json()
+
+    def alerts(self, *, model: str | None = None, alerts_only: bool = False) -> dict[str, Any]:
+        params = _drop_none({"model": model, "alerts_only": alerts_only or None})
+        return self._call("GET", "/api/v1/alerts", params=params).json()
+
+    def check(self, model: str | None = None) -> dict[str, Any]:
+        """Run monitoring checks now (one ``NAME@ALIAS`` or every monitored model)."""
+        return self._call(
+            "POST", "/api/v1/alerts/check", params=_drop_none({"model": model})
+        ).json()
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
 class Client:
     """An HTTP client for an mlharbor server."""
 
@@ -223,6 +291,7 @@ class Client:
         self.datasets = Datasets(self)
         self.jobs = Jobs(self)
         self.models = Models(self)
+        self.monitoring = Monitoring(self)
 
     def train(
         self, dataset: str, target: str, *, wait: bool = True, **options: Any

@@ -18,8 +18,11 @@ from mlharbor.data.datasets import DatasetService
 from mlharbor.data.profiles import InsightsService
 from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
+from mlharbor.monitoring.alerts import AlertService
+from mlharbor.monitoring.service import MonitoringService
 from mlharbor.registry import ModelRegistry
 from mlharbor.serving.predictor import Predictor
+from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 from mlharbor.workflows import TRAIN, TrainRequest, check_request
@@ -39,7 +42,20 @@ class Hub:
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)
-        self.predictor = Predictor(self.models)
+        self.predlog = (
+            PredictionLog(
+                self.artifacts,
+                sample_rate=settings.predlog_sample_rate,
+                queue_size=settings.predlog_queue_size,
+                flush_seconds=settings.predlog_flush_seconds,
+                batch_rows=settings.predlog_batch_rows,
+            )
+            if settings.predlog_enabled
+            else None
+        )
+        self.predictor = Predictor(self.models, log=self.predlog)
+        self.monitoring = MonitoringService(settings, self.artifacts, self.models, self.datasets)
+        self.alerts = AlertService(self.sessions, self.monitoring)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:
@@ -94,7 +110,9 @@ class Hub:
                 worker.shutdown()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Write the queued prediction log, then release database connections."""
+        if self.predlog is not None:
+            self.predlog.close()
         self.engine.dispose()
 
     def __enter__(self) -> Hub:

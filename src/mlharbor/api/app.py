@@ -8,15 +8,25 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from mlharbor import __version__
+from mlharbor import __version__, ui
 from mlharbor.api import observability, problems, ws_events
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
-from mlharbor.api.routes import compat, datasets, health, jobs, keys, models, predict
+from mlharbor.api.routes import (
+    compat,
+    datasets,
+    health,
+    jobs,
+    keys,
+    models,
+    monitoring,
+    predict,
+)
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
 from mlharbor.jobs import LocalWorkerPool
+from mlharbor.monitoring.alerts import AlertScheduler
 
 
 def create_app(
@@ -38,13 +48,19 @@ def create_app(
         app.state.hub = hub or Hub.open(settings)
         app.state.metrics.hub = app.state.hub
         pool = LocalWorkerPool(settings).start() if worker else None
+        checks = AlertScheduler(app.state.hub.alerts).start() if settings.monitor_models else None
         try:
             yield
         finally:
+            if checks is not None:
+                checks.stop()
             if pool is not None:
                 pool.stop()
             if owned:
                 app.state.hub.close()
+            elif app.state.hub.predlog is not None:
+                # A hub passed in outlives the app, but what the app logged must be written.
+                app.state.hub.predlog.flush()
 
     app = FastAPI(
         title="mlharbor",
@@ -75,7 +91,9 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(predict.router)
+    app.include_router(monitoring.router)
     app.include_router(keys.router)
     app.include_router(ws_events.router)
     app.include_router(compat.router)
+    ui.install(app)
     return app

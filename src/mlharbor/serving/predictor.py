@@ -20,6 +20,7 @@ import pandas as pd
 
 from mlharbor.models.signature import prepare_input
 from mlharbor.registry import ModelRegistry, ModelVersionRecord
+from mlharbor.serving.predlog import PredictionLog
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Prediction:
     probabilities: list[list[float]] | None
     ignored_columns: list[str]
     seconds: float
+    #: The id this call was logged under in the prediction log (labels refer to it).
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -45,6 +48,8 @@ class Prediction:
             out["probabilities"] = self.probabilities
         if self.ignored_columns:
             out["ignored_columns"] = self.ignored_columns
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
         return out
 
 
@@ -59,9 +64,12 @@ def _plain(value: Any) -> Any:
 class Predictor:
     """Predict with registered models, keeping up to ``capacity`` of them loaded."""
 
-    def __init__(self, registry: ModelRegistry, capacity: int = 16) -> None:
+    def __init__(
+        self, registry: ModelRegistry, capacity: int = 16, *, log: PredictionLog | None = None
+    ) -> None:
         self.registry = registry
         self.capacity = capacity
+        self.log = log
         self._models: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -90,8 +98,13 @@ class Predictor:
         rows: pd.DataFrame | Iterable[dict[str, Any]],
         *,
         drop: Iterable[str] = (),
+        source: str = "online",
+        request_id: str | None = None,
     ) -> Prediction:
         """Predict ``rows`` (a frame or records) with model ``name`` at ``ref``.
+
+        Every call is recorded in the prediction log (when the predictor has one) under
+        ``request_id`` (a fresh one when not given), tagged with ``source`` (online, batch).
 
         Raises
         ------
@@ -116,6 +129,18 @@ class Predictor:
             proba = pipeline.predict_proba(features)
             classes = [_plain(c) for c in pipeline.classes_]
             probabilities = [[_plain(round(float(p), 6)) for p in row] for row in proba]
+        seconds = time.perf_counter() - started
+        if self.log is not None:
+            request_id = self.log.record(
+                version.model,
+                version.version,
+                features,
+                predictions,
+                probabilities,
+                request_id=request_id,
+                latency_seconds=seconds,
+                source=source,
+            )
         return Prediction(
             version.model,
             version.version,
@@ -123,5 +148,6 @@ class Predictor:
             classes,
             probabilities,
             ignored,
-            time.perf_counter() - started,
+            seconds,
+            request_id,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -71,7 +72,9 @@ async def read_frame(request: Request, limit: int) -> Any:
 async def predict(hub: HubDep, name: str, ref: str, request: Request) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
     frame = await read_frame(request, hub.settings.max_predict_rows)
-    result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+    result = await run_in_threadpool(
+        partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
+    )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
     return {**result.to_dict(), "request_id": request.state.request_id}
 
@@ -88,7 +91,9 @@ async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSO
     """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
     try:
         frame = await read_frame(request, hub.settings.max_predict_rows)
-        result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+        result = await run_in_threadpool(
+            partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
+        )
     except HarborError as exc:
         status = 404 if exc.status == 404 else 413 if exc.status == 413 else 400
         return JSONResponse(
