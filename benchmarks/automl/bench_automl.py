@@ -106,13 +106,20 @@ def run_one(system: str, dataset: str, budget: float, force: bool) -> dict | Non
     out.parent.mkdir(parents=True, exist_ok=True)
     (OUT / "logs").mkdir(parents=True, exist_ok=True)
     raw = OUT / "results" / f"{system}__{dataset}.raw.json"
-    cmd = [python_of(system), str(HERE / "systems.py"), system, str(OUT / "data" / dataset),
-           str(budget), str(raw)]
+    cmd = [
+        python_of(system),
+        str(HERE / "systems.py"),
+        system,
+        str(OUT / "data" / dataset),
+        str(budget),
+        str(raw),
+    ]
     env = {**os.environ, "BENCH_SEED": str(SEED), "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
     with LoadSampler() as load, open(OUT / "logs" / f"{system}__{dataset}.log", "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                              timeout=budget * 4 + 300)
+        proc = subprocess.run(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=budget * 4 + 300
+        )
     wall = time.perf_counter() - started
     if proc.returncode != 0 or not raw.exists():
         print(f"  {system} on {dataset} failed (see out/logs)", flush=True)
@@ -161,13 +168,20 @@ def score_all(datasets: list[str]) -> list[dict]:
                     samples.append(_scores(meta, y, result, idx)[primary])
                 except ValueError:  # a resample with a single class
                     continue
-            rows.append({
-                "dataset": dataset, "task": meta["task"], "system": system,
-                "metric": primary, "score": scores[primary], "se": float(np.std(samples)),
-                "accuracy": scores.get("accuracy"), "seconds": result.get("wall_seconds"),
-                "load": float(np.median(result["load"])) if result.get("load") else None,
-                "best": result.get("best"),
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "task": meta["task"],
+                    "system": system,
+                    "metric": primary,
+                    "score": scores[primary],
+                    "se": float(np.std(samples)),
+                    "accuracy": scores.get("accuracy"),
+                    "seconds": result.get("wall_seconds"),
+                    "load": float(np.median(result["load"])) if result.get("load") else None,
+                    "best": result.get("best"),
+                }
+            )
     return rows
 
 
@@ -176,9 +190,12 @@ def report(rows: list[dict], budget: float) -> str:
     if frame.empty:
         return "no results\n"
     frame["rank"] = frame.groupby("dataset")["score"].rank(ascending=False, method="average")
-    lines = [f"# AutoML benchmark ({budget:g} s budget)", "",
-             "| dataset | task | metric | " + " | ".join(SYSTEMS) + " | mlharbor − best peer (SEs) |",
-             "|---|---|---|" + "---|" * len(SYSTEMS) + "---|"]
+    lines = [
+        f"# AutoML benchmark ({budget:g} s budget)",
+        "",
+        "| dataset | task | metric | " + " | ".join(SYSTEMS) + " | mlharbor − best peer (SEs) |",
+        "|---|---|---|" + "---|" * len(SYSTEMS) + "---|",
+    ]
     for dataset, part in frame.groupby("dataset", sort=False):
         by = part.set_index("system")
         cells = []
@@ -195,15 +212,24 @@ def report(rows: list[dict], budget: float) -> str:
             best = max(by.loc[p, "score"] for p in peers)
             se = by.loc["mlharbor", "se"] or 1e-12
             gap = f"{(by.loc['mlharbor', 'score'] - best) / se:+.2f}"
-        lines.append(f"| {dataset} | {part['task'].iloc[0]} | {part['metric'].iloc[0]} | "
-                     + " | ".join(cells) + f" | {gap} |")
+        lines.append(
+            f"| {dataset} | {part['task'].iloc[0]} | {part['metric'].iloc[0]} | "
+            + " | ".join(cells)
+            + f" | {gap} |"
+        )
     complete = frame.groupby("dataset").filter(lambda g: len(g) == len(SYSTEMS))
     ranks = complete.groupby("system")["rank"].mean().reindex(SYSTEMS)
-    lines += ["", f"Mean rank over the {complete['dataset'].nunique()} datasets all systems "
-              "finished (1 = best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()), ""]
+    lines += [
+        "",
+        f"Mean rank over the {complete['dataset'].nunique()} datasets all systems "
+        "finished (1 = best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()),
+        "",
+    ]
     loads = frame.groupby("system")["load"].median().reindex(SYSTEMS)
-    lines.append("Median 1-minute load average during the runs: "
-                 + ", ".join(f"{s} {v:.2f}" for s, v in loads.items() if pd.notna(v)))
+    lines.append(
+        "Median 1-minute load average during the runs: "
+        + ", ".join(f"{s} {v:.2f}" for s, v in loads.items() if pd.notna(v))
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -217,8 +243,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report_only:
         setup_venvs()
-        subprocess.run([python_of("autogluon"), str(HERE / "prepare_data.py"),
-                        str(OUT / "data"), str(SEED)], check=True)
+        subprocess.run(
+            [python_of("autogluon"), str(HERE / "prepare_data.py"), str(OUT / "data"), str(SEED)],
+            check=True,
+        )
     datasets = [d for d in args.datasets.split(",") if d] or sorted(
         p.name for p in (OUT / "data").iterdir() if (p / "meta.json").exists()
     )

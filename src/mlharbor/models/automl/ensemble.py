@@ -133,7 +133,11 @@ def greedy_selection(
             scores.append(score(y, trial))
         pick = int(np.argmax(scores))
         counts[pick] += 1
-        current = predictions[pick] if current is None else (current * step + predictions[pick]) / (step + 1)
+        current = (
+            predictions[pick]
+            if current is None
+            else (current * step + predictions[pick]) / (step + 1)
+        )
         if scores[pick] > best_score + 1e-12:
             best_score, best_counts = scores[pick], counts.copy()
     return best_counts / best_counts.sum(), float(best_score)

@@ -120,6 +120,7 @@ def fit_fold(item: tuple) -> FoldResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True), sklearn 1.9
         estimator.fit(fit_matrix, y_fit)
     fitted = time.perf_counter()
     if task == Task.REGRESSION:

@@ -96,10 +96,13 @@ def sort_rows(
         return list(rows)
     lower_better = {"rmse", "mae", "mape", "log_loss", "fit_seconds", "predict_seconds"}
     if descending is None:
-        descending = by not in lower_better
+        if by == "score":
+            descending = bool(next((r.get("higher_is_better", True) for r in rows), True))
+        else:
+            descending = by not in lower_better
 
     def value(row: dict[str, Any]) -> float | None:
-        if by in ("fit_seconds", "predict_seconds", "trial"):
+        if by in ("fit_seconds", "predict_seconds", "trial", "score"):
             return row.get(by)
         return (row.get("cv") or {}).get(by, {}).get("mean")
 

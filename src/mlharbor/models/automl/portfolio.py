@@ -195,8 +195,14 @@ def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidat
         Candidate(
             "lightgbm-large",
             "lightgbm",
-            {**lgbm, "num_leaves": 96, "learning_rate": 0.03, "n_estimators": 500,
-             "min_child_samples": 5, "colsample_bytree": 0.6},
+            {
+                **lgbm,
+                "num_leaves": 96,
+                "learning_rate": 0.03,
+                "n_estimators": 500,
+                "min_child_samples": 5,
+                "colsample_bytree": 0.6,
+            },
         )
     )
     return out

@@ -64,9 +64,11 @@ def to_train_result(
         )
     frame = pd.concat([result.X, X_test], ignore_index=True)
     frame[result.target] = list(result.y) + list(y_test)
-    estimator = type(pipeline).__name__ if entry.candidate.family == ENSEMBLE else type(
-        pipeline.named_steps["model"]
-    ).__name__
+    estimator = (
+        type(pipeline).__name__
+        if entry.candidate.family == ENSEMBLE
+        else type(pipeline.named_steps["model"]).__name__
+    )
     params = dict(entry.members) if entry.candidate.family == ENSEMBLE else entry.candidate.params
     inner = pipeline if entry.candidate.family == ENSEMBLE else pipeline.named_steps["model"]
     return TrainResult(
@@ -77,7 +79,8 @@ def to_train_result(
         estimator=estimator,
         params=_jsonable(params),
         estimator_params=_jsonable(
-            {"members": entry.members} if entry.candidate.family == ENSEMBLE
+            {"members": entry.members}
+            if entry.candidate.family == ENSEMBLE
             else inner.get_params(deep=False)
         ),
         target=result.target,

@@ -127,7 +127,7 @@ def refit_entry(
             if time.perf_counter() + share > deadline:
                 notes.append(
                     f"ensemble members left out to stay within the budget: "
-                    f"{', '.join(m.name for m in members[len(fitted):])}"
+                    f"{', '.join(m.name for m in members[len(fitted) :])}"
                 )
                 break
         pipeline = make_pipeline(member, folds)
