@@ -66,6 +66,7 @@ class Folds:
     drop: list[str]
     n_folds: int
     seed: int
+    shared: bool = False
     splits: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     prep_seconds: dict[PrepKey, float] = field(default_factory=dict)
     _cache: dict[tuple[PrepKey, int], tuple[Any, Any]] = field(default_factory=dict)
@@ -92,16 +93,28 @@ class Folds:
 
     def matrices(self, spec: ModelSpec, fold: int) -> tuple[Any, Any]:
         """The preprocessed (fit rows, validation rows) of ``fold`` for ``spec``."""
+        if self.shared:
+            # Unsupervised preprocessing (scaling, one-hot, TF-IDF) fitted once on every
+            # search row, as other AutoML systems do: five times cheaper, and it learns
+            # nothing from the targets of the validation rows.
+            whole = self._fitted(spec, -1)
+            fit_idx, val_idx = self.splits[fold]
+            return whole[fit_idx], whole[val_idx]
+        return self._fitted(spec, fold)
+
+    def _fitted(self, spec: ModelSpec, fold: int) -> Any:
         key = (prep_key(spec), fold)
         if key not in self._cache:
             started = time.perf_counter()
-            fit_idx, val_idx = self.splits[fold]
             prep = self.preprocessor(spec)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit_matrix = prep.fit_transform(self.X.iloc[fit_idx], self.y[fit_idx])
-                val_matrix = prep.transform(self.X.iloc[val_idx])
-            self._cache[key] = (fit_matrix, val_matrix)
+                if fold < 0:
+                    self._cache[key] = prep.fit_transform(self.X, self.y)
+                else:
+                    fit_idx, val_idx = self.splits[fold]
+                    fit_matrix = prep.fit_transform(self.X.iloc[fit_idx], self.y[fit_idx])
+                    self._cache[key] = (fit_matrix, prep.transform(self.X.iloc[val_idx]))
             spent = time.perf_counter() - started
             self.prep_seconds[prep_key(spec)] = max(self.prep_seconds.get(prep_key(spec), 0), spent)
         return self._cache[key]

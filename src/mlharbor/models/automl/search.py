@@ -157,6 +157,9 @@ def run_automl(
         drop=drop,
         n_folds=n_folds,
         seed=seed,
+        # Target encoding of high-cardinality columns learns from the target: it must be
+        # fitted inside each fold; everything else may be fitted once.
+        shared=not plan.high_cardinality,
     )
     search = Search(
         folds=folds,
