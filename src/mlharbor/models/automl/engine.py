@@ -239,6 +239,8 @@ class Search:
             for i, e in enumerate(leaders)
         }
         base = {e.candidate.family: e for e in leaders}
+        for family, study in studies.items():
+            self._warm_start(study, base[family])
         tried = {family: 0 for family in studies}
         schedule = [0, 1, 0, 2, 0, 1]
         turn = 0
@@ -248,6 +250,29 @@ class Search:
             turn += 1
             if not self._tune_once(family, studies[family], base[family], tried):
                 del studies[family]
+
+    def _warm_start(self, study: Any, entry: Entry) -> None:
+        """Tell the study what the portfolio's configuration scored, so TPE starts there."""
+        import optuna
+
+        spec = entry.candidate.spec
+        known = {
+            **entry.candidate.make(self.folds.task, self.seed).get_params(deep=False),
+            **entry.candidate.params,
+        }
+        try:
+            fixed = optuna.trial.FixedTrial(known)
+            spec.search_space(fixed, self.folds.task)
+            params = {k: known[k] for k in fixed.distributions}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=params, distributions=fixed.distributions, value=entry.signed_score
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # A default outside the search space (e.g. no L2 penalty on a log scale):
+            # the study then starts cold, which is merely slower.
+            return
 
     def _tune_once(self, family: str, study: Any, base: Entry, tried: dict[str, int]) -> bool:
         """Run one trial of ``family``; ``False`` when the family has no affordable trial."""
