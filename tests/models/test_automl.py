@@ -28,9 +28,9 @@ def test_binary_search_gives_a_scored_leaderboard_events_and_a_model_in_budget()
     df, schema = with_schema(binary_frame())
     events: list[dict] = []
     started = time.perf_counter()
-    result = run_automl(df, schema, target="diagnosis", time_budget=8, on_trial=events.append)
+    result = run_automl(df, schema, target="diagnosis", time_budget=5, on_trial=events.append)
     elapsed = time.perf_counter() - started
-    assert elapsed < 8 * SLACK + 1, elapsed
+    assert elapsed < 5 * SLACK + 1, elapsed
 
     rows = result.leaderboard
     scored = [r for r in rows if r["status"] == "ok"]
@@ -75,7 +75,7 @@ def test_same_seed_same_leaderboard() -> None:
     df, schema = with_schema(binary_frame())
 
     def scores() -> list:
-        result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=3)
+        result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=2)
         return [(r["name"], round(r["score"], 10)) for r in result.leaderboard]
 
     assert scores() == scores()
@@ -93,7 +93,7 @@ def test_ensemble_selection_mixes_complementary_models_and_persists_safely() -> 
     assert weights.min() > 0.2 and score > max(scorer("roc_auc", "binary")(y, v) for v in views)
 
     df, schema = with_schema(binary_frame())
-    result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=3)
+    result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=2)
     members = [result.refit(e) for e in result.top(2)]
     assert all(isinstance(m, Pipeline | WeightedEnsembleClassifier) for m in members)
     ensemble = WeightedEnsembleClassifier.from_fitted(members, [0.5, 0.5], ["a", "b"])
