@@ -114,6 +114,7 @@ def run_automl_job(
     event: Any,
     job_id: int | None,
     map_folds: Any = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Search, then register the winner (and the next ``top_k - 1``); the job's body.
 
@@ -151,6 +152,7 @@ def run_automl_job(
         max_trials=request.max_trials,
         on_trial=on_trial,
         map_folds=map_folds,
+        threads=threads,
     )
     progress(0.92, f"evaluating {result.best_name} on the test split")
     X_test = test_df[result.features]
@@ -229,4 +231,6 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         # On a Dask cluster every candidate's folds fan out; locally the search runs here,
         # where early-fold pruning saves more than processes would.
         map_folds = ctx.compute.map if ctx.settings.dask_address else None
-        return run_automl_job(hub, request, ctx.progress, ctx.event, ctx.job_id, map_folds)
+        return run_automl_job(
+            hub, request, ctx.progress, ctx.event, ctx.job_id, map_folds, threads=threads
+        )
