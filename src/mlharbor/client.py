@@ -147,6 +147,27 @@ class Jobs(_Resource):
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
+    def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
+        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric...)."""
+        timeout = options.pop("timeout_seconds", None)
+        body = {
+            "kind": "automl",
+            "params": {"dataset": dataset, "target": target, **options},
+            "timeout_seconds": timeout,
+        }
+        return self._call("POST", "/api/v1/jobs", json=body).json()
+
+    def leaderboard(
+        self, job_id: int, *, sort: str | None = None, descending: bool | None = None
+    ) -> dict[str, Any]:
+        """An ``automl`` job's leaderboard (live while it runs), optionally sorted."""
+        params: dict[str, Any] = {}
+        if sort is not None:
+            params["sort"] = sort
+        if descending is not None:
+            params["descending"] = descending
+        return self._call("GET", f"/api/v1/jobs/{job_id}/leaderboard", params=params).json()
+
     def get(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/jobs/{job_id}").json()
 
@@ -298,6 +319,20 @@ class Client:
     ) -> dict[str, Any]:
         """Train one model as a job; with ``wait``, return the finished job."""
         job = self.jobs.submit_train(dataset, target, **options)
+        return self.jobs.wait(job["id"]) if wait else job
+
+    def automl(
+        self,
+        dataset: str,
+        target: str,
+        *,
+        time_budget: float = 60.0,
+        wait: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Run AutoML as a job; with ``wait``, return the finished job (leaderboard in
+        ``result``, the winner registered with alias ``best_model``)."""
+        job = self.jobs.submit_automl(dataset, target, time_budget=time_budget, **options)
         return self.jobs.wait(job["id"]) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

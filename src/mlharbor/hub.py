@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
@@ -26,6 +27,7 @@ from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 from mlharbor.workflows import TRAIN, TrainRequest, check_request
+from mlharbor.workflows_automl import AUTOML, AutoMLRequest, check_automl_request
 
 
 class Hub:
@@ -76,6 +78,56 @@ class Hub:
             timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
             max_attempts=self.settings.job_max_attempts,
         )
+
+    def submit_automl(
+        self, request: AutoMLRequest, *, timeout_seconds: float | None = None
+    ) -> JobInfo:
+        """Check an AutoML request and queue it as an ``automl`` job."""
+        check_automl_request(self, request)
+        # The job ends within its budget; the timeout only catches a wedged one.
+        timeout = timeout_seconds or max(
+            self.settings.job_default_timeout_seconds or 0, 3 * request.time_budget + 120
+        )
+        return self.jobs.submit(
+            AUTOML,
+            request.to_params(),
+            timeout_seconds=timeout,
+            max_attempts=self.settings.job_max_attempts,
+        )
+
+    def automl(
+        self,
+        dataset: str,
+        target: str,
+        *,
+        time_budget: float = 60.0,
+        metric: str | None = None,
+        task: str | None = None,
+        seed: int = 0,
+        top_k: int = 1,
+        run_here: bool = True,
+        on_update: Callable[[JobInfo], None] | None = None,
+        **options: Any,
+    ) -> JobInfo:
+        """Run AutoML on a dataset and wait for it: the finished job, its result holding
+        the leaderboard and the registered winner (alias ``best_model``).
+
+        ``options`` are the other fields of :class:`AutoMLRequest` (``drop``, ``name``,
+        ``cv_folds``, ``max_trials``...). With ``run_here`` the job runs in a worker in
+        this process when no server is running.
+        """
+        request = AutoMLRequest(
+            dataset=dataset,
+            target=target,
+            time_budget=time_budget,
+            metric=metric,
+            task=task,
+            seed=seed,
+            top_k=top_k,
+            **options,
+        )
+        job = self.submit_automl(request)
+        return self.wait(job.id, run_here=run_here, on_update=on_update)
 
     def wait(
         self,
