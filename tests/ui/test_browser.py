@@ -165,6 +165,53 @@ def test_csv_to_champion_model_in_the_browser(
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr", has_text="nightly-scoring")).to_contain_text("revoked")
 
+    # AutoML: a small budget; a bad one is refused next to its field; the board fills in.
+    page.goto(url + "/datasets/iris/train?target=variety")
+    page.get_by_label("AutoML: try many, keep the best").check()
+    expect(page.get_by_label("Time budget (seconds)")).to_be_visible()
+    expect(page.locator('[data-mode-panel="single"]')).to_be_hidden()
+    page.get_by_label("Model name").fill("iris-automl")
+    page.get_by_label("Time budget (seconds)").fill("1")
+    page.get_by_role("button", name="Start AutoML").click()
+    expect(page.locator('[data-error-for="time_budget"]')).not_to_be_empty()
+    page.get_by_label("Time budget (seconds)").fill("8")
+    page.get_by_label("Rank by").select_option("accuracy")
+    _look(page, shot, "13-train-automl")
+    page.get_by_role("button", name="Start AutoML").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    expect(page.get_by_role("heading", name="Leaderboard")).to_be_visible()
+    expect(page.locator("[data-board-rows] tr").first).to_be_visible(timeout=30_000)
+    best = page.get_by_role("link", name="Open the model →")
+    expect(best).to_be_visible(timeout=60_000)
+    assert page.locator("[data-board-rows] tr").count() >= 2
+    expect(page.locator("[data-board-rows] tr.best")).to_have_count(1)
+    expect(page.locator("[data-board-metric]")).to_contain_text("accuracy")
+    _look(page, shot, "14-job-automl")
+    best.click()
+    page.wait_for_url(re.compile(r"/models/iris-automl\?version=1"))
+    expect(page.locator('h1 [data-alias="best_model"]')).to_be_visible()
+
+    # Batch scoring: the best model over iris, followed on the job page, then downloaded.
+    page.get_by_role("link", name="Score a dataset").click()
+    page.wait_for_url(re.compile(r"/scoring"))
+    expect(page.get_by_label("Model", exact=True)).to_have_value("iris-automl@1")
+    page.get_by_role("button", name="Start scoring").click()
+    expect(page.locator('[data-error-for="dataset"]')).to_contain_text("choose a stored dataset")
+    page.get_by_label("Dataset", exact=True).select_option("iris@1")
+    _look(page, shot, "15-scoring")
+    page.get_by_role("button", name="Start scoring").click()
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    csv_link = page.get_by_role("link", name="Download CSV")
+    expect(csv_link).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-job-result]")).to_contain_text("Scored 150 rows")
+    _look(page, shot, "16-job-score")
+    scored = httpx.get(url + csv_link.get_attribute("href"), timeout=30)
+    header = scored.text.splitlines()[0]
+    assert scored.status_code == 200 and "prediction" in header and "probability_" in header
+    assert len(scored.text.splitlines()) == 151
+    page.goto(url + "/scoring")
+    expect(page.locator("tr", has_text="iris-scored-iris-automl")).to_contain_text("succeeded")
+
     # Monitoring: the form's prediction, then shifted traffic and its drift report.
     assert live_worker.hub.predlog.flush()
     page.goto(url + "/models/iris-variety")

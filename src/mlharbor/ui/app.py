@@ -11,12 +11,18 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlharbor.errors import HarborError
-from mlharbor.ui import pages_admin, pages_data, pages_models, pages_monitoring
+from mlharbor.ui import (
+    pages_admin,
+    pages_data,
+    pages_models,
+    pages_monitoring,
+    pages_scoring,
+)
 from mlharbor.ui.web import HERE, page
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 #: Path prefixes of the UI's own HTML pages (errors there are shown as pages).
-PAGE_PREFIXES = ("/datasets", "/models", "/jobs", "/settings", "/sign-in")
+PAGE_PREFIXES = ("/datasets", "/models", "/jobs", "/scoring", "/settings", "/sign-in")
 
 
 def _wants_page(request: Request) -> bool:
@@ -31,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_monitoring.router)
     app.include_router(pages_models.router)
     app.include_router(pages_admin.router)
+    app.include_router(pages_scoring.router)
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:

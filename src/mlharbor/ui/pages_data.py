@@ -113,7 +113,7 @@ async def train_page(
     """The training form: task from the insights, columns to drop, a model and its parameters."""
     current = DatasetVersionPublic.of(hub.datasets.get_version(ref, version))
     target = _target(current, target)
-    task, reason, hints = None, "", {}
+    task, reason, hints, insights = None, "", {}, None
     if target:
         insights = await run_in_threadpool(
             hub.insights.get, ref, version=current.version, target=target
@@ -132,9 +132,25 @@ async def train_page(
         tasks=[t.value for t in Task],
         hints=hints,
         **_model_section(task, None),
-        # The modes the form offers; AutoML joins this list when its job kind lands.
-        modes=[("single", "One model")],
+        modes=[("single", "One model"), ("automl", "AutoML: try many, keep the best")],
+        **_automl_section(task, insights),
     )
+
+
+def _automl_section(task: str | None, insights: dict[str, Any] | None) -> dict[str, Any]:
+    """The metrics AutoML can rank by for this task, and which one it uses by default."""
+    from mlharbor.models.automl import DEFAULT_METRIC, METRICS
+
+    n_classes = len(((insights or {}).get("target") or {}).get("balance") or [])
+    if task == "regression":
+        kind = "regression"
+    elif task == "binary" or n_classes == 2:
+        kind = "binary"
+    elif task in ("multiclass", "text"):
+        kind = "multiclass"
+    else:
+        return {"automl_metrics": [], "automl_default": None}
+    return {"automl_metrics": list(METRICS[kind]), "automl_default": DEFAULT_METRIC[kind]}
 
 
 def _model_section(task: str | None, model: str | None) -> dict[str, Any]:

@@ -59,7 +59,30 @@ def job_page(request: Request, hub: HubDep, job_id: IdPath) -> HTMLResponse:
         events=events,
         last_seq=events[-1].seq if events else 0,
         badge=STATE_BADGE,
+        trials=leaderboard_rows(job, events),
     )
+
+
+def leaderboard_rows(job: JobPublic, events: list[JobEventPublic]) -> list[dict[str, Any]]:
+    """An AutoML job's candidates, best first: the final board, or the trials so far."""
+    if job.kind != "automl":
+        return []
+    final = (job.result or {}).get("leaderboard")
+    rows = final if final else [e.data for e in events if e.kind == "trial"]
+    return rank_trials(rows)
+
+
+def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scored candidates by score (the metric's own direction), then the others by trial."""
+    order = {"ok": 0, "pruned": 1, "skipped": 2, "failed": 3}
+
+    def key(row: dict[str, Any]) -> tuple[int, float, int]:
+        score = row.get("score")
+        sign = 1.0 if row.get("higher_is_better", True) else -1.0
+        value = -sign * score if isinstance(score, int | float) else float("inf")
+        return (order.get(row.get("status", ""), 4), value, int(row.get("trial") or 0))
+
+    return sorted(rows, key=key)
 
 
 @router.get("/models", response_class=HTMLResponse)

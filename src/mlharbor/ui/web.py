@@ -82,6 +82,7 @@ templates.env.globals["version"] = __version__
 NAV = (
     ("datasets", "Datasets", "/datasets"),
     ("models", "Models", "/models"),
+    ("scoring", "Scoring", "/scoring"),
     ("jobs", "Jobs", "/jobs"),
 )
 

@@ -84,6 +84,11 @@ function fieldsOf(root, data, strip) {
   for (const key of ["field", "column", "param"]) {
     if (data[key] && errorSlot(root, data[key])) return [[data[key], detail]];
   }
+  // Our errors carry the offending value under the option's own name (time_budget=…).
+  const standard = ["type", "title", "status", "detail", "instance", "code", "request_id", "errors"];
+  for (const key of Object.keys(data)) {
+    if (!standard.includes(key) && key !== "_form" && errorSlot(root, key)) return [[key, detail]];
+  }
   return [["_form", detail]];
 }
 
@@ -160,15 +165,26 @@ document.addEventListener("DOMContentLoaded", () => {
   on("[data-upload]", setupUpload);
   on("[data-url-form]", setupUrlForm);
   on("[data-train-form]", setupTrainForm);
+  on("[data-leaderboard]", setupLeaderboard);  // before the job: it hooks the job's events
   on("[data-job]", setupJob);
   on("[data-predict-form]", setupPredictForm);
   on("[data-key-form]", setupKeyForm);
   on("[data-sign-in]", setupSignIn);
   on("[data-tabs]", setupTabs);
   on("[data-check-now]", setupCheckNow);
+  on("[data-score-form]", setupScoreForm);
   setupAliasButtons();
   setupRevoke();
   renderPlots(document);
+});
+// A field's error goes once the user edits the field.
+document.addEventListener("input", (e) => {
+  const box = e.target.closest && e.target.closest(".field.invalid");
+  if (!box) return;
+  box.classList.remove("invalid");
+  e.target.removeAttribute("aria-invalid");
+  const slot = box.querySelector(".field-error");
+  if (slot) slot.textContent = "";
 });
 document.addEventListener("htmx:afterSettle", (e) => {
   renderPlots(e.target);

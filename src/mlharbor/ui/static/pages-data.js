@@ -118,6 +118,7 @@ function changedParams(panel) {
 function checkNumbers(form) {
   let ok = true;
   form.querySelectorAll("input[type=number]").forEach((el) => {
+    if (el.closest("[data-mode-panel].hidden")) return;  // another mode's field
     if (!el.checkValidity()) {
       ok = false;
       const field = el.dataset.param ? "params." + el.dataset.param : el.name;
@@ -128,7 +129,28 @@ function checkNumbers(form) {
 }
 
 // Builders of the job body, one per training mode (see train.html).
+function numberOrRaw(raw) {
+  return raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+}
+
 harbor.trainModes = {
+  automl(form, common) {
+    const panel = form.querySelector('[data-mode-panel="automl"]');
+    const value = (n) => panel.querySelector(`[name=${n}]`).value;
+    const { test_size, cv_folds, ...rest } = common;
+    return {
+      kind: "automl",
+      params: {
+        ...rest,
+        test_size,
+        // AutoML picks its own folds unless asked; it needs at least 2.
+        cv_folds: cv_folds >= 2 ? cv_folds : null,
+        time_budget: numberOrRaw(value("time_budget")),
+        metric: value("metric") || null,
+        top_k: numberOrRaw(value("top_k")),
+      },
+    };
+  },
   single(form, common) {
     const panel = form.querySelector('[data-mode-panel="single"]');
     return {
@@ -139,6 +161,14 @@ harbor.trainModes = {
 };
 
 function setupTrainForm(form) {
+  // One panel per mode: only the checked mode's panel shows (and is checked on submit).
+  const showMode = () => {
+    const mode = (form.querySelector("[name=mode]:checked") || form.querySelector("[name=mode]")).value;
+    form.querySelectorAll("[data-mode-panel]").forEach((p) => p.classList.toggle("hidden", p.dataset.modePanel !== mode));
+    form.querySelector("button[type=submit]").textContent = mode === "automl" ? "Start AutoML" : "Start training";
+  };
+  form.querySelectorAll("[name=mode]").forEach((el) => el.addEventListener("change", showMode));
+  showMode();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     clearErrors(form);
@@ -162,6 +192,68 @@ function setupTrainForm(form) {
     const r = await api("POST", "/api/v1/jobs", body);
     button.disabled = false;
     if (r.ok) location.href = `/jobs/${r.data.id}`;
+    else showProblem(form, r, "params.");
+  });
+}
+
+/* ---------- Batch scoring ---------- */
+
+async function uploadForScoring(file) {
+  const data = new FormData();
+  data.append("file", file);
+  let response;
+  try {
+    response = await fetch("/api/v1/datasets", {
+      method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "mlharbor-ui" },
+    });
+  } catch (err) {
+    return { ok: false, status: 0, data: { detail: "the upload was interrupted: " + err.message } };
+  }
+  let body = null;
+  try { body = await response.json(); } catch { body = { detail: `the server answered ${response.status}` }; }
+  return { ok: response.ok, status: response.status, data: body };
+}
+
+function setupScoreForm(form) {
+  const status = form.querySelector("[data-score-status]");
+  const select = form.querySelector("[name=dataset]");
+  const file = form.querySelector("[name=file]");
+  // A chosen file replaces the stored dataset: say so by clearing the select.
+  file.addEventListener("change", () => { if (file.files[0]) select.value = ""; });
+  select.addEventListener("change", () => { if (select.value) file.value = ""; });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const [model, ref] = form.querySelector("[name=model]").value.split("@");
+    let dataset = null;
+    let version = null;
+    if (file.files[0]) {
+      status.textContent = `Uploading ${file.files[0].name}…`;
+      const up = await uploadForScoring(file.files[0]);
+      status.textContent = "";
+      if (!up.ok) { showError(form, "file", problemText(up.data, up.status)); return; }
+      [dataset, version] = [up.data.dataset, up.data.version];
+    } else if (select.value) {
+      const at = select.value.lastIndexOf("@");
+      [dataset, version] = [select.value.slice(0, at), Number(select.value.slice(at + 1))];
+    } else {
+      showError(form, "dataset", "choose a stored dataset or upload a file to score");
+      return;
+    }
+    const output = form.querySelector("[name=output]").value.trim() || null;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    status.textContent = "Starting the job…";
+    const r = await api("POST", "/api/v1/jobs", {
+      kind: "score", params: { model, ref, dataset, dataset_version: version, output },
+    });
+    button.disabled = false;
+    status.textContent = "";
+    if (r.ok) { location.href = `/jobs/${r.data.id}`; return; }
+    const data = r.data || {};
+    // The dataset lacks a column the model needs, or the model is gone: say it at that field.
+    if (data.missing) showError(form, file.files[0] ? "file" : "dataset", problemText(data, r.status));
+    else if (r.status === 404 && /model/i.test(data.detail || "")) showError(form, "model", problemText(data, r.status));
     else showProblem(form, r, "params.");
   });
 }

@@ -4,6 +4,14 @@
 
 /* ---------- Jobs: live progress ---------- */
 
+function eventText(event) {
+  const d = event.data || {};
+  if (d.message) return d.message;
+  if (event.kind === "trial") return `${d.name}: ${d.status}`;
+  if (event.kind === "chunk") return `chunk ${d.chunk} of ${d.chunks} (${d.rows} rows)`;
+  return "";
+}
+
 const TERMINAL = ["succeeded", "failed", "cancelled"];
 
 function setupJob(box) {
@@ -50,7 +58,7 @@ function setupJob(box) {
     li.innerHTML = `<span class="muted"></span> <span class="badge"></span> <span></span>`;
     li.children[0].textContent = time;
     li.children[1].textContent = event.kind;
-    li.children[2].textContent = event.data.message || "";
+    li.children[2].textContent = eventText(event);
     $("[data-job-events]").appendChild(li);
   };
 
@@ -71,9 +79,14 @@ function setupJob(box) {
     const slot = $("[data-job-result]");
     slot.innerHTML = "";
     const div = document.createElement("div");
-    if (job.state === "succeeded" && job.result && job.result.model) {
+    if (job.state === "succeeded" && job.kind === "score" && job.result) {
+      scoredResult(div, job.result);
+    } else if (job.state === "succeeded" && job.result && job.result.model) {
       div.className = "alert ok";
-      div.append(`Trained ${job.result.model} version ${job.result.version} (${job.result.estimator}). `);
+      const lead = job.kind === "automl"
+        ? `Best of ${(job.result.leaderboard || []).length} candidates: ${job.result.best}, registered as `
+        : "Trained ";
+      div.append(`${lead}${job.result.model} version ${job.result.version} (${job.result.estimator}). `);
       const a = document.createElement("a");
       a.className = "btn primary small";
       a.href = `/models/${encodeURIComponent(job.result.model)}?version=${job.result.version}`;
@@ -133,6 +146,82 @@ function setupJob(box) {
     $("[data-job-message]").textContent = r.data.state === "cancelled" ? "cancelled" : "cancelling…";
     if (r.data.state === "cancelled") finish();
   });
+}
+
+function scoredResult(div, result) {
+  div.className = "alert ok";
+  const data = `/datasets/${encodeURIComponent(result.dataset)}?version=${result.dataset_version}`;
+  const file = `/api/v1/datasets/${encodeURIComponent(result.dataset)}/download?version=${result.dataset_version}`;
+  const open = document.createElement("a");
+  open.href = data;
+  open.textContent = `${result.dataset} v${result.dataset_version}`;
+  div.append(`Scored ${result.rows.toLocaleString()} rows with ${result.model} v${result.model_version} into `, open, ". ");
+  const row = document.createElement("span");
+  row.className = "row";
+  row.style.marginTop = ".5rem";
+  for (const [label, href, cls] of [["Download CSV", file + "&format=csv", "btn primary small"], ["Download Parquet", file, "btn small"]]) {
+    const a = document.createElement("a");
+    a.className = cls; a.href = href; a.textContent = label; a.setAttribute("download", "");
+    row.append(a);
+  }
+  div.append(row);
+}
+
+/* ---------- AutoML: the leaderboard fills in trial by trial ---------- */
+
+const STATUS_BADGE = { ok: "ok", pruned: "warn", failed: "bad" };
+
+function rankTrials(rows) {
+  const order = { ok: 0, pruned: 1, skipped: 2, failed: 3 };
+  const value = (r) => (typeof r.score === "number" ? -(r.higher_is_better === false ? -1 : 1) * r.score : Infinity);
+  return [...rows].sort((a, b) => (order[a.status] ?? 4) - (order[b.status] ?? 4) || value(a) - value(b) || a.trial - b.trial);
+}
+
+function fmt(x, digits) {
+  return typeof x === "number" ? String(Number(x.toPrecision(digits))) : "–";
+}
+
+function renderBoard(board, rows, best) {
+  const body = board.querySelector("[data-board-rows]");
+  body.innerHTML = "";
+  rankTrials(rows).forEach((r, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.trial = r.trial;
+    tr.innerHTML = "<td class='num'></td><td><strong></strong></td><td class='small'></td><td><span class='badge'></span></td><td class='num'></td><td class='num'></td><td class='num'></td>";
+    const c = tr.children;
+    c[0].textContent = i + 1;
+    c[1].firstChild.textContent = r.name;
+    if (best && r.name === best) {
+      tr.className = "best";
+      const b = document.createElement("span");
+      b.className = "badge gold"; b.textContent = "best";
+      c[1].append(" ", b);
+    }
+    c[2].textContent = r.family || "";
+    c[3].firstChild.textContent = r.status;
+    c[3].firstChild.className = "badge " + (STATUS_BADGE[r.status] || "");
+    c[4].textContent = typeof r.score === "number" ? `${fmt(r.score, 4)} ± ${fmt(r.score_std || 0, 2)}` : "–";
+    c[5].textContent = fmt(r.fit_seconds, 3);
+    c[6].textContent = r.folds ?? "";
+    body.append(tr);
+  });
+  const n = rows.length;
+  board.querySelector("[data-board-count]").textContent = `${n} candidate${n === 1 ? "" : "s"}${best ? "" : " so far"}`;
+  board.querySelector("[data-board-empty]").classList.toggle("hidden", n > 0);
+  if (rows[0] && rows[0].metric) board.querySelector("[data-board-metric]").textContent = `${rows[0].metric.replaceAll("_", " ")} (CV)`;
+}
+
+function setupLeaderboard(board) {
+  const rows = JSON.parse(board.querySelector("[data-board-data]").textContent);
+  harbor.jobEvent = (event) => {
+    if (event.kind !== "trial") return;
+    rows.push(event.data);
+    renderBoard(board, rows, null);
+  };
+  harbor.jobFinished = async (job) => {
+    const r = await api("GET", `/api/v1/jobs/${job.id}/leaderboard`);
+    if (r.ok && r.data.rows.length) renderBoard(board, r.data.rows, r.data.best);
+  };
 }
 
 /* ---------- Models: aliases, try it ---------- */
