@@ -1,4 +1,4 @@
-"""The batch scoring page over plain HTTP: empty state, the form, the jobs, scopes."""
+"""The batch scoring page and the AutoML parts of the train and job pages, over plain HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from mlharbor.api.app import create_app
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from tests.ui.test_monitoring_page import HTML, SCRIPT, _train
+from tests.ui.test_monitoring_page import HTML, SAMPLES, SCRIPT, _train
 
 
 def test_scoring_page_empty_state_form_and_scopes(tmp_path: Path) -> None:
@@ -35,3 +35,23 @@ def test_scoring_page_empty_state_form_and_scopes(tmp_path: Path) -> None:
         client.post("/ui/session", json={"key": trainer}, headers=SCRIPT)
         page = client.get("/scoring").text
         assert 'type="submit">Start scoring' in page and "needs the <code>train</code>" not in page
+
+
+def test_train_form_offers_automl_and_a_queued_automl_job_shows_its_empty_board(
+    tmp_path: Path,
+) -> None:
+    from mlharbor.workflows_automl import AutoMLRequest
+
+    settings = Settings(data_dir=tmp_path / "a", workers=0)
+    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as client:
+        hub.datasets.ingest_file(SAMPLES / "iris.csv")
+        page = client.get("/datasets/iris/train?target=variety").text
+        assert 'name="mode" value="automl"' in page and 'id="time_budget"' in page
+        # Multiclass metrics only, and the default named.
+        assert "default for the task (log_loss)" in page and 'value="f1_macro"' in page
+        assert 'value="roc_auc"' not in page and 'value="r2"' not in page
+        job = hub.submit_automl(AutoMLRequest(dataset="iris", target="variety", time_budget=5))
+        board = client.get(f"/jobs/{job.id}").text
+        assert "AutoML · 5 s budget" in board and "Leaderboard" in board
+        assert "Candidates appear here as they finish" in board
+        assert "0 candidates so far" in board
