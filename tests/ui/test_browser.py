@@ -187,6 +187,7 @@ def test_csv_to_champion_model_in_the_browser(
     expect(page.locator("[data-board-rows] tr.best")).to_have_count(1)
     expect(page.locator("[data-board-metric]")).to_contain_text("accuracy")
     _look(page, shot, "14-job-automl")
+    automl_job = page.url
     best.click()
     page.wait_for_url(re.compile(r"/models/iris-automl\?version=1"))
     expect(page.locator('h1 [data-alias="best_model"]')).to_be_visible()
@@ -257,6 +258,14 @@ def test_csv_to_champion_model_in_the_browser(
     width = narrow.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the monitoring page is {width}px wide in a 390px window"
     _look(narrow, shot, "12-monitoring-narrow")
+    for path, name in (
+        (automl_job, "17-job-automl-narrow"),
+        (url + "/scoring", "18-scoring-narrow"),
+    ):
+        narrow.goto(path)
+        width = narrow.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400, f"{path} is {width}px wide in a 390px window"
+        _look(narrow, shot, name)
     assert page.errors == [] and narrow.errors == []
 
 
