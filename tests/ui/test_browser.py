@@ -198,6 +198,16 @@ def test_csv_to_champion_model_in_the_browser(
     expect(page.get_by_label("Model", exact=True)).to_have_value("iris-automl@1")
     page.get_by_role("button", name="Start scoring").click()
     expect(page.locator('[data-error-for="dataset"]')).to_contain_text("choose a stored dataset")
+    # An uploaded file without a column the model needs is refused next to the file field.
+    page.get_by_label("…or upload a file").set_input_files(
+        {
+            "name": "partial.csv",
+            "mimeType": "text/csv",
+            "buffer": b"sepal.length,sepal.width,petal.length\n5.1,3.5,1.4\n6.2,2.9,4.3\n",
+        }
+    )
+    page.get_by_role("button", name="Start scoring").click()
+    expect(page.locator('[data-error-for="file"]')).to_contain_text("petal.width")
     page.get_by_label("Dataset", exact=True).select_option("iris@1")
     _look(page, shot, "15-scoring")
     page.get_by_role("button", name="Start scoring").click()

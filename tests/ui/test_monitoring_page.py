@@ -72,6 +72,17 @@ def test_monitoring_page_goes_from_empty_state_to_a_drift_report(
     assert text.count("data-plot ") >= 4 + 4  # timelines, prediction and four columns
     assert "No labels yet" in text
 
+    # Labels for that request: the page shows accuracy on them against registration.
+    rid = r.json()["request_id"]
+    truth = [{"request_id": rid, "row": i, "label": "Virginica"} for i in range(40)]
+    labelled = client.post(
+        "/api/v1/models/iris-variety/labels", json={"labels": truth}, headers=SCRIPT
+    )
+    assert labelled.status_code == 200, labelled.text
+    perf = client.get("/models/iris-variety/monitoring?since=24h").text
+    assert "No labels yet" not in perf
+    assert "on 40 labelled predictions" in perf and "at registration" in perf
+
     # Check now stores an event that the page lists.
     check = client.post("/api/v1/alerts/check?model=iris-variety@latest", headers=SCRIPT)
     assert check.status_code == 200, check.text
