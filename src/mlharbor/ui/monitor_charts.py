@@ -133,13 +133,19 @@ def performance(perf: dict[str, Any]) -> dict[str, Any] | None:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "x": [x[0], x[-1]],
+                "x": [perf["since"], perf["until"]],
                 "y": [perf["baseline"]] * 2,
                 "name": "at registration",
                 "line": {"color": GREY, "dash": "dash", "width": 1},
             }
         )
-    return figure(traces, showlegend=True, legend=LEGEND, yaxis={"title": {"text": metric}})
+    return figure(
+        traces,
+        showlegend=True,
+        legend=LEGEND,
+        xaxis=time_axis(perf),
+        yaxis={"title": {"text": metric}},
+    )
 
 
 def column(chart: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
