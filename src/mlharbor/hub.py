@@ -39,7 +39,11 @@ class Hub:
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)
-        self.predictor = Predictor(self.models)
+        self.predictor = Predictor(
+            self.models,
+            capacity=settings.predict_cache_size,
+            ref_ttl=settings.predict_ref_ttl_seconds,
+        )
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sklearn.base import is_classifier, is_regressor
@@ -60,6 +60,19 @@ class ModelRegistry:
     def __init__(self, session_factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
         self.session_factory = session_factory
         self.artifacts = artifacts
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(name)`` after an alias of ``name`` moves or a version is added.
+
+        Caches of alias resolutions (the predictor's) subscribe here, so a move made through
+        this registry is seen at once; other processes rely on their cache's expiry.
+        """
+        self._listeners.append(listener)
+
+    def _changed(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -204,7 +217,9 @@ class ModelRegistry:
             row = self._version(session, model, version)
             self._point(session, model.id, alias, row.id)
             session.flush()
-            return self._record(session, model, row)
+            record = self._record(session, model, row)
+        self._changed(name)
+        return record
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from ``name`` (the version stays).
@@ -228,6 +243,7 @@ class ModelRegistry:
                     alias=alias,
                 )
             session.delete(row)
+        self._changed(name)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -356,10 +372,12 @@ class ModelRegistry:
                 "artifact_key": stored.key,
                 "content_hash": stored.sha256,
             }
-            return self._insert_version(name, description, values)
+            added = self._insert_version(name, description, values)
         except BaseException:
             self.artifacts.delete_prefix(prefix)
             raise
+        self._changed(name)
+        return added
 
     def _insert_version(
         self, name: str, description: str, values: dict[str, Any]
