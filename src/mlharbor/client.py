@@ -147,6 +147,19 @@ class Jobs(_Resource):
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
+    def submit_score(self, model: str, dataset: str, **options: Any) -> dict[str, Any]:
+        """Queue a ``score`` job: ``model`` is ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``;
+        ``options``: ``dataset_version``, ``output``, ``chunk_rows``, ``timeout_seconds``."""
+        sep = "@" if "@" in model else "/"
+        name, _, ref = model.partition(sep)
+        timeout = options.pop("timeout_seconds", None)
+        body = {
+            "kind": "score",
+            "params": {"model": name, "ref": ref or "latest", "dataset": dataset, **options},
+            "timeout_seconds": timeout,
+        }
+        return self._call("POST", "/api/v1/jobs", json=body).json()
+
     def get(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/jobs/{job_id}").json()
 
@@ -229,6 +242,14 @@ class Client:
     ) -> dict[str, Any]:
         """Train one model as a job; with ``wait``, return the finished job."""
         job = self.jobs.submit_train(dataset, target, **options)
+        return self.jobs.wait(job["id"]) if wait else job
+
+    def score(
+        self, model: str, dataset: str, *, wait: bool = True, **options: Any
+    ) -> dict[str, Any]:
+        """Score a stored dataset with ``model`` (``NAME@ALIAS``) as a job; with ``wait``,
+        return the finished job, whose result names the scored dataset to download."""
+        job = self.jobs.submit_score(model, dataset, **options)
         return self.jobs.wait(job["id"]) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

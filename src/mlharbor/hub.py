@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
@@ -22,7 +23,10 @@ from mlharbor.registry import ModelRegistry
 from mlharbor.serving.predictor import Predictor
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
-from mlharbor.workflows import TRAIN, TrainRequest, check_request
+
+if TYPE_CHECKING:
+    from mlharbor.serving.batch import ScoreRequest
+    from mlharbor.workflows import TrainRequest
 
 
 class Hub:
@@ -57,9 +61,26 @@ class Hub:
         self, request: TrainRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check a training request and queue it as a ``train`` job."""
+        # Imported here: a predict-only server never loads the training stack.
+        from mlharbor.workflows import TRAIN, check_request
+
         check_request(self, request)
         return self.jobs.submit(
             TRAIN,
+            request.to_params(),
+            timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
+            max_attempts=self.settings.job_max_attempts,
+        )
+
+    def submit_score(
+        self, request: ScoreRequest, *, timeout_seconds: float | None = None
+    ) -> JobInfo:
+        """Check a batch-scoring request and queue it as a ``score`` job."""
+        from mlharbor.serving.batch import SCORE, check_score_request
+
+        check_score_request(self, request)
+        return self.jobs.submit(
+            SCORE,
             request.to_params(),
             timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
             max_attempts=self.settings.job_max_attempts,

@@ -22,7 +22,6 @@ from mlharbor.cli.common import (
 )
 from mlharbor.config import get_settings
 from mlharbor.registry.records import split_model_ref
-from mlharbor.workflows import TrainRequest
 
 jobs_app = typer.Typer(help="Follow, list and cancel jobs.", no_args_is_help=True)
 models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
@@ -111,6 +110,8 @@ def train(
     """Train one model on a dataset (a name, or a file to ingest first) and register it."""
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
+    from mlharbor.workflows import TrainRequest
+
     request = TrainRequest(
         dataset=dataset,
         target=target_column,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.base import is_classifier, is_regressor
 from sqlalchemy import func, select
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.models.tasks import Task, parse_task
-from mlharbor.models.train import TrainResult, library_versions
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
     ModelVersionRecord,
@@ -37,6 +36,9 @@ from mlharbor.registry.records import (
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import ModelAlias, ModelVersion, RegisteredModel, utcnow
+
+if TYPE_CHECKING:
+    from mlharbor.models.train import TrainResult
 
 LATEST = "latest"
 MODEL_FILE = "model.skops"
@@ -169,6 +171,8 @@ class ModelRegistry:
         InvalidInputError
             Invalid name, unreadable file, untrusted or forbidden types, not a fitted model.
         """
+        from mlharbor.models.train import library_versions
+
         check_model_name(name)
         allow = sorted(set(allow))
         model = load_external(skops_bytes, allow=allow)

@@ -67,6 +67,18 @@ def frame_from_json(body: Any) -> pd.DataFrame:
     raise _bad(f"unknown input shape with keys {sorted(body)[:5]}")
 
 
+def single_record(body: Any) -> list[dict[str, Any]] | None:
+    """``[record]`` when the body is one row in a records shape, for the pandas-free path."""
+    rows = body
+    if isinstance(body, dict) and len(body) == 1:
+        key = next(iter(body))
+        if key in ("records", "dataframe_records", "instances", "inputs"):
+            rows = body[key]
+    if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and rows[0]:
+        return rows
+    return None
+
+
 def frame_from_csv(data: bytes) -> pd.DataFrame:
     """A DataFrame from a CSV body with a header row."""
     if not data.strip():

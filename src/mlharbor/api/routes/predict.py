@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import HarborError, InvalidInputError
-from mlharbor.serving.inputs import check_rows, frame_from_csv, frame_from_json
+from mlharbor.hub import Hub
+from mlharbor.serving.inputs import check_rows, frame_from_csv, frame_from_json, single_record
 
 router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 BODY = {
@@ -35,6 +36,7 @@ BODY = {
         }
     }
 }
+MLFLOW_TYPES = ("application/json", "text/csv")
 MLFLOW_CODES = {
     400: "BAD_REQUEST",
     404: "RESOURCE_DOES_NOT_EXIST",
@@ -46,7 +48,7 @@ MLFLOW_CODES = {
 
 
 async def read_frame(request: Request, limit: int) -> Any:
-    """The request body as a DataFrame, whatever accepted shape it came in."""
+    """The request body as a DataFrame, whatever accepted shape it came in (or ``[record]``)."""
     data = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "application/csv"):
@@ -60,7 +62,7 @@ async def read_frame(request: Request, limit: int) -> Any:
         raise InvalidInputError(
             f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
         )
-    return check_rows(frame_from_json(body), limit)
+    return single_record(body) or check_rows(frame_from_json(body), limit)
 
 
 @router.post(
@@ -76,16 +78,23 @@ async def predict(hub: HubDep, name: str, ref: str, request: Request) -> dict[st
     return {**result.to_dict(), "request_id": request.state.request_id}
 
 
-@router.post(
-    "/{name}/{ref}/invocations",
-    openapi_extra=BODY,
-    responses={
-        400: {"description": "MLflow-style error: error_code and message"},
-        404: {"description": "MLflow-style error: error_code and message"},
-    },
-)
-async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSONResponse:
-    """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
+async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> Response:
+    """Answer an MLflow ``/invocations`` request as ``mlflow models serve`` does.
+
+    JSON or CSV in; ``{"predictions": ...}`` out; errors as ``{"error_code", "message"}``
+    (400, 404, 413); other content types or charsets are 415 in plain text.
+    """
+    ctype = request.headers.get("content-type", "application/json")
+    mime, *params = (part.strip() for part in ctype.split(";"))
+    options = dict(p.partition("=")[::2] for p in params)
+    if options.get("charset", "utf-8").lower() != "utf-8":
+        return PlainTextResponse("The scoring server only supports UTF-8", status_code=415)
+    if mime.lower() not in MLFLOW_TYPES:
+        return PlainTextResponse(
+            "This predictor only supports the following content types: "
+            f"{list(MLFLOW_TYPES)}. Got {ctype!r}.",
+            status_code=415,
+        )
     try:
         frame = await read_frame(request, hub.settings.max_predict_rows)
         result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
@@ -97,3 +106,17 @@ async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSO
         )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
     return JSONResponse({"predictions": result.predictions})
+
+
+@router.post(
+    "/{name}/{ref}/invocations",
+    openapi_extra=BODY,
+    responses={
+        400: {"description": "MLflow-style error: error_code and message"},
+        404: {"description": "MLflow-style error: error_code and message"},
+        415: {"description": "Neither JSON nor CSV"},
+    },
+)
+async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> Response:
+    """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
+    return await mlflow_invocation(hub, name, ref, request)
