@@ -216,6 +216,27 @@ class Models(_Resource):
             params={"format": format},
         ).content
 
+    def export(
+        self, name: str, ref: int | str, dest: str | Path, *, format: str = "mlflow"
+    ) -> Path:
+        """Save a version as an MLflow model directory (unpacked into ``dest``) or an ONNX file."""
+        import io
+        import zipfile
+
+        data = self._call(
+            "GET", f"/api/v1/models/{name}/versions/{ref}/export", params={"format": format}
+        ).content
+        dest = Path(dest)
+        if format == "onnx":
+            dest.write_bytes(data)
+            return dest
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for member in zf.namelist():
+                # Entries are "<stem>/<file>" written by the server; only the file name is kept.
+                (dest / Path(member).name).parent.mkdir(parents=True, exist_ok=True)
+                (dest / Path(member).name).write_bytes(zf.read(member))
+        return dest
+
     def download(self, name: str, ref: int | str = "latest") -> bytes:
         """The model file (skops)."""
         return self._call("GET", f"/api/v1/models/{name}/versions/{ref}/download").content

@@ -298,3 +298,24 @@ def models_alias(
         with open_hub() as hub:
             v = run(lambda: hub.models.set_alias(name, alias, version)).to_dict()
     console.print(f"{name}@{alias} → version {v['version']}")
+
+
+@models_app.command("export")
+def models_export(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")],
+    out: Annotated[Path, typer.Option(help="Folder (mlflow) or file (onnx) to write.")],
+    format: Annotated[str, typer.Option("--format", help="mlflow or onnx.")] = "mlflow",
+) -> None:
+    """Export a version as an MLflow model directory or an ONNX file."""
+    name, ref = split_model_ref(model)
+    if target.url:
+        if format == "mlflow" and out.exists() and any(out.iterdir()):
+            err_console.print(f"[bold red]error:[/] {out} already exists and is not empty")
+            raise typer.Exit(5)
+        with open_client() as client:
+            run(lambda: client.models.export(name, ref, out, format=format))
+    else:
+        with open_hub() as hub:
+            run(lambda: hub.models.export(name, ref, out, format))
+    hint = f"  (mlflow models serve -m {out} --env-manager local)" if format == "mlflow" else ""
+    console.print(f"exported {name}@{ref} as {format} to {out}{hint}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sklearn.base import is_classifier, is_regressor
@@ -322,6 +323,28 @@ class ModelRegistry:
             model = self._model(session, name)
             key = self._version(session, model, ref).artifact_key
         return self.artifacts.get_bytes(key)
+
+    def export(self, name: str, ref: int | str, out: Path, fmt: str = "mlflow") -> Path:
+        """Export a version as an MLflow model directory or an ONNX file at ``out``.
+
+        Raises
+        ------
+        InvalidInputError
+            Unknown format, or a pipeline step the format cannot hold (named).
+        NotFoundError
+            Unknown model, version or alias.
+        """
+        from mlharbor.registry.export import FORMATS, export_mlflow, export_onnx
+
+        if fmt not in FORMATS:
+            raise InvalidInputError(
+                f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}"
+            )
+        version = self.get_version(name, ref)
+        pipeline = self.load_pipeline(name, version.version)
+        if fmt == "onnx":
+            return export_onnx(pipeline, version, out)
+        return export_mlflow(pipeline, version, out)
 
     def read_artifact(self, name: str, ref: int | str, artifact: str, fmt: str = "png") -> bytes:
         """One evaluation artifact of a version: its PNG image or its JSON data.
