@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     predict_ref_ttl_seconds: float = Field(
         2.0, description="How long an alias resolution is trusted before asking the database."
     )
+    predict_onnx: bool = Field(
+        True, description="Serve with onnxruntime when a model converts and agrees with sklearn."
+    )
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
@@ -47,7 +47,22 @@ class Hub:
             self.models,
             capacity=settings.predict_cache_size,
             ref_ttl=settings.predict_ref_ttl_seconds,
+            validation_rows=self._validation_rows if settings.predict_onnx else None,
         )
+
+    def _validation_rows(self, version: Any) -> Any:
+        """Up to 200 rows of the dataset a model version was trained on (ONNX checks)."""
+        from mlharbor.errors import NotFoundError
+
+        dataset, number = version.lineage.get("dataset"), version.lineage.get("dataset_version")
+        if not dataset:
+            return None
+        try:
+            data = self.datasets.get_version(dataset, number)
+        except NotFoundError:
+            return None
+        table = self.datasets.read_table(data)
+        return table.slice(max(0, table.num_rows - 200)).to_pandas()
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:

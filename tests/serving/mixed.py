@@ -27,8 +27,14 @@ def mixed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def register(hub: Hub, tmp: Path, name: str, target: str, model: str = "rf") -> pd.DataFrame:
-    """Ingest the mixed data, train ``model`` on ``target`` and register it as ``name``."""
+def register(
+    hub: Hub, tmp: Path, name: str, target: str, model: str = "rf", *, lineage: bool = False
+) -> pd.DataFrame:
+    """Ingest the mixed data, train ``model`` on ``target`` and register it as ``name``.
+
+    With ``lineage`` the version names its dataset, as trained versions do, so the predictor
+    can check an ONNX conversion against it.
+    """
     df = mixed_frame()
     drop = "spend" if target == "churn" else "churn"
     path = tmp / f"{name}.csv"
@@ -43,5 +49,6 @@ def register(hub: Hub, tmp: Path, name: str, target: str, model: str = "rf") -> 
         cv_folds=0,
         artifacts=False,
     )
-    hub.models.register(name, result, dataset_version_id=version.id)
+    names = {"dataset": version.dataset, "dataset_version": version.version} if lineage else {}
+    hub.models.register(name, result, dataset_version_id=version.id, lineage=names)
     return df.drop(columns=[target, drop])

@@ -148,6 +148,29 @@ def export_onnx(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
     InvalidInputError
         A step skl2onnx cannot convert (named), or a model with no recorded columns.
     """
+    onnx = to_onnx_model(pipeline, version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(onnx.SerializeToString())
+    return out
+
+
+def onnx_input_kinds(version: ModelVersionRecord) -> dict[str, str]:
+    """``{column: "double" | "string"}``: how each input is fed to the ONNX graph."""
+    kinds = {}
+    for c in version.signature.get("inputs") or []:
+        kinds[str(c["name"])] = "double" if _column(c)["type"] == "double" else "string"
+    return kinds
+
+
+def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
+    """The pipeline as an ONNX model (``onnx.ModelProto``), labels and probabilities as
+    plain tensors.
+
+    Raises
+    ------
+    InvalidInputError
+        A step skl2onnx cannot convert (named), or a model with no recorded columns.
+    """
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
@@ -171,9 +194,7 @@ def export_onnx(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
             f"model {version.model!r} version {version.version} does not convert to ONNX: "
             f"{_onnx_culprit(pipeline, exc)}",
         ) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(onnx.SerializeToString())
-    return out
+    return onnx
 
 
 def _onnx_culprit(pipeline: Any, exc: Exception) -> str:

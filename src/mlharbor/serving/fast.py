@@ -25,6 +25,7 @@ import pandas as pd
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.registry import ModelVersionRecord
+from mlharbor.serving.onnx import OnnxModel
 
 #: Final estimators whose ``predict`` returns ``classes_[argmax(predict_proba)]``.
 ARGMAX_ESTIMATORS = frozenset(
@@ -51,6 +52,9 @@ FORESTS = frozenset(
         "ExtraTreesRegressor",
     }
 )
+#: Online requests up to this many rows use the ONNX path when the model has one; batch
+#: scoring always uses the pipeline, so stored results are exactly scikit-learn's.
+ONNX_ROWS = 1_000
 #: Up to this many rows the trees are summed here; beyond, the forest's threads pay off.
 FOREST_ROWS = 64
 _NUMERIC = ("int", "uint", "float", "double", "decimal")
@@ -68,6 +72,7 @@ class Prediction:
     ignored_columns: list[str]
     seconds: float
     unseen_categories: dict[str, list[str]] = field(default_factory=dict)
+    backend: str = "sklearn"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the empty parts."""
@@ -98,9 +103,12 @@ def plain(value: Any) -> Any:
 class LoadedModel:
     """A version's fitted pipeline with what serving needs precomputed."""
 
-    def __init__(self, version: ModelVersionRecord, pipeline: Any) -> None:
+    def __init__(
+        self, version: ModelVersionRecord, pipeline: Any, onnx: OnnxModel | None = None
+    ) -> None:
         self.version = version
         self.pipeline = pipeline
+        self.onnx = onnx
         self.inputs: list[dict[str, Any]] = list(version.signature.get("inputs") or [])
         self.names = [str(c["name"]) for c in self.inputs]
         self._name_set = frozenset(self.names)
@@ -121,10 +129,12 @@ class LoadedModel:
             return []
         return [str(c) for c in columns if str(c) not in self._name_set and str(c) not in drop]
 
-    def predict_record(self, record: Mapping[str, Any], started: float) -> Prediction:
+    def predict_record(
+        self, record: Mapping[str, Any], started: float, *, online: bool = True
+    ) -> Prediction:
         """Predict one record (a dict), casting it without pandas where the signature allows."""
         if not self._simple:
-            return self.predict_frame(pd.DataFrame([record]), started, drop=[])
+            return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
         missing = [n for n in self.names if n not in record]
         if missing:
             raise InvalidInputError(
@@ -138,7 +148,7 @@ class LoadedModel:
             for name, kind in zip(self.names, self._kinds, strict=True)
         }
         frame = pd.DataFrame(values)
-        return self._answer(frame, self.ignored(list(record)), started)
+        return self._answer(frame, self.ignored(list(record)), started, online)
 
     def predict_frame(
         self,
@@ -147,18 +157,28 @@ class LoadedModel:
         *,
         drop: list[str],
         prepare: Callable[..., pd.DataFrame] | None = None,
+        online: bool = True,
     ) -> Prediction:
         """Predict a frame, checked and cast against the signature."""
         if prepare is None:
             from mlharbor.models.signature import prepare_input as prepare
         ignored = self.ignored(list(frame.columns), drop)
         features = prepare(frame, self.version.signature, drop=drop)
-        return self._answer(features, ignored, started)
+        return self._answer(features, ignored, started, online)
 
-    def _answer(self, features: pd.DataFrame, ignored: list[str], started: float) -> Prediction:
+    def _answer(
+        self, features: pd.DataFrame, ignored: list[str], started: float, online: bool
+    ) -> Prediction:
         unseen = self.unseen(features)
         probabilities = None
-        if self.forest is not None and len(features) <= FOREST_ROWS:
+        backend = "sklearn"
+        fast = None
+        if self.onnx is not None and online and len(features) <= ONNX_ROWS:
+            fast = self.onnx.run(features)
+        if fast is not None:
+            labels, proba = fast
+            backend = "onnx"
+        elif self.forest is not None and len(features) <= FOREST_ROWS:
             labels, proba = self._forest(features)
         elif self.proba:
             proba = np.asarray(self.pipeline.predict_proba(features))
@@ -179,6 +199,7 @@ class LoadedModel:
             ignored,
             time.perf_counter() - started,
             unseen,
+            backend,
         )
 
     def _forest(self, features: pd.DataFrame) -> tuple[Any, Any]:

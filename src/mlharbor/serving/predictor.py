@@ -15,10 +15,11 @@ needs to see them (the prediction log) hooks in one place.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ import pandas as pd
 from mlharbor.models.signature import prepare_input
 from mlharbor.registry import ModelRegistry, ModelVersionRecord
 from mlharbor.serving.fast import LoadedModel, Prediction
+from mlharbor.serving.onnx import OnnxModel, build_onnx
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LoadedModel", "Prediction", "Predictor", "Source"]
 
@@ -54,10 +58,20 @@ class Predictor:
         Most pipelines kept in memory.
     ref_ttl : float, default=2.0
         Seconds an alias resolution is trusted before the database is asked again.
+    validation_rows : callable, optional
+        Rows of a version's own dataset; when given, a pipeline that converts to ONNX and
+        agrees with scikit-learn on them is served with onnxruntime.
     """
 
-    def __init__(self, registry: ModelRegistry, capacity: int = 16, ref_ttl: float = 2.0) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        capacity: int = 16,
+        ref_ttl: float = 2.0,
+        validation_rows: Callable[[ModelVersionRecord], pd.DataFrame | None] | None = None,
+    ) -> None:
         self.registry = registry
+        self.validation_rows = validation_rows
         self.capacity = capacity
         self.ref_ttl = ref_ttl
         self._models: OrderedDict[int, LoadedModel] = OrderedDict()
@@ -108,13 +122,31 @@ class Predictor:
                 loaded = self._models.get(version.id)
             if loaded is None:
                 pipeline = self.registry.load_pipeline(version.model, version.version)
-                loaded = LoadedModel(version, pipeline)
+                loaded = LoadedModel(version, pipeline, self._onnx(version, pipeline))
                 with self._lock:
                     self._models[version.id] = loaded
                     self._loading.pop(version.id, None)
                     while len(self._models) > self.capacity:
                         self._models.popitem(last=False)
         return loaded
+
+    def _onnx(self, version: ModelVersionRecord, pipeline: Any) -> OnnxModel | None:
+        if self.validation_rows is None:
+            return None
+        rows = self.validation_rows(version)
+        if rows is not None:
+            names = [str(c["name"]) for c in version.signature.get("inputs", [])]
+            rows = prepare_input(rows, version.signature) if names else None
+        proba = hasattr(pipeline, "predict_proba") and version.task != "regression"
+        model, reason = build_onnx(pipeline, version, rows, proba)
+        log.info(
+            "model %s version %s served by %s: %s",
+            version.model,
+            version.version,
+            "onnxruntime" if model else "scikit-learn",
+            reason,
+        )
+        return model
 
     def predict(
         self,
@@ -146,7 +178,10 @@ class Predictor:
         """
         started = time.perf_counter()
         loaded = self.load(self.resolve(name, ref))
+        online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
-            return loaded.predict_record(rows[0], started)
+            return loaded.predict_record(rows[0], started, online=online)
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-        return loaded.predict_frame(frame, started, drop=list(drop), prepare=prepare_input)
+        return loaded.predict_frame(
+            frame, started, drop=list(drop), prepare=prepare_input, online=online
+        )

@@ -36,6 +36,8 @@ BODY = {
         }
     }
 }
+#: Which engine answered: "onnx" (onnxruntime) or "sklearn".
+BACKEND_HEADER = "x-mlharbor-backend"
 MLFLOW_TYPES = ("application/json", "text/csv")
 MLFLOW_CODES = {
     400: "BAD_REQUEST",
@@ -70,11 +72,14 @@ async def read_frame(request: Request, limit: int) -> Any:
     openapi_extra=BODY,
     responses={404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
 )
-async def predict(hub: HubDep, name: str, ref: str, request: Request) -> dict[str, Any]:
+async def predict(
+    hub: HubDep, name: str, ref: str, request: Request, response: Response
+) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
     frame = await read_frame(request, hub.settings.max_predict_rows)
     result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
+    response.headers[BACKEND_HEADER] = result.backend
     return {**result.to_dict(), "request_id": request.state.request_id}
 
 
@@ -105,7 +110,9 @@ async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> 
             status_code=status,
         )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
-    return JSONResponse({"predictions": result.predictions})
+    return JSONResponse(
+        {"predictions": result.predictions}, headers={BACKEND_HEADER: result.backend}
+    )
 
 
 @router.post(
