@@ -61,7 +61,11 @@ class Hub:
             data = self.datasets.get_version(dataset, number)
         except NotFoundError:
             return None
-        table = self.datasets.read_table(data)
+        names = [str(c["name"]) for c in version.signature.get("inputs", [])]
+        present = {c.name for c in data.schema.columns}
+        if not names or not set(names) <= present:
+            return None
+        table = self.datasets.read_table(data, columns=names)
         return table.slice(max(0, table.num_rows - 200)).to_pandas()
 
     @classmethod

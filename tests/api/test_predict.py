@@ -129,3 +129,21 @@ def test_infinity_is_refused_and_unseen_categories_reported(
             headers=headers,
         )
         assert r.status_code == 400 and "'age'" in r.json()["message"]
+
+
+def test_a_million_rows_is_413_naming_the_limit_before_parsing(served: LiveServer) -> None:
+    row = ",".join(str(v) for v in FEATURES.iloc[0])
+    csv = ",".join(FEATURES.columns) + "\n" + "\n".join([row] * 1_000_000)
+    with served.client() as api:
+        r = api.post(
+            "/api/v1/models/iris/latest/predict",
+            content=csv,
+            headers={"content-type": "text/csv"},
+        )
+        assert r.status_code == 413, r.text
+        assert (
+            "1,000,000 rows" in r.json()["detail"] and "the limit is 100,000" in r.json()["detail"]
+        )
+        records = {"dataframe_records": [FEATURES.iloc[0].to_dict()] * 1_000_000}
+        r = api.post("/api/v1/models/iris/latest/invocations", json=records)
+        assert r.status_code == 413 and "100,000" in r.json()["message"]

@@ -13,7 +13,14 @@ from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
-from mlharbor.serving.inputs import check_rows, frame_from_csv, frame_from_json, single_record
+from mlharbor.serving.inputs import (
+    check_count,
+    check_rows,
+    count_rows,
+    frame_from_csv,
+    frame_from_json,
+    single_record,
+)
 
 router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 BODY = {
@@ -54,6 +61,8 @@ async def read_frame(request: Request, limit: int) -> Any:
     data = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "application/csv"):
+        # Counted before parsing, so a million-row body is refused without building a frame.
+        check_count(data.strip().count(b"\n"), limit)
         return check_rows(frame_from_csv(data), limit)
     if not data.strip():
         raise InvalidInputError("the request body is empty; send JSON records or CSV")
@@ -64,6 +73,7 @@ async def read_frame(request: Request, limit: int) -> Any:
         raise InvalidInputError(
             f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
         )
+    check_count(count_rows(body), limit)
     return single_record(body) or check_rows(frame_from_json(body), limit)
 
 
