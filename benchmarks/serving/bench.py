@@ -234,7 +234,9 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
 
     def start(cmd: list[str], env: dict[str, str], ping: str) -> None:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Server logs go to a file: an unread pipe fills up and stalls the server.
+        log = open(data_dir / f"server-{len(procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         wait_up(ping, proc)
 
