@@ -160,6 +160,27 @@ class Jobs(_Resource):
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
+    def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
+        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric...)."""
+        timeout = options.pop("timeout_seconds", None)
+        body = {
+            "kind": "automl",
+            "params": {"dataset": dataset, "target": target, **options},
+            "timeout_seconds": timeout,
+        }
+        return self._call("POST", "/api/v1/jobs", json=body).json()
+
+    def leaderboard(
+        self, job_id: int, *, sort: str | None = None, descending: bool | None = None
+    ) -> dict[str, Any]:
+        """An ``automl`` job's leaderboard (live while it runs), optionally sorted."""
+        params: dict[str, Any] = {}
+        if sort is not None:
+            params["sort"] = sort
+        if descending is not None:
+            params["descending"] = descending
+        return self._call("GET", f"/api/v1/jobs/{job_id}/leaderboard", params=params).json()
+
     def get(self, job_id: int) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/jobs/{job_id}").json()
 
@@ -242,6 +263,74 @@ class Models(_Resource):
         return self._call("GET", f"/api/v1/models/{name}/versions/{ref}/download").content
 
 
+class Monitoring(_Resource):
+    """Drift, performance and alerts of served models."""
+
+    def drift(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Drift of a model version's logged traffic against its training reference."""
+        params = {"since": since, "columns": ",".join(columns) if columns else None}
+        return self._call(
+            "GET", f"/api/v1/models/{name}/{ref}/drift", params=_drop_none(params)
+        ).json()
+
+    def dataset_drift(
+        self, reference: str, current: str, *, columns: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Drift between two dataset versions (``NAME`` or ``NAME@VERSION``)."""
+        params = {"reference": reference, "current": current}
+        if columns:
+            params["columns"] = ",".join(columns)
+        return self._call("GET", "/api/v1/drift", params=params).json()
+
+    def reference(self, name: str, ref: int | str = "latest") -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/reference").json()
+
+    def timeline(
+        self, name: str, ref: int | str = "latest", *, since: str | None = None, window: str = "1d"
+    ) -> dict[str, Any]:
+        """Volume, latency and drift share per time window."""
+        params = _drop_none({"since": since, "window": window})
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/monitoring", params=params).json()
+
+    def add_labels(self, name: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ground truth for logged predictions: ``[{"request_id", "label", "row"?}]``."""
+        return self._call("POST", f"/api/v1/models/{name}/labels", json={"labels": labels}).json()
+
+    def performance(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        window: str | None = None,
+        dataset: str | None = None,
+    ) -> dict[str, Any]:
+        """Metrics on labelled logged predictions, or on a labelled ``dataset``."""
+        params = _drop_none({"since": since, "window": window, "dataset": dataset})
+        return self._call("GET", f"/api/v1/models/{name}/{ref}/performance", params=params).json()
+
+    def alerts(self, *, model: str | None = None, alerts_only: bool = False) -> dict[str, Any]:
+        params = _drop_none({"model": model, "alerts_only": alerts_only or None})
+        return self._call("GET", "/api/v1/alerts", params=params).json()
+
+    def check(self, model: str | None = None) -> dict[str, Any]:
+        """Run monitoring checks now (one ``NAME@ALIAS`` or every monitored model)."""
+        return self._call(
+            "POST", "/api/v1/alerts/check", params=_drop_none({"model": model})
+        ).json()
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
 class Client:
     """An HTTP client for an mlharbor server."""
 
@@ -257,6 +346,7 @@ class Client:
         self.datasets = Datasets(self)
         self.jobs = Jobs(self)
         self.models = Models(self)
+        self.monitoring = Monitoring(self)
 
     def train(
         self, dataset: str, target: str, *, wait: bool = True, **options: Any
@@ -271,6 +361,20 @@ class Client:
         """Score a stored dataset with ``model`` (``NAME@ALIAS``) as a job; with ``wait``,
         return the finished job, whose result names the scored dataset to download."""
         job = self.jobs.submit_score(model, dataset, **options)
+        return self.jobs.wait(job["id"]) if wait else job
+
+    def automl(
+        self,
+        dataset: str,
+        target: str,
+        *,
+        time_budget: float = 60.0,
+        wait: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Run AutoML as a job; with ``wait``, return the finished job (leaderboard in
+        ``result``, the winner registered with alias ``best_model``)."""
+        job = self.jobs.submit_automl(dataset, target, time_budget=time_budget, **options)
         return self.jobs.wait(job["id"]) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

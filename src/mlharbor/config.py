@@ -59,6 +59,31 @@ class Settings(BaseSettings):
     job_stop_grace_seconds: float = 10.0
     job_compute_workers: int | None = Field(None, description="Local fan-out processes.")
 
+    predlog_enabled: bool = Field(True, description="Log predictions for monitoring.")
+    predlog_sample_rate: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of predict calls kept in the prediction log."
+    )
+    predlog_queue_size: int = Field(10_000, description="Predict calls waiting to be logged.")
+    predlog_flush_seconds: float = Field(5.0, description="Longest wait before logging.")
+    predlog_batch_rows: int = Field(50_000, description="Rows per prediction-log file.")
+    drift_numeric_threshold: float = Field(0.1, description="Normed Wasserstein distance.")
+    drift_categorical_threshold: float = Field(0.1, description="Jensen-Shannon distance.")
+    drift_alpha: float = Field(0.05, description="Significance level of the drift tests.")
+    drift_small_sample: int = Field(1000, description="Rows up to which p-values decide.")
+    drift_share_threshold: float = Field(0.5, description="Drifted share for dataset drift.")
+    drift_missing_threshold: float = Field(0.05, description="Change of missing share.")
+    drift_new_category_threshold: float = Field(0.01, description="Share of new categories.")
+    drift_psi_threshold: float = Field(0.2, description="PSI level reported as notable.")
+    performance_drop_threshold: float = Field(
+        0.05, description="Drop of the main metric (absolute) that raises an alert."
+    )
+    monitor_models: list[str] = Field(
+        default_factory=list, description='Models checked on a schedule, e.g. ["churn@champion"].'
+    )
+    monitor_interval_seconds: float = Field(3600.0, description="Time between drift checks.")
+    monitor_window: str = Field("7d", description="Prediction-log window a check looks at.")
+    alert_webhook_url: str | None = Field(None, description="URL sent alerts as JSON (POST).")
+
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     log_level: str = "INFO"

@@ -19,14 +19,18 @@ from mlharbor.data.datasets import DatasetService
 from mlharbor.data.profiles import InsightsService
 from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
+from mlharbor.monitoring.alerts import AlertService
+from mlharbor.monitoring.service import MonitoringService
 from mlharbor.registry import ModelRegistry
 from mlharbor.serving.predictor import Predictor
+from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
     from mlharbor.serving.batch import ScoreRequest
     from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows_automl import AutoMLRequest
 
 
 class Hub:
@@ -43,12 +47,26 @@ class Hub:
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)
+        self.predlog = (
+            PredictionLog(
+                self.artifacts,
+                sample_rate=settings.predlog_sample_rate,
+                queue_size=settings.predlog_queue_size,
+                flush_seconds=settings.predlog_flush_seconds,
+                batch_rows=settings.predlog_batch_rows,
+            )
+            if settings.predlog_enabled
+            else None
+        )
         self.predictor = Predictor(
             self.models,
             capacity=settings.predict_cache_size,
             ref_ttl=settings.predict_ref_ttl_seconds,
             validation_rows=self._validation_rows if settings.predict_onnx else None,
+            log=self.predlog,
         )
+        self.monitoring = MonitoringService(settings, self.artifacts, self.models, self.datasets)
+        self.alerts = AlertService(self.sessions, self.monitoring)
 
     def _validation_rows(self, version: Any) -> Any:
         """Up to 200 rows of the dataset a model version was trained on (ONNX checks)."""
@@ -105,6 +123,60 @@ class Hub:
             max_attempts=self.settings.job_max_attempts,
         )
 
+    def submit_automl(
+        self, request: AutoMLRequest, *, timeout_seconds: float | None = None
+    ) -> JobInfo:
+        """Check an AutoML request and queue it as an ``automl`` job."""
+        from mlharbor.workflows_automl import AUTOML, check_automl_request
+
+        check_automl_request(self, request)
+        # The job ends within its budget; the timeout only catches a wedged one.
+        timeout = timeout_seconds or max(
+            self.settings.job_default_timeout_seconds or 0, 3 * request.time_budget + 120
+        )
+        return self.jobs.submit(
+            AUTOML,
+            request.to_params(),
+            timeout_seconds=timeout,
+            max_attempts=self.settings.job_max_attempts,
+        )
+
+    def automl(
+        self,
+        dataset: str,
+        target: str,
+        *,
+        time_budget: float = 60.0,
+        metric: str | None = None,
+        task: str | None = None,
+        seed: int = 0,
+        top_k: int = 1,
+        run_here: bool = True,
+        on_update: Callable[[JobInfo], None] | None = None,
+        **options: Any,
+    ) -> JobInfo:
+        """Run AutoML on a dataset and wait for it: the finished job, its result holding
+        the leaderboard and the registered winner (alias ``best_model``).
+
+        ``options`` are the other fields of :class:`AutoMLRequest` (``drop``, ``name``,
+        ``cv_folds``, ``max_trials``...). With ``run_here`` the job runs in a worker in
+        this process when no server is running.
+        """
+        from mlharbor.workflows_automl import AutoMLRequest
+
+        request = AutoMLRequest(
+            dataset=dataset,
+            target=target,
+            time_budget=time_budget,
+            metric=metric,
+            task=task,
+            seed=seed,
+            top_k=top_k,
+            **options,
+        )
+        job = self.submit_automl(request)
+        return self.wait(job.id, run_here=run_here, on_update=on_update)
+
     def wait(
         self,
         job_id: int,
@@ -138,7 +210,9 @@ class Hub:
                 worker.shutdown()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Write the queued prediction log, then release database connections."""
+        if self.predlog is not None:
+            self.predlog.close()
         self.engine.dispose()
 
     def __enter__(self) -> Hub:

@@ -41,8 +41,14 @@ class KeyInfo:
     revoked_at: datetime | None
 
     def allows(self, scope: Scope) -> bool:
-        """Whether this key may act with ``scope`` (``admin`` may do everything)."""
-        return Scope.ADMIN in self.scopes or scope in self.scopes
+        """Whether this key may act with ``scope``.
+
+        ``admin`` may do everything; ``train`` may also read, since training starts from
+        reading datasets and insights.
+        """
+        if Scope.ADMIN in self.scopes or scope in self.scopes:
+            return True
+        return scope is Scope.READ and Scope.TRAIN in self.scopes
 
 
 def _info(row: ApiKey) -> KeyInfo:

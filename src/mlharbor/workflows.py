@@ -7,6 +7,7 @@ import path, so a worker process finds them by importing this module.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from mlharbor.models import check_train_request, train_model
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
 TRAIN = "train"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,6 +126,11 @@ def run_training(
             "dataset_hash": version.content_hash,
         },
     )
+    progress(0.98, "profiling the training data for drift monitoring")
+    try:
+        hub.monitoring.store_reference(record, frame, result.pipeline)
+    except Exception:  # the model is registered; its reference can be built on demand later
+        log.exception("could not store the reference of %s v%s", record.model, record.version)
     if request.alias:
         record = hub.models.set_alias(request.name, request.alias, record.version)
     return _summary(record, result.notes)

@@ -161,3 +161,37 @@ def test_websocket_needs_a_key_with_the_train_scope(tmp_path: Path) -> None:
             with connect(url, additional_headers={"Authorization": f"Bearer {trainer}"}) as ws:
                 ws.send('{"type": "nope"}')
                 assert "unknown message type" in ws.recv(timeout=10)
+
+
+def test_scope_follows_the_endpoint_not_a_name_inside_the_path(
+    secured: tuple[TestClient, Hub],
+) -> None:
+    client, hub = secured
+    _, reader = hub.keys.create("reader", ["read"])
+    _, trainer = hub.keys.create("trainer", ["train"])
+    _, predictor = hub.keys.create("predictor", ["predict"])
+    body = [{"a": 1, "b": "x"}]
+    created = client.post(
+        "/api/v1/datasets/from-records",
+        json={"name": "predictions", "records": body},
+        headers={"Authorization": f"Bearer {trainer}"},
+    )
+    assert created.status_code == 201, created.text
+    for token in (reader, trainer):  # training starts from reading, so `train` reads too
+        shown = client.get("/api/v1/datasets/predictions", headers={"X-API-Key": token})
+        assert shown.status_code == 200, shown.text
+    refused = client.get("/api/v1/datasets/predictions", headers={"X-API-Key": predictor})
+    assert refused.status_code == 403
+    assert "read" in refused.json()["detail"]
+
+
+def test_labels_are_sent_with_a_predict_key(secured: tuple[TestClient, Hub]) -> None:
+    client, hub = secured
+    _, reader = hub.keys.create("reader", ["read"])
+    _, predictor = hub.keys.create("predictor", ["predict"])
+    body = {"labels": [{"request_id": "r1", "label": "yes"}]}
+    refused = client.post("/api/v1/models/ghost/labels", json=body, headers={"X-API-Key": reader})
+    assert refused.status_code == 403 and "predict" in refused.json()["detail"]
+    # Allowed through, then told the model does not exist.
+    sent = client.post("/api/v1/models/ghost/labels", json=body, headers={"X-API-Key": predictor})
+    assert sent.status_code == 404 and "ghost" in sent.json()["detail"]

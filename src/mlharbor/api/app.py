@@ -52,13 +52,23 @@ def create_app(
             from mlharbor.jobs import LocalWorkerPool
 
             pool = LocalWorkerPool(settings).start()
+        checks = None
+        if settings.monitor_models and role == "all":
+            from mlharbor.monitoring.alerts import AlertScheduler
+
+            checks = AlertScheduler(app.state.hub.alerts).start()
         try:
             yield
         finally:
+            if checks is not None:
+                checks.stop()
             if pool is not None:
                 pool.stop()
             if owned:
                 app.state.hub.close()
+            elif app.state.hub.predlog is not None:
+                # A hub passed in outlives the app, but what the app logged must be written.
+                app.state.hub.predlog.flush()
 
     app = FastAPI(
         title="mlharbor",
@@ -88,14 +98,17 @@ def create_app(
     app.include_router(models.router)
     app.include_router(predict.router)
     if role == "all":
-        # Imported here: these routes reach training, datasets and jobs.
+        # Imported here: these routes reach training, datasets, jobs and the UI.
+        from mlharbor import ui
         from mlharbor.api import ws_events
-        from mlharbor.api.routes import compat, datasets, jobs, keys
+        from mlharbor.api.routes import compat, datasets, jobs, keys, monitoring
 
         app.include_router(datasets.router)
         app.include_router(jobs.router)
         app.include_router(jobs.scoring)
+        app.include_router(monitoring.router)
         app.include_router(keys.router)
         app.include_router(ws_events.router)
         app.include_router(compat.router)
+        ui.install(app)
     return app

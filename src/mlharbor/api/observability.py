@@ -18,7 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,6 +96,22 @@ class _HubCollector(Collector):
             cache.add_metric([], hub.predictor.size)
         yield jobs
         yield cache
+        predlog = hub.predlog if hub is not None else None
+        if predlog is not None:
+            for name, doc, value in (
+                ("logged", "Predict calls queued for the prediction log", predlog.logged),
+                ("dropped", "Predict calls dropped: the log's queue was full", predlog.dropped),
+                ("written_rows", "Prediction rows written to the log", predlog.written_rows),
+                ("write_errors", "Failed prediction-log writes", predlog.write_errors),
+            ):
+                counter = CounterMetricFamily(f"mlharbor_prediction_log_{name}", doc)
+                counter.add_metric([], value)
+                yield counter
+            pending = GaugeMetricFamily(
+                "mlharbor_prediction_log_pending", "Predict calls waiting to be written"
+            )
+            pending.add_metric([], predlog.pending)
+            yield pending
 
 
 class ObservabilityMiddleware:

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -22,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -31,14 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.config import Settings
+from mlharbor.data.convert import Converted, convert_file
 from mlharbor.data.fetch import fetch
-from mlharbor.data.ingest import (
-    ReadResult,
-    SourceFormat,
-    check_table,
-    read_table,
-    records_to_table,
-)
+from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
+from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import DatasetSchema, infer_schema
 from mlharbor.errors import (
     ConflictError,
@@ -46,7 +40,7 @@ from mlharbor.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from mlharbor.store.artifacts import ArtifactStore, hash_file
+from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import (
     Dataset,
@@ -218,30 +212,24 @@ class DatasetService:
             existing = self._find_by_hash(name, sha256)
             if existing is not None:
                 return IngestResult(existing, created=False)
-        hashed = {"h": sha256}
-        hasher = None
-        if sha256 is None:
-            # Hash while parsing: both stream the same file and hashlib releases the GIL.
-            hasher = threading.Thread(target=lambda: hashed.update(h=hash_file(path)[0]))
-            hasher.start()
-        try:
-            report(0.1, "reading")
-            result = read_table(
+        report(0.05, "reading")
+        with self.artifacts.staging(".parquet") as staged:
+            # One pass: the file is hashed while it is parsed, and written while it is read.
+            converted = convert_file(
                 path,
+                staged,
                 filename,
                 max_columns=self.settings.max_columns,
-                on_bytes=lambda done, total: report(0.1 + 0.5 * done / max(total, 1), "reading"),
+                sha256=sha256,
+                on_bytes=lambda done, total: report(0.05 + 0.85 * done / max(total, 1), "reading"),
             )
-        finally:
-            if hasher:
-                hasher.join()
-        digest = hashed["h"]
-        assert digest is not None
-        if hasher:
-            existing = self._find_by_hash(name, digest)
-            if existing is not None:
-                return IngestResult(existing, created=False)
-        return self._store(name, result, digest, source or f"file:{filename}", description, report)
+            if sha256 is None:
+                existing = self._find_by_hash(name, converted.sha256)
+                if existing is not None:
+                    return IngestResult(existing, created=False)
+            return self._store(
+                name, converted, staged, source or f"file:{filename}", description, report
+            )
 
     def ingest_stream(
         self,
@@ -325,44 +313,37 @@ class DatasetService:
         existing = self._find_by_hash(name, digest)
         if existing is not None:
             return IngestResult(existing, created=False)
-        result = ReadResult(table, SourceFormat.JSON, notes)
-        return self._store(name, result, digest, "records", description, lambda f, m: None)
+        with self.artifacts.staging(".parquet") as staged:
+            written = write_table(table, staged)
+            converted = Converted(
+                digest,
+                SourceFormat.JSON,
+                table.num_rows,
+                table.num_columns,
+                infer_schema(table, notes),
+                notes,
+                written,
+            )
+            return self._store(name, converted, staged, "records", description, None)
 
     def _store(
         self,
         name: str,
-        result: ReadResult,
-        digest: str,
+        converted: Converted,
+        staged: Path,
         source: str,
         description: str,
-        report: Progress,
+        report: Progress | None,
     ) -> IngestResult:
-        report(0.6, "writing parquet and inferring types")
-        key = f"datasets/{name}/{digest[:20]}.parquet"
-        with self.artifacts.staging(".parquet") as staged:
-            # Both steps release the GIL: write the file while the types are inferred.
-            failure: list[BaseException] = []
-
-            def write() -> None:
-                try:
-                    write_parquet(result.table, staged)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    failure.append(exc)
-
-            writer = threading.Thread(target=write, name="parquet-writer")
-            writer.start()
-            try:
-                schema = infer_schema(result.table, result.notes)
-            finally:
-                writer.join()
-            if failure:
-                raise failure[0]
-            stored = self.artifacts.commit(key, staged)
+        report = report or (lambda fraction, message: None)
+        report(0.9, "storing")
+        key = f"datasets/{name}/{converted.sha256[:20]}.parquet"
+        stored = self.artifacts.commit(key, staged, converted.parquet_sha256 or None)
         report(0.95, "recording")
         try:
-            info = self._record(name, description, digest, result, schema, source, stored)
+            info = self._record(name, description, converted, source, stored)
         except IntegrityError:
-            existing = self._find_by_hash(name, digest)
+            existing = self._find_by_hash(name, converted.sha256)
             if existing is None:
                 self.artifacts.delete(key)
                 raise ConflictError(f"dataset {name!r} changed while it was being written; retry")
@@ -377,9 +358,7 @@ class DatasetService:
         self,
         name: str,
         description: str,
-        digest: str,
-        result: ReadResult,
-        schema: DatasetSchema,
+        converted: Converted,
         source: str,
         stored: Any,
     ) -> DatasetVersionInfo:
@@ -402,14 +381,14 @@ class DatasetService:
             row = DatasetVersion(
                 dataset_id=dataset.id,
                 version=number,
-                content_hash=digest,
-                n_rows=result.table.num_rows,
-                n_columns=result.table.num_columns,
+                content_hash=converted.sha256,
+                n_rows=converted.n_rows,
+                n_columns=converted.n_columns,
                 size_bytes=stored.size,
                 source=source[:2000],
-                source_format=str(result.format),
+                source_format=str(converted.format),
                 artifact_key=stored.key,
-                schema=schema.to_dict(),
+                schema=converted.schema.to_dict(),
             )
             session.add(row)
             session.flush()
@@ -566,21 +545,6 @@ class DatasetService:
             self.artifacts.delete_prefix(f"insights/{v.id}")
         if version is None:
             self.artifacts.delete_prefix(f"datasets/{info.name}")
-
-
-def write_parquet(table: pa.Table, path: Path) -> None:
-    """Write ``table`` as zstd-compressed Parquet.
-
-    polars' writer is about three times faster than pyarrow's here; pyarrow takes the types
-    polars cannot hold (e.g. unsigned 64-bit dictionaries, some nested types).
-    """
-    try:
-        frame = pl.from_arrow(table)
-    except Exception:  # polars refuses some Arrow types; pyarrow writes them all
-        pq.write_table(table, path, compression="zstd", row_group_size=262_144)
-        return
-    assert isinstance(frame, pl.DataFrame)
-    frame.write_parquet(path, compression="zstd", compression_level=1, row_group_size=262_144)
 
 
 def json_value(value: Any) -> Any:

@@ -135,8 +135,6 @@ def read_table(
         The widest table accepted.
     on_bytes : callable, optional
         Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
-    on_bytes : callable, optional
-        Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
 
     Raises
     ------
@@ -148,34 +146,38 @@ def read_table(
     """
     fmt = detect_format(path, filename)
     reader = {
-        SourceFormat.CSV: _read_csv,
+        SourceFormat.CSV: read_csv_table,
         SourceFormat.PARQUET: _read_parquet,
         SourceFormat.JSON: _read_json,
         SourceFormat.JSONL: _read_jsonl,
         SourceFormat.EXCEL: _read_excel,
     }[fmt]
-    result = _read_csv(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
+    result = read_csv_table(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
     result.table = check_table(result.table, result.notes, max_columns)
     return result
 
 
 def check_table(table: pa.Table, notes: list[str], max_columns: int) -> pa.Table:
     """Give every column a unique usable name and check the size; notes record renames."""
-    names = [str(n) if n is not None else "" for n in table.column_names]
-    if table.num_columns == 0:
-        raise InvalidInputError("the file has no columns")
-    if table.num_columns > max_columns:
-        raise InvalidInputError(
-            f"the file has {table.num_columns:,} columns; the limit is {max_columns:,} "
-            "(setting MLHARBOR_MAX_COLUMNS)"
-        )
-    names = _name_columns(names, notes)
+    names = check_names(table.column_names, notes, max_columns)
     table = table.rename_columns(names)
     if table.num_rows == 0:
         raise InvalidInputError(
             f"the file has a header ({table.num_columns} columns) but no data rows"
         )
     return table
+
+
+def check_names(names: list[str | None], notes: list[str], max_columns: int) -> list[str]:
+    """Usable, unique column names for ``names`` (notes record renames); check the width."""
+    if not names:
+        raise InvalidInputError("the file has no columns")
+    if len(names) > max_columns:
+        raise InvalidInputError(
+            f"the file has {len(names):,} columns; the limit is {max_columns:,} "
+            "(setting MLHARBOR_MAX_COLUMNS)"
+        )
+    return _name_columns([str(n) if n is not None else "" for n in names], notes)
 
 
 def _name_columns(names: list[str], notes: list[str]) -> list[str]:
@@ -312,10 +314,8 @@ def _guess_decimal(lines: list[str], delimiter: str) -> str:
     return "," if comma > point else "."
 
 
-def _read_csv(
-    path: Path, dialect: CsvDialect | None = None, on_bytes: BytesRead | None = None
-) -> ReadResult:
-    dialect = dialect or sniff_csv(path)
+def csv_notes(dialect: CsvDialect) -> list[str]:
+    """What the user should know about how a delimited text file was read."""
     notes: list[str] = []
     if dialect.encoding not in ("utf-8", "utf-8-sig"):
         notes.append(f"text encoding detected as {dialect.encoding}; converted to UTF-8")
@@ -324,8 +324,13 @@ def _read_csv(
         notes.append(f"columns are separated by {name}s")
     if dialect.decimal == ",":
         notes.append("numbers use a decimal comma")
-    if not dialect.header:
-        raise InvalidInputError("the file has no header row")
+    return notes
+
+
+def csv_options(
+    dialect: CsvDialect,
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """Arrow's read, parse and convert options for a sniffed dialect (columns ``f0``...)."""
     read = pacsv.ReadOptions(
         column_names=[f"f{i}" for i in range(len(dialect.header))],
         skip_rows=dialect.header_lines,
@@ -335,6 +340,18 @@ def _read_csv(
     convert = pacsv.ConvertOptions(
         decimal_point=dialect.decimal, strings_can_be_null=True, quoted_strings_can_be_null=True
     )
+    return read, parse, convert
+
+
+def read_csv_table(
+    path: Path, dialect: CsvDialect | None = None, on_bytes: BytesRead | None = None
+) -> ReadResult:
+    """Read a whole delimited text file, types inferred over all of it; errors say where."""
+    dialect = dialect or sniff_csv(path)
+    notes = csv_notes(dialect)
+    if not dialect.header:
+        raise InvalidInputError("the file has no header row")
+    read, parse, convert = csv_options(dialect)
     try:
         with _open_bytes(path, dialect.compressed, on_bytes) as fh:
             source = fh
@@ -349,7 +366,7 @@ def _read_csv(
                 raise error
             if not dialect.multiline:  # a quoted value spans lines after the sniffed head
                 dialect.multiline = True
-                return _read_csv(path, dialect)
+                return read_csv_table(path, dialect)
             raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
         if "UTF8" in text or "UTF-8" in text:
             return _read_csv_as(path, dialect, "cp1252", notes)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,8 +170,8 @@ def infer_schema(
     notes : list of str, optional
         Remarks from reading the file (renamed columns, detected encoding...) to keep.
     max_exact_rows : int
-        Larger tables are typed from an evenly spaced sample of ``SAMPLE_ROWS`` rows, and
-        their distinct counts are those of the sample (``sampled_rows`` says so).
+        Larger tables are typed from ten evenly spaced blocks of ``SAMPLE_ROWS`` rows in all,
+        and their distinct counts are those of the sample (``sampled_rows`` says so).
 
     Returns
     -------
@@ -185,25 +186,97 @@ def infer_schema(
         block = SAMPLE_ROWS // 10
         starts = [i * (n_rows - block) // 9 for i in range(10)]
         sample = pa.concat_tables([table.slice(start, block) for start in starts])
+    missing = [_count_missing(column) for column in table.columns]
+    return _infer(table.schema, n_rows, missing, sample, notes, sample is not table)
+
+
+class SchemaSampler:
+    """What :func:`infer_schema` needs, gathered from record batches as they stream past.
+
+    Missing counts are exact. Up to ``max_exact_rows`` rows every row is kept, so a small
+    dataset is typed exactly as :func:`infer_schema` types the whole table; beyond that the
+    types come from at most ``max_blocks`` blocks of rows copied from evenly spaced batches
+    (every other block is dropped, and the stride doubled, whenever there are too many).
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        *,
+        max_exact_rows: int = 200_000,
+        block_rows: int = SAMPLE_ROWS // 10,
+        max_blocks: int = 20,
+    ) -> None:
+        self.schema = schema
+        self.max_exact_rows = max_exact_rows
+        self.block_rows = block_rows
+        self.max_blocks = max_blocks
+        self.n_rows = 0
+        self.missing = [0] * len(schema)
+        self._all: list[pa.RecordBatch] | None = []
+        self._blocks: list[pa.RecordBatch] = []
+        self._stride = 1
+        self._seen = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Count the missing values of ``batch`` and keep what the sample needs of it."""
+        self.n_rows += batch.num_rows
+        for i, column in enumerate(batch.columns):
+            self.missing[i] += _count_missing(column)
+        if self._all is not None:
+            self._all.append(batch)
+            if self.n_rows > self.max_exact_rows:
+                self._all = None  # too big to type exactly: the blocks below will do
+        if self._seen % self._stride == 0:
+            # A copy, so the block does not hold the whole batch's buffers alive.
+            rows = pa.array(np.arange(min(self.block_rows, len(batch))))
+            self._blocks.append(batch.take(rows))
+            if len(self._blocks) > self.max_blocks:
+                self._blocks = self._blocks[::2]
+                self._stride *= 2
+        self._seen += 1
+
+    def infer(self, notes: list[str] | None = None) -> DatasetSchema:
+        """The schema of everything added so far."""
+        if self._all is not None:
+            sample = pa.Table.from_batches(self._all, self.schema)
+            return _infer(self.schema, self.n_rows, self.missing, sample, notes, False)
+        step = max(1, len(self._blocks) / 10)
+        picked = [self._blocks[int(i * step)] for i in range(min(10, len(self._blocks)))]
+        sample = pa.Table.from_batches(picked, self.schema)
+        return _infer(self.schema, self.n_rows, self.missing, sample, notes, True)
+
+
+def _infer(
+    schema: pa.Schema,
+    n_rows: int,
+    missing: list[int],
+    sample: pa.Table,
+    notes: list[str] | None,
+    sampled: bool,
+) -> DatasetSchema:
     columns = [
-        _infer_column(name, table.column(i), sample.column(i))
-        for i, name in enumerate(table.column_names)
+        _infer_column(field.name, field.type, n_rows, missing[i], sample.column(i))
+        for i, field in enumerate(schema)
     ]
-    sampled = sample.num_rows if sample is not table else None
     return DatasetSchema(
-        columns=columns, n_rows=n_rows, notes=list(notes or []), sampled_rows=sampled
+        columns=columns,
+        n_rows=n_rows,
+        notes=list(notes or []),
+        sampled_rows=sample.num_rows if sampled else None,
     )
 
 
-def _count_missing(column: pa.ChunkedArray) -> int:
+def _count_missing(column: pa.ChunkedArray | pa.Array) -> int:
     missing = column.null_count
     if pa.types.is_floating(column.type):
         missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
     return missing
 
 
-def _infer_column(name: str, full: pa.ChunkedArray, column: pa.ChunkedArray) -> ColumnSchema:
-    storage = full.type
+def _infer_column(
+    name: str, storage: pa.DataType, n_rows: int, n_missing: int, column: pa.ChunkedArray
+) -> ColumnSchema:
     if pa.types.is_nested(storage):
         # Lists, structs and maps have no distinct-count kernel and no encoder: keep, don't use.
         return ColumnSchema(
@@ -211,13 +284,12 @@ def _infer_column(name: str, full: pa.ChunkedArray, column: pa.ChunkedArray) -> 
             storage_type=str(storage),
             semantic_type=SemanticType.CATEGORICAL,
             role=Role.IGNORE,
-            n_missing=full.null_count,
+            n_missing=n_missing,
             evidence="nested values (lists or records) are kept but not used as features",
         )
     if pa.types.is_dictionary(storage):
         column = column.cast(storage.value_type)
-    n_missing = _count_missing(full)
-    n_present = 0 if n_missing == len(full) else len(column) - _count_missing(column)
+    n_present = 0 if n_missing == n_rows else len(column) - _count_missing(column)
     n_distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if n_present else 0
     ratio = n_distinct / n_present if n_present else 0.0
     col = ColumnSchema(
@@ -298,7 +370,8 @@ def _sample_strings(values: pa.Array) -> pa.Array:
     if len(values) <= SAMPLE:
         return values
     step = len(values) // SAMPLE
-    return values.take(pa.array(range(0, step * SAMPLE, step)))
+    # From numpy: building the index array from a Python range costs more than the take.
+    return values.take(pa.array(np.arange(0, step * SAMPLE, step)))
 
 
 def _best_datetime_format(sample: pa.Array) -> str | None:

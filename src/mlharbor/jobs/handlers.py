@@ -30,6 +30,7 @@ DEFAULT_HANDLERS: dict[str, str] = {
     # Named here rather than registered on import, so a worker that has not imported the
     # training or serving modules (a predict-only process, `mlharbor worker`) knows them.
     "train": "mlharbor.workflows:train_job",
+    "automl": "mlharbor.workflows_automl:automl_job",
     "score": "mlharbor.serving.batch:score_job",
 }
 

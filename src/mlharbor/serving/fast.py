@@ -73,6 +73,8 @@ class Prediction:
     seconds: float
     unseen_categories: dict[str, list[str]] = field(default_factory=dict)
     backend: str = "sklearn"
+    #: The id this call was logged under in the prediction log (labels refer to it).
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the empty parts."""
@@ -88,6 +90,8 @@ class Prediction:
             out["ignored_columns"] = self.ignored_columns
         if self.unseen_categories:
             out["unseen_categories"] = self.unseen_categories
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
         return out
 
 
@@ -131,8 +135,9 @@ class LoadedModel:
 
     def predict_record(
         self, record: Mapping[str, Any], started: float, *, online: bool = True
-    ) -> Prediction:
-        """Predict one record (a dict), casting it without pandas where the signature allows."""
+    ) -> tuple[Prediction, pd.DataFrame]:
+        """Predict one record (a dict), casting it without pandas where the signature allows;
+        the prediction and the features it was made from."""
         if not self._simple:
             return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
         missing = [n for n in self.names if n not in record]
@@ -148,7 +153,7 @@ class LoadedModel:
             for name, kind in zip(self.names, self._kinds, strict=True)
         }
         frame = pd.DataFrame(values)
-        return self._answer(frame, self.ignored(list(record)), started, online)
+        return self._answer(frame, self.ignored(list(record)), started, online), frame
 
     def predict_frame(
         self,
@@ -158,13 +163,14 @@ class LoadedModel:
         drop: list[str],
         prepare: Callable[..., pd.DataFrame] | None = None,
         online: bool = True,
-    ) -> Prediction:
-        """Predict a frame, checked and cast against the signature."""
+    ) -> tuple[Prediction, pd.DataFrame]:
+        """Predict a frame, checked and cast against the signature; the prediction and the
+        features it was made from."""
         if prepare is None:
             from mlharbor.models.signature import prepare_input as prepare
         ignored = self.ignored(list(frame.columns), drop)
         features = prepare(frame, self.version.signature, drop=drop)
-        return self._answer(features, ignored, started, online)
+        return self._answer(features, ignored, started, online), features
 
     def _answer(
         self, features: pd.DataFrame, ignored: list[str], started: float, online: bool

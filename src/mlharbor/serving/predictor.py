@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,7 @@ from mlharbor.models.signature import prepare_input
 from mlharbor.registry import ModelRegistry, ModelVersionRecord
 from mlharbor.serving.fast import LoadedModel, Prediction
 from mlharbor.serving.onnx import OnnxModel, build_onnx
+from mlharbor.serving.predlog import PredictionLog
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class Predictor:
     validation_rows : callable, optional
         Rows of a version's own dataset; when given, a pipeline that converts to ONNX and
         agrees with scikit-learn on them is served with onnxruntime.
+    log : PredictionLog, optional
+        Where every prediction is recorded.
     """
 
     def __init__(
@@ -69,8 +72,11 @@ class Predictor:
         capacity: int = 16,
         ref_ttl: float = 2.0,
         validation_rows: Callable[[ModelVersionRecord], pd.DataFrame | None] | None = None,
+        *,
+        log: PredictionLog | None = None,
     ) -> None:
         self.registry = registry
+        self.log = log
         self.validation_rows = validation_rows
         self.capacity = capacity
         self.ref_ttl = ref_ttl
@@ -156,6 +162,7 @@ class Predictor:
         *,
         drop: Iterable[str] = (),
         source: str = Source.ONLINE,
+        request_id: str | None = None,
     ) -> Prediction:
         """Predict ``rows`` (a frame or records) with model ``name`` at ``ref``.
 
@@ -168,6 +175,10 @@ class Predictor:
             Columns to remove first (Mini-ML-Platform's ``columns_to_drop``).
         source : str, default="online"
             ``Source.ONLINE`` or ``Source.BATCH``, for the prediction log.
+        request_id : str, optional
+            The id the call is logged under (a fresh one when not given).
+
+        Every call is recorded in the prediction log (when the predictor has one).
 
         Raises
         ------
@@ -180,8 +191,22 @@ class Predictor:
         loaded = self.load(self.resolve(name, ref))
         online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
-            return loaded.predict_record(rows[0], started, online=online)
-        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-        return loaded.predict_frame(
-            frame, started, drop=list(drop), prepare=prepare_input, online=online
-        )
+            result, features = loaded.predict_record(rows[0], started, online=online)
+        else:
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            result, features = loaded.predict_frame(
+                frame, started, drop=list(drop), prepare=prepare_input, online=online
+            )
+        if self.log is not None:
+            request_id = self.log.record(
+                result.model,
+                result.version,
+                features,
+                result.predictions,
+                result.probabilities,
+                request_id=request_id,
+                latency_seconds=result.seconds,
+                source=source,
+            )
+            result = replace(result, request_id=request_id)
+        return result

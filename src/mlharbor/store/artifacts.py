@@ -127,6 +127,14 @@ class ArtifactStore:
     def exists(self, key: str) -> bool:
         return bool(self.fs.exists(self._path(key)))
 
+    def list(self, prefix: str) -> list[str]:
+        """Keys of every file under the folder ``prefix`` (none if it does not exist)."""
+        path = self._path(prefix)
+        if not self.fs.exists(path):
+            return []
+        start = len(self.root) + 1
+        return sorted(p[start:] if p.startswith(self.root) else p for p in self.fs.find(path))
+
     def delete(self, key: str) -> None:
         """Remove ``key`` if it exists."""
         path = self._path(key)

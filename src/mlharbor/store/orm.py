@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -216,3 +217,28 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MonitorEvent(Base):
+    """One monitoring check of a model (drift or performance) and whether it alerted.
+
+    ``slot`` numbers the schedule period of a scheduled check: several API replicas race to
+    insert the same slot and only one wins, so each check runs once.
+    """
+
+    __tablename__ = "monitor_events"
+    __table_args__ = (
+        UniqueConstraint("model", "ref", "kind", "slot", name="uq_monitor_events_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    ref: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None]
+    kind: Mapped[str] = mapped_column(String(32))
+    alert: Mapped[bool] = mapped_column(Boolean, default=False)
+    slot: Mapped[int | None] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[dict[str, Any]]
+    webhook_status: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from mlharbor import __version__
 from mlharbor.api.deps import HubDep
@@ -151,7 +151,9 @@ def compat_predict(
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"input_file is not a readable CSV file: {exc}")
         try:
-            prediction = hub.predictor.predict(MODEL, "latest", frame, drop=drops)
+            prediction = hub.predictor.predict(
+                MODEL, "latest", frame, drop=drops, request_id=request.state.request_id
+            )
         except NotFoundError:
             raise NotFoundError("no model has been trained through /train yet; train one first")
     except HarborError as exc:
@@ -165,7 +167,9 @@ def compat_predict(
 
 @router.get("/", include_in_schema=False)
 def root(request: Request) -> Any:
-    """JSON status for API clients; the web UI (when present) for browsers."""
+    """JSON status for API clients; the web UI for browsers."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/datasets", status_code=303)
     return {
         "name": "mlharbor",
         "version": __version__,

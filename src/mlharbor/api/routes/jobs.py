@@ -14,11 +14,13 @@ from pydantic import BaseModel, Field
 from mlharbor.api.auth import check
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import IdPath, Problem
-from mlharbor.errors import HarborError
+from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
+from mlharbor.models.automl.leaderboard import sort_rows
 from mlharbor.serving.batch import ScoreRequest
 from mlharbor.workflows import TrainRequest
+from mlharbor.workflows_automl import AutoMLRequest
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])
@@ -49,6 +51,26 @@ class ScoreParams(BaseModel):
     chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
 
 
+class AutoMLParams(BaseModel):
+    dataset: str = Field(description="Dataset name or id.")
+    target: str
+    time_budget: float = Field(60.0, description="Seconds for the whole search, refit included.")
+    metric: str | None = Field(
+        None,
+        description="Rank by this metric (default: roc_auc, log_loss or r2 by task).",
+    )
+    task: Literal["binary", "multiclass", "regression", "text"] | None = None
+    drop: list[str] = Field(default_factory=list)
+    name: str | None = Field(None, description="Registered model name; default dataset-target.")
+    dataset_version: int | None = None
+    test_size: float = Field(0.2, gt=0, lt=1)
+    cv_folds: int | None = Field(None, ge=2, le=20)
+    seed: int = 0
+    top_k: int = Field(1, ge=1, le=10, description="Register the best k models.")
+    alias: str = Field("best_model", description="Alias pointed at the winner.")
+    max_trials: int | None = Field(None, ge=1)
+
+
 class TrainJobCreate(BaseModel):
     kind: Literal["train"]
     params: TrainParams
@@ -61,7 +83,15 @@ class ScoreJobCreate(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0)
 
 
-JobCreate = Annotated[TrainJobCreate | ScoreJobCreate, Field(discriminator="kind")]
+class AutoMLJobCreate(BaseModel):
+    kind: Literal["automl"]
+    params: AutoMLParams
+    timeout_seconds: float | None = Field(None, gt=0)
+
+
+JobCreate = Annotated[
+    TrainJobCreate | AutoMLJobCreate | ScoreJobCreate, Field(discriminator="kind")
+]
 
 
 class JobPublic(BaseModel):
@@ -111,9 +141,18 @@ class JobEventPublic(BaseModel):
 
 @router.post("", response_model=JobPublic, status_code=202, responses=ERRORS)
 def submit_job(hub: HubDep, body: JobCreate) -> JobPublic:
-    """Queue a job (kind ``train`` or ``score``); it runs on a worker and reports progress."""
+    """Queue a job (kind ``train``, ``automl`` or ``score``); it runs on a worker and reports
+    progress.
+
+    An ``automl`` job emits a ``trial`` event per candidate (see ``/events``) and ends with
+    the leaderboard in its result (also at ``/api/v1/jobs/{id}/leaderboard``). A ``score``
+    job emits a ``chunk`` event per chunk and stores its result as a dataset.
+    """
     if isinstance(body, ScoreJobCreate):
         return submit_score(hub, body.params, body.timeout_seconds)
+    if isinstance(body, AutoMLJobCreate):
+        automl = AutoMLRequest(**body.params.model_dump())
+        return JobPublic.of(hub.submit_automl(automl, timeout_seconds=body.timeout_seconds))
     request = TrainRequest(**body.params.model_dump())
     return JobPublic.of(hub.submit_train(request, timeout_seconds=body.timeout_seconds))
 
@@ -162,6 +201,57 @@ def get_job(hub: HubDep, job_id: IdPath) -> JobPublic:
 def cancel_job(hub: HubDep, job_id: IdPath) -> JobPublic:
     """Cancel a job: a queued one at once, a running one as soon as its worker sees it."""
     return JobPublic.of(hub.jobs.request_cancel(job_id))
+
+
+class LeaderboardPublic(BaseModel):
+    job_id: int
+    state: JobState
+    final: bool = Field(description="False while the search runs: rows come from its events.")
+    metric: str | None
+    best: str | None
+    rows: list[dict[str, Any]]
+
+
+@router.get("/{job_id}/leaderboard", response_model=LeaderboardPublic, responses=ERRORS)
+def job_leaderboard(
+    hub: HubDep,
+    job_id: IdPath,
+    sort: Annotated[
+        str | None, Query(description="A metric, fit_seconds or predict_seconds.")
+    ] = None,
+    descending: bool | None = None,
+) -> LeaderboardPublic:
+    """An ``automl`` job's leaderboard: live from its trial events, final from its result."""
+    job = hub.jobs.get(job_id)
+    if job.kind != "automl":
+        raise InvalidInputError(f"job {job_id} is a {job.kind} job, not an automl job")
+    result = job.result or {}
+    if result.get("leaderboard"):
+        rows, final = result["leaderboard"], True
+    else:
+        rows = [e.data for e in hub.jobs.events(job_id) if e.kind == "trial"]
+        final = False
+    metric = result.get("metric") or next((r.get("metric") for r in rows), None)
+    if (
+        sort is not None
+        and sort not in _SORTABLE
+        and not any(sort in r.get("cv", {}) for r in rows)
+    ):
+        raise InvalidInputError(
+            f"cannot sort by {sort!r}: use a metric of the leaderboard or one of "
+            f"{', '.join(sorted(_SORTABLE))}"
+        )
+    return LeaderboardPublic(
+        job_id=job_id,
+        state=job.state,
+        final=final,
+        metric=metric,
+        best=result.get("best"),
+        rows=sort_rows(rows, sort, descending=descending),
+    )
+
+
+_SORTABLE = {"fit_seconds", "predict_seconds", "trial", "score"}
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventPublic], responses=ERRORS)

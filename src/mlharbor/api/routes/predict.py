@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -87,7 +88,9 @@ async def predict(
 ) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
     frame = await read_frame(request, hub.settings.max_predict_rows)
-    result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+    result = await run_in_threadpool(
+        partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
+    )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
     response.headers[BACKEND_HEADER] = result.backend
     return {**result.to_dict(), "request_id": request.state.request_id}
@@ -112,7 +115,9 @@ async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> 
         )
     try:
         frame = await read_frame(request, hub.settings.max_predict_rows)
-        result = await run_in_threadpool(hub.predictor.predict, name, ref, frame)
+        result = await run_in_threadpool(
+            partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
+        )
     except HarborError as exc:
         status = 404 if exc.status == 404 else 413 if exc.status == 413 else 400
         return JSONResponse(

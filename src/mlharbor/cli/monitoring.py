@@ -1,0 +1,132 @@
+"""``mlharbor drift``: drift of a served model's traffic, or between two datasets."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlharbor.cli.common import app, console, open_client, open_hub, run, target
+from mlharbor.errors import InvalidInputError
+from mlharbor.registry.records import split_model_ref
+
+
+@app.command()
+def drift(
+    model: Annotated[
+        str | None, typer.Argument(help="NAME@ALIAS or NAME/VERSION of a served model.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Window of the prediction log: 7d, 12h, or an ISO time.")
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference dataset NAME or NAME@VERSION.")
+    ] = None,
+    current: Annotated[
+        str | None, typer.Option(help="Current dataset NAME or NAME@VERSION.")
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Only these columns, comma-separated.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Drift report: a model's logged inputs and outputs against its training data
+    (``mlharbor drift churn@champion --since 7d``), or two datasets
+    (``mlharbor drift --reference train --current march``)."""
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+
+    def fetch() -> dict[str, Any]:
+        if (reference is None) != (current is None):
+            raise InvalidInputError("give both --reference and --current, or a model")
+        if model is None and reference is None:
+            raise InvalidInputError("give a model (NAME@ALIAS) or --reference A --current B")
+        if model is not None and reference is not None:
+            raise InvalidInputError("give a model or two datasets, not both")
+        if target.url:
+            with open_client() as client:
+                if model is not None:
+                    name, ref = split_model_ref(model)
+                    return client.monitoring.drift(name, ref, since=since, columns=cols)
+                return client.monitoring.dataset_drift(reference, current, columns=cols)
+        with open_hub() as hub:
+            if model is not None:
+                name, ref = split_model_ref(model)
+                return hub.monitoring.model_drift(name, ref, since=since, columns=cols)
+            return hub.monitoring.dataset_drift(reference, current, columns=cols)
+
+    report = run(fetch)
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    print_report(report)
+
+
+def _title(report: dict[str, Any]) -> str:
+    if "model" in report:
+        return (
+            f"{report['model']} v{report['version']}: {report['n_predictions']:,} logged "
+            f"predictions since {report['since'][:16].replace('T', ' ')} vs training data"
+        )
+    ref, cur = report["reference"], report["current"]
+    return f"{cur['dataset']} v{cur['version']} vs {ref['dataset']} v{ref['version']}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """A Rich table of the per-column verdicts, then the dataset verdict."""
+    table = Table(title=_title(report))
+    for col in (
+        "column",
+        "kind",
+        "test",
+        "statistic",
+        "p-value",
+        "noise",
+        "effect",
+        "threshold",
+        "PSI",
+    ):
+        table.add_column(col, justify="left" if col in ("column", "kind", "test") else "right")
+    table.add_column("drift")
+    rows = list(report["columns"])
+    if report.get("prediction"):
+        rows.append({**report["prediction"], "column": "→ prediction"})
+    for r in rows:
+        notes = []
+        if r["missing"]["changed"]:
+            notes.append(f"missing {r['missing']['reference']:.1%}→{r['missing']['current']:.1%}")
+        new = r.get("new_categories") or {}
+        if new.get("flagged"):
+            notes.append(f"new categories {new['share']:.1%}")
+        verdict = "[bold red]DRIFT[/]" if r["drifted"] else "[green]ok[/]"
+        table.add_row(
+            r["column"],
+            r["kind"],
+            r["method"],
+            _num(r["statistic"]),
+            _num(r["p_value"]),
+            _num(r["noise"]),
+            _num(r["effect"]),
+            _num(r["threshold"]),
+            _num(r["psi"]),
+            " ".join([verdict, *notes]),
+        )
+    console.print(table)
+    d = report["dataset"]
+    verdict = "[bold red]dataset drift[/]" if d["drifted"] else "[green]no dataset drift[/]"
+    console.print(
+        f"{verdict}: {d['n_drifted']} of {d['n_columns']} columns drifted "
+        f"({d['share']:.0%}; threshold {d['share_threshold']:.0%})"
+        + (
+            f"; missing columns: {', '.join(report['missing_columns'])}"
+            if report.get("missing_columns")
+            else ""
+        )
+    )
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

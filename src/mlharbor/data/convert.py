@@ -1,0 +1,269 @@
+"""Turning a received file into a stored Parquet file and its schema, in one streaming pass.
+
+A CSV file is read once: its raw bytes are hashed as the parser consumes them, each block of
+rows is typed with the types found in the file's first block, and a second thread encodes
+every block into the Parquet file while the next ones are parsed. Type inference sees the
+exact missing counts and a bounded sample of the rows (:class:`SchemaSampler`), so memory
+stays at a few blocks whatever the size of the file.
+
+When the first block's types do not hold for a later block (a column of integers that turns
+into text further down, say) or the file is not what its head promised (bytes that are not
+UTF-8, a ragged row), the fast pass gives up and the file is read whole by
+:func:`~mlharbor.data.ingest.read_table`'s reader, which infers types over the whole file
+and reports the precise problem.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from mlharbor.data.ingest import (
+    BytesRead,
+    CsvDialect,
+    ReadResult,
+    SourceFormat,
+    check_names,
+    check_table,
+    csv_notes,
+    csv_options,
+    detect_format,
+    read_csv_table,
+    read_table,
+    sniff_csv,
+)
+from mlharbor.data.parquet import ROW_GROUP_ROWS, ParquetSink, is_binary
+from mlharbor.data.schema import DatasetSchema, SchemaSampler, infer_schema
+from mlharbor.errors import InvalidInputError
+
+#: Bytes of CSV per parsed block: big enough for well-filled row groups, small enough that
+#: only a few are in memory at once.
+BLOCK_BYTES = 8 << 20
+
+
+@dataclass
+class Converted:
+    """What converting a file produced: its hash, shape, format, schema and notes."""
+
+    sha256: str
+    format: SourceFormat
+    n_rows: int
+    n_columns: int
+    schema: DatasetSchema
+    notes: list[str] = field(default_factory=list)
+    #: SHA-256 of the Parquet file written.
+    parquet_sha256: str = ""
+
+
+def convert_file(
+    path: Path,
+    out: Path,
+    filename: str | None = None,
+    *,
+    max_columns: int = 10_000,
+    sha256: str | None = None,
+    on_bytes: BytesRead | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Converted:
+    """Read ``path`` (any supported format) and write it to ``out`` as Parquet.
+
+    Parameters
+    ----------
+    path : Path
+        The received file; it is not modified.
+    out : Path
+        Where the Parquet file is written (a staging path: the caller commits or discards it).
+    filename : str, optional
+        The name the user gave the file (its extension helps detect the format).
+    max_columns : int
+        The widest table accepted.
+    sha256 : str, optional
+        The file's SHA-256 if already known; otherwise it is computed while reading.
+    on_bytes : callable, optional
+        Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
+    block_bytes : int
+        Bytes of CSV parsed per block.
+
+    Raises
+    ------
+    InvalidInputError, UnsupportedFormatError
+        As :func:`~mlharbor.data.ingest.read_table`; ``out`` may then hold a partial file.
+    """
+    fmt = detect_format(path, filename)
+    if fmt is SourceFormat.CSV:
+        dialect = sniff_csv(path)
+        fast = _stream_csv(path, out, dialect, max_columns, sha256, on_bytes, block_bytes)
+        if fast is not None:
+            return fast
+        result = read_csv_table(path, dialect)
+        result.table = check_table(result.table, result.notes, max_columns)
+    else:
+        result = read_table(path, filename, max_columns=max_columns)
+    return _convert_table(result, path, out, sha256)
+
+
+def _convert_table(result: ReadResult, path: Path, out: Path, sha256: str | None) -> Converted:
+    """The slow path: a table read whole, written and typed (both release the GIL)."""
+    if sha256 is None:
+        hasher = _Hasher(path)
+        hasher.start()
+    table = result.table
+    try:
+        with ParquetSink(out, table.schema) as sink:
+            for batch in table.to_batches(max_chunksize=ROW_GROUP_ROWS):
+                sink.put(batch)
+            schema = infer_schema(table, result.notes)  # while the last groups are written
+    finally:
+        if sha256 is None:
+            hasher.join()
+    digest = sha256 or hasher.hexdigest
+    return Converted(digest, result.format, table.num_rows, table.num_columns, schema, result.notes)
+
+
+class _Hasher(threading.Thread):
+    """SHA-256 of a file on a thread of its own (hashlib releases the GIL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="hash-file", daemon=True)
+        self.path, self.hexdigest = path, ""
+
+    def run(self) -> None:
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        self.hexdigest = digest.hexdigest()
+
+
+# ---------------------------------------------------------------- streaming CSV
+
+
+class _HashingReader(io.RawIOBase):
+    """The raw bytes of a file, hashed and counted as they are read.
+
+    ``read`` hands Arrow each chunk as one ``bytes`` object, which Arrow wraps without a copy.
+    """
+
+    def __init__(self, path: Path, hashing: bool, report: BytesRead | None) -> None:
+        self.raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this reader
+        self.total = os.fstat(self.raw.fileno()).st_size
+        self.digest = hashlib.sha256() if hashing else None
+        self.report, self.done = report, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size >= 0 else self.total)
+        if data and self.digest is not None:
+            self.digest.update(data)
+        self.done += len(data)
+        if self.report is not None:
+            self.report(self.done, self.total)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _open_text(reader: _HashingReader, dialect: CsvDialect) -> io.RawIOBase | gzip.GzipFile:
+    source: io.RawIOBase | gzip.GzipFile = (
+        gzip.GzipFile(fileobj=reader, mode="rb") if dialect.compressed else reader
+    )
+    if dialect.encoding == "utf-8-sig":
+        source.read(len(codecs.BOM_UTF8))
+    return source
+
+
+def _stream_csv(
+    path: Path,
+    out: Path,
+    dialect: CsvDialect,
+    max_columns: int,
+    sha256: str | None,
+    on_bytes: BytesRead | None,
+    block_bytes: int,
+) -> Converted | None:
+    """Convert a CSV file block by block; ``None`` if it needs the whole-file reader."""
+    notes = csv_notes(dialect)
+    if not dialect.header:
+        raise InvalidInputError("the file has no header row")
+    # The header alone tells the names and the width: refuse a bad one before parsing.
+    names = check_names(list(dialect.header), notes, max_columns)
+    read, parse, convert = csv_options(dialect)
+    read.block_size = block_bytes
+    try:
+        types = _first_block_types(path, dialect, read, parse, convert)
+        if types is None:
+            return None
+        convert.column_types = types
+        schema = pa.schema([f.with_name(n) for f, n in zip(types, names, strict=True)])
+        with _HashingReader(path, sha256 is None, on_bytes) as raw:
+            sampler = SchemaSampler(schema)
+            with ParquetSink(out, schema) as sink:
+                for batch in pacsv.open_csv(_open_text(raw, dialect), read, parse, convert):
+                    batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                    sink.put(batch)
+                    sampler.add(batch)
+                sink.flush()
+                # Typed while the writer encodes the last row groups.
+                schema_info = sampler.infer(notes) if sampler.n_rows else None
+            complete = raw.done == raw.total
+            digest = raw.digest.hexdigest() if raw.digest is not None and complete else None
+    except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
+        return None  # the whole-file reader says what is wrong, or manages where this cannot
+    if sampler.n_rows == 0:
+        raise InvalidInputError(f"the file has a header ({len(names)} columns) but no data rows")
+    if sha256 is None:
+        sha256 = digest or _hash_now(path)
+    assert schema_info is not None
+    return Converted(
+        sha256, SourceFormat.CSV, sampler.n_rows, len(names), schema_info, notes, sink.sha256
+    )
+
+
+def _hash_now(path: Path) -> str:
+    hasher = _Hasher(path)
+    hasher.run()
+    return hasher.hexdigest
+
+
+def _first_block_types(
+    path: Path,
+    dialect: CsvDialect,
+    read: pacsv.ReadOptions,
+    parse: pacsv.ParseOptions,
+    convert: pacsv.ConvertOptions,
+) -> pa.Schema | None:
+    """The types Arrow infers from the first block; typed blocks parse ~25% faster after."""
+    first_read = pacsv.ReadOptions(
+        column_names=read.column_names,
+        skip_rows=read.skip_rows,
+        encoding=read.encoding,
+        block_size=min(read.block_size, 1 << 20),
+        use_threads=False,  # no read-ahead: only the first block is parsed
+    )
+    with _HashingReader(path, False, None) as raw:
+        reader = pacsv.open_csv(_open_text(raw, dialect), first_read, parse, convert)
+        schema = reader.schema
+    if any(is_binary(t) for t in schema.types):
+        return None  # bytes that are not valid text: the whole-file reader re-decodes
+    if any(pa.types.is_null(t) for t in schema.types):
+        return None  # empty in the first block: only the whole file tells the type
+    return schema

@@ -1,0 +1,26 @@
+"""AutoML: a cross-validated leaderboard of models and an ensemble, within a time budget."""
+
+from __future__ import annotations
+
+from mlharbor.models.automl.ensemble import (
+    WeightedEnsembleClassifier,
+    WeightedEnsembleRegressor,
+    greedy_selection,
+)
+from mlharbor.models.automl.leaderboard import sort_rows
+from mlharbor.models.automl.portfolio import DEFAULT_METRIC, METRICS, check_metric
+from mlharbor.models.automl.result import AutoMLResult
+from mlharbor.models.automl.search import MIN_BUDGET, run_automl
+
+__all__ = [
+    "DEFAULT_METRIC",
+    "METRICS",
+    "MIN_BUDGET",
+    "AutoMLResult",
+    "WeightedEnsembleClassifier",
+    "WeightedEnsembleRegressor",
+    "check_metric",
+    "greedy_selection",
+    "run_automl",
+    "sort_rows",
+]

@@ -1,0 +1,333 @@
+"""The search loop: evaluate candidates on shared folds, tune the leaders, ensemble.
+
+:class:`Search` keeps the clock. Its deadline for starting work is the budget minus the
+predicted refit of the current leaders, so that the final refit always fits.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mlharbor.errors import InvalidInputError
+from mlharbor.models.automl.ensemble import greedy_selection
+from mlharbor.models.automl.folds import Folds, fit_fold, prep_key
+from mlharbor.models.automl.leaderboard import Entry, ranked
+from mlharbor.models.automl.portfolio import TUNABLE, Candidate, scorer, size_of
+from mlharbor.models.metrics import compute_metrics
+from mlharbor.models.tasks import Task
+
+TrialCallback = Callable[[dict[str, Any]], None]
+MapFolds = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+
+
+class Search:
+    """The state of one search: the folds, the leaderboard entries and the clock."""
+
+    def __init__(
+        self,
+        *,
+        folds: Folds,
+        metric: str,
+        kind: str,
+        seed: int,
+        started: float,
+        deadline: float,
+        n_full: int,
+        max_trials: int | None,
+        on_trial: TrialCallback | None,
+        map_folds: MapFolds | None,
+    ) -> None:
+        self.folds = folds
+        self.metric, self.kind, self.seed = metric, kind, seed
+        self.score = scorer(metric, kind)
+        self.started, self.deadline = started, deadline
+        self.budget = deadline - started
+        self.n_full = n_full
+        self.max_trials = max_trials
+        self.on_trial = on_trial
+        self.map_folds = map_folds
+        self.entries: list[Entry] = []
+
+    # ---- time -----------------------------------------------------------------------------
+
+    def _refit_estimate(self, entry: Entry) -> float:
+        """Seconds to refit ``entry`` on all rows, from its fold fit times."""
+        n_fit = len(self.folds.splits[0][0])
+        ratio = self.n_full / max(1, n_fit)
+        prep = self.folds.prep_seconds.get(prep_key(entry.candidate.spec), 0.0)
+        return (float(np.mean(entry.fit_seconds)) + prep) * ratio**1.15
+
+    def search_deadline(self) -> float:
+        """When searching must stop so that refitting the likely winners still fits."""
+        leaders = [e for e in ranked(self.entries) if e.usable][:3]
+        # Refitting the likely ensemble (the leaders) and selecting it must fit after.
+        reserve = 1.1 * sum(self._refit_estimate(e) for e in leaders)
+        safety = 0.04 * self.budget + 0.3 + 0.002 * len(self.entries)
+        return self.deadline - reserve - safety
+
+    def _left(self) -> float:
+        return self.search_deadline() - time.perf_counter()
+
+    def _trials_left(self) -> bool:
+        return self.max_trials is None or len(self.entries) < self.max_trials
+
+    def _family_cost(self, family: str, params: dict[str, Any]) -> float | None:
+        """Predicted seconds per fold of a configuration of ``family``, if it was seen."""
+        seen = [e for e in self.entries if e.candidate.family == family and e.fit_seconds]
+        if not seen:
+            return None
+        per_size = np.median([e.fold_cost / size_of(e.candidate.params) for e in seen])
+        return float(per_size * size_of(params))
+
+    def _prior_cost(self, candidate: Candidate) -> float:
+        """Predicted seconds per fold; a family not seen yet is assumed twice the median."""
+        known = self._family_cost(candidate.family, candidate.params)
+        if known is not None:
+            return known
+        seen = [e.fold_cost for e in self.entries if e.fit_seconds]
+        return 2.0 * float(np.median(seen)) if seen else 0.0
+
+    # ---- evaluation -----------------------------------------------------------------------
+
+    def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry:
+        entry = Entry(candidate, trial=len(self.entries) + 1)
+        self.entries.append(entry)
+        try:
+            estimator = candidate.make(self.folds.task, self.seed)
+            if self.map_folds is not None:
+                self._fan_out(entry, estimator)
+            else:
+                self._in_process(entry, estimator, prune=prune)
+        except Exception as exc:  # a configuration the data or the model refuses
+            entry.status, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        if entry.status == "ok":
+            entry.oof = self._oof(entry)
+        self._emit(entry)
+        return entry
+
+    def _in_process(self, entry: Entry, estimator: Any, *, prune: bool) -> None:
+        spec = entry.candidate.spec
+        best = next(iter(e for e in ranked(self.entries) if e.usable), None)
+        first = not any(e.fit_seconds for e in self.entries if e is not entry)
+        entry.oof_parts = []  # type: ignore[attr-defined]
+        for fold in range(self.folds.n_folds):
+            per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
+            if not first and time.perf_counter() + per_fold > self.search_deadline():
+                entry.status = "skipped"
+                return
+            result = fit_fold(self.folds.fold_task(spec, estimator, fold))
+            self._record(entry, result)
+            if prune and best is not None and fold < self.folds.n_folds - 1 and fold >= 1:
+                mine = float(np.mean(entry.fold_scores))
+                theirs = float(np.mean(best.fold_scores[: fold + 1]))
+                margin = 0.5 * float(np.std(best.fold_scores)) + 1e-9
+                if mine < theirs - margin:
+                    entry.status = "pruned"
+                    return
+
+    def _fan_out(self, entry: Entry, estimator: Any) -> None:
+        spec = entry.candidate.spec
+        per_fold = self._prior_cost(entry.candidate)
+        if (
+            self.entries[0] is not entry
+            and time.perf_counter() + per_fold * 2 > self.search_deadline()
+        ):
+            entry.status = "skipped"
+            return
+        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(self.folds.n_folds)]
+        entry.oof_parts = []  # type: ignore[attr-defined]
+        for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
+            self._record(entry, result)
+
+    def _record(self, entry: Entry, result: Any) -> None:
+        _, val_idx = self.folds.splits[result.index]
+        y_val = self.folds.y_index[val_idx]
+        entry.fold_scores.append(self.score(y_val, result.prediction))
+        entry.fit_seconds.append(result.fit_seconds)
+        entry.predict_seconds.append(result.predict_seconds)
+        entry.fold_metrics.append(self._metrics(self.folds.y[val_idx], result.prediction))
+        entry.oof_parts.append(result)  # type: ignore[attr-defined]
+
+    def _metrics(self, y_true: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+        task, classes = self.folds.task, self.folds.classes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if task == Task.REGRESSION:
+                return compute_metrics(task, y_true, prediction)
+            labels = np.asarray(classes, dtype=object)[prediction.argmax(axis=1)]
+            if self.folds.y.dtype != object:
+                labels = labels.astype(self.folds.y.dtype)
+            return compute_metrics(task, y_true, labels, classes=classes, proba=prediction)
+
+    def _oof(self, entry: Entry) -> np.ndarray:
+        parts = entry.oof_parts  # type: ignore[attr-defined]
+        first = parts[0].prediction
+        oof = np.zeros((len(self.folds.y), *first.shape[1:]))
+        for part in parts:
+            oof[self.folds.splits[part.index][1]] = part.prediction
+        del entry.oof_parts  # type: ignore[attr-defined]
+        return oof
+
+    def _emit(self, entry: Entry) -> None:
+        if self.on_trial is None:
+            return
+        leader = next(iter(e for e in ranked(self.entries) if e.usable), None)
+        row = entry.to_dict(self.metric, self.kind)
+        now = time.perf_counter()
+        self.on_trial(
+            {
+                **{
+                    k: row[k]
+                    for k in (
+                        "name",
+                        "family",
+                        "phase",
+                        "trial",
+                        "status",
+                        "params",
+                        "metric",
+                        "score",
+                        "score_std",
+                        "fit_seconds",
+                        "predict_seconds",
+                        "error",
+                    )
+                },
+                "elapsed": round(now - self.started, 2),
+                "remaining": round(max(0.0, self.deadline - now), 2),
+                "budget": round(self.budget, 2),
+                "best": leader.name if leader else None,
+                "best_score": leader.to_dict(self.metric, self.kind)["score"] if leader else None,
+            }
+        )
+
+    # ---- phases ---------------------------------------------------------------------------
+
+    def run_portfolio(self, candidates: list[Candidate]) -> None:
+        for candidate in candidates:
+            if not self._trials_left():
+                return
+            if self.entries and self._left() <= 0:
+                return
+            self.evaluate(candidate, prune=False)
+
+    def tune(self) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        leaders: list[Entry] = []
+        for entry in ranked(self.entries):
+            if (
+                entry.usable
+                and entry.candidate.family in TUNABLE
+                and all(entry.candidate.family != e.candidate.family for e in leaders)
+            ):
+                leaders.append(entry)
+        leaders = leaders[:3]
+        if not leaders:
+            return
+        studies = {
+            e.candidate.family: optuna.create_study(
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=self.seed + i, n_startup_trials=4),
+            )
+            for i, e in enumerate(leaders)
+        }
+        base = {e.candidate.family: e for e in leaders}
+        for family, study in studies.items():
+            self._warm_start(study, base[family])
+        tried = {family: 0 for family in studies}
+        schedule = [0, 1, 0, 2, 0, 1]
+        turn = 0
+        while self._trials_left() and studies and self._left() > 0:
+            order = [f for f in (e.candidate.family for e in leaders) if f in studies]
+            family = order[schedule[turn % len(schedule)] % len(order)]
+            turn += 1
+            if not self._tune_once(family, studies[family], base[family], tried):
+                del studies[family]
+
+    def _warm_start(self, study: Any, entry: Entry) -> None:
+        """Tell the study what the portfolio's configuration scored, so TPE starts there."""
+        import optuna
+
+        spec = entry.candidate.spec
+        known = {
+            **entry.candidate.make(self.folds.task, self.seed).get_params(deep=False),
+            **entry.candidate.params,
+        }
+        try:
+            fixed = optuna.trial.FixedTrial(known)
+            spec.search_space(fixed, self.folds.task)
+            params = {k: known[k] for k in fixed.distributions}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=params, distributions=fixed.distributions, value=entry.signed_score
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # A default outside the search space (e.g. no L2 penalty on a log scale):
+            # the study then starts cold, which is merely slower.
+            return
+
+    def _tune_once(self, family: str, study: Any, base: Entry, tried: dict[str, int]) -> bool:
+        """Run one trial of ``family``; ``False`` when the family has no affordable trial."""
+        import optuna
+
+        spec = base.candidate.spec
+        base_cost = base.fold_cost * self.folds.n_folds
+        for _ in range(6):
+            trial = study.ask()
+            params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
+            per_fold = self._family_cost(family, params) or base.fold_cost
+            cost = per_fold * self.folds.n_folds
+            cheap_cap = base_cost * (1.5 + tried[family] / 2)
+            if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                continue
+            tried[family] += 1
+            name = f"{family}-t{tried[family]}"
+            entry = self.evaluate(Candidate(name, family, params, "tuning"), prune=True)
+            if entry.status == "ok":
+                study.tell(trial, entry.signed_score)
+            elif entry.status == "pruned":
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return entry.status != "skipped"
+        return False
+
+    def choose(self) -> Entry:
+        """The best single candidate, or the ensemble if it beats it out of fold."""
+        usable = [e for e in ranked(self.entries) if e.usable]
+        if not usable:
+            errors = "; ".join(f"{e.name}: {e.error}" for e in self.entries if e.error)[:800]
+            raise InvalidInputError(f"no model could be trained on this data ({errors})")
+        best = usable[0]
+        pool = usable[:25]
+        weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
+        members = {e.name: float(w) for e, w in zip(pool, weights, strict=True) if w > 0}
+        if len(members) < 2 or score <= self.score(self.folds.y_index, best.oof) + 1e-9:
+            return best
+        for e, w in zip(pool, weights, strict=True):
+            e.weight = float(w)
+        blend = sum(w * e.oof for e, w in zip(pool, weights, strict=True) if w > 0)
+        entry = Entry(
+            Candidate("ensemble", "ensemble", {}, "ensemble"), trial=len(self.entries) + 1
+        )
+        entry.members = members
+        entry.oof = blend
+        for _fold, (_, val_idx) in enumerate(self.folds.splits):
+            entry.fold_scores.append(self.score(self.folds.y_index[val_idx], blend[val_idx]))
+            entry.fold_metrics.append(self._metrics(self.folds.y[val_idx], blend[val_idx]))
+        chosen = [e for e in pool if e.weight > 0]
+        entry.fit_seconds = [sum(float(np.mean(e.fit_seconds)) for e in chosen)]
+        entry.predict_seconds = [sum(float(np.mean(e.predict_seconds)) for e in chosen)]
+        entry.member_entries = chosen  # type: ignore[attr-defined]
+        self.entries.append(entry)
+        self._emit(entry)
+        return entry

@@ -1,0 +1,143 @@
+"""Greedy ensemble selection (Caruana et al., 2004) and the ensemble estimators it yields.
+
+The estimators are plain scikit-learn estimators over the raw feature frame: each member is
+a whole fitted pipeline (its own preprocessing, then its model), and the ensemble averages
+their predictions with fixed weights. They hold only lists, floats and numpy arrays, so
+skops saves and loads them with the registry's trusted types, and the predictor serves them
+like any pipeline (``predict``, ``predict_proba``, ``classes_``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+
+
+class _WeightedEnsemble(BaseEstimator):
+    def __init__(
+        self,
+        estimators: Sequence[Any] = (),
+        weights: Sequence[float] = (),
+        names: Sequence[str] = (),
+    ) -> None:
+        self.estimators = estimators
+        self.weights = weights
+        self.names = names
+
+    def fit(self, X: Any, y: Any) -> _WeightedEnsemble:
+        """Fit a clone of every member on ``X, y`` (members given fitted are refitted)."""
+        self._check()
+        self.estimators_ = [clone(e).fit(X, y) for e in self.estimators]
+        self._after_fit()
+        return self
+
+    def _check(self) -> None:
+        if len(self.estimators) == 0 or len(self.estimators) != len(self.weights):
+            raise ValueError("an ensemble needs one weight per member and at least one member")
+
+    def _after_fit(self) -> None:
+        w = np.asarray(self.weights, dtype=float)
+        self.weights_ = w / w.sum()
+
+    @classmethod
+    def from_fitted(
+        cls, estimators: Sequence[Any], weights: Sequence[float], names: Sequence[str]
+    ) -> Any:
+        """An ensemble over members that are already fitted (no second fit)."""
+        ensemble = cls(list(estimators), [float(w) for w in weights], list(names))
+        ensemble._check()
+        ensemble.estimators_ = list(estimators)
+        ensemble._after_fit()
+        return ensemble
+
+
+class WeightedEnsembleClassifier(ClassifierMixin, _WeightedEnsemble):
+    """The weighted average of the members' class probabilities.
+
+    Parameters
+    ----------
+    estimators : sequence of classifiers
+        Members with ``predict_proba``, trained on the same labels.
+    weights : sequence of float
+        One non-negative weight per member; normalised to sum to one.
+    names : sequence of str
+        The members' names on the AutoML leaderboard (for people reading the model).
+    """
+
+    def _after_fit(self) -> None:
+        super()._after_fit()
+        self.classes_ = np.asarray(self.estimators_[0].classes_)
+        for member in self.estimators_[1:]:
+            if not np.array_equal(np.asarray(member.classes_), self.classes_):
+                raise ValueError("ensemble members disagree on the classes")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Weighted mean of the members' probabilities, columns in ``classes_`` order."""
+        total = None
+        for weight, member in zip(self.weights_, self.estimators_, strict=True):
+            part = weight * np.asarray(member.predict_proba(X), dtype=float)
+            total = part if total is None else total + part
+        return total  # type: ignore[return-value]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class with the highest averaged probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class WeightedEnsembleRegressor(RegressorMixin, _WeightedEnsemble):
+    """The weighted average of the members' predictions (see the classifier's parameters)."""
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Weighted mean of the members' predictions."""
+        return sum(
+            w * np.asarray(m.predict(X), dtype=float)
+            for w, m in zip(self.weights_, self.estimators_, strict=True)
+        )
+
+
+def greedy_selection(
+    predictions: Sequence[np.ndarray],
+    y: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    rounds: int = 40,
+) -> tuple[np.ndarray, float]:
+    """Caruana's greedy ensemble selection with replacement over out-of-fold predictions.
+
+    Parameters
+    ----------
+    predictions : sequence of ndarray
+        One out-of-fold prediction per candidate (probability matrices or values).
+    y : ndarray
+        The true class indices or values.
+    score : callable
+        ``score(y, prediction)``, higher is better.
+    rounds : int, default=40
+        How many members to add (a member may be added several times).
+
+    Returns
+    -------
+    (weights, score)
+        Normalised weights per candidate and the out-of-fold score of the ensemble.
+    """
+    counts = np.zeros(len(predictions))
+    current = None
+    best_score, best_counts = -np.inf, counts.copy()
+    for step in range(rounds):
+        scores = []
+        for pred in predictions:
+            trial = pred if current is None else (current * step + pred) / (step + 1)
+            scores.append(score(y, trial))
+        pick = int(np.argmax(scores))
+        counts[pick] += 1
+        current = (
+            predictions[pick]
+            if current is None
+            else (current * step + predictions[pick]) / (step + 1)
+        )
+        if scores[pick] > best_score + 1e-12:
+            best_score, best_counts = scores[pick], counts.copy()
+    return best_counts / best_counts.sum(), float(best_score)

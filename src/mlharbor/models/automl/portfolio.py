@@ -1,0 +1,229 @@
+"""What AutoML tries first, and the metrics it can optimise.
+
+The portfolio is a short list of strong, diverse configurations of catalog models, cheapest
+first, so that even a small budget ends with a sound model. Nothing here is tuned to a
+dataset: the same list serves every table of a task, trimmed only by size (kernel SVMs and
+k-NN are left out where they would be slow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from mlharbor.errors import InvalidInputError
+from mlharbor.models.catalog import ModelSpec, get_spec
+from mlharbor.models.tasks import Task
+
+#: Metrics AutoML can rank by, per kind of task, and whether higher is better.
+METRICS: dict[str, dict[str, bool]] = {
+    "binary": {
+        "roc_auc": True,
+        "pr_auc": True,
+        "accuracy": True,
+        "balanced_accuracy": True,
+        "f1": True,
+        "log_loss": False,
+    },
+    "multiclass": {
+        "log_loss": False,
+        "roc_auc_ovr": True,
+        "accuracy": True,
+        "balanced_accuracy": True,
+        "f1_macro": True,
+    },
+    "regression": {"r2": True, "rmse": False, "mae": False},
+}
+#: The default metric: a proper score for multiclass (it rewards good probabilities, which
+#: both accuracy and AUC then follow) and the usual ones elsewhere.
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "r2"}
+
+
+def metric_kind(task: Task, n_classes: int) -> str:
+    """``binary``, ``multiclass`` or ``regression``."""
+    if task == Task.REGRESSION:
+        return "regression"
+    return "binary" if n_classes == 2 else "multiclass"
+
+
+def check_metric(metric: str | None, kind: str) -> str:
+    """The metric to rank by; ``InvalidInputError`` naming the valid ones if it does not fit."""
+    if metric is None:
+        return DEFAULT_METRIC[kind]
+    name = str(metric).strip().lower()
+    if name not in METRICS[kind]:
+        every = sorted({m for ms in METRICS.values() for m in ms})
+        hint = "" if name in every else f" (known metrics: {', '.join(every)})"
+        raise InvalidInputError(
+            f"metric {metric!r} does not fit a {kind} task; use one of: "
+            f"{', '.join(METRICS[kind])}{hint}",
+            metric=metric,
+            task=kind,
+        )
+    return name
+
+
+def scorer(metric: str, kind: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``score(y_index_or_value, prediction)``, higher is better (losses are negated).
+
+    Classification predictions are probability matrices and ``y`` holds class indices;
+    regression predictions and ``y`` are values. Used for folds, pruning and ensembling.
+    """
+    sign = 1.0 if METRICS[kind][metric] else -1.0
+
+    def score(y: np.ndarray, pred: np.ndarray) -> float:
+        return sign * _raw(metric, kind, y, pred)
+
+    return score
+
+
+def _raw(metric: str, kind: str, y: np.ndarray, pred: np.ndarray) -> float:
+    if kind == "regression":
+        return float(
+            {
+                "r2": lambda: skm.r2_score(y, pred),
+                "rmse": lambda: np.sqrt(np.mean((y - pred) ** 2)),
+                "mae": lambda: np.mean(np.abs(y - pred)),
+            }[metric]()
+        )
+    n = pred.shape[1]
+    if metric == "log_loss":
+        p = np.clip(pred[np.arange(len(y)), y], 1e-15, 1.0)
+        return float(-np.mean(np.log(p)))
+    if metric == "roc_auc":
+        return float(skm.roc_auc_score(y, pred[:, 1]))
+    if metric == "pr_auc":
+        return float(skm.average_precision_score(y, pred[:, 1]))
+    if metric == "roc_auc_ovr":
+        return float(skm.roc_auc_score(y, pred, multi_class="ovr", labels=np.arange(n)))
+    labels = pred.argmax(axis=1)
+    if metric == "accuracy":
+        return float(np.mean(labels == y))
+    if metric == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, labels))
+    if metric == "f1":
+        return float(skm.f1_score(y, labels, zero_division=0))
+    return float(skm.f1_score(y, labels, average="macro", zero_division=0))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration to cross-validate: a catalog model and its parameters."""
+
+    name: str
+    family: str
+    params: dict[str, Any] = field(default_factory=dict)
+    phase: str = "portfolio"
+
+    @property
+    def spec(self) -> ModelSpec:
+        return get_spec(self.family)
+
+    def make(self, task: Task, seed: int) -> Any:
+        """A new estimator. Parameters come from the portfolio and the catalog's search
+        spaces, not from a user, so they skip the user-facing check (which refuses
+        LightGBM's keyword-only options such as ``extra_trees``)."""
+        spec = self.spec
+        estimator = spec.estimator_class(task)(**spec.defaults(task))
+        if "random_state" in estimator.get_params(deep=False):
+            estimator.set_params(random_state=seed)
+        return estimator.set_params(**self.params)
+
+
+_LGBM = {
+    "learning_rate": 0.05,
+    "n_estimators": 300,
+    "num_leaves": 31,
+    "min_child_samples": 10,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+}
+
+
+def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidate]:
+    """The configurations tried first, cheapest and strongest first."""
+    # OpenMP threads on small data spend more time waiting on each other than working,
+    # badly so on a busy machine: below this size every model uses one thread.
+    threads = threads if n_rows > 50_000 else 1
+    lgbm = {**_LGBM, "n_jobs": threads}
+    forest = {"n_estimators": 200, "n_jobs": threads}
+    if task == Task.TEXT:
+        return [
+            Candidate("logistic-regression", "logistic-regression", {"C": 10.0}),
+            Candidate("naive-bayes", "naive-bayes", {"alpha": 0.1}),
+            Candidate("logistic-regression-c1", "logistic-regression", {"C": 1.0}),
+            Candidate("lightgbm", "lightgbm", {**lgbm, "colsample_bytree": 0.3}),
+            Candidate("extra-trees", "extra-trees", forest),
+        ]
+    regression = kind == "regression"
+    out = [
+        Candidate("ridge", "ridge", {"alpha": 1.0})
+        if regression
+        else Candidate("logistic-regression", "logistic-regression", {"C": 1.0}),
+        Candidate("lightgbm", "lightgbm", lgbm),
+        Candidate("extra-trees", "extra-trees", forest),
+        Candidate("random-forest", "random-forest", forest),
+        Candidate(
+            "hist-gradient-boosting",
+            "hist-gradient-boosting",
+            {"learning_rate": 0.06, "max_iter": 200, "min_samples_leaf": 10},
+        ),
+        Candidate(
+            "lightgbm-xt",
+            "lightgbm",
+            {**lgbm, "extra_trees": True, "colsample_bytree": 0.6},
+        ),
+    ]
+    if n_rows <= 100_000:
+        out.append(
+            Candidate(
+                "k-nearest-neighbors",
+                "k-nearest-neighbors",
+                {"n_neighbors": 15, "weights": "distance", "n_jobs": threads},
+            )
+        )
+    if n_rows <= 3_000:
+        svm = {"C": 3.0} if regression else {"C": 3.0, "probability": True}
+        out.append(Candidate("rbf-svm", "rbf-svm", svm))
+    out.append(
+        Candidate(
+            "lightgbm-large",
+            "lightgbm",
+            {
+                **lgbm,
+                "num_leaves": 96,
+                "learning_rate": 0.03,
+                "n_estimators": 500,
+                "min_child_samples": 5,
+                "colsample_bytree": 0.6,
+            },
+        )
+    )
+    return out
+
+
+#: Families worth tuning further when they lead (models with a useful search space).
+TUNABLE = frozenset(
+    {
+        "lightgbm",
+        "hist-gradient-boosting",
+        "random-forest",
+        "extra-trees",
+        "k-nearest-neighbors",
+        "logistic-regression",
+        "ridge",
+        "rbf-svm",
+        "naive-bayes",
+    }
+)
+
+
+def size_of(params: dict[str, Any]) -> float:
+    """A rough cost multiplier of a configuration: its number of trees or iterations."""
+    return float(params.get("n_estimators") or params.get("max_iter") or 100)

@@ -1,0 +1,145 @@
+"""What an AutoML run returns, the final refit, and the bridge to the model registry."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlharbor.models.automl.ensemble import WeightedEnsembleClassifier, WeightedEnsembleRegressor
+from mlharbor.models.automl.folds import Folds
+from mlharbor.models.automl.leaderboard import Entry
+from mlharbor.models.tasks import Task
+
+ENSEMBLE = "ensemble"
+
+
+@dataclass
+class AutoMLResult:
+    """The leaderboard of an AutoML run and its refitted winner.
+
+    Attributes
+    ----------
+    pipeline : estimator
+        The winner refitted on all rows: a preprocessing + model ``Pipeline``, or a
+        ``WeightedEnsembleClassifier``/``Regressor`` of such pipelines.
+    winner : Entry
+        Its leaderboard entry.
+    entries : list of Entry
+        Every candidate, best first.
+    timings : dict
+        Seconds in ``search``, ``refit`` and ``total``, and the ``budget``.
+    """
+
+    pipeline: Any
+    task: Task
+    task_reason: str
+    target: str
+    metric: str
+    kind: str
+    classes: list[Any] | None
+    winner: Entry
+    entries: list[Entry]
+    folds: Folds
+    X: pd.DataFrame
+    y: np.ndarray
+    features: list[str]
+    dropped: dict[str, str]
+    notes: list[str]
+    timings: dict[str, float]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_name(self) -> str:
+        return self.winner.name
+
+    @property
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """JSON-ready rows, best first, each with a ``rank``."""
+        rows = []
+        for rank, entry in enumerate(self.entries, start=1):
+            row = entry.to_dict(self.metric, self.kind)
+            row["rank"] = rank
+            row["winner"] = entry is self.winner
+            rows.append(row)
+        return rows
+
+    def top(self, k: int) -> list[Entry]:
+        """The winner, then the next best scored entries, ``k`` in all."""
+        others = [e for e in self.entries if e.usable and e is not self.winner]
+        return [self.winner, *others[: max(0, k - 1)]]
+
+    def refit(self, entry: Entry) -> Any:
+        """``entry`` refitted on all rows (for registering more than the winner)."""
+        if entry is self.winner:
+            return self.pipeline
+        return refit_entry(entry, self.folds, self.X, self.y, deadline=None, notes=[])[0]
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the models, JSON-ready (the job result)."""
+        return {
+            "task": self.task.value,
+            "task_reason": self.task_reason,
+            "target": self.target,
+            "metric": self.metric,
+            "classes": self.classes,
+            "best": self.best_name,
+            "leaderboard": self.leaderboard,
+            "timings": self.timings,
+            "settings": self.settings,
+            "dropped": self.dropped,
+            "notes": self.notes,
+        }
+
+
+def make_pipeline(entry: Entry, folds: Folds) -> Pipeline:
+    """An unfitted preprocessing + model pipeline for a single candidate."""
+    spec = entry.candidate.spec
+    model = entry.candidate.make(folds.task, folds.seed)
+    return Pipeline([("preprocess", folds.preprocessor(spec)), ("model", model)])
+
+
+def refit_entry(
+    entry: Entry,
+    folds: Folds,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    deadline: float | None,
+    notes: list[str],
+) -> tuple[Any, Entry]:
+    """Fit ``entry`` (a candidate or the ensemble) on all rows.
+
+    An ensemble's members are refitted by weight, heaviest first; if the deadline would
+    pass, the rest are left out (and said so in ``notes``), the weights renormalised.
+    """
+    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    members = sorted(members, key=lambda e: -e.weight)
+    fitted, kept = [], []
+    for member in members:
+        if fitted and deadline is not None:
+            share = float(np.mean(member.fit_seconds)) * 1.4
+            if time.perf_counter() + share > deadline:
+                notes.append(
+                    f"ensemble members left out to stay within the budget: "
+                    f"{', '.join(m.name for m in members[len(fitted) :])}"
+                )
+                break
+        pipeline = make_pipeline(member, folds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.fit(X, y)
+        fitted.append(pipeline)
+        kept.append(member)
+    if entry.candidate.family != ENSEMBLE:
+        return fitted[0], entry
+    if len(fitted) == 1:
+        return fitted[0], kept[0]
+    cls = WeightedEnsembleRegressor if folds.task == Task.REGRESSION else WeightedEnsembleClassifier
+    ensemble = cls.from_fitted(fitted, [m.weight for m in kept], [m.name for m in kept])
+    return ensemble, entry

@@ -1,0 +1,276 @@
+"""The AutoML search: portfolio, cost-aware tuning, ensemble selection, refit — in a budget.
+
+1. A strong, diverse portfolio (:func:`portfolio`) is cross-validated on shared folds,
+   cheapest first.
+2. The leading families are tuned with Optuna (TPE, one study per family, seeded). A
+   trial's cost is predicted from what its family cost so far, scaled by its number of
+   trees; trials that would not finish before the search deadline are not started, early
+   trials may cost at most a little more than the family's defaults (cheap first), and a
+   trial whose first folds trail the leader's same folds is pruned.
+3. Greedy ensemble selection over the out-of-fold predictions, kept only when it beats the
+   best single model out of fold.
+4. The winner is refitted on all rows. Time for it is reserved from the start (predicted
+   from fold fit times), so the whole run ends within the budget.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from mlharbor.data.schema import DatasetSchema
+from mlharbor.errors import InvalidInputError
+from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback
+from mlharbor.models.automl.folds import Folds
+from mlharbor.models.automl.leaderboard import ranked
+from mlharbor.models.automl.portfolio import check_metric, metric_kind, portfolio
+from mlharbor.models.automl.result import AutoMLResult, refit_entry
+from mlharbor.models.tasks import Task, detect_task, parse_task
+from mlharbor.models.train import (
+    _check_forced_task,
+    _rows_with_target,
+    _schema_column,
+    _target_values,
+)
+from mlharbor.prep.factory import plan_features
+
+#: Below this, no model can be cross-validated: refused up front.
+MIN_BUDGET = 2.0
+MAX_BUDGET = 24 * 3600.0
+#: Above this many rows the search runs on a stratified sample; the winner is refitted on all.
+MAX_SEARCH_ROWS = 20_000
+
+
+def run_automl(
+    df: pd.DataFrame,
+    schema: DatasetSchema,
+    *,
+    target: str,
+    time_budget: float = 60.0,
+    metric: str | None = None,
+    task: Task | str | None = None,
+    drop: Iterable[str] = (),
+    seed: int = 0,
+    cv_folds: int | None = None,
+    max_trials: int | None = None,
+    max_search_rows: int = MAX_SEARCH_ROWS,
+    threads: int | None = None,
+    on_trial: TrialCallback | None = None,
+    map_folds: MapFolds | None = None,
+) -> AutoMLResult:
+    """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The training rows (a test split, if any, is the caller's).
+    schema : DatasetSchema
+    target : str
+    time_budget : float, default=60
+        Wall-clock seconds for the whole search including the final refit.
+    metric : str, optional
+        What to rank by; default ``roc_auc`` (binary), ``log_loss`` (multiclass), ``r2``.
+    task : Task or str, optional
+        Force the task instead of detecting it.
+    drop : iterable of str
+        Columns to leave out.
+    seed : int, default=0
+        Seeds folds, models and the tuner: with ``max_trials`` set and a budget large
+        enough to reach it, the same call gives the same leaderboard.
+    cv_folds : int, optional
+        Default 5 (3 above 2,000 rows).
+    max_trials : int, optional
+        Stop after this many candidates, whatever time is left.
+    max_search_rows : int, default=20000
+        Search on a stratified sample of this many rows; the refit uses all rows.
+    threads : int, optional
+        Threads each model may use (default: all cores).
+    on_trial : callable, optional
+        Called with a JSON-ready event after every candidate (see :func:`trial_event`).
+    map_folds : callable, optional
+        ``map_folds(fn, items)``: fit a candidate's folds on an executor (local processes or
+        Dask) instead of in this process; early-fold pruning is then off.
+
+    Returns
+    -------
+    AutoMLResult
+
+    Raises
+    ------
+    InvalidInputError
+        Missing target, a single-class target, a metric that does not fit the task, a
+        budget below two seconds, too few rows per class for two folds.
+    """
+    started = time.perf_counter()
+    budget = _check_budget(time_budget)
+    deadline = started + budget
+    drop = list(drop)
+    if target not in df.columns:
+        raise InvalidInputError(
+            f"target column {target!r} is not in the dataset; its columns are: "
+            f"{', '.join(map(str, df.columns))}",
+            target=target,
+        )
+    if target in drop:
+        raise InvalidInputError(f"the target {target!r} cannot also be dropped")
+    notes: list[str] = []
+    df = _rows_with_target(df, target, notes)
+    forced = parse_task(task)
+    plan = plan_features(schema, target=target, drop=drop)
+    if forced is None:
+        usable = [schema.column(name) for name in plan.features]
+        found, reason = detect_task(df[target], _schema_column(schema, target), features=usable)
+    else:
+        found, reason = forced, "set by the user"
+        _check_forced_task(df[target], forced)
+    y_all = _target_values(df[target], found)
+    class_values = np.unique(y_all) if found.is_classification else None
+    classes = class_values.tolist() if class_values is not None else None
+    kind = metric_kind(found, len(classes or ()))
+    metric = check_metric(metric, kind)
+    X_all = df[plan.features]
+    threads = threads or os.cpu_count() or 1
+
+    search_idx = _search_rows(y_all, found, max_search_rows, seed)
+    if len(search_idx) < len(y_all):
+        notes.append(f"searched on {len(search_idx)} of {len(y_all)} rows; refitted on all")
+    n_folds = _n_folds(y_all[search_idx], found, cv_folds, len(search_idx))
+    y_search = y_all[search_idx]
+    folds = Folds(
+        X=X_all.iloc[search_idx].reset_index(drop=True),
+        y=y_search,
+        y_index=(
+            np.searchsorted(class_values, y_search)
+            if class_values is not None
+            else y_search.astype(float)
+        ),
+        classes=classes,
+        task=found,
+        schema=schema,
+        target=target,
+        drop=drop,
+        n_folds=n_folds,
+        seed=seed,
+        # Target encoding of high-cardinality columns learns from the target: it must be
+        # fitted inside each fold; everything else may be fitted once.
+        shared=not plan.high_cardinality,
+    )
+    search = Search(
+        folds=folds,
+        metric=metric,
+        kind=kind,
+        seed=seed,
+        started=started,
+        deadline=deadline,
+        n_full=len(y_all),
+        max_trials=max_trials,
+        on_trial=on_trial,
+        map_folds=map_folds,
+    )
+    # Small data: one thread per model (see portfolio); OpenMP users such as histogram
+    # gradient boosting take no n_jobs, so their pools are capped here.
+    with threadpool_limits(threads if len(search_idx) > 50_000 else 1):
+        search.run_portfolio(portfolio(found, kind, len(search_idx), threads))
+        search.tune()
+        winner = search.choose()
+    if search.entries[0].status != "ok" or (
+        len([e for e in search.entries if e.usable]) == 1 and time.perf_counter() > deadline
+    ):
+        notes.append(
+            f"the budget of {budget:g} s was too small to compare models: only the fastest "
+            f"baseline ({search.entries[0].name}) was cross-validated"
+        )
+    refit_started = time.perf_counter()
+    with threadpool_limits(threads if len(search_idx) > 50_000 else 1):
+        pipeline, winner = refit_entry(winner, folds, X_all, y_all, deadline=deadline, notes=notes)
+    finished = time.perf_counter()
+    return AutoMLResult(
+        pipeline=pipeline,
+        task=found,
+        task_reason=reason,
+        target=target,
+        metric=metric,
+        kind=kind,
+        classes=classes,
+        winner=winner,
+        entries=ranked(search.entries),
+        folds=folds,
+        X=X_all,
+        y=y_all,
+        features=plan.features,
+        dropped=plan.dropped,
+        notes=notes,
+        timings={
+            "search": round(refit_started - started, 3),
+            "refit": round(finished - refit_started, 3),
+            "total": round(finished - started, 3),
+            "budget": budget,
+        },
+        settings={
+            "time_budget": budget,
+            "metric": metric,
+            "seed": seed,
+            "cv_folds": n_folds,
+            "drop": drop,
+            "n_rows": len(y_all),
+            "n_search_rows": len(search_idx),
+            "max_trials": max_trials,
+        },
+    )
+
+
+def _check_budget(time_budget: Any) -> float:
+    try:
+        budget = float(time_budget)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"time_budget must be a number of seconds, got {time_budget!r}")
+    if not np.isfinite(budget) or budget < MIN_BUDGET:
+        raise InvalidInputError(
+            f"a time budget of {time_budget} s is too small to fit even one model: "
+            f"give at least {MIN_BUDGET:g} seconds",
+            time_budget=time_budget,
+        )
+    if budget > MAX_BUDGET:
+        raise InvalidInputError(f"time_budget must be at most {MAX_BUDGET:g} seconds")
+    return budget
+
+
+def _search_rows(y: np.ndarray, task: Task, limit: int, seed: int) -> np.ndarray:
+    if len(y) <= limit:
+        return np.arange(len(y))
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(
+        np.arange(len(y)),
+        train_size=limit,
+        random_state=seed,
+        stratify=y if task.is_classification else None,
+    )
+    return np.sort(idx)
+
+
+def _n_folds(y: np.ndarray, task: Task, cv_folds: int | None, n_rows: int) -> int:
+    # Five folds where fits are cheap and scores noisy; three on larger data, where a
+    # fold costs more and two more folds would halve how many candidates fit the budget.
+    wanted = cv_folds or (5 if n_rows <= 2_000 else 3)
+    if wanted < 2:
+        raise InvalidInputError(f"cv_folds must be at least 2, got {cv_folds}")
+    if n_rows < 2 * wanted and n_rows < 10:
+        raise InvalidInputError(f"only {n_rows} rows with a target: too few to cross-validate")
+    if not task.is_classification:
+        return min(wanted, n_rows // 2)
+    labels, counts = np.unique(y, return_counts=True)
+    smallest = int(counts.min())
+    if smallest < 2:
+        lonely = [str(lab) for lab, n in zip(labels, counts, strict=True) if n < 2][:20]
+        raise InvalidInputError(
+            f"some classes have a single row, too few to cross-validate: {', '.join(lonely)}",
+            classes=lonely,
+        )
+    return min(wanted, smallest)

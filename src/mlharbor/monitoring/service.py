@@ -1,0 +1,288 @@
+"""The monitoring service: drift of a model version's traffic, or between two datasets.
+
+Reports are JSON-ready dicts shaped for the API, the CLI and the UI's charts (see
+:func:`mlharbor.monitoring.drift.compare_profiles` for the per-column part).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from mlharbor.config import Settings
+from mlharbor.data.datasets import DatasetService, DatasetVersionInfo
+from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.monitoring import reference as refs
+from mlharbor.monitoring.drift import DriftThresholds, compare_column, compare_profiles
+from mlharbor.monitoring.logs import parse_since, parse_span, read_log
+from mlharbor.monitoring.sketch import SEMANTIC_KINDS, profile_column, profile_table
+from mlharbor.registry import ModelRegistry, ModelVersionRecord
+from mlharbor.store.artifacts import ArtifactStore
+
+log = logging.getLogger(__name__)
+DATASET_PROFILES = "monitoring/datasets"
+MAX_WINDOWS = 200
+
+
+class MonitoringService:
+    """Reference profiles, drift reports and traffic timelines of model versions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        artifacts: ArtifactStore,
+        registry: ModelRegistry,
+        datasets: DatasetService,
+    ) -> None:
+        self.settings = settings
+        self.artifacts = artifacts
+        self.registry = registry
+        self.datasets = datasets
+
+    @property
+    def thresholds(self) -> DriftThresholds:
+        return DriftThresholds.from_settings(self.settings)
+
+    # ---- references ---------------------------------------------------------------------
+
+    def store_reference(
+        self, version: ModelVersionRecord, frame: pd.DataFrame, pipeline: Any = None
+    ) -> dict[str, Any]:
+        """Profile ``frame`` (the training data) as the reference of ``version``."""
+        reference = refs.build_reference(
+            frame,
+            model=version.model,
+            version=version.version,
+            task=version.task,
+            target=version.target,
+            signature=version.signature,
+            settings=version.lineage.get("settings"),
+            pipeline=pipeline,
+            dataset_version_id=version.dataset_version_id,
+        )
+        self.artifacts.put_bytes(refs.reference_key(version.id), refs.encode(reference))
+        return reference
+
+    def reference(self, name: str, ref: int | str = "latest") -> dict[str, Any]:
+        """The reference profile of a model version, built now if it has none yet.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model or version, or a version registered without a dataset.
+        """
+        version = self.registry.get_version(name, ref)
+        key = refs.reference_key(version.id)
+        if self.artifacts.exists(key):
+            return refs.decode(self.artifacts.get_bytes(key))
+        if version.dataset_version_id is None:
+            raise NotFoundError(
+                f"model {version.model!r} version {version.version} was registered without a "
+                "dataset, so it has no reference to compare with; compare two datasets instead"
+            )
+        dataset = self._dataset_by_id(version)
+        frame = self.datasets.read_table(dataset).to_pandas()
+        pipeline = self.registry.load_pipeline(version.model, version.version)
+        return self.store_reference(version, frame, pipeline)
+
+    def _dataset_by_id(self, version: ModelVersionRecord) -> DatasetVersionInfo:
+        lineage = version.lineage
+        name, number = lineage.get("dataset"), lineage.get("dataset_version")
+        if name is None or number is None:
+            raise NotFoundError(
+                f"model {version.model!r} version {version.version} does not record which "
+                "dataset version it was trained on"
+            )
+        return self.datasets.get_version(name, int(number))
+
+    # ---- drift of a model's traffic -----------------------------------------------------
+
+    def model_drift(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        until: datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Drift of the predictions logged for a model version, against its reference.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model, no reference, or no predictions logged in the window.
+        InvalidInputError
+            A bad ``since`` or an unknown column.
+        """
+        version = self.registry.get_version(name, ref)
+        until = until or datetime.now(UTC)
+        start = parse_since(since, until, self.settings.monitor_window)
+        reference = self.reference(version.model, version.version)
+        self._check_columns(columns, reference)
+        traffic = read_log(self.artifacts, version.model, version.version, start, until)
+        if traffic.is_empty():
+            raise NotFoundError(
+                f"no predictions of model {version.model!r} version {version.version} were "
+                f"logged between {start:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC"
+            )
+        report = self._compare_traffic(reference, traffic, columns)
+        return {
+            "model": version.model,
+            "version": version.version,
+            "since": start.isoformat(),
+            "until": until.isoformat(),
+            "n_predictions": traffic.height,
+            "n_requests": traffic.get_column("_request_id").n_unique(),
+            **report,
+        }
+
+    def _compare_traffic(
+        self, reference: dict[str, Any], traffic: pl.DataFrame, columns: list[str] | None
+    ) -> dict[str, Any]:
+        kinds = {n: c["kind"] for n, c in reference["columns"].items() if n in traffic.columns}
+        current = profile_table(traffic, kinds)
+        report = compare_profiles(reference, current, self.thresholds, columns=columns)
+        report["prediction"] = None
+        if reference.get("prediction") and "_prediction" in traffic.columns:
+            kind = refs.prediction_kind(reference["task"])
+            profile = profile_column(traffic.get_column("_prediction"), kind)
+            report["prediction"] = compare_column(
+                "prediction", reference["prediction"], profile, self.thresholds
+            )
+            if report["prediction"] is not None:
+                report["prediction"]["source"] = reference.get("prediction_source")
+        return report
+
+    @staticmethod
+    def _check_columns(columns: list[str] | None, reference: dict[str, Any]) -> None:
+        unknown = [c for c in columns or [] if c not in reference["columns"]]
+        if unknown:
+            raise InvalidInputError(
+                f"columns {unknown} are not monitored inputs of this model; its inputs: "
+                f"{', '.join(reference['columns'])}",
+                columns=unknown,
+            )
+
+    def timeline(
+        self,
+        name: str,
+        ref: int | str = "latest",
+        *,
+        since: str | None = None,
+        window: str = "1d",
+        until: datetime | None = None,
+        drift: bool = True,
+    ) -> dict[str, Any]:
+        """Volume, latency and drift share of a model version per time window (charts)."""
+        version = self.registry.get_version(name, ref)
+        until = until or datetime.now(UTC)
+        start = parse_since(since, until, self.settings.monitor_window)
+        step = parse_span(window, what="window")
+        if (until - start) / step > MAX_WINDOWS:
+            raise InvalidInputError(
+                f"{window} windows over this span make more than {MAX_WINDOWS}; "
+                "choose a longer window",
+                field="window",
+            )
+        traffic = read_log(self.artifacts, version.model, version.version, start, until)
+        reference = self.reference(version.model, version.version) if drift else None
+        windows = []
+        for lo, hi in _windows(start, until, step):
+            part = _between(traffic, lo, hi)
+            row: dict[str, Any] = {"start": lo.isoformat(), "end": hi.isoformat()}
+            row["n_predictions"] = part.height
+            row |= _latency(part)
+            if reference is not None and part.height:
+                report = self._compare_traffic(reference, part, None)
+                row["drift_share"] = report["dataset"]["share"]
+                row["drifted_columns"] = report["dataset"]["drifted_columns"]
+                pred = report["prediction"]
+                row["prediction_drift"] = None if pred is None else pred["effect"]
+            windows.append(row)
+        return {
+            "model": version.model,
+            "version": version.version,
+            "since": start.isoformat(),
+            "until": until.isoformat(),
+            "window": window,
+            "windows": windows,
+        }
+
+    # ---- drift between datasets ---------------------------------------------------------
+
+    def dataset_drift(
+        self, reference: str, current: str, *, columns: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Drift between two dataset versions (``name``, or ``name@version``).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown dataset or version.
+        """
+        ref_version = self.dataset_version(reference)
+        cur_version = self.dataset_version(current)
+        ref_profile = self._dataset_profile(ref_version)
+        cur_profile = self._dataset_profile(cur_version)
+        self._check_columns(columns, ref_profile)
+        report = compare_profiles(ref_profile, cur_profile, self.thresholds, columns=columns)
+        return {
+            "reference": {"dataset": ref_version.dataset, "version": ref_version.version},
+            "current": {"dataset": cur_version.dataset, "version": cur_version.version},
+            **report,
+        }
+
+    def dataset_version(self, text: str) -> DatasetVersionInfo:
+        name, _, number = str(text).partition("@")
+        if number and not number.lstrip("vV").isdigit():
+            raise InvalidInputError(
+                f"dataset reference {text!r}: write NAME or NAME@VERSION (a number)"
+            )
+        return self.datasets.get_version(name, int(number.lstrip("vV")) if number else None)
+
+    def _dataset_profile(self, version: DatasetVersionInfo) -> dict[str, Any]:
+        key = f"{DATASET_PROFILES}/{version.id}-{version.content_hash[:16]}.json"
+        if self.artifacts.exists(key):
+            return refs.decode(self.artifacts.get_bytes(key))
+        kinds = {
+            c.name: SEMANTIC_KINDS[c.semantic_type.value]
+            for c in version.schema.columns
+            if c.semantic_type.value in SEMANTIC_KINDS
+        }
+        profile = profile_table(self.datasets.read_table(version, list(kinds)), kinds)
+        self.artifacts.put_bytes(key, refs.encode(profile))
+        return profile
+
+
+def _windows(start: datetime, until: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:
+    out = []
+    lo = start
+    while lo < until:
+        out.append((lo, min(lo + step, until)))
+        lo += step
+    return out
+
+
+def _between(frame: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
+    if frame.is_empty():
+        return frame
+    times = pl.col("_time").dt.convert_time_zone("UTC")
+    return frame.filter((times >= lo) & (times < hi))
+
+
+def _latency(part: pl.DataFrame) -> dict[str, Any]:
+    if part.is_empty():
+        return {"n_requests": 0, "latency_ms_p50": None, "latency_ms_p95": None}
+    # Latency is per request: every row of a request carries the same figure.
+    per_request = part.unique("_request_id").get_column("_latency_ms").to_numpy()
+    return {
+        "n_requests": len(per_request),
+        "latency_ms_p50": round(float(np.percentile(per_request, 50)), 3),
+        "latency_ms_p95": round(float(np.percentile(per_request, 95)), 3),
+    }

@@ -1,0 +1,267 @@
+"""The prediction log: what every served model saw and answered, kept for monitoring.
+
+:meth:`PredictionLog.record` is called on the request path and only puts a batch on a
+bounded queue (dropping it, counted, when the queue is full: a slow store must never slow
+or block predictions). A background thread gathers batches and writes them as Parquet files
+in the artifact store, partitioned by model, version and day::
+
+    predlog/<model>/v<version>/2026-11-23/part-<time>-<uuid>.parquet
+
+Each row holds the input columns as the model saw them, ``_prediction``, ``_probabilities``
+(list of floats in ``classes`` order, for classifiers), and ``_request_id``, ``_row``
+(position in its request), ``_time``, ``_latency_ms`` and ``_source`` (online or batch).
+:meth:`close` writes what is queued, so a clean shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlharbor.store.artifacts import ArtifactStore
+
+log = logging.getLogger(__name__)
+PREFIX = "predlog"
+META = ("_request_id", "_row", "_time", "_latency_ms", "_source")
+_STOP = object()
+
+
+@dataclass
+class LoggedBatch:
+    """One predict call, as queued for writing."""
+
+    model: str
+    version: int
+    features: pd.DataFrame
+    predictions: Sequence[Any]
+    probabilities: Sequence[Sequence[float]] | None
+    request_id: str
+    latency_ms: float
+    source: str
+    time: datetime
+
+
+def partition(model: str, version: int, day: date | None = None) -> str:
+    """The store prefix of a model version's log (of one day when given)."""
+    base = f"{PREFIX}/{model}/v{version}"
+    return base if day is None else f"{base}/{day.isoformat()}"
+
+
+class PredictionLog:
+    """Batches predictions off the request path and writes them as Parquet partitions.
+
+    Parameters
+    ----------
+    artifacts : ArtifactStore
+    sample_rate : float, default=1.0
+        Share of predict calls logged (a whole call is kept or skipped).
+    queue_size : int, default=10000
+        Predict calls waiting to be written; past it, calls are dropped and counted.
+    flush_seconds : float, default=5.0
+        Longest a logged prediction waits before it is written.
+    batch_rows : int, default=50000
+        Rows gathered before a file is written early.
+    max_queued_rows : int, default=1000000
+        Rows waiting to be written; past it, calls are dropped too (bounds the memory).
+    """
+
+    def __init__(
+        self,
+        artifacts: ArtifactStore,
+        *,
+        sample_rate: float = 1.0,
+        queue_size: int = 10_000,
+        flush_seconds: float = 5.0,
+        batch_rows: int = 50_000,
+        max_queued_rows: int = 1_000_000,
+    ) -> None:
+        self.artifacts = artifacts
+        self.max_queued_rows = max_queued_rows
+        self._queued_rows = 0
+        self.sample_rate = sample_rate
+        self.flush_seconds = flush_seconds
+        self.batch_rows = batch_rows
+        self.logged = 0
+        self.dropped = 0
+        self.written_rows = 0
+        self.write_errors = 0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # ---- the request path ---------------------------------------------------------------
+
+    def record(
+        self,
+        model: str,
+        version: int,
+        features: pd.DataFrame,
+        predictions: Sequence[Any],
+        probabilities: Sequence[Sequence[float]] | None = None,
+        *,
+        request_id: str | None = None,
+        latency_seconds: float = 0.0,
+        source: str = "online",
+    ) -> str | None:
+        """Queue one predict call for the log; never blocks.
+
+        Returns the request id it was logged under (generated when not given), or ``None``
+        when it was sampled out or dropped.
+        """
+        if self._closed or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):
+            return None
+        request_id = request_id or uuid.uuid4().hex
+        batch = LoggedBatch(
+            model,
+            version,
+            features,
+            list(predictions),
+            probabilities,
+            request_id,
+            latency_seconds * 1000,
+            source,
+            datetime.now(UTC),
+        )
+        self._ensure_thread()
+        rows = len(features)
+        with self._lock:
+            full = self._queued_rows + rows > self.max_queued_rows
+            if not full:
+                try:
+                    self._queue.put_nowait(batch)
+                except queue.Full:
+                    full = True
+            if full:
+                self.dropped += 1
+                return None
+            self._queued_rows += rows
+            self.logged += 1
+        return request_id
+
+    @property
+    def pending(self) -> int:
+        """Predict calls queued and not yet written."""
+        return self._queue.qsize()
+
+    # ---- the writer ---------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="mlharbor-predlog", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        pending: list[LoggedBatch] = []
+        rows = 0
+        deadline = time.monotonic() + self.flush_seconds
+        while True:
+            timeout = max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            stop = item is _STOP or isinstance(item, threading.Event)
+            if isinstance(item, LoggedBatch):
+                pending.append(item)
+                rows += len(item.features)
+                with self._lock:
+                    self._queued_rows -= len(item.features)
+            if stop or rows >= self.batch_rows or time.monotonic() >= deadline:
+                self._write(pending)
+                pending, rows = [], 0
+                deadline = time.monotonic() + self.flush_seconds
+            if isinstance(item, threading.Event):
+                item.set()
+            if item is _STOP:
+                return
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Write everything queued so far; True when done within ``timeout``."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._queue.empty()
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued and stop the writer (a clean shutdown loses nothing)."""
+        self._closed = True
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    def _write(self, batches: list[LoggedBatch]) -> None:
+        groups: dict[tuple[str, int, date], list[LoggedBatch]] = defaultdict(list)
+        for b in batches:
+            groups[(b.model, b.version, b.time.date())].append(b)
+        for (model, version, day), group in groups.items():
+            try:
+                table = _to_table(group)
+                key = (
+                    f"{partition(model, version, day)}/part-"
+                    f"{datetime.now(UTC):%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+                )
+                with self.artifacts.staging(".parquet") as staged:
+                    pq.write_table(table, staged, compression="zstd")
+                    self.artifacts.commit(key, staged)
+                with self._lock:
+                    self.written_rows += table.num_rows
+            except Exception:  # a broken store must not kill the writer thread
+                log.exception("could not write %d logged predictions of %s", len(group), model)
+                with self._lock:
+                    self.write_errors += 1
+
+
+def _to_table(batches: list[LoggedBatch]) -> pa.Table:
+    frames = []
+    for b in batches:
+        n = len(b.features)
+        frame = b.features.reset_index(drop=True).copy()
+        frame.columns = [str(c) for c in frame.columns]
+        frame["_prediction"] = pd.Series(list(b.predictions), dtype=object).map(_plain)
+        if b.probabilities is not None:
+            frame["_probabilities"] = list(b.probabilities)
+        frame["_request_id"] = b.request_id
+        frame["_row"] = range(n)
+        frame["_time"] = b.time
+        frame["_latency_ms"] = b.latency_ms
+        frame["_source"] = b.source
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame["_prediction"] = _uniform(frame["_prediction"])
+    for name in frame.columns:
+        if frame[name].dtype == object and name not in ("_prediction", "_probabilities"):
+            frame[name] = _uniform(frame[name])
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _uniform(values: pd.Series) -> pd.Series:
+    """An object column Arrow can store: numbers as numbers, anything mixed as text."""
+    present = values.dropna()
+    if present.map(lambda v: isinstance(v, bool)).all():
+        return values
+    if present.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
+        return pd.to_numeric(values)
+    return values.map(lambda v: None if v is None or v != v else str(v))

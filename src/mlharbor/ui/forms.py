@@ -1,0 +1,180 @@
+"""Forms built from what the core declares: model parameters from the catalog, prediction
+inputs from a model's signature, and the copy-paste snippets for a model version."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from numbers import Integral, Real
+from typing import Any
+from urllib.parse import quote
+
+from mlharbor.data.tasks import Task
+from mlharbor.models.catalog import get_spec, model_names
+
+#: Parameters shown first for any model that has them; the rest sit under "All parameters".
+COMMON = (
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "num_leaves",
+    "max_iter",
+    "min_samples_leaf",
+    "C",
+    "alpha",
+    "l1_ratio",
+    "n_neighbors",
+    "kernel",
+    "class_weight",
+    "strategy",
+)
+#: Parameters that are mlharbor's business (seeding, threading, logging), not the user's.
+HIDDEN = {"random_state", "n_jobs", "verbose", "verbosity", "silent", "warm_start", "copy_X"}
+
+
+@dataclass
+class ParamField:
+    """One input of the model-parameter form."""
+
+    name: str
+    kind: str  # "int", "float", "bool", "choice" or "text"
+    default: Any
+    featured: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: list[str] = field(default_factory=list)
+
+    @property
+    def default_text(self) -> str:
+        """The default as the input shows it (``None`` shows as an empty field)."""
+        if self.default is None:
+            return ""
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return str(self.default)
+
+
+def _bounds(constraints: list[Any]) -> tuple[float | None, float | None, list[str], set[str]]:
+    """The union of the numeric intervals, the string options, and the number kinds allowed.
+
+    A parameter may accept several intervals (``min_samples_split``: an int ≥ 2 or a
+    fraction in (0, 1]); the form only enforces what holds for all of them together.
+    """
+    intervals = [c for c in constraints if type(c).__name__ == "Interval"]
+    options = sorted(o for c in constraints if type(c).__name__ == "StrOptions" for o in c.options)
+    kinds = {"int" if c.type is Integral else "float" for c in intervals}
+    lows = [c.left if c.closed in ("left", "both") else None for c in intervals]
+    highs = [
+        c.right
+        if c.closed in ("right", "both") and c.right is not None and math.isfinite(c.right)
+        else None
+        for c in intervals
+    ]
+    low = None if not lows or None in lows else min(lows)
+    high = None if not highs or None in highs else max(highs)
+    return low, high, options, kinds
+
+
+def _field(name: str, default: Any, constraints: list[Any] | None, featured: bool) -> ParamField:
+    low, high, options, kinds = _bounds(constraints or [])
+    if isinstance(default, bool):
+        return ParamField(name, "bool", default, featured)
+    if options and not kinds and (default is None or isinstance(default, str)):
+        choices = options + ([""] if default is None else [])
+        return ParamField(name, "choice", default, featured, choices=choices)
+    if kinds == {"int"} or (not kinds and isinstance(default, Integral)):
+        return ParamField(name, "int", default, featured, low, high)
+    if kinds or isinstance(default, Real):
+        if options:  # a number or a word (max_features: 0.5 or "sqrt")
+            return ParamField(name, "text", default, featured)
+        return ParamField(name, "float", default, featured, low, high)
+    return ParamField(name, "text", default, featured)
+
+
+@lru_cache(maxsize=64)
+def param_fields(model: str, task: str) -> tuple[ParamField, ...]:
+    """The parameter form of ``model`` for ``task``: mlharbor's defaults, featured first."""
+    spec = get_spec(model)
+    cls = spec.estimator_class(Task(task))
+    defaults = {**cls().get_params(deep=False), **spec.defaults(Task(task))}
+    constraints = getattr(cls, "_parameter_constraints", {})
+    featured = set(spec.defaults(Task(task))) | set(COMMON)
+    fields = [
+        _field(name, value, constraints.get(name), name in featured)
+        for name, value in sorted(defaults.items())
+        if name not in HIDDEN and not callable(value)
+    ]
+    return tuple(sorted(fields, key=lambda f: (not f.featured, f.name)))
+
+
+def model_choices(task: str | None) -> list[dict[str, str]]:
+    """The models that serve ``task`` (all models when unknown), for a select box."""
+    names = model_names(Task(task) if task else None)
+    return [{"name": n, "title": get_spec(n).title} for n in names]
+
+
+@dataclass
+class InputField:
+    """One input of the "try it" prediction form."""
+
+    name: str
+    kind: str  # "number", "bool", "choice" or "text"
+    dtype: str
+    example: Any = None
+    choices: list[Any] = field(default_factory=list)
+
+
+def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> list[InputField]:
+    """The prediction form for a model's input signature, pre-filled from an example row."""
+    example = example or {}
+    out = []
+    for col in signature.get("inputs") or []:
+        name = str(col["name"])
+        dtype = str(col.get("dtype") or "")
+        semantic = col.get("semantic_type")
+        value = example.get(name)
+        if dtype.startswith(("bool", "boolean")) or semantic == "boolean":
+            kind = "bool"
+        elif dtype.startswith(("int", "uint", "float", "double", "decimal")):
+            kind = "number"
+        else:
+            kind = "text"
+        out.append(InputField(name, kind, dtype, value))
+    return out
+
+
+def snippets(
+    base_url: str, name: str, ref: str, example: dict[str, Any], *, auth: bool
+) -> dict[str, str]:
+    """Copy-paste calls of the model at ``ref``: curl, Python (httpx) and MLflow's protocol."""
+    row = _shell_quoted(json.dumps([example], default=str))
+    pretty = json.dumps(example, indent=4, default=str).replace("\n", "\n    ")
+    columns = list(example)
+    split = _shell_quoted(
+        json.dumps(
+            {"dataframe_split": {"columns": columns, "data": [[example[c] for c in columns]]}},
+            default=str,
+        )
+    )
+    url = f"{base_url}/api/v1/models/{quote(name, safe='')}/{quote(ref, safe='')}"
+    key = ' \\\n  -H "Authorization: Bearer $MLHARBOR_KEY"' if auth else ""
+    headers = (
+        '    headers={"Authorization": "Bearer " + os.environ["MLHARBOR_KEY"]},\n' if auth else ""
+    )
+    return {
+        "curl": f"curl -H 'content-type: application/json'{key} \\\n"
+        f"  {url}/predict \\\n  -d '{row}'",
+        "python": ("import os\n" if auth else "") + "import httpx\n\n"
+        f'response = httpx.post(\n    "{url}/predict",\n'
+        f"    json=[{pretty}],\n{headers})\n"
+        "print(response.json()['predictions'])",
+        "mlflow": f"curl -H 'content-type: application/json'{key} \\\n"
+        f"  {url}/invocations \\\n  -d '{split}'",
+    }
+
+
+def _shell_quoted(text: str) -> str:
+    """``text`` safe inside single quotes in a POSIX shell."""
+    return text.replace("'", "'\\''")

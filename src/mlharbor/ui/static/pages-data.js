@@ -1,0 +1,167 @@
+/* mlharbor web UI, data pages: upload with progress, fetch by URL, the training form.
+   Uses api, showError, showProblem and fieldsOf from app.js (loaded first). */
+"use strict";
+
+/* ---------- Datasets: upload with progress, fetch from URL ---------- */
+
+function uploadFile(form, file) {
+  const status = form.querySelector("[data-upload-status]");
+  const bar = status.querySelector(".progress");
+  const pct = status.querySelector("[data-upload-pct]");
+  const label = status.querySelector("[data-upload-label]");
+  clearErrors(form);
+  status.classList.remove("hidden");
+  bar.classList.remove("done", "failed");
+  label.textContent = `Uploading ${file.name}…`;
+  const data = new FormData();
+  data.append("file", file);
+  const name = form.querySelector("[name=name]").value.trim();
+  if (name) data.append("name", name);
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/api/v1/datasets");
+  xhr.setRequestHeader("X-Requested-With", "mlharbor-ui");
+  const setPct = (p) => {
+    bar.firstElementChild.style.width = p + "%";
+    bar.setAttribute("aria-valuenow", String(p));
+    pct.textContent = p + "%";
+  };
+  xhr.upload.onprogress = (e) => {
+    if (!e.lengthComputable) return;
+    const p = Math.round((100 * e.loaded) / e.total);
+    setPct(p);
+    if (p >= 100) label.textContent = "Reading the table and inferring its schema…";
+  };
+  xhr.onload = () => {
+    let body = null;
+    try { body = JSON.parse(xhr.responseText); } catch { body = { detail: xhr.responseText }; }
+    if (xhr.status === 200 || xhr.status === 201) {
+      setPct(100);
+      bar.classList.add("done");
+      label.textContent = xhr.status === 201
+        ? `Stored ${body.dataset} v${body.version}: ${body.n_rows} rows.`
+        : `Unchanged: ${body.dataset} v${body.version} already holds this content.`;
+      location.href = `/datasets/${encodeURIComponent(body.dataset)}?version=${body.version}`;
+    } else {
+      bar.classList.add("failed");
+      label.textContent = "Upload failed";
+      if (xhr.status === 401) { location.href = "/sign-in?next=/datasets"; return; }
+      showError(form, "file", problemText(body, xhr.status));
+    }
+  };
+  xhr.onerror = () => {
+    bar.classList.add("failed");
+    showError(form, "file", "the upload was interrupted: the server did not answer");
+  };
+  xhr.send(data);
+}
+
+function setupUpload(form) {
+  const zone = form.querySelector("[data-dropzone]");
+  const input = form.querySelector("input[type=file]");
+  input.addEventListener("change", () => input.files[0] && uploadFile(form, input.files[0]));
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => {
+    e.preventDefault(); zone.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, (e) => {
+    e.preventDefault(); zone.classList.remove("over");
+  }));
+  zone.addEventListener("drop", (e) => {
+    const file = e.dataTransfer.files[0];
+    if (file) uploadFile(form, file);
+  });
+  form.addEventListener("submit", (e) => e.preventDefault());
+}
+
+function setupUrlForm(form) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const url = form.querySelector("[name=url]").value.trim();
+    if (!url) { showError(form, "url", "enter the http(s) address of a file"); return; }
+    const name = form.querySelector("[name=name]").value.trim() || null;
+    const busy = form.querySelector("[data-busy]");
+    busy.style.display = "inline-block";
+    const r = await api("POST", "/api/v1/datasets/from-url", { url, name });
+    busy.style.display = "";
+    if (r.ok) {
+      location.href = `/datasets/${encodeURIComponent(r.data.dataset)}?version=${r.data.version}`;
+    } else {
+      // Everything but a bad name is about the URL (scheme, reachability, the file itself).
+      const [[field, message]] = fieldsOf(form, r.data || {});
+      showError(form, field === "name" ? "name" : "url", message);
+    }
+  });
+}
+
+/* ---------- Training ---------- */
+
+function paramValue(el) {
+  const raw = el.value.trim();
+  if (raw === "") return null;
+  switch (el.dataset.kind) {
+    case "bool": return raw === "true";
+    case "int": return Number.isInteger(Number(raw)) ? Number(raw) : raw;
+    case "float": return Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    default: return raw;
+  }
+}
+
+// Only what the user changed is sent: the catalog's defaults apply to the rest.
+function changedParams(panel) {
+  const params = {};
+  panel.querySelectorAll("[data-param]").forEach((el) => {
+    if (el.value.trim() !== (el.dataset.default || "")) params[el.dataset.param] = paramValue(el);
+  });
+  return params;
+}
+
+function checkNumbers(form) {
+  let ok = true;
+  form.querySelectorAll("input[type=number]").forEach((el) => {
+    if (!el.checkValidity()) {
+      ok = false;
+      const field = el.dataset.param ? "params." + el.dataset.param : el.name;
+      showError(form, field, el.validationMessage);
+    }
+  });
+  return ok;
+}
+
+// Builders of the job body, one per training mode (see train.html).
+harbor.trainModes = {
+  single(form, common) {
+    const panel = form.querySelector('[data-mode-panel="single"]');
+    return {
+      kind: "train",
+      params: { ...common, model: panel.querySelector("[name=model]").value, params: changedParams(panel) },
+    };
+  },
+};
+
+function setupTrainForm(form) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    if (!checkNumbers(form)) return;
+    const value = (n) => form.querySelector(`[name=${n}]`).value;
+    const common = {
+      dataset: form.dataset.dataset,
+      dataset_version: Number(form.dataset.version),
+      target: form.dataset.target,
+      // The task goes along only when the user overrides what the insights detected.
+      task: value("task") !== form.querySelector("[name=task]").dataset.detected ? value("task") : null,
+      name: value("name").trim() || null,
+      test_size: Number(value("test_size")),
+      cv_folds: Number(value("cv_folds")),
+      drop: [...form.querySelectorAll("[name=drop]:checked")].map((el) => el.value),
+    };
+    const checked = form.querySelector("[name=mode]:checked") || form.querySelector("[name=mode]");
+    const body = harbor.trainModes[checked.value](form, common);
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    const r = await api("POST", "/api/v1/jobs", body);
+    button.disabled = false;
+    if (r.ok) location.href = `/jobs/${r.data.id}`;
+    else showProblem(form, r, "params.");
+  });
+}

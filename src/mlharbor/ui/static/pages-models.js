@@ -1,0 +1,228 @@
+/* mlharbor web UI, work and results: live jobs, model aliases, the "try it" form, keys.
+   Uses api, showError, showProblem and problemText from app.js (loaded first). */
+"use strict";
+
+/* ---------- Jobs: live progress ---------- */
+
+const TERMINAL = ["succeeded", "failed", "cancelled"];
+
+function setupJob(box) {
+  const id = box.dataset.job;
+  let after = Number(box.dataset.after || 0);
+  let state = box.dataset.state;
+  const started = box.dataset.started ? new Date(box.dataset.started) : null;
+  let startedAt = started;
+  let finishedAt = box.dataset.finished ? new Date(box.dataset.finished) : null;
+  const $ = (sel) => document.querySelector(sel);
+  const duration = (s) => (s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`);
+  let fraction = Number(box.dataset.progress || 0);
+  const elapsed = () => {
+    if (!startedAt) { $("[data-job-elapsed]").textContent = "waiting for a worker"; return; }
+    const end = finishedAt || new Date();
+    const s = Math.max(0, Math.round((end - startedAt) / 1000));
+    let text = duration(s);
+    // A rough estimate from the pace so far, once there is a pace to go by.
+    if (!finishedAt && fraction > 0.1 && fraction < 1) {
+      text += ` · about ${duration(Math.round((s * (1 - fraction)) / fraction))} left`;
+    }
+    $("[data-job-elapsed]").textContent = text;
+  };
+  elapsed();
+  const timer = setInterval(elapsed, 1000);
+
+  const setState = (next) => {
+    state = next;
+    const badge = $("[data-job-state]");
+    badge.textContent = next;
+    badge.className = "badge " + ({ running: "blue", succeeded: "ok", failed: "bad", cancelled: "warn" }[next] || "");
+    box.dataset.state = next;
+  };
+  const setProgress = (value) => {
+    fraction = value;
+    const p = Math.round(100 * value);
+    $("[data-job-bar]").style.width = p + "%";
+    $("[data-job-bar]").parentElement.setAttribute("aria-valuenow", String(p));
+    $("[data-job-pct]").textContent = p + "%";
+  };
+  const log = (event) => {
+    const li = document.createElement("li");
+    const time = new Date(event.created_at).toLocaleTimeString([], { hour12: false });
+    li.innerHTML = `<span class="muted"></span> <span class="badge"></span> <span></span>`;
+    li.children[0].textContent = time;
+    li.children[1].textContent = event.kind;
+    li.children[2].textContent = event.data.message || "";
+    $("[data-job-events]").appendChild(li);
+  };
+
+  async function finish() {
+    clearInterval(timer);
+    const r = await api("GET", `/api/v1/jobs/${id}`);
+    if (!r.ok) return;
+    const job = r.data;
+    setState(job.state);
+    finishedAt = job.finished_at ? new Date(job.finished_at) : new Date();
+    elapsed();
+    const bar = $("[data-job-bar]").parentElement;
+    bar.classList.add(job.state === "succeeded" ? "done" : "failed");
+    if (job.state === "succeeded") setProgress(1);
+    $("[data-job-message]").textContent = job.message || job.state;
+    const cancel = $("[data-cancel-job]");
+    if (cancel) cancel.disabled = true;
+    const slot = $("[data-job-result]");
+    slot.innerHTML = "";
+    const div = document.createElement("div");
+    if (job.state === "succeeded" && job.result && job.result.model) {
+      div.className = "alert ok";
+      div.append(`Trained ${job.result.model} version ${job.result.version} (${job.result.estimator}). `);
+      const a = document.createElement("a");
+      a.className = "btn primary small";
+      a.href = `/models/${encodeURIComponent(job.result.model)}?version=${job.result.version}`;
+      a.textContent = "Open the model →";
+      div.append(a);
+    } else if (job.error) {
+      div.className = "alert error";
+      div.textContent = `${job.error.code || "error"}: ${job.error.message}`;
+    } else {
+      div.className = "alert info";
+      div.textContent = `The job ended: ${job.state}.`;
+    }
+    slot.append(div);
+    harbor.jobFinished && harbor.jobFinished(job);
+  }
+
+  function handle(event) {
+    if (event.seq <= after) return;
+    after = event.seq;
+    log(event);
+    if (event.kind === "started") {
+      setState("running");
+      startedAt = startedAt || new Date(event.created_at);
+    }
+    if (event.kind === "progress") {
+      if (typeof event.data.fraction === "number") setProgress(event.data.fraction);
+      if (event.data.message) $("[data-job-message]").textContent = event.data.message;
+      if (state === "queued") setState("running");
+    }
+    if (harbor.jobEvent) harbor.jobEvent(event);  // e.g. an AutoML leaderboard
+    if (TERMINAL.includes(event.kind)) finish();
+  }
+
+  if (TERMINAL.includes(state)) { clearInterval(timer); return; }
+
+  // Events arrive over the job's WebSocket; if it cannot be opened, poll the JSON list.
+  async function poll() {
+    while (!TERMINAL.includes(state)) {
+      const r = await api("GET", `/api/v1/jobs/${id}/events?after=${after}`);
+      if (r.ok) r.data.forEach(handle);
+      await new Promise((ok) => setTimeout(ok, 1000));
+    }
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}://${location.host}/api/v1/jobs/${id}/events?after=${after}`);
+  } catch { poll(); return; }
+  ws.onmessage = (msg) => handle(JSON.parse(msg.data));
+  ws.onclose = () => { if (!TERMINAL.includes(state)) poll(); };
+
+  const cancel = document.querySelector("[data-cancel-job]");
+  if (cancel) cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    const r = await api("DELETE", `/api/v1/jobs/${id}`);
+    if (!r.ok) { cancel.disabled = false; alert(problemText(r.data, r.status)); return; }
+    $("[data-job-message]").textContent = r.data.state === "cancelled" ? "cancelled" : "cancelling…";
+    if (r.data.state === "cancelled") finish();
+  });
+}
+
+/* ---------- Models: aliases, try it ---------- */
+
+function setupAliasButtons() {
+  document.querySelectorAll("[data-set-alias]").forEach((btn) => btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    const { model, version } = btn.dataset;
+    const r = await api("PUT", `/api/v1/models/${encodeURIComponent(model)}/aliases/${btn.dataset.setAlias}`, { version: Number(version) });
+    if (r.ok) location.reload();
+    else { btn.disabled = false; showError(document, "alias", problemText(r.data, r.status)); }
+  }));
+}
+
+function renderPrediction(slot, data) {
+  slot.innerHTML = "";
+  const box = document.createElement("div");
+  box.className = "alert ok";
+  const value = data.predictions[0];
+  const strong = document.createElement("strong");
+  strong.textContent = typeof value === "number" ? String(Math.round(value * 1e6) / 1e6) : String(value);
+  box.append("Prediction: ", strong, ` (${data.model} v${data.version})`);
+  slot.append(box);
+  const probs = data.probabilities && data.probabilities[0];
+  if (probs && data.classes) {
+    const table = document.createElement("table");
+    table.className = "dense";
+    table.innerHTML = "<thead><tr><th>Class</th><th class='num'>Probability</th></tr></thead><tbody></tbody>";
+    data.classes.map((label, i) => [label, probs[i]]).sort((a, b) => b[1] - a[1]).forEach(([label, p]) => {
+      const tr = document.createElement("tr");
+      tr.innerHTML = "<td></td><td class='num'></td>";
+      tr.children[0].textContent = label;
+      tr.children[1].textContent = (100 * p).toFixed(1) + "%";
+      table.tBodies[0].append(tr);
+    });
+    const wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    wrap.append(table);
+    slot.append(wrap);
+  }
+}
+
+function setupPredictForm(form) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const row = {};
+    form.querySelectorAll("[data-input]").forEach((el) => {
+      const raw = el.value.trim();
+      if (raw === "") row[el.dataset.input] = null;
+      else if (el.dataset.kind === "number") row[el.dataset.input] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      else if (el.dataset.kind === "bool") row[el.dataset.input] = raw === "true";
+      else row[el.dataset.input] = raw;
+    });
+    const { model, ref } = form.dataset;
+    const r = await api("POST", `/api/v1/models/${encodeURIComponent(model)}/${ref}/predict`, [row]);
+    const slot = form.querySelector("[data-predict-result]");
+    if (r.ok) renderPrediction(slot, r.data);
+    else { slot.innerHTML = ""; showProblem(form, r); }
+  });
+}
+
+/* ---------- Settings: keys ---------- */
+
+function setupKeyForm(form) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const name = form.querySelector("[name=name]").value.trim();
+    const scopes = [...form.querySelectorAll("[name=scopes]:checked")].map((el) => el.value);
+    if (!name) { showError(form, "name", "give the key a name, e.g. who or what uses it"); return; }
+    if (!scopes.length) { showError(form, "scopes", "choose at least one scope"); return; }
+    const r = await api("POST", "/api/v1/keys", { name, scopes });
+    if (!r.ok) { showProblem(form, r); return; }
+    const shown = document.querySelector("[data-new-key]");
+    shown.querySelector("[data-new-key-value]").textContent = r.data.key;
+    shown.classList.remove("hidden");
+    form.reset();
+    if (window.htmx) htmx.ajax("GET", "/settings", { target: "[aria-labelledby=keys-title]", select: "[aria-labelledby=keys-title]", swap: "outerHTML" });
+  });
+}
+
+function setupRevoke() {
+  document.addEventListener("click", async (e) => {
+    const btn = e.target.closest("[data-revoke-key]");
+    if (!btn) return;
+    if (!confirm(`Revoke the key "${btn.dataset.keyName}"? Whatever uses it stops working.`)) return;
+    btn.disabled = true;
+    const r = await api("DELETE", `/api/v1/keys/${btn.dataset.revokeKey}`);
+    if (r.ok) location.reload();
+    else { btn.disabled = false; alert(problemText(r.data, r.status)); }
+  });
+}

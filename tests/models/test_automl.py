@@ -1,0 +1,138 @@
+"""AutoML's search on small real data: leaderboard, events, budget, ensemble, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+
+from mlharbor.errors import InvalidInputError
+from mlharbor.models.automl import (
+    WeightedEnsembleClassifier,
+    greedy_selection,
+    run_automl,
+    sort_rows,
+)
+from mlharbor.models.automl.portfolio import scorer
+from mlharbor.registry.persist import dump_pipeline, load_trusted
+
+from ..training_data import binary_frame, regression_frame, text_frame, with_schema
+
+#: Generous: the budget contract is "within 10 %"; a shared CI machine gets slack on top.
+SLACK = 1.5
+
+
+def test_binary_search_gives_a_scored_leaderboard_events_and_a_model_in_budget() -> None:
+    df, schema = with_schema(binary_frame())
+    events: list[dict] = []
+    started = time.perf_counter()
+    result = run_automl(df, schema, target="diagnosis", time_budget=5, on_trial=events.append)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5 * SLACK + 1, elapsed
+
+    rows = result.leaderboard
+    scored = [r for r in rows if r["status"] == "ok"]
+    assert len(scored) >= 2
+    assert [r["name"] for r in rows if r["winner"]] == [result.best_name]
+    first = scored[0]
+    assert first["metric"] == "roc_auc" and 0.8 < first["score"] <= 1.0
+    assert {"roc_auc", "accuracy", "f1", "log_loss"} <= set(first["cv"])
+    assert first["cv"]["roc_auc"]["std"] >= 0 and first["folds"] == 5
+    assert first["fit_seconds"] > 0 and first["predict_seconds"] > 0
+    scores = [r["score"] for r in scored]
+    assert scores == sorted(scores, reverse=True)
+
+    # One event per candidate, with what a live leaderboard and a progress bar need.
+    assert len(events) >= len(scored)
+    for event in events:
+        assert {"name", "params", "score", "status", "elapsed", "remaining"} <= set(event)
+        assert event["remaining"] >= 0
+    assert [e["elapsed"] for e in events] == sorted(e["elapsed"] for e in events)
+
+    proba = result.pipeline.predict_proba(df.drop(columns=["diagnosis"]).head(5))
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert set(result.pipeline.predict(df.head(5))) <= {"benign", "malignant"}
+
+
+def test_regression_and_text_pick_their_own_portfolios() -> None:
+    df, schema = with_schema(regression_frame())
+    reg = run_automl(df, schema, target="progress", time_budget=5, max_trials=4)
+    assert reg.task.value == "regression" and reg.metric == "r2"
+    assert reg.leaderboard[0]["cv"]["rmse"]["mean"] > 0
+    assert len(reg.pipeline.predict(df.head(3))) == 3
+
+    df, schema = with_schema(text_frame())
+    text = run_automl(df, schema, target="sentiment", time_budget=5, max_trials=3)
+    assert text.task.value == "text"
+    families = {r["family"] for r in text.leaderboard}
+    assert {"logistic-regression", "naive-bayes"} <= families
+    assert text.leaderboard[0]["score"] > 0.9  # the words give the sentiment away
+
+
+def test_same_seed_same_leaderboard() -> None:
+    df, schema = with_schema(binary_frame())
+
+    def scores() -> list:
+        result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=2)
+        return [(r["name"], round(r["score"], 10)) for r in result.leaderboard]
+
+    assert scores() == scores()
+
+
+def test_ensemble_selection_mixes_complementary_models_and_persists_safely() -> None:
+    # Two noisy, independent views of the truth average into a better one.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    views = []
+    for _ in range(2):
+        p = np.clip(0.5 + (y - 0.5) * 0.3 + rng.normal(0, 0.25, 400), 0.01, 0.99)
+        views.append(np.column_stack([1 - p, p]))
+    weights, score = greedy_selection(views, y, scorer("roc_auc", "binary"))
+    assert weights.min() > 0.2 and score > max(scorer("roc_auc", "binary")(y, v) for v in views)
+
+    df, schema = with_schema(binary_frame())
+    result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=2)
+    members = [result.refit(e) for e in result.top(2)]
+    assert all(isinstance(m, Pipeline | WeightedEnsembleClassifier) for m in members)
+    ensemble = WeightedEnsembleClassifier.from_fitted(members, [0.5, 0.5], ["a", "b"])
+    loaded = load_trusted(dump_pipeline(ensemble))
+    X = df.drop(columns=["diagnosis"])
+    assert np.allclose(loaded.predict_proba(X), ensemble.predict_proba(X))
+    assert list(loaded.classes_) == ["benign", "malignant"]
+
+
+def test_leaderboard_sorts_by_any_metric() -> None:
+    rows = [
+        {"name": "a", "cv": {"rmse": {"mean": 2.0}}, "fit_seconds": 0.1},
+        {"name": "b", "cv": {"rmse": {"mean": 1.0}}, "fit_seconds": 0.3},
+        {"name": "c", "cv": {}, "fit_seconds": 0.2},
+    ]
+    assert [r["name"] for r in sort_rows(rows, "rmse")] == ["b", "a", "c"]
+    assert [r["name"] for r in sort_rows(rows, "rmse", descending=True)] == ["a", "b", "c"]
+    assert [r["name"] for r in sort_rows(rows, "fit_seconds")] == ["a", "c", "b"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"time_budget": 0.5}, "too small to fit even one model"),
+        ({"metric": "rmse"}, "does not fit a binary task"),
+        ({"metric": "nonsense"}, "known metrics"),
+        ({"target": "ghost"}, "not in the dataset"),
+    ],
+)
+def test_bad_requests_name_what_is_wrong(change: dict, words: str) -> None:
+    df, schema = with_schema(binary_frame())
+    options = {"target": "diagnosis", "time_budget": 5, **change}
+    with pytest.raises(InvalidInputError, match=words):
+        run_automl(df, schema, **options)
+
+
+def test_a_single_class_target_is_refused() -> None:
+    frame = binary_frame()
+    frame["diagnosis"] = "benign"
+    df, schema = with_schema(frame)
+    with pytest.raises(InvalidInputError, match="single value"):
+        run_automl(df, schema, target="diagnosis", time_budget=5)

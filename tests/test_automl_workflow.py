@@ -1,0 +1,73 @@
+"""The automl job end to end through the hub: leaderboard, registry, alias, events."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlharbor.errors import InvalidInputError
+from mlharbor.hub import Hub
+from mlharbor.workflows_automl import AutoMLRequest
+
+SAMPLES = Path(__file__).parents[1] / "samples"
+
+
+def test_automl_registers_the_winner_and_top_k_with_best_model_alias(sqlite_hub: Hub) -> None:
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    started = time.perf_counter()
+    job = hub.automl("iris", "variety", time_budget=6, top_k=2)
+    assert job.state == "succeeded", job.error
+    result = job.result
+    # The job's own work for the winner (search, refit, evaluation, registration) keeps to
+    # the budget; generous slack for a shared machine. The extra top-k models come after.
+    assert result["budget_seconds"] < 6 * 1.5 + 2, (result["budget_seconds"], result["timings"])
+    assert result["seconds"] >= result["budget_seconds"]
+    assert time.perf_counter() - started < 120
+
+    rows = result["leaderboard"]
+    assert rows[0]["rank"] == 1 and result["best"] in {r["name"] for r in rows}
+    assert {r["family"] for r in rows if r["status"] == "ok"} >= {"logistic-regression"}
+    assert all("accuracy" in r["cv"] for r in rows if r["status"] == "ok")
+
+    model = hub.models.get_model("iris-variety")
+    assert len(model.versions) == 2
+    best = hub.models.get_version("iris-variety", "best_model")
+    assert best.version == result["version"] == model.aliases["latest"]
+    assert best.lineage["automl"]["winner"] and best.lineage["automl"]["leaderboard"]
+    assert best.metrics["test"]["accuracy"] > 0.8 and "accuracy" in best.metrics["cv"]
+    assert {"confusion_matrix", "roc_curve", "feature_importance"} <= set(best.artifacts)
+
+    rows_in = pd.read_csv(SAMPLES / "iris_predict.csv").head(3).to_dict("records")
+    answer = hub.predictor.predict("iris-variety", "best_model", rows_in)
+    assert len(answer.predictions) == 3 and set(answer.classes) == {
+        "Setosa",
+        "Versicolor",
+        "Virginica",
+    }
+
+    trials = [e.data for e in hub.jobs.events(job.id) if e.kind == "trial"]
+    assert len(trials) >= 2
+    assert {"name", "params", "score", "elapsed", "remaining"} <= set(trials[0])
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"time_budget": 1}, "too small to fit even one model"),
+        ({"metric": "r2"}, "does not fit a multiclass task"),
+        ({"target": "nope"}, "not in the dataset"),
+        ({"top_k": 0}, "top_k"),
+    ],
+)
+def test_bad_automl_requests_are_refused_before_queueing(
+    sqlite_hub: Hub, change: dict, words: str
+) -> None:
+    sqlite_hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    request = AutoMLRequest(**{"dataset": "iris", "target": "variety", **change})
+    with pytest.raises(InvalidInputError, match=words):
+        sqlite_hub.submit_automl(request)
+    assert sqlite_hub.jobs.count() == 0

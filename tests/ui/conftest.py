@@ -1,0 +1,70 @@
+"""A headless Chromium (Debian's, driven by Playwright) and live servers for the UI tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlharbor.config import Settings
+from mlharbor.hub import Hub
+from tests.api.conftest import LiveServer, serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One Chromium for the session (starting it costs a second or two)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}; .ci/run installs it (apt chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shot() -> object:
+    """``shot(page, name)`` saves a full-page screenshot under test-artifacts/ui/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page: object, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        return path
+
+    return save
+
+
+@pytest.fixture
+def secured_live(tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server with API keys required (no worker)."""
+    settings = Settings(data_dir=tmp_path / "secured", auth_enabled=True, workers=0)
+    with Hub.open(settings) as hub:
+        yield from serve(hub)
+
+
+@pytest.fixture
+def live_worker(sqlite_hub: Hub) -> Iterator[LiveServer]:
+    """A live server over the embedded defaults, with its worker pool running."""
+    yield from serve(sqlite_hub, worker=True)
+
+
+@pytest.fixture
+def live_sqlite(sqlite_hub: Hub) -> Iterator[LiveServer]:
+    """A live server over the embedded defaults, without workers."""
+    yield from serve(sqlite_hub)

@@ -1,0 +1,209 @@
+"""End to end in a real browser: from a CSV to a champion model answering the form.
+
+Screenshots of every page land in test-artifacts/ui/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import LiveServer
+
+pytestmark = pytest.mark.slow
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+HTMX_SETTLED = (
+    "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+)
+SNIPPETS = {"curl": ["bash", "-c"], "python": [sys.executable, "-c"], "mlflow": ["bash", "-c"]}
+
+
+def _page(browser: Any, width: int = 1280) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A 4xx answer the page shows as a message is logged by Chromium; that is not an error.
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    page.errors = errors
+    return page
+
+
+UNLABELLED = """() => [...document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button")]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                    && !(el.tagName === "BUTTON" && el.textContent.trim()))
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def _look(page: Any, shot: Any, name: str) -> None:
+    """Every control has a name a screen reader can say; then save the screenshot."""
+    assert page.evaluate(UNLABELLED) == [], name
+    shot(page, name)
+
+
+def _drop_file(page: Any, selector: str, name: str, text: str) -> None:
+    """Drag a file onto ``selector`` as a person would (a DataTransfer on a drop event)."""
+    page.evaluate(
+        """([selector, name, text]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, { type: "text/csv" }));
+            const zone = document.querySelector(selector);
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true }));
+            }
+        }""",
+        [selector, name, text],
+    )
+
+
+def test_csv_to_champion_model_in_the_browser(
+    browser: Any, live_worker: LiveServer, shot: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = _page(browser)
+    url = live_worker.url
+
+    # Datasets: the empty state, then a drag-and-drop upload with its progress bar.
+    page.goto(url + "/")
+    expect(page.get_by_role("heading", name="No datasets yet — upload one")).to_be_visible()
+    page.get_by_label("From a URL").fill("file:///etc/passwd")
+    page.get_by_role("button", name="Fetch").click()
+    expect(page.locator('[data-error-for="url"]')).to_contain_text("only http and https")
+    _look(page, shot, "01-datasets-empty")
+    _drop_file(page, "[data-dropzone]", "iris.csv", (SAMPLES / "iris.csv").read_text())
+
+    # The dataset page: schema, preview, and the insights loaded by htmx.
+    page.wait_for_url(re.compile(r"/datasets/iris\?version=1"))
+    expect(page.get_by_role("heading", name="Quality warnings")).to_be_visible(timeout=20_000)
+    page.get_by_label("Target column").select_option("variety")
+    page.get_by_role("button", name="Analyse target").click()
+    expect(page.get_by_role("heading", name="Target variety: class balance")).to_be_visible(
+        timeout=20_000
+    )
+    expect(page.get_by_text("target leakage").first).to_be_visible()
+    page.wait_for_selector("[data-plot] .main-svg")
+    assert page.locator("[data-plot][data-rendered]").count() >= 6
+    _look(page, shot, "02-dataset-insights")
+
+    # Train: the task comes from the insights; a bad parameter is refused next to its field.
+    page.get_by_role("button", name="Train a model →").click()
+    page.wait_for_url(re.compile(r"/datasets/iris/train"))
+    expect(page.get_by_label("Task")).to_have_value("multiclass")
+    page.get_by_label("Algorithm").select_option("logistic-regression")  # htmx swaps the fields
+    expect(page.locator('[data-param="C"]')).to_be_visible()
+    page.wait_for_function(HTMX_SETTLED)  # the swapped-in select listens once htmx settled
+    page.get_by_label("Algorithm").select_option("random-forest")
+    expect(page.locator('[data-param="n_estimators"]')).to_be_visible()
+    page.locator("summary", has_text="All parameters").click()
+    page.get_by_label("max_features").fill("bogus")
+    page.get_by_role("button", name="Start training").click()
+    error = page.locator('[data-error-for="params.max_features"]')
+    expect(error).to_contain_text("max_features")
+    _look(page, shot, "03-train-error")
+    page.get_by_label("max_features").fill("sqrt")
+    page.get_by_label("n_estimators").fill("10")
+    page.get_by_label("Cross-validation folds").fill("2")
+    page.get_by_role("button", name="Start training").click()
+
+    # Job: live progress until the model is registered.
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    expect(page.get_by_role("progressbar", name="Job progress")).to_be_visible()
+    open_model = page.get_by_role("link", name="Open the model →")
+    expect(open_model).to_be_visible(timeout=90_000)
+    expect(page.locator("[data-job-state]")).to_have_text("succeeded")
+    assert page.locator("[data-job-events] li").count() >= 4  # events arrived live
+    _look(page, shot, "04-job")
+    open_model.click()
+
+    # Model: plots, promotion to champion, a prediction from the form.
+    page.wait_for_url(re.compile(r"/models/iris-variety"))
+    page.wait_for_selector('[data-plot-name="roc_curve"] .main-svg')
+    for plot in ("confusion_matrix", "feature_importance", "learning_curve", "calibration"):
+        expect(page.locator(f'[data-plot-name="{plot}"] .main-svg').first).to_be_visible()
+    page.get_by_role("button", name="Promote to champion").click()
+    expect(page.locator('h1 [data-alias="champion"]')).to_be_visible()
+    page.get_by_role("button", name="Predict").click()
+    result = page.locator("[data-predict-result]")
+    expect(result).to_contain_text("Prediction: Setosa")
+    expect(result).to_contain_text("Probability")
+    page.get_by_role("tab", name="MLflow protocol").click()
+    expect(page.locator("#snip-mlflow")).to_contain_text("dataframe_split")
+    _look(page, shot, "05-model")
+    # The snippets work as pasted: the champion answers each of them.
+    snippet = {k: page.locator(f"#snip-{k} code").text_content() for k in SNIPPETS}
+    for key, command in SNIPPETS.items():
+        out = subprocess.run(
+            [*command, snippet[key]], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert "Setosa" in out.stdout, (key, out.stdout, out.stderr)
+
+    # Settings: create a key (shown once), see it listed, revoke it.
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Name").fill("nightly-scoring")
+    page.get_by_label("predict").check()
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("[data-new-key-value]")).to_contain_text("mlh_")
+    row = page.locator("tr", has_text="nightly-scoring")
+    expect(row).to_contain_text("active")
+    _look(page, shot, "06-settings")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator("tr", has_text="nightly-scoring")).to_contain_text("revoked")
+
+    # Lists, and a narrow window.
+    page.goto(url + "/models")
+    expect(page.get_by_role("link", name="iris-variety")).to_be_visible()
+    expect(page.get_by_text("champion → v1")).to_be_visible()
+    _look(page, shot, "07-models")
+    page.goto(url + "/jobs")
+    _look(page, shot, "08-jobs")
+    narrow = _page(browser, width=390)
+    narrow.goto(url + "/datasets/iris?target=variety")
+    expect(narrow.get_by_role("heading", name="Quality warnings")).to_be_visible()
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the page is {width}px wide in a 390px window"
+    _look(narrow, shot, "09-dataset-narrow")
+    assert page.errors == [] and narrow.errors == []
+
+
+def test_browser_signs_in_with_a_key_and_keys_keep_their_scopes(
+    browser: Any, secured_live: LiveServer, shot: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    _, reader = secured_live.hub.keys.create("analyst", ["read"])
+    page = _page(browser)
+    page.goto(secured_live.url + "/datasets")
+    page.wait_for_url(re.compile(r"/sign-in\?next=/datasets"))
+    page.get_by_label("API key").fill("mlh_wrong_key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator('[data-error-for="key"]')).not_to_be_empty()
+    _look(page, shot, "10-sign-in-error")
+    page.get_by_label("API key").fill(reader)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/datasets$"))
+    expect(page.get_by_text("Signed in as")).to_contain_text("analyst")
+    # A read-only key sees no upload and no Settings; the admin page refuses it.
+    expect(page.get_by_role("heading", name="Add a dataset")).to_have_count(0)
+    expect(page.get_by_role("link", name="Settings")).to_have_count(0)
+    page.goto(secured_live.url + "/settings")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "mlharbor_key")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.get_by_role("button", name="Sign in with another key").click()
+    page.wait_for_url(re.compile(r"/sign-in"))
+    assert page.errors == []
