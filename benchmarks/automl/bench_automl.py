@@ -180,6 +180,7 @@ def score_all(datasets: list[str]) -> list[dict]:
                     "seconds": result.get("wall_seconds"),
                     "load": float(np.median(result["load"])) if result.get("load") else None,
                     "best": result.get("best"),
+                    "own_seconds": (result.get("timings") or {}).get("total"),
                 }
             )
     return rows
@@ -225,6 +226,20 @@ def report(rows: list[dict], budget: float) -> str:
         "finished (1 = best): " + ", ".join(f"{s} {r:.2f}" for s, r in ranks.items()),
         "",
     ]
+    own = frame[(frame["system"] == "mlharbor") & frame["own_seconds"].notna()]
+    if not own.empty:
+        lines.append(
+            f"mlharbor's own clock (search + refit, budget {budget:g} s): "
+            + ", ".join(f"{r.dataset} {r.own_seconds:.1f} s" for r in own.itertuples())
+            + "; the wall times above add the process start, imports and scoring the test rows."
+        )
+        lines.append("")
+    best = frame[frame["system"] == "mlharbor"][["dataset", "best"]]
+    if not best.empty:
+        lines.append(
+            "mlharbor's winners: " + ", ".join(f"{r.dataset} {r.best}" for r in best.itertuples())
+        )
+        lines.append("")
     loads = frame.groupby("system")["load"].median().reindex(SYSTEMS)
     lines.append(
         "Median 1-minute load average during the runs: "

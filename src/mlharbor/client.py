@@ -147,6 +147,19 @@ class Jobs(_Resource):
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
+    def submit_score(self, model: str, dataset: str, **options: Any) -> dict[str, Any]:
+        """Queue a ``score`` job: ``model`` is ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``;
+        ``options``: ``dataset_version``, ``output``, ``chunk_rows``, ``timeout_seconds``."""
+        sep = "@" if "@" in model else "/"
+        name, _, ref = model.partition(sep)
+        timeout = options.pop("timeout_seconds", None)
+        body = {
+            "kind": "score",
+            "params": {"model": name, "ref": ref or "latest", "dataset": dataset, **options},
+            "timeout_seconds": timeout,
+        }
+        return self._call("POST", "/api/v1/jobs", json=body).json()
+
     def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
         """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric...)."""
         timeout = options.pop("timeout_seconds", None)
@@ -223,6 +236,27 @@ class Models(_Resource):
             f"/api/v1/models/{name}/versions/{ref}/artifacts/{artifact}",
             params={"format": format},
         ).content
+
+    def export(
+        self, name: str, ref: int | str, dest: str | Path, *, format: str = "mlflow"
+    ) -> Path:
+        """Save a version as an MLflow model directory (unpacked into ``dest``) or an ONNX file."""
+        import io
+        import zipfile
+
+        data = self._call(
+            "GET", f"/api/v1/models/{name}/versions/{ref}/export", params={"format": format}
+        ).content
+        dest = Path(dest)
+        if format == "onnx":
+            dest.write_bytes(data)
+            return dest
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for member in zf.namelist():
+                # Entries are "<stem>/<file>" written by the server; only the file name is kept.
+                (dest / Path(member).name).parent.mkdir(parents=True, exist_ok=True)
+                (dest / Path(member).name).write_bytes(zf.read(member))
+        return dest
 
     def download(self, name: str, ref: int | str = "latest") -> bytes:
         """The model file (skops)."""
@@ -319,6 +353,14 @@ class Client:
     ) -> dict[str, Any]:
         """Train one model as a job; with ``wait``, return the finished job."""
         job = self.jobs.submit_train(dataset, target, **options)
+        return self.jobs.wait(job["id"]) if wait else job
+
+    def score(
+        self, model: str, dataset: str, *, wait: bool = True, **options: Any
+    ) -> dict[str, Any]:
+        """Score a stored dataset with ``model`` (``NAME@ALIAS``) as a job; with ``wait``,
+        return the finished job, whose result names the scored dataset to download."""
+        job = self.jobs.submit_score(model, dataset, **options)
         return self.jobs.wait(job["id"]) if wait else job
 
     def automl(

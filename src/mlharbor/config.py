@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     url_timeout_seconds: float = Field(30.0, description="Timeout for fetching a dataset URL.")
     preview_max_rows: int = 1000
     max_predict_rows: int = Field(100_000, description="Most rows in one prediction request.")
+    predict_cache_size: int = Field(16, description="Most models kept loaded for prediction.")
+    predict_ref_ttl_seconds: float = Field(
+        2.0, description="How long an alias resolution is trusted before asking the database."
+    )
+    predict_onnx: bool = Field(
+        True, description="Serve with onnxruntime when a model converts and agrees with sklearn."
+    )
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")

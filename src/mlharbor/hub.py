@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
@@ -26,8 +26,11 @@ from mlharbor.serving.predictor import Predictor
 from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
-from mlharbor.workflows import TRAIN, TrainRequest, check_request
-from mlharbor.workflows_automl import AUTOML, AutoMLRequest, check_automl_request
+
+if TYPE_CHECKING:
+    from mlharbor.serving.batch import ScoreRequest
+    from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows_automl import AutoMLRequest
 
 
 class Hub:
@@ -55,9 +58,33 @@ class Hub:
             if settings.predlog_enabled
             else None
         )
-        self.predictor = Predictor(self.models, log=self.predlog)
+        self.predictor = Predictor(
+            self.models,
+            capacity=settings.predict_cache_size,
+            ref_ttl=settings.predict_ref_ttl_seconds,
+            validation_rows=self._validation_rows if settings.predict_onnx else None,
+            log=self.predlog,
+        )
         self.monitoring = MonitoringService(settings, self.artifacts, self.models, self.datasets)
         self.alerts = AlertService(self.sessions, self.monitoring)
+
+    def _validation_rows(self, version: Any) -> Any:
+        """Up to 200 rows of the dataset a model version was trained on (ONNX checks)."""
+        from mlharbor.errors import NotFoundError
+
+        dataset, number = version.lineage.get("dataset"), version.lineage.get("dataset_version")
+        if not dataset:
+            return None
+        try:
+            data = self.datasets.get_version(dataset, number)
+        except NotFoundError:
+            return None
+        names = [str(c["name"]) for c in version.signature.get("inputs", [])]
+        present = {c.name for c in data.schema.columns}
+        if not names or not set(names) <= present:
+            return None
+        table = self.datasets.read_table(data, columns=names)
+        return table.slice(max(0, table.num_rows - 200)).to_pandas()
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:
@@ -71,9 +98,26 @@ class Hub:
         self, request: TrainRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check a training request and queue it as a ``train`` job."""
+        # Imported here: a predict-only server never loads the training stack.
+        from mlharbor.workflows import TRAIN, check_request
+
         check_request(self, request)
         return self.jobs.submit(
             TRAIN,
+            request.to_params(),
+            timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
+            max_attempts=self.settings.job_max_attempts,
+        )
+
+    def submit_score(
+        self, request: ScoreRequest, *, timeout_seconds: float | None = None
+    ) -> JobInfo:
+        """Check a batch-scoring request and queue it as a ``score`` job."""
+        from mlharbor.serving.batch import SCORE, check_score_request
+
+        check_score_request(self, request)
+        return self.jobs.submit(
+            SCORE,
             request.to_params(),
             timeout_seconds=timeout_seconds or self.settings.job_default_timeout_seconds,
             max_attempts=self.settings.job_max_attempts,
@@ -83,6 +127,8 @@ class Hub:
         self, request: AutoMLRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check an AutoML request and queue it as an ``automl`` job."""
+        from mlharbor.workflows_automl import AUTOML, check_automl_request
+
         check_automl_request(self, request)
         # The job ends within its budget; the timeout only catches a wedged one.
         timeout = timeout_seconds or max(
@@ -116,6 +162,8 @@ class Hub:
         ``cv_folds``, ``max_trials``...). With ``run_here`` the job runs in a worker in
         this process when no server is running.
         """
+        from mlharbor.workflows_automl import AutoMLRequest
+
         request = AutoMLRequest(
             dataset=dataset,
             target=target,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -102,3 +103,47 @@ def test_mlflow_scoring_protocol(served: LiveServer) -> None:
         assert bad.json()["error_code"] == "BAD_REQUEST" and "data" in bad.json()["message"]
         gone = api.post("/api/v1/models/ghost/1/invocations", json={"instances": [{"a": 1}]})
         assert gone.status_code == 404 and gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_infinity_is_refused_and_unseen_categories_reported(
+    live_sqlite: LiveServer, tmp_path: Path
+) -> None:
+    from tests.serving.mixed import register
+
+    row = register(live_sqlite.hub, tmp_path, "churn", "churn").iloc[0].to_dict()
+    url = "/api/v1/models/churn/latest/predict"
+    headers = {"content-type": "application/json"}
+    with live_sqlite.client() as api:
+        for rows in ([{**row, "income": float("inf")}], [{**row, "income": float("-inf")}, row]):
+            r = api.post(url, content=json.dumps(rows), headers=headers)
+            assert r.status_code == 422 and "'income'" in r.json()["detail"], r.text
+            assert "finite" in r.json()["detail"]
+        r = api.post(url, content=json.dumps([{**row, "income": float("nan")}]), headers=headers)
+        assert r.status_code == 200 and r.json()["predictions"][0] in ("yes", "no")
+        r = api.post(url, json=[{**row, "city": "tokyo"}, {**row, "plan": "gold"}])
+        assert r.status_code == 200
+        assert r.json()["unseen_categories"] == {"city": ["tokyo"], "plan": ["gold"]}
+        r = api.post(
+            "/api/v1/models/churn/latest/invocations",
+            content=json.dumps({"dataframe_records": [{**row, "age": float("inf")}]}),
+            headers=headers,
+        )
+        assert r.status_code == 400 and "'age'" in r.json()["message"]
+
+
+def test_a_million_rows_is_413_naming_the_limit_before_parsing(served: LiveServer) -> None:
+    row = ",".join(str(v) for v in FEATURES.iloc[0])
+    csv = ",".join(FEATURES.columns) + "\n" + "\n".join([row] * 1_000_000)
+    with served.client() as api:
+        r = api.post(
+            "/api/v1/models/iris/latest/predict",
+            content=csv,
+            headers={"content-type": "text/csv"},
+        )
+        assert r.status_code == 413, r.text
+        assert (
+            "1,000,000 rows" in r.json()["detail"] and "the limit is 100,000" in r.json()["detail"]
+        )
+        records = {"dataframe_records": [FEATURES.iloc[0].to_dict()] * 1_000_000}
+        r = api.post("/api/v1/models/iris/latest/invocations", json=records)
+        assert r.status_code == 413 and "100,000" in r.json()["message"]

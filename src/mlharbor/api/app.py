@@ -8,47 +8,55 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from mlharbor import __version__, ui
-from mlharbor.api import observability, problems, ws_events
+from mlharbor import __version__
+from mlharbor.api import observability, problems
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
-from mlharbor.api.routes import (
-    compat,
-    datasets,
-    health,
-    jobs,
-    keys,
-    models,
-    monitoring,
-    predict,
-)
+from mlharbor.api.routes import health, models, predict
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
-from mlharbor.jobs import LocalWorkerPool
-from mlharbor.monitoring.alerts import AlertScheduler
+
+#: ``all`` serves everything and runs the worker pool; ``predict`` serves health, metrics,
+#: the registry (read) and prediction only, and loads no training or job-running code.
+ROLES = ("all", "predict")
 
 
 def create_app(
-    settings: Settings | None = None, hub: Hub | None = None, *, worker: bool | None = None
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+    *,
+    worker: bool | None = None,
+    role: str = "all",
 ) -> FastAPI:
     """Build the app.
 
     The hub is opened by the lifespan unless one is passed in. ``worker`` starts the embedded
     worker pool with the app (default: when the app opens its own hub and
-    ``settings.workers`` is above zero).
+    ``settings.workers`` is above zero). ``role="predict"`` builds a predict-only replica
+    (see :data:`ROLES`).
     """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     settings = settings or (hub.settings if hub else get_settings())
     if worker is None:
-        worker = hub is None and settings.workers > 0
+        worker = hub is None and settings.workers > 0 and role == "all"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = hub is None
         app.state.hub = hub or Hub.open(settings)
         app.state.metrics.hub = app.state.hub
-        pool = LocalWorkerPool(settings).start() if worker else None
-        checks = AlertScheduler(app.state.hub.alerts).start() if settings.monitor_models else None
+        pool = None
+        if worker:
+            from mlharbor.jobs import LocalWorkerPool
+
+            pool = LocalWorkerPool(settings).start()
+        checks = None
+        if settings.monitor_models and role == "all":
+            from mlharbor.monitoring.alerts import AlertScheduler
+
+            checks = AlertScheduler(app.state.hub.alerts).start()
         try:
             yield
         finally:
@@ -87,13 +95,20 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(observability.router)
-    app.include_router(datasets.router)
-    app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(predict.router)
-    app.include_router(monitoring.router)
-    app.include_router(keys.router)
-    app.include_router(ws_events.router)
-    app.include_router(compat.router)
-    ui.install(app)
+    if role == "all":
+        # Imported here: these routes reach training, datasets, jobs and the UI.
+        from mlharbor import ui
+        from mlharbor.api import ws_events
+        from mlharbor.api.routes import compat, datasets, jobs, keys, monitoring
+
+        app.include_router(datasets.router)
+        app.include_router(jobs.router)
+        app.include_router(jobs.scoring)
+        app.include_router(monitoring.router)
+        app.include_router(keys.router)
+        app.include_router(ws_events.router)
+        app.include_router(compat.router)
+        ui.install(app)
     return app

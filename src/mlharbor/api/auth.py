@@ -23,6 +23,9 @@ from mlharbor.keys import KeyInfo, Scope
 PUBLIC = {
     "/healthz",
     "/readyz",
+    "/ping",
+    "/health",
+    "/version",
     "/api/v1",
     "/docs",
     "/docs/oauth2-redirect",

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from mlharbor.cli.common import app, console, open_client, open_hub, progress_bar, run, target
 from mlharbor.cli.training import _fail, _ingest_for_training, _print_version
-from mlharbor.workflows_automl import AutoMLRequest
 
 
 @app.command()
@@ -39,6 +38,9 @@ def automl(
     """Search models for a target within a time budget; register the best as best_model."""
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
+    # Imported here: `mlharbor serve --role predict` must not load the training stack.
+    from mlharbor.workflows_automl import AutoMLRequest
+
     request = AutoMLRequest(
         dataset=dataset,
         target=target_column,

@@ -33,29 +33,44 @@ def serve(
     insecure: Annotated[
         bool, typer.Option(help="Allow binding a non-loopback address without API keys.")
     ] = False,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: API, UI and worker pool; predict: a predict-only replica (no training "
+            "code, no worker)."
+        ),
+    ] = "all",
 ) -> None:
     """Start the API and UI with embedded defaults (SQLite and a local data folder)."""
     import uvicorn
 
-    from mlharbor.api.app import create_app
+    from mlharbor.api.app import ROLES, create_app
     from mlharbor.api.observability import configure_logging
 
+    if role not in ROLES:
+        err_console.print(f"[bold red]error:[/] unknown role {role!r}; roles: {', '.join(ROLES)}")
+        raise typer.Exit(2)
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
-    if not is_loopback(host) and not settings.auth_enabled and not insecure:
+    refuse_open_bind(host, settings.auth_enabled, insecure)
+    configure_logging(settings.log_level)
+    console.print(
+        f"mlharbor serving on [bold]http://{host}:{port}[/] "
+        f"(role: {role}, data: {settings.data_dir.resolve()}, docs: /docs)"
+    )
+    uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="warning")
+
+
+def refuse_open_bind(host: str, auth_enabled: bool, insecure: bool) -> None:
+    """Exit when asked to serve a non-loopback address without API keys."""
+    if not is_loopback(host) and not auth_enabled and not insecure:
         err_console.print(
             f"[bold red]error:[/] refusing to serve {host} without API keys: anyone on the "
             "network could use it. Set MLHARBOR_AUTH_ENABLED=true (and create a key with "
             "'mlharbor keys create --scope admin'), or pass --insecure."
         )
         raise typer.Exit(6)
-    configure_logging(settings.log_level)
-    console.print(
-        f"mlharbor serving on [bold]http://{host}:{port}[/] "
-        f"(data: {settings.data_dir.resolve()}, docs: /docs)"
-    )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 def is_loopback(host: str) -> bool:

@@ -22,7 +22,6 @@ from mlharbor.cli.common import (
 )
 from mlharbor.config import get_settings
 from mlharbor.registry.records import split_model_ref
-from mlharbor.workflows import TrainRequest
 
 jobs_app = typer.Typer(help="Follow, list and cancel jobs.", no_args_is_help=True)
 models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
@@ -111,6 +110,8 @@ def train(
     """Train one model on a dataset (a name, or a file to ingest first) and register it."""
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
+    from mlharbor.workflows import TrainRequest
+
     request = TrainRequest(
         dataset=dataset,
         target=target_column,
@@ -297,3 +298,24 @@ def models_alias(
         with open_hub() as hub:
             v = run(lambda: hub.models.set_alias(name, alias, version)).to_dict()
     console.print(f"{name}@{alias} → version {v['version']}")
+
+
+@models_app.command("export")
+def models_export(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")],
+    out: Annotated[Path, typer.Option(help="Folder (mlflow) or file (onnx) to write.")],
+    format: Annotated[str, typer.Option("--format", help="mlflow or onnx.")] = "mlflow",
+) -> None:
+    """Export a version as an MLflow model directory or an ONNX file."""
+    name, ref = split_model_ref(model)
+    if target.url:
+        if format == "mlflow" and out.exists() and any(out.iterdir()):
+            err_console.print(f"[bold red]error:[/] {out} already exists and is not empty")
+            raise typer.Exit(5)
+        with open_client() as client:
+            run(lambda: client.models.export(name, ref, out, format=format))
+    else:
+        with open_hub() as hub:
+            run(lambda: hub.models.export(name, ref, out, format))
+    hint = f"  (mlflow models serve -m {out} --env-manager local)" if format == "mlflow" else ""
+    console.print(f"exported {name}@{ref} as {format} to {out}{hint}")

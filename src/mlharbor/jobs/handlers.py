@@ -27,6 +27,11 @@ DEFAULT_HANDLERS: dict[str, str] = {
     "noop": "mlharbor.jobs.builtin:noop",
     "sleep": "mlharbor.jobs.builtin:sleep",
     "demo_cv": "mlharbor.jobs.builtin:demo_cv",
+    # Named here rather than registered on import, so a worker that has not imported the
+    # training or serving modules (a predict-only process, `mlharbor worker`) knows them.
+    "train": "mlharbor.workflows:train_job",
+    "automl": "mlharbor.workflows_automl:automl_job",
+    "score": "mlharbor.serving.batch:score_job",
 }
 
 _registry: dict[str, str] = dict(DEFAULT_HANDLERS)

@@ -1,23 +1,36 @@
-"""Models: the catalog (names, aliases, tasks, parameters), training and evaluation."""
+"""Models: the catalog (names, aliases, tasks, parameters), training and evaluation.
+
+Names resolve on first use, so that importing one light module (``models.signature`` for
+serving) does not load the training stack (LightGBM, matplotlib, Optuna) with it.
+"""
 
 from __future__ import annotations
 
-from mlharbor.models.catalog import (
-    CATALOG,
-    ModelSpec,
-    Scaling,
-    coerce_param,
-    get_spec,
-    model_names,
-    parse_params,
-    resolve_model,
-    validate_params,
-)
-from mlharbor.models.evaluate import artifact_names, make_artifacts
-from mlharbor.models.metrics import compute_metrics
-from mlharbor.models.signature import prepare_input
-from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import TrainResult, check_train_request, library_versions, train_model
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CATALOG": "mlharbor.models.catalog",
+    "ModelSpec": "mlharbor.models.catalog",
+    "Scaling": "mlharbor.models.catalog",
+    "coerce_param": "mlharbor.models.catalog",
+    "get_spec": "mlharbor.models.catalog",
+    "model_names": "mlharbor.models.catalog",
+    "parse_params": "mlharbor.models.catalog",
+    "resolve_model": "mlharbor.models.catalog",
+    "validate_params": "mlharbor.models.catalog",
+    "artifact_names": "mlharbor.models.evaluate",
+    "make_artifacts": "mlharbor.models.evaluate",
+    "compute_metrics": "mlharbor.models.metrics",
+    "prepare_input": "mlharbor.models.signature",
+    "Task": "mlharbor.models.tasks",
+    "detect_task": "mlharbor.models.tasks",
+    "parse_task": "mlharbor.models.tasks",
+    "TrainResult": "mlharbor.models.train",
+    "check_train_request": "mlharbor.models.train",
+    "library_versions": "mlharbor.models.train",
+    "train_model": "mlharbor.models.train",
+}
 
 __all__ = [
     "CATALOG",
@@ -41,3 +54,35 @@ __all__ = [
     "train_model",
     "validate_params",
 ]
+
+if TYPE_CHECKING:
+    from mlharbor.models.catalog import (
+        CATALOG,
+        ModelSpec,
+        Scaling,
+        coerce_param,
+        get_spec,
+        model_names,
+        parse_params,
+        resolve_model,
+        validate_params,
+    )
+    from mlharbor.models.evaluate import artifact_names, make_artifacts
+    from mlharbor.models.metrics import compute_metrics
+    from mlharbor.models.signature import prepare_input
+    from mlharbor.models.tasks import Task, detect_task, parse_task
+    from mlharbor.models.train import (
+        TrainResult,
+        check_train_request,
+        library_versions,
+        train_model,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlharbor.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

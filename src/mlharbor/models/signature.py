@@ -82,7 +82,8 @@ def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
     if dtype.startswith(("bool", "boolean")):
         return _to_bool(values)
     if dtype.startswith(("int", "uint", "float", "double", "decimal")):
-        return _checked(values, pd.to_numeric(values, errors="coerce"), "a number")
+        numbers = _checked(values, pd.to_numeric(values, errors="coerce"), "a number")
+        return _finite(numbers)
     if dtype.startswith(("datetime", "timestamp")):
         parsed = pd.to_datetime(values, errors="coerce", format="mixed")
         return _checked(values, parsed, "a date")
@@ -92,6 +93,19 @@ def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
         # here it is only checked that each one is a date at all.
         _checked(text, pd.to_datetime(text, errors="coerce", format="mixed"), "a date")
     return text
+
+
+def _finite(numbers: pd.Series) -> pd.Series:
+    # Infinity passes the cast but no estimator takes it: refuse it here, by column.
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise InvalidInputError(
+            f"column {numbers.name!r} must hold finite numbers; {int(infinite.sum())} value(s) "
+            "are infinite (send null for a missing value)",
+            column=str(numbers.name),
+        )
+    return numbers
 
 
 def _to_bool(values: pd.Series) -> pd.Series:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sklearn.base import is_classifier, is_regressor
 from sqlalchemy import func, select
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.models.tasks import Task, parse_task
-from mlharbor.models.train import TrainResult, library_versions
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
     ModelVersionRecord,
@@ -37,6 +37,9 @@ from mlharbor.registry.records import (
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import ModelAlias, ModelVersion, RegisteredModel, utcnow
+
+if TYPE_CHECKING:
+    from mlharbor.models.train import TrainResult
 
 LATEST = "latest"
 MODEL_FILE = "model.skops"
@@ -60,6 +63,19 @@ class ModelRegistry:
     def __init__(self, session_factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
         self.session_factory = session_factory
         self.artifacts = artifacts
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(name)`` after an alias of ``name`` moves or a version is added.
+
+        Caches of alias resolutions (the predictor's) subscribe here, so a move made through
+        this registry is seen at once; other processes rely on their cache's expiry.
+        """
+        self._listeners.append(listener)
+
+    def _changed(self, name: str) -> None:
+        for listener in self._listeners:
+            listener(name)
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -156,6 +172,8 @@ class ModelRegistry:
         InvalidInputError
             Invalid name, unreadable file, untrusted or forbidden types, not a fitted model.
         """
+        from mlharbor.models.train import library_versions
+
         check_model_name(name)
         allow = sorted(set(allow))
         model = load_external(skops_bytes, allow=allow)
@@ -204,7 +222,9 @@ class ModelRegistry:
             row = self._version(session, model, version)
             self._point(session, model.id, alias, row.id)
             session.flush()
-            return self._record(session, model, row)
+            record = self._record(session, model, row)
+        self._changed(name)
+        return record
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from ``name`` (the version stays).
@@ -228,6 +248,7 @@ class ModelRegistry:
                     alias=alias,
                 )
             session.delete(row)
+        self._changed(name)
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -303,6 +324,28 @@ class ModelRegistry:
             key = self._version(session, model, ref).artifact_key
         return self.artifacts.get_bytes(key)
 
+    def export(self, name: str, ref: int | str, out: Path, fmt: str = "mlflow") -> Path:
+        """Export a version as an MLflow model directory or an ONNX file at ``out``.
+
+        Raises
+        ------
+        InvalidInputError
+            Unknown format, or a pipeline step the format cannot hold (named).
+        NotFoundError
+            Unknown model, version or alias.
+        """
+        from mlharbor.registry.export import FORMATS, export_mlflow, export_onnx
+
+        if fmt not in FORMATS:
+            raise InvalidInputError(
+                f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}"
+            )
+        version = self.get_version(name, ref)
+        pipeline = self.load_pipeline(name, version.version)
+        if fmt == "onnx":
+            return export_onnx(pipeline, version, out)
+        return export_mlflow(pipeline, version, out)
+
     def read_artifact(self, name: str, ref: int | str, artifact: str, fmt: str = "png") -> bytes:
         """One evaluation artifact of a version: its PNG image or its JSON data.
 
@@ -356,10 +399,12 @@ class ModelRegistry:
                 "artifact_key": stored.key,
                 "content_hash": stored.sha256,
             }
-            return self._insert_version(name, description, values)
+            added = self._insert_version(name, description, values)
         except BaseException:
             self.artifacts.delete_prefix(prefix)
             raise
+        self._changed(name)
+        return added
 
     def _insert_version(
         self, name: str, description: str, values: dict[str, Any]

@@ -67,6 +67,25 @@ def frame_from_json(body: Any) -> pd.DataFrame:
     raise _bad(f"unknown input shape with keys {sorted(body)[:5]}")
 
 
+def single_record(body: Any) -> list[dict[str, Any]] | None:
+    """``[record]`` when the body is one row in a records shape, for the pandas-free path."""
+    rows = body
+    split = body.get("dataframe_split") if isinstance(body, dict) and len(body) == 1 else None
+    if isinstance(split, dict) and isinstance(split.get("columns"), list):
+        data, columns = split.get("data"), split["columns"]
+        one_row = isinstance(data, list) and len(data) == 1 and isinstance(data[0], list)
+        if one_row and columns and len(data[0]) == len(columns):
+            return [dict(zip(map(str, columns), data[0], strict=True))]
+        return None
+    if isinstance(body, dict) and len(body) == 1:
+        key = next(iter(body))
+        if key in ("records", "dataframe_records", "instances", "inputs"):
+            rows = body[key]
+    if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and rows[0]:
+        return rows
+    return None
+
+
 def frame_from_csv(data: bytes) -> pd.DataFrame:
     """A DataFrame from a CSV body with a header row."""
     if not data.strip():
@@ -77,13 +96,33 @@ def frame_from_csv(data: bytes) -> pd.DataFrame:
         raise InvalidInputError(f"the CSV body could not be parsed: {exc}")
 
 
+def count_rows(body: Any) -> int:
+    """How many rows a JSON body holds, without building a frame (0 when unknown)."""
+    if isinstance(body, list):
+        return len(body)
+    if not isinstance(body, dict):
+        return 0
+    for key in ("records", "dataframe_records", "instances", "inputs"):
+        if isinstance(body.get(key), list):
+            return len(body[key])
+    split = body.get("dataframe_split")
+    if isinstance(split, dict) and isinstance(split.get("data"), list):
+        return len(split["data"])
+    return 0
+
+
+def check_count(rows: int, limit: int) -> None:
+    """Refuse a request over the row limit (413 naming the limit)."""
+    if rows > limit:
+        raise PayloadTooLargeError(
+            f"{rows:,} rows in one request; the limit is {limit:,} "
+            "(MLHARBOR_MAX_PREDICT_ROWS): split the request or use batch scoring"
+        )
+
+
 def check_rows(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
     """Refuse an empty request or one over the row limit."""
     if len(frame) == 0:
         raise _bad("there are no rows to predict")
-    if len(frame) > limit:
-        raise PayloadTooLargeError(
-            f"{len(frame):,} rows in one request; the limit is {limit:,} "
-            "(MLHARBOR_MAX_PREDICT_ROWS): split the request or use batch scoring"
-        )
+    check_count(len(frame), limit)
     return frame

@@ -1,95 +1,158 @@
-"""Online prediction: models loaded once, input checked against the signature, answers in
-the user's labels with class probabilities.
+"""Online and batch prediction: models loaded once, input checked against the signature,
+answers in the user's labels with class probabilities.
 
-The cache is keyed by model version id, so moving an alias serves the new version on the
-next request while the old one ages out of the cache.
+Two caches keep the database and the artifact store off the request path:
+
+- alias and version resolutions (``name@ref`` → version record), kept ``ref_ttl`` seconds.
+  A move made through this process's registry clears them at once; another replica's move
+  is seen within ``ref_ttl``.
+- loaded pipelines, keyed by version id, least recently used evicted beyond ``capacity``.
+  Concurrent first requests for one version load it once.
+
+Every prediction, online or batch, passes through :meth:`Predictor.predict`, so whatever
+needs to see them (the prediction log) hooks in one place.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mlharbor.models.signature import prepare_input
 from mlharbor.registry import ModelRegistry, ModelVersionRecord
+from mlharbor.serving.fast import LoadedModel, Prediction
+from mlharbor.serving.onnx import OnnxModel, build_onnx
 from mlharbor.serving.predlog import PredictionLog
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Prediction:
-    """Predictions for a batch of rows and which model version made them."""
-
-    model: str
-    version: int
-    predictions: list[Any]
-    classes: list[Any] | None
-    probabilities: list[list[float]] | None
-    ignored_columns: list[str]
-    seconds: float
-    #: The id this call was logged under in the prediction log (labels refer to it).
-    request_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "model": self.model,
-            "version": self.version,
-            "predictions": self.predictions,
-        }
-        if self.probabilities is not None:
-            out["classes"] = self.classes
-            out["probabilities"] = self.probabilities
-        if self.ignored_columns:
-            out["ignored_columns"] = self.ignored_columns
-        if self.request_id is not None:
-            out["request_id"] = self.request_id
-        return out
+__all__ = ["LoadedModel", "Prediction", "Predictor", "Source"]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+class Source:
+    """Where a prediction came from, for whatever logs predictions."""
+
+    ONLINE = "online"
+    BATCH = "batch"
+
+
+@dataclass
+class _Ref:
+    version: ModelVersionRecord
+    expires: float
 
 
 class Predictor:
-    """Predict with registered models, keeping up to ``capacity`` of them loaded."""
+    """Predict with registered models, keeping up to ``capacity`` of them loaded.
+
+    Parameters
+    ----------
+    registry : ModelRegistry
+    capacity : int, default=16
+        Most pipelines kept in memory.
+    ref_ttl : float, default=2.0
+        Seconds an alias resolution is trusted before the database is asked again.
+    validation_rows : callable, optional
+        Rows of a version's own dataset; when given, a pipeline that converts to ONNX and
+        agrees with scikit-learn on them is served with onnxruntime.
+    log : PredictionLog, optional
+        Where every prediction is recorded.
+    """
 
     def __init__(
-        self, registry: ModelRegistry, capacity: int = 16, *, log: PredictionLog | None = None
+        self,
+        registry: ModelRegistry,
+        capacity: int = 16,
+        ref_ttl: float = 2.0,
+        validation_rows: Callable[[ModelVersionRecord], pd.DataFrame | None] | None = None,
+        *,
+        log: PredictionLog | None = None,
     ) -> None:
         self.registry = registry
-        self.capacity = capacity
         self.log = log
-        self._models: OrderedDict[int, Any] = OrderedDict()
+        self.validation_rows = validation_rows
+        self.capacity = capacity
+        self.ref_ttl = ref_ttl
+        self._models: OrderedDict[int, LoadedModel] = OrderedDict()
+        self._refs: dict[tuple[str, str], _Ref] = {}
+        self._loading: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
+        registry.on_change(self.forget)
 
     @property
     def size(self) -> int:
         """How many models are loaded."""
         return len(self._models)
 
-    def load(self, version: ModelVersionRecord) -> Any:
-        """The fitted pipeline of ``version``, from the cache or the store."""
+    def forget(self, name: str) -> None:
+        """Drop the cached resolutions of ``name`` (an alias moved, a version was added)."""
         with self._lock:
-            if version.id in self._models:
+            for key in [k for k in self._refs if k[0] == name]:
+                del self._refs[key]
+
+    def resolve(self, name: str, ref: int | str) -> ModelVersionRecord:
+        """The version ``ref`` names, from the cache while it is fresh.
+
+        Raises
+        ------
+        NotFoundError
+            No such model, version or alias (never cached, so a new model is found at once).
+        """
+        key = (name, str(ref))
+        hit = self._refs.get(key)
+        now = time.monotonic()
+        if hit is not None and hit.expires > now:
+            return hit.version
+        version = self.registry.get_version(name, ref)
+        with self._lock:
+            self._refs[key] = _Ref(version, now + self.ref_ttl)
+        return version
+
+    def load(self, version: ModelVersionRecord) -> LoadedModel:
+        """The loaded model of ``version``, from the cache or the store (once per version)."""
+        with self._lock:
+            loaded = self._models.get(version.id)
+            if loaded is not None:
                 self._models.move_to_end(version.id)
-                return self._models[version.id]
-        pipeline = self.registry.load_pipeline(version.model, version.version)
-        with self._lock:
-            self._models[version.id] = pipeline
-            while len(self._models) > self.capacity:
-                self._models.popitem(last=False)
-        return pipeline
+                return loaded
+            gate = self._loading.setdefault(version.id, threading.Lock())
+        with gate:
+            with self._lock:
+                loaded = self._models.get(version.id)
+            if loaded is None:
+                pipeline = self.registry.load_pipeline(version.model, version.version)
+                loaded = LoadedModel(version, pipeline, self._onnx(version, pipeline))
+                with self._lock:
+                    self._models[version.id] = loaded
+                    self._loading.pop(version.id, None)
+                    while len(self._models) > self.capacity:
+                        self._models.popitem(last=False)
+        return loaded
+
+    def _onnx(self, version: ModelVersionRecord, pipeline: Any) -> OnnxModel | None:
+        if self.validation_rows is None:
+            return None
+        rows = self.validation_rows(version)
+        if rows is not None:
+            names = [str(c["name"]) for c in version.signature.get("inputs", [])]
+            rows = prepare_input(rows, version.signature) if names else None
+        proba = hasattr(pipeline, "predict_proba") and version.task != "regression"
+        model, reason = build_onnx(pipeline, version, rows, proba)
+        log.info(
+            "model %s version %s served by %s: %s",
+            version.model,
+            version.version,
+            "onnxruntime" if model else "scikit-learn",
+            reason,
+        )
+        return model
 
     def predict(
         self,
@@ -98,13 +161,24 @@ class Predictor:
         rows: pd.DataFrame | Iterable[dict[str, Any]],
         *,
         drop: Iterable[str] = (),
-        source: str = "online",
+        source: str = Source.ONLINE,
         request_id: str | None = None,
     ) -> Prediction:
         """Predict ``rows`` (a frame or records) with model ``name`` at ``ref``.
 
-        Every call is recorded in the prediction log (when the predictor has one) under
-        ``request_id`` (a fresh one when not given), tagged with ``source`` (online, batch).
+        Parameters
+        ----------
+        name, ref : str
+            The registered model and a version number or alias.
+        rows : DataFrame or iterable of dict
+        drop : iterable of str
+            Columns to remove first (Mini-ML-Platform's ``columns_to_drop``).
+        source : str, default="online"
+            ``Source.ONLINE`` or ``Source.BATCH``, for the prediction log.
+        request_id : str, optional
+            The id the call is logged under (a fresh one when not given).
+
+        Every call is recorded in the prediction log (when the predictor has one).
 
         Raises
         ------
@@ -114,40 +188,25 @@ class Predictor:
             A column the model needs is missing, or values do not fit its type.
         """
         started = time.perf_counter()
-        version = self.registry.get_version(name, ref)
-        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-        inputs = {str(c["name"]) for c in version.signature.get("inputs", [])}
-        drop = list(drop)
-        ignored = [
-            str(c) for c in frame.columns if inputs and str(c) not in inputs and str(c) not in drop
-        ]
-        features = prepare_input(frame, version.signature, drop=drop)
-        pipeline = self.load(version)
-        predictions = [_plain(v) for v in pipeline.predict(features)]
-        classes = probabilities = None
-        if hasattr(pipeline, "predict_proba") and version.task != "regression":
-            proba = pipeline.predict_proba(features)
-            classes = [_plain(c) for c in pipeline.classes_]
-            probabilities = [[_plain(round(float(p), 6)) for p in row] for row in proba]
-        seconds = time.perf_counter() - started
+        loaded = self.load(self.resolve(name, ref))
+        online = source == Source.ONLINE
+        if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
+            result, features = loaded.predict_record(rows[0], started, online=online)
+        else:
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            result, features = loaded.predict_frame(
+                frame, started, drop=list(drop), prepare=prepare_input, online=online
+            )
         if self.log is not None:
             request_id = self.log.record(
-                version.model,
-                version.version,
+                result.model,
+                result.version,
                 features,
-                predictions,
-                probabilities,
+                result.predictions,
+                result.probabilities,
                 request_id=request_id,
-                latency_seconds=seconds,
+                latency_seconds=result.seconds,
                 source=source,
             )
-        return Prediction(
-            version.model,
-            version.version,
-            predictions,
-            classes,
-            probabilities,
-            ignored,
-            seconds,
-            request_id,
-        )
+            result = replace(result, request_id=request_id)
+        return result

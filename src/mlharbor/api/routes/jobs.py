@@ -15,12 +15,15 @@ from mlharbor.api.auth import check
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import IdPath, Problem
 from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
 from mlharbor.models.automl.leaderboard import sort_rows
+from mlharbor.serving.batch import ScoreRequest
 from mlharbor.workflows import TrainRequest
 from mlharbor.workflows_automl import AutoMLRequest
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
 
 
@@ -37,6 +40,15 @@ class TrainParams(BaseModel):
     cv_folds: int = Field(5, ge=0, le=20)
     seed: int = 0
     alias: str | None = None
+
+
+class ScoreParams(BaseModel):
+    model: str = Field(description="Registered model name.")
+    dataset: str = Field(description="Dataset name or id to score.")
+    ref: str = Field("latest", description="Model version or alias.")
+    dataset_version: int | None = None
+    output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
+    chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
 
 
 class AutoMLParams(BaseModel):
@@ -65,13 +77,21 @@ class TrainJobCreate(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0)
 
 
+class ScoreJobCreate(BaseModel):
+    kind: Literal["score"]
+    params: ScoreParams
+    timeout_seconds: float | None = Field(None, gt=0)
+
+
 class AutoMLJobCreate(BaseModel):
     kind: Literal["automl"]
     params: AutoMLParams
     timeout_seconds: float | None = Field(None, gt=0)
 
 
-JobCreate = Annotated[TrainJobCreate | AutoMLJobCreate, Field(discriminator="kind")]
+JobCreate = Annotated[
+    TrainJobCreate | AutoMLJobCreate | ScoreJobCreate, Field(discriminator="kind")
+]
 
 
 class JobPublic(BaseModel):
@@ -121,16 +141,39 @@ class JobEventPublic(BaseModel):
 
 @router.post("", response_model=JobPublic, status_code=202, responses=ERRORS)
 def submit_job(hub: HubDep, body: JobCreate) -> JobPublic:
-    """Queue a job (kind ``train`` or ``automl``); it runs on a worker and reports progress.
+    """Queue a job (kind ``train``, ``automl`` or ``score``); it runs on a worker and reports
+    progress.
 
     An ``automl`` job emits a ``trial`` event per candidate (see ``/events``) and ends with
-    the leaderboard in its result (also at ``/api/v1/jobs/{id}/leaderboard``).
+    the leaderboard in its result (also at ``/api/v1/jobs/{id}/leaderboard``). A ``score``
+    job emits a ``chunk`` event per chunk and stores its result as a dataset.
     """
+    if isinstance(body, ScoreJobCreate):
+        return submit_score(hub, body.params, body.timeout_seconds)
     if isinstance(body, AutoMLJobCreate):
         automl = AutoMLRequest(**body.params.model_dump())
         return JobPublic.of(hub.submit_automl(automl, timeout_seconds=body.timeout_seconds))
     request = TrainRequest(**body.params.model_dump())
     return JobPublic.of(hub.submit_train(request, timeout_seconds=body.timeout_seconds))
+
+
+def submit_score(hub: Hub, params: ScoreParams, timeout: float | None = None) -> JobPublic:
+    """Queue a ``score`` job."""
+    request = ScoreRequest(**params.model_dump())
+    return JobPublic.of(hub.submit_score(request, timeout_seconds=timeout))
+
+
+class ScoreCreate(BaseModel):
+    dataset: str = Field(description="Dataset name or id to score.")
+    dataset_version: int | None = None
+    output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
+    chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
+
+
+@scoring.post("/{name}/{ref}/score", response_model=JobPublic, status_code=202, responses=ERRORS)
+def score_dataset(hub: HubDep, name: str, ref: str, body: ScoreCreate) -> JobPublic:
+    """Score a stored dataset with a model version or alias, as a ``score`` job."""
+    return submit_score(hub, ScoreParams(model=name, ref=ref, **body.model_dump()))
 
 
 @router.get("", response_model=JobsPublic, responses={422: ERRORS[422]})

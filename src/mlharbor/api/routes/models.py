@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
@@ -152,3 +156,36 @@ def upload_model(
         raise PayloadTooLargeError(f"the model file is over the limit of {limit:,} bytes")
     record = hub.models.register_external(name, data, allow=allow or (), task=task, target=target)
     return ModelVersionPublic.of(record)
+
+
+class ExportFormat(StrEnum):
+    MLFLOW = "mlflow"
+    ONNX = "onnx"
+
+
+@router.get(
+    "/{name}/versions/{ref}/export",
+    responses={**ERRORS, 200: {"content": {"application/zip": {}, "application/onnx": {}}}},
+)
+def export_model(
+    hub: HubDep, name: str, ref: str, format: ExportFormat = ExportFormat.MLFLOW
+) -> Response:
+    """The version as an MLflow model directory (zip) or an ONNX file."""
+    version = hub.models.get_version(name, ref)
+    stem = f"{name}-v{version.version}"
+    with tempfile.TemporaryDirectory(prefix="mlharbor-export-") as tmp:
+        if format is ExportFormat.ONNX:
+            path = hub.models.export(name, version.version, Path(tmp) / f"{stem}.onnx", "onnx")
+            data, media, filename = path.read_bytes(), "application/onnx", path.name
+        else:
+            folder = hub.models.export(name, version.version, Path(tmp) / stem, "mlflow")
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+                for file in sorted(folder.iterdir()):
+                    zf.write(file, f"{stem}/{file.name}")
+            data, media, filename = buffer.getvalue(), "application/zip", f"{stem}.zip"
+    return Response(
+        data,
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )

@@ -7,13 +7,21 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import HarborError, InvalidInputError
-from mlharbor.serving.inputs import check_rows, frame_from_csv, frame_from_json
+from mlharbor.hub import Hub
+from mlharbor.serving.inputs import (
+    check_count,
+    check_rows,
+    count_rows,
+    frame_from_csv,
+    frame_from_json,
+    single_record,
+)
 
 router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 BODY = {
@@ -36,6 +44,9 @@ BODY = {
         }
     }
 }
+#: Which engine answered: "onnx" (onnxruntime) or "sklearn".
+BACKEND_HEADER = "x-mlharbor-backend"
+MLFLOW_TYPES = ("application/json", "text/csv")
 MLFLOW_CODES = {
     400: "BAD_REQUEST",
     404: "RESOURCE_DOES_NOT_EXIST",
@@ -47,10 +58,12 @@ MLFLOW_CODES = {
 
 
 async def read_frame(request: Request, limit: int) -> Any:
-    """The request body as a DataFrame, whatever accepted shape it came in."""
+    """The request body as a DataFrame, whatever accepted shape it came in (or ``[record]``)."""
     data = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype in ("text/csv", "application/csv"):
+        # Counted before parsing, so a million-row body is refused without building a frame.
+        check_count(data.strip().count(b"\n"), limit)
         return check_rows(frame_from_csv(data), limit)
     if not data.strip():
         raise InvalidInputError("the request body is empty; send JSON records or CSV")
@@ -61,7 +74,8 @@ async def read_frame(request: Request, limit: int) -> Any:
         raise InvalidInputError(
             f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
         )
-    return check_rows(frame_from_json(body), limit)
+    check_count(count_rows(body), limit)
+    return single_record(body) or check_rows(frame_from_json(body), limit)
 
 
 @router.post(
@@ -69,26 +83,36 @@ async def read_frame(request: Request, limit: int) -> Any:
     openapi_extra=BODY,
     responses={404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
 )
-async def predict(hub: HubDep, name: str, ref: str, request: Request) -> dict[str, Any]:
+async def predict(
+    hub: HubDep, name: str, ref: str, request: Request, response: Response
+) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
     frame = await read_frame(request, hub.settings.max_predict_rows)
     result = await run_in_threadpool(
         partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
     )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
+    response.headers[BACKEND_HEADER] = result.backend
     return {**result.to_dict(), "request_id": request.state.request_id}
 
 
-@router.post(
-    "/{name}/{ref}/invocations",
-    openapi_extra=BODY,
-    responses={
-        400: {"description": "MLflow-style error: error_code and message"},
-        404: {"description": "MLflow-style error: error_code and message"},
-    },
-)
-async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSONResponse:
-    """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
+async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> Response:
+    """Answer an MLflow ``/invocations`` request as ``mlflow models serve`` does.
+
+    JSON or CSV in; ``{"predictions": ...}`` out; errors as ``{"error_code", "message"}``
+    (400, 404, 413); other content types or charsets are 415 in plain text.
+    """
+    ctype = request.headers.get("content-type", "application/json")
+    mime, *params = (part.strip() for part in ctype.split(";"))
+    options = dict(p.partition("=")[::2] for p in params)
+    if options.get("charset", "utf-8").lower() != "utf-8":
+        return PlainTextResponse("The scoring server only supports UTF-8", status_code=415)
+    if mime.lower() not in MLFLOW_TYPES:
+        return PlainTextResponse(
+            "This predictor only supports the following content types: "
+            f"{list(MLFLOW_TYPES)}. Got {ctype!r}.",
+            status_code=415,
+        )
     try:
         frame = await read_frame(request, hub.settings.max_predict_rows)
         result = await run_in_threadpool(
@@ -101,4 +125,20 @@ async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> JSO
             status_code=status,
         )
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
-    return JSONResponse({"predictions": result.predictions})
+    return JSONResponse(
+        {"predictions": result.predictions}, headers={BACKEND_HEADER: result.backend}
+    )
+
+
+@router.post(
+    "/{name}/{ref}/invocations",
+    openapi_extra=BODY,
+    responses={
+        400: {"description": "MLflow-style error: error_code and message"},
+        404: {"description": "MLflow-style error: error_code and message"},
+        415: {"description": "Neither JSON nor CSV"},
+    },
+)
+async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> Response:
+    """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
+    return await mlflow_invocation(hub, name, ref, request)

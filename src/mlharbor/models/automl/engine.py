@@ -59,7 +59,8 @@ class Search:
         """Seconds to refit ``entry`` on all rows, from its fold fit times."""
         n_fit = len(self.folds.splits[0][0])
         ratio = self.n_full / max(1, n_fit)
-        prep = self.folds.prep_seconds.get(prep_key(entry.candidate.spec), 0.0)
+        reused = self.folds.shared and self.n_full == len(self.folds.y)  # see refit_entry
+        prep = 0.0 if reused else self.folds.prep_seconds.get(prep_key(entry.candidate.spec), 0.0)
         return (float(np.mean(entry.fit_seconds)) + prep) * ratio**1.15
 
     def search_deadline(self) -> float:

@@ -97,7 +97,7 @@ class Folds:
             # Unsupervised preprocessing (scaling, one-hot, TF-IDF) fitted once on every
             # search row, as other AutoML systems do: five times cheaper, and it learns
             # nothing from the targets of the validation rows.
-            whole = self._fitted(spec, -1)
+            whole = self._fitted(spec, -1)[1]
             fit_idx, val_idx = self.splits[fold]
             return whole[fit_idx], whole[val_idx]
         return self._fitted(spec, fold)
@@ -110,7 +110,7 @@ class Folds:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if fold < 0:
-                    self._cache[key] = prep.fit_transform(self.X, self.y)
+                    self._cache[key] = (prep, prep.fit_transform(self.X, self.y))
                 else:
                     fit_idx, val_idx = self.splits[fold]
                     fit_matrix = prep.fit_transform(self.X.iloc[fit_idx], self.y[fit_idx])
@@ -118,6 +118,12 @@ class Folds:
             spent = time.perf_counter() - started
             self.prep_seconds[prep_key(spec)] = max(self.prep_seconds.get(prep_key(spec), 0), spent)
         return self._cache[key]
+
+    def fitted_on_all(self, spec: ModelSpec) -> tuple[Any, Any] | None:
+        """The preprocessing fitted on every search row and its output, when shared."""
+        if not self.shared:
+            return None
+        return self._fitted(spec, -1)
 
     def fold_task(self, spec: ModelSpec, estimator: BaseEstimator, fold: int) -> tuple:
         """A picklable task for :func:`fit_fold` (to fan out on an executor)."""

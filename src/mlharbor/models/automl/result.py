@@ -104,6 +104,19 @@ def make_pipeline(entry: Entry, folds: Folds) -> Pipeline:
     return Pipeline([("preprocess", folds.preprocessor(spec)), ("model", model)])
 
 
+def _refit_one(entry: Entry, folds: Folds, X: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    shared = folds.fitted_on_all(entry.candidate.spec) if len(X) == len(folds.X) else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if shared is None:
+            return make_pipeline(entry, folds).fit(X, y)
+        # The search rows are all the rows and the preprocessing was fitted on them once:
+        # reuse it (text vectorisers are the slowest part of a refit) and fit the model.
+        prep, matrix = shared
+        model = entry.candidate.make(folds.task, folds.seed).fit(matrix, y)
+        return Pipeline([("preprocess", prep), ("model", model)])
+
+
 def refit_entry(
     entry: Entry,
     folds: Folds,
@@ -130,10 +143,7 @@ def refit_entry(
                     f"{', '.join(m.name for m in members[len(fitted) :])}"
                 )
                 break
-        pipeline = make_pipeline(member, folds)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pipeline.fit(X, y)
+        pipeline = _refit_one(member, folds, X, y)
         fitted.append(pipeline)
         kept.append(member)
     if entry.candidate.family != ENSEMBLE:

@@ -1,0 +1,362 @@
+"""Serving benchmark: mlharbor vs ``mlflow models serve`` on the same models, side by side.
+
+Two models on a 16-column mixed dataset (8 numeric, 8 categorical): a scikit-learn Pipeline
+(preprocessing + RandomForest, 200 trees) and the same with LightGBM. Each is served by
+mlharbor (``mlharbor serve --role predict``, the MLflow protocol at ``.../invocations``) and
+by ``mlflow models serve`` (in its own virtual environment, created here, serving the
+model exported with ``mlharbor models export --format mlflow``). Same request bodies, same
+loopback, one server process each.
+
+Measured: p50/p99 latency of single-row requests at concurrency 1 and 8, and throughput of
+100-row requests at concurrency 4. The floor is the model's own in-process predict time
+plus the round trip of an empty FastAPI endpoint. The load generator is httpx (async) in a
+separate process.
+
+    nice -n 5 .venv/bin/python benchmarks/serving/bench.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).parent
+MLFLOW_VENV = HERE / ".venv-mlflow"
+MLFLOW = "mlflow-skinny==3.17.2"
+
+
+def dataset(n: int = 5_000, seed: int = 0) -> pd.DataFrame:
+    """16 mixed columns and a binary label."""
+    rng = np.random.default_rng(seed)
+    data: dict[str, Any] = {f"num{i}": rng.normal(size=n).round(3) for i in range(8)}
+    for i in range(8):
+        data[f"cat{i}"] = rng.choice([f"c{j}" for j in range(4 + 2 * i)], size=n)
+    df = pd.DataFrame(data)
+    score = df.num0 + df.num1 * df.num2 + (df.cat0 == "c1") - (df.cat3 == "c2")
+    df["label"] = np.where(score + rng.normal(0, 0.5, n) > 0.3, "yes", "no")
+    return df
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
+def mlflow_env() -> Path:
+    """The MLflow virtual environment (created on first run), with our library versions."""
+    exe = MLFLOW_VENV / "bin" / "mlflow"
+    if not exe.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(MLFLOW_VENV)
+        pins = [
+            f"{d}=={metadata.version(d)}" for d in ("scikit-learn", "lightgbm", "pandas", "numpy")
+        ]
+        subprocess.run(
+            [str(MLFLOW_VENV / "bin" / "python"), "-m", "pip", "install", "-q", MLFLOW, *pins],
+            check=True,
+        )
+    return exe
+
+
+# ---- load generator (runs in its own process) ----------------------------------------------
+
+
+async def _load(url: str, body: bytes, concurrency: int, requests: int) -> list[float]:
+    import httpx
+
+    latencies: list[float] = []
+    queue = iter(range(requests))
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            for _ in queue:
+                started = time.perf_counter()
+                r = await client.post(url, content=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+
+        for _ in range(min(concurrency, 3)):  # warm the connections and the model
+            await client.post(url, content=body, headers=headers)
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def load_main(args: list[str]) -> None:
+    url, body_file, concurrency, requests = args
+    body = Path(body_file).read_bytes()
+    started = time.perf_counter()
+    latencies = asyncio.run(_load(url, body, int(concurrency), int(requests)))
+    print(json.dumps({"latencies": latencies, "wall": time.perf_counter() - started}))
+
+
+def measure(url: str, body: bytes, concurrency: int, requests: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        f.write(body)
+    for attempt in (1, 2):  # a shared machine sometimes stalls a server past a timeout
+        out = subprocess.run(
+            [sys.executable, __file__, "load", url, f.name, str(concurrency), str(requests)],
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode == 0:
+            break
+        print(f"load on {url} failed (attempt {attempt}): {out.stderr[-600:]}", flush=True)
+    else:
+        raise RuntimeError(f"load on {url} failed twice")
+    os.unlink(f.name)
+    data = json.loads(out.stdout)
+    lat = sorted(data["latencies"])
+    return {
+        "p50_ms": 1000 * lat[len(lat) // 2],
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "rps": len(lat) / data["wall"],
+    }
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+EMPTY_APP = """
+from fastapi import FastAPI, Request
+app = FastAPI()
+@app.post("/invocations")
+async def invocations(request: Request) -> dict:
+    await request.body()
+    return {"predictions": []}
+"""
+
+
+def body_of(frame: pd.DataFrame) -> bytes:
+    split = frame.to_dict("split")
+    return json.dumps(
+        {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
+    ).encode()
+
+
+def in_process_ms(pipeline: Any, row: pd.DataFrame, n: int = 200) -> float:
+    pipeline.predict(row)
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        pipeline.predict(row)
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=200, help="single-row requests per run")
+    parser.add_argument("--batch-requests", type=int, default=60, help="100-row requests per run")
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    args = parser.parse_args()
+
+    from mlharbor.config import Settings
+    from mlharbor.hub import Hub
+    from mlharbor.models import train_model
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-serving-", dir=args.out))
+    settings = Settings(data_dir=data_dir, workers=0)
+    df = dataset()
+    csv = data_dir / "mixed.csv"
+    df.to_csv(csv, index=False)
+    features = df.drop(columns=["label"])
+    models = {"rf200": ("rf", {"n_estimators": 200}), "lightgbm": ("lightgbm", {})}
+    pipelines = {}
+    with Hub.open(settings) as hub:
+        version = hub.datasets.ingest_file(csv).version
+        for name, (model, params) in models.items():
+            result = train_model(
+                df,
+                version.schema,
+                target="label",
+                model=model,
+                params=params,
+                cv_folds=0,
+                artifacts=False,
+            )
+            # Lineage names the dataset, as a train job's does: the ONNX check reads it.
+            lineage = {"dataset": version.dataset, "dataset_version": version.version}
+            hub.models.register(name, result, lineage=lineage)
+            hub.models.set_alias(name, "champion", 1)
+            hub.models.export(name, "champion", data_dir / f"mlflow-{name}")
+            pipelines[name] = hub.models.load_pipeline(name, 1)
+    print("models trained and exported", flush=True)
+
+    mlflow = mlflow_env()
+    env_mlflow = {
+        **os.environ,
+        "PATH": f"{mlflow.parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"file://{data_dir / 'mlruns'}",
+    }
+    env_ours = {
+        **os.environ,
+        "MLHARBOR_DATA_DIR": str(data_dir),
+        "MLHARBOR_WORKERS": "0",
+        "MLHARBOR_LOG_LEVEL": "WARNING",
+    }
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd: list[str], env: dict[str, str], ping: str) -> None:
+        # Server logs go to a file: an unread pipe fills up and stalls the server.
+        log = open(data_dir / f"server-{len(procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        wait_up(ping, proc)
+
+    try:
+        urls: dict[str, dict[str, str]] = {}
+        port = free_port()
+        start(
+            [
+                str(Path(sys.executable).parent / "mlharbor"),
+                "serve",
+                "--role",
+                "predict",
+                "--port",
+                str(port),
+            ],
+            env_ours,
+            f"http://127.0.0.1:{port}/healthz",
+        )
+        for name in models:
+            urls.setdefault(name, {})["mlharbor"] = (
+                f"http://127.0.0.1:{port}/api/v1/models/{name}/champion/invocations"
+            )
+            p = free_port()
+            start(
+                [
+                    str(mlflow),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(data_dir / f"mlflow-{name}"),
+                    "-p",
+                    str(p),
+                    "--env-manager",
+                    "local",
+                ],
+                env_mlflow,
+                f"http://127.0.0.1:{p}/ping",
+            )
+            urls[name]["mlflow"] = f"http://127.0.0.1:{p}/invocations"
+        empty_dir = data_dir / "empty"
+        empty_dir.mkdir()
+        (empty_dir / "empty_app.py").write_text(EMPTY_APP)
+        p = free_port()
+        start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "empty_app:app",
+                "--port",
+                str(p),
+                "--log-level",
+                "warning",
+                "--app-dir",
+                str(empty_dir),
+            ],
+            os.environ.copy(),
+            f"http://127.0.0.1:{p}/docs",
+        )
+        empty_url = f"http://127.0.0.1:{p}/invocations"
+        print("servers up", flush=True)
+
+        one = body_of(features.iloc[[7]])
+        hundred = body_of(features.iloc[100:200])
+        results: dict[str, Any] = {}
+        for r in range(args.repeats):
+            runs = {"empty": {"c1": measure(empty_url, one, 1, args.requests)}}
+            for name in models:
+                for server, url in urls[name].items():
+                    runs[f"{name}/{server}"] = {
+                        "c1": measure(url, one, 1, args.requests),
+                        "c8": measure(url, one, 8, args.requests),
+                        "b100c4": measure(url, hundred, 4, args.batch_requests),
+                    }
+            for key, value in runs.items():
+                results.setdefault(key, []).append(value)
+            print(f"run {r + 1}/{args.repeats} done", flush=True)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+    def med(key: str, mode: str, metric: str) -> float:
+        return statistics.median(run[mode][metric] for run in results[key])
+
+    row = features.iloc[[7]]
+    report: dict[str, Any] = {"empty_rtt_ms": med("empty", "c1", "p50_ms"), "models": {}}
+    for name in models:
+        floor = in_process_ms(pipelines[name], row) + report["empty_rtt_ms"]
+        entry: dict[str, Any] = {"floor_ms": floor}
+        for server in ("mlharbor", "mlflow"):
+            key = f"{name}/{server}"
+            entry[server] = {
+                "c1_p50_ms": med(key, "c1", "p50_ms"),
+                "c1_p99_ms": med(key, "c1", "p99_ms"),
+                "c8_p50_ms": med(key, "c8", "p50_ms"),
+                "c8_p99_ms": med(key, "c8", "p99_ms"),
+                "b100c4_rows_per_s": 100 * med(key, "b100c4", "rps"),
+            }
+        ours, theirs = entry["mlharbor"], entry["mlflow"]
+        entry["ratios"] = {
+            "p50_c1_mlharbor_over_mlflow": ours["c1_p50_ms"] / theirs["c1_p50_ms"],
+            "throughput_mlharbor_over_mlflow": ours["b100c4_rows_per_s"]
+            / theirs["b100c4_rows_per_s"],
+            "p50_c1_mlharbor_over_floor": ours["c1_p50_ms"] / floor,
+        }
+        report["models"][name] = entry
+    report["versions"] = {
+        d: metadata.version(d)
+        for d in ("scikit-learn", "lightgbm", "fastapi", "uvicorn", "httpx", "pandas")
+    }
+    report["mlflow"] = MLFLOW
+    report["repeats"] = args.repeats
+    (args.out / "results.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "load":
+        load_main(sys.argv[2:])
+    else:
+        main()

@@ -1,0 +1,206 @@
+"""Export a model version for other tools: an MLflow model directory, or ONNX.
+
+The MLflow directory holds the ``MLmodel`` file (``sklearn`` and ``python_function``
+flavors, the input signature), the pickled pipeline, ``conda.yaml``, ``python_env.yaml`` and
+``requirements.txt``, so ``mlflow models serve -m DIR`` serves it. Only pipelines made of
+scikit-learn and LightGBM steps export: the MLflow side must be able to load every class
+without mlharbor installed, and the step that would not is named.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import platform
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mlharbor.errors import ConflictError, InvalidInputError
+from mlharbor.registry.records import ModelVersionRecord
+
+FORMATS = ("mlflow", "onnx")
+#: Top-level packages whose classes an MLflow environment can load from requirements.txt.
+PORTABLE = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "numpy": "numpy"}
+_MLFLOW_TYPES = {"float": "double", "double": "double", "int": "double", "uint": "double"}
+
+
+def steps(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every estimator in a pipeline with its path (``preprocess/onehot``), depth first."""
+    yield path or type(model).__name__, model
+    children: list[tuple[str, Any]] = []
+    if hasattr(model, "steps"):
+        children = [(name, step) for name, step in model.steps]
+    elif hasattr(model, "transformers_"):
+        children = [(name, t) for name, t, _ in model.transformers_]
+    for name, child in children:
+        if isinstance(child, str):  # "drop" / "passthrough"
+            continue
+        yield from steps(child, f"{path}/{name}" if path else name)
+
+
+def check_portable(pipeline: Any) -> set[str]:
+    """The packages the pipeline needs; ``InvalidInputError`` naming a step that is not one
+    of scikit-learn's or LightGBM's."""
+    needed = {"sklearn"}
+    for where, step in steps(pipeline):
+        package = type(step).__module__.split(".")[0]
+        if package not in PORTABLE:
+            raise InvalidInputError(
+                f"step {where!r} is a {type(step).__module__}.{type(step).__name__}, which an "
+                "MLflow environment cannot load without mlharbor; only pipelines of "
+                "scikit-learn and LightGBM steps export to MLflow",
+                step=where,
+            )
+        needed.add(package)
+    return needed
+
+
+def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
+    """Write ``version``'s pipeline as an MLflow model directory at ``out``.
+
+    Raises
+    ------
+    InvalidInputError
+        A step that MLflow could not load (named).
+    ConflictError
+        ``out`` exists and is not an empty directory.
+    """
+    packages = check_portable(pipeline)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConflictError(f"{out} already exists and is not an empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.pkl").write_bytes(pickle.dumps(pipeline, protocol=4))
+    requirements = [f"{PORTABLE[p]}=={_version(PORTABLE[p])}" for p in sorted(packages)]
+    requirements += [f"pandas=={_version('pandas')}", "mlflow-skinny"]
+    python = platform.python_version()
+    (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    (out / "python_env.yaml").write_text(
+        f"python: {python}\nbuild_dependencies:\n- pip\ndependencies:\n- -r requirements.txt\n"
+    )
+    conda = "\n".join(f"    - {r}" for r in requirements)
+    (out / "conda.yaml").write_text(
+        f"channels:\n- conda-forge\ndependencies:\n- python={python}\n- pip\n- pip:\n{conda}\n"
+        "name: mlflow-env\n"
+    )
+    (out / "MLmodel").write_text(_mlmodel(version, python))
+    return out
+
+
+def _mlmodel(version: ModelVersionRecord, python: str) -> str:
+    inputs = json.dumps([_column(c) for c in version.signature.get("inputs", [])])
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # JSON strings are valid YAML scalars, so every value is written with json.dumps.
+    return "\n".join(
+        [
+            "flavors:",
+            "  python_function:",
+            "    env:",
+            "      conda: conda.yaml",
+            "      virtualenv: python_env.yaml",
+            "    loader_module: mlflow.sklearn",
+            "    model_path: model.pkl",
+            "    predict_fn: predict",
+            f"    python_version: {python}",
+            "  sklearn:",
+            "    code: null",
+            "    pickled_model: model.pkl",
+            "    serialization_format: pickle",
+            f"    sklearn_version: {_version('scikit-learn')}",
+            "metadata:",
+            f"  mlharbor_model: {json.dumps(version.model)}",
+            f"  mlharbor_version: {version.version}",
+            f"model_uuid: {uuid.uuid4().hex}",
+            "signature:",
+            f"  inputs: {json.dumps(inputs)}",
+            "  outputs: null",
+            "  params: null",
+            f"utc_time_created: '{created}'",
+            "",
+        ]
+    )
+
+
+def _column(column: dict[str, Any]) -> dict[str, Any]:
+    dtype = str(column.get("dtype") or "").lower()
+    kind = next((t for p, t in _MLFLOW_TYPES.items() if dtype.startswith(p)), None)
+    if dtype.startswith("bool"):
+        kind = "boolean"
+    # Missing values are allowed (required: false): the pipeline imputes them.
+    return {"type": kind or "string", "name": str(column["name"]), "required": False}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed with mlharbor
+        return "0"
+
+
+def export_onnx(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
+    """Write the pipeline as an ONNX file (one input per column) at ``out``.
+
+    Raises
+    ------
+    InvalidInputError
+        A step skl2onnx cannot convert (named), or a model with no recorded columns.
+    """
+    onnx = to_onnx_model(pipeline, version)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(onnx.SerializeToString())
+    return out
+
+
+def onnx_input_kinds(version: ModelVersionRecord) -> dict[str, str]:
+    """``{column: "double" | "string"}``: how each input is fed to the ONNX graph."""
+    kinds = {}
+    for c in version.signature.get("inputs") or []:
+        kinds[str(c["name"])] = "double" if _column(c)["type"] == "double" else "string"
+    return kinds
+
+
+def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
+    """The pipeline as an ONNX model (``onnx.ModelProto``), labels and probabilities as
+    plain tensors.
+
+    Raises
+    ------
+    InvalidInputError
+        A step skl2onnx cannot convert (named), or a model with no recorded columns.
+    """
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    columns = version.signature.get("inputs") or []
+    if not columns:
+        raise InvalidInputError("the model records no input columns; ONNX needs them")
+    initial = [
+        (
+            str(c["name"]),
+            FloatTensorType([None, 1])
+            if _column(c)["type"] == "double"
+            else StringTensorType([None, 1]),
+        )
+        for c in columns
+    ]
+    options = {id(s): {"zipmap": False} for _, s in steps(pipeline) if hasattr(s, "classes_")}
+    try:
+        onnx = to_onnx(pipeline, initial_types=initial, options=options, target_opset=17)
+    except Exception as exc:  # skl2onnx raises several types, all meaning "does not convert"
+        raise InvalidInputError(
+            f"model {version.model!r} version {version.version} does not convert to ONNX: "
+            f"{_onnx_culprit(pipeline, exc)}",
+        ) from None
+    return onnx
+
+
+def _onnx_culprit(pipeline: Any, exc: Exception) -> str:
+    text = str(exc)
+    for where, step in steps(pipeline):
+        name = type(step).__name__
+        if name in text and not hasattr(step, "steps") and not hasattr(step, "transformers_"):
+            return f"step {where!r} ({name}) is not supported by skl2onnx ({text.splitlines()[0]})"
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,57 @@
+"""The ONNX fast path answers like the pipeline, says so, and steps aside when it must."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlharbor.hub import Hub
+
+from ..api.conftest import LiveServer
+from .mixed import register
+
+
+def test_a_model_that_converts_is_served_by_onnxruntime(sqlite_hub: Hub, tmp_path: Path) -> None:
+    model = "rf"
+    features = register(sqlite_hub, tmp_path, "churn", "churn", model, lineage=True)
+    pipeline = sqlite_hub.models.load_pipeline("churn")
+    rows = features.iloc[:40]
+    answer = sqlite_hub.predictor.predict("churn", "latest", rows)
+    assert answer.backend == "onnx"
+    assert answer.predictions == list(pipeline.predict(rows))
+    np.testing.assert_allclose(answer.probabilities, pipeline.predict_proba(rows), atol=1e-3)
+    one = sqlite_hub.predictor.predict("churn", "latest", [rows.iloc[0].to_dict()])
+    assert one.backend == "onnx" and one.predictions == [answer.predictions[0]]
+    # ONNX strings have no missing value: such a request goes to the pipeline.
+    gap = sqlite_hub.predictor.predict(
+        "churn", "latest", [{**rows.iloc[0].to_dict(), "city": None}]
+    )
+    assert gap.backend == "sklearn"
+    batch = sqlite_hub.predictor.predict("churn", "latest", rows, source="batch")
+    assert batch.backend == "sklearn"
+
+
+@pytest.mark.parametrize(
+    ("model", "lineage"),
+    [("rf", False), ("lightgbm", True)],  # nothing to check against; no LightGBM converter
+)
+def test_otherwise_the_pipeline_answers(
+    sqlite_hub: Hub, tmp_path: Path, model: str, lineage: bool
+) -> None:
+    features = register(sqlite_hub, tmp_path, "churn", "churn", model, lineage=lineage)
+    answer = sqlite_hub.predictor.predict("churn", "latest", features.iloc[:3])
+    assert answer.backend == "sklearn"
+    assert answer.predictions == list(
+        sqlite_hub.models.load_pipeline("churn").predict(features.iloc[:3])
+    )
+
+
+def test_the_backend_is_named_in_a_response_header(live_sqlite: LiveServer, tmp_path: Path) -> None:
+    row = register(live_sqlite.hub, tmp_path, "churn", "churn", lineage=True).iloc[0].to_dict()
+    with live_sqlite.client() as api:
+        r = api.post("/api/v1/models/churn/latest/predict", json=[row])
+        assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
+        r = api.post("/api/v1/models/churn/latest/invocations", json={"instances": [row]})
+        assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
