@@ -273,6 +273,7 @@ def test_csv_to_champion_model_in_the_browser(
         (url + "/scoring", "18-scoring-narrow"),
     ):
         narrow.goto(path)
+        expect(narrow.locator("h1")).to_be_visible()  # a page, not an error
         width = narrow.evaluate("document.documentElement.scrollWidth")
         assert width <= 400, f"{path} is {width}px wide in a 390px window"
         _look(narrow, shot, name)
