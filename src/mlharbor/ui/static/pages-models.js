@@ -187,7 +187,7 @@ function renderBoard(board, rows, best) {
   rankTrials(rows).forEach((r, i) => {
     const tr = document.createElement("tr");
     tr.dataset.trial = r.trial;
-    tr.innerHTML = "<td class='num'></td><td><strong></strong></td><td class='small'></td><td><span class='badge'></span></td><td class='num'></td><td class='num'></td><td class='num'></td>";
+    tr.innerHTML = "<td class='num'></td><td><strong></strong></td><td class='small wide-only'></td><td><span class='badge'></span></td><td class='num'></td><td class='num'></td><td class='num'></td>";
     const c = tr.children;
     c[0].textContent = i + 1;
     c[1].firstChild.textContent = r.name;
