@@ -74,8 +74,11 @@ function setupJob(box) {
     bar.classList.add(job.state === "succeeded" ? "done" : "failed");
     if (job.state === "succeeded") setProgress(1);
     $("[data-job-message]").textContent = job.message || job.state;
+    // A finished job can no longer be cancelled: take the button away rather than grey it out.
     const cancel = $("[data-cancel-job]");
-    if (cancel) cancel.disabled = true;
+    if (cancel) cancel.remove();
+    const attempt = $("[data-job-attempt]");
+    if (attempt) attempt.textContent = job.attempts;
     const slot = $("[data-job-result]");
     slot.innerHTML = "";
     const div = document.createElement("div");
@@ -201,6 +204,11 @@ function renderBoard(board, rows, best) {
     c[3].firstChild.textContent = r.status;
     c[3].firstChild.className = "badge " + (STATUS_BADGE[r.status] || "");
     c[4].textContent = typeof r.score === "number" ? `${fmt(r.score, 4)} ± ${fmt(r.score_std || 0, 2)}` : "–";
+    // A pruned or skipped candidate was scored on its first folds only: not a rival of the winner.
+    if (r.status !== "ok" && typeof r.score === "number") {
+      c[4].classList.add("muted");
+      c[4].title = `on ${r.folds} fold(s) only, so not comparable with complete candidates`;
+    }
     c[5].textContent = fmt(r.fit_seconds, 3);
     c[6].textContent = r.folds ?? "";
     body.append(tr);
