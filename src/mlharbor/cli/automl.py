@@ -99,14 +99,27 @@ def print_leaderboard(result: dict[str, Any], *, sort: str | None = None, limit:
     metrics = sorted(
         {m for r in rows for m in r.get("cv", {})}, key=lambda m: m != result["metric"]
     )
+    # A narrow terminal shows the ranking metric only; a wide one every metric and the params.
+    wide = console.width >= 140
+    shown_metrics = metrics if wide else metrics[:1]
     table = Table(
         title=f"AutoML leaderboard: {result['target']} ({result['task']}), best {result['best']}"
     )
-    for column in ["#", "candidate", "status", *metrics, "fit s", "predict s", "params"]:
-        table.add_column(column, justify="left" if column in ("candidate", "params") else "right")
+    name_width = max([len("candidate"), *(len(r["name"]) for r in rows[:limit])])
+    table.add_column("#", justify="right")
+    table.add_column("candidate", min_width=name_width)
+    table.add_column("status")
+    for metric in shown_metrics:
+        table.add_column(metric, justify="right", min_width=len(metric), overflow="fold")
+    table.add_column("fit s", justify="right")
+    table.add_column("predict s", justify="right")
+    if wide:
+        table.add_column("params", overflow="fold")
     for row in rows[:limit]:
         cv = row.get("cv", {})
-        cells = [f"{cv[m]['mean']:.4f} ± {cv[m]['std']:.4f}" if m in cv else "" for m in metrics]
+        cells = [
+            f"{cv[m]['mean']:.4f} ± {cv[m]['std']:.4f}" if m in cv else "" for m in shown_metrics
+        ]
         params = row["members"] if row["family"] == "ensemble" else row["params"]
         shown = ", ".join(f"{k}={_short(v)}" for k, v in params.items() if k != "n_jobs")
         name = f"[bold]{row['name']}[/]" if row.get("winner") else row["name"]
@@ -117,7 +130,7 @@ def print_leaderboard(result: dict[str, Any], *, sort: str | None = None, limit:
             *cells,
             _seconds(row.get("fit_seconds")),
             _seconds(row.get("predict_seconds")),
-            shown[:60],
+            *([shown[:60]] if wide else []),
         )
     console.print(table)
     timings = result.get("timings", {})

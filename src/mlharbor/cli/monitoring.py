@@ -76,22 +76,29 @@ def _title(report: dict[str, Any]) -> str:
 def print_report(report: dict[str, Any]) -> None:
     """A Rich table of the per-column verdicts, then the dataset verdict."""
     table = Table(title=_title(report))
-    for col in (
-        "column",
-        "kind",
-        "test",
-        "statistic",
-        "p-value",
-        "noise",
-        "effect",
-        "threshold",
-        "PSI",
-    ):
-        table.add_column(col, justify="left" if col in ("column", "kind", "test") else "right")
-    table.add_column("drift")
     rows = list(report["columns"])
     if report.get("prediction"):
         rows.append({**report["prediction"], "column": "→ prediction"})
+    # Names and verdicts are what a reader scans for: they keep their width, and a narrow
+    # terminal drops the supporting numbers (noise, threshold, PSI; `--json` has them all).
+    wide = console.width >= 120
+    numbers = {
+        "statistic": "statistic",
+        "p-value": "p_value",
+        "noise": "noise",
+        "effect": "effect",
+        "threshold": "threshold",
+        "PSI": "psi",
+    }
+    if not wide:
+        numbers = {k: v for k, v in numbers.items() if k in ("statistic", "p-value", "effect")}
+    name_width = max([len("column"), *(len(str(r["column"])) for r in rows)])
+    table.add_column("column", min_width=name_width)
+    table.add_column("kind")
+    table.add_column("test")
+    for header in numbers:
+        table.add_column(header, justify="right", overflow="fold")
+    table.add_column("drift", min_width=5)
     for r in rows:
         notes = []
         if r["missing"]["changed"]:
@@ -104,12 +111,7 @@ def print_report(report: dict[str, Any]) -> None:
             r["column"],
             r["kind"],
             r["method"],
-            _num(r["statistic"]),
-            _num(r["p_value"]),
-            _num(r["noise"]),
-            _num(r["effect"]),
-            _num(r["threshold"]),
-            _num(r["psi"]),
+            *(_num(r[key]) for key in numbers.values()),
             " ".join([verdict, *notes]),
         )
     console.print(table)
