@@ -136,3 +136,36 @@ def test_a_single_class_target_is_refused() -> None:
     df, schema = with_schema(frame)
     with pytest.raises(InvalidInputError, match="single value"):
         run_automl(df, schema, target="diagnosis", time_budget=5)
+
+
+def test_preprocessing_not_fitted_yet_counts_in_a_candidates_predicted_cost() -> None:
+    # On text the TF-IDF fit can cost far more than a model: a candidate needing another
+    # preprocessing (dense input) must be charged for it before the search starts it.
+    from mlharbor.models.automl.folds import Folds
+    from mlharbor.models.catalog import get_spec
+    from mlharbor.models.tasks import Task
+
+    df, schema = with_schema(text_frame())
+    y = df["sentiment"].to_numpy(dtype=object)
+    folds = Folds(
+        X=df[["review", "length"]],
+        y=y,
+        y_index=(y == "pos").astype(int),
+        classes=["neg", "pos"],
+        task=Task.TEXT,
+        schema=schema,
+        target="sentiment",
+        drop=[],
+        n_folds=3,
+        seed=0,
+        shared=True,
+    )
+    sparse, dense = get_spec("logistic-regression"), get_spec("hist-gradient-boosting")
+    assert folds.pending_prep(sparse, 0) == 0.0  # nothing measured yet: nothing to charge
+    folds.matrices(sparse, 0)
+    assert folds.pending_prep(sparse, 1) == 0.0  # fitted once on all rows, reused
+    measured = max(folds.prep_seconds.values())
+    assert measured > 0
+    assert folds.pending_prep(dense, 0) == measured  # not fitted yet: charged the known cost
+    folds.matrices(dense, 0)
+    assert folds.pending_prep(dense, 2) == 0.0

@@ -118,6 +118,7 @@ class Search:
         entry.oof_parts = []  # type: ignore[attr-defined]
         for fold in range(self.folds.n_folds):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
+            per_fold += self.folds.pending_prep(spec, fold)
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
@@ -134,9 +135,11 @@ class Search:
     def _fan_out(self, entry: Entry, estimator: Any) -> None:
         spec = entry.candidate.spec
         per_fold = self._prior_cost(entry.candidate)
+        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_folds)
+        prep = sum(self.folds.pending_prep(spec, f) for f in folds_fitting_prep)
         if (
             self.entries[0] is not entry
-            and time.perf_counter() + per_fold * 2 > self.search_deadline()
+            and time.perf_counter() + per_fold * 2 + prep > self.search_deadline()
         ):
             entry.status = "skipped"
             return

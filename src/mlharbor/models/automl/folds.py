@@ -119,6 +119,18 @@ class Folds:
             self.prep_seconds[prep_key(spec)] = max(self.prep_seconds.get(prep_key(spec), 0), spent)
         return self._cache[key]
 
+    def pending_prep(self, spec: ModelSpec, fold: int) -> float:
+        """Predicted seconds of preprocessing still to fit before ``fold`` can run for ``spec``.
+
+        Zero once fitted. A kind of scaling not fitted yet is assumed to cost what the
+        slowest one fitted so far did: on text the TF-IDF vocabulary, not the scaling, is
+        the cost, and it can exceed the model's own fit many times over.
+        """
+        if (prep_key(spec), -1 if self.shared else fold) in self._cache:
+            return 0.0
+        known = self.prep_seconds.get(prep_key(spec))
+        return known if known is not None else max(self.prep_seconds.values(), default=0.0)
+
     def fitted_on_all(self, spec: ModelSpec) -> tuple[Any, Any] | None:
         """The preprocessing fitted on every search row and its output, when shared."""
         if not self.shared:
