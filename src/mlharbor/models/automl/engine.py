@@ -122,7 +122,8 @@ class Search:
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
-            result = fit_fold(self.folds.fold_task(spec, estimator, fold))
+            limit = None if first else self.search_deadline() - time.perf_counter()
+            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit))
             self._record(entry, result)
             if prune and best is not None and fold < self.folds.n_folds - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
@@ -143,7 +144,8 @@ class Search:
         ):
             entry.status = "skipped"
             return
-        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(self.folds.n_folds)]
+        limit = None if self.entries[0] is entry else self.search_deadline() - time.perf_counter()
+        tasks = [self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_folds)]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
             self._record(entry, result)
