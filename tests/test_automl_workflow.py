@@ -10,7 +10,7 @@ import pytest
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
-from mlharbor.workflows_automl import AutoMLRequest
+from mlharbor.workflows_automl import AutoMLRequest, run_automl_job
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -52,6 +52,17 @@ def test_automl_registers_the_winner_and_top_k_with_best_model_alias(sqlite_hub:
     trials = [e.data for e in hub.jobs.events(job.id) if e.kind == "trial"]
     assert len(trials) >= 2
     assert {"name", "params", "score", "elapsed", "remaining"} <= set(trials[0])
+
+    # A retry of the same job (its worker lost after registering) finds the winner, not
+    # the runner-up registered before it, registers nothing more and restores the alias.
+    runner_up = next(v for v in model.versions if v.version != result["version"])
+    hub.models.set_alias("iris-variety", "best_model", runner_up.version)
+    request = AutoMLRequest.from_params(hub.jobs.get(job.id).params)
+    again = run_automl_job(hub, request, lambda *a: None, lambda *a: None, job.id)
+    assert again["version"] == result["version"] and again["best"] == result["best"]
+    assert again["notes"] == ["registered by an earlier attempt"]
+    assert len(hub.models.get_model("iris-variety").versions) == 2
+    assert hub.models.get_version("iris-variety", "best_model").version == result["version"]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.jobs import JobContext, register
+from mlharbor.jobs import JobContext, register, retry_errors
 from mlharbor.models.automl import check_metric, run_automl
 from mlharbor.models.automl.portfolio import metric_kind
 from mlharbor.models.automl.register import to_train_result
@@ -122,9 +122,21 @@ def run_automl_job(
     registration of the winner; extra ``top_k`` models are refitted after it.
     """
     started = time.perf_counter()
-    done = hub.models.find_version_by_job(job_id) if job_id is not None else None
-    if done is not None and done.lineage.get("automl"):
-        return {**done.lineage["automl"], "notes": ["registered by an earlier attempt"]}
+    done = _registered_winner(hub, job_id) if job_id is not None else None
+    if done is not None:
+        # An earlier attempt registered the winner (the runners-up go first, the winner
+        # last); it may have died before setting the alias.
+        record = hub.models.set_alias(request.name, request.alias, done.version)
+        return {
+            **done.lineage["automl"],
+            "model": record.model,
+            "version": record.version,
+            "model_version_id": record.id,
+            "alias": request.alias,
+            "estimator": record.estimator,
+            "metrics": record.metrics,
+            "notes": ["registered by an earlier attempt"],
+        }
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.0, "reading the dataset")
     frame = hub.datasets.read_table(version).to_pandas()
@@ -199,6 +211,14 @@ def run_automl_job(
     }
 
 
+def _registered_winner(hub: Any, job_id: int) -> Any:
+    """The winner an earlier attempt of this job registered, if it got that far."""
+    for record in hub.models.find_versions_by_job(job_id):
+        if (record.lineage.get("automl") or {}).get("winner"):
+            return record
+    return None
+
+
 def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
     y = frame[request.target]
     # Stratify the test split on anything that looks like classes (the search then
@@ -220,7 +240,11 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+# One attempt spends the whole time budget; a crash that is not bad input is usually a bug
+# the seeded search would repeat, so it gets a single retry (for a passing hiccup such as a
+# database outage). A lost worker is still retried up to the job's max_attempts.
 @register(AUTOML)
+@retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""
     from mlharbor.hub import Hub

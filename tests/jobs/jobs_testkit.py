@@ -20,7 +20,15 @@ from typing import Any
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
-from mlharbor.jobs import JobContext, JobsConfig, JobState, JobStore, Worker, register
+from mlharbor.jobs import (
+    JobContext,
+    JobsConfig,
+    JobState,
+    JobStore,
+    Worker,
+    register,
+    retry_errors,
+)
 
 # Short enough for quick tests, long enough that a loaded 2-core CI machine does not make
 # a healthy worker look lost (its heartbeats can be a few seconds late there).
@@ -66,6 +74,13 @@ def flaky(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"attempt": ctx.attempt}
 
 
+@retry_errors(1)
+def broken_once_retried(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Fail on every attempt, retried once at most like an expensive search."""
+    _trace(params, "started", ctx)
+    raise RuntimeError(f"still broken on attempt {ctx.attempt}")
+
+
 def crash(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Kill its own process with SIGKILL on the attempts listed in ``crash_on``."""
     _trace(params, "started", ctx)
@@ -86,6 +101,7 @@ for _kind, _fn in {
     "t_bad_input": bad_input,
     "t_flaky": flaky,
     "t_crash": crash,
+    "t_broken": broken_once_retried,
     "t_busy": busy,
 }.items():
     register(_kind, _fn)

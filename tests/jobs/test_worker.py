@@ -54,6 +54,21 @@ def test_unexpected_error_is_retried(sqlite_job_settings: Settings) -> None:
     assert "RuntimeError" in retry.data["traceback"]
 
 
+def test_a_handler_can_limit_retries_of_unexpected_errors(
+    sqlite_job_settings: Settings, trace_dir: Path
+) -> None:
+    store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
+    with worker_thread(sqlite_job_settings):
+        job = store.submit("t_broken", {"dir": str(trace_dir)}, max_attempts=3)
+        done = wait_state(store, job.id)
+    assert (done.state, done.attempts) == (JobState.FAILED, 2)
+    assert done.error is not None
+    assert done.error["message"] == "still broken on attempt 2"
+    assert done.error["retryable"] is False
+    assert [e.kind for e in store.events(job.id)].count("retrying") == 1
+    assert len(traces(trace_dir, "started")[job.id]) == 2
+
+
 def test_killed_job_process_is_retried_and_succeeds(
     sqlite_job_settings: Settings, trace_dir: Path
 ) -> None:

@@ -136,3 +136,62 @@ def test_a_single_class_target_is_refused() -> None:
     df, schema = with_schema(frame)
     with pytest.raises(InvalidInputError, match="single value"):
         run_automl(df, schema, target="diagnosis", time_budget=5)
+
+
+def test_preprocessing_not_fitted_yet_counts_in_a_candidates_predicted_cost() -> None:
+    # On text the TF-IDF fit can cost far more than a model: a candidate needing another
+    # preprocessing (dense input) must be charged for it before the search starts it.
+    from mlharbor.models.automl.folds import Folds
+    from mlharbor.models.catalog import get_spec
+    from mlharbor.models.tasks import Task
+
+    df, schema = with_schema(text_frame())
+    y = df["sentiment"].to_numpy(dtype=object)
+    folds = Folds(
+        X=df[["review", "length"]],
+        y=y,
+        y_index=(y == "pos").astype(int),
+        classes=["neg", "pos"],
+        task=Task.TEXT,
+        schema=schema,
+        target="sentiment",
+        drop=[],
+        n_folds=3,
+        seed=0,
+        shared=True,
+    )
+    sparse, dense = get_spec("logistic-regression"), get_spec("hist-gradient-boosting")
+    assert folds.pending_prep(sparse, 0) == 0.0  # nothing measured yet: nothing to charge
+    folds.matrices(sparse, 0)
+    assert folds.pending_prep(sparse, 1) == 0.0  # fitted once on all rows, reused
+    measured = max(folds.prep_seconds.values())
+    assert measured > 0
+    assert folds.pending_prep(dense, 0) == measured  # not fitted yet: charged the known cost
+    folds.matrices(dense, 0)
+    assert folds.pending_prep(dense, 2) == 0.0
+
+
+def test_a_lightgbm_fold_stops_adding_trees_at_its_time_limit_and_still_predicts() -> None:
+    from lightgbm import LGBMClassifier
+
+    from mlharbor.models.automl.folds import fit_fold
+    from mlharbor.models.tasks import Task
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 5)), np.tile([0, 1], 100)
+    model = LGBMClassifier(n_estimators=100_000, learning_rate=1e-4, verbose=-1, n_jobs=1)
+    result = fit_fold((0, model, X, y, X[:7], Task.BINARY, 0.0))
+    assert result.prediction.shape == (7, 2)
+    assert 1 <= model.booster_.num_trees() < 100_000  # stopped after the 0.5 s floor
+
+
+def test_the_search_runs_with_folds_fanned_out_on_a_map() -> None:
+    df, schema = with_schema(binary_frame())
+
+    def serial(fn, items):  # the shape of an executor's map, in this process
+        return [fn(item) for item in items]
+
+    result = run_automl(
+        df, schema, target="diagnosis", time_budget=5, max_trials=3, map_folds=serial
+    )
+    assert [r["status"] for r in result.leaderboard].count("ok") >= 2

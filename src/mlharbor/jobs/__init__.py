@@ -11,7 +11,7 @@ from __future__ import annotations
 from mlharbor.jobs.compute import DaskExecutor, Executor, LocalExecutor, make_executor
 from mlharbor.jobs.context import JobCancelled, JobContext
 from mlharbor.jobs.follow import follow_events, iter_events
-from mlharbor.jobs.handlers import register, registered_kinds, unregister
+from mlharbor.jobs.handlers import register, registered_kinds, retry_errors, unregister
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.pool import LocalWorkerPool
 from mlharbor.jobs.records import EventKind, JobEventInfo, JobInfo, JobState, Lease
@@ -40,6 +40,7 @@ __all__ = [
     "recover_stale_jobs",
     "register",
     "registered_kinds",
+    "retry_errors",
     "run_worker",
     "unregister",
 ]

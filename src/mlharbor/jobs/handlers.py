@@ -81,6 +81,35 @@ def register(kind: str, handler: str | Callable[..., Any] | None = None) -> Any:
     return handler
 
 
+def retry_errors(times: int) -> Callable[[H], H]:
+    """Retry a handler's unexpected errors at most ``times`` times (default: ``max_attempts``).
+
+    For handlers whose attempt is expensive and whose failures mostly repeat (a search
+    that spends its whole time budget before failing): a job's attempt number must not
+    exceed ``times`` for an error to be retried. A lost worker is retried as usual, up to
+    the job's ``max_attempts``; bad input (``InvalidInputError``) is never retried.
+
+    Examples
+    --------
+    >>> @retry_errors(1)  # doctest: +SKIP
+    ... def automl(ctx, params): ...
+    """
+    if times < 0:
+        raise ValueError("retry_errors needs a count of at least 0")
+
+    def decorator(fn: H) -> H:
+        fn.retry_errors = times  # type: ignore[attr-defined]
+        return fn
+
+    return decorator
+
+
+def may_retry_error(handler: Any, attempt: int) -> bool:
+    """Whether an unexpected error of ``handler`` on ``attempt`` (1 = first) may be retried."""
+    limit = getattr(handler, "retry_errors", None)
+    return limit is None or attempt <= limit
+
+
 def unregister(kind: str) -> None:
     """Forget a kind (tests use it to undo their registrations)."""
     _registry.pop(kind, None)

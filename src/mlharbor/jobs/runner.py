@@ -19,7 +19,7 @@ from typing import Any
 
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.jobs.context import JobCancelled, JobContext
-from mlharbor.jobs.handlers import load_handler
+from mlharbor.jobs.handlers import load_handler, may_retry_error
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.records import Lease
 from mlharbor.jobs.store import JobStore
@@ -103,14 +103,17 @@ def _checked_result(result: Any) -> dict[str, Any]:
 
 
 def _run(spec: AttemptSpec, store: JobStore, ctx: JobContext) -> None:
+    handler = None
     try:
-        result = load_handler(spec.handler)(ctx, spec.params)
+        handler = load_handler(spec.handler)
+        result = handler(ctx, spec.params)
     except InvalidInputError as exc:
         # Bad input fails the same way every time: tell the user once, do not retry.
         store.fail(spec.lease, describe_error(exc, with_traceback=False), retry=False)
         return
     except Exception as exc:
-        store.fail(spec.lease, describe_error(exc), retry=True)
+        retry = may_retry_error(handler, spec.lease.attempt)
+        store.fail(spec.lease, describe_error(exc), retry=retry)
         return
     try:
         result = _checked_result(result)

@@ -1,5 +1,8 @@
 """Free-text columns as TF-IDF features over word and character n-grams.
 
+Measured on 3,750 food reviews (benchmarks/automl): character 3-4-grams cost about half
+the fitting time of 2-4-grams at the same ROC AUC with a logistic regression.
+
 Word n-grams carry the vocabulary; character n-grams survive typos, inflections and
 languages without a tokenizer. Both are fitted per column so the feature names say which
 column a token came from.
@@ -23,7 +26,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     word_ngram_range : tuple of int, default=(1, 2)
-    char_ngram_range : tuple of int, default=(2, 4)
+    char_ngram_range : tuple of int, default=(3, 4)
         Character n-grams are taken inside word boundaries (``char_wb``).
     max_features : int or None, default=20000
         Largest vocabulary per column and analyzer; the most frequent terms are kept.
@@ -52,7 +55,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self,
         *,
         word_ngram_range: tuple[int, int] = (1, 2),
-        char_ngram_range: tuple[int, int] = (2, 4),
+        char_ngram_range: tuple[int, int] = (3, 4),
         max_features: int | None = 20_000,
         min_df: int | float = 1,
         sublinear_tf: bool = True,
@@ -114,7 +117,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             min_df=self.min_df,
             sublinear_tf=self.sublinear_tf,
             lowercase=True,
-            dtype=np.float64,
+            # Half the memory and faster sparse products; no model here needs float64.
+            dtype=np.float32,
         )
 
     def __sklearn_tags__(self):
@@ -122,6 +126,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
         tags.input_tags.two_d_array = True
+        # The output is always float32, whatever the input was (text, usually).
+        tags.transformer_tags.preserves_dtype = []
         return tags
 
 

@@ -298,6 +298,14 @@ class ModelRegistry:
             row = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
             return None if row is None else self._record(session, row.model, row)
 
+    def find_versions_by_job(self, job_id: int) -> list[ModelVersionRecord]:
+        """Every version a job registered, oldest first (an AutoML job may register several)."""
+        with self.session_factory() as session:
+            rows = session.scalars(
+                select(ModelVersion).where(ModelVersion.job_id == job_id).order_by(ModelVersion.id)
+            ).all()
+            return [self._record(session, row.model, row) for row in rows]
+
     def load_pipeline(self, name: str, ref: int | str = LATEST) -> Any:
         """The fitted pipeline of a version, loaded from the store with trusted types only.
 

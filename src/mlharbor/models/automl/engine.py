@@ -118,10 +118,12 @@ class Search:
         entry.oof_parts = []  # type: ignore[attr-defined]
         for fold in range(self.folds.n_folds):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
+            per_fold += self.folds.pending_prep(spec, fold)
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
-            result = fit_fold(self.folds.fold_task(spec, estimator, fold))
+            limit = None if first else self.search_deadline() - time.perf_counter()
+            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit))
             self._record(entry, result)
             if prune and best is not None and fold < self.folds.n_folds - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
@@ -134,13 +136,16 @@ class Search:
     def _fan_out(self, entry: Entry, estimator: Any) -> None:
         spec = entry.candidate.spec
         per_fold = self._prior_cost(entry.candidate)
+        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_folds)
+        prep = sum(self.folds.pending_prep(spec, f) for f in folds_fitting_prep)
         if (
             self.entries[0] is not entry
-            and time.perf_counter() + per_fold * 2 > self.search_deadline()
+            and time.perf_counter() + per_fold * 2 + prep > self.search_deadline()
         ):
             entry.status = "skipped"
             return
-        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(self.folds.n_folds)]
+        limit = None if self.entries[0] is entry else self.search_deadline() - time.perf_counter()
+        tasks = [self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_folds)]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
             self._record(entry, result)
