@@ -45,6 +45,15 @@ def test_lightgbm_pipelines_are_served_by_onnxruntime(
     with live_sqlite.client() as api:
         r = api.post(f"/api/v1/models/{target}/latest/invocations", json=body)
         assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
+        bad = {
+            "dataframe_split": {
+                **body["dataframe_split"],
+                "data": body["dataframe_split"]["data"][:3],
+            }
+        }
+        bad["dataframe_split"]["data"][1] = ["old", *bad["dataframe_split"]["data"][1][1:]]
+        refused = api.post(f"/api/v1/models/{target}/latest/invocations", json=bad)
+        assert refused.status_code == 400 and "'age'" in refused.json()["message"]
         one = api.post(f"/api/v1/models/{target}/latest/predict", json=[rows.iloc[0].to_dict()])
         assert one.status_code == 200 and one.headers["x-mlharbor-backend"] == "onnx"
     got = r.json()["predictions"]
