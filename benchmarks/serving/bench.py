@@ -347,7 +347,17 @@ def main() -> None:
         report["models"][name] = entry
     report["versions"] = {
         d: metadata.version(d)
-        for d in ("scikit-learn", "lightgbm", "fastapi", "uvicorn", "httpx", "pandas")
+        for d in (
+            "scikit-learn",
+            "lightgbm",
+            "fastapi",
+            "uvicorn",
+            "httpx",
+            "pandas",
+            "onnxruntime",
+            "skl2onnx",
+            "onnxmltools",
+        )
     }
     report["mlflow"] = MLFLOW
     report["repeats"] = args.repeats

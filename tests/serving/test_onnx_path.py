@@ -33,14 +33,44 @@ def test_a_model_that_converts_is_served_by_onnxruntime(sqlite_hub: Hub, tmp_pat
     assert batch.backend == "sklearn"
 
 
-@pytest.mark.parametrize(
-    ("model", "lineage"),
-    [("rf", False), ("lightgbm", True)],  # nothing to check against; no LightGBM converter
-)
-def test_otherwise_the_pipeline_answers(
-    sqlite_hub: Hub, tmp_path: Path, model: str, lineage: bool
+@pytest.mark.parametrize("target", ["churn", "spend"])
+def test_lightgbm_pipelines_are_served_by_onnxruntime(
+    live_sqlite: LiveServer, tmp_path: Path, target: str
 ) -> None:
-    features = register(sqlite_hub, tmp_path, "churn", "churn", model, lineage=lineage)
+    hub = live_sqlite.hub
+    features = register(hub, tmp_path, target, target, "lightgbm", lineage=True)
+    rows = features.iloc[:50]
+    pipeline = hub.models.load_pipeline(target)
+    body = {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+    with live_sqlite.client() as api:
+        r = api.post(f"/api/v1/models/{target}/latest/invocations", json=body)
+        assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
+        bad = {
+            "dataframe_split": {
+                **body["dataframe_split"],
+                "data": body["dataframe_split"]["data"][:3],
+            }
+        }
+        bad["dataframe_split"]["data"][1] = ["old", *bad["dataframe_split"]["data"][1][1:]]
+        refused = api.post(f"/api/v1/models/{target}/latest/invocations", json=bad)
+        assert refused.status_code == 400 and "'age'" in refused.json()["message"]
+        one = api.post(f"/api/v1/models/{target}/latest/predict", json=[rows.iloc[0].to_dict()])
+        assert one.status_code == 200 and one.headers["x-mlharbor-backend"] == "onnx"
+    got = r.json()["predictions"]
+    if target == "churn":
+        assert got == list(pipeline.predict(rows))
+        assert one.json()["predictions"] == [got[0]]
+        np.testing.assert_allclose(
+            one.json()["probabilities"], pipeline.predict_proba(rows.iloc[:1]), atol=1e-3
+        )
+    else:
+        np.testing.assert_allclose(got, pipeline.predict(rows), rtol=1e-4)
+        np.testing.assert_allclose(one.json()["predictions"], got[:1], rtol=1e-6)
+
+
+def test_otherwise_the_pipeline_answers(sqlite_hub: Hub, tmp_path: Path) -> None:
+    # No lineage: nothing to check a conversion against, so the pipeline answers.
+    features = register(sqlite_hub, tmp_path, "churn", "churn", "rf")
     answer = sqlite_hub.predictor.predict("churn", "latest", features.iloc[:3])
     assert answer.backend == "sklearn"
     assert answer.predictions == list(

@@ -174,6 +174,10 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+    from mlharbor.registry.onnx_lightgbm import register_lightgbm_converters
+
+    register_lightgbm_converters()
+
     columns = version.signature.get("inputs") or []
     if not columns:
         raise InvalidInputError("the model records no input columns; ONNX needs them")
@@ -188,7 +192,9 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
     ]
     options = {id(s): {"zipmap": False} for _, s in steps(pipeline) if hasattr(s, "classes_")}
     try:
-        onnx = to_onnx(pipeline, initial_types=initial, options=options, target_opset=17)
+        # ai.onnx.ml 3: the newest the LightGBM converter writes; scikit-learn steps fit too.
+        opset = {"": 17, "ai.onnx.ml": 3}
+        onnx = to_onnx(pipeline, initial_types=initial, options=options, target_opset=opset)
     except Exception as exc:  # skl2onnx raises several types, all meaning "does not convert"
         raise InvalidInputError(
             f"model {version.model!r} version {version.version} does not convert to ONNX: "

@@ -140,7 +140,40 @@ class LoadedModel:
         the prediction and the features it was made from."""
         if not self._simple:
             return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
-        missing = [n for n in self.names if n not in record]
+        self._check_present(record)
+        values = {
+            name: [_cast_one(name, record[name], kind)]
+            for name, kind in zip(self.names, self._kinds, strict=True)
+        }
+        frame = pd.DataFrame(values)
+        return self._answer(frame, self.ignored(list(record)), started, online), frame
+
+    def predict_columns(
+        self, columns: Mapping[str, list[Any]], started: float, *, online: bool = True
+    ) -> tuple[Prediction, pd.DataFrame]:
+        """Predict rows given column by column (``{column: [values]}``, equal lengths).
+
+        Columns of plain numbers or text are cast with NumPy at once: for 100 rows, pandas'
+        per-column checks cost three times the model. Anything else (numbers sent as text,
+        infinity, a date column) goes through :func:`prepare_input`, which names what is
+        wrong.
+        """
+        if self._simple:
+            self._check_present(columns)
+            values: dict[str, Any] = {}
+            for name, kind in zip(self.names, self._kinds, strict=True):
+                cast = _cast_column(columns[name], kind)
+                if cast is None:
+                    break
+                # object, as prepare_input gives: pandas would copy text into Arrow strings.
+                values[name] = pd.Series(cast, dtype=object) if kind == "text" else cast
+            else:
+                frame = pd.DataFrame(values)
+                return self._answer(frame, self.ignored(list(columns)), started, online), frame
+        return self.predict_frame(pd.DataFrame(columns), started, drop=[], online=online)
+
+    def _check_present(self, row: Collection[str]) -> None:
+        missing = [n for n in self.names if n not in row]
         if missing:
             raise InvalidInputError(
                 f"the input lacks the column{'s' if len(missing) > 1 else ''} "
@@ -148,12 +181,6 @@ class LoadedModel:
                 missing=missing,
                 expected=self.names,
             )
-        values = {
-            name: [_cast_one(name, record[name], kind)]
-            for name, kind in zip(self.names, self._kinds, strict=True)
-        }
-        frame = pd.DataFrame(values)
-        return self._answer(frame, self.ignored(list(record)), started, online), frame
 
     def predict_frame(
         self,
@@ -265,6 +292,19 @@ def _kind(column: Mapping[str, Any]) -> str | None:
     ):
         return "text"
     return None
+
+
+def _cast_column(values: list[Any], kind: str) -> np.ndarray | None:
+    """A column as an array when every value is already of its kind; ``None`` otherwise."""
+    if kind == "text":
+        # prepare_input keeps text and missing values as they are: nothing to convert.
+        if all(v is None or type(v) is str for v in values):
+            return np.array(values, dtype=object)
+        return None
+    if not all(v is None or type(v) is float or type(v) is int for v in values):
+        return None
+    numbers = np.array(values, dtype=float)  # None becomes NaN, a missing value
+    return None if np.isinf(numbers).any() else numbers
 
 
 def _cast_one(name: str, value: Any, kind: str) -> Any:

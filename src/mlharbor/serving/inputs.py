@@ -86,6 +86,37 @@ def single_record(body: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+def columns_of(body: Any) -> dict[str, list[Any]] | None:
+    """``{column: [values]}`` from a ``dataframe_split`` body, or from records that all have
+    the same keys, without building a frame; ``None`` for anything else (or no rows)."""
+    if not isinstance(body, dict | list):
+        return None
+    if isinstance(body, dict) and len(body) == 1:
+        key = next(iter(body))
+        if key == "dataframe_split":
+            split = body[key]
+            if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+                return None
+            data, names = split.get("data"), [str(c) for c in split["columns"]]
+            width = len(names)
+            if not isinstance(data, list) or not data or len(set(names)) != width:
+                return None
+            if not all(isinstance(row, list) and len(row) == width for row in data):
+                return None
+            return {
+                name: list(values)
+                for name, values in zip(names, zip(*data, strict=True), strict=True)
+            }
+        if key in ("records", "dataframe_records", "instances", "inputs"):
+            body = body[key]
+    if not isinstance(body, list) or not body or not isinstance(body[0], dict) or not body[0]:
+        return None
+    keys = body[0].keys()
+    if not all(isinstance(row, dict) and row.keys() == keys for row in body):
+        return None
+    return {str(k): [row[k] for row in body] for k in keys}
+
+
 def frame_from_csv(data: bytes) -> pd.DataFrame:
     """A DataFrame from a CSV body with a header row."""
     if not data.strip():

@@ -158,7 +158,7 @@ class Predictor:
         self,
         name: str,
         ref: int | str,
-        rows: pd.DataFrame | Iterable[dict[str, Any]],
+        rows: pd.DataFrame | Iterable[dict[str, Any]] | dict[str, list[Any]],
         *,
         drop: Iterable[str] = (),
         source: str = Source.ONLINE,
@@ -170,7 +170,8 @@ class Predictor:
         ----------
         name, ref : str
             The registered model and a version number or alias.
-        rows : DataFrame or iterable of dict
+        rows : DataFrame, iterable of dict, or dict of lists
+            Rows as a frame, as records, or column by column (equal lengths).
         drop : iterable of str
             Columns to remove first (Mini-ML-Platform's ``columns_to_drop``).
         source : str, default="online"
@@ -192,8 +193,13 @@ class Predictor:
         online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
             result, features = loaded.predict_record(rows[0], started, online=online)
+        elif isinstance(rows, dict) and not drop:
+            result, features = loaded.predict_columns(rows, started, online=online)
         else:
-            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            if isinstance(rows, pd.DataFrame):
+                frame = rows
+            else:
+                frame = pd.DataFrame(rows if isinstance(rows, dict) else list(rows))
             result, features = loaded.predict_frame(
                 frame, started, drop=list(drop), prepare=prepare_input, online=online
             )

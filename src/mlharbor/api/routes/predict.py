@@ -17,6 +17,7 @@ from mlharbor.hub import Hub
 from mlharbor.serving.inputs import (
     check_count,
     check_rows,
+    columns_of,
     count_rows,
     frame_from_csv,
     frame_from_json,
@@ -75,7 +76,7 @@ async def read_frame(request: Request, limit: int) -> Any:
             f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
         )
     check_count(count_rows(body), limit)
-    return single_record(body) or check_rows(frame_from_json(body), limit)
+    return single_record(body) or columns_of(body) or check_rows(frame_from_json(body), limit)
 
 
 @router.post(
