@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Two test processes, one test file each at a time: most tests wait on servers, workers and
+# subprocesses, so two halve the run even on two cores. `PYTEST_PARALLEL=` runs them serially.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: run test lint install clean
 
@@ -20,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
