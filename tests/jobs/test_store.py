@@ -32,6 +32,7 @@ def test_public_names_are_pinned() -> None:
         "recover_stale_jobs",
         "register",
         "registered_kinds",
+        "retry_errors",
         "run_worker",
         "unregister",
     ]
