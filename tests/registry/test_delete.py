@@ -8,6 +8,7 @@ import pytest
 
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.hub import Hub
+from mlharbor.monitoring.reference import reference_key
 from mlharbor.registry import ModelRegistry
 from tests.serving.mixed import register
 
@@ -78,13 +79,17 @@ def test_deleting_a_model_removes_everything_and_names_unknowns(
 
 def test_a_deleted_version_stops_serving_and_frees_its_dataset(hub: Hub, tmp_path: Path) -> None:
     features = register(hub, tmp_path, "churn", "churn", "logistic")
-    register(hub, tmp_path, "churn", "churn", "logistic")  # same data: same dataset version
+    register(hub, tmp_path, "churn", "churn", "logistic", lineage=True)  # same dataset version
     row = [features.iloc[0].to_dict()]
     assert len(hub.predictor.predict("churn", "2", row).predictions) == 1
     with pytest.raises(ConflictError, match="used by model versions churn v1, churn v2"):
         hub.datasets.delete("churn")
 
+    v2 = hub.models.get_version("churn", 2)
+    hub.monitoring.reference("churn", 2)  # the drift reference is kept per version
+    assert hub.artifacts.exists(reference_key(v2.id))
     hub.models.delete_version("churn", 2)
+    assert not hub.artifacts.exists(reference_key(v2.id))
     with pytest.raises(NotFoundError, match="no version 2"):
         hub.predictor.predict("churn", "2", row)
     assert hub.predictor.predict("churn", "latest", row).version == 1

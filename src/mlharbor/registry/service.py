@@ -278,11 +278,10 @@ class ModelRegistry:
         with transaction(self.session_factory) as session:
             model = self._model(session, name)
             row = self._version(session, model, version)
-            held = sorted(
-                a.alias
-                for a in session.scalars(select(ModelAlias).where(ModelAlias.version_id == row.id))
-                if a.alias != LATEST
-            )
+            names = session.scalars(
+                select(ModelAlias.alias).where(ModelAlias.version_id == row.id)
+            ).all()
+            held = sorted(a for a in names if a != LATEST)
             if held and not force:
                 raise ConflictError(
                     f"model {name!r} version {row.version} is pointed at by alias(es) "
@@ -299,7 +298,8 @@ class ModelRegistry:
                 .order_by(ModelVersion.version.desc())
                 .limit(1)
             )
-            if remaining is not None:
+            # Only ``latest`` on the deleted version needs moving; elsewhere it stays put.
+            if remaining is not None and LATEST in names:
                 self._point(session, model.id, LATEST, remaining.id)
         self._delete_files([doomed])
         self._changed(name)
