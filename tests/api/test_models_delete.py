@@ -46,6 +46,12 @@ def test_delete_over_rest_refuses_aliases_and_stops_serving(
     assert r.exit_code == 0 and "deleted churn version 2" in r.output, r.output
     with Client(live_sqlite.url) as client:
         assert client.models.get("churn")["versions"] == []
+    with live_sqlite.client(headers={"Accept": "text/html"}) as browser:
+        page = browser.get("/models/churn")  # the emptied model's page says why it is empty
+        assert page.status_code == 404 and "no versions left" in page.text
+    listing = runner.invoke(app, ["--url", live_sqlite.url, "models", "list"])
+    assert "churn" in listing.output and "none" in listing.output, listing.output
+    with Client(live_sqlite.url) as client:
         client.models.delete("churn")
         with pytest.raises(NotFoundError, match="no registered model named 'churn'"):
             client.models.get("churn")

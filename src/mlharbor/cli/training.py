@@ -269,9 +269,8 @@ def models_list() -> None:
         table.add_column(col)
     for m in models:
         aliases = ", ".join(f"{a}→v{v}" for a, v in m["aliases"].items())
-        table.add_row(
-            m["name"], str(m["latest_version"]), aliases, m["created_at"][:16].replace("T", " ")
-        )
+        latest = str(m["latest_version"] or "none")  # none: every version was deleted
+        table.add_row(m["name"], latest, aliases, m["created_at"][:16].replace("T", " "))
     console.print(table)
 
 
