@@ -230,6 +230,14 @@ class Models(_Resource):
     def delete_alias(self, name: str, alias: str) -> None:
         self._call("DELETE", f"/api/v1/models/{name}/aliases/{alias}")
 
+    def delete(self, name: str, version: int | str | None = None, *, force: bool = False) -> None:
+        """Delete one version of a model, or the whole model when no version is given."""
+        if version is None:
+            self._call("DELETE", f"/api/v1/models/{name}")
+        else:
+            params = {"force": "true"} if force else {}
+            self._call("DELETE", f"/api/v1/models/{name}/versions/{version}", params=params)
+
     def artifact(self, name: str, ref: int | str, artifact: str, *, format: str = "png") -> bytes:
         return self._call(
             "GET",

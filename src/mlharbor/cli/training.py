@@ -269,9 +269,8 @@ def models_list() -> None:
         table.add_column(col)
     for m in models:
         aliases = ", ".join(f"{a}→v{v}" for a, v in m["aliases"].items())
-        table.add_row(
-            m["name"], str(m["latest_version"]), aliases, m["created_at"][:16].replace("T", " ")
-        )
+        latest = str(m["latest_version"] or "none")  # none: every version was deleted
+        table.add_row(m["name"], latest, aliases, m["created_at"][:16].replace("T", " "))
     console.print(table)
 
 
@@ -319,3 +318,29 @@ def models_export(
             run(lambda: hub.models.export(name, ref, out, format))
     hint = f"  (mlflow models serve -m {out} --env-manager local)" if format == "mlflow" else ""
     console.print(f"exported {name}@{ref} as {format} to {out}{hint}")
+
+
+@models_app.command("delete")
+def models_delete(
+    model: Annotated[str, typer.Argument(help="NAME (the whole model) or NAME@VERSION.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete a version even if an alias holds it.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a model version, or a whole registered model, with its files."""
+    name, version = split_model_ref(model) if "@" in model or "/" in model else (model, None)
+    what = f"{name} version {version}" if version is not None else f"model {name} (every version)"
+    if not yes and not typer.confirm(f"delete {what}?", default=False):
+        err_console.print("aborted: nothing deleted")
+        raise typer.Exit(1)
+    if target.url:
+        with open_client() as client:
+            run(lambda: client.models.delete(name, version, force=force))
+    else:
+        with open_hub() as hub:
+            if version is None:
+                run(lambda: hub.models.delete_model(name))
+            else:
+                run(lambda: hub.models.delete_version(name, version, force=force))
+    console.print(f"deleted {what}")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sklearn.base import is_classifier, is_regressor
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,7 +66,7 @@ class ModelRegistry:
         self._listeners: list[Callable[[str], None]] = []
 
     def on_change(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(name)`` after an alias of ``name`` moves or a version is added.
+        """Call ``listener(name)`` after an alias of ``name`` moves or a version comes or goes.
 
         Caches of alias resolutions (the predictor's) subscribe here, so a move made through
         this registry is seen at once; other processes rely on their cache's expiry.
@@ -249,6 +249,96 @@ class ModelRegistry:
                 )
             session.delete(row)
         self._changed(name)
+
+    def delete_version(self, name: str, version: int | str, *, force: bool = False) -> None:
+        """Delete one version of ``name``: its row, aliases and files.
+
+        ``latest`` moves to the highest remaining version; the registered model stays even
+        when its last version goes (use :meth:`delete_model` to remove it).
+
+        Parameters
+        ----------
+        name : str
+        version : int or str
+            A version number (``3``, ``"v3"``), not an alias: deleting is explicit.
+        force : bool, default=False
+            Delete even if an alias other than ``latest`` points at the version.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model or version.
+        ConflictError
+            An alias such as ``champion`` points at the version and ``force`` is not set.
+        """
+        if version_number(version) is None:
+            raise InvalidInputError(
+                f"give a version number to delete, not {str(version)!r}", version=str(version)
+            )
+        with transaction(self.session_factory) as session:
+            model = self._model(session, name)
+            row = self._version(session, model, version)
+            names = session.scalars(
+                select(ModelAlias.alias).where(ModelAlias.version_id == row.id)
+            ).all()
+            held = sorted(a for a in names if a != LATEST)
+            if held and not force:
+                raise ConflictError(
+                    f"model {name!r} version {row.version} is pointed at by alias(es) "
+                    f"{', '.join(held)}; move or delete them first, or force the deletion",
+                    aliases=held,
+                )
+            doomed = (row.id, row.artifact_key)
+            # Aliases first: their foreign key points at the version.
+            session.execute(delete(ModelAlias).where(ModelAlias.version_id == row.id))
+            session.execute(delete(ModelVersion).where(ModelVersion.id == row.id))
+            remaining = session.scalar(
+                select(ModelVersion)
+                .where(ModelVersion.model_id == model.id)
+                .order_by(ModelVersion.version.desc())
+                .limit(1)
+            )
+            # Only ``latest`` on the deleted version needs moving; elsewhere it stays put.
+            if remaining is not None and LATEST in names:
+                self._point(session, model.id, LATEST, remaining.id)
+        self._delete_files([doomed])
+        self._changed(name)
+
+    def delete_model(self, name: str) -> None:
+        """Delete a registered model with all its versions, aliases and files.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model.
+        """
+        with transaction(self.session_factory) as session:
+            model = self._model(session, name)
+            doomed = [
+                (row.id, row.artifact_key)
+                for row in session.scalars(
+                    select(ModelVersion).where(ModelVersion.model_id == model.id)
+                )
+            ]
+            # Explicit deletes in foreign-key order: the same on SQLite and PostgreSQL, whether
+            # or not the database enforces the ON DELETE CASCADE.
+            session.execute(delete(ModelAlias).where(ModelAlias.model_id == model.id))
+            session.execute(delete(ModelVersion).where(ModelVersion.model_id == model.id))
+            session.execute(delete(RegisteredModel).where(RegisteredModel.id == model.id))
+        self._delete_files(doomed)
+        self._changed(name)
+
+    def _delete_files(self, doomed: Iterable[tuple[int, str]]) -> None:
+        """Remove the files of deleted versions, after their rows are gone.
+
+        Files go second: a crash in between leaves unreferenced files, never a version
+        whose files are missing.
+        """
+        from mlharbor.monitoring.reference import reference_key
+
+        for version_id, key in doomed:
+            self.artifacts.delete_prefix(key.rsplit("/", 1)[0])
+            self.artifacts.delete(reference_key(version_id))
 
     # ---- reading -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.jobs import JobEventPublic, JobPublic
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
 from mlharbor.api.schemas import IdPath
-from mlharbor.errors import HarborError
+from mlharbor.errors import HarborError, NotFoundError
 from mlharbor.ui import forms
 from mlharbor.ui.plots import TITLES, evaluation_plot
 from mlharbor.ui.web import page
@@ -144,6 +144,12 @@ def model_page(
 ) -> HTMLResponse:
     """A registered model: versions and aliases, and the chosen version in full."""
     model = ModelPublic.of(hub.models.get_model(name))
+    if not model.versions:
+        # Reachable once every version was deleted: say so, not "no alias 'latest'".
+        raise NotFoundError(
+            f"model {name!r} has no versions left; train or upload one, or delete the model",
+            name=name,
+        )
     current = ModelVersionPublic.of(hub.models.get_version(name, version or "latest"))
     example = _example(hub, current)
     base = str(request.base_url).rstrip("/")

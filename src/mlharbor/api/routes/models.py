@@ -106,6 +106,24 @@ def delete_alias(hub: HubDep, name: str, alias: str) -> Response:
     return Response(status_code=204)
 
 
+@router.delete(
+    "/{name}/versions/{version}",
+    status_code=204,
+    responses={**ERRORS, 409: {"model": Problem}},
+)
+def delete_version(hub: HubDep, name: str, version: str, force: bool = False) -> Response:
+    """Delete a version and its files; refused while an alias like ``champion`` holds it."""
+    hub.models.delete_version(name, version, force=force)
+    return Response(status_code=204)
+
+
+@router.delete("/{name}", status_code=204, responses=ERRORS)
+def delete_model(hub: HubDep, name: str) -> Response:
+    """Delete a registered model with all its versions, aliases and files."""
+    hub.models.delete_model(name)
+    return Response(status_code=204)
+
+
 @router.get(
     "/{name}/versions/{ref}/artifacts/{artifact}",
     responses={**ERRORS, 200: {"content": {"image/png": {}, "application/json": {}}}},
