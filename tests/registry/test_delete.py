@@ -49,7 +49,8 @@ def test_deleting_versions_keeps_aliases_honest_and_removes_files(
     registry.delete_version("best_model", 1)
     emptied = registry.get_model("best_model")  # the registered model stays
     assert emptied.versions == [] and emptied.aliases == {} and emptied.latest_version is None
-    assert registry.register("best_model", trained["regression"]).version == 1
+    # Numbers are never reused: v4 cannot inherit the log and monitoring history of a deleted v3.
+    assert registry.register("best_model", trained["regression"]).version == 4
 
 
 def test_deleting_a_model_removes_everything_and_names_unknowns(
@@ -96,8 +97,16 @@ def test_a_deleted_version_stops_serving_and_frees_its_dataset(hub: Hub, tmp_pat
     with pytest.raises(ConflictError, match="used by model versions churn v1;"):
         hub.datasets.delete("churn")
 
+    # The model's monitoring history (prediction log, checks) goes with it, so a new model
+    # under the same name, numbered from 1 again, inherits nothing.
+    assert hub.predlog is not None and hub.predlog.flush()
+    assert hub.artifacts.list("predlog/churn")
+    hub.alerts.check("churn@latest")
+    assert hub.alerts.list_events(model="churn")
     hub.models.delete_model("churn")
     with pytest.raises(NotFoundError):
         hub.predictor.predict("churn", "latest", row)
+    assert hub.artifacts.list("predlog/churn") == []
+    assert hub.alerts.list_events(model="churn") == []
     hub.datasets.delete("churn")
     assert hub.datasets.list() == ([], 0)

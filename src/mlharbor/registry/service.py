@@ -36,7 +36,7 @@ from mlharbor.registry.records import (
 )
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
-from mlharbor.store.orm import ModelAlias, ModelVersion, RegisteredModel, utcnow
+from mlharbor.store.orm import ModelAlias, ModelVersion, MonitorEvent, RegisteredModel, utcnow
 
 if TYPE_CHECKING:
     from mlharbor.models.train import TrainResult
@@ -325,7 +325,13 @@ class ModelRegistry:
             session.execute(delete(ModelAlias).where(ModelAlias.model_id == model.id))
             session.execute(delete(ModelVersion).where(ModelVersion.model_id == model.id))
             session.execute(delete(RegisteredModel).where(RegisteredModel.id == model.id))
+            # Its monitoring history goes too: a new model under the same name starts again at
+            # version 1 and must not inherit the old one's checks and alerts.
+            session.execute(delete(MonitorEvent).where(MonitorEvent.model == name))
         self._delete_files(doomed)
+        from mlharbor.serving.predlog import PREFIX as PREDLOG  # here: serving imports us
+
+        self.artifacts.delete_prefix(f"{PREDLOG}/{name}")  # its prediction log and labels
         self._changed(name)
 
     def _delete_files(self, doomed: Iterable[tuple[int, str]]) -> None:
@@ -511,7 +517,8 @@ class ModelRegistry:
             try:
                 with transaction(self.session_factory) as session:
                     model = self._get_or_create(session, name, description)
-                    number = self._latest_number(session, model.id) + 1
+                    number = max(model.last_version, self._latest_number(session, model.id)) + 1
+                    model.last_version = number
                     row = ModelVersion(model_id=model.id, version=number, **values)
                     session.add(row)
                     session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Integer,
     MetaData,
     String,
     Text,
@@ -154,6 +155,9 @@ class RegisteredModel(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The highest version number ever given: numbers of deleted versions are never reused, so
+    # a new version never inherits an old one's prediction log and monitoring history.
+    last_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     versions: Mapped[list[ModelVersion]] = relationship(
         back_populates="model", order_by="ModelVersion.version", cascade="all, delete-orphan"
