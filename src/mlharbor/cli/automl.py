@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mlharbor.cli.common import app, console, open_client, open_hub, progress_bar, run, target
+from mlharbor.cli.common import app, console, open_client, open_hub, progress_bar, queue_job, target
 from mlharbor.cli.training import _fail, _ingest_for_training, _print_version
 
 
@@ -52,17 +52,7 @@ def automl(
         top_k=top_k,
         seed=seed,
     )
-    if target.url:
-        with open_client() as client:
-            options = {
-                k: v
-                for k, v in request.to_params().items()
-                if k not in ("dataset", "target") and v is not None
-            }
-            job = run(lambda: client.jobs.submit_automl(dataset, target_column, **options))
-    else:
-        with open_hub() as hub:
-            job = run(lambda: hub.submit_automl(request)).to_dict()
+    job = queue_job("automl", request)
     console.print(
         f"job {job['id']} queued: AutoML on {job['params']['dataset']} for "
         f"{job['params']['target']}, {budget:g} s, ranked by {job['params']['metric']}"

@@ -93,6 +93,23 @@ def open_hub() -> Iterator[Hub]:
         hub.close()
 
 
+def queue_job(kind: str, request: Any) -> dict[str, Any]:
+    """Queue ``request`` as a ``kind`` job on the server given by ``--url`` or the local hub.
+
+    Both sides name their calls alike: ``client.jobs.submit_<kind>`` and ``hub.submit_<kind>``.
+    """
+    if target.url:
+        params = request.to_params()
+        options = {
+            k: v for k, v in params.items() if k not in ("dataset", "target") and v is not None
+        }
+        with open_client() as client:
+            submit = getattr(client.jobs, f"submit_{kind}")
+            return run(lambda: submit(request.dataset, request.target, **options))
+    with open_hub() as hub:
+        return run(lambda: getattr(hub, f"submit_{kind}")(request)).to_dict()
+
+
 def human_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KB", "MB", "GB"):

@@ -16,6 +16,7 @@ from mlharbor.cli.common import (
     open_client,
     open_hub,
     progress_bar,
+    queue_job,
     run,
     target,
     version_json,
@@ -124,17 +125,7 @@ def train(
         cv_folds=cv_folds,
         seed=seed,
     )
-    if target.url:
-        with open_client() as client:
-            options = {
-                k: v
-                for k, v in request.to_params().items()
-                if k not in ("dataset", "target") and v is not None
-            }
-            job = run(lambda: client.jobs.submit_train(dataset, target_column, **options))
-    else:
-        with open_hub() as hub:
-            job = run(lambda: hub.submit_train(request)).to_dict()
+    job = queue_job("train", request)
     console.print(
         f"job {job['id']} queued: train {job['params']['model']} on "
         f"{job['params']['dataset']} → {job['params']['name']}"
