@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext, register
+from mlharbor.jobs.params import JobParams
 from mlharbor.models import check_train_request, train_model
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainRequest:
+class TrainRequest(JobParams):
     """What a user asks for when training one model (the ``train`` job's parameters)."""
+
+    what = "training"
 
     dataset: str
     target: str
@@ -39,20 +42,6 @@ class TrainRequest:
     cv_folds: int = 5
     seed: int = 0
     alias: str | None = None
-
-    def to_params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> TrainRequest:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InvalidInputError(
-                f"unknown training option(s) {', '.join(map(repr, unknown))}; valid options: "
-                f"{', '.join(sorted(known))}"
-            )
-        return cls(**params)
 
 
 def check_request(hub: Any, request: TrainRequest) -> TrainRequest:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext, register, retry_errors
+from mlharbor.jobs.params import JobParams
 from mlharbor.models.automl import check_metric, run_automl
 from mlharbor.models.automl.portfolio import metric_kind
 from mlharbor.models.automl.register import to_train_result
@@ -34,8 +35,10 @@ MAX_TOP_K = 10
 
 
 @dataclass
-class AutoMLRequest:
+class AutoMLRequest(JobParams):
     """What a user asks of AutoML (the ``automl`` job's parameters)."""
+
+    what = "AutoML"
 
     dataset: str
     target: str
@@ -51,20 +54,6 @@ class AutoMLRequest:
     top_k: int = 1
     alias: str = BEST_ALIAS
     max_trials: int | None = None
-
-    def to_params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> AutoMLRequest:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InvalidInputError(
-                f"unknown AutoML option(s) {', '.join(map(repr, unknown))}; valid options: "
-                f"{', '.join(sorted(known))}"
-            )
-        return cls(**params)
 
 
 def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:

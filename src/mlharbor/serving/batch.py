@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
+from mlharbor.jobs.params import JobParams
 from mlharbor.serving.predictor import Source
 
 SCORE = "score"
@@ -31,8 +32,10 @@ PREDICTION = "prediction"
 
 
 @dataclass
-class ScoreRequest:
+class ScoreRequest(JobParams):
     """What a user asks for when scoring a dataset (the ``score`` job's parameters)."""
+
+    what = "scoring"
 
     model: str
     dataset: str
@@ -40,20 +43,6 @@ class ScoreRequest:
     dataset_version: int | None = None
     output: str | None = None
     chunk_rows: int = 50_000
-
-    def to_params(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ScoreRequest:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise InvalidInputError(
-                f"unknown scoring option(s) {', '.join(map(repr, unknown))}; valid options: "
-                f"{', '.join(sorted(known))}"
-            )
-        return cls(**params)
 
 
 def check_score_request(hub: Any, request: ScoreRequest) -> ScoreRequest:

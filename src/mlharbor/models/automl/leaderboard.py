@@ -10,6 +10,7 @@ import numpy as np
 
 from mlharbor.models.automl.portfolio import METRICS, Candidate
 from mlharbor.models.metrics import summarize_folds
+from mlharbor.models.train import _jsonable  # one JSON-safe conversion for params
 
 
 @dataclass
@@ -113,15 +114,3 @@ def sort_rows(
 
 def _round(value: float) -> float:
     return round(float(value), 4)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return repr(value)
