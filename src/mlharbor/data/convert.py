@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from mlharbor.data.csvchunks import ChunkedCsv, can_chunk
 from mlharbor.data.ingest import (
     BytesRead,
     CsvDialect,
@@ -48,7 +50,7 @@ from mlharbor.errors import InvalidInputError
 
 #: Bytes of CSV per parsed block: big enough for well-filled row groups, small enough that
 #: only a few are in memory at once.
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
 
 
 @dataclass
@@ -214,18 +216,17 @@ def _stream_csv(
             return None
         convert.column_types = types
         schema = pa.schema([f.with_name(n) for f, n in zip(types, names, strict=True)])
-        with _HashingReader(path, sha256 is None, on_bytes) as raw:
-            sampler = SchemaSampler(schema)
+        sampler = SchemaSampler(schema)
+        with _Rows(path, dialect, read, parse, convert, sha256 is None, on_bytes) as rows:
             with ParquetSink(out, schema) as sink:
-                for batch in pacsv.open_csv(_open_text(raw, dialect), read, parse, convert):
+                for batch in rows:
                     batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
                     sink.put(batch)
                     sampler.add(batch)
                 sink.flush()
                 # Typed while the writer encodes the last row groups.
                 schema_info = sampler.infer(notes) if sampler.n_rows else None
-            complete = raw.done == raw.total
-            digest = raw.digest.hexdigest() if raw.digest is not None and complete else None
+            digest = rows.hexdigest()
     except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
         return None  # the whole-file reader says what is wrong, or manages where this cannot
     if sampler.n_rows == 0:
@@ -236,6 +237,64 @@ def _stream_csv(
     return Converted(
         sha256, SourceFormat.CSV, sampler.n_rows, len(names), schema_info, notes, sink.sha256
     )
+
+
+class _Rows:
+    """The data rows of a CSV file as record batches, its bytes hashed as they are read.
+
+    Plain files are cut into chunks parsed on several threads (:mod:`.csvchunks`); the rest
+    (compressed, values spanning lines, multi-byte encodings) go through Arrow's streaming
+    reader, one block at a time.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        dialect: CsvDialect,
+        read: pacsv.ReadOptions,
+        parse: pacsv.ParseOptions,
+        convert: pacsv.ConvertOptions,
+        hashing: bool,
+        on_bytes: BytesRead | None,
+    ) -> None:
+        self.chunked: ChunkedCsv | None = None
+        self.raw: _HashingReader | None = None
+        if can_chunk(path, dialect.encoding, dialect.compressed, dialect.multiline):
+            self.chunked = ChunkedCsv(
+                path,
+                read,
+                parse,
+                convert,
+                hashing=hashing,
+                on_bytes=on_bytes,
+                chunk_bytes=read.block_size,
+            )
+        else:
+            self.raw = _HashingReader(path, hashing, on_bytes)
+            self.dialect, self.options = dialect, (read, parse, convert)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self.chunked is not None:
+            for table in self.chunked:
+                yield from table.to_batches()
+        else:
+            assert self.raw is not None
+            yield from pacsv.open_csv(_open_text(self.raw, self.dialect), *self.options)
+
+    def hexdigest(self) -> str | None:
+        """The SHA-256 of the whole file if it was hashed and read to its end."""
+        if self.chunked is not None:
+            return self.chunked.hexdigest()
+        assert self.raw is not None
+        complete = self.raw.done == self.raw.total
+        return self.raw.digest.hexdigest() if self.raw.digest is not None and complete else None
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.raw is not None:
+            self.raw.close()
 
 
 def _hash_now(path: Path) -> str:
