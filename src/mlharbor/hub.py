@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -16,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.data.datasets import DatasetService
-from mlharbor.data.profiles import InsightsService
 from mlharbor.jobs import JobInfo, JobStore, Worker
 from mlharbor.keys import KeyService
-from mlharbor.monitoring.alerts import AlertService
-from mlharbor.monitoring.service import MonitoringService
 from mlharbor.registry import ModelRegistry
-from mlharbor.serving.predictor import Predictor
 from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
+    from mlharbor.data.profiles import InsightsService
+    from mlharbor.monitoring.alerts import AlertService
+    from mlharbor.monitoring.service import MonitoringService
     from mlharbor.serving.batch import ScoreRequest
+    from mlharbor.serving.predictor import Predictor
     from mlharbor.workflows import TrainRequest
     from mlharbor.workflows_automl import AutoMLRequest
 
@@ -43,7 +44,6 @@ class Hub:
         self.sessions = make_session_factory(self.engine)
         self.artifacts = ArtifactStore(settings.resolved_artifact_uri())
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
-        self.insights = InsightsService(self.sessions, self.artifacts, self.datasets)
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
         self.models = ModelRegistry(self.sessions, self.artifacts)
@@ -58,15 +58,71 @@ class Hub:
             if settings.predlog_enabled
             else None
         )
-        self.predictor = Predictor(
-            self.models,
-            capacity=settings.predict_cache_size,
-            ref_ttl=settings.predict_ref_ttl_seconds,
-            validation_rows=self._validation_rows if settings.predict_onnx else None,
-            log=self.predlog,
-        )
-        self.monitoring = MonitoringService(settings, self.artifacts, self.models, self.datasets)
-        self.alerts = AlertService(self.sessions, self.monitoring)
+        self._lazy_lock = threading.Lock()
+        self._monitoring: MonitoringService | None = None
+        self._alerts: AlertService | None = None
+        self._insights: InsightsService | None = None
+        self._predictor: Predictor | None = None
+
+    # Insights (polars), prediction (pandas) and monitoring (SciPy) cost seconds of imports:
+    # each is built when first used, so a command that needs none of them starts without them.
+    @property
+    def insights(self) -> InsightsService:
+        """Dataset insights: profiles, charts and quality warnings."""
+        if self._insights is not None:  # the hot path (every prediction) takes no lock
+            return self._insights
+        with self._lazy_lock:
+            if self._insights is None:
+                from mlharbor.data.profiles import InsightsService
+
+                self._insights = InsightsService(self.sessions, self.artifacts, self.datasets)
+            return self._insights
+
+    @property
+    def predictor(self) -> Predictor:
+        """Online prediction over the registry, with its cache of loaded models."""
+        if self._predictor is not None:  # the hot path (every prediction) takes no lock
+            return self._predictor
+        with self._lazy_lock:
+            if self._predictor is None:
+                from mlharbor.serving.predictor import Predictor
+
+                settings = self.settings
+                self._predictor = Predictor(
+                    self.models,
+                    capacity=settings.predict_cache_size,
+                    ref_ttl=settings.predict_ref_ttl_seconds,
+                    validation_rows=self._validation_rows if settings.predict_onnx else None,
+                    log=self.predlog,
+                )
+            return self._predictor
+
+    @property
+    def monitoring(self) -> MonitoringService:
+        """Drift reports, reference profiles and performance over time."""
+        if self._monitoring is not None:  # the hot path (every prediction) takes no lock
+            return self._monitoring
+        with self._lazy_lock:
+            if self._monitoring is None:
+                from mlharbor.monitoring.service import MonitoringService
+
+                self._monitoring = MonitoringService(
+                    self.settings, self.artifacts, self.models, self.datasets
+                )
+            return self._monitoring
+
+    @property
+    def alerts(self) -> AlertService:
+        """Scheduled monitoring checks, their stored events and webhooks."""
+        if self._alerts is not None:
+            return self._alerts
+        monitoring = self.monitoring
+        with self._lazy_lock:
+            if self._alerts is None:
+                from mlharbor.monitoring.alerts import AlertService
+
+                self._alerts = AlertService(self.sessions, monitoring)
+            return self._alerts
 
     def _validation_rows(self, version: Any) -> Any:
         """Up to 200 rows of the dataset a model version was trained on (ONNX checks)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from mlharbor.errors import InvalidInputError
+
 
 class Task(StrEnum):
     """What a model learns to predict."""
@@ -16,3 +18,14 @@ class Task(StrEnum):
     @property
     def is_classification(self) -> bool:
         return self is not Task.REGRESSION
+
+
+def parse_task(value: str | Task | None) -> Task | None:
+    """``value`` as a :class:`Task`; ``InvalidInputError`` listing the tasks otherwise."""
+    if value is None or isinstance(value, Task):
+        return value
+    try:
+        return Task(str(value).strip().lower())
+    except ValueError:
+        valid = ", ".join(t.value for t in Task)
+        raise InvalidInputError(f"unknown task {value!r}; valid tasks: {valid}", task=value)

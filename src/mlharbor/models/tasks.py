@@ -8,22 +8,11 @@ import numpy as np
 import pandas as pd
 
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
-from mlharbor.data.tasks import Task
+from mlharbor.data.tasks import Task, parse_task  # noqa: F401  (re-exported)
 from mlharbor.errors import InvalidInputError
 
 #: A numeric target with at most this many distinct integer values is read as classes.
 MAX_INTEGER_CLASSES = 10
-
-
-def parse_task(value: str | Task | None) -> Task | None:
-    """``value`` as a :class:`Task`; ``InvalidInputError`` listing the tasks otherwise."""
-    if value is None or isinstance(value, Task):
-        return value
-    try:
-        return Task(str(value).strip().lower())
-    except ValueError:
-        valid = ", ".join(t.value for t in Task)
-        raise InvalidInputError(f"unknown task {value!r}; valid tasks: {valid}", task=value)
 
 
 def detect_task(

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
-
-import skops.io as sio
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted
+from typing import TYPE_CHECKING, Any
 
 from mlharbor.errors import ConflictError, InvalidInputError
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+# skops (and the scikit-learn it imports, ~2 s) is imported where a model is read or written,
+# so commands and servers that never touch a model file start without it.
 
 #: Types in mlharbor's own pipelines that skops does not trust by default.
 TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -101,6 +102,8 @@ def dump_pipeline(pipeline: Any) -> bytes:
         The pipeline holds a type mlharbor would refuse to load back: saving it would
         make a model version nobody can use.
     """
+    import skops.io as sio
+
     data = sio.dumps(pipeline)
     foreign = sorted(set(sio.get_untrusted_types(data=data)) - TRUSTED_TYPES)
     if foreign:
@@ -141,6 +144,8 @@ def load_trusted(data: bytes, *, extra: Iterable[str] = ()) -> Any:
             f"the stored model file holds types that are not trusted: {', '.join(refused)}",
             types=refused,
         )
+    import skops.io as sio
+
     return sio.loads(data, trusted=untrusted)
 
 
@@ -171,6 +176,10 @@ def load_external(data: bytes, *, allow: Iterable[str] = ()) -> BaseEstimator:
     --------
     >>> load_external(uploaded, allow=["mypackage.features.Cleaner"])  # doctest: +SKIP
     """
+    import skops.io as sio
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
     untrusted = _untrusted(data, external=True)
     allowed = set(allow)
     forbidden = sorted(t for t in untrusted if _forbidden(t))
@@ -205,6 +214,8 @@ def load_external(data: bytes, *, allow: Iterable[str] = ()) -> BaseEstimator:
 
 
 def _untrusted(data: bytes, *, external: bool = False) -> list[str]:
+    import skops.io as sio
+
     try:
         return list(sio.get_untrusted_types(data=data))
     except Exception as exc:  # a zip that is not a skops file, a broken schema...

@@ -19,13 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sklearn.base import is_classifier, is_regressor
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
-from mlharbor.models.tasks import Task, parse_task
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
     ModelVersionRecord,
@@ -679,6 +678,8 @@ def _final_step(model: Any) -> Any:
 
 
 def _task_of(model: Any) -> Task:
+    from sklearn.base import is_classifier, is_regressor
+
     if is_classifier(model):
         return Task.BINARY if len(getattr(model, "classes_", ())) == 2 else Task.MULTICLASS
     if is_regressor(model):
