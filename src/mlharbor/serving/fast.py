@@ -59,6 +59,8 @@ ONNX_ROWS = 1_000
 FOREST_ROWS = 64
 _NUMERIC = ("int", "uint", "float", "double", "decimal")
 _DTYPES = {"number": float, "text": object}
+_TEXT_TYPES = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({float, int, type(None)})
 #: Checked input features: a frame, or ``{column: 1-D array}`` (numbers as float, text as
 #: object) on the fast path, which never builds a frame unless scikit-learn has to answer.
 Features = pd.DataFrame | dict[str, np.ndarray]
@@ -130,6 +132,13 @@ class LoadedModel:
         # Single records are cast in plain Python only when every column is numeric or text.
         self._kinds = [_kind(c) for c in self.inputs]
         self._simple = bool(self.inputs) and None not in self._kinds
+        #: Recent seconds of a small request (moving average; unknown until one is made).
+        self.small_seconds = math.inf
+
+    def note_small(self, seconds: float) -> None:
+        """Account one small request's time (for :meth:`Predictor.is_cheap`)."""
+        last = self.small_seconds
+        self.small_seconds = seconds if math.isinf(last) else 0.8 * last + 0.2 * seconds
 
     def ignored(self, columns: list[Any], drop: Collection[str] = ()) -> list[str]:
         """The input columns the model does not use."""
@@ -317,11 +326,10 @@ def _cast_column(values: list[Any], kind: str) -> np.ndarray | None:
     Text stays ``object`` with its missing values as they are, as ``prepare_input`` leaves
     it (pandas would copy it into Arrow strings, which then cost again downstream).
     """
+    types = set(map(type, values))  # in C; a generator per value cost more
     if kind == "text":
-        if all(v is None or type(v) is str for v in values):
-            return np.array(values, dtype=object)
-        return None
-    if not all(v is None or type(v) is float or type(v) is int for v in values):
+        return np.array(values, dtype=object) if types <= _TEXT_TYPES else None
+    if not types <= _NUMBER_TYPES:
         return None
     numbers = np.array(values, dtype=float)  # None becomes NaN, a missing value
     return None if np.isinf(numbers).any() else numbers

@@ -40,6 +40,8 @@ class OnnxModel:
                 values = values.to_numpy()
             if kind == "double":
                 feeds[name] = values.astype(np.float32).reshape(-1, 1)
+            elif values.dtype == object and set(map(type, values.tolist())) == {str}:
+                feeds[name] = values.reshape(-1, 1)  # all text already: nothing to convert
             else:
                 if pd.isna(values).any():
                     return None

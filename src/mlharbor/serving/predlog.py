@@ -262,7 +262,14 @@ def _to_table(batches: list[LoggedBatch]) -> pa.Table:
     frame["_time"] = pd.DatetimeIndex([b.time for b in batches]).repeat(counts)
     frame["_latency_ms"] = np.repeat(np.array([b.latency_ms for b in batches]), counts)
     frame["_source"] = np.repeat(np.array([b.source for b in batches], dtype=object), counts)
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Text from object columns arrives as ``string``; pandas' own strings as ``large_string``.
+    # One type for both, so every file of a log has the same schema (a cast, not a copy).
+    schema = pa.schema(
+        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema],
+        metadata=table.schema.metadata,
+    )
+    return table.cast(schema)
 
 
 def _features(batches: list[LoggedBatch]) -> pd.DataFrame:
@@ -297,9 +304,7 @@ def _uniform(values: pd.Series) -> pd.Series:
     """An object column Arrow can store: numbers as numbers, anything mixed as text."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
     # Decided in C for the common cases; the per-value checks below are for mixed columns.
-    if kind == "string":
-        return values.astype("str")  # missing values stay missing
-    if kind in ("empty", "boolean"):
+    if kind in ("string", "empty", "boolean"):
         return values
     if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
         return pd.to_numeric(values)
