@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from mlharbor.hub import Hub
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    """The app's hub. ``async`` although it does no I/O: FastAPI runs a plain ``def``
+    dependency in its threadpool, a hop that cost more than a single-row prediction."""
     return request.app.state.hub
 
 

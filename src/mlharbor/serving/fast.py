@@ -58,6 +58,12 @@ ONNX_ROWS = 1_000
 #: Up to this many rows the trees are summed here; beyond, the forest's threads pay off.
 FOREST_ROWS = 64
 _NUMERIC = ("int", "uint", "float", "double", "decimal")
+_DTYPES = {"number": float, "text": object}
+_TEXT_TYPES = frozenset({str, type(None)})
+_NUMBER_TYPES = frozenset({float, int, type(None)})
+#: Checked input features: a frame, or ``{column: 1-D array}`` (numbers as float, text as
+#: object) on the fast path, which never builds a frame unless scikit-learn has to answer.
+Features = pd.DataFrame | dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,13 @@ class LoadedModel:
         # Single records are cast in plain Python only when every column is numeric or text.
         self._kinds = [_kind(c) for c in self.inputs]
         self._simple = bool(self.inputs) and None not in self._kinds
+        #: Recent seconds of a small request (moving average; unknown until one is made).
+        self.small_seconds = math.inf
+
+    def note_small(self, seconds: float) -> None:
+        """Account one small request's time (for :meth:`Predictor.is_cheap`)."""
+        last = self.small_seconds
+        self.small_seconds = seconds if math.isinf(last) else 0.8 * last + 0.2 * seconds
 
     def ignored(self, columns: list[Any], drop: Collection[str] = ()) -> list[str]:
         """The input columns the model does not use."""
@@ -135,22 +148,22 @@ class LoadedModel:
 
     def predict_record(
         self, record: Mapping[str, Any], started: float, *, online: bool = True
-    ) -> tuple[Prediction, pd.DataFrame]:
+    ) -> tuple[Prediction, Features]:
         """Predict one record (a dict), casting it without pandas where the signature allows;
         the prediction and the features it was made from."""
         if not self._simple:
             return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
         self._check_present(record)
-        values = {
-            name: [_cast_one(name, record[name], kind)]
+        columns = {
+            name: np.array([_cast_one(name, record[name], kind)], dtype=_DTYPES[kind])
             for name, kind in zip(self.names, self._kinds, strict=True)
         }
-        frame = pd.DataFrame(values)
-        return self._answer(frame, self.ignored(list(record)), started, online), frame
+        ignored = self.ignored(list(record))
+        return self._answer(columns, ignored, started, online, object_text=False), columns
 
     def predict_columns(
         self, columns: Mapping[str, list[Any]], started: float, *, online: bool = True
-    ) -> tuple[Prediction, pd.DataFrame]:
+    ) -> tuple[Prediction, Features]:
         """Predict rows given column by column (``{column: [values]}``, equal lengths).
 
         Columns of plain numbers or text are cast with NumPy at once: for 100 rows, pandas'
@@ -160,16 +173,15 @@ class LoadedModel:
         """
         if self._simple:
             self._check_present(columns)
-            values: dict[str, Any] = {}
+            values: dict[str, np.ndarray] = {}
             for name, kind in zip(self.names, self._kinds, strict=True):
                 cast = _cast_column(columns[name], kind)
                 if cast is None:
                     break
-                # object, as prepare_input gives: pandas would copy text into Arrow strings.
-                values[name] = pd.Series(cast, dtype=object) if kind == "text" else cast
+                values[name] = cast
             else:
-                frame = pd.DataFrame(values)
-                return self._answer(frame, self.ignored(list(columns)), started, online), frame
+                ignored = self.ignored(list(columns))
+                return self._answer(values, ignored, started, online), values
         return self.predict_frame(pd.DataFrame(columns), started, drop=[], online=online)
 
     def _check_present(self, row: Collection[str]) -> None:
@@ -190,7 +202,7 @@ class LoadedModel:
         drop: list[str],
         prepare: Callable[..., pd.DataFrame] | None = None,
         online: bool = True,
-    ) -> tuple[Prediction, pd.DataFrame]:
+    ) -> tuple[Prediction, Features]:
         """Predict a frame, checked and cast against the signature; the prediction and the
         features it was made from."""
         if prepare is None:
@@ -200,27 +212,40 @@ class LoadedModel:
         return self._answer(features, ignored, started, online), features
 
     def _answer(
-        self, features: pd.DataFrame, ignored: list[str], started: float, online: bool
+        self,
+        features: Features,
+        ignored: list[str],
+        started: float,
+        online: bool,
+        *,
+        object_text: bool = True,
     ) -> Prediction:
+        """Predict checked features: a frame, or ``{column: array}`` from the fast path (made
+        a frame only when scikit-learn answers; ``object_text`` keeps its text as ``object``).
+        """
         unseen = self.unseen(features)
         probabilities = None
         backend = "sklearn"
         fast = None
-        if self.onnx is not None and online and len(features) <= ONNX_ROWS:
+        rows = _rows(features)
+        if self.onnx is not None and online and rows <= ONNX_ROWS:
             fast = self.onnx.run(features)
         if fast is not None:
             labels, proba = fast
             backend = "onnx"
-        elif self.forest is not None and len(features) <= FOREST_ROWS:
-            labels, proba = self._forest(features)
-        elif self.proba:
-            proba = np.asarray(self.pipeline.predict_proba(features))
-            if self.argmax:
-                labels = np.asarray(self.pipeline.classes_).take(proba.argmax(axis=1))
+        else:
+            if not isinstance(features, pd.DataFrame):
+                features = _frame(features, object_text)
+            if self.forest is not None and rows <= FOREST_ROWS:
+                labels, proba = self._forest(features)
+            elif self.proba:
+                proba = np.asarray(self.pipeline.predict_proba(features))
+                if self.argmax:
+                    labels = np.asarray(self.pipeline.classes_).take(proba.argmax(axis=1))
+                else:
+                    labels = self.pipeline.predict(features)
             else:
                 labels = self.pipeline.predict(features)
-        else:
-            labels = self.pipeline.predict(features)
         if self.proba:
             probabilities = np.round(proba.astype(float), 6).tolist()
         return Prediction(
@@ -254,14 +279,15 @@ class LoadedModel:
             return np.asarray(self.forest.classes_).take(proba.argmax(axis=1)), proba
         return total[:, 0], None
 
-    def unseen(self, features: pd.DataFrame) -> dict[str, list[str]]:
+    def unseen(self, features: Features) -> dict[str, list[str]]:
         """Values of categorical columns the model never saw in training (a few each)."""
         out: dict[str, list[str]] = {}
         for column, known in self.categories.items():
-            if column not in features.columns:
+            if column not in features:
                 continue
             values = features[column]
-            new = [v for v in values.unique() if not _is_missing(v) and str(v) not in known]
+            distinct = values.unique() if isinstance(values, pd.Series) else set(values.tolist())
+            new = [v for v in distinct if not _is_missing(v) and str(v) not in known]
             if new:
                 out[column] = sorted(map(str, new))[:10]
         return out
@@ -295,16 +321,34 @@ def _kind(column: Mapping[str, Any]) -> str | None:
 
 
 def _cast_column(values: list[Any], kind: str) -> np.ndarray | None:
-    """A column as an array when every value is already of its kind; ``None`` otherwise."""
+    """A column as an array when every value is already of its kind; ``None`` otherwise.
+
+    Text stays ``object`` with its missing values as they are, as ``prepare_input`` leaves
+    it (pandas would copy it into Arrow strings, which then cost again downstream).
+    """
+    types = set(map(type, values))  # in C; a generator per value cost more
     if kind == "text":
-        # prepare_input keeps text and missing values as they are: nothing to convert.
-        if all(v is None or type(v) is str for v in values):
-            return np.array(values, dtype=object)
-        return None
-    if not all(v is None or type(v) is float or type(v) is int for v in values):
+        return np.array(values, dtype=object) if types <= _TEXT_TYPES else None
+    if not types <= _NUMBER_TYPES:
         return None
     numbers = np.array(values, dtype=float)  # None becomes NaN, a missing value
     return None if np.isinf(numbers).any() else numbers
+
+
+def _rows(features: Features) -> int:
+    if isinstance(features, pd.DataFrame):
+        return len(features)
+    return len(next(iter(features.values()))) if features else 0
+
+
+def _frame(columns: Mapping[str, np.ndarray], object_text: bool) -> pd.DataFrame:
+    """The fast path's columns as the frame scikit-learn expects."""
+    if object_text:
+        return pd.DataFrame(
+            {n: pd.Series(v, dtype=object) if v.dtype == object else v for n, v in columns.items()}
+        )
+    # A single record's frame, as it was always built (text as pandas strings).
+    return pd.DataFrame({n: v.tolist() for n, v in columns.items()})
 
 
 def _cast_one(name: str, value: Any, kind: str) -> Any:

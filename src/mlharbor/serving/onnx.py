@@ -30,20 +30,25 @@ class OnnxModel:
         self.kinds = kinds
         self.proba = proba
 
-    def feeds(self, features: pd.DataFrame) -> dict[str, np.ndarray] | None:
-        """Input arrays, or ``None`` when a text column has a missing value."""
+    def feeds(self, features: Any) -> dict[str, np.ndarray] | None:
+        """Input arrays from a frame or ``{column: array}``, or ``None`` when a text column
+        has a missing value."""
         feeds: dict[str, np.ndarray] = {}
         for name, kind in self.kinds.items():
-            values = features[name].to_numpy()
+            values = features[name]
+            if isinstance(values, pd.Series):
+                values = values.to_numpy()
             if kind == "double":
                 feeds[name] = values.astype(np.float32).reshape(-1, 1)
+            elif values.dtype == object and set(map(type, values.tolist())) == {str}:
+                feeds[name] = values.reshape(-1, 1)  # all text already: nothing to convert
             else:
                 if pd.isna(values).any():
                     return None
                 feeds[name] = values.astype(str).astype(object).reshape(-1, 1)
         return feeds
 
-    def run(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def run(self, features: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Labels and probabilities, or ``None`` when this input must go to the pipeline."""
         feeds = self.feeds(features)
         if feeds is None:

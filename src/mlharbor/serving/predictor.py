@@ -32,6 +32,10 @@ from mlharbor.serving.onnx import OnnxModel, build_onnx
 from mlharbor.serving.predlog import PredictionLog
 
 log = logging.getLogger(__name__)
+#: Requests of up to this many rows may run on the event loop (see Predictor.is_cheap) ...
+INLINE_ROWS = 8
+#: ... when the model has lately answered such requests within this time.
+INLINE_SECONDS = 0.002
 
 __all__ = ["LoadedModel", "Prediction", "Predictor", "Source"]
 
@@ -115,6 +119,18 @@ class Predictor:
             self._refs[key] = _Ref(version, now + self.ref_ttl)
         return version
 
+    def is_cheap(self, name: str, ref: int | str, rows: int) -> bool:
+        """Whether predicting ``rows`` rows with ``name`` at ``ref`` needs no I/O and has
+        lately taken under :data:`INLINE_SECONDS`: cheap enough to run on the event loop
+        rather than pay a threadpool hop (about as costly as a single-row ONNX run)."""
+        if rows > INLINE_ROWS:
+            return False
+        hit = self._refs.get((name, str(ref)))
+        if hit is None or hit.expires <= time.monotonic():
+            return False
+        loaded = self._models.get(hit.version.id)
+        return loaded is not None and loaded.small_seconds < INLINE_SECONDS
+
     def load(self, version: ModelVersionRecord) -> LoadedModel:
         """The loaded model of ``version``, from the cache or the store (once per version)."""
         with self._lock:
@@ -190,6 +206,7 @@ class Predictor:
         """
         started = time.perf_counter()
         loaded = self.load(self.resolve(name, ref))
+        ready = time.perf_counter()  # a first call's loading is not what is_cheap asks about
         online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
             result, features = loaded.predict_record(rows[0], started, online=online)
@@ -203,6 +220,8 @@ class Predictor:
             result, features = loaded.predict_frame(
                 frame, started, drop=list(drop), prepare=prepare_input, online=online
             )
+        if len(result.predictions) <= INLINE_ROWS:
+            loaded.note_small(time.perf_counter() - ready)
         if self.log is not None:
             request_id = self.log.record(
                 result.model,

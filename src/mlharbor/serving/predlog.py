@@ -22,11 +22,12 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,13 +46,15 @@ class LoggedBatch:
 
     model: str
     version: int
-    features: pd.DataFrame
+    #: A frame, or ``{column: 1-D array}`` as the online fast path builds it.
+    features: pd.DataFrame | Mapping[str, np.ndarray]
     predictions: Sequence[Any]
     probabilities: Sequence[Sequence[float]] | None
     request_id: str
     latency_ms: float
     source: str
     time: datetime
+    rows: int
 
 
 def partition(model: str, version: int, day: date | None = None) -> str:
@@ -109,7 +112,7 @@ class PredictionLog:
         self,
         model: str,
         version: int,
-        features: pd.DataFrame,
+        features: pd.DataFrame | Mapping[str, np.ndarray],
         predictions: Sequence[Any],
         probabilities: Sequence[Sequence[float]] | None = None,
         *,
@@ -125,6 +128,7 @@ class PredictionLog:
         if self._closed or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):
             return None
         request_id = request_id or uuid.uuid4().hex
+        rows = len(predictions)
         batch = LoggedBatch(
             model,
             version,
@@ -135,9 +139,9 @@ class PredictionLog:
             latency_seconds * 1000,
             source,
             datetime.now(UTC),
+            rows,
         )
         self._ensure_thread()
-        rows = len(features)
         with self._lock:
             full = self._queued_rows + rows > self.max_queued_rows
             if not full:
@@ -181,9 +185,9 @@ class PredictionLog:
             stop = item is _STOP or isinstance(item, threading.Event)
             if isinstance(item, LoggedBatch):
                 pending.append(item)
-                rows += len(item.features)
+                rows += item.rows
                 with self._lock:
-                    self._queued_rows -= len(item.features)
+                    self._queued_rows -= item.rows
             if stop or rows >= self.batch_rows or time.monotonic() >= deadline:
                 self._write(pending)
                 pending, rows = [], 0
@@ -231,26 +235,65 @@ class PredictionLog:
 
 
 def _to_table(batches: list[LoggedBatch]) -> pa.Table:
-    frames = []
-    for b in batches:
-        n = len(b.features)
-        frame = b.features.reset_index(drop=True).copy()
-        frame.columns = [str(c) for c in frame.columns]
-        frame["_prediction"] = pd.Series(list(b.predictions), dtype=object).map(_plain)
-        if b.probabilities is not None:
-            frame["_probabilities"] = list(b.probabilities)
-        frame["_request_id"] = b.request_id
-        frame["_row"] = range(n)
-        frame["_time"] = b.time
-        frame["_latency_ms"] = b.latency_ms
-        frame["_source"] = b.source
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    frame["_prediction"] = _uniform(frame["_prediction"])
+    """One table for a group of batches, built column by column.
+
+    Built once per write, not once per batch: with one DataFrame (copy, six inserts, concat)
+    per logged call, the writer thread cost more CPU than the predictions it logged, and on
+    a small machine it took that time from the request path.
+    """
+    counts = [b.rows for b in batches]
+    frame = _features(batches)
+    frame.columns = [str(c) for c in frame.columns]
     for name in frame.columns:
-        if frame[name].dtype == object and name not in ("_prediction", "_probabilities"):
+        if frame[name].dtype == object:
             frame[name] = _uniform(frame[name])
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    predictions = [_plain(v) for b in batches for v in b.predictions]
+    frame["_prediction"] = _uniform(pd.Series(predictions, dtype=object))
+    if any(b.probabilities is not None for b in batches):
+        frame["_probabilities"] = [
+            p
+            for b, n in zip(batches, counts, strict=True)
+            for p in (b.probabilities if b.probabilities is not None else [None] * n)
+        ]
+    frame["_request_id"] = np.repeat(
+        np.array([b.request_id for b in batches], dtype=object), counts
+    )
+    frame["_row"] = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
+    frame["_time"] = pd.DatetimeIndex([b.time for b in batches]).repeat(counts)
+    frame["_latency_ms"] = np.repeat(np.array([b.latency_ms for b in batches]), counts)
+    frame["_source"] = np.repeat(np.array([b.source for b in batches], dtype=object), counts)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Text from object columns arrives as ``string``; pandas' own strings as ``large_string``.
+    # One type for both, so every file of a log has the same schema (a cast, not a copy).
+    schema = pa.schema(
+        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema],
+        metadata=table.schema.metadata,
+    )
+    return table.cast(schema)
+
+
+def _features(batches: list[LoggedBatch]) -> pd.DataFrame:
+    """The batches' input columns as one frame."""
+    if all(not isinstance(b.features, pd.DataFrame) for b in batches):
+        names = list(batches[0].features)
+        if all(list(b.features) == names for b in batches):
+            # Plain arrays, as the online fast path hands them over: one concatenation each.
+            return pd.DataFrame(
+                {n: _concat([b.features[n] for b in batches]) for n in names}, copy=False
+            )
+    frames = [
+        b.features.reset_index(drop=True)
+        if isinstance(b.features, pd.DataFrame)
+        else pd.DataFrame(dict(b.features))
+        for b in batches
+    ]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
+
+
+def _concat(arrays: list[np.ndarray]) -> Any:
+    values = np.concatenate(arrays) if len(arrays) > 1 else np.asarray(arrays[0])
+    # Text stays object: pandas would copy it into Arrow strings only to convert it back.
+    return pd.Series(values, dtype=object) if values.dtype == object else values
 
 
 def _plain(value: Any) -> Any:
@@ -259,6 +302,12 @@ def _plain(value: Any) -> Any:
 
 def _uniform(values: pd.Series) -> pd.Series:
     """An object column Arrow can store: numbers as numbers, anything mixed as text."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    # Decided in C for the common cases; the per-value checks below are for mixed columns.
+    if kind in ("string", "empty", "boolean"):
+        return values
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return pd.to_numeric(values)
     present = values.dropna()
     if present.map(lambda v: isinstance(v, bool)).all():
         return values

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -174,6 +174,53 @@ class ScoreCreate(BaseModel):
 def score_dataset(hub: HubDep, name: str, ref: str, body: ScoreCreate) -> JobPublic:
     """Score a stored dataset with a model version or alias, as a ``score`` job."""
     return submit_score(hub, ScoreParams(model=name, ref=ref, **body.model_dump()))
+
+
+@scoring.post(
+    "/{name}/{ref}/score/upload",
+    response_model=JobPublic,
+    status_code=202,
+    responses={
+        **ERRORS,
+        413: {"model": Problem, "description": "Over the upload size limit"},
+        415: {"model": Problem, "description": "Not a supported table format"},
+    },
+    summary="Upload a file and score it, in one call",
+)
+def score_upload(
+    hub: HubDep,
+    name: str,
+    ref: str,
+    file: Annotated[UploadFile, File(description="CSV/TSV, Parquet, JSON, JSON Lines or .xlsx")],
+    dataset: Annotated[
+        str | None, Form(description="Name the file is stored under; default: its file name.")
+    ] = None,
+    output: Annotated[
+        str | None, Form(description="Result dataset; default DATASET-scored-MODEL.")
+    ] = None,
+    chunk_rows: Annotated[int, Form(ge=1_000, le=1_000_000)] = 50_000,
+) -> JobPublic:
+    """Store an uploaded file as a dataset (streamed to disk, within the upload size limit),
+    then score it with a model version or alias as a ``score`` job, like ``/score``.
+
+    The model is checked before the file is stored; a file the model cannot score (a
+    column it needs is missing) is kept as a dataset and answered 422 naming the columns.
+    """
+    hub.models.get_version(name, ref)  # 404 before anything is stored
+    if not file.filename:
+        raise InvalidInputError("the upload has no file name", field="file")
+    stored = hub.datasets.ingest_stream(
+        file.file, filename=file.filename, name=dataset or None, source=f"upload:{file.filename}"
+    ).version
+    params = ScoreParams(
+        model=name,
+        ref=ref,
+        dataset=stored.dataset,
+        dataset_version=stored.version,
+        output=output,
+        chunk_rows=chunk_rows,
+    )
+    return submit_score(hub, params)
 
 
 @router.get("", response_model=JobsPublic, responses={422: ERRORS[422]})

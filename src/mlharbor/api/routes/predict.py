@@ -21,8 +21,10 @@ from mlharbor.serving.inputs import (
     count_rows,
     frame_from_csv,
     frame_from_json,
+    parse_json,
     single_record,
 )
+from mlharbor.serving.predictor import Prediction
 
 router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 BODY = {
@@ -69,7 +71,7 @@ async def read_frame(request: Request, limit: int) -> Any:
     if not data.strip():
         raise InvalidInputError("the request body is empty; send JSON records or CSV")
     try:
-        body = json.loads(data)
+        body = parse_json(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "it is not UTF-8 text"
         raise InvalidInputError(
@@ -77,6 +79,22 @@ async def read_frame(request: Request, limit: int) -> Any:
         )
     check_count(count_rows(body), limit)
     return single_record(body) or columns_of(body) or check_rows(frame_from_json(body), limit)
+
+
+def _rows(frame: Any) -> int:
+    if isinstance(frame, dict):
+        return len(next(iter(frame.values()), ()))
+    return len(frame)
+
+
+async def run_predict(hub: Hub, name: str, ref: str, frame: Any, request_id: str) -> Prediction:
+    """Predict on the event loop when the model is loaded and answers small requests in well
+    under the cost of a threadpool hop; in the threadpool otherwise (loading, I/O, big
+    requests), so that the loop keeps serving other requests."""
+    predict = partial(hub.predictor.predict, request_id=request_id)
+    if hub.predictor.is_cheap(name, ref, _rows(frame)):
+        return predict(name, ref, frame)
+    return await run_in_threadpool(predict, name, ref, frame)
 
 
 @router.post(
@@ -89,9 +107,7 @@ async def predict(
 ) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
     frame = await read_frame(request, hub.settings.max_predict_rows)
-    result = await run_in_threadpool(
-        partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
-    )
+    result = await run_predict(hub, name, ref, frame, request.state.request_id)
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
     response.headers[BACKEND_HEADER] = result.backend
     return {**result.to_dict(), "request_id": request.state.request_id}
@@ -116,9 +132,7 @@ async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> 
         )
     try:
         frame = await read_frame(request, hub.settings.max_predict_rows)
-        result = await run_in_threadpool(
-            partial(hub.predictor.predict, request_id=request.state.request_id), name, ref, frame
-        )
+        result = await run_predict(hub, name, ref, frame, request.state.request_id)
     except HarborError as exc:
         status = 404 if exc.status == 404 else 413 if exc.status == 413 else 400
         return JSONResponse(
