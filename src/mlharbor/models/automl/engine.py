@@ -14,10 +14,17 @@ from typing import Any
 import numpy as np
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.models.automl.ensemble import greedy_selection
+from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
 from mlharbor.models.automl.folds import Folds, fit_fold, prep_key
 from mlharbor.models.automl.leaderboard import Entry, ranked
-from mlharbor.models.automl.portfolio import TUNABLE, Candidate, scorer, size_of
+from mlharbor.models.automl.portfolio import (
+    RELATIVE_COST,
+    TUNABLE,
+    Candidate,
+    scorer,
+    size_of,
+)
+from mlharbor.models.automl.result import bag_seconds
 from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task
 
@@ -56,7 +63,9 @@ class Search:
     # ---- time -----------------------------------------------------------------------------
 
     def _refit_estimate(self, entry: Entry) -> float:
-        """Seconds to refit ``entry`` on all rows, from its fold fit times."""
+        """Seconds to refit ``entry`` on all rows (or fit its bag), from its fold fit times."""
+        if self.folds.bag:
+            return bag_seconds(entry, self.folds)
         n_fit = len(self.folds.splits[0][0])
         ratio = self.n_full / max(1, n_fit)
         reused = self.folds.shared and self.n_full == len(self.folds.y)  # see refit_entry
@@ -65,11 +74,13 @@ class Search:
 
     def search_deadline(self) -> float:
         """When searching must stop so that refitting the likely winners still fits."""
-        leaders = [e for e in ranked(self.entries) if e.usable][:3]
-        # Refitting the likely ensemble (the leaders) and selecting it must fit after.
-        reserve = 1.1 * sum(self._refit_estimate(e) for e in leaders)
         safety = 0.04 * self.budget + 0.3 + 0.002 * len(self.entries)
-        return self.deadline - reserve - safety
+        return self.deadline - self._refit_reserve() - safety
+
+    def _refit_reserve(self) -> float:
+        """Seconds to keep for refitting the likely ensemble (the leaders)."""
+        leaders = [e for e in ranked(self.entries) if e.usable][:3]
+        return 1.1 * sum(self._refit_estimate(e) for e in leaders)
 
     def _left(self) -> float:
         return self.search_deadline() - time.perf_counter()
@@ -86,12 +97,23 @@ class Search:
         return float(per_size * size_of(params))
 
     def _prior_cost(self, candidate: Candidate) -> float:
-        """Predicted seconds per fold; a family not seen yet is assumed twice the median."""
+        """Predicted seconds per fold of a candidate.
+
+        A family not seen yet is priced from the families seen so far and the families'
+        relative costs (:data:`RELATIVE_COST`), and at least twice the median fold seen:
+        on wide sparse text matrices a forest's fold can cost ten times a linear model's,
+        and a fold, once started, cannot be stopped.
+        """
         known = self._family_cost(candidate.family, candidate.params)
         if known is not None:
             return known
-        seen = [e.fold_cost for e in self.entries if e.fit_seconds]
-        return 2.0 * float(np.median(seen)) if seen else 0.0
+        seen = [e for e in self.entries if e.fit_seconds]
+        if not seen:
+            return 0.0
+        median = float(np.median([e.fold_cost for e in seen]))
+        relative = RELATIVE_COST.get(candidate.family, 4.0)
+        scaled = np.median([e.fold_cost / RELATIVE_COST.get(e.candidate.family, 4.0) for e in seen])
+        return max(2.0 * median, float(scaled) * relative)
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -116,16 +138,19 @@ class Search:
         best = next(iter(e for e in ranked(self.entries) if e.usable), None)
         first = not any(e.fit_seconds for e in self.entries if e is not entry)
         entry.oof_parts = []  # type: ignore[attr-defined]
-        for fold in range(self.folds.n_folds):
+        for fold in range(self.folds.n_splits):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
             per_fold += self.folds.pending_prep(spec, fold)
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
-            limit = None if first else self.search_deadline() - time.perf_counter()
+            left = self.search_deadline() - time.perf_counter()
+            # The first candidate always runs (the search must end with a model), but its
+            # boosting shares out the search time over its folds rather than taking it all.
+            limit = 0.8 * left / (self.folds.n_splits - fold) if first else left
             result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit))
             self._record(entry, result)
-            if prune and best is not None and fold < self.folds.n_folds - 1 and fold >= 1:
+            if prune and best is not None and fold < self.folds.n_splits - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
                 theirs = float(np.mean(best.fold_scores[: fold + 1]))
                 margin = 0.5 * float(np.std(best.fold_scores)) + 1e-9
@@ -136,7 +161,7 @@ class Search:
     def _fan_out(self, entry: Entry, estimator: Any) -> None:
         spec = entry.candidate.spec
         per_fold = self._prior_cost(entry.candidate)
-        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_folds)
+        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_splits)
         prep = sum(self.folds.pending_prep(spec, f) for f in folds_fitting_prep)
         if (
             self.entries[0] is not entry
@@ -144,8 +169,11 @@ class Search:
         ):
             entry.status = "skipped"
             return
-        limit = None if self.entries[0] is entry else self.search_deadline() - time.perf_counter()
-        tasks = [self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_folds)]
+        left = self.search_deadline() - time.perf_counter()
+        limit = 0.8 * left if self.entries[0] is entry else left
+        tasks = [
+            self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_splits)
+        ]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
             self._record(entry, result)
@@ -174,10 +202,14 @@ class Search:
         parts = entry.oof_parts  # type: ignore[attr-defined]
         first = parts[0].prediction
         oof = np.zeros((len(self.folds.y), *first.shape[1:]))
+        seen = np.zeros(len(self.folds.y))
         for part in parts:
-            oof[self.folds.splits[part.index][1]] = part.prediction
+            val_idx = self.folds.splits[part.index][1]
+            oof[val_idx] += part.prediction
+            seen[val_idx] += 1
         del entry.oof_parts  # type: ignore[attr-defined]
-        return oof
+        # Repeated folds predict every row once per repeat: the mean over the repeats.
+        return oof / seen.reshape(-1, *([1] * (oof.ndim - 1)))
 
     def _emit(self, entry: Entry) -> None:
         if self.on_trial is None:
@@ -285,12 +317,12 @@ class Search:
         import optuna
 
         spec = base.candidate.spec
-        base_cost = base.fold_cost * self.folds.n_folds
+        base_cost = base.fold_cost * self.folds.n_splits
         for _ in range(6):
             trial = study.ask()
             params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
             per_fold = self._family_cost(family, params) or base.fold_cost
-            cost = per_fold * self.folds.n_folds
+            cost = per_fold * self.folds.n_splits
             cheap_cap = base_cost * (1.5 + tried[family] / 2)
             if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -307,6 +339,34 @@ class Search:
             return entry.status != "skipped"
         return False
 
+    def _ensemble_beats(
+        self,
+        pool: list[Entry],
+        weights: np.ndarray,
+        score: float,
+        best: Entry,
+        selection_seconds: float,
+    ) -> bool:
+        """Whether the selected ensemble beats the best single model by more than noise.
+
+        The ensemble's weights were chosen on the very out-of-fold predictions it is scored
+        on, so its score flatters it. Where there is time (a few selections, seconds on
+        small data), selection is itself cross-validated and the ensemble must win on
+        rows its weights never saw; otherwise it must win on the folds by more than one
+        standard error of its per-fold gain.
+        """
+        y = self.folds.y_index
+        best_score = self.score(y, best.oof)
+        outer = self.folds.splits[: self.folds.n_folds]  # one repeat: every row once
+        needed = selection_seconds * len(outer) * 1.2
+        if time.perf_counter() + needed < self.deadline - self._refit_reserve():
+            honest = nested_selection_oof([e.oof for e in pool], y, self.score, outer)
+            return self.score(y, honest) > best_score + 1e-9
+        blend = sum(w * e.oof for e, w in zip(pool, weights, strict=True) if w > 0)
+        gains = [self.score(y[v], blend[v]) - self.score(y[v], best.oof[v]) for _, v in outer]
+        noise = float(np.std(gains, ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
+        return score > best_score + 1e-9 and float(np.mean(gains)) > noise
+
     def choose(self) -> Entry:
         """The best single candidate, or the ensemble if it beats it out of fold."""
         usable = [e for e in ranked(self.entries) if e.usable]
@@ -315,9 +375,12 @@ class Search:
             raise InvalidInputError(f"no model could be trained on this data ({errors})")
         best = usable[0]
         pool = usable[:25]
+        started = time.perf_counter()
         weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
         members = {e.name: float(w) for e, w in zip(pool, weights, strict=True) if w > 0}
-        if len(members) < 2 or score <= self.score(self.folds.y_index, best.oof) + 1e-9:
+        if len(members) < 2 or not self._ensemble_beats(
+            pool, weights, score, best, time.perf_counter() - started
+        ):
             return best
         for e, w in zip(pool, weights, strict=True):
             e.weight = float(w)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.models.automl.leaderboard import Entry
@@ -64,13 +65,12 @@ def to_train_result(
         )
     frame = pd.concat([result.X, X_test], ignore_index=True)
     frame[result.target] = list(result.y) + list(y_test)
-    estimator = (
-        type(pipeline).__name__
-        if entry.candidate.family == ENSEMBLE
-        else type(pipeline.named_steps["model"]).__name__
-    )
-    params = dict(entry.members) if entry.candidate.family == ENSEMBLE else entry.candidate.params
-    inner = pipeline if entry.candidate.family == ENSEMBLE else pipeline.named_steps["model"]
+    ensemble = entry.candidate.family == ENSEMBLE
+    # A single model served bagged is an ensemble of its fold pipelines: describe the model.
+    first = pipeline if isinstance(pipeline, Pipeline) else pipeline.estimators_[0]
+    estimator = type(pipeline).__name__ if ensemble else type(first.named_steps["model"]).__name__
+    params = dict(entry.members) if ensemble else entry.candidate.params
+    inner = pipeline if ensemble else first.named_steps["model"]
     return TrainResult(
         pipeline=pipeline,
         task=task,
@@ -79,9 +79,7 @@ def to_train_result(
         estimator=estimator,
         params=_jsonable(params),
         estimator_params=_jsonable(
-            {"members": entry.members}
-            if entry.candidate.family == ENSEMBLE
-            else inner.get_params(deep=False)
+            {"members": entry.members} if ensemble else inner.get_params(deep=False)
         ),
         target=result.target,
         metrics={"test": test, "cv": summarize_folds(entry.fold_metrics)},

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlharbor.models.automl.ensemble import WeightedEnsembleClassifier, WeightedEnsembleRegressor
-from mlharbor.models.automl.folds import Folds
+from mlharbor.models.automl.folds import Folds, prep_key
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.tasks import Task
 
@@ -117,6 +117,43 @@ def _refit_one(entry: Entry, folds: Folds, X: pd.DataFrame, y: np.ndarray) -> Pi
         return Pipeline([("preprocess", prep), ("model", model)])
 
 
+def _bag_one(entry: Entry, folds: Folds) -> list[Pipeline]:
+    """``entry``'s models of one repeat of the folds, each a whole pipeline.
+
+    The same fits as in the search (same rows, seed and preprocessing), so they are the
+    models whose out-of-fold predictions the leaderboard scored.
+    """
+    spec = entry.candidate.spec
+    shared = folds.fitted_on_all(spec)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fold in range(folds.n_folds):
+            fit_idx, _ = folds.splits[fold]
+            if shared is None:
+                pipeline = make_pipeline(entry, folds).fit(folds.X.iloc[fit_idx], folds.y[fit_idx])
+            else:
+                fit_matrix, _ = folds.matrices(spec, fold)
+                model = entry.candidate.make(folds.task, folds.seed).fit(
+                    fit_matrix, folds.y[fit_idx]
+                )
+                pipeline = Pipeline([("preprocess", shared[0]), ("model", model)])
+            out.append(pipeline)
+    return out
+
+
+def bag_seconds(entry: Entry, folds: Folds) -> float:
+    """Predicted seconds to fit ``entry``'s bag (or, for an ensemble, its members' bags)."""
+    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    prep = 0.0
+    total = 0.0
+    for member in members:
+        if not folds.shared:
+            prep = folds.prep_seconds.get(prep_key(member.candidate.spec), 0.0)
+        total += (float(np.mean(member.fit_seconds)) + prep) * folds.n_folds
+    return total
+
+
 def refit_entry(
     entry: Entry,
     folds: Folds,
@@ -126,30 +163,47 @@ def refit_entry(
     deadline: float | None,
     notes: list[str],
 ) -> tuple[Any, Entry]:
-    """Fit ``entry`` (a candidate or the ensemble) on all rows.
+    """Fit ``entry`` (a candidate or the ensemble) for serving.
 
-    An ensemble's members are refitted by weight, heaviest first; if the deadline would
-    pass, the rest are left out (and said so in ``notes``), the weights renormalised.
+    On small data (``folds.bag``) the served model is the average of the entry's fold
+    models, one per fold of the cross-validation (bagging, as AutoGluon does), when that
+    fits the deadline: it is the model the out-of-fold score measured, and the average of
+    several models varies less than one refit. Otherwise each model is refitted on all
+    rows. An ensemble's members are fitted by weight, heaviest first; if the deadline
+    would pass, the rest are left out (and said so in ``notes``), the weights renormalised.
     """
+    bag = folds.bag and len(X) == len(folds.X)
+    if bag and deadline is not None and time.perf_counter() + bag_seconds(entry, folds) > deadline:
+        bag = False
+        notes.append("no time left to serve the fold models: refitted on all rows instead")
     members: list[Entry] = getattr(entry, "member_entries", [entry])
     members = sorted(members, key=lambda e: -e.weight)
-    fitted, kept = [], []
+    fitted: list[list[Pipeline]] = []
+    kept: list[Entry] = []
     for member in members:
         if fitted and deadline is not None:
-            share = float(np.mean(member.fit_seconds)) * 1.4
+            share = float(np.mean(member.fit_seconds)) * (folds.n_folds if bag else 1.4)
             if time.perf_counter() + share > deadline:
                 notes.append(
                     f"ensemble members left out to stay within the budget: "
                     f"{', '.join(m.name for m in members[len(fitted) :])}"
                 )
                 break
-        pipeline = _refit_one(member, folds, X, y)
-        fitted.append(pipeline)
+        fitted.append(_bag_one(member, folds) if bag else [_refit_one(member, folds, X, y)])
         kept.append(member)
-    if entry.candidate.family != ENSEMBLE:
-        return fitted[0], entry
-    if len(fitted) == 1:
-        return fitted[0], kept[0]
+    if len(fitted) == 1 and not bag:
+        return fitted[0][0], kept[0] if entry.candidate.family == ENSEMBLE else entry
     cls = WeightedEnsembleRegressor if folds.task == Task.REGRESSION else WeightedEnsembleClassifier
-    ensemble = cls.from_fitted(fitted, [m.weight for m in kept], [m.name for m in kept])
+    weights = [m.weight if len(kept) > 1 else 1.0 for m in kept]
+    ensemble = cls.from_fitted(
+        [p for pipelines in fitted for p in pipelines],
+        [w / len(group) for w, group in zip(weights, fitted, strict=True) for _ in group],
+        [
+            f"{m.name}/fold{i + 1}" if bag else m.name
+            for m, pipelines in zip(kept, fitted, strict=True)
+            for i in range(len(pipelines))
+        ],
+    )
+    if len(kept) == 1 and entry.candidate.family == ENSEMBLE:
+        return ensemble, kept[0]
     return ensemble, entry
