@@ -144,3 +144,20 @@ def test_text_vectorisers_are_fitted_once_for_every_kind_of_scaling() -> None:
     # Fitted preprocessing holds plain, trusted types: it saves and loads as before.
     loaded = load_trusted(dump_pipeline(preps[1]))
     assert np.allclose(loaded.transform(df).toarray(), preps[1].transform(df).toarray())
+
+
+def test_the_fast_roc_auc_of_the_search_agrees_with_scikit_learn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    p = rng.random(500).round(2)  # many ties, which count half
+    assert np.isclose(
+        scorer("roc_auc", "binary")(y, np.column_stack([1 - p, p])), roc_auc_score(y, p)
+    )
+    y = rng.integers(0, 4, 500)
+    proba = rng.dirichlet(np.ones(4), 500)
+    assert np.isclose(
+        scorer("roc_auc_ovr", "multiclass")(y, proba),
+        roc_auc_score(y, proba, multi_class="ovr"),
+    )

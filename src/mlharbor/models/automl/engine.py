@@ -374,7 +374,13 @@ class Search:
             errors = "; ".join(f"{e.name}: {e.error}" for e in self.entries if e.error)[:800]
             raise InvalidInputError(f"no model could be trained on this data ({errors})")
         best = usable[0]
-        pool = usable[:25]
+        # Selection scores the pool's blends ``rounds`` times over: on a loaded machine and
+        # large data that can take seconds, so the pool shrinks to what the time left allows.
+        started = time.perf_counter()
+        self.score(self.folds.y_index, best.oof)
+        per_call = time.perf_counter() - started
+        left = self.deadline - self._refit_reserve() - started
+        pool = usable[: int(np.clip(0.4 * left / (40 * per_call + 1e-9), 2, 25))]
         started = time.perf_counter()
         weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
         members = {e.name: float(w) for e, w in zip(pool, weights, strict=True) if w > 0}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from mlharbor.errors import InvalidInputError
@@ -95,11 +96,12 @@ def _raw(metric: str, kind: str, y: np.ndarray, pred: np.ndarray) -> float:
         p = np.clip(pred[np.arange(len(y)), y], 1e-15, 1.0)
         return float(-np.mean(np.log(p)))
     if metric == "roc_auc":
-        return float(skm.roc_auc_score(y, pred[:, 1]))
+        return _auc(y == 1, pred[:, 1])
     if metric == "pr_auc":
         return float(skm.average_precision_score(y, pred[:, 1]))
     if metric == "roc_auc_ovr":
-        return float(skm.roc_auc_score(y, pred, multi_class="ovr", labels=np.arange(n)))
+        present = [k for k in range(n) if 0 < np.sum(y == k) < len(y)]
+        return float(np.mean([_auc(y == k, pred[:, k]) for k in present]))
     labels = pred.argmax(axis=1)
     if metric == "accuracy":
         return float(np.mean(labels == y))
@@ -108,6 +110,20 @@ def _raw(metric: str, kind: str, y: np.ndarray, pred: np.ndarray) -> float:
     if metric == "f1":
         return float(skm.f1_score(y, labels, zero_division=0))
     return float(skm.f1_score(y, labels, average="macro", zero_division=0))
+
+
+def _auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half), as scikit-learn's.
+
+    Ensemble selection scores thousands of blends: this is about ten times faster than
+    ``roc_auc_score``, whose input checks dominate on a few thousand rows.
+    """
+    n_pos = int(np.sum(positive))
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both classes among the rows scored")
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @dataclass(frozen=True)
