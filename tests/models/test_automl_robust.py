@@ -8,8 +8,12 @@ import time
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from mlharbor.models.automl import WeightedEnsembleClassifier, run_automl
-from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
+from mlharbor.models.automl import BaggedClassifier, BaggedRegressor, run_automl
+from mlharbor.models.automl.ensemble import (
+    greedy_selection,
+    nested_selection_oof,
+    single_fit_equivalent,
+)
 from mlharbor.models.automl.portfolio import scorer
 from mlharbor.models.automl.result import refit_entry
 from mlharbor.prep.text import TextFeatures
@@ -31,32 +35,64 @@ def test_lightgbm_with_its_defaults_is_always_the_first_candidate() -> None:
         assert model.num_leaves == 31 and model.min_child_samples == 20
 
 
-def test_small_data_is_cross_validated_twice_and_served_as_its_fold_models() -> None:
+def test_small_data_is_cross_validated_twice_and_boosting_served_as_its_fold_models() -> None:
     df, schema = with_schema(binary_frame())  # 240 rows
-    result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=3)
+    X = df.drop(columns=["diagnosis"])
+    result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=1)
     assert result.settings["cv_folds"] == 5 and result.settings["cv_repeats"] == 2
     assert result.settings["bagged"] is True
-    assert all(r["folds"] == 10 for r in result.leaderboard if r["status"] == "ok")
+    assert result.leaderboard[0]["folds"] == 10
 
-    served = result.pipeline
-    assert isinstance(served, WeightedEnsembleClassifier)
-    winner = result.winner
-    members = winner.members or {winner.name: 1.0}
-    # Five fold models per member, each a whole pipeline, named after its member and fold.
-    assert len(served.estimators_) == 5 * len(members)
-    assert {name.rsplit("/fold", 1)[0] for name in served.names} == set(members)
-    assert np.isclose(sum(served.weights_), 1.0)
-
-    X = df.drop(columns=["diagnosis"])
-    proba = served.predict_proba(X)
-    by_hand = sum(
-        w * m.predict_proba(X) for w, m in zip(served.weights_, served.estimators_, strict=True)
-    )
+    bag = result.pipeline  # LightGBM with its defaults, the only candidate
+    assert isinstance(bag, BaggedClassifier) and bag.n_folds == 5
+    assert len(bag.estimators_) == 5 and all(isinstance(m, Pipeline) for m in bag.estimators_)
+    models = [m[-1] for m in bag.estimators_]
+    assert len({id(m) for m in models}) == 5 and all(m.n_estimators == 100 for m in models)
+    proba = bag.predict_proba(X)
+    by_hand = np.mean([m.predict_proba(X) for m in bag.estimators_], axis=0)
     assert np.allclose(proba, by_hand) and np.allclose(proba.sum(axis=1), 1)
     # The registry saves it with skops and loads it back with its trusted types only.
-    loaded = load_trusted(dump_pipeline(served))
+    loaded = load_trusted(dump_pipeline(bag))
     assert np.allclose(loaded.predict_proba(X), proba)
-    assert list(loaded.predict(X.head(3))) == list(served.predict(X.head(3)))
+    assert list(loaded.predict(X.head(3))) == list(bag.predict(X.head(3)))
+
+    # In an ensemble, boosting members are bags and the others single refits.
+    mixed = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=4)
+    winner = mixed.winner
+    served = mixed.pipeline.estimators_ if winner.members else [mixed.pipeline]
+    names = list(mixed.pipeline.names) if winner.members else [winner.name]
+    for name, model in zip(names, served, strict=True):
+        family = next(r["family"] for r in mixed.leaderboard if r["name"] == name)
+        expected = BaggedClassifier if family == "lightgbm" else Pipeline
+        assert isinstance(model, expected), (name, type(model))
+    assert np.allclose(
+        load_trusted(dump_pipeline(mixed.pipeline)).predict_proba(X),
+        mixed.pipeline.predict_proba(X),
+    )
+
+
+def test_a_bag_is_a_plain_estimator_that_refits_one_model_per_fold() -> None:
+    from sklearn.base import clone
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    df = binary_frame()
+    X, y = df.drop(columns=["diagnosis"]), df["diagnosis"].to_numpy()
+    bag = BaggedClassifier(LogisticRegression(max_iter=500), n_folds=4).fit(X, y)
+    assert len(bag.estimators_) == 4 and list(bag.classes_) == ["benign", "malignant"]
+    assert not any(m is bag.estimators_[0] for m in bag.estimators_[1:])
+    assert bag.score(X, y) > 0.8
+    again = clone(bag).fit(X, y)  # seeded folds: the same bag
+    assert np.allclose(again.predict_proba(X), bag.predict_proba(X))
+
+    reg = regression_frame()
+    Xr, yr = reg.drop(columns=["progress"]), reg["progress"].to_numpy()
+    bagged = BaggedRegressor(LinearRegression(), n_folds=3).fit(Xr, yr)
+    mean = np.mean([m.predict(Xr) for m in bagged.estimators_], axis=0)
+    assert np.allclose(bagged.predict(Xr), mean)
+    assert np.allclose(load_trusted(dump_pipeline(bagged)).predict(Xr), mean)
+    # A learning curve refits one model, not the whole bag.
+    single = single_fit_equivalent(bagged)
+    assert isinstance(single, LinearRegression)
 
 
 def test_fold_models_are_refitted_as_one_model_when_their_time_is_not_there() -> None:

@@ -24,7 +24,7 @@ from mlharbor.models.automl.portfolio import (
     scorer,
     size_of,
 )
-from mlharbor.models.automl.result import bag_seconds
+from mlharbor.models.automl.result import bag_seconds, bags
 from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task
 
@@ -64,7 +64,7 @@ class Search:
 
     def _refit_estimate(self, entry: Entry) -> float:
         """Seconds to refit ``entry`` on all rows (or fit its bag), from its fold fit times."""
-        if self.folds.bag:
+        if bags(entry, self.folds):
             return bag_seconds(entry, self.folds)
         n_fit = len(self.folds.splits[0][0])
         ratio = self.n_full / max(1, n_fit)

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlharbor.data.schema import DatasetSchema
+from mlharbor.models.automl.ensemble import single_fit_equivalent
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.automl.result import ENSEMBLE, AutoMLResult
 from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
@@ -62,15 +63,16 @@ def to_train_result(
             seed=seed,
             cv_folds=2,
             learning_points=2,
+            curve_estimator=single_fit_equivalent(pipeline),
         )
     frame = pd.concat([result.X, X_test], ignore_index=True)
     frame[result.target] = list(result.y) + list(y_test)
     ensemble = entry.candidate.family == ENSEMBLE
-    # A single model served bagged is an ensemble of its fold pipelines: describe the model.
-    first = pipeline if isinstance(pipeline, Pipeline) else pipeline.estimators_[0]
-    estimator = type(pipeline).__name__ if ensemble else type(first.named_steps["model"]).__name__
+    # A single model served bagged is a bag of its fold pipelines: describe the model.
+    single = pipeline if ensemble or isinstance(pipeline, Pipeline) else pipeline.estimator
+    inner = pipeline if ensemble else single.named_steps["model"]
+    estimator = type(inner).__name__
     params = dict(entry.members) if ensemble else entry.candidate.params
-    inner = pipeline if ensemble else first.named_steps["model"]
     return TrainResult(
         pipeline=pipeline,
         task=task,

@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlharbor.models.automl.ensemble import WeightedEnsembleClassifier, WeightedEnsembleRegressor
+from mlharbor.models.automl.ensemble import (
+    BaggedClassifier,
+    BaggedRegressor,
+    WeightedEnsembleClassifier,
+    WeightedEnsembleRegressor,
+)
 from mlharbor.models.automl.folds import Folds, prep_key
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.tasks import Task
@@ -27,7 +32,8 @@ class AutoMLResult:
     ----------
     pipeline : estimator
         The winner refitted on all rows: a preprocessing + model ``Pipeline``, or a
-        ``WeightedEnsembleClassifier``/``Regressor`` of such pipelines.
+        ``WeightedEnsembleClassifier``/``Regressor`` of such pipelines; on small data a
+        ``BaggedClassifier``/``Regressor`` of its fold pipelines (or an ensemble of bags).
     winner : Entry
         Its leaderboard entry.
     entries : list of Entry
@@ -117,15 +123,15 @@ def _refit_one(entry: Entry, folds: Folds, X: pd.DataFrame, y: np.ndarray) -> Pi
         return Pipeline([("preprocess", prep), ("model", model)])
 
 
-def _bag_one(entry: Entry, folds: Folds) -> list[Pipeline]:
-    """``entry``'s models of one repeat of the folds, each a whole pipeline.
+def _bag_one(entry: Entry, folds: Folds) -> Any:
+    """``entry``'s models of one repeat of the folds, as one bagged estimator.
 
     The same fits as in the search (same rows, seed and preprocessing), so they are the
     models whose out-of-fold predictions the leaderboard scored.
     """
     spec = entry.candidate.spec
     shared = folds.fitted_on_all(spec)
-    out = []
+    fitted = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for fold in range(folds.n_folds):
@@ -138,18 +144,32 @@ def _bag_one(entry: Entry, folds: Folds) -> list[Pipeline]:
                     fit_matrix, folds.y[fit_idx]
                 )
                 pipeline = Pipeline([("preprocess", shared[0]), ("model", model)])
-            out.append(pipeline)
-    return out
+            fitted.append(pipeline)
+    cls = BaggedRegressor if folds.task == Task.REGRESSION else BaggedClassifier
+    return cls.from_fitted(
+        make_pipeline(entry, folds), fitted, n_folds=folds.n_folds, random_state=folds.seed
+    )
+
+
+#: Families served as a bag of their fold models on small data: boosting, whose single fit
+#: varies most with the rows it sees. Forests are bags already (five of them would be five
+#: times the size for nothing), and linear models and k-NN barely vary.
+BAGGED_FAMILIES = frozenset({"lightgbm", "hist-gradient-boosting"})
+
+
+def bags(entry: Entry, folds: Folds) -> bool:
+    """Whether ``entry`` (a single candidate) is served as its fold models."""
+    return folds.bag and entry.candidate.family in BAGGED_FAMILIES
 
 
 def bag_seconds(entry: Entry, folds: Folds) -> float:
     """Predicted seconds to fit ``entry``'s bag (or, for an ensemble, its members' bags)."""
     members: list[Entry] = getattr(entry, "member_entries", [entry])
-    prep = 0.0
     total = 0.0
     for member in members:
-        if not folds.shared:
-            prep = folds.prep_seconds.get(prep_key(member.candidate.spec), 0.0)
+        if not bags(member, folds):
+            continue
+        prep = 0.0 if folds.shared else folds.prep_seconds.get(prep_key(member.candidate.spec), 0)
         total += (float(np.mean(member.fit_seconds)) + prep) * folds.n_folds
     return total
 
@@ -165,7 +185,7 @@ def refit_entry(
 ) -> tuple[Any, Entry]:
     """Fit ``entry`` (a candidate or the ensemble) for serving.
 
-    On small data (``folds.bag``) the served model is the average of the entry's fold
+    On small data (``folds.bag``) a boosting model is served as the average of its fold
     models, one per fold of the cross-validation (bagging, as AutoGluon does), when that
     fits the deadline: it is the model the out-of-fold score measured, and the average of
     several models varies less than one refit. Otherwise each model is refitted on all
@@ -173,37 +193,30 @@ def refit_entry(
     would pass, the rest are left out (and said so in ``notes``), the weights renormalised.
     """
     bag = folds.bag and len(X) == len(folds.X)
-    if bag and deadline is not None and time.perf_counter() + bag_seconds(entry, folds) > deadline:
+    cost = bag_seconds(entry, folds)
+    if bag and cost > 0 and deadline is not None and time.perf_counter() + cost > deadline:
         bag = False
         notes.append("no time left to serve the fold models: refitted on all rows instead")
     members: list[Entry] = getattr(entry, "member_entries", [entry])
     members = sorted(members, key=lambda e: -e.weight)
-    fitted: list[list[Pipeline]] = []
-    kept: list[Entry] = []
+    fitted, kept = [], []
     for member in members:
         if fitted and deadline is not None:
-            share = float(np.mean(member.fit_seconds)) * (folds.n_folds if bag else 1.4)
+            bagged = bag and bags(member, folds)
+            share = float(np.mean(member.fit_seconds)) * (folds.n_folds if bagged else 1.4)
             if time.perf_counter() + share > deadline:
                 notes.append(
                     f"ensemble members left out to stay within the budget: "
                     f"{', '.join(m.name for m in members[len(fitted) :])}"
                 )
                 break
-        fitted.append(_bag_one(member, folds) if bag else [_refit_one(member, folds, X, y)])
+        bagged = bag and bags(member, folds)
+        fitted.append(_bag_one(member, folds) if bagged else _refit_one(member, folds, X, y))
         kept.append(member)
-    if len(fitted) == 1 and not bag:
-        return fitted[0][0], kept[0] if entry.candidate.family == ENSEMBLE else entry
+    if entry.candidate.family != ENSEMBLE:
+        return fitted[0], entry
+    if len(fitted) == 1:
+        return fitted[0], kept[0]
     cls = WeightedEnsembleRegressor if folds.task == Task.REGRESSION else WeightedEnsembleClassifier
-    weights = [m.weight if len(kept) > 1 else 1.0 for m in kept]
-    ensemble = cls.from_fitted(
-        [p for pipelines in fitted for p in pipelines],
-        [w / len(group) for w, group in zip(weights, fitted, strict=True) for _ in group],
-        [
-            f"{m.name}/fold{i + 1}" if bag else m.name
-            for m, pipelines in zip(kept, fitted, strict=True)
-            for i in range(len(pipelines))
-        ],
-    )
-    if len(kept) == 1 and entry.candidate.family == ENSEMBLE:
-        return ensemble, kept[0]
+    ensemble = cls.from_fitted(fitted, [m.weight for m in kept], [m.name for m in kept])
     return ensemble, entry
