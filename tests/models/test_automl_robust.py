@@ -197,3 +197,57 @@ def test_the_fast_roc_auc_of_the_search_agrees_with_scikit_learn() -> None:
         scorer("roc_auc_ovr", "multiclass")(y, proba),
         roc_auc_score(y, proba, multi_class="ovr"),
     )
+
+
+def test_folds_are_repeated_only_when_the_first_candidate_says_the_portfolio_affords_it() -> None:
+    from mlharbor.models.automl.engine import Search
+    from mlharbor.models.automl.folds import Folds
+    from mlharbor.models.automl.portfolio import Candidate
+    from mlharbor.models.tasks import Task
+
+    df, schema = with_schema(binary_frame())
+    y = df["diagnosis"].to_numpy(dtype=object)
+
+    def search(n_candidates: int) -> Search:
+        folds = Folds(
+            X=df.drop(columns=["diagnosis"]),
+            y=y,
+            y_index=(y == "malignant").astype(int),
+            classes=["benign", "malignant"],
+            task=Task.BINARY,
+            schema=schema,
+            target="diagnosis",
+            drop=[],
+            n_folds=5,
+            seed=0,
+            shared=True,
+            n_repeats=2,
+        )
+        now = time.perf_counter()
+        run = Search(
+            folds=folds,
+            metric="roc_auc",
+            kind="binary",
+            seed=0,
+            started=now,
+            deadline=now + 30,
+            n_full=len(y),
+            max_trials=1,
+            on_trial=None,
+            map_folds=None,
+        )
+        first = Candidate("lightgbm-defaults", "lightgbm", {"n_estimators": 100})
+        forests = [Candidate(f"forest-{i}", "random-forest") for i in range(n_candidates)]
+        run.run_portfolio([first, *forests])
+        return run
+
+    cheap = search(3)  # a first fold of LightGBM on 240 rows: ten folds of four models fit
+    (entry,) = cheap.entries
+    assert cheap.folds.n_repeats == 2 and len(entry.fold_scores) == 10
+    assert entry.oof is not None and entry.oof.shape == (len(y), 2)
+    assert np.allclose(entry.oof.sum(axis=1), 1)
+
+    dear = search(100_000)  # a hundred thousand forests to come: one repeat only
+    (entry,) = dear.entries
+    assert dear.folds.n_repeats == 1 and len(entry.fold_scores) == 5
+    assert dear.folds.n_splits == 5

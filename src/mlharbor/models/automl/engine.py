@@ -247,12 +247,50 @@ class Search:
     # ---- phases ---------------------------------------------------------------------------
 
     def run_portfolio(self, candidates: list[Candidate]) -> None:
+        # Repeated folds are decided on the first candidate's cost: it runs one repeat, and
+        # the others only if the whole portfolio, repeated, takes under half the search.
+        later = self.folds.splits[self.folds.n_folds :]
+        self.folds.splits = self.folds.splits[: self.folds.n_folds]
         for candidate in candidates:
             if not self._trials_left():
-                return
+                break
             if self.entries and self._left() <= 0:
-                return
-            self.evaluate(candidate, prune=False)
+                break
+            entry = self.evaluate(candidate, prune=False)
+            if later:
+                self._decide_repeats(entry, candidates, later)
+                later = []
+        if later:  # not even one candidate ran
+            self.folds.n_repeats = 1
+
+    def _decide_repeats(
+        self, first: Entry, candidates: list[Candidate], later: list[tuple[Any, Any]]
+    ) -> None:
+        relative = sum(RELATIVE_COST.get(c.family, 4.0) for c in candidates)
+        relative /= RELATIVE_COST.get(first.candidate.family, 4.0)
+        per_fold = first.fold_cost
+        if not self.folds.shared:  # each fold fits its own preprocessing
+            per_fold += max(self.folds.prep_seconds.values(), default=0.0)
+        repeated = per_fold * (len(self.folds.splits) + len(later)) * relative
+        half = 0.5 * (self.search_deadline() - self.started)
+        if first.status != "ok" or time.perf_counter() + repeated > self.started + half:
+            self.folds.n_repeats = 1
+            return
+        self.folds.splits = self.folds.splits + later
+        self._extend(first)
+
+    def _extend(self, entry: Entry) -> None:
+        """Cross-validate ``entry`` on the folds added since it ran (the other repeats)."""
+        done = len(entry.fold_scores)
+        estimator = entry.candidate.make(self.folds.task, self.seed)
+        spec = entry.candidate.spec
+        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(done, self.folds.n_splits)]
+        entry.oof_parts = []  # type: ignore[attr-defined]
+        fitted = self.map_folds(fit_fold, tasks) if self.map_folds else map(fit_fold, tasks)
+        for result in fitted:
+            self._record(entry, result)
+        before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds
+        entry.oof = (entry.oof * before + self._oof(entry) * after) / (before + after)
 
     def tune(self) -> None:
         import optuna

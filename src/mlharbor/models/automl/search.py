@@ -95,7 +95,9 @@ def run_automl(
         enough to reach it, the same call gives the same leaderboard.
     cv_folds : int, optional
         Default 5 (3 above 2,000 rows). Up to 2,000 rows and with a budget of 20 s or
-        more, the folds are repeated twice with different shuffles.
+        more, the folds are repeated twice with different shuffles if the first
+        candidate's cost says the repeated portfolio takes under half the search time
+        (so the number of folds can differ between a quiet and a very busy machine).
     max_trials : int, optional
         Stop after this many candidates, whatever time is left.
     max_search_rows : int, default=20000
@@ -231,7 +233,7 @@ def run_automl(
             "metric": metric,
             "seed": seed,
             "cv_folds": n_folds,
-            "cv_repeats": n_repeats,
+            "cv_repeats": folds.n_repeats,
             "bagged": folds.bag,
             "drop": drop,
             "n_rows": len(y_all),
