@@ -377,6 +377,12 @@ class Search:
             return entry.status != "skipped"
         return False
 
+    def _selection_time(self, now: float) -> float:
+        """Seconds ensemble selection may take: what is left before the refit's reserve,
+        and at least 2 % of the budget (the search's safety margin is twice that), since
+        the last trial may have overrun the search deadline a little."""
+        return max(self.deadline - self._refit_reserve() - now, 0.02 * self.budget)
+
     def _ensemble_beats(
         self,
         pool: list[Entry],
@@ -397,7 +403,7 @@ class Search:
         best_score = self.score(y, best.oof)
         outer = self.folds.splits[: self.folds.n_folds]  # one repeat: every row once
         needed = selection_seconds * len(outer) * 1.2
-        if time.perf_counter() + needed < self.deadline - self._refit_reserve():
+        if needed < self._selection_time(time.perf_counter()):
             honest = nested_selection_oof([e.oof for e in pool], y, self.score, outer)
             return self.score(y, honest) > best_score + 1e-9
         blend = sum(w * e.oof for e, w in zip(pool, weights, strict=True) if w > 0)
@@ -417,7 +423,7 @@ class Search:
         started = time.perf_counter()
         self.score(self.folds.y_index, best.oof)
         per_call = time.perf_counter() - started
-        left = self.deadline - self._refit_reserve() - started
+        left = self._selection_time(started)
         pool = usable[: int(np.clip(0.4 * left / (40 * per_call + 1e-9), 2, 25))]
         started = time.perf_counter()
         weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
