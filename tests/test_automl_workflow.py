@@ -82,3 +82,20 @@ def test_bad_automl_requests_are_refused_before_queueing(
     with pytest.raises(InvalidInputError, match=words):
         sqlite_hub.submit_automl(request)
     assert sqlite_hub.jobs.count() == 0
+
+
+def test_a_bagged_winner_is_registered_and_served_like_any_model(sqlite_hub: Hub) -> None:
+    # On 150 rows LightGBM (the only candidate here) is served as its five fold models.
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    job = hub.automl("iris", "variety", time_budget=6, max_trials=1, name="iris-bag")
+    assert job.state == "succeeded", job.error
+    assert job.result["best"] == "lightgbm-defaults" and job.result["settings"]["bagged"]
+    best = hub.models.get_version("iris-bag", "best_model")
+    assert best.estimator == "LGBMClassifier" and best.metrics["test"]["accuracy"] > 0.8
+    assert "learning_curve" in best.artifacts
+
+    rows_in = pd.read_csv(SAMPLES / "iris_predict.csv").head(4).to_dict("records")
+    answer = hub.predictor.predict("iris-bag", "best_model", rows_in)
+    assert len(answer.predictions) == 4
+    assert set(answer.predictions) <= {"Setosa", "Versicolor", "Virginica"}

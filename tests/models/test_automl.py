@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.models.automl import (
+    BaggedClassifier,
     WeightedEnsembleClassifier,
     greedy_selection,
     run_automl,
@@ -95,7 +96,9 @@ def test_ensemble_selection_mixes_complementary_models_and_persists_safely() -> 
     df, schema = with_schema(binary_frame())
     result = run_automl(df, schema, target="diagnosis", time_budget=60, max_trials=2)
     members = [result.refit(e) for e in result.top(2)]
-    assert all(isinstance(m, Pipeline | WeightedEnsembleClassifier) for m in members)
+    assert all(
+        isinstance(m, Pipeline | WeightedEnsembleClassifier | BaggedClassifier) for m in members
+    )
     ensemble = WeightedEnsembleClassifier.from_fitted(members, [0.5, 0.5], ["a", "b"])
     loaded = load_trusted(dump_pipeline(ensemble))
     X = df.drop(columns=["diagnosis"])

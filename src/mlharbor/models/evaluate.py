@@ -103,6 +103,7 @@ def make_artifacts(
     cv_folds: int = 3,
     learning_points: int = 3,
     progress: Progress | None = None,
+    curve_estimator: Any | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Compute and draw every evaluation artifact of a fitted pipeline.
 
@@ -125,6 +126,9 @@ def make_artifacts(
         Training sizes on the learning curve.
     progress : callable, optional
         ``progress(fraction, message)`` with ``fraction`` in [0, 1] of this step.
+    curve_estimator : estimator, optional
+        What the learning curve refits, if not ``pipeline`` (e.g. one model where
+        ``pipeline`` bags five of them).
 
     Returns
     -------
@@ -155,7 +159,14 @@ def make_artifacts(
     data["feature_importance"] = importance
     report(0.4, "feature importance computed")
     data["learning_curve"] = _learning_curve(
-        pipeline, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
+        pipeline if curve_estimator is None else curve_estimator,
+        X_train,
+        y_train,
+        task,
+        n_classes,
+        seed,
+        cv_folds,
+        learning_points,
     )
     report(0.9, "learning curve computed")
     artifacts = {name: {"data": _jsonable(d), "png": render(name, d)} for name, d in data.items()}

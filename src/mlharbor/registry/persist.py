@@ -32,6 +32,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "lightgbm.basic.Booster",
         "lightgbm.sklearn.LGBMClassifier",
         "lightgbm.sklearn.LGBMRegressor",
+        "mlharbor.models.automl.ensemble.BaggedClassifier",
+        "mlharbor.models.automl.ensemble.BaggedRegressor",
         "mlharbor.models.automl.ensemble.WeightedEnsembleClassifier",
         "mlharbor.models.automl.ensemble.WeightedEnsembleRegressor",
         "mlharbor.prep.dates.DatetimeFeatures",

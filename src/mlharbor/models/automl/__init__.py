@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from mlharbor.models.automl.ensemble import (
+    BaggedClassifier,
+    BaggedRegressor,
     WeightedEnsembleClassifier,
     WeightedEnsembleRegressor,
     greedy_selection,
@@ -17,6 +19,8 @@ __all__ = [
     "METRICS",
     "MIN_BUDGET",
     "AutoMLResult",
+    "BaggedClassifier",
+    "BaggedRegressor",
     "WeightedEnsembleClassifier",
     "WeightedEnsembleRegressor",
     "check_metric",

@@ -14,10 +14,17 @@ from typing import Any
 import numpy as np
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.models.automl.ensemble import greedy_selection
+from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
 from mlharbor.models.automl.folds import Folds, fit_fold, prep_key
 from mlharbor.models.automl.leaderboard import Entry, ranked
-from mlharbor.models.automl.portfolio import TUNABLE, Candidate, scorer, size_of
+from mlharbor.models.automl.portfolio import (
+    RELATIVE_COST,
+    Candidate,
+    scorer,
+    size_of,
+)
+from mlharbor.models.automl.result import bag_seconds, bags
+from mlharbor.models.automl.tuning import Tuning
 from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task
 
@@ -25,7 +32,7 @@ TrialCallback = Callable[[dict[str, Any]], None]
 MapFolds = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
-class Search:
+class Search(Tuning):
     """The state of one search: the folds, the leaderboard entries and the clock."""
 
     def __init__(
@@ -56,7 +63,9 @@ class Search:
     # ---- time -----------------------------------------------------------------------------
 
     def _refit_estimate(self, entry: Entry) -> float:
-        """Seconds to refit ``entry`` on all rows, from its fold fit times."""
+        """Seconds to refit ``entry`` on all rows (or fit its bag), from its fold fit times."""
+        if bags(entry, self.folds):
+            return bag_seconds(entry, self.folds)
         n_fit = len(self.folds.splits[0][0])
         ratio = self.n_full / max(1, n_fit)
         reused = self.folds.shared and self.n_full == len(self.folds.y)  # see refit_entry
@@ -65,11 +74,13 @@ class Search:
 
     def search_deadline(self) -> float:
         """When searching must stop so that refitting the likely winners still fits."""
-        leaders = [e for e in ranked(self.entries) if e.usable][:3]
-        # Refitting the likely ensemble (the leaders) and selecting it must fit after.
-        reserve = 1.1 * sum(self._refit_estimate(e) for e in leaders)
         safety = 0.04 * self.budget + 0.3 + 0.002 * len(self.entries)
-        return self.deadline - reserve - safety
+        return self.deadline - self._refit_reserve() - safety
+
+    def _refit_reserve(self) -> float:
+        """Seconds to keep for refitting the likely ensemble (the leaders)."""
+        leaders = [e for e in ranked(self.entries) if e.usable][:3]
+        return 1.1 * sum(self._refit_estimate(e) for e in leaders)
 
     def _left(self) -> float:
         return self.search_deadline() - time.perf_counter()
@@ -86,12 +97,23 @@ class Search:
         return float(per_size * size_of(params))
 
     def _prior_cost(self, candidate: Candidate) -> float:
-        """Predicted seconds per fold; a family not seen yet is assumed twice the median."""
+        """Predicted seconds per fold of a candidate.
+
+        A family not seen yet is priced from the families seen so far and the families'
+        relative costs (:data:`RELATIVE_COST`), and at least twice the median fold seen:
+        on wide sparse text matrices a forest's fold can cost ten times a linear model's,
+        and a fold, once started, cannot be stopped.
+        """
         known = self._family_cost(candidate.family, candidate.params)
         if known is not None:
             return known
-        seen = [e.fold_cost for e in self.entries if e.fit_seconds]
-        return 2.0 * float(np.median(seen)) if seen else 0.0
+        seen = [e for e in self.entries if e.fit_seconds]
+        if not seen:
+            return 0.0
+        median = float(np.median([e.fold_cost for e in seen]))
+        relative = RELATIVE_COST.get(candidate.family, 4.0)
+        scaled = np.median([e.fold_cost / RELATIVE_COST.get(e.candidate.family, 4.0) for e in seen])
+        return max(2.0 * median, float(scaled) * relative)
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -116,16 +138,19 @@ class Search:
         best = next(iter(e for e in ranked(self.entries) if e.usable), None)
         first = not any(e.fit_seconds for e in self.entries if e is not entry)
         entry.oof_parts = []  # type: ignore[attr-defined]
-        for fold in range(self.folds.n_folds):
+        for fold in range(self.folds.n_splits):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
             per_fold += self.folds.pending_prep(spec, fold)
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
-            limit = None if first else self.search_deadline() - time.perf_counter()
+            left = self.search_deadline() - time.perf_counter()
+            # The first candidate always runs (the search must end with a model), but its
+            # boosting shares out the search time over its folds rather than taking it all.
+            limit = 0.8 * left / (self.folds.n_splits - fold) if first else left
             result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit))
             self._record(entry, result)
-            if prune and best is not None and fold < self.folds.n_folds - 1 and fold >= 1:
+            if prune and best is not None and fold < self.folds.n_splits - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
                 theirs = float(np.mean(best.fold_scores[: fold + 1]))
                 margin = 0.5 * float(np.std(best.fold_scores)) + 1e-9
@@ -136,7 +161,7 @@ class Search:
     def _fan_out(self, entry: Entry, estimator: Any) -> None:
         spec = entry.candidate.spec
         per_fold = self._prior_cost(entry.candidate)
-        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_folds)
+        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_splits)
         prep = sum(self.folds.pending_prep(spec, f) for f in folds_fitting_prep)
         if (
             self.entries[0] is not entry
@@ -144,8 +169,11 @@ class Search:
         ):
             entry.status = "skipped"
             return
-        limit = None if self.entries[0] is entry else self.search_deadline() - time.perf_counter()
-        tasks = [self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_folds)]
+        left = self.search_deadline() - time.perf_counter()
+        limit = 0.8 * left if self.entries[0] is entry else left
+        tasks = [
+            self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_splits)
+        ]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
             self._record(entry, result)
@@ -174,10 +202,14 @@ class Search:
         parts = entry.oof_parts  # type: ignore[attr-defined]
         first = parts[0].prediction
         oof = np.zeros((len(self.folds.y), *first.shape[1:]))
+        seen = np.zeros(len(self.folds.y))
         for part in parts:
-            oof[self.folds.splits[part.index][1]] = part.prediction
+            val_idx = self.folds.splits[part.index][1]
+            oof[val_idx] += part.prediction
+            seen[val_idx] += 1
         del entry.oof_parts  # type: ignore[attr-defined]
-        return oof
+        # Repeated folds predict every row once per repeat: the mean over the repeats.
+        return oof / seen.reshape(-1, *([1] * (oof.ndim - 1)))
 
     def _emit(self, entry: Entry) -> None:
         if self.on_trial is None:
@@ -215,97 +247,84 @@ class Search:
     # ---- phases ---------------------------------------------------------------------------
 
     def run_portfolio(self, candidates: list[Candidate]) -> None:
+        # Repeated folds are decided on the first candidate's cost: it runs one repeat, and
+        # the others only if the whole portfolio, repeated, takes under half the search.
+        later = self.folds.splits[self.folds.n_folds :]
+        self.folds.splits = self.folds.splits[: self.folds.n_folds]
         for candidate in candidates:
             if not self._trials_left():
-                return
+                break
             if self.entries and self._left() <= 0:
-                return
-            self.evaluate(candidate, prune=False)
+                break
+            entry = self.evaluate(candidate, prune=False)
+            if later:
+                self._decide_repeats(entry, candidates, later)
+                later = []
+        if later:  # not even one candidate ran
+            self.folds.n_repeats = 1
 
-    def tune(self) -> None:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        leaders: list[Entry] = []
-        for entry in ranked(self.entries):
-            if (
-                entry.usable
-                and entry.candidate.family in TUNABLE
-                and all(entry.candidate.family != e.candidate.family for e in leaders)
-            ):
-                leaders.append(entry)
-        leaders = leaders[:3]
-        if not leaders:
+    def _decide_repeats(
+        self, first: Entry, candidates: list[Candidate], later: list[tuple[Any, Any]]
+    ) -> None:
+        relative = sum(RELATIVE_COST.get(c.family, 4.0) for c in candidates)
+        relative /= RELATIVE_COST.get(first.candidate.family, 4.0)
+        per_fold = first.fold_cost
+        if not self.folds.shared:  # each fold fits its own preprocessing
+            per_fold += max(self.folds.prep_seconds.values(), default=0.0)
+        repeated = per_fold * (len(self.folds.splits) + len(later)) * relative
+        half = 0.5 * (self.search_deadline() - self.started)
+        if first.status != "ok" or time.perf_counter() + repeated > self.started + half:
+            self.folds.n_repeats = 1
             return
-        studies = {
-            e.candidate.family: optuna.create_study(
-                direction="maximize",
-                sampler=optuna.samplers.TPESampler(seed=self.seed + i, n_startup_trials=4),
-            )
-            for i, e in enumerate(leaders)
-        }
-        base = {e.candidate.family: e for e in leaders}
-        for family, study in studies.items():
-            self._warm_start(study, base[family])
-        tried = {family: 0 for family in studies}
-        schedule = [0, 1, 0, 2, 0, 1]
-        turn = 0
-        while self._trials_left() and studies and self._left() > 0:
-            order = [f for f in (e.candidate.family for e in leaders) if f in studies]
-            family = order[schedule[turn % len(schedule)] % len(order)]
-            turn += 1
-            if not self._tune_once(family, studies[family], base[family], tried):
-                del studies[family]
+        self.folds.splits = self.folds.splits + later
+        self._extend(first)
 
-    def _warm_start(self, study: Any, entry: Entry) -> None:
-        """Tell the study what the portfolio's configuration scored, so TPE starts there."""
-        import optuna
-
+    def _extend(self, entry: Entry) -> None:
+        """Cross-validate ``entry`` on the folds added since it ran (the other repeats)."""
+        done = len(entry.fold_scores)
+        estimator = entry.candidate.make(self.folds.task, self.seed)
         spec = entry.candidate.spec
-        known = {
-            **entry.candidate.make(self.folds.task, self.seed).get_params(deep=False),
-            **entry.candidate.params,
-        }
-        try:
-            fixed = optuna.trial.FixedTrial(known)
-            spec.search_space(fixed, self.folds.task)
-            params = {k: known[k] for k in fixed.distributions}
-            study.add_trial(
-                optuna.trial.create_trial(
-                    params=params, distributions=fixed.distributions, value=entry.signed_score
-                )
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            # A default outside the search space (e.g. no L2 penalty on a log scale):
-            # the study then starts cold, which is merely slower.
-            return
+        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(done, self.folds.n_splits)]
+        entry.oof_parts = []  # type: ignore[attr-defined]
+        fitted = self.map_folds(fit_fold, tasks) if self.map_folds else map(fit_fold, tasks)
+        for result in fitted:
+            self._record(entry, result)
+        before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds
+        entry.oof = (entry.oof * before + self._oof(entry) * after) / (before + after)
 
-    def _tune_once(self, family: str, study: Any, base: Entry, tried: dict[str, int]) -> bool:
-        """Run one trial of ``family``; ``False`` when the family has no affordable trial."""
-        import optuna
+    def _selection_time(self, now: float) -> float:
+        """Seconds ensemble selection may take: what is left before the refit's reserve,
+        and at least 2 % of the budget (the search's safety margin is twice that), since
+        the last trial may have overrun the search deadline a little."""
+        return max(self.deadline - self._refit_reserve() - now, 0.02 * self.budget)
 
-        spec = base.candidate.spec
-        base_cost = base.fold_cost * self.folds.n_folds
-        for _ in range(6):
-            trial = study.ask()
-            params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
-            per_fold = self._family_cost(family, params) or base.fold_cost
-            cost = per_fold * self.folds.n_folds
-            cheap_cap = base_cost * (1.5 + tried[family] / 2)
-            if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                continue
-            tried[family] += 1
-            name = f"{family}-t{tried[family]}"
-            entry = self.evaluate(Candidate(name, family, params, "tuning"), prune=True)
-            if entry.status == "ok":
-                study.tell(trial, entry.signed_score)
-            elif entry.status == "pruned":
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            return entry.status != "skipped"
-        return False
+    def _ensemble_beats(
+        self,
+        pool: list[Entry],
+        weights: np.ndarray,
+        score: float,
+        best: Entry,
+        selection_seconds: float,
+    ) -> bool:
+        """Whether the selected ensemble beats the best single model by more than noise.
+
+        The ensemble's weights were chosen on the very out-of-fold predictions it is scored
+        on, so its score flatters it. Where there is time (a few selections, seconds on
+        small data), selection is itself cross-validated and the ensemble must win on
+        rows its weights never saw; otherwise it must win on the folds by more than one
+        standard error of its per-fold gain.
+        """
+        y = self.folds.y_index
+        best_score = self.score(y, best.oof)
+        outer = self.folds.splits[: self.folds.n_folds]  # one repeat: every row once
+        needed = selection_seconds * len(outer) * 1.2
+        if needed < self._selection_time(time.perf_counter()):
+            honest = nested_selection_oof([e.oof for e in pool], y, self.score, outer)
+            return self.score(y, honest) > best_score + 1e-9
+        blend = sum(w * e.oof for e, w in zip(pool, weights, strict=True) if w > 0)
+        gains = [self.score(y[v], blend[v]) - self.score(y[v], best.oof[v]) for _, v in outer]
+        noise = float(np.std(gains, ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
+        return score > best_score + 1e-9 and float(np.mean(gains)) > noise
 
     def choose(self) -> Entry:
         """The best single candidate, or the ensemble if it beats it out of fold."""
@@ -314,10 +333,19 @@ class Search:
             errors = "; ".join(f"{e.name}: {e.error}" for e in self.entries if e.error)[:800]
             raise InvalidInputError(f"no model could be trained on this data ({errors})")
         best = usable[0]
-        pool = usable[:25]
+        # Selection scores the pool's blends ``rounds`` times over: on a loaded machine and
+        # large data that can take seconds, so the pool shrinks to what the time left allows.
+        started = time.perf_counter()
+        self.score(self.folds.y_index, best.oof)
+        per_call = time.perf_counter() - started
+        left = self._selection_time(started)
+        pool = usable[: int(np.clip(0.4 * left / (40 * per_call + 1e-9), 2, 25))]
+        started = time.perf_counter()
         weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
         members = {e.name: float(w) for e, w in zip(pool, weights, strict=True) if w > 0}
-        if len(members) < 2 or score <= self.score(self.folds.y_index, best.oof) + 1e-9:
+        if len(members) < 2 or not self._ensemble_beats(
+            pool, weights, score, best, time.perf_counter() - started
+        ):
             return best
         for e, w in zip(pool, weights, strict=True):
             e.weight = float(w)

@@ -1,4 +1,5 @@
-"""Greedy ensemble selection (Caruana et al., 2004) and the ensemble estimators it yields.
+"""Greedy ensemble selection (Caruana et al., 2004) and the ensemble estimators it yields,
+and the bags of fold models AutoML serves on small data.
 
 The estimators are plain scikit-learn estimators over the raw feature frame: each member is
 a whole fitted pipeline (its own preprocessing, then its model), and the ensemble averages
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.model_selection import KFold, StratifiedKFold
 
 
 class _WeightedEnsemble(BaseEstimator):
@@ -98,6 +100,103 @@ class WeightedEnsembleRegressor(RegressorMixin, _WeightedEnsemble):
         )
 
 
+class _Bagged(BaseEstimator):
+    def __init__(self, estimator: Any = None, n_folds: int = 5, random_state: int = 0) -> None:
+        self.estimator = estimator
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def _splitter(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, X: Any, y: Any) -> _Bagged:
+        """Fit one clone of ``estimator`` per fold, each on the other folds' rows."""
+        if self.estimator is None or int(self.n_folds) < 2:
+            raise ValueError("a bag needs an estimator and at least two folds")
+        y = np.asarray(y)
+        self.estimators_ = []
+        for fit_idx, _ in self._splitter().split(np.zeros(len(y)), y):
+            rows = X.iloc[fit_idx] if hasattr(X, "iloc") else X[fit_idx]
+            self.estimators_.append(clone(self.estimator).fit(rows, y[fit_idx]))
+        self._after_fit()
+        return self
+
+    def _after_fit(self) -> None:
+        pass
+
+    @classmethod
+    def from_fitted(
+        cls, estimator: Any, fitted: Sequence[Any], *, n_folds: int, random_state: int
+    ) -> Any:
+        """A bag over fold models fitted already (AutoML's cross-validation models)."""
+        bag = cls(estimator, n_folds=n_folds, random_state=random_state)
+        bag.estimators_ = list(fitted)
+        bag._after_fit()
+        return bag
+
+
+class BaggedClassifier(ClassifierMixin, _Bagged):
+    """The mean class probabilities of one model per cross-validation fold.
+
+    Each model was fitted on all rows but one fold's (bagging, as AutoGluon serves its
+    models): their average varies less than a single refit on every row.
+
+    Parameters
+    ----------
+    estimator : classifier
+        The unfitted model (usually a preprocessing + model pipeline) to bag.
+    n_folds : int, default=5
+        Models in the bag; ``fit`` splits the rows into this many stratified folds.
+    random_state : int, default=0
+        Seed of the folds' shuffle.
+    """
+
+    def _splitter(self) -> Any:
+        return StratifiedKFold(int(self.n_folds), shuffle=True, random_state=self.random_state)
+
+    def _after_fit(self) -> None:
+        self.classes_ = np.asarray(self.estimators_[0].classes_)
+        for member in self.estimators_[1:]:
+            if not np.array_equal(np.asarray(member.classes_), self.classes_):
+                raise ValueError("bagged models disagree on the classes")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Mean of the fold models' probabilities, columns in ``classes_`` order."""
+        parts = [np.asarray(m.predict_proba(X), dtype=float) for m in self.estimators_]
+        return np.mean(parts, axis=0)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class with the highest mean probability."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class BaggedRegressor(RegressorMixin, _Bagged):
+    """The mean prediction of one model per cross-validation fold (see the classifier)."""
+
+    def _splitter(self) -> Any:
+        return KFold(int(self.n_folds), shuffle=True, random_state=self.random_state)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Mean of the fold models' predictions."""
+        return np.mean([np.asarray(m.predict(X), dtype=float) for m in self.estimators_], axis=0)
+
+
+def single_fit_equivalent(model: Any) -> Any:
+    """An unfitted estimator like ``model`` but with one fit per bag instead of one per fold.
+
+    For artifacts that refit a model many times (learning curves): a bag's curve follows its
+    members', at a fifth of the cost.
+    """
+    if isinstance(model, _Bagged):
+        return clone(model.estimator)
+    if isinstance(model, _WeightedEnsemble):
+        members = getattr(model, "estimators_", model.estimators)
+        return type(model)(
+            [single_fit_equivalent(m) for m in members], list(model.weights), list(model.names)
+        )
+    return model
+
+
 def greedy_selection(
     predictions: Sequence[np.ndarray],
     y: np.ndarray,
@@ -141,3 +240,33 @@ def greedy_selection(
         if scores[pick] > best_score + 1e-12:
             best_score, best_counts = scores[pick], counts.copy()
     return best_counts / best_counts.sum(), float(best_score)
+
+
+def nested_selection_oof(
+    predictions: Sequence[np.ndarray],
+    y: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float],
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    rounds: int = 40,
+) -> np.ndarray:
+    """Out-of-fold predictions of greedy ensemble selection itself.
+
+    The weights for the rows of each split's validation part are selected on the other
+    rows only, so scoring the result is an honest estimate of the ensemble: scoring the
+    ensemble on the rows its weights were chosen on rewards fitting noise, which on small
+    data can make a blend look better than the best single model when it is not.
+
+    Parameters
+    ----------
+    splits : sequence of (fit rows, validation rows)
+        Validation parts that cover every row once (one repeat of k-fold).
+    """
+    first = np.asarray(predictions[0])
+    out = np.zeros((len(y), *first.shape[1:]))
+    for fit_idx, val_idx in splits:
+        part = [p[fit_idx] for p in predictions]
+        weights, _ = greedy_selection(part, y[fit_idx], score, rounds=rounds)
+        chosen = zip(weights, predictions, strict=True)
+        out[val_idx] = sum(w * p[val_idx] for w, p in chosen if w > 0)
+    return out

@@ -3,7 +3,12 @@
 Every candidate is scored on the same folds, so their out-of-fold predictions line up row
 by row for ensembling and their fold scores compare pairwise for pruning. The preprocessing
 of a fold depends only on the scaling a model needs, so it is fitted once per fold and kind
-of scaling and reused by every candidate.
+of scaling and reused by every candidate; text vectorisers, which do not depend on the
+scaling at all, are fitted once per fold and vocabulary size and shared by every kind.
+
+Small data may be cross-validated several times over with different shuffles (repeated
+k-fold): its fold scores are noisy, and more of them make choosing between models less of a
+lottery. The out-of-fold prediction of a row is then the mean over the repeats.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.models.catalog import ModelSpec, Scaling
 from mlharbor.models.tasks import Task
 from mlharbor.prep.factory import make_preprocessor
+from mlharbor.prep.text import TextFeatures
 
 PrepKey = tuple[bool, bool, bool]
 
@@ -67,15 +74,24 @@ class Folds:
     n_folds: int
     seed: int
     shared: bool = False
+    n_repeats: int = 1
+    #: Serve the fold models (averaged) instead of one refit on all rows: small data.
+    bag: bool = False
     splits: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     prep_seconds: dict[PrepKey, float] = field(default_factory=dict)
     _cache: dict[tuple[PrepKey, int], tuple[Any, Any]] = field(default_factory=dict)
+    _text: dict[tuple[bool, int, str], TextFeatures] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        splitter = (StratifiedKFold if self.task.is_classification else KFold)(
-            n_splits=self.n_folds, shuffle=True, random_state=self.seed
+        splitter = (RepeatedStratifiedKFold if self.task.is_classification else RepeatedKFold)(
+            n_splits=self.n_folds, n_repeats=self.n_repeats, random_state=self.seed
         )
         self.splits = list(splitter.split(self.X, self.y))
+
+    @property
+    def n_splits(self) -> int:
+        """How many fits one candidate's cross-validation takes (folds times repeats)."""
+        return len(self.splits)
 
     def preprocessor(self, spec: ModelSpec) -> Any:
         """A new, unfitted preprocessing step for ``spec``."""
@@ -106,30 +122,73 @@ class Folds:
         key = (prep_key(spec), fold)
         if key not in self._cache:
             started = time.perf_counter()
-            prep = self.preprocessor(spec)
+            prep = self._reuse_text(self.preprocessor(spec), not spec.sparse, fold)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if fold < 0:
-                    self._cache[key] = (prep, prep.fit_transform(self.X, self.y))
+                    matrix = prep.fit_transform(self.X, self.y)
+                    self._cache[key] = (self._keep_text(prep, not spec.sparse, fold), matrix)
                 else:
                     fit_idx, val_idx = self.splits[fold]
                     fit_matrix = prep.fit_transform(self.X.iloc[fit_idx], self.y[fit_idx])
+                    self._keep_text(prep, not spec.sparse, fold)
                     self._cache[key] = (fit_matrix, prep.transform(self.X.iloc[val_idx]))
             spent = time.perf_counter() - started
             self.prep_seconds[prep_key(spec)] = max(self.prep_seconds.get(prep_key(spec), 0), spent)
         return self._cache[key]
 
+    def _reuse_text(self, prep: Any, dense: bool, fold: int) -> Any:
+        """``prep`` with its text steps replaced by the ones already fitted on these rows.
+
+        TF-IDF vocabularies depend only on the rows and the vocabulary size, not on the
+        scaling of the other columns, and they are most of the cost of preprocessing text.
+        A fitted vectoriser goes in frozen (``fit`` leaves it as it is).
+        """
+        steps = []
+        for name, transformer, columns in prep.transformers:
+            fitted = self._text.get((dense, fold, name))
+            steps.append((name, FrozenEstimator(fitted) if fitted else transformer, columns))
+        return prep.set_params(transformers=steps)
+
+    def _keep_text(self, prep: Any, dense: bool, fold: int) -> Any:
+        """Remember ``prep``'s fitted text steps and unfreeze them.
+
+        The fitted preprocessing then holds plain ``TextFeatures`` only, the same as a
+        preprocessing fitted from scratch (and a type the model registry trusts).
+        """
+        fitted = []
+        for name, transformer, columns in prep.transformers_:
+            if isinstance(transformer, FrozenEstimator):
+                transformer = transformer.estimator
+            if isinstance(transformer, TextFeatures):
+                self._text[(dense, fold, name)] = transformer
+            fitted.append((name, transformer, columns))
+        prep.transformers_ = fitted
+        prep.set_params(
+            transformers=[
+                (name, t.estimator if isinstance(t, FrozenEstimator) else t, cols)
+                for name, t, cols in prep.transformers
+            ]
+        )
+        return prep
+
     def pending_prep(self, spec: ModelSpec, fold: int) -> float:
         """Predicted seconds of preprocessing still to fit before ``fold`` can run for ``spec``.
 
         Zero once fitted. A kind of scaling not fitted yet is assumed to cost what the
-        slowest one fitted so far did: on text the TF-IDF vocabulary, not the scaling, is
-        the cost, and it can exceed the model's own fit many times over.
+        slowest one fitted so far did, unless its text vectorisers are fitted already
+        (they are shared across kinds of scaling): on text the TF-IDF vocabulary, not the
+        scaling, is the cost, and it can exceed the model's own fit many times over.
         """
-        if (prep_key(spec), -1 if self.shared else fold) in self._cache:
+        fold = -1 if self.shared else fold
+        if (prep_key(spec), fold) in self._cache:
             return 0.0
         known = self.prep_seconds.get(prep_key(spec))
-        return known if known is not None else max(self.prep_seconds.values(), default=0.0)
+        if known is not None:
+            return known
+        if any(dense == (not spec.sparse) and f == fold for dense, f, _ in self._text):
+            return 0.1 * max(self.prep_seconds.values(), default=0.0)
+        return max(self.prep_seconds.values(), default=0.0)
 
     def fitted_on_all(self, spec: ModelSpec) -> tuple[Any, Any] | None:
         """The preprocessing fitted on every search row and its output, when shared."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from mlharbor.errors import InvalidInputError
@@ -95,11 +96,12 @@ def _raw(metric: str, kind: str, y: np.ndarray, pred: np.ndarray) -> float:
         p = np.clip(pred[np.arange(len(y)), y], 1e-15, 1.0)
         return float(-np.mean(np.log(p)))
     if metric == "roc_auc":
-        return float(skm.roc_auc_score(y, pred[:, 1]))
+        return _auc(y == 1, pred[:, 1])
     if metric == "pr_auc":
         return float(skm.average_precision_score(y, pred[:, 1]))
     if metric == "roc_auc_ovr":
-        return float(skm.roc_auc_score(y, pred, multi_class="ovr", labels=np.arange(n)))
+        present = [k for k in range(n) if 0 < np.sum(y == k) < len(y)]
+        return float(np.mean([_auc(y == k, pred[:, k]) for k in present]))
     labels = pred.argmax(axis=1)
     if metric == "accuracy":
         return float(np.mean(labels == y))
@@ -108,6 +110,20 @@ def _raw(metric: str, kind: str, y: np.ndarray, pred: np.ndarray) -> float:
     if metric == "f1":
         return float(skm.f1_score(y, labels, zero_division=0))
     return float(skm.f1_score(y, labels, average="macro", zero_division=0))
+
+
+def _auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half), as scikit-learn's.
+
+    Ensemble selection scores thousands of blends: this is about ten times faster than
+    ``roc_auc_score``, whose input checks dominate on a few thousand rows.
+    """
+    n_pos = int(np.sum(positive))
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both classes among the rows scored")
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @dataclass(frozen=True)
@@ -154,15 +170,21 @@ def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidat
     lgbm = {**_LGBM, "n_jobs": threads}
     forest = {"n_estimators": 200, "n_jobs": threads}
     if task == Task.TEXT:
+        # Naive Bayes first: the first candidate always runs, whatever it costs, and on
+        # text it is the one whose fits cost next to nothing beyond the TF-IDF itself.
         return [
-            Candidate("logistic-regression", "logistic-regression", {"C": 10.0}),
             Candidate("naive-bayes", "naive-bayes", {"alpha": 0.1}),
+            Candidate("logistic-regression", "logistic-regression", {"C": 10.0}),
             Candidate("logistic-regression-c1", "logistic-regression", {"C": 1.0}),
             Candidate("lightgbm", "lightgbm", {**lgbm, "colsample_bytree": 0.3}),
             Candidate("extra-trees", "extra-trees", forest),
         ]
     regression = kind == "regression"
     out = [
+        # LightGBM exactly as it comes (100 trees, learning rate 0.1) goes first: it is the
+        # baseline everyone compares an AutoML system to, is cheap on tables, and so the
+        # search can never end, however short the budget, without having tried it.
+        Candidate("lightgbm-defaults", "lightgbm", {"n_estimators": 100, "n_jobs": threads}),
         Candidate("ridge", "ridge", {"alpha": 1.0})
         if regression
         else Candidate("logistic-regression", "logistic-regression", {"C": 1.0}),
@@ -222,6 +244,23 @@ TUNABLE = frozenset(
         "naive-bayes",
     }
 )
+
+
+#: Rough seconds per fold of each family's portfolio configuration relative to a linear
+#: model on the same matrix. Only a prior for a family's first candidate (later ones are
+#: predicted from what the family really cost); erring high merely skips a slow family
+#: that a tight budget could not have finished anyway.
+RELATIVE_COST: dict[str, float] = {
+    "naive-bayes": 0.3,
+    "ridge": 0.5,
+    "logistic-regression": 1.0,
+    "k-nearest-neighbors": 1.0,
+    "lightgbm": 4.0,
+    "hist-gradient-boosting": 4.0,
+    "rbf-svm": 4.0,
+    "extra-trees": 8.0,
+    "random-forest": 10.0,
+}
 
 
 def size_of(params: dict[str, Any]) -> float:

@@ -11,8 +11,10 @@ import time
 from typing import Any
 
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from mlharbor.data.schema import DatasetSchema
+from mlharbor.models.automl.ensemble import single_fit_equivalent
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.automl.result import ENSEMBLE, AutoMLResult
 from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
@@ -61,16 +63,16 @@ def to_train_result(
             seed=seed,
             cv_folds=2,
             learning_points=2,
+            curve_estimator=single_fit_equivalent(pipeline),
         )
     frame = pd.concat([result.X, X_test], ignore_index=True)
     frame[result.target] = list(result.y) + list(y_test)
-    estimator = (
-        type(pipeline).__name__
-        if entry.candidate.family == ENSEMBLE
-        else type(pipeline.named_steps["model"]).__name__
-    )
-    params = dict(entry.members) if entry.candidate.family == ENSEMBLE else entry.candidate.params
-    inner = pipeline if entry.candidate.family == ENSEMBLE else pipeline.named_steps["model"]
+    ensemble = entry.candidate.family == ENSEMBLE
+    # A single model served bagged is a bag of its fold pipelines: describe the model.
+    single = pipeline if ensemble or isinstance(pipeline, Pipeline) else pipeline.estimator
+    inner = pipeline if ensemble else single.named_steps["model"]
+    estimator = type(inner).__name__
+    params = dict(entry.members) if ensemble else entry.candidate.params
     return TrainResult(
         pipeline=pipeline,
         task=task,
@@ -79,9 +81,7 @@ def to_train_result(
         estimator=estimator,
         params=_jsonable(params),
         estimator_params=_jsonable(
-            {"members": entry.members}
-            if entry.candidate.family == ENSEMBLE
-            else inner.get_params(deep=False)
+            {"members": entry.members} if ensemble else inner.get_params(deep=False)
         ),
         target=result.target,
         metrics={"test": test, "cv": summarize_folds(entry.fold_metrics)},

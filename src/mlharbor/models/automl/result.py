@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlharbor.models.automl.ensemble import WeightedEnsembleClassifier, WeightedEnsembleRegressor
-from mlharbor.models.automl.folds import Folds
+from mlharbor.models.automl.ensemble import (
+    BaggedClassifier,
+    BaggedRegressor,
+    WeightedEnsembleClassifier,
+    WeightedEnsembleRegressor,
+)
+from mlharbor.models.automl.folds import Folds, prep_key
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.tasks import Task
 
@@ -27,7 +32,8 @@ class AutoMLResult:
     ----------
     pipeline : estimator
         The winner refitted on all rows: a preprocessing + model ``Pipeline``, or a
-        ``WeightedEnsembleClassifier``/``Regressor`` of such pipelines.
+        ``WeightedEnsembleClassifier``/``Regressor`` of such pipelines; on small data a
+        ``BaggedClassifier``/``Regressor`` of its fold pipelines (or an ensemble of bags).
     winner : Entry
         Its leaderboard entry.
     entries : list of Entry
@@ -117,6 +123,57 @@ def _refit_one(entry: Entry, folds: Folds, X: pd.DataFrame, y: np.ndarray) -> Pi
         return Pipeline([("preprocess", prep), ("model", model)])
 
 
+def _bag_one(entry: Entry, folds: Folds) -> Any:
+    """``entry``'s models of one repeat of the folds, as one bagged estimator.
+
+    The same fits as in the search (same rows, seed and preprocessing), so they are the
+    models whose out-of-fold predictions the leaderboard scored.
+    """
+    spec = entry.candidate.spec
+    shared = folds.fitted_on_all(spec)
+    fitted = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fold in range(folds.n_folds):
+            fit_idx, _ = folds.splits[fold]
+            if shared is None:
+                pipeline = make_pipeline(entry, folds).fit(folds.X.iloc[fit_idx], folds.y[fit_idx])
+            else:
+                fit_matrix, _ = folds.matrices(spec, fold)
+                model = entry.candidate.make(folds.task, folds.seed).fit(
+                    fit_matrix, folds.y[fit_idx]
+                )
+                pipeline = Pipeline([("preprocess", shared[0]), ("model", model)])
+            fitted.append(pipeline)
+    cls = BaggedRegressor if folds.task == Task.REGRESSION else BaggedClassifier
+    return cls.from_fitted(
+        make_pipeline(entry, folds), fitted, n_folds=folds.n_folds, random_state=folds.seed
+    )
+
+
+#: Families served as a bag of their fold models on small data: boosting, whose single fit
+#: varies most with the rows it sees. Forests are bags already (five of them would be five
+#: times the size for nothing), and linear models and k-NN barely vary.
+BAGGED_FAMILIES = frozenset({"lightgbm", "hist-gradient-boosting"})
+
+
+def bags(entry: Entry, folds: Folds) -> bool:
+    """Whether ``entry`` (a single candidate) is served as its fold models."""
+    return folds.bag and entry.candidate.family in BAGGED_FAMILIES
+
+
+def bag_seconds(entry: Entry, folds: Folds) -> float:
+    """Predicted seconds to fit ``entry``'s bag (or, for an ensemble, its members' bags)."""
+    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    total = 0.0
+    for member in members:
+        if not bags(member, folds):
+            continue
+        prep = 0.0 if folds.shared else folds.prep_seconds.get(prep_key(member.candidate.spec), 0)
+        total += (float(np.mean(member.fit_seconds)) + prep) * folds.n_folds
+    return total
+
+
 def refit_entry(
     entry: Entry,
     folds: Folds,
@@ -126,25 +183,35 @@ def refit_entry(
     deadline: float | None,
     notes: list[str],
 ) -> tuple[Any, Entry]:
-    """Fit ``entry`` (a candidate or the ensemble) on all rows.
+    """Fit ``entry`` (a candidate or the ensemble) for serving.
 
-    An ensemble's members are refitted by weight, heaviest first; if the deadline would
-    pass, the rest are left out (and said so in ``notes``), the weights renormalised.
+    On small data (``folds.bag``) a boosting model is served as the average of its fold
+    models, one per fold of the cross-validation (bagging, as AutoGluon does), when that
+    fits the deadline: it is the model the out-of-fold score measured, and the average of
+    several models varies less than one refit. Otherwise each model is refitted on all
+    rows. An ensemble's members are fitted by weight, heaviest first; if the deadline
+    would pass, the rest are left out (and said so in ``notes``), the weights renormalised.
     """
+    bag = folds.bag and len(X) == len(folds.X)
+    cost = bag_seconds(entry, folds)
+    if bag and cost > 0 and deadline is not None and time.perf_counter() + cost > deadline:
+        bag = False
+        notes.append("no time left to serve the fold models: refitted on all rows instead")
     members: list[Entry] = getattr(entry, "member_entries", [entry])
     members = sorted(members, key=lambda e: -e.weight)
     fitted, kept = [], []
     for member in members:
         if fitted and deadline is not None:
-            share = float(np.mean(member.fit_seconds)) * 1.4
+            bagged = bag and bags(member, folds)
+            share = float(np.mean(member.fit_seconds)) * (folds.n_folds if bagged else 1.4)
             if time.perf_counter() + share > deadline:
                 notes.append(
                     f"ensemble members left out to stay within the budget: "
                     f"{', '.join(m.name for m in members[len(fitted) :])}"
                 )
                 break
-        pipeline = _refit_one(member, folds, X, y)
-        fitted.append(pipeline)
+        bagged = bag and bags(member, folds)
+        fitted.append(_bag_one(member, folds) if bagged else _refit_one(member, folds, X, y))
         kept.append(member)
     if entry.candidate.family != ENSEMBLE:
         return fitted[0], entry

@@ -1,0 +1,116 @@
+"""Tuning the leading families with Optuna: one seeded TPE study per family, cheap first.
+
+A mixin of :class:`~mlharbor.models.automl.engine.Search`, which keeps the clock, the
+leaderboard and the folds.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from mlharbor.models.automl.leaderboard import Entry, ranked
+from mlharbor.models.automl.portfolio import TUNABLE, Candidate
+
+if TYPE_CHECKING:
+    from mlharbor.models.automl.folds import Folds
+
+
+class Tuning:
+    """Phase 2 of the search: Optuna studies of the leading families."""
+
+    if TYPE_CHECKING:
+        entries: list[Entry]
+        folds: Folds
+        seed: int
+
+        def _left(self) -> float: ...
+        def _trials_left(self) -> bool: ...
+        def search_deadline(self) -> float: ...
+        def _family_cost(self, family: str, params: dict[str, Any]) -> float | None: ...
+        def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry: ...
+
+    def tune(self) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        leaders: list[Entry] = []
+        for entry in ranked(self.entries):
+            if (
+                entry.usable
+                and entry.candidate.family in TUNABLE
+                and all(entry.candidate.family != e.candidate.family for e in leaders)
+            ):
+                leaders.append(entry)
+        leaders = leaders[:3]
+        if not leaders:
+            return
+        studies = {
+            e.candidate.family: optuna.create_study(
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=self.seed + i, n_startup_trials=4),
+            )
+            for i, e in enumerate(leaders)
+        }
+        base = {e.candidate.family: e for e in leaders}
+        for family, study in studies.items():
+            self._warm_start(study, base[family])
+        tried = {family: 0 for family in studies}
+        schedule = [0, 1, 0, 2, 0, 1]
+        turn = 0
+        while self._trials_left() and studies and self._left() > 0:
+            order = [f for f in (e.candidate.family for e in leaders) if f in studies]
+            family = order[schedule[turn % len(schedule)] % len(order)]
+            turn += 1
+            if not self._tune_once(family, studies[family], base[family], tried):
+                del studies[family]
+
+    def _warm_start(self, study: Any, entry: Entry) -> None:
+        """Tell the study what the portfolio's configuration scored, so TPE starts there."""
+        import optuna
+
+        spec = entry.candidate.spec
+        known = {
+            **entry.candidate.make(self.folds.task, self.seed).get_params(deep=False),
+            **entry.candidate.params,
+        }
+        try:
+            fixed = optuna.trial.FixedTrial(known)
+            spec.search_space(fixed, self.folds.task)
+            params = {k: known[k] for k in fixed.distributions}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=params, distributions=fixed.distributions, value=entry.signed_score
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # A default outside the search space (e.g. no L2 penalty on a log scale):
+            # the study then starts cold, which is merely slower.
+            return
+
+    def _tune_once(self, family: str, study: Any, base: Entry, tried: dict[str, int]) -> bool:
+        """Run one trial of ``family``; ``False`` when the family has no affordable trial."""
+        import optuna
+
+        spec = base.candidate.spec
+        base_cost = base.fold_cost * self.folds.n_splits
+        for _ in range(6):
+            trial = study.ask()
+            params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
+            per_fold = self._family_cost(family, params) or base.fold_cost
+            cost = per_fold * self.folds.n_splits
+            cheap_cap = base_cost * (1.5 + tried[family] / 2)
+            if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                continue
+            tried[family] += 1
+            name = f"{family}-t{tried[family]}"
+            entry = self.evaluate(Candidate(name, family, params, "tuning"), prune=True)
+            if entry.status == "ok":
+                study.tell(trial, entry.signed_score)
+            elif entry.status == "pruned":
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return entry.status != "skipped"
+        return False
