@@ -160,8 +160,11 @@ def test_traffic_is_logged_and_drift_accuracy_and_alerts_are_reported(
         hook = wait_for(lambda: [h for h in webhook.received if "accuracy" in h["message"]])
         assert hook[0]["model"] == "iris" and hook[0]["version"] == 1
         assert hook[0]["summary"]["performance"]["dropped"]
-        events = api.get("/api/v1/alerts", params={"alerts_only": True}).json()["events"]
-        assert events and events[0]["alert"] and events[0]["webhook_status"] == "204"
+        # The event is stored once the webhook has answered (its status is part of it).
+        events = wait_for(
+            lambda: api.get("/api/v1/alerts", params={"alerts_only": True}).json()["events"]
+        )
+        assert events[0]["alert"] and events[0]["webhook_status"] == "204"
 
         timeline = api.get(
             "/api/v1/models/iris/champion/monitoring", params={"since": "2h", "window": "1h"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,7 +47,10 @@ def test_concurrent_requests_are_answered_and_logged_row_by_row(
         json.dumps({"dataframe_split": f.to_dict("split") | {"index": None}}).encode()
         for f in frames
     ]
-    answers = asyncio.run(_send(f"{base}/predict", bodies))
+    # A thread of its own: the browser tests' Playwright leaves an event loop running in this
+    # worker's main thread when they share the process.
+    with ThreadPoolExecutor(1) as pool:
+        answers = pool.submit(asyncio.run, _send(f"{base}/predict", bodies)).result()
     ids = []
     for frame, answer in zip(frames, answers, strict=True):
         assert answer.status_code == 200, answer.text
