@@ -12,11 +12,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from mlharbor.data.schema import DatasetSchema, Role, SemanticType
 from mlharbor.errors import InvalidInputError, NotFoundError
@@ -27,6 +34,9 @@ from mlharbor.prep.text import TextFeatures
 MAX_ONE_HOT = 20
 #: Categories seen fewer times than this in training are grouped as "infrequent".
 MIN_CATEGORY_COUNT = 5
+#: Most integer codes one categorical column gets when passed natively to a tree model
+#: (rare levels beyond these are pooled): histogram gradient boosting bins at most 255.
+MAX_NATIVE_CATEGORIES = 250
 #: Text vocabulary per column and analyzer when the model needs dense input.
 DENSE_TEXT_FEATURES = 300
 
@@ -158,6 +168,7 @@ def make_preprocessor(
     scale: bool = False,
     nonnegative: bool = False,
     dense: bool = False,
+    native_categorical: bool = False,
     seed: int | None = 0,
 ) -> ColumnTransformer:
     """Build the preprocessing step for a dataset from its schema.
@@ -182,6 +193,12 @@ def make_preprocessor(
     dense : bool, default=False
         Always output a dense array (for models that refuse sparse input); text
         vocabularies are then kept small.
+    native_categorical : bool, default=False
+        For tree models that split on categories themselves (LightGBM, histogram gradient
+        boosting): every categorical column, whatever its cardinality, becomes one column
+        of integer codes, placed first (columns ``0 .. n-1`` of the output, with ``n`` from
+        :func:`native_categorical_columns`); rare levels are pooled into one code, missing
+        and unseen values become NaN. Nothing is learnt from the target.
     seed : int or None, default=0
         Seed of the target encoder's cross-fitting folds.
 
@@ -209,12 +226,15 @@ def make_preprocessor(
     plan = plan_features(schema, target=target, drop=drop)
     scaler = _scaler(scale=scale, nonnegative=nonnegative)
     steps: list[tuple[str, Any, Any]] = []
+    if native_categorical and native_categorical_columns(plan):
+        # First, so that the model can be told the categorical columns by position.
+        steps.append(("categorical", _ordinal(), native_categorical_columns(plan)))
     if plan.numeric:
         numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
         steps.append(("numeric", _chain(numeric, scaler), plan.numeric))
-    if plan.categorical:
+    if plan.categorical and not native_categorical:
         steps.append(("onehot", _one_hot(), plan.categorical))
-    if plan.high_cardinality:
+    if plan.high_cardinality and not native_categorical:
         steps.append(("target", _target_encoder(task, seed, scaler), plan.high_cardinality))
     if plan.boolean:
         steps.append(
@@ -264,6 +284,11 @@ def feature_origins(preprocessor: ColumnTransformer) -> dict[str, str]:
     return origins
 
 
+def native_categorical_columns(plan: FeaturePlan) -> list[str]:
+    """The columns a ``native_categorical`` preprocessor encodes as integer codes, in order."""
+    return [*plan.categorical, *plan.high_cardinality]
+
+
 def _scaler(*, scale: bool, nonnegative: bool) -> Any:
     if nonnegative:
         return MinMaxScaler(clip=True)
@@ -285,6 +310,18 @@ def _one_hot() -> OneHotEncoder:
         handle_unknown="infrequent_if_exist",
         min_frequency=MIN_CATEGORY_COUNT,
         sparse_output=False,
+    )
+
+
+def _ordinal() -> OrdinalEncoder:
+    # The same pooling of rare levels as one-hot encoding; missing and unseen values become
+    # NaN, which LightGBM and histogram gradient boosting treat as missing.
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        min_frequency=MIN_CATEGORY_COUNT,
+        max_categories=MAX_NATIVE_CATEGORIES,
     )
 
 
