@@ -23,14 +23,23 @@ def test_native_preprocessing_puts_codes_first_pools_rare_levels_and_maps_unseen
     prep = make_preprocessor(schema, target="churn", task="binary", native_categorical=True)
     matrix = prep.fit_transform(df, df["churn"])
     # plan (otherwise one-hot) and state (40 levels, otherwise target-encoded) are one
-    # column of codes each, first; then usage as it was.
-    assert matrix.shape[1] == 3
-    assert list(prep.get_feature_names_out())[:2] == ["categorical__plan", "categorical__state"]
+    # column of codes each, first; then usage as it was, and calls, an integer category,
+    # as its numbers (trees split on their order).
+    assert schema.column("calls").semantic_type == "integer_categorical"
+    assert list(prep.get_feature_names_out()) == [
+        "categorical__plan",
+        "categorical__state",
+        "numeric__usage",
+        "numeric__calls",
+    ]
+    np.testing.assert_array_equal(matrix[:, 3], df["calls"])
     state = matrix[:, 1]
     assert np.isnan(matrix[df.plan.isna().to_numpy(), 0]).all()
     assert (state[:3] == state[:3][0]).all()  # the rare level: the pooled code
     assert len(np.unique(state)) == 41  # 40 levels + the pool
-    new = pd.DataFrame({"state": ["never-seen", "st01"], "plan": ["gold", "pro"], "usage": [0, 1]})
+    new = pd.DataFrame(
+        {"state": ["never-seen", "st01"], "plan": ["gold", "pro"], "usage": [0, 1], "calls": 1}
+    )
     codes = prep.transform(new)
     assert np.isnan(codes[0, :2]).all() and not np.isnan(codes[1, :2]).any()
 
@@ -52,7 +61,7 @@ def test_a_native_candidate_tells_the_model_which_columns_are_categories() -> No
             trees = fitted[-1].booster_.dump_model()["tree_info"]
             assert any("==" in str(tree) for tree in trees)  # categorical splits
         else:
-            assert fitted[-1].is_categorical_.tolist() == [True, True, False]
+            assert fitted[-1].is_categorical_.tolist() == [True, True, False, False]
     # Split on the levels themselves, the models find the risky states at least as well.
     assert scores["lightgbm", 2] > 0.85 and scores["hist-gradient-boosting", 2] > 0.85
 
@@ -81,7 +90,12 @@ def test_automl_with_native_categoricals_serves_unseen_levels_and_persists(
         assert result.best_name == "lightgbm-defaults-native"
         assert result.settings["bagged"]  # served as its five fold models
     new = pd.DataFrame(
-        {"state": ["never-seen", None, "st03"], "plan": ["gold", None, "pro"], "usage": [0, 2, 0]}
+        {
+            "state": ["never-seen", None, "st03"],
+            "plan": ["gold", None, "pro"],
+            "usage": [0, 2, 0],
+            "calls": [0, 5, 9],
+        }
     )
     proba = result.pipeline.predict_proba(new)
     assert proba.shape == (3, 2) and np.allclose(proba.sum(axis=1), 1)

@@ -57,6 +57,8 @@ class FeaturePlan:
     datetime: dict[str, str | None] = field(default_factory=dict)
     text: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    #: The categorical columns (of both lists above) whose values are integers.
+    integer_categorical: list[str] = field(default_factory=list)
 
     order: list[str] = field(default_factory=list)
 
@@ -143,6 +145,8 @@ def plan_features(
         elif kind in (SemanticType.CATEGORICAL, SemanticType.INTEGER_CATEGORICAL):
             many = col.n_distinct > MAX_ONE_HOT
             (plan.high_cardinality if many else plan.categorical).append(col.name)
+            if kind == SemanticType.INTEGER_CATEGORICAL:
+                plan.integer_categorical.append(col.name)
         elif kind == SemanticType.BOOLEAN:
             plan.boolean.append(col.name)
         elif kind == SemanticType.DATETIME:
@@ -195,10 +199,12 @@ def make_preprocessor(
         vocabularies are then kept small.
     native_categorical : bool, default=False
         For tree models that split on categories themselves (LightGBM, histogram gradient
-        boosting): every categorical column, whatever its cardinality, becomes one column
-        of integer codes, placed first (columns ``0 .. n-1`` of the output, with ``n`` from
-        :func:`native_categorical_columns`); rare levels are pooled into one code, missing
-        and unseen values become NaN. Nothing is learnt from the target.
+        boosting): every categorical column of strings, whatever its cardinality, becomes
+        one column of integer codes, placed first (columns ``0 .. n-1`` of the output, with
+        ``n`` from :func:`native_categorical_columns`); rare levels are pooled into one
+        code, missing and unseen values become NaN. Integer-valued categoricals stay
+        numbers, so trees can still split on their order (as LightGBM's pandas interface
+        does). Nothing is learnt from the target.
     seed : int or None, default=0
         Seed of the target encoder's cross-fitting folds.
 
@@ -226,12 +232,16 @@ def make_preprocessor(
     plan = plan_features(schema, target=target, drop=drop)
     scaler = _scaler(scale=scale, nonnegative=nonnegative)
     steps: list[tuple[str, Any, Any]] = []
-    if native_categorical and native_categorical_columns(plan):
-        # First, so that the model can be told the categorical columns by position.
-        steps.append(("categorical", _ordinal(), native_categorical_columns(plan)))
-    if plan.numeric:
+    numeric_columns = plan.numeric
+    if native_categorical:
+        codes = native_categorical_columns(plan)
+        if codes:
+            # First, so that the model can be told the categorical columns by position.
+            steps.append(("categorical", _ordinal(), codes))
+        numeric_columns = [c for c in plan.order if c in {*plan.numeric, *plan.integer_categorical}]
+    if numeric_columns:
         numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
-        steps.append(("numeric", _chain(numeric, scaler), plan.numeric))
+        steps.append(("numeric", _chain(numeric, scaler), numeric_columns))
     if plan.categorical and not native_categorical:
         steps.append(("onehot", _one_hot(), plan.categorical))
     if plan.high_cardinality and not native_categorical:
@@ -285,8 +295,10 @@ def feature_origins(preprocessor: ColumnTransformer) -> dict[str, str]:
 
 
 def native_categorical_columns(plan: FeaturePlan) -> list[str]:
-    """The columns a ``native_categorical`` preprocessor encodes as integer codes, in order."""
-    return [*plan.categorical, *plan.high_cardinality]
+    """The columns a ``native_categorical`` preprocessor encodes as integer codes, in order:
+    the categorical ones whose values are not integers."""
+    every = [*plan.categorical, *plan.high_cardinality]
+    return [c for c in every if c not in plan.integer_categorical]
 
 
 def _scaler(*, scale: bool, nonnegative: bool) -> Any:

@@ -272,7 +272,9 @@ class Search(Tuning):
         relative = sum(RELATIVE_COST.get(c.family, 4.0) for c in candidates)
         relative /= RELATIVE_COST.get(first.candidate.family, 4.0)
         per_fold = first.fold_cost
-        if not self.folds.shares(bool(first.candidate.native)):  # preprocessing per fold
+        # The others fit their preprocessing per fold where target encoding is in it, even
+        # when the first (native categoricals) shares one: price it from what prep cost.
+        if not self.folds.shared:
             per_fold += max(self.folds.prep_seconds.values(), default=0.0)
         repeated = per_fold * (len(self.folds.splits) + len(later)) * relative
         half = 0.5 * (self.search_deadline() - self.started)
