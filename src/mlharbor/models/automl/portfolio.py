@@ -139,6 +139,10 @@ class Candidate:
     #: one-hot / target encoding. Only for :data:`NATIVE_CATEGORICAL` families.
     native: int = 0
 
+    def __post_init__(self) -> None:
+        if self.native and self.family not in NATIVE_CATEGORICAL:
+            raise ValueError(f"{self.family} cannot take categorical columns natively")
+
     @property
     def spec(self) -> ModelSpec:
         return get_spec(self.family)
