@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.workflows_automl import AutoMLRequest, run_automl_job
+
+from .training_data import categorical_frame
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -99,3 +102,28 @@ def test_a_bagged_winner_is_registered_and_served_like_any_model(sqlite_hub: Hub
     answer = hub.predictor.predict("iris-bag", "best_model", rows_in)
     assert len(answer.predictions) == 4
     assert set(answer.predictions) <= {"Setosa", "Versicolor", "Virginica"}
+
+
+def test_a_winner_with_native_categoricals_is_registered_and_served(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    # LightGBM with the categorical columns as categories goes first on such a table.
+    hub = sqlite_hub
+    path = tmp_path / "churn.csv"
+    categorical_frame().to_csv(path, index=False)
+    hub.datasets.ingest_file(path)
+    job = hub.automl("churn", "churn", time_budget=6, max_trials=1, name="churn-native")
+    assert job.state == "succeeded", job.error
+    assert job.result["best"] == "lightgbm-defaults-native"
+    best = hub.models.get_version("churn-native", "best_model")
+    assert best.metrics["test"]["roc_auc"] > 0.85
+
+    pipeline = hub.models.load_pipeline("churn-native", best.version)
+    rows = categorical_frame(seed=1).drop(columns=["churn"]).head(20)
+    rows.loc[0, "state"] = "never-seen"  # unseen at training: treated as missing
+    rows.loc[1, "plan"] = None
+    answer = hub.predictor.predict("churn-native", "best_model", rows)
+    assert answer.predictions == list(pipeline.predict(rows))
+    np.testing.assert_allclose(answer.probabilities, pipeline.predict_proba(rows), atol=1e-3)
+    one = hub.predictor.predict("churn-native", "best_model", [rows.iloc[0].to_dict()])
+    assert one.predictions == [answer.predictions[0]]

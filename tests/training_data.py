@@ -64,3 +64,22 @@ FRAMES = {
     "regression": regression_frame,
     "text": text_frame,
 }
+
+
+def categorical_frame(n: int = 800, seed: int = 0) -> pd.DataFrame:
+    """A 40-level ``state`` whose levels, not any order of them, decide the target."""
+    rng = np.random.default_rng(seed)
+    states = [f"st{i:02d}" for i in range(40)]
+    risky = set(rng.choice(states, 12, replace=False))
+    df = pd.DataFrame(
+        {
+            "state": rng.choice(states, n),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "usage": rng.normal(0, 1, n).round(3),
+            "calls": rng.integers(0, 6, n),
+        }
+    )
+    df.loc[rng.choice(n, 20, replace=False), "plan"] = None
+    signal = df.state.isin(risky) * 2.0 + (df.usage > 1) + (df.calls > 3) + rng.normal(0, 0.5, n)
+    df["churn"] = np.where(signal > 1.2, "yes", "no")
+    return df

@@ -13,6 +13,7 @@ def test_public_surface_of_the_core_packages_is_pinned() -> None:
         "apply_overrides",
         "feature_origins",
         "make_preprocessor",
+        "native_categorical_columns",
         "plan_features",
     ]
     assert sorted(mlharbor.models.__all__) == [

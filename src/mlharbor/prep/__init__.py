@@ -8,6 +8,7 @@ from mlharbor.prep.factory import (
     apply_overrides,
     feature_origins,
     make_preprocessor,
+    native_categorical_columns,
     plan_features,
 )
 from mlharbor.prep.text import TextFeatures
@@ -19,5 +20,6 @@ __all__ = [
     "apply_overrides",
     "feature_origins",
     "make_preprocessor",
+    "native_categorical_columns",
     "plan_features",
 ]

@@ -12,11 +12,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 
 from mlharbor.data.schema import DatasetSchema, Role, SemanticType
 from mlharbor.errors import InvalidInputError, NotFoundError
@@ -27,6 +34,9 @@ from mlharbor.prep.text import TextFeatures
 MAX_ONE_HOT = 20
 #: Categories seen fewer times than this in training are grouped as "infrequent".
 MIN_CATEGORY_COUNT = 5
+#: Most integer codes one categorical column gets when passed natively to a tree model
+#: (rare levels beyond these are pooled): histogram gradient boosting bins at most 255.
+MAX_NATIVE_CATEGORIES = 250
 #: Text vocabulary per column and analyzer when the model needs dense input.
 DENSE_TEXT_FEATURES = 300
 
@@ -47,6 +57,8 @@ class FeaturePlan:
     datetime: dict[str, str | None] = field(default_factory=dict)
     text: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    #: The categorical columns (of both lists above) whose values are integers.
+    integer_categorical: list[str] = field(default_factory=list)
 
     order: list[str] = field(default_factory=list)
 
@@ -133,6 +145,8 @@ def plan_features(
         elif kind in (SemanticType.CATEGORICAL, SemanticType.INTEGER_CATEGORICAL):
             many = col.n_distinct > MAX_ONE_HOT
             (plan.high_cardinality if many else plan.categorical).append(col.name)
+            if kind == SemanticType.INTEGER_CATEGORICAL:
+                plan.integer_categorical.append(col.name)
         elif kind == SemanticType.BOOLEAN:
             plan.boolean.append(col.name)
         elif kind == SemanticType.DATETIME:
@@ -158,6 +172,7 @@ def make_preprocessor(
     scale: bool = False,
     nonnegative: bool = False,
     dense: bool = False,
+    native_categorical: bool = False,
     seed: int | None = 0,
 ) -> ColumnTransformer:
     """Build the preprocessing step for a dataset from its schema.
@@ -182,6 +197,14 @@ def make_preprocessor(
     dense : bool, default=False
         Always output a dense array (for models that refuse sparse input); text
         vocabularies are then kept small.
+    native_categorical : bool, default=False
+        For tree models that split on categories themselves (LightGBM, histogram gradient
+        boosting): every categorical column of strings, whatever its cardinality, becomes
+        one column of integer codes, placed first (columns ``0 .. n-1`` of the output, with
+        ``n`` from :func:`native_categorical_columns`); rare levels are pooled into one
+        code, missing and unseen values become NaN. Integer-valued categoricals stay
+        numbers, so trees can still split on their order (as LightGBM's pandas interface
+        does). Nothing is learnt from the target.
     seed : int or None, default=0
         Seed of the target encoder's cross-fitting folds.
 
@@ -209,12 +232,19 @@ def make_preprocessor(
     plan = plan_features(schema, target=target, drop=drop)
     scaler = _scaler(scale=scale, nonnegative=nonnegative)
     steps: list[tuple[str, Any, Any]] = []
-    if plan.numeric:
+    numeric_columns = plan.numeric
+    if native_categorical:
+        codes = native_categorical_columns(plan)
+        if codes:
+            # First, so that the model can be told the categorical columns by position.
+            steps.append(("categorical", _ordinal(), codes))
+        numeric_columns = [c for c in plan.order if c in {*plan.numeric, *plan.integer_categorical}]
+    if numeric_columns:
         numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
-        steps.append(("numeric", _chain(numeric, scaler), plan.numeric))
-    if plan.categorical:
+        steps.append(("numeric", _chain(numeric, scaler), numeric_columns))
+    if plan.categorical and not native_categorical:
         steps.append(("onehot", _one_hot(), plan.categorical))
-    if plan.high_cardinality:
+    if plan.high_cardinality and not native_categorical:
         steps.append(("target", _target_encoder(task, seed, scaler), plan.high_cardinality))
     if plan.boolean:
         steps.append(
@@ -264,6 +294,13 @@ def feature_origins(preprocessor: ColumnTransformer) -> dict[str, str]:
     return origins
 
 
+def native_categorical_columns(plan: FeaturePlan) -> list[str]:
+    """The columns a ``native_categorical`` preprocessor encodes as integer codes, in order:
+    the categorical ones whose values are not integers."""
+    every = [*plan.categorical, *plan.high_cardinality]
+    return [c for c in every if c not in plan.integer_categorical]
+
+
 def _scaler(*, scale: bool, nonnegative: bool) -> Any:
     if nonnegative:
         return MinMaxScaler(clip=True)
@@ -285,6 +322,18 @@ def _one_hot() -> OneHotEncoder:
         handle_unknown="infrequent_if_exist",
         min_frequency=MIN_CATEGORY_COUNT,
         sparse_output=False,
+    )
+
+
+def _ordinal() -> OrdinalEncoder:
+    # The same pooling of rare levels as one-hot encoding; missing and unseen values become
+    # NaN, which LightGBM and histogram gradient boosting treat as missing.
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        min_frequency=MIN_CATEGORY_COUNT,
+        max_categories=MAX_NATIVE_CATEGORIES,
     )
 
 

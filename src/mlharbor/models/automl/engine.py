@@ -68,8 +68,10 @@ class Search(Tuning):
             return bag_seconds(entry, self.folds)
         n_fit = len(self.folds.splits[0][0])
         ratio = self.n_full / max(1, n_fit)
-        reused = self.folds.shared and self.n_full == len(self.folds.y)  # see refit_entry
-        prep = 0.0 if reused else self.folds.prep_seconds.get(prep_key(entry.candidate.spec), 0.0)
+        native = bool(entry.candidate.native)
+        reused = self.folds.shares(native) and self.n_full == len(self.folds.y)  # see refit_entry
+        key = prep_key(entry.candidate.spec, native)
+        prep = 0.0 if reused else self.folds.prep_seconds.get(key, 0.0)
         return (float(np.mean(entry.fit_seconds)) + prep) * ratio**1.15
 
     def search_deadline(self) -> float:
@@ -134,13 +136,13 @@ class Search(Tuning):
         return entry
 
     def _in_process(self, entry: Entry, estimator: Any, *, prune: bool) -> None:
-        spec = entry.candidate.spec
+        spec, native = entry.candidate.spec, bool(entry.candidate.native)
         best = next(iter(e for e in ranked(self.entries) if e.usable), None)
         first = not any(e.fit_seconds for e in self.entries if e is not entry)
         entry.oof_parts = []  # type: ignore[attr-defined]
         for fold in range(self.folds.n_splits):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
-            per_fold += self.folds.pending_prep(spec, fold)
+            per_fold += self.folds.pending_prep(spec, fold, native)
             if not first and time.perf_counter() + per_fold > self.search_deadline():
                 entry.status = "skipped"
                 return
@@ -148,7 +150,7 @@ class Search(Tuning):
             # The first candidate always runs (the search must end with a model), but its
             # boosting shares out the search time over its folds rather than taking it all.
             limit = 0.8 * left / (self.folds.n_splits - fold) if first else left
-            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit))
+            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit, native))
             self._record(entry, result)
             if prune and best is not None and fold < self.folds.n_splits - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
@@ -159,10 +161,10 @@ class Search(Tuning):
                     return
 
     def _fan_out(self, entry: Entry, estimator: Any) -> None:
-        spec = entry.candidate.spec
+        spec, native = entry.candidate.spec, bool(entry.candidate.native)
         per_fold = self._prior_cost(entry.candidate)
-        folds_fitting_prep = [0] if self.folds.shared else range(self.folds.n_splits)
-        prep = sum(self.folds.pending_prep(spec, f) for f in folds_fitting_prep)
+        folds_fitting_prep = [0] if self.folds.shares(native) else range(self.folds.n_splits)
+        prep = sum(self.folds.pending_prep(spec, f, native) for f in folds_fitting_prep)
         if (
             self.entries[0] is not entry
             and time.perf_counter() + per_fold * 2 + prep > self.search_deadline()
@@ -172,7 +174,8 @@ class Search(Tuning):
         left = self.search_deadline() - time.perf_counter()
         limit = 0.8 * left if self.entries[0] is entry else left
         tasks = [
-            self.folds.fold_task(spec, estimator, f, limit) for f in range(self.folds.n_splits)
+            self.folds.fold_task(spec, estimator, f, limit, native)
+            for f in range(self.folds.n_splits)
         ]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
@@ -269,7 +272,9 @@ class Search(Tuning):
         relative = sum(RELATIVE_COST.get(c.family, 4.0) for c in candidates)
         relative /= RELATIVE_COST.get(first.candidate.family, 4.0)
         per_fold = first.fold_cost
-        if not self.folds.shared:  # each fold fits its own preprocessing
+        # The others fit their preprocessing per fold where target encoding is in it, even
+        # when the first (native categoricals) shares one: price it from what prep cost.
+        if not self.folds.shared:
             per_fold += max(self.folds.prep_seconds.values(), default=0.0)
         repeated = per_fold * (len(self.folds.splits) + len(later)) * relative
         half = 0.5 * (self.search_deadline() - self.started)
@@ -283,8 +288,11 @@ class Search(Tuning):
         """Cross-validate ``entry`` on the folds added since it ran (the other repeats)."""
         done = len(entry.fold_scores)
         estimator = entry.candidate.make(self.folds.task, self.seed)
-        spec = entry.candidate.spec
-        tasks = [self.folds.fold_task(spec, estimator, f) for f in range(done, self.folds.n_splits)]
+        spec, native = entry.candidate.spec, bool(entry.candidate.native)
+        tasks = [
+            self.folds.fold_task(spec, estimator, f, native=native)
+            for f in range(done, self.folds.n_splits)
+        ]
         entry.oof_parts = []  # type: ignore[attr-defined]
         fitted = self.map_folds(fit_fold, tasks) if self.map_folds else map(fit_fold, tasks)
         for result in fitted:

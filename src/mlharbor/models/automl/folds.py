@@ -31,12 +31,18 @@ from mlharbor.models.tasks import Task
 from mlharbor.prep.factory import make_preprocessor
 from mlharbor.prep.text import TextFeatures
 
-PrepKey = tuple[bool, bool, bool]
+PrepKey = tuple[bool, bool, bool, bool]
 
 
-def prep_key(spec: ModelSpec) -> PrepKey:
-    """(scale, non-negative, dense): what a model needs from the preprocessing."""
-    return (spec.scaling == Scaling.STANDARD, spec.scaling == Scaling.MINMAX, not spec.sparse)
+def prep_key(spec: ModelSpec, native: bool = False) -> PrepKey:
+    """(scale, non-negative, dense, native categoricals): what a model needs from the
+    preprocessing."""
+    return (
+        spec.scaling == Scaling.STANDARD,
+        spec.scaling == Scaling.MINMAX,
+        not spec.sparse,
+        bool(native),
+    )
 
 
 @dataclass
@@ -93,9 +99,18 @@ class Folds:
         """How many fits one candidate's cross-validation takes (folds times repeats)."""
         return len(self.splits)
 
-    def preprocessor(self, spec: ModelSpec) -> Any:
-        """A new, unfitted preprocessing step for ``spec``."""
-        scale, nonnegative, dense = prep_key(spec)
+    def shares(self, native: bool = False) -> bool:
+        """Whether the preprocessing is fitted once on all search rows, not per fold.
+
+        Native categorical codes learn nothing from the target, so that preprocessing is
+        shared even where target encoding makes the others per fold.
+        """
+        return self.shared or bool(native)
+
+    def preprocessor(self, spec: ModelSpec, native: bool = False) -> Any:
+        """A new, unfitted preprocessing step for ``spec`` (``native``: categorical codes
+        first, see :func:`make_preprocessor`)."""
+        scale, nonnegative, dense, native = prep_key(spec, native)
         return make_preprocessor(
             self.schema,
             target=self.target,
@@ -104,25 +119,27 @@ class Folds:
             scale=scale,
             nonnegative=nonnegative,
             dense=dense,
+            native_categorical=native,
             seed=self.seed,
         )
 
-    def matrices(self, spec: ModelSpec, fold: int) -> tuple[Any, Any]:
+    def matrices(self, spec: ModelSpec, fold: int, native: bool = False) -> tuple[Any, Any]:
         """The preprocessed (fit rows, validation rows) of ``fold`` for ``spec``."""
-        if self.shared:
+        if self.shares(native):
             # Unsupervised preprocessing (scaling, one-hot, TF-IDF) fitted once on every
             # search row, as other AutoML systems do: five times cheaper, and it learns
             # nothing from the targets of the validation rows.
-            whole = self._fitted(spec, -1)[1]
+            whole = self._fitted(spec, -1, native)[1]
             fit_idx, val_idx = self.splits[fold]
             return whole[fit_idx], whole[val_idx]
-        return self._fitted(spec, fold)
+        return self._fitted(spec, fold, native)
 
-    def _fitted(self, spec: ModelSpec, fold: int) -> Any:
-        key = (prep_key(spec), fold)
+    def _fitted(self, spec: ModelSpec, fold: int, native: bool = False) -> Any:
+        pkey = prep_key(spec, native)
+        key = (pkey, fold)
         if key not in self._cache:
             started = time.perf_counter()
-            prep = self._reuse_text(self.preprocessor(spec), not spec.sparse, fold)
+            prep = self._reuse_text(self.preprocessor(spec, native), not spec.sparse, fold)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if fold < 0:
@@ -134,7 +151,7 @@ class Folds:
                     self._keep_text(prep, not spec.sparse, fold)
                     self._cache[key] = (fit_matrix, prep.transform(self.X.iloc[val_idx]))
             spent = time.perf_counter() - started
-            self.prep_seconds[prep_key(spec)] = max(self.prep_seconds.get(prep_key(spec), 0), spent)
+            self.prep_seconds[pkey] = max(self.prep_seconds.get(pkey, 0), spent)
         return self._cache[key]
 
     def _reuse_text(self, prep: Any, dense: bool, fold: int) -> Any:
@@ -172,7 +189,7 @@ class Folds:
         )
         return prep
 
-    def pending_prep(self, spec: ModelSpec, fold: int) -> float:
+    def pending_prep(self, spec: ModelSpec, fold: int, native: bool = False) -> float:
         """Predicted seconds of preprocessing still to fit before ``fold`` can run for ``spec``.
 
         Zero once fitted. A kind of scaling not fitted yet is assumed to cost what the
@@ -180,21 +197,21 @@ class Folds:
         (they are shared across kinds of scaling): on text the TF-IDF vocabulary, not the
         scaling, is the cost, and it can exceed the model's own fit many times over.
         """
-        fold = -1 if self.shared else fold
-        if (prep_key(spec), fold) in self._cache:
+        fold = -1 if self.shares(native) else fold
+        if (prep_key(spec, native), fold) in self._cache:
             return 0.0
-        known = self.prep_seconds.get(prep_key(spec))
+        known = self.prep_seconds.get(prep_key(spec, native))
         if known is not None:
             return known
         if any(dense == (not spec.sparse) and f == fold for dense, f, _ in self._text):
             return 0.1 * max(self.prep_seconds.values(), default=0.0)
         return max(self.prep_seconds.values(), default=0.0)
 
-    def fitted_on_all(self, spec: ModelSpec) -> tuple[Any, Any] | None:
+    def fitted_on_all(self, spec: ModelSpec, native: bool = False) -> tuple[Any, Any] | None:
         """The preprocessing fitted on every search row and its output, when shared."""
-        if not self.shared:
+        if not self.shares(native):
             return None
-        return self._fitted(spec, -1)
+        return self._fitted(spec, -1, native)
 
     def fold_task(
         self,
@@ -202,9 +219,10 @@ class Folds:
         estimator: BaseEstimator,
         fold: int,
         time_limit: float | None = None,
+        native: bool = False,
     ) -> tuple:
         """A picklable task for :func:`fit_fold` (to fan out on an executor)."""
-        fit_matrix, val_matrix = self.matrices(spec, fold)
+        fit_matrix, val_matrix = self.matrices(spec, fold, native)
         fit_idx, _ = self.splits[fold]
         return (
             fold,

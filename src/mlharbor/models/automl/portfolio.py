@@ -134,6 +134,14 @@ class Candidate:
     family: str
     params: dict[str, Any] = field(default_factory=dict)
     phase: str = "portfolio"
+    #: How many leading columns of the preprocessed matrix are categorical codes the model
+    #: splits on itself (``make_preprocessor(native_categorical=True)``); 0: the usual
+    #: one-hot / target encoding. Only for :data:`NATIVE_CATEGORICAL` families.
+    native: int = 0
+
+    def __post_init__(self) -> None:
+        if self.native and self.family not in NATIVE_CATEGORICAL:
+            raise ValueError(f"{self.family} cannot take categorical columns natively")
 
     @property
     def spec(self) -> ModelSpec:
@@ -147,7 +155,18 @@ class Candidate:
         estimator = spec.estimator_class(task)(**spec.defaults(task))
         if "random_state" in estimator.get_params(deep=False):
             estimator.set_params(random_state=seed)
-        return estimator.set_params(**self.params)
+        estimator.set_params(**self.params)
+        if self.native:
+            columns = list(range(self.native))
+            # LightGBM takes it as a keyword option under an alias: its ``fit`` argument's
+            # name, ``categorical_feature``, is ignored (with a warning) among the options.
+            key = "categorical_column" if self.family == "lightgbm" else "categorical_features"
+            estimator.set_params(**{key: columns})
+        return estimator
+
+
+#: Families that split on categorical codes themselves, as :attr:`Candidate.native` needs.
+NATIVE_CATEGORICAL = frozenset({"lightgbm", "hist-gradient-boosting"})
 
 
 _LGBM = {
@@ -162,8 +181,16 @@ _LGBM = {
 }
 
 
-def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidate]:
-    """The configurations tried first, cheapest and strongest first."""
+def portfolio(
+    task: Task, kind: str, n_rows: int, threads: int, n_categorical: int = 0
+) -> list[Candidate]:
+    """The configurations tried first, cheapest and strongest first.
+
+    With ``n_categorical`` categorical columns, the first LightGBM and the histogram
+    gradient boosting are given them as categories (integer codes they split on
+    themselves), as LightGBM's own pandas interface does; the other LightGBM variants see
+    them one-hot or target-encoded, which makes the portfolio more diverse.
+    """
     # OpenMP threads on small data spend more time waiting on each other than working,
     # badly so on a busy machine: below this size every model uses one thread.
     threads = threads if n_rows > 50_000 else 1
@@ -184,7 +211,12 @@ def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidat
         # LightGBM exactly as it comes (100 trees, learning rate 0.1) goes first: it is the
         # baseline everyone compares an AutoML system to, is cheap on tables, and so the
         # search can never end, however short the budget, without having tried it.
-        Candidate("lightgbm-defaults", "lightgbm", {"n_estimators": 100, "n_jobs": threads}),
+        Candidate(
+            "lightgbm-defaults-native" if n_categorical else "lightgbm-defaults",
+            "lightgbm",
+            {"n_estimators": 100, "n_jobs": threads},
+            native=n_categorical,
+        ),
         Candidate("ridge", "ridge", {"alpha": 1.0})
         if regression
         else Candidate("logistic-regression", "logistic-regression", {"C": 1.0}),
@@ -192,9 +224,10 @@ def portfolio(task: Task, kind: str, n_rows: int, threads: int) -> list[Candidat
         Candidate("extra-trees", "extra-trees", forest),
         Candidate("random-forest", "random-forest", forest),
         Candidate(
-            "hist-gradient-boosting",
+            "hist-gradient-boosting-native" if n_categorical else "hist-gradient-boosting",
             "hist-gradient-boosting",
             {"learning_rate": 0.06, "max_iter": 200, "min_samples_leaf": 10},
+            native=n_categorical,
         ),
         Candidate(
             "lightgbm-xt",

@@ -105,13 +105,14 @@ class AutoMLResult:
 
 def make_pipeline(entry: Entry, folds: Folds) -> Pipeline:
     """An unfitted preprocessing + model pipeline for a single candidate."""
-    spec = entry.candidate.spec
+    spec, native = entry.candidate.spec, bool(entry.candidate.native)
     model = entry.candidate.make(folds.task, folds.seed)
-    return Pipeline([("preprocess", folds.preprocessor(spec)), ("model", model)])
+    return Pipeline([("preprocess", folds.preprocessor(spec, native)), ("model", model)])
 
 
 def _refit_one(entry: Entry, folds: Folds, X: pd.DataFrame, y: np.ndarray) -> Pipeline:
-    shared = folds.fitted_on_all(entry.candidate.spec) if len(X) == len(folds.X) else None
+    native = bool(entry.candidate.native)
+    shared = folds.fitted_on_all(entry.candidate.spec, native) if len(X) == len(folds.X) else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if shared is None:
@@ -129,8 +130,8 @@ def _bag_one(entry: Entry, folds: Folds) -> Any:
     The same fits as in the search (same rows, seed and preprocessing), so they are the
     models whose out-of-fold predictions the leaderboard scored.
     """
-    spec = entry.candidate.spec
-    shared = folds.fitted_on_all(spec)
+    spec, native = entry.candidate.spec, bool(entry.candidate.native)
+    shared = folds.fitted_on_all(spec, native)
     fitted = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -139,7 +140,7 @@ def _bag_one(entry: Entry, folds: Folds) -> Any:
             if shared is None:
                 pipeline = make_pipeline(entry, folds).fit(folds.X.iloc[fit_idx], folds.y[fit_idx])
             else:
-                fit_matrix, _ = folds.matrices(spec, fold)
+                fit_matrix, _ = folds.matrices(spec, fold, native)
                 model = entry.candidate.make(folds.task, folds.seed).fit(
                     fit_matrix, folds.y[fit_idx]
                 )
@@ -169,7 +170,9 @@ def bag_seconds(entry: Entry, folds: Folds) -> float:
     for member in members:
         if not bags(member, folds):
             continue
-        prep = 0.0 if folds.shared else folds.prep_seconds.get(prep_key(member.candidate.spec), 0)
+        native = bool(member.candidate.native)
+        key = prep_key(member.candidate.spec, native)
+        prep = 0.0 if folds.shares(native) else folds.prep_seconds.get(key, 0)
         total += (float(np.mean(member.fit_seconds)) + prep) * folds.n_folds
     return total
 

@@ -41,7 +41,7 @@ from mlharbor.models.train import (
     _schema_column,
     _target_values,
 )
-from mlharbor.prep.factory import plan_features
+from mlharbor.prep.factory import native_categorical_columns, plan_features
 
 #: Below this, no model can be cross-validated: refused up front.
 MIN_BUDGET = 2.0
@@ -192,7 +192,8 @@ def run_automl(
     # Small data: one thread per model (see portfolio); OpenMP users such as histogram
     # gradient boosting take no n_jobs, so their pools are capped here.
     with threadpool_limits(threads if len(search_idx) > 50_000 else 1):
-        search.run_portfolio(portfolio(found, kind, len(search_idx), threads))
+        n_categorical = len(native_categorical_columns(plan))
+        search.run_portfolio(portfolio(found, kind, len(search_idx), threads, n_categorical))
         search.tune()
         winner = search.choose()
     if search.entries[0].status != "ok" or (

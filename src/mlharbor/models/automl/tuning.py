@@ -104,8 +104,11 @@ class Tuning:
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 continue
             tried[family] += 1
-            name = f"{family}-t{tried[family]}"
-            entry = self.evaluate(Candidate(name, family, params, "tuning"), prune=True)
+            native = "-native" if base.candidate.native else ""
+            name = f"{family}{native}-t{tried[family]}"
+            # Trials keep the preprocessing of the family's best configuration.
+            candidate = Candidate(name, family, params, "tuning", native=base.candidate.native)
+            entry = self.evaluate(candidate, prune=True)
             if entry.status == "ok":
                 study.tell(trial, entry.signed_score)
             elif entry.status == "pruned":
