@@ -20,6 +20,7 @@ from mlharbor.models.automl.portfolio import scorer
 from mlharbor.registry.persist import dump_pipeline, load_trusted
 
 from ..training_data import binary_frame, regression_frame, text_frame, with_schema
+from .folds_data import text_folds
 
 #: Generous: the budget contract is "within 10 %"; a shared CI machine gets slack on top.
 SLACK = 1.5
@@ -144,25 +145,9 @@ def test_a_single_class_target_is_refused() -> None:
 def test_preprocessing_not_fitted_yet_counts_in_a_candidates_predicted_cost() -> None:
     # On text the TF-IDF fit can cost far more than a model: a candidate needing another
     # preprocessing (dense input) must be charged for it before the search starts it.
-    from mlharbor.models.automl.folds import Folds
     from mlharbor.models.catalog import get_spec
-    from mlharbor.models.tasks import Task
 
-    df, schema = with_schema(text_frame())
-    y = df["sentiment"].to_numpy(dtype=object)
-    folds = Folds(
-        X=df[["review", "length"]],
-        y=y,
-        y_index=(y == "pos").astype(int),
-        classes=["neg", "pos"],
-        task=Task.TEXT,
-        schema=schema,
-        target="sentiment",
-        drop=[],
-        n_folds=3,
-        seed=0,
-        shared=True,
-    )
+    folds = text_folds()
     sparse, dense = get_spec("logistic-regression"), get_spec("hist-gradient-boosting")
     assert folds.pending_prep(sparse, 0) == 0.0  # nothing measured yet: nothing to charge
     folds.matrices(sparse, 0)

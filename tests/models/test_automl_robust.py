@@ -19,7 +19,8 @@ from mlharbor.models.automl.result import refit_entry
 from mlharbor.prep.text import TextFeatures
 from mlharbor.registry.persist import dump_pipeline, load_trusted
 
-from ..training_data import binary_frame, regression_frame, text_frame, with_schema
+from ..training_data import binary_frame, regression_frame, with_schema
+from .folds_data import binary_folds, text_folds
 
 
 def test_lightgbm_with_its_defaults_is_always_the_first_candidate() -> None:
@@ -143,25 +144,9 @@ def test_ensemble_selection_scored_on_its_own_rows_flatters_and_the_nested_score
 
 
 def test_text_vectorisers_are_fitted_once_for_every_kind_of_scaling() -> None:
-    from mlharbor.models.automl.folds import Folds
     from mlharbor.models.catalog import get_spec
-    from mlharbor.models.tasks import Task
 
-    df, schema = with_schema(text_frame())
-    y = df["sentiment"].to_numpy(dtype=object)
-    folds = Folds(
-        X=df[["review", "length"]],
-        y=y,
-        y_index=(y == "pos").astype(int),
-        classes=["neg", "pos"],
-        task=Task.TEXT,
-        schema=schema,
-        target="sentiment",
-        drop=[],
-        n_folds=3,
-        seed=0,
-        shared=True,
-    )
+    folds = text_folds()
     standard, minmax, raw = (
         get_spec(n) for n in ("logistic-regression", "naive-bayes", "lightgbm")
     )
@@ -179,7 +164,7 @@ def test_text_vectorisers_are_fitted_once_for_every_kind_of_scaling() -> None:
     assert np.allclose(first[:, -n_text:].toarray(), other[:, -n_text:].toarray())
     # Fitted preprocessing holds plain, trusted types: it saves and loads as before.
     loaded = load_trusted(dump_pipeline(preps[1]))
-    assert np.allclose(loaded.transform(df).toarray(), preps[1].transform(df).toarray())
+    assert np.allclose(loaded.transform(folds.X).toarray(), preps[1].transform(folds.X).toarray())
 
 
 def test_the_fast_roc_auc_of_the_search_agrees_with_scikit_learn() -> None:
@@ -201,28 +186,11 @@ def test_the_fast_roc_auc_of_the_search_agrees_with_scikit_learn() -> None:
 
 def test_folds_are_repeated_only_when_the_first_candidate_says_the_portfolio_affords_it() -> None:
     from mlharbor.models.automl.engine import Search
-    from mlharbor.models.automl.folds import Folds
     from mlharbor.models.automl.portfolio import Candidate
-    from mlharbor.models.tasks import Task
-
-    df, schema = with_schema(binary_frame())
-    y = df["diagnosis"].to_numpy(dtype=object)
 
     def search(n_candidates: int) -> Search:
-        folds = Folds(
-            X=df.drop(columns=["diagnosis"]),
-            y=y,
-            y_index=(y == "malignant").astype(int),
-            classes=["benign", "malignant"],
-            task=Task.BINARY,
-            schema=schema,
-            target="diagnosis",
-            drop=[],
-            n_folds=5,
-            seed=0,
-            shared=True,
-            n_repeats=2,
-        )
+        folds = binary_folds(n_folds=5, n_repeats=2)
+        y = folds.y
         now = time.perf_counter()
         run = Search(
             folds=folds,
@@ -244,7 +212,7 @@ def test_folds_are_repeated_only_when_the_first_candidate_says_the_portfolio_aff
     cheap = search(3)  # a first fold of LightGBM on 240 rows: ten folds of four models fit
     (entry,) = cheap.entries
     assert cheap.folds.n_repeats == 2 and len(entry.fold_scores) == 10
-    assert entry.oof is not None and entry.oof.shape == (len(y), 2)
+    assert entry.oof is not None and entry.oof.shape == (len(cheap.folds.y), 2)
     assert np.allclose(entry.oof.sum(axis=1), 1)
 
     dear = search(100_000)  # a hundred thousand forests to come: one repeat only
