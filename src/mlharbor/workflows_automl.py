@@ -118,12 +118,7 @@ def run_automl_job(
         record = hub.models.set_alias(request.name, request.alias, done.version)
         return {
             **done.lineage["automl"],
-            "model": record.model,
-            "version": record.version,
-            "model_version_id": record.id,
-            "alias": request.alias,
-            "estimator": record.estimator,
-            "metrics": record.metrics,
+            **_winner(record, request.alias),
             "notes": ["registered by an earlier attempt"],
         }
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
@@ -188,12 +183,7 @@ def run_automl_job(
     progress(1.0, f"best: {result.best_name}")
     return {
         **summary,
-        "model": record.model,
-        "version": record.version,
-        "model_version_id": record.id,
-        "alias": request.alias,
-        "estimator": record.estimator,
-        "metrics": record.metrics,
+        **_winner(record, request.alias),
         "registered": registered,
         "seconds": round(time.perf_counter() - started, 2),
         "budget_seconds": round(time.perf_counter() - started - extra, 2),
@@ -247,3 +237,15 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         return run_automl_job(
             hub, request, ctx.progress, ctx.event, ctx.job_id, map_folds, threads=threads
         )
+
+
+def _winner(record: Any, alias: str) -> dict[str, Any]:
+    """What a job's result says of the registered winner."""
+    return {
+        "model": record.model,
+        "version": record.version,
+        "model_version_id": record.id,
+        "alias": alias,
+        "estimator": record.estimator,
+        "metrics": record.metrics,
+    }
