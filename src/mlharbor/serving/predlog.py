@@ -25,14 +25,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlharbor.store.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 PREFIX = "predlog"
@@ -241,6 +243,8 @@ def _to_table(batches: list[LoggedBatch]) -> pa.Table:
     per logged call, the writer thread cost more CPU than the predictions it logged, and on
     a small machine it took that time from the request path.
     """
+    import pandas as pd  # on the writer thread: importing the hub does not load it
+
     counts = [b.rows for b in batches]
     frame = _features(batches)
     frame.columns = [str(c) for c in frame.columns]
@@ -274,6 +278,8 @@ def _to_table(batches: list[LoggedBatch]) -> pa.Table:
 
 def _features(batches: list[LoggedBatch]) -> pd.DataFrame:
     """The batches' input columns as one frame."""
+    import pandas as pd  # on the writer thread: importing the hub does not load it
+
     if all(not isinstance(b.features, pd.DataFrame) for b in batches):
         names = list(batches[0].features)
         if all(list(b.features) == names for b in batches):
@@ -291,6 +297,8 @@ def _features(batches: list[LoggedBatch]) -> pd.DataFrame:
 
 
 def _concat(arrays: list[np.ndarray]) -> Any:
+    import pandas as pd
+
     values = np.concatenate(arrays) if len(arrays) > 1 else np.asarray(arrays[0])
     # Text stays object: pandas would copy it into Arrow strings only to convert it back.
     return pd.Series(values, dtype=object) if values.dtype == object else values
@@ -302,6 +310,8 @@ def _plain(value: Any) -> Any:
 
 def _uniform(values: pd.Series) -> pd.Series:
     """An object column Arrow can store: numbers as numbers, anything mixed as text."""
+    import pandas as pd  # on the writer thread: importing the hub does not load it
+
     kind = pd.api.types.infer_dtype(values, skipna=True)
     # Decided in C for the common cases; the per-value checks below are for mixed columns.
     if kind in ("string", "empty", "boolean"):
