@@ -78,9 +78,16 @@ def test_concurrent_requests_while_the_alias_moves(sqlite_hub: Hub, tmp_path: Pa
     seen: list[int] = []
     errors: list[BaseException] = []
 
+    # Five requests each before the alias moves, five while it moves, five after.
+    before, moved = threading.Barrier(7), threading.Event()
+
     def client() -> None:
         try:
             for i in range(15):
+                if i == 5:
+                    before.wait(30)
+                if i == 10:
+                    moved.wait(30)
                 answer = sqlite_hub.predictor.predict("churn", "champion", [records[i % 4]])
                 assert len(answer.predictions) == 1
                 seen.append(answer.version)
@@ -91,8 +98,10 @@ def test_concurrent_requests_while_the_alias_moves(sqlite_hub: Hub, tmp_path: Pa
     threads = [threading.Thread(target=client) for _ in range(6)]
     for t in threads:
         t.start()
+    before.wait(30)
     for version in (2, 1, 2):
         sqlite_hub.models.set_alias("churn", "champion", version)
+    moved.set()
     for t in threads:
         t.join()
     assert errors == []

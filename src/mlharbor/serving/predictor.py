@@ -87,6 +87,9 @@ class Predictor:
         self._models: OrderedDict[int, LoadedModel] = OrderedDict()
         self._refs: dict[tuple[str, str], _Ref] = {}
         self._loading: dict[int, threading.Lock] = {}
+        #: Bumped by every move of a model's aliases: a resolution read from the database
+        #: before a move must not be cached after it.
+        self._moves: dict[str, int] = {}
         self._lock = threading.Lock()
         registry.on_change(self.forget)
 
@@ -98,6 +101,7 @@ class Predictor:
     def forget(self, name: str) -> None:
         """Drop the cached resolutions of ``name`` (an alias moved, a version was added)."""
         with self._lock:
+            self._moves[name] = self._moves.get(name, 0) + 1
             for key in [k for k in self._refs if k[0] == name]:
                 del self._refs[key]
 
@@ -114,9 +118,11 @@ class Predictor:
         now = time.monotonic()
         if hit is not None and hit.expires > now:
             return hit.version
+        moves = self._moves.get(name, 0)
         version = self.registry.get_version(name, ref)
         with self._lock:
-            self._refs[key] = _Ref(version, now + self.ref_ttl)
+            if self._moves.get(name, 0) == moves:
+                self._refs[key] = _Ref(version, now + self.ref_ttl)
         return version
 
     def is_cheap(self, name: str, ref: int | str, rows: int) -> bool:
