@@ -8,12 +8,17 @@ STAMP := $(VENV)/.installed
 # subprocesses, so two halve the run even on two cores. `PYTEST_PARALLEL=` runs them serially.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: run test lint install clean
+.PHONY: run test test-latest constraints lint install clean
 
-$(STAMP): pyproject.toml
+# Installs are pinned to the tested versions in constraints.txt; `make test-latest` runs the
+# suite against the newest releases in a venv of its own, so breakage is seen before users see
+# it, and `make constraints` rewrites the pins from such a venv (review the diff, then commit).
+LATEST_VENV ?= .venv-latest
+
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,5 +34,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+$(LATEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/pip install --quiet --upgrade -e '.[test]'
+	touch $@
+
+test-latest: $(LATEST_VENV)/.installed
+	$(LATEST_VENV)/bin/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+constraints: test-latest
+	{ sed -n '1,2p' constraints.txt; $(LATEST_VENV)/bin/pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST_VENV) .pytest_cache .ruff_cache
