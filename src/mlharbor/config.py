@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(1 << 30, description="Largest accepted upload or download.")
     max_columns: int = Field(10_000, description="Widest accepted dataset.")
     url_timeout_seconds: float = Field(30.0, description="Timeout for fetching a dataset URL.")
+    url_allow_private: bool = Field(
+        False, description="Let dataset URLs reach loopback and private-network addresses."
+    )
     preview_max_rows: int = 1000
     max_predict_rows: int = Field(100_000, description="Most rows in one prediction request.")
     predict_cache_size: int = Field(16, description="Most models kept loaded for prediction.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from mlharbor.config import Settings
 from mlharbor.hub import Hub
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import ModelVersion, RegisteredModel
@@ -109,7 +111,15 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(tmp_path: Path) -> None
             assert_nothing_stored(hub)
 
 
-def test_url_ingest_from_a_real_http_server(api: httpx.Client) -> None:
+@pytest.fixture
+def private_ok(settings: Settings) -> Iterator[LiveServer]:
+    """A live server allowed to fetch URLs on loopback (``MLHARBOR_URL_ALLOW_PRIVATE``):
+    the test servers here listen on 127.0.0.1, which is refused by default."""
+    with Hub.open(settings.model_copy(update={"url_allow_private": True})) as hub:
+        yield from serve(hub)
+
+
+def test_url_ingest_from_a_real_http_server(private_ok: LiveServer) -> None:
     payload = frame().to_csv(index=False).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -130,13 +140,18 @@ def test_url_ingest_from_a_real_http_server(api: httpx.Client) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
+        api = private_ok.client()
         r = api.post("/api/v1/datasets/from-url", json={"url": f"{base}/exports/customers.csv"})
         assert r.status_code == 201, r.text
         assert r.json()["dataset"] == "customers" and r.json()["n_rows"] == 50
         assert r.json()["source"].startswith("url:http://127.0.0.1")
         missing = api.post("/api/v1/datasets/from-url", json={"url": f"{base}/nope.csv"})
         assert missing.status_code == 422 and "404" in missing.json()["detail"]
+        unreachable = api.post("/api/v1/datasets/from-url", json={"url": "http://127.0.0.1:9/x"})
+        assert unreachable.status_code == 422
+        assert "could not reach" in unreachable.json()["detail"]
     finally:
+        api.close()
         server.shutdown()
 
 
@@ -146,7 +161,7 @@ def test_url_ingest_from_a_real_http_server(api: httpx.Client) -> None:
         ("file:///etc/passwd", "only http and https"),
         ("ftp://example.com/x.csv", "only http and https"),
         ("/etc/passwd", "only http and https"),
-        ("http://127.0.0.1:9/unreachable.csv", "could not reach"),
+        ("http://127.0.0.1:9/unreachable.csv", "127.0.0.1, a loopback address"),
     ],
 )
 def test_bad_urls_are_refused(live: LiveServer, url: str, words: str) -> None:

@@ -289,6 +289,7 @@ class DatasetService:
                 staged,
                 max_bytes=self.settings.max_upload_bytes,
                 timeout=self.settings.url_timeout_seconds,
+                allow_private=self.settings.url_allow_private,
             )
             return self.ingest_file(
                 staged,

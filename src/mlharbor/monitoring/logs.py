@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,17 +85,23 @@ def labels_prefix(model: str) -> str:
     return f"{PREFIX}/{model}/labels"
 
 
-def store_labels(artifacts: ArtifactStore, model: str, items: list[dict[str, Any]]) -> int:
-    """Keep ground-truth labels for logged requests; return how many were stored.
+@dataclass(frozen=True)
+class LabelItem:
+    """One ground-truth label as sent: its place in the batch, request, row and value."""
 
-    Each item is ``{"request_id", "label"}`` (the label of every row of that request) or
-    ``{"request_id", "row", "label"}``.
-    """
+    index: int
+    request_id: str
+    row: int | None
+    label: Any
+
+
+def parse_labels(items: Any) -> list[LabelItem]:
+    """Check the shape of sent labels: ``[{"request_id", "label", "row" (optional)}]``."""
     if not isinstance(items, list) or not items:
         raise InvalidInputError('send "labels": a list of {"request_id", "label"} objects')
     if len(items) > MAX_LABELS:
         raise InvalidInputError(f"at most {MAX_LABELS:,} labels per request")
-    ids, rows, labels = [], [], []
+    parsed = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "request_id" not in item or "label" not in item:
             raise InvalidInputError(
@@ -106,15 +113,35 @@ def store_labels(artifacts: ArtifactStore, model: str, items: list[dict[str, Any
         label = item["label"]
         if label is None or isinstance(label, dict | list):
             raise InvalidInputError(f"labels[{i}].label must be a single value")
-        ids.append(str(item["request_id"])[:64])
-        rows.append(row)
-        labels.append(str(label).lower() if isinstance(label, bool) else str(label))
+        parsed.append(LabelItem(i, str(item["request_id"])[:64], row, label))
+    return parsed
+
+
+def label_text(label: Any) -> str:
+    """A label as it is stored: text, booleans as ``true``/``false``."""
+    return str(label).lower() if isinstance(label, bool) else str(label)
+
+
+def store_labels(artifacts: ArtifactStore, model: str, items: Any) -> int:
+    """Keep ground-truth labels for logged requests; return how many were stored.
+
+    Each item is ``{"request_id", "label"}`` (the label of every row of that request) or
+    ``{"request_id", "row", "label"}``. Only their shape is checked here; the API checks
+    them against the prediction log and the model first (:mod:`mlharbor.monitoring.labels`).
+    """
+    return write_labels(artifacts, model, parse_labels(items))
+
+
+def write_labels(artifacts: ArtifactStore, model: str, labels: list[LabelItem]) -> int:
+    """Write checked labels as one Parquet file (all of them or, on error, none)."""
     table = pa.table(
         {
-            "_request_id": ids,
-            "_row": pa.array(rows, type=pa.int64()),
-            "_label": labels,
-            "_received": pa.array([datetime.now(UTC)] * len(ids), type=pa.timestamp("us", "UTC")),
+            "_request_id": [x.request_id for x in labels],
+            "_row": pa.array([x.row for x in labels], type=pa.int64()),
+            "_label": [label_text(x.label) for x in labels],
+            "_received": pa.array(
+                [datetime.now(UTC)] * len(labels), type=pa.timestamp("us", "UTC")
+            ),
         }
     )
     key = f"{labels_prefix(model)}/part-{datetime.now(UTC):%Y%m%d%H%M%S%f}-"
@@ -122,7 +149,7 @@ def store_labels(artifacts: ArtifactStore, model: str, items: list[dict[str, Any
     with artifacts.staging(".parquet") as staged:
         pq.write_table(table, staged)
         artifacts.commit(key, staged)
-    return len(ids)
+    return len(labels)
 
 
 def read_labels(artifacts: ArtifactStore, model: str) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError
-from mlharbor.monitoring.logs import store_labels
+from mlharbor.monitoring.labels import add_labels as check_and_store_labels
 from mlharbor.monitoring.performance import dataset_performance, performance
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
@@ -63,11 +63,14 @@ def add_labels(
         ),
     ],
 ) -> dict[str, Any]:
-    """Ground-truth labels for logged predictions (by request id, optionally row)."""
+    """Ground-truth labels for logged predictions (by request id, optionally row).
+
+    Each request id must be in the model's prediction log, each label a class the model
+    knows (a number for regression); one bad label refuses the whole batch (422)."""
     hub.models.get_model(name)
     if "labels" not in body:
         raise InvalidInputError('the body needs "labels": a list of {"request_id", "label"}')
-    stored = store_labels(hub.artifacts, name, body["labels"])
+    stored = check_and_store_labels(hub.artifacts, hub.models, hub.predlog, name, body["labels"])
     return {"model": name, "stored": stored}
 
 
