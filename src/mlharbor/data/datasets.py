@@ -32,6 +32,7 @@ from mlharbor.config import Settings
 from mlharbor.data.convert import Converted, convert_file
 from mlharbor.data.fetch import fetch
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
+from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import DatasetSchema, infer_schema
 from mlharbor.errors import (
@@ -152,6 +153,12 @@ class DatasetService:
         self.sessions = sessions
         self.artifacts = artifacts
         self.staging_dir = settings.data_dir / "uploads"
+        self.limits = ReadLimits(
+            max_columns=settings.max_columns,
+            max_rows=settings.max_rows,
+            max_decompressed_bytes=settings.resolved_max_decompressed_bytes(),
+            max_json_depth=settings.max_json_depth,
+        )
 
     # ------------------------------------------------------------ ingest
 
@@ -219,7 +226,7 @@ class DatasetService:
                 path,
                 staged,
                 filename,
-                max_columns=self.settings.max_columns,
+                limits=self.limits,
                 sha256=sha256,
                 on_bytes=lambda done, total: report(0.05 + 0.85 * done / max(total, 1), "reading"),
             )
@@ -306,7 +313,9 @@ class DatasetService:
         """Ingest JSON records (a list of objects) or columns (an object of lists)."""
         check_name(name)
         notes: list[str] = []
-        table = check_table(records_to_table(records), notes, self.settings.max_columns)
+        table = check_table(
+            records_to_table(records), notes, self.settings.max_columns, self.settings.max_rows
+        )
         digest = hashlib.sha256(
             json.dumps(records, sort_keys=True, default=str).encode()
         ).hexdigest()
