@@ -261,7 +261,7 @@ class CsvDialect:
     compressed: bool
     multiline: bool = False
     #: Arrow's block size must hold the longest line: at least this.
-    min_block: int = 1 << 20
+    min_block: int = 0
 
 
 class _Counting(io.RawIOBase):
@@ -334,8 +334,7 @@ def sniff_csv(path: Path, limit: int = ReadLimits.max_decompressed_bytes) -> Csv
     # Fewer records than lines means quoted values span lines; the parser must know.
     n_records = sum(1 for _ in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     multiline = n_records < len(lines)
-    longest = max(len(line.encode("utf-8", errors="replace")) for line in lines[:200])
-    min_block = max(1 << 20, 4 * longest)
+    min_block = 4 * max(len(line.encode("utf-8", errors="replace")) for line in lines[:200])
     return CsvDialect(encoding, delimiter, decimal, header, 1, compressed, multiline, min_block)
 
 
@@ -359,7 +358,10 @@ def _decode_head(head: bytes) -> tuple[str, str]:
 def _guess_delimiter(lines: list[str]) -> str:
     best, best_score = ",", (0.0, 0)
     for delim in (",", ";", "\t", "|"):
-        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        except csv.Error:  # a field over csv's size limit: not the delimiter of a long line
+            continue
         if not counts:
             continue
         mode = max(set(counts), key=counts.count)
@@ -408,7 +410,7 @@ def csv_options(
         column_names=[f"f{i}" for i in range(len(dialect.header))],
         skip_rows=dialect.header_lines,
         encoding="utf8" if dialect.encoding in ("utf-8", "utf-8-sig") else dialect.encoding,
-        block_size=dialect.min_block,
+        block_size=max(1 << 20, dialect.min_block),
     )
     parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
     convert = pacsv.ConvertOptions(
@@ -471,7 +473,7 @@ def _read_csv_as(
         skip_rows=1,
         column_names=[f"f{i}" for i in range(len(dialect.header))],
         encoding=encoding,
-        block_size=dialect.min_block,
+        block_size=max(1 << 20, dialect.min_block),
     )
     parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
     convert = pacsv.ConvertOptions(decimal_point=dialect.decimal, strings_can_be_null=True)
@@ -510,6 +512,8 @@ def find_bad_record(
     (with the line where it opened); ``None`` if the file has neither."""
     expected = len(dialect.header)
     codec = "utf-8-sig" if dialect.encoding == "utf-8-sig" else dialect.encoding
+    # A quote left open makes one value of the rest of the file: let csv read it whole.
+    csv.field_size_limit(max(csv.field_size_limit(), min(limits.max_decompressed_bytes, 2**31 - 1)))
     with open_bytes(path, dialect.compressed, limits.max_decompressed_bytes) as raw:
         text = io.TextIOWrapper(raw, encoding=codec, errors="replace", newline="")
         reader = csv.reader(itertools.chain(text, [_END_MARK]), delimiter=dialect.delimiter)
