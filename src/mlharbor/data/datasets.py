@@ -34,7 +34,7 @@ from mlharbor.data.fetch import fetch
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
 from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
-from mlharbor.data.schema import DatasetSchema, infer_schema
+from mlharbor.data.schema import DatasetSchema, SemanticType, check_override, infer_schema
 from mlharbor.errors import (
     ConflictError,
     InvalidInputError,
@@ -51,6 +51,12 @@ from mlharbor.store.orm import (
     RegisteredModel,
 )
 
+_CHECKED = {
+    SemanticType.NUMERIC,
+    SemanticType.INTEGER_CATEGORICAL,
+    SemanticType.BOOLEAN,
+    SemanticType.DATETIME,
+}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 Progress = Callable[[float, str], None]
 
@@ -507,6 +513,14 @@ class DatasetService:
             schema.override(
                 column, semantic_type=change.get("semantic_type"), role=change.get("role")
             )
+        # A type the stored values cannot take would only fail later, inside training.
+        typed = [c for c, change in changes.items() if change.get("semantic_type") in _CHECKED]
+        if typed:
+            data = self.read_table(target, columns=typed)
+            for column in typed:
+                check_override(
+                    data.column(column), schema.column(column), changes[column]["semantic_type"]
+                )
         with transaction(self.sessions) as session:
             row = session.get(DatasetVersion, target.id)
             if row is None:
