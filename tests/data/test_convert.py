@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlharbor.data.limits import ReadLimits
 from mlharbor.data.convert import convert_file
 from mlharbor.data.ingest import read_table
+from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import SchemaSampler, infer_schema
 from mlharbor.errors import InvalidInputError

@@ -94,9 +94,7 @@ def test_xlsx_zip_bomb_is_refused_before_openpyxl_inflates_it(tmp_path: Path) ->
         read_table(path, limits=ReadLimits(max_decompressed_bytes=10_000_000))
 
 
-@pytest.mark.parametrize(
-    ("compress", "words"), [(bz2.compress, "bzip2"), (lzma.compress, "xz")]
-)
+@pytest.mark.parametrize(("compress", "words"), [(bz2.compress, "bzip2"), (lzma.compress, "xz")])
 def test_other_compressions_are_not_inflated_at_all(
     tmp_path: Path, compress: object, words: str
 ) -> None:

@@ -128,7 +128,9 @@ def test_bad_files_get_a_message_naming_the_problem(
 
 def test_column_limit_is_a_setting(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="the limit is 5"):
-        read_table(write(tmp_path, "w.csv", "a,b,c,d,e,f\n1,2,3,4,5,6\n"), limits=ReadLimits(max_columns=5))
+        read_table(
+            write(tmp_path, "w.csv", "a,b,c,d,e,f\n1,2,3,4,5,6\n"), limits=ReadLimits(max_columns=5)
+        )
 
 
 def test_ragged_row_error_reports_the_physical_line(tmp_path: Path) -> None:

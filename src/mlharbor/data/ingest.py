@@ -532,8 +532,7 @@ def find_bad_record(
             if row and len(row) != expected and start > 1:
                 sample = dialect.delimiter.join(row)[:80]
                 return InvalidInputError(
-                    f"line {ended} has {len(row)} fields but the header has "
-                    f"{expected}: {sample!r}",
+                    f"line {ended} has {len(row)} fields but the header has {expected}: {sample!r}",
                     line=ended,
                 )
     return None
