@@ -21,16 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
 from mlharbor.data.limits import (
     Bounded,
     ReadLimits,
-    check_json_depth,
     check_rows,
-    too_many_bytes,
-    too_many_rows,
 )
 from mlharbor.errors import InvalidInputError, UnsupportedFormatError
 
@@ -165,13 +160,9 @@ def read_table(
     if fmt is SourceFormat.CSV:
         result = read_csv_table(path, limits=limits, on_bytes=on_bytes)
     else:
-        reader = {
-            SourceFormat.PARQUET: _read_parquet,
-            SourceFormat.JSON: _read_json,
-            SourceFormat.JSONL: _read_jsonl,
-            SourceFormat.EXCEL: _read_excel,
-        }[fmt]
-        result = reader(path, limits)
+        from mlharbor.data import formats  # it builds on this module
+
+        result = formats.READERS[fmt](path, limits)
     result.table = check_table(result.table, result.notes, limits.max_columns, limits.max_rows)
     return result
 
@@ -448,10 +439,10 @@ def read_csv_table(
             if not dialect.multiline:  # a quoted value spans lines after the sniffed head
                 dialect.multiline = True
                 return read_csv_table(path, dialect, limits=limits)
-            raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+            raise InvalidInputError(f"the CSV file could not be parsed: {short(text)}")
         if "UTF8" in text or "UTF-8" in text:
             return _read_csv_as(path, dialect, "cp1252", notes, limits)
-        raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+        raise InvalidInputError(f"the CSV file could not be parsed: {short(text)}")
     check_quotes(quotes, path, dialect, limits)
     check_rows(table.num_rows, limits.max_rows)
     if dialect.encoding.startswith("utf-8") and any(
@@ -482,7 +473,7 @@ def _read_csv_as(
             table = pacsv.read_csv(fh, read, parse, convert)
             quotes = fh.n_quotes
     except pa.ArrowInvalid as exc:
-        raise InvalidInputError(f"the CSV file could not be parsed: {_short(str(exc))}")
+        raise InvalidInputError(f"the CSV file could not be parsed: {short(str(exc))}")
     check_quotes(quotes, path, dialect, limits)
     check_rows(table.num_rows, limits.max_rows)
     return ReadResult(table.rename_columns(dialect.header), SourceFormat.CSV, notes)
@@ -542,37 +533,11 @@ def _line_breaks(value: str) -> int:
     return value.count("\n") + value.count("\r") - value.count("\r\n")
 
 
-def _short(text: str, limit: int = 300) -> str:
+def short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-# ---------------------------------------------------------------- other formats
-
-
-def _read_parquet(path: Path, limits: ReadLimits) -> ReadResult:
-    """Read a Parquet file row group by row group, refused as soon as it is too large."""
-    try:
-        parquet = pq.ParquetFile(path)
-        meta = parquet.metadata
-        # The footer's counts are checked first; the data as it is read, in case they lie.
-        check_rows(meta.num_rows, limits.max_rows)
-        declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if declared > limits.max_decompressed_bytes:
-            raise too_many_bytes(limits.max_decompressed_bytes)
-        if meta.num_columns > limits.max_columns:
-            check_names(parquet.schema_arrow.names, [], limits.max_columns)
-        groups, rows, size = [], 0, 0
-        for i in range(meta.num_row_groups):
-            group = parquet.read_row_group(i)
-            rows, size = rows + group.num_rows, size + group.nbytes
-            check_rows(rows, limits.max_rows)
-            if size > limits.max_decompressed_bytes:
-                raise too_many_bytes(limits.max_decompressed_bytes)
-            groups.append(group)
-        table = pa.concat_tables(groups) if groups else parquet.schema_arrow.empty_table()
-    except (pa.ArrowException, OSError) as exc:
-        raise InvalidInputError(f"the Parquet file could not be read: {_short(str(exc))}")
-    return ReadResult(table, SourceFormat.PARQUET)
+# ---------------------------------------------------------------- JSON records
 
 
 def records_to_table(records: Any) -> pa.Table:
@@ -609,66 +574,3 @@ def _to_array(values: list[Any]) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         # Mixed kinds of value (numbers and text) in one column: keep them all as text.
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _read_json(path: Path, limits: ReadLimits) -> ReadResult:
-    check_json_depth(path, limits.max_json_depth, per_line=False)
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"the JSON file is not valid JSON: {exc}")
-    if isinstance(data, list):
-        check_rows(len(data), limits.max_rows)
-    return ReadResult(records_to_table(data), SourceFormat.JSON)
-
-
-def _read_jsonl(path: Path, limits: ReadLimits) -> ReadResult:
-    check_json_depth(path, limits.max_json_depth, per_line=True)
-    try:
-        table = pajson.read_json(path)
-        if not any(pa.types.is_struct(t) or pa.types.is_list(t) for t in table.schema.types):
-            return ReadResult(table, SourceFormat.JSONL)
-    except pa.ArrowInvalid:
-        pass
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"line {number} is not valid JSON: {exc.msg}", line=number)
-            if len(records) > limits.max_rows:
-                raise too_many_rows(limits.max_rows)
-    return ReadResult(records_to_table(records), SourceFormat.JSONL)
-
-
-def _read_excel(path: Path, limits: ReadLimits) -> ReadResult:
-    import zipfile
-
-    import pandas as pd
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            # zipfile never inflates a member past its declared size, so the sum is a bound.
-            inflated = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidInputError(f"the Excel file could not be read: {_short(str(exc))}")
-    if inflated > limits.max_decompressed_bytes:
-        raise too_many_bytes(limits.max_decompressed_bytes)
-    try:
-        sheets = pd.ExcelFile(path, engine="openpyxl")
-        # One row more than the limit tells that it is over, without reading the rest.
-        frame = pd.read_excel(sheets, sheet_name=sheets.sheet_names[0], nrows=limits.max_rows + 1)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise InvalidInputError(f"the Excel file could not be read: {_short(str(exc))}")
-    check_rows(len(frame), limits.max_rows)
-    notes = []
-    if len(sheets.sheet_names) > 1:
-        notes.append(f"read the first sheet {sheets.sheet_names[0]!r} of {len(sheets.sheet_names)}")
-    frame.columns = ["" if str(c).startswith("Unnamed: ") else str(c) for c in frame.columns]
-    frame = frame.convert_dtypes(dtype_backend="pyarrow")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return ReadResult(table, SourceFormat.EXCEL, notes)
