@@ -190,3 +190,13 @@ def test_ordinary_files_are_unchanged_by_the_limits(tmp_path: Path) -> None:
         buf.write(json.dumps({"id": i, "tags": ["a", "b"], "o": {"k": i}, "t": "[x]"}) + "\n")
     result = read_table(write(tmp_path, "ok.jsonl", buf.getvalue()))
     assert result.table.num_rows == 2000
+
+
+def test_numeric_override_accepts_numbers_written_as_text_but_not_infinity() -> None:
+    from mlharbor.data.schema import check_override, infer_schema
+
+    table = pa.table({"x": [" 3 ", "1.5", None, "-2e3", "nan"], "y": ["1", "inf", "x", "2", "3"]})
+    schema = infer_schema(table)
+    check_override(table.column("x"), schema.column("x"), "numeric")
+    with pytest.raises(InvalidInputError, match=r"2 value\(s\) are not numbers, e.g. 'inf', 'x'"):
+        check_override(table.column("y"), schema.column("y"), "numeric")

@@ -436,8 +436,9 @@ def parse_datetimes(column: pa.ChunkedArray | pa.Array, schema: ColumnSchema) ->
     return pc.strptime(column, format=fmt, unit="s", error_is_null=True)
 
 
-#: Text that reads as a number, as Python's float() and scikit-learn's casts read it.
-_NUMBER = r"^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)\s*$"
+#: Text that reads as a finite number (or NaN, a missing value) when scikit-learn casts it;
+#: infinity passes the cast but no estimator takes it.
+_NUMBER = r"^\s*([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan)\s*$"
 _SHOWN = 5
 
 
