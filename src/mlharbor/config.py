@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         True, description="Serve with onnxruntime when a model converts and agrees with sklearn."
     )
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
+    max_decompressed_bytes: int | None = Field(
+        None, description="Most bytes a file may decompress to; default 20 × max_upload_bytes."
+    )
+    max_rows: int = Field(100_000_000, description="Longest accepted dataset, in rows.")
+    max_json_depth: int = Field(
+        64, description="Deepest JSON nesting accepted in a body, message or file."
+    )
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
@@ -96,6 +103,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mlharbor.db').resolve()}"
+
+    def resolved_max_decompressed_bytes(self) -> int:
+        """The decompressed-size limit, defaulting to 20 times the upload limit."""
+        if self.max_decompressed_bytes is not None:
+            return self.max_decompressed_bytes
+        return 20 * self.max_upload_bytes
 
     def resolved_artifact_uri(self) -> str:
         """The artifact root, defaulting to ``data_dir/artifacts``."""

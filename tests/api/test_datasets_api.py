@@ -75,7 +75,7 @@ def test_same_content_twice_is_one_version_and_new_content_is_the_next(api: http
         ("garbage.bin", bytes(range(256)) * 4, 415, "not supported"),
         ("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(64), 415, "PNG image"),
         ("ragged.csv", b"a,b\n1,2\n3\n", 422, "line 3 has 1 fields"),
-        ("dupes.csv", b"x,y,x\n1,2,3\n", 422, "duplicated"),
+        ("quote.csv", b'x,y\n1,"open\n2,3\n', 422, "line 2 opens a quoted value"),
         ("notes.docx", b"PK\x03\x04" + bytes(64), 415, "ZIP archive"),
     ],
 )

@@ -13,6 +13,7 @@ import pytest
 
 from mlharbor.data.convert import convert_file
 from mlharbor.data.ingest import read_table
+from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
 from mlharbor.data.schema import SchemaSampler, infer_schema
 from mlharbor.errors import InvalidInputError
@@ -85,13 +86,12 @@ def test_a_ragged_row_after_the_first_block_reports_its_line(tmp_path: Path) -> 
     ("content", "words"),
     [
         ("a,b,c\n", "no data rows"),
-        ("a,b,a\n1,2,3\n", "'a' at columns 1, 3"),
         ("a,b,c,d,e,f\n1,2,3,4,5,6\n", "the limit is 5"),
     ],
 )
 def test_bad_headers_are_refused(tmp_path: Path, content: str, words: str) -> None:
     with pytest.raises(InvalidInputError, match=words):
-        convert(tmp_path, write(tmp_path, "bad.csv", content), max_columns=5)
+        convert(tmp_path, write(tmp_path, "bad.csv", content), limits=ReadLimits(max_columns=5))
 
 
 def test_gzip_bom_and_multiline_files_stream(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from mlharbor.data.ingest import (
     ReadResult,
     SourceFormat,
     check_names,
+    check_quotes,
     check_table,
     csv_notes,
     csv_options,
@@ -44,6 +45,7 @@ from mlharbor.data.ingest import (
     read_table,
     sniff_csv,
 )
+from mlharbor.data.limits import Bounded, ReadLimits, check_rows
 from mlharbor.data.parquet import ROW_GROUP_ROWS, ParquetSink, is_binary
 from mlharbor.data.schema import DatasetSchema, SchemaSampler, infer_schema
 from mlharbor.errors import InvalidInputError
@@ -72,7 +74,7 @@ def convert_file(
     out: Path,
     filename: str | None = None,
     *,
-    max_columns: int = 10_000,
+    limits: ReadLimits | None = None,
     sha256: str | None = None,
     on_bytes: BytesRead | None = None,
     block_bytes: int = BLOCK_BYTES,
@@ -87,8 +89,8 @@ def convert_file(
         Where the Parquet file is written (a staging path: the caller commits or discards it).
     filename : str, optional
         The name the user gave the file (its extension helps detect the format).
-    max_columns : int
-        The widest table accepted.
+    limits : ReadLimits, optional
+        The widest and longest table accepted, and what the file may expand into.
     sha256 : str, optional
         The file's SHA-256 if already known; otherwise it is computed while reading.
     on_bytes : callable, optional
@@ -98,19 +100,20 @@ def convert_file(
 
     Raises
     ------
-    InvalidInputError, UnsupportedFormatError
+    InvalidInputError, UnsupportedFormatError, PayloadTooLargeError
         As :func:`~mlharbor.data.ingest.read_table`; ``out`` may then hold a partial file.
     """
+    limits = limits or ReadLimits()
     fmt = detect_format(path, filename)
     if fmt is SourceFormat.CSV:
-        dialect = sniff_csv(path)
-        fast = _stream_csv(path, out, dialect, max_columns, sha256, on_bytes, block_bytes)
+        dialect = sniff_csv(path, limits.max_decompressed_bytes)
+        fast = _stream_csv(path, out, dialect, limits, sha256, on_bytes, block_bytes)
         if fast is not None:
             return fast
-        result = read_csv_table(path, dialect)
-        result.table = check_table(result.table, result.notes, max_columns)
+        result = read_csv_table(path, dialect, limits=limits)
+        result.table = check_table(result.table, result.notes, limits.max_columns, limits.max_rows)
     else:
-        result = read_table(path, filename, max_columns=max_columns)
+        result = read_table(path, filename, limits=limits)
     return _convert_table(result, path, out, sha256)
 
 
@@ -184,20 +187,20 @@ class _HashingReader(io.RawIOBase):
         super().close()
 
 
-def _open_text(reader: _HashingReader, dialect: CsvDialect) -> io.RawIOBase | gzip.GzipFile:
-    source: io.RawIOBase | gzip.GzipFile = (
-        gzip.GzipFile(fileobj=reader, mode="rb") if dialect.compressed else reader
-    )
+def _open_text(reader: _HashingReader, dialect: CsvDialect, limit: int) -> Bounded:
+    """The decompressed bytes Arrow parses, refused past ``limit`` and their quotes counted."""
+    source: Any = gzip.GzipFile(fileobj=reader, mode="rb") if dialect.compressed else reader
+    bounded = Bounded(source, limit)
     if dialect.encoding == "utf-8-sig":
-        source.read(len(codecs.BOM_UTF8))
-    return source
+        bounded.read(len(codecs.BOM_UTF8))
+    return bounded
 
 
 def _stream_csv(
     path: Path,
     out: Path,
     dialect: CsvDialect,
-    max_columns: int,
+    limits: ReadLimits,
     sha256: str | None,
     on_bytes: BytesRead | None,
     block_bytes: int,
@@ -207,28 +210,30 @@ def _stream_csv(
     if not dialect.header:
         raise InvalidInputError("the file has no header row")
     # The header alone tells the names and the width: refuse a bad one before parsing.
-    names = check_names(list(dialect.header), notes, max_columns)
+    names = check_names(list(dialect.header), notes, limits.max_columns)
     read, parse, convert = csv_options(dialect)
-    read.block_size = block_bytes
+    read.block_size = max(block_bytes, dialect.min_block)
     try:
-        types = _first_block_types(path, dialect, read, parse, convert)
+        types = _first_block_types(path, dialect, read, parse, convert, limits)
         if types is None:
             return None
         convert.column_types = types
         schema = pa.schema([f.with_name(n) for f, n in zip(types, names, strict=True)])
         sampler = SchemaSampler(schema)
-        with _Rows(path, dialect, read, parse, convert, sha256 is None, on_bytes) as rows:
+        with _Rows(path, dialect, read, parse, convert, sha256 is None, on_bytes, limits) as rows:
             with ParquetSink(out, schema) as sink:
                 for batch in rows:
                     batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
                     sink.put(batch)
                     sampler.add(batch)
+                    check_rows(sampler.n_rows, limits.max_rows)  # before the rest is read
                 sink.flush()
                 # Typed while the writer encodes the last row groups.
                 schema_info = sampler.infer(notes) if sampler.n_rows else None
             digest = rows.hexdigest()
     except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
         return None  # the whole-file reader says what is wrong, or manages where this cannot
+    check_quotes(rows.n_quotes, path, dialect, limits)
     if sampler.n_rows == 0:
         raise InvalidInputError(f"the file has a header ({len(names)} columns) but no data rows")
     if sha256 is None:
@@ -256,9 +261,12 @@ class _Rows:
         convert: pacsv.ConvertOptions,
         hashing: bool,
         on_bytes: BytesRead | None,
+        limits: ReadLimits,
     ) -> None:
         self.chunked: ChunkedCsv | None = None
         self.raw: _HashingReader | None = None
+        self.text: Bounded | None = None
+        self.limit = limits.max_decompressed_bytes
         if can_chunk(path, dialect.encoding, dialect.compressed, dialect.multiline):
             self.chunked = ChunkedCsv(
                 path,
@@ -279,7 +287,15 @@ class _Rows:
                 yield from table.to_batches()
         else:
             assert self.raw is not None
-            yield from pacsv.open_csv(_open_text(self.raw, self.dialect), *self.options)
+            self.text = _open_text(self.raw, self.dialect, self.limit)
+            yield from pacsv.open_csv(self.text, *self.options)
+
+    @property
+    def n_quotes(self) -> int:
+        """The double quotes in the bytes parsed so far."""
+        if self.chunked is not None:
+            return self.chunked.n_quotes
+        return self.text.n_quotes if self.text is not None else 0
 
     def hexdigest(self) -> str | None:
         """The SHA-256 of the whole file if it was hashed and read to its end."""
@@ -309,17 +325,19 @@ def _first_block_types(
     read: pacsv.ReadOptions,
     parse: pacsv.ParseOptions,
     convert: pacsv.ConvertOptions,
+    limits: ReadLimits,
 ) -> pa.Schema | None:
     """The types Arrow infers from the first block; typed blocks parse ~25% faster after."""
     first_read = pacsv.ReadOptions(
         column_names=read.column_names,
         skip_rows=read.skip_rows,
         encoding=read.encoding,
-        block_size=min(read.block_size, 1 << 20),
+        block_size=max(min(read.block_size, 1 << 20), dialect.min_block),
         use_threads=False,  # no read-ahead: only the first block is parsed
     )
     with _HashingReader(path, False, None) as raw:
-        reader = pacsv.open_csv(_open_text(raw, dialect), first_read, parse, convert)
+        text = _open_text(raw, dialect, limits.max_decompressed_bytes)
+        reader = pacsv.open_csv(text, first_read, parse, convert)
         schema = reader.schema
     if any(is_binary(t) for t in schema.types):
         return None  # bytes that are not valid text: the whole-file reader re-decodes

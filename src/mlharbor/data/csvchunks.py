@@ -81,6 +81,8 @@ class ChunkedCsv:
         self.on_bytes, self.chunk_bytes = on_bytes, chunk_bytes
         self.workers = workers or min(4, os.cpu_count() or 1)
         self.done = self.total = 0
+        #: Double quotes in the bytes read so far (an odd count may mean an unclosed quote).
+        self.n_quotes = 0
 
     def hexdigest(self) -> str | None:
         """The SHA-256 of the whole file, once every chunk was read (else ``None``)."""
@@ -125,6 +127,7 @@ class ChunkedCsv:
                 if end == 0:  # a line longer than a chunk: Arrow's reader copes with it
                     raise pa.ArrowInvalid("a line longer than a chunk")
             chunk = memoryview(data)[:end]
+            self.n_quotes += data.count(b'"', 0, end)
             self._read(chunk)
             offset += end
             yield chunk
@@ -136,6 +139,7 @@ class ChunkedCsv:
             if len(head) < self.total:
                 raise pa.ArrowInvalid("the header line is longer than the chunked reader reads")
             end = len(head)
+        self.n_quotes += head.count(b'"', 0, end)
         self._read(memoryview(head)[:end])
         return end
 

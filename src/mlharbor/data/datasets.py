@@ -32,8 +32,9 @@ from mlharbor.config import Settings
 from mlharbor.data.convert import Converted, convert_file
 from mlharbor.data.fetch import fetch
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
+from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
-from mlharbor.data.schema import DatasetSchema, infer_schema
+from mlharbor.data.schema import DatasetSchema, SemanticType, check_override, infer_schema
 from mlharbor.errors import (
     ConflictError,
     InvalidInputError,
@@ -50,6 +51,12 @@ from mlharbor.store.orm import (
     RegisteredModel,
 )
 
+_CHECKED = {
+    SemanticType.NUMERIC,
+    SemanticType.INTEGER_CATEGORICAL,
+    SemanticType.BOOLEAN,
+    SemanticType.DATETIME,
+}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 Progress = Callable[[float, str], None]
 
@@ -152,6 +159,12 @@ class DatasetService:
         self.sessions = sessions
         self.artifacts = artifacts
         self.staging_dir = settings.data_dir / "uploads"
+        self.limits = ReadLimits(
+            max_columns=settings.max_columns,
+            max_rows=settings.max_rows,
+            max_decompressed_bytes=settings.resolved_max_decompressed_bytes(),
+            max_json_depth=settings.max_json_depth,
+        )
 
     # ------------------------------------------------------------ ingest
 
@@ -219,7 +232,7 @@ class DatasetService:
                 path,
                 staged,
                 filename,
-                max_columns=self.settings.max_columns,
+                limits=self.limits,
                 sha256=sha256,
                 on_bytes=lambda done, total: report(0.05 + 0.85 * done / max(total, 1), "reading"),
             )
@@ -307,7 +320,9 @@ class DatasetService:
         """Ingest JSON records (a list of objects) or columns (an object of lists)."""
         check_name(name)
         notes: list[str] = []
-        table = check_table(records_to_table(records), notes, self.settings.max_columns)
+        table = check_table(
+            records_to_table(records), notes, self.settings.max_columns, self.settings.max_rows
+        )
         digest = hashlib.sha256(
             json.dumps(records, sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -499,6 +514,14 @@ class DatasetService:
             schema.override(
                 column, semantic_type=change.get("semantic_type"), role=change.get("role")
             )
+        # A type the stored values cannot take would only fail later, inside training.
+        typed = [c for c, change in changes.items() if change.get("semantic_type") in _CHECKED]
+        if typed:
+            data = self.read_table(target, columns=typed)
+            for column in typed:
+                check_override(
+                    data.column(column), schema.column(column), changes[column]["semantic_type"]
+                )
         with transaction(self.sessions) as session:
             row = session.get(DatasetVersion, target.id)
             if row is None:

@@ -10,6 +10,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -20,12 +21,17 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
+from mlharbor.data.limits import (
+    Bounded,
+    ReadLimits,
+    check_rows,
+)
 from mlharbor.errors import InvalidInputError, UnsupportedFormatError
 
 HEAD_BYTES = 1 << 16
+#: How far into a file its header line is looked for (10,000 long column names fit).
+MAX_HEADER_BYTES = 16 << 20
 BytesRead = Callable[[int, int], None]
 
 
@@ -59,6 +65,8 @@ _MAGIC = (
     (b"Rar!", "a RAR archive"),
     (b"7z\xbc\xaf", "a 7-Zip archive"),
     (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard archive"),
 )
 SUPPORTED = "CSV/TSV (optionally gzip-compressed), Parquet, JSON, JSON Lines or Excel .xlsx"
 
@@ -120,7 +128,7 @@ def read_table(
     path: Path,
     filename: str | None = None,
     *,
-    max_columns: int = 10_000,
+    limits: ReadLimits | None = None,
     on_bytes: BytesRead | None = None,
 ) -> ReadResult:
     """Read a CSV/TSV, Parquet, JSON, JSON Lines or Excel file into an Arrow table.
@@ -131,33 +139,37 @@ def read_table(
         The local file.
     filename : str, optional
         The name the user gave the file (its extension helps detect the format).
-    max_columns : int
-        The widest table accepted.
+    limits : ReadLimits, optional
+        The widest and longest table accepted, and what a file may expand into.
     on_bytes : callable, optional
         Called with ``(bytes_read, total_bytes)`` while a text file is parsed.
 
     Raises
     ------
     InvalidInputError
-        The file is empty, has no data rows, ragged rows, duplicate column names, too many
-        columns, or cannot be parsed; the message says which and where.
+        The file is empty, has no data rows, ragged rows, an unclosed quote, JSON nested too
+        deep, too many columns, or cannot be parsed; the message says which and where.
+    PayloadTooLargeError
+        More rows than ``limits.max_rows``, or it decompresses past
+        ``limits.max_decompressed_bytes``; it is not read further.
     UnsupportedFormatError
         The file is not a table (an image, an archive, an unknown extension...).
     """
+    limits = limits or ReadLimits()
     fmt = detect_format(path, filename)
-    reader = {
-        SourceFormat.CSV: read_csv_table,
-        SourceFormat.PARQUET: _read_parquet,
-        SourceFormat.JSON: _read_json,
-        SourceFormat.JSONL: _read_jsonl,
-        SourceFormat.EXCEL: _read_excel,
-    }[fmt]
-    result = read_csv_table(path, on_bytes=on_bytes) if fmt is SourceFormat.CSV else reader(path)
-    result.table = check_table(result.table, result.notes, max_columns)
+    if fmt is SourceFormat.CSV:
+        result = read_csv_table(path, limits=limits, on_bytes=on_bytes)
+    else:
+        from mlharbor.data import formats  # it builds on this module
+
+        result = formats.READERS[fmt](path, limits)
+    result.table = check_table(result.table, result.notes, limits.max_columns, limits.max_rows)
     return result
 
 
-def check_table(table: pa.Table, notes: list[str], max_columns: int) -> pa.Table:
+def check_table(
+    table: pa.Table, notes: list[str], max_columns: int, max_rows: int | None = None
+) -> pa.Table:
     """Give every column a unique usable name and check the size; notes record renames."""
     names = check_names(table.column_names, notes, max_columns)
     table = table.rename_columns(names)
@@ -165,6 +177,8 @@ def check_table(table: pa.Table, notes: list[str], max_columns: int) -> pa.Table
         raise InvalidInputError(
             f"the file has a header ({table.num_columns} columns) but no data rows"
         )
+    if max_rows is not None:
+        check_rows(table.num_rows, max_rows)
     return table
 
 
@@ -186,18 +200,43 @@ def _name_columns(names: list[str], notes: list[str]) -> list[str]:
         if not name:
             cleaned[i] = f"column_{i + 1}"
             notes.append(f"column {i + 1} had no name; it is called {cleaned[i]!r}")
-    seen: dict[str, list[int]] = {}
-    for i, name in enumerate(cleaned):
-        seen.setdefault(name, []).append(i + 1)
-    dupes = {n: pos for n, pos in seen.items() if len(pos) > 1}
-    if dupes:
-        desc = "; ".join(
-            f"{n!r} at columns {', '.join(map(str, pos))}" for n, pos in list(dupes.items())[:5]
-        )
-        raise InvalidInputError(
-            f"column names must be unique; duplicated: {desc}", duplicates=sorted(dupes)
-        )
-    return cleaned
+    return dedupe_names(cleaned, notes)
+
+
+def dedupe_names(names: list[str], notes: list[str]) -> list[str]:
+    """Rename repeated column names as pandas does (``a``, ``a.1``, ``a.2``...).
+
+    A new name never takes one that is already a column's (with ``a, a, a.1`` the second
+    ``a`` becomes ``a.2``). A note tells the user which columns were renamed.
+    """
+    taken = set(names)
+    if len(taken) == len(names):
+        return names
+    seen: dict[str, int] = {}
+    renamed: dict[str, list[str]] = {}
+    out = []
+    for name in names:
+        if name not in seen:
+            seen[name] = 0
+            out.append(name)
+            continue
+        k = seen[name]
+        while True:
+            k += 1
+            candidate = f"{name}.{k}"
+            if candidate not in taken:
+                break
+        seen[name] = k
+        taken.add(candidate)
+        renamed.setdefault(name, [name]).append(candidate)
+        out.append(candidate)
+    desc = "; ".join(
+        f"{name!r} {len(new)} times, now {', '.join(map(repr, new))}"
+        for name, new in list(renamed.items())[:5]
+    )
+    more = f" (and {len(renamed) - 5} more names)" if len(renamed) > 5 else ""
+    notes.append(f"warning: duplicate column names were renamed: {desc}{more}")
+    return out
 
 
 # ---------------------------------------------------------------- CSV
@@ -212,6 +251,8 @@ class CsvDialect:
     header_lines: int
     compressed: bool
     multiline: bool = False
+    #: Arrow's block size must hold the longest line: at least this.
+    min_block: int = 0
 
 
 class _Counting(io.RawIOBase):
@@ -230,20 +271,41 @@ class _Counting(io.RawIOBase):
         return n
 
 
-def _open_bytes(path: Path, compressed: bool, report: BytesRead | None = None) -> io.BufferedIOBase:
-    raw = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
-    if report is None:
-        return raw  # type: ignore[return-value]
-    return io.BufferedReader(_Counting(raw, path.stat().st_size, report), 1 << 20)
+def open_bytes(
+    path: Path, compressed: bool, limit: int, report: BytesRead | None = None
+) -> Bounded:
+    """The file's (decompressed) bytes, refused past ``limit`` as they are read."""
+    raw: Any = open(path, "rb")  # noqa: SIM115 - closed with the returned reader
+    if report is not None:
+        raw = io.BufferedReader(_Counting(raw, path.stat().st_size, report), 1 << 20)
+    if compressed:
+        return Bounded(gzip.GzipFile(fileobj=raw, mode="rb"), limit, owns=raw)
+    return Bounded(raw, limit)
 
 
-def sniff_csv(path: Path) -> CsvDialect:
+def _read_head(fh: Any) -> tuple[bytes, bool]:
+    """The first bytes of a file, its whole first line however long, and whether that is all.
+
+    A header longer than ``HEAD_BYTES`` (thousands of columns) is read to its end, with
+    ``HEAD_BYTES`` more after it for the guesses made from the first rows.
+    """
+    head = fh.read(HEAD_BYTES)
+    chunk = head
+    while chunk and b"\n" not in chunk and b"\r" not in chunk and len(head) < MAX_HEADER_BYTES:
+        chunk = fh.read(len(head))
+        head += chunk
+    if len(head) > HEAD_BYTES:
+        head += fh.read(HEAD_BYTES)
+    return head, not fh.read(1)
+
+
+def sniff_csv(path: Path, limit: int = ReadLimits.max_decompressed_bytes) -> CsvDialect:
     """Detect the encoding, delimiter, decimal mark and header of a delimited text file."""
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"
     try:
-        with _open_bytes(path, compressed) as fh:
-            head = fh.read(HEAD_BYTES)
+        with open_bytes(path, compressed, limit) as fh:
+            head, at_end = _read_head(fh)
     except (OSError, EOFError) as exc:
         raise InvalidInputError(f"the gzip-compressed file is damaged: {exc}")
     if b"\x00" in head:
@@ -254,7 +316,7 @@ def sniff_csv(path: Path) -> CsvDialect:
     if not text.strip():
         raise InvalidInputError("the file is empty (only white space)")
     lines = text.splitlines()
-    if len(head) == HEAD_BYTES and len(lines) > 1:
+    if not at_end and len(lines) > 1:
         lines = lines[:-1]  # the last line of a partial read may be cut
     delimiter = _guess_delimiter(lines[:200])
     header_rows = list(csv.reader(io.StringIO("\n".join(lines[:1])), delimiter=delimiter))
@@ -263,7 +325,8 @@ def sniff_csv(path: Path) -> CsvDialect:
     # Fewer records than lines means quoted values span lines; the parser must know.
     n_records = sum(1 for _ in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
     multiline = n_records < len(lines)
-    return CsvDialect(encoding, delimiter, decimal, header, 1, compressed, multiline)
+    min_block = 4 * max(len(line.encode("utf-8", errors="replace")) for line in lines[:200])
+    return CsvDialect(encoding, delimiter, decimal, header, 1, compressed, multiline, min_block)
 
 
 def _decode_head(head: bytes) -> tuple[str, str]:
@@ -286,7 +349,10 @@ def _decode_head(head: bytes) -> tuple[str, str]:
 def _guess_delimiter(lines: list[str]) -> str:
     best, best_score = ",", (0.0, 0)
     for delim in (",", ";", "\t", "|"):
-        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        except csv.Error:  # a field over csv's size limit: not the delimiter of a long line
+            continue
         if not counts:
             continue
         mode = max(set(counts), key=counts.count)
@@ -335,6 +401,7 @@ def csv_options(
         column_names=[f"f{i}" for i in range(len(dialect.header))],
         skip_rows=dialect.header_lines,
         encoding="utf8" if dialect.encoding in ("utf-8", "utf-8-sig") else dialect.encoding,
+        block_size=max(1 << 20, dialect.min_block),
     )
     parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
     convert = pacsv.ConvertOptions(
@@ -344,90 +411,133 @@ def csv_options(
 
 
 def read_csv_table(
-    path: Path, dialect: CsvDialect | None = None, on_bytes: BytesRead | None = None
+    path: Path,
+    dialect: CsvDialect | None = None,
+    on_bytes: BytesRead | None = None,
+    *,
+    limits: ReadLimits | None = None,
 ) -> ReadResult:
     """Read a whole delimited text file, types inferred over all of it; errors say where."""
-    dialect = dialect or sniff_csv(path)
+    limits = limits or ReadLimits()
+    dialect = dialect or sniff_csv(path, limits.max_decompressed_bytes)
     notes = csv_notes(dialect)
     if not dialect.header:
         raise InvalidInputError("the file has no header row")
     read, parse, convert = csv_options(dialect)
     try:
-        with _open_bytes(path, dialect.compressed, on_bytes) as fh:
-            source = fh
+        with open_bytes(path, dialect.compressed, limits.max_decompressed_bytes, on_bytes) as fh:
             if dialect.encoding == "utf-8-sig":
-                source.read(len(codecs.BOM_UTF8))
-            table = pacsv.read_csv(source, read, parse, convert)
+                fh.read(len(codecs.BOM_UTF8))
+            table = pacsv.read_csv(fh, read, parse, convert)
+            quotes = fh.n_quotes
     except pa.ArrowInvalid as exc:
         text = str(exc)
         if "Expected" in text and "columns" in text:
-            error = _ragged_row_error(path, dialect)
+            error = find_bad_record(path, dialect, limits)
             if error is not None:
                 raise error
             if not dialect.multiline:  # a quoted value spans lines after the sniffed head
                 dialect.multiline = True
-                return read_csv_table(path, dialect)
-            raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+                return read_csv_table(path, dialect, limits=limits)
+            raise InvalidInputError(f"the CSV file could not be parsed: {short(text)}")
         if "UTF8" in text or "UTF-8" in text:
-            return _read_csv_as(path, dialect, "cp1252", notes)
-        raise InvalidInputError(f"the CSV file could not be parsed: {_short(text)}")
+            return _read_csv_as(path, dialect, "cp1252", notes, limits)
+        raise InvalidInputError(f"the CSV file could not be parsed: {short(text)}")
+    check_quotes(quotes, path, dialect, limits)
+    check_rows(table.num_rows, limits.max_rows)
     if dialect.encoding.startswith("utf-8") and any(
         pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types
     ):
         # Arrow reads invalid UTF-8 as bytes: the body is in another encoding than the head.
-        return _read_csv_as(path, dialect, "cp1252", notes)
+        return _read_csv_as(path, dialect, "cp1252", notes, limits)
     table = table.rename_columns(dialect.header)
     return ReadResult(table, SourceFormat.CSV, notes)
 
 
-def _read_csv_as(path: Path, dialect: CsvDialect, encoding: str, notes: list[str]) -> ReadResult:
+def _read_csv_as(
+    path: Path, dialect: CsvDialect, encoding: str, notes: list[str], limits: ReadLimits
+) -> ReadResult:
     """Re-read a file whose head looked like UTF-8 but whose body is not."""
     dialect.encoding = encoding
     notes.insert(0, f"the file is not valid UTF-8; read it as {encoding}")
     read = pacsv.ReadOptions(
-        skip_rows=1, column_names=[f"f{i}" for i in range(len(dialect.header))], encoding=encoding
+        skip_rows=1,
+        column_names=[f"f{i}" for i in range(len(dialect.header))],
+        encoding=encoding,
+        block_size=max(1 << 20, dialect.min_block),
     )
     parse = pacsv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=dialect.multiline)
     convert = pacsv.ConvertOptions(decimal_point=dialect.decimal, strings_can_be_null=True)
     try:
-        with _open_bytes(path, dialect.compressed) as fh:
+        with open_bytes(path, dialect.compressed, limits.max_decompressed_bytes) as fh:
             table = pacsv.read_csv(fh, read, parse, convert)
+            quotes = fh.n_quotes
     except pa.ArrowInvalid as exc:
-        raise InvalidInputError(f"the CSV file could not be parsed: {_short(str(exc))}")
+        raise InvalidInputError(f"the CSV file could not be parsed: {short(str(exc))}")
+    check_quotes(quotes, path, dialect, limits)
+    check_rows(table.num_rows, limits.max_rows)
     return ReadResult(table.rename_columns(dialect.header), SourceFormat.CSV, notes)
 
 
-def _ragged_row_error(path: Path, dialect: CsvDialect) -> InvalidInputError | None:
-    """Find the first row whose field count differs from the header's, with its line."""
+def check_quotes(quotes: int, path: Path, dialect: CsvDialect, limits: ReadLimits) -> None:
+    """Refuse a file that ends inside a quoted value, given how many quotes it has.
+
+    Arrow reads an unclosed quote as a value running to the end of the file; an even
+    number of quotes rules that out at no cost, an odd one (a stray quote inside a value
+    also makes one) is checked record by record.
+    """
+    if quotes % 2:
+        error = find_bad_record(path, dialect, limits)
+        if error is not None:
+            raise error
+
+
+#: Read after the last line: it ends up inside a value only if the file ends inside quotes.
+_END_MARK = "\ue000end of file\ue000"
+
+
+def find_bad_record(
+    path: Path, dialect: CsvDialect, limits: ReadLimits
+) -> InvalidInputError | None:
+    """The first ragged row (with its line), or a quote still open at the end of the file
+    (with the line where it opened); ``None`` if the file has neither."""
     expected = len(dialect.header)
     codec = "utf-8-sig" if dialect.encoding == "utf-8-sig" else dialect.encoding
-    with _open_bytes(path, dialect.compressed) as raw:
+    # A quote left open makes one value of the rest of the file: let csv read it whole.
+    csv.field_size_limit(max(csv.field_size_limit(), min(limits.max_decompressed_bytes, 2**31 - 1)))
+    with open_bytes(path, dialect.compressed, limits.max_decompressed_bytes) as raw:
         text = io.TextIOWrapper(raw, encoding=codec, errors="replace", newline="")
-        reader = csv.reader(text, delimiter=dialect.delimiter)
+        reader = csv.reader(itertools.chain(text, [_END_MARK]), delimiter=dialect.delimiter)
+        ended = 0  # the line the previous record ended on
         for row in reader:
-            if row and len(row) != expected and reader.line_num > 1:
+            start, ended = ended + 1, reader.line_num
+            if row == [_END_MARK]:
+                return None
+            if row and row[-1].endswith(_END_MARK):
+                line = start + sum(_line_breaks(value) for value in row[:-1])
+                return InvalidInputError(
+                    f"line {line} opens a quoted value that is never closed: the quote "
+                    "runs to the end of the file",
+                    line=line,
+                )
+            if row and len(row) != expected and start > 1:
                 sample = dialect.delimiter.join(row)[:80]
                 return InvalidInputError(
-                    f"line {reader.line_num} has {len(row)} fields but the header has "
-                    f"{expected}: {sample!r}",
-                    line=reader.line_num,
+                    f"line {ended} has {len(row)} fields but the header has {expected}: {sample!r}",
+                    line=ended,
                 )
     return None
 
 
-def _short(text: str, limit: int = 300) -> str:
+def _line_breaks(value: str) -> int:
+    return value.count("\n") + value.count("\r") - value.count("\r\n")
+
+
+def short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-# ---------------------------------------------------------------- other formats
-
-
-def _read_parquet(path: Path) -> ReadResult:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InvalidInputError(f"the Parquet file could not be read: {_short(str(exc))}")
-    return ReadResult(table, SourceFormat.PARQUET)
+# ---------------------------------------------------------------- JSON records
 
 
 def records_to_table(records: Any) -> pa.Table:
@@ -464,48 +574,3 @@ def _to_array(values: list[Any]) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         # Mixed kinds of value (numbers and text) in one column: keep them all as text.
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _read_json(path: Path) -> ReadResult:
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"the JSON file is not valid JSON: {exc}")
-    return ReadResult(records_to_table(data), SourceFormat.JSON)
-
-
-def _read_jsonl(path: Path) -> ReadResult:
-    try:
-        table = pajson.read_json(path)
-        if not any(pa.types.is_struct(t) or pa.types.is_list(t) for t in table.schema.types):
-            return ReadResult(table, SourceFormat.JSONL)
-    except pa.ArrowInvalid:
-        pass
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"line {number} is not valid JSON: {exc.msg}", line=number)
-    return ReadResult(records_to_table(records), SourceFormat.JSONL)
-
-
-def _read_excel(path: Path) -> ReadResult:
-    import pandas as pd
-
-    try:
-        sheets = pd.ExcelFile(path, engine="openpyxl")
-        frame = pd.read_excel(sheets, sheet_name=sheets.sheet_names[0])
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise InvalidInputError(f"the Excel file could not be read: {_short(str(exc))}")
-    notes = []
-    if len(sheets.sheet_names) > 1:
-        notes.append(f"read the first sheet {sheets.sheet_names[0]!r} of {len(sheets.sheet_names)}")
-    frame.columns = ["" if str(c).startswith("Unnamed: ") else str(c) for c in frame.columns]
-    frame = frame.convert_dtypes(dtype_backend="pyarrow")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return ReadResult(table, SourceFormat.EXCEL, notes)

@@ -434,3 +434,87 @@ def parse_datetimes(column: pa.ChunkedArray | pa.Array, schema: ColumnSchema) ->
         strings = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
         fmt = _best_datetime_format(_sample_strings(_as_strings(strings))) or "%Y-%m-%d"
     return pc.strptime(column, format=fmt, unit="s", error_is_null=True)
+
+
+#: Text that reads as a finite number (or NaN, a missing value) when scikit-learn casts it;
+#: infinity passes the cast but no estimator takes it.
+_NUMBER = r"^\s*([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan)\s*$"
+_SHOWN = 5
+
+
+def check_override(column: pa.ChunkedArray, schema: ColumnSchema, semantic_type: str) -> None:
+    """Refuse to make ``column`` numeric, boolean or a date when its values are not.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the column, how many values do not fit and the first few of them.
+    """
+    kind = SemanticType(semantic_type)
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column, typ = column.cast(typ.value_type), typ.value_type
+    textual = pa.types.is_string(typ) or pa.types.is_large_string(typ)
+    values = column.drop_null()
+    if kind in (SemanticType.NUMERIC, SemanticType.INTEGER_CATEGORICAL):
+        if _is_number(typ) or pa.types.is_boolean(typ):
+            return
+        bad = _unmatched(values, _NUMBER, ignore_case=True) if textual else values
+        _refuse(schema.name, kind, "numbers", bad)
+    elif kind == SemanticType.BOOLEAN:
+        if pa.types.is_boolean(typ):
+            return
+        if _is_number(typ):
+            bad = values.filter(pc.invert(pc.is_in(values, pa.array([0, 1], typ))))
+        elif textual:
+            tokens = pa.array([*BOOLEAN_TOKENS, "1", "0", "1.0", "0.0"])
+            lowered = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+            bad = values.filter(pc.invert(pc.is_in(lowered, tokens)))
+        else:
+            bad = values
+        _refuse(schema.name, kind, "true/false values (true, yes, 1...)", bad)
+    elif kind == SemanticType.DATETIME:
+        if pa.types.is_temporal(typ):
+            return
+        if not textual:
+            _refuse(schema.name, kind, "dates", values)
+            return
+        strings = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        fmt = schema.datetime_format or _best_datetime_format(_sample_strings(strings))
+        fmt = fmt or _most_dates_format(strings)
+        parsed = pc.strptime(strings, format=fmt, unit="s", error_is_null=True)
+        _refuse(schema.name, kind, f"dates ({fmt})", strings.filter(pc.is_null(parsed)))
+        schema.datetime_format = fmt
+
+
+def _is_number(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
+
+
+def _unmatched(values: pa.ChunkedArray, pattern: str, *, ignore_case: bool) -> pa.ChunkedArray:
+    matched = pc.match_substring_regex(values, pattern, ignore_case=ignore_case)
+    return values.filter(pc.invert(matched))
+
+
+def _most_dates_format(strings: pa.Array) -> str:
+    probe = _sample_strings(strings)
+    counts = {
+        fmt: len(probe) - pc.strptime(probe, format=fmt, unit="s", error_is_null=True).null_count
+        for fmt in DATETIME_FORMATS
+    }
+    return max(counts, key=lambda fmt: counts[fmt])
+
+
+def _refuse(name: str, kind: SemanticType, what: str, bad: pa.ChunkedArray | pa.Array) -> None:
+    if len(bad) == 0:
+        return
+    shown = ", ".join(repr(v) for v in bad.slice(0, _SHOWN).to_pylist())
+    more = f" (and {len(bad) - _SHOWN:,} more)" if len(bad) > _SHOWN else ""
+    raise InvalidInputError(
+        f"column {name!r} cannot be {kind.value}: {len(bad):,} value(s) are not {what}, "
+        f"e.g. {shown}{more}",
+        column=name,
+        semantic_type=kind.value,
+        n_invalid=len(bad),
+        examples=bad.slice(0, _SHOWN).to_pylist(),
+    )
