@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         True, description="Serve with onnxruntime when a model converts and agrees with sklearn."
     )
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
+    max_json_body_bytes: int = Field(
+        32 << 20, description="Largest request body that is not a file upload (JSON, CSV)."
+    )
+    max_json_depth: int = Field(64, ge=1, le=512, description="Deepest nesting of JSON input.")
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")
     dask_address: str | None = Field(None, description="Dask scheduler, e.g. tcp://host:8786.")
