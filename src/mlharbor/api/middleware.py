@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
 import anyio.to_thread
-from fastapi import params
-from fastapi.dependencies.utils import get_flat_dependant
-from fastapi.routing import APIRoute
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlharbor.api.observability import request_id_var
@@ -18,19 +15,28 @@ from mlharbor.api.problems import PROBLEM, TITLES
 from mlharbor.config import Settings
 from mlharbor.limits import INLINE_PARSE_BYTES, depth_error, json_depth_over
 
-#: Set in the request state once the middleware has checked a JSON body's depth, so that
-#: the route does not scan it again.
-DEPTH_CHECKED = "json_depth_checked"
+#: Routes that read their own body and check its depth as they parse it (prediction, in
+#: its own shapes and MLflow's errors): their bodies are streamed to them, not read here.
+SELF_PARSING = ("/predict", "/invocations")
 #: The upload limit allows this much more for the multipart framing around the file.
 FRAMING = 1 << 20
 
 
-def _takes_files(route: APIRoute) -> bool:
-    """Whether a route reads a file upload (multipart with a ``File`` parameter)."""
-    return any(
-        isinstance(field.field_info, params.File)
-        for field in get_flat_dependant(route.dependant).body_params
-    )
+#: The routes that take a file upload (multipart): they alone may send MLHARBOR_MAX_UPLOAD_BYTES.
+#: A table, not a look at each route, because the router does not expose its routes to a
+#: middleware; tests/security/test_request_bounds.py checks it against every multipart
+#: operation of the OpenAPI document.
+UPLOAD_PATHS = re.compile(
+    r"/api/v1/datasets"
+    r"|/api/v1/models/[^/]+/versions"
+    r"|/api/v1/models/[^/]+/[^/]+/score/upload"
+    r"|/train|/predict"  # the Mini-ML platform's forms
+)
+
+
+def is_upload(method: str, path: str) -> bool:
+    """Whether ``method path`` is a route that takes a file upload."""
+    return method == "POST" and UPLOAD_PATHS.fullmatch(path) is not None
 
 
 def _is_json(headers: dict[bytes, bytes]) -> bool:
@@ -43,7 +49,7 @@ def _is_json(headers: dict[bytes, bytes]) -> bool:
 class BodyLimitMiddleware:
     """Bound each request's body before any route parses it.
 
-    File uploads (routes with a ``File`` parameter) may send ``max_upload_bytes``; every other
+    File uploads (:data:`UPLOAD_PATHS`) may send ``max_upload_bytes``; every other
     body (JSON, CSV, forms) ``max_json_body_bytes``, so that a prediction cannot be as large as
     an upload. Over the limit, declared or streamed, is a 413 naming the limit and its
     setting. A JSON body is read whole (it is bounded) and refused with 422 when nested deeper
@@ -56,26 +62,25 @@ class BodyLimitMiddleware:
         self.json_limit = settings.max_json_body_bytes
         self.upload_limit = settings.max_upload_bytes
         self.max_depth = settings.max_json_depth
-        self._uploads: list[APIRoute] | None = None
-
-    def _is_upload(self, scope: Scope) -> bool:
-        if self._uploads is None:
-            routes = getattr(scope.get("app"), "routes", [])
-            self._uploads = [r for r in routes if isinstance(r, APIRoute) and _takes_files(r)]
-        return any(route.matches(scope)[0] is Match.FULL for route in self._uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        upload = self._is_upload(scope)
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        upload = is_upload(scope.get("method", ""), path)
         limit = self.upload_limit + FRAMING if upload else self.json_limit
         declared = headers.get(b"content-length")
         if declared and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             await self._reject(send, scope, upload)
             return
-        if not upload and _is_json(headers) and scope.get("method") not in ("GET", "HEAD"):
+        if (
+            not upload
+            and _is_json(headers)
+            and scope.get("method") not in ("GET", "HEAD")
+            and not path.endswith(SELF_PARSING)
+        ):
             await self._checked_json(scope, receive, send, limit)
             return
         seen = 0
@@ -131,7 +136,6 @@ class BodyLimitMiddleware:
             error = depth_error(self.max_depth)
             await _problem(send, scope, 422, error.code, error.message, max_depth=self.max_depth)
             return
-        scope.setdefault("state", {})[DEPTH_CHECKED] = True
         request = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([request], receive), send)
 

@@ -53,12 +53,11 @@ def parse_json(data: bytes, max_depth: int | None = None) -> Any:
             raise InvalidInputError("the JSON body is nested too deeply to parse") from None
 
 
-def frame_from_body(data: bytes, ctype: str, limit: int, max_depth: int | None) -> Any:
+def frame_from_body(data: bytes, ctype: str, limit: int, max_depth: int) -> Any:
     """A prediction body as a DataFrame, ``[record]`` or ``{column: values}``, whatever
     accepted shape it came in; CSV for ``text/csv``, JSON otherwise. Synchronous, so that the
     caller decides where a big body is parsed.
-
-    ``max_depth`` of ``None`` when the depth was already checked (by the API middleware).
+    JSON nested deeper than ``max_depth`` is refused before it is parsed.
     """
     if ctype in ("text/csv", "application/csv"):
         # Counted before parsing, so a million-row body is refused without building a frame.

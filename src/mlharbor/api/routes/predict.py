@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.deps import HubDep
-from mlharbor.api.middleware import DEPTH_CHECKED
 from mlharbor.api.schemas import Problem
 from mlharbor.config import Settings
 from mlharbor.errors import HarborError
@@ -61,8 +60,7 @@ async def read_frame(request: Request, settings: Settings) -> Any:
     """
     data = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    checked = getattr(request.state, DEPTH_CHECKED, False)
-    depth = None if checked else settings.max_json_depth
+    depth = settings.max_json_depth
     parse = partial(frame_from_body, data, ctype, settings.max_predict_rows, depth)
     return parse() if len(data) <= INLINE_PARSE_BYTES else await run_in_threadpool(parse)
 
