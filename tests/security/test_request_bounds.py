@@ -110,6 +110,10 @@ def test_a_40_mb_prediction_is_refused_before_its_body_is_read(live_sqlite: Live
     assert "33,554,432 bytes" in problem["detail"]
     assert "MLHARBOR_MAX_JSON_BODY_BYTES" in problem["detail"]
     assert psutil.Process().memory_info().rss - rss < 16 << 20
+    mlflow = head.replace(PREDICT, "/api/v1/models/iris/latest/invocations")
+    status, error = raw_request(live_sqlite.url, mlflow, b"{")
+    assert status == 413 and error["error_code"] == "BAD_REQUEST"
+    assert "MLHARBOR_MAX_JSON_BODY_BYTES" in error["message"]
 
 
 def test_a_streamed_body_over_the_limit_is_413_and_nothing_is_stored(

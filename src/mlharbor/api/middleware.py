@@ -162,7 +162,8 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 async def _problem(
     send: Send, scope: Scope, status: int, code: str, detail: str, **extra: Any
 ) -> None:
-    """Answer with problem+json before the app has seen the request."""
+    """Answer with problem+json before the app has seen the request (MLflow's error shape on
+    its scoring route, ``/invocations``)."""
     body: dict[str, Any] = {
         "type": f"https://mlharbor.dev/problems/{code}",
         "title": TITLES.get(status, "Error"),
@@ -174,13 +175,16 @@ async def _problem(
     request_id = scope.get("state", {}).get("request_id")
     if request_id:
         body["request_id"] = request_id
+    ctype = PROBLEM
+    if scope["path"].endswith("/invocations"):
+        body, ctype = {"error_code": "BAD_REQUEST", "message": detail}, "application/json"
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", PROBLEM.encode()),
+                (b"content-type", ctype.encode()),
                 (b"content-length", str(len(payload)).encode()),
                 (b"connection", b"close"),
             ],
