@@ -50,8 +50,11 @@ class Settings(BaseSettings):
         None, description="Most bytes a file may decompress to; default 20 × max_upload_bytes."
     )
     max_rows: int = Field(100_000_000, description="Longest accepted dataset, in rows.")
+    max_json_body_bytes: int = Field(
+        32 << 20, description="Largest request body that is not a file upload (JSON, CSV)."
+    )
     max_json_depth: int = Field(
-        64, description="Deepest JSON nesting accepted in a body, message or file."
+        64, ge=1, le=512, description="Deepest JSON nesting accepted in a body, message or file."
     )
 
     workers: int = Field(2, description="Processes in the embedded local worker pool.")

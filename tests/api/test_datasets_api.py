@@ -93,7 +93,9 @@ def test_bad_uploads_get_a_clear_4xx_and_store_nothing(
 def test_upload_over_the_limit_is_413_and_stores_nothing(tmp_path: Path) -> None:
     from mlharbor.config import Settings
 
-    settings = Settings(data_dir=tmp_path / "d", max_upload_bytes=10_000)
+    settings = Settings(
+        data_dir=tmp_path / "d", max_upload_bytes=10_000, max_json_body_bytes=10_000
+    )
     with Hub.open(settings) as hub:
         for live in serve(hub):
             with live.client() as api:

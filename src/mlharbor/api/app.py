@@ -82,8 +82,7 @@ def create_app(
         app.state.hub = hub
         app.state.metrics.hub = hub
     problems.install(app)
-    # Multipart framing adds a little to the file itself.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + (1 << 20))
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(

@@ -8,12 +8,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlharbor.errors import HarborError
+from mlharbor.limits import MAX_ID
 
 log = logging.getLogger("mlharbor.api")
 PROBLEM = "application/problem+json"
+#: PostgreSQL's SQLSTATE for a number that does not fit its column.
+NUMERIC_OUT_OF_RANGE = "22003"
 TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
@@ -81,6 +85,23 @@ def install(app: FastAPI) -> None:
             )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, str(exc.detail), code, request)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # The body checks refuse deep JSON first; this is the net under them.
+        return problem(422, "the input is nested too deeply to process", "invalid_input", request)
+
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: DataError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) != NUMERIC_OUT_OF_RANGE:
+            return await _unexpected(request, exc)
+        # Ids and versions are checked against MAX_ID where they come in; this is the net.
+        return problem(
+            422,
+            f"a number in the request is out of range: ids and versions are at most {MAX_ID:,}",
+            "invalid_input",
+            request,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

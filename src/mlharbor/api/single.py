@@ -56,7 +56,7 @@ def create_model_app(
     )
     app.state.metrics = Metrics()
     problems.install(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + (1 << 20))
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(observability.router)

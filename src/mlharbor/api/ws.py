@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from mlharbor.api.auth import check
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
+from mlharbor.limits import INLINE_PARSE_BYTES, check_json_depth, depth_error
 
 log = logging.getLogger("mlharbor.ws")
 router = APIRouter()
@@ -62,15 +63,34 @@ def _error(code: str, message: str, request: dict[str, Any] | None) -> dict[str,
     return reply
 
 
+def _parse(raw: str, max_depth: int) -> Any:
+    """A message's JSON, refused (``InvalidInputError``) when nested deeper than allowed."""
+    check_json_depth(raw, max_depth)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise depth_error(max_depth) from None
+
+
 async def handle(hub: Hub, raw: str, ws: WebSocket) -> dict[str, Any]:
     """Answer one message: parse, dispatch, and turn any error into an error reply."""
     limit = hub.settings.max_ws_message_bytes
-    if len(raw) > limit:
+    size = len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
+    if size > limit:
         return _error(
-            "payload_too_large", f"the message is over the limit of {limit:,} bytes", None
+            "payload_too_large",
+            f"the message has {size:,} bytes; the limit is {limit:,} "
+            "(setting MLHARBOR_MAX_WS_MESSAGE_BYTES)",
+            None,
         )
     try:
-        msg = json.loads(raw)
+        if len(raw) > INLINE_PARSE_BYTES:
+            # Off the event loop, so that other sockets and requests are answered meanwhile.
+            msg = await run_in_threadpool(_parse, raw, hub.settings.max_json_depth)
+        else:
+            msg = _parse(raw, hub.settings.max_json_depth)
+    except HarborError as exc:
+        return _error(exc.code, exc.message, None)
     except json.JSONDecodeError as exc:
         return _error(
             "invalid_json",
@@ -113,7 +133,17 @@ async def websocket(ws: WebSocket) -> None:
     ws.state.send_lock = asyncio.Lock()
     try:
         while True:
-            raw = await ws.receive_text()
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                try:
+                    raw = (message.get("bytes") or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    error = _error("invalid_json", "a binary message must be UTF-8 JSON", None)
+                    await send(ws, error)
+                    continue
             await send(ws, await handle(hub, raw, ws))
     except WebSocketDisconnect:
         return

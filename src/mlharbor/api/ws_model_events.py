@@ -19,6 +19,7 @@ from mlharbor.data.schema import infer_schema
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.hub import Hub
 from mlharbor.jobs import follow_events
+from mlharbor.limits import MAX_ID
 from mlharbor.models import detect_task, train_model
 from mlharbor.prep import make_preprocessor
 from mlharbor.registry.records import split_model_ref, suggest_model_name
@@ -211,6 +212,8 @@ async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str,
 async def subscribe_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
     """Stream a job's events (from the start) on this socket."""
     job_id = require(msg, "job", int)
+    if not 1 <= job_id <= MAX_ID:  # no such id fits the database: never ask it
+        raise NotFoundError(f"job {job_id} does not exist", job_id=job_id)
     job = await asyncio.to_thread(hub.jobs.get, job_id)
     _start_forwarding(ws, hub, job_id)
     return {"job": job.to_dict()}

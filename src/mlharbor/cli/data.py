@@ -59,7 +59,10 @@ def serve(
         f"mlharbor serving on [bold]http://{host}:{port}[/] "
         f"(role: {role}, data: {settings.data_dir.resolve()}, docs: /docs)"
     )
-    uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="warning")
+    app = create_app(settings, role=role)
+    # uvicorn's own cap (16 MiB by default) would close bigger messages before the setting.
+    ws_max = settings.max_ws_message_bytes
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=ws_max)
 
 
 def refuse_open_bind(host: str, auth_enabled: bool, insecure: bool) -> None:

@@ -41,6 +41,7 @@ from mlharbor.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
+from mlharbor.limits import MAX_ID
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import (
@@ -439,7 +440,7 @@ class DatasetService:
     def _lookup(self, session: Session, ref: str | int) -> Dataset:
         text = str(ref)
         # isdigit() accepts '³'; ids are plain ASCII digits that fit the database's integers.
-        is_id = text.isascii() and text.isdigit() and len(text) <= 18
+        is_id = text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID
         query = select(Dataset).where(Dataset.id == int(text) if is_id else Dataset.name == text)
         row = session.scalar(query)
         if row is None:

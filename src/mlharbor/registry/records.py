@@ -130,7 +130,8 @@ def version_number(ref: int | str) -> int | None:
     if isinstance(ref, int):
         return ref
     match = VERSION_REF.match(str(ref).strip())
-    return int(match.group(1)) if match else None
+    # More digits than any version has (and than int() takes) name no version.
+    return int(match.group(1)) if match and len(match.group(1)) <= 18 else None
 
 
 def split_model_ref(text: str) -> tuple[str, str]:

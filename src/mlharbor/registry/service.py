@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
+from mlharbor.limits import MAX_ID
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
     ModelVersionRecord,
@@ -581,11 +582,13 @@ class ModelRegistry:
                     alias=str(ref),
                 )
             return session.get_one(ModelVersion, alias.version_id)
-        row = session.scalar(
-            select(ModelVersion).where(
-                ModelVersion.model_id == model.id, ModelVersion.version == number
+        row = None
+        if 1 <= number <= MAX_ID:  # a number past the column's range is asked of no database
+            row = session.scalar(
+                select(ModelVersion).where(
+                    ModelVersion.model_id == model.id, ModelVersion.version == number
+                )
             )
-        )
         if row is None:
             numbers = session.scalars(
                 select(ModelVersion.version)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import DatasetPublic, DatasetVersionPublic
+from mlharbor.api.schemas import DatasetPublic, DatasetVersionPublic, VersionQuery
 from mlharbor.data.tasks import Task
 from mlharbor.errors import InvalidInputError
 from mlharbor.ui import charts, forms
@@ -51,7 +51,7 @@ def dataset_page(
     request: Request,
     hub: HubDep,
     ref: str,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: VersionQuery = None,
     target: str | None = None,
 ) -> HTMLResponse:
     """A dataset version: schema, preview, and its insights (loaded by htmx)."""
@@ -74,7 +74,7 @@ async def insights_panel(
     request: Request,
     hub: HubDep,
     ref: str,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: VersionQuery = None,
     target: str | None = None,
 ) -> HTMLResponse:
     """The insights with their charts (an htmx fragment: computing them may take seconds)."""
@@ -107,7 +107,7 @@ async def train_page(
     request: Request,
     hub: HubDep,
     ref: str,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: VersionQuery = None,
     target: str | None = None,
 ) -> HTMLResponse:
     """The training form: task from the insights, columns to drop, a model and its parameters."""

@@ -20,6 +20,7 @@ from mlharbor.api.schemas import (
     PreviewPublic,
     Problem,
     SchemaOverride,
+    VersionQuery,
 )
 from mlharbor.data.datasets import IngestResult
 from mlharbor.errors import InvalidInputError
@@ -124,7 +125,7 @@ def get_latest_version(hub: HubDep, ref: str) -> DatasetVersionPublic:
 def preview_dataset(
     hub: HubDep,
     ref: str,
-    version: int | None = None,
+    version: VersionQuery = None,
     rows: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> PreviewPublic:
     """The first rows of a dataset version, as typed JSON."""
@@ -145,7 +146,7 @@ def preview_dataset(
 def download_dataset(
     hub: HubDep,
     ref: str,
-    version: int | None = None,
+    version: VersionQuery = None,
     format: DownloadFormat = DownloadFormat.PARQUET,
 ) -> StreamingResponse:
     """Download a dataset version as Parquet or CSV."""
@@ -190,7 +191,7 @@ def delete_dataset_version(hub: HubDep, ref: str, version: IdPath) -> Response:
 
 @router.get("/{ref}/insights", response_model=dict[str, Any], responses=ERRORS)
 def dataset_insights(
-    hub: HubDep, ref: str, target: str | None = None, version: int | None = None
+    hub: HubDep, ref: str, target: str | None = None, version: VersionQuery = None
 ) -> dict[str, Any]:
     """Insights of a dataset version (computed once per version and target, then cached)."""
     return hub.insights.get(ref, version=version, target=target)
@@ -205,7 +206,7 @@ def dataset_insights_report(
     hub: HubDep,
     ref: str,
     target: str | None = None,
-    version: int | None = None,
+    version: VersionQuery = None,
     download: bool = False,
 ) -> HTMLResponse:
     """The insights as a self-contained HTML report (``download=true`` to save it)."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from mlharbor.api.auth import check
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import IdPath, Problem
+from mlharbor.api.schemas import IdPath, Problem, SeqQuery, VersionField
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
@@ -35,10 +35,10 @@ class TrainParams(BaseModel):
     drop: list[str] = Field(default_factory=list)
     task: Literal["binary", "multiclass", "regression", "text"] | None = None
     name: str | None = Field(None, description="Registered model name; default dataset-target.")
-    dataset_version: int | None = None
+    dataset_version: VersionField = None
     test_size: float = Field(0.2, gt=0, lt=1)
     cv_folds: int = Field(5, ge=0, le=20)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (numpy's range).")
     alias: str | None = None
 
 
@@ -46,7 +46,7 @@ class ScoreParams(BaseModel):
     model: str = Field(description="Registered model name.")
     dataset: str = Field(description="Dataset name or id to score.")
     ref: str = Field("latest", description="Model version or alias.")
-    dataset_version: int | None = None
+    dataset_version: VersionField = None
     output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
     chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
 
@@ -62,10 +62,10 @@ class AutoMLParams(BaseModel):
     task: Literal["binary", "multiclass", "regression", "text"] | None = None
     drop: list[str] = Field(default_factory=list)
     name: str | None = Field(None, description="Registered model name; default dataset-target.")
-    dataset_version: int | None = None
+    dataset_version: VersionField = None
     test_size: float = Field(0.2, gt=0, lt=1)
     cv_folds: int | None = Field(None, ge=2, le=20)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (numpy's range).")
     top_k: int = Field(1, ge=1, le=10, description="Register the best k models.")
     alias: str = Field("best_model", description="Alias pointed at the winner.")
     max_trials: int | None = Field(None, ge=1)
@@ -165,7 +165,7 @@ def submit_score(hub: Hub, params: ScoreParams, timeout: float | None = None) ->
 
 class ScoreCreate(BaseModel):
     dataset: str = Field(description="Dataset name or id to score.")
-    dataset_version: int | None = None
+    dataset_version: VersionField = None
     output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
     chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
 
@@ -302,9 +302,7 @@ _SORTABLE = {"fit_seconds", "predict_seconds", "trial", "score"}
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventPublic], responses=ERRORS)
-def job_events(
-    hub: HubDep, job_id: IdPath, after: Annotated[int, Query(ge=0)] = 0
-) -> list[JobEventPublic]:
+def job_events(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> list[JobEventPublic]:
     """The job's events after sequence number ``after``."""
     hub.jobs.get(job_id)
     return [JobEventPublic.of(e) for e in hub.jobs.events(job_id, after)]
@@ -317,7 +315,7 @@ def job_events(
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
     },
 )
-async def job_event_stream(hub: HubDep, job_id: IdPath, after: int = 0) -> StreamingResponse:
+async def job_event_stream(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> StreamingResponse:
     """Follow a job's events as server-sent events until it ends."""
     hub.jobs.get(job_id)
 
@@ -332,7 +330,7 @@ async def job_event_stream(hub: HubDep, job_id: IdPath, after: int = 0) -> Strea
 
 
 @router.websocket("/{job_id}/events")
-async def job_event_socket(ws: WebSocket, job_id: IdPath, after: int = 0) -> None:
+async def job_event_socket(ws: WebSocket, job_id: IdPath, after: SeqQuery = 0) -> None:
     """Follow a job's events over a WebSocket until it ends; then the server closes."""
     await ws.accept()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 
@@ -12,18 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
-from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.config import Settings
+from mlharbor.errors import HarborError
 from mlharbor.hub import Hub
-from mlharbor.serving.inputs import (
-    check_count,
-    check_rows,
-    columns_of,
-    count_rows,
-    frame_from_csv,
-    frame_from_json,
-    parse_json,
-    single_record,
-)
+from mlharbor.limits import INLINE_PARSE_BYTES
+from mlharbor.serving.inputs import frame_from_body
 from mlharbor.serving.predictor import Prediction
 
 router = APIRouter(prefix="/api/v1/models", tags=["prediction"])
@@ -60,25 +52,17 @@ MLFLOW_CODES = {
 }
 
 
-async def read_frame(request: Request, limit: int) -> Any:
-    """The request body as a DataFrame, whatever accepted shape it came in (or ``[record]``)."""
+async def read_frame(request: Request, settings: Settings) -> Any:
+    """The request body as a DataFrame, whatever accepted shape it came in (or ``[record]``).
+
+    Small bodies are parsed on the event loop, where they cost less than a thread hop; big
+    ones in the threadpool, so that the server goes on answering while they parse.
+    """
     data = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("text/csv", "application/csv"):
-        # Counted before parsing, so a million-row body is refused without building a frame.
-        check_count(data.strip().count(b"\n"), limit)
-        return check_rows(frame_from_csv(data), limit)
-    if not data.strip():
-        raise InvalidInputError("the request body is empty; send JSON records or CSV")
-    try:
-        body = parse_json(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "it is not UTF-8 text"
-        raise InvalidInputError(
-            f"the body is not valid JSON ({reason}); for CSV send Content-Type: text/csv"
-        )
-    check_count(count_rows(body), limit)
-    return single_record(body) or columns_of(body) or check_rows(frame_from_json(body), limit)
+    depth = settings.max_json_depth
+    parse = partial(frame_from_body, data, ctype, settings.max_predict_rows, depth)
+    return parse() if len(data) <= INLINE_PARSE_BYTES else await run_in_threadpool(parse)
 
 
 def _rows(frame: Any) -> int:
@@ -106,7 +90,7 @@ async def predict(
     hub: HubDep, name: str, ref: str, request: Request, response: Response
 ) -> dict[str, Any]:
     """Predict rows (JSON records, columns, or CSV) with a model version or alias."""
-    frame = await read_frame(request, hub.settings.max_predict_rows)
+    frame = await read_frame(request, hub.settings)
     result = await run_predict(hub, name, ref, frame, request.state.request_id)
     request.app.state.metrics.predictions.labels(result.model).inc(len(result.predictions))
     response.headers[BACKEND_HEADER] = result.backend
@@ -131,7 +115,7 @@ async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> 
             status_code=415,
         )
     try:
-        frame = await read_frame(request, hub.settings.max_predict_rows)
+        frame = await read_frame(request, hub.settings)
         result = await run_predict(hub, name, ref, frame, request.state.request_id)
     except HarborError as exc:
         status = 404 if exc.status == 404 else 413 if exc.status == 413 else 400
