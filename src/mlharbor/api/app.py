@@ -13,6 +13,7 @@ from mlharbor.api import observability, problems
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
+from mlharbor.api.origin import OriginMiddleware
 from mlharbor.api.routes import health, models, predict
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
@@ -84,6 +85,7 @@ def create_app(
     problems.install(app)
     # Multipart framing adds a little to the file itself.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + (1 << 20))
+    app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
