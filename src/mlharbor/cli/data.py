@@ -59,7 +59,9 @@ def serve(
         f"mlharbor serving on [bold]http://{host}:{port}[/] "
         f"(role: {role}, data: {settings.data_dir.resolve()}, docs: /docs)"
     )
-    uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="warning")
+    # The app serves the host name it is bound to, and sets Secure cookies off loopback.
+    app_ = create_app(settings.model_copy(update={"host": host}), role=role)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 def refuse_open_bind(host: str, auth_enabled: bool, insecure: bool) -> None:
