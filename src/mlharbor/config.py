@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     )
     session_ttl_seconds: float = Field(12 * 3600.0, gt=0, description="Browser sign-in life.")
     trust_proxy_headers: bool = Field(
-        False, description="Honour X-Forwarded-Proto from a TLS-terminating proxy."
+        False, description="Honour X-Forwarded-Proto/-Host from a TLS-terminating proxy."
     )
     log_level: str = "INFO"
 

@@ -433,3 +433,25 @@ def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_and_off_loopback(
         with live(hub) as server, server.client() as api:
             _, header = sign_in(api, key)
         assert "secure" in header.lower().split("; ")
+
+
+def test_behind_a_trusted_proxy_the_public_origin_may_act(tmp_path: Path) -> None:
+    public = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "hub.example",
+        "Origin": "https://hub.example",
+    }
+    for trust in (True, False):
+        settings = {"allowed_hosts": ["hub.example"], "trust_proxy_headers": trust}
+        with (
+            hub_at(tmp_path / str(trust), **settings) as hub,
+            live_app(create_app(hub=hub), hub, proxy_headers=False) as server,
+            server.client() as api,
+        ):
+            sent = api.post(
+                "/api/v1/datasets", files={"file": ("d.csv", CSV, "text/csv")}, headers=public
+            )
+            if trust:
+                assert sent.status_code == 201, sent.text
+            else:
+                assert_cross_origin(sent)

@@ -14,6 +14,9 @@ Two checks, before any route runs, whether auth is on or off:
   ``same-site`` is refused too. The CLI, the Python client, curl and MLflow send neither
   header and pass, as do the UI's own scripts (their ``Origin`` is this server's).
 
+With ``MLHARBOR_TRUST_PROXY_HEADERS``, a TLS-terminating proxy's ``X-Forwarded-Proto`` and
+``X-Forwarded-Host`` stand for the scheme and host name the browser used.
+
 A refused request gets problem+json naming why; a refused WebSocket is accepted and closed
 with 4400/4403 and the reason, as the auth policy does.
 """
@@ -120,6 +123,9 @@ class OriginMiddleware:
         """Why a request is refused, as (status, code, detail), or ``None``."""
         headers = Headers(scope=scope)
         host = headers.get("host")
+        if self.settings.trust_proxy_headers and headers.get("x-forwarded-host"):
+            # The name the browser used, when a trusted proxy rewrote Host.
+            host = headers["x-forwarded-host"].split(",")[0].strip()
         if host is not None and "*" not in self.hosts and host_name(host) not in self.hosts:
             return (
                 400,
