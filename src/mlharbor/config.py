@@ -99,6 +99,13 @@ class Settings(BaseSettings):
 
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description='Host names served besides loopback; "*" for any.'
+    )
+    session_ttl_seconds: float = Field(12 * 3600.0, gt=0, description="Browser sign-in life.")
+    trust_proxy_headers: bool = Field(
+        False, description="Honour X-Forwarded-Proto/-Host from a TLS-terminating proxy."
+    )
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

@@ -2,6 +2,10 @@
 
 A key looks like ``mlh_<prefix>_<secret>``. The prefix finds the row; the secret is checked
 against its SHA-256 in constant time. Secrets are 32 random bytes, so a fast hash is enough.
+
+A browser signs in with a key and gets a session instead: a random id for its cookie, of
+which only the SHA-256 is stored, with the key it stands for and an expiry. Signing out
+deletes it; revoking the key ends all of its sessions.
 """
 
 from __future__ import annotations
@@ -10,15 +14,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.errors import AuthenticationError, InvalidInputError, NotFoundError
 from mlharbor.store.db import transaction
-from mlharbor.store.orm import ApiKey, utcnow
+from mlharbor.store.orm import ApiKey, UiSession, utcnow
 
 
 class Scope(StrEnum):
@@ -127,4 +131,47 @@ class KeyService:
             if row is None:
                 raise NotFoundError(f"API key {key_id} does not exist")
             row.revoked_at = row.revoked_at or utcnow()
+            session.execute(delete(UiSession).where(UiSession.key_id == key_id))
             return _info(row)
+
+    def start_session(self, key: KeyInfo, ttl_seconds: float) -> str:
+        """A new browser session for ``key``: the id for its cookie (only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            # Sessions that ran out are swept here, the one moment a new row is written.
+            session.execute(delete(UiSession).where(UiSession.expires_at < now))
+            session.add(
+                UiSession(
+                    token_hash=_hash(token),
+                    key_id=key.id,
+                    created_at=now,
+                    last_used_at=now,
+                    expires_at=now + timedelta(seconds=ttl_seconds),
+                )
+            )
+        return token
+
+    def verify_session(self, token: str) -> KeyInfo:
+        """The key a browser session stands for; ``AuthenticationError`` once it has ended."""
+        with transaction(self.sessions) as session:
+            found = session.execute(
+                select(UiSession, ApiKey)
+                .join(ApiKey, ApiKey.id == UiSession.key_id)
+                .where(UiSession.token_hash == _hash(token.strip()))
+            ).first()
+            if found is None:
+                raise AuthenticationError("the browser session has ended; sign in again")
+            row, key = found
+            now = utcnow()
+            if key.revoked_at is not None:
+                raise AuthenticationError("the API key of this browser session was revoked")
+            if row.expires_at <= now:
+                raise AuthenticationError("the browser session expired; sign in again")
+            row.last_used_at = key.last_used_at = now
+            return _info(key)
+
+    def end_session(self, token: str) -> None:
+        """Sign a browser out: its session id is no longer accepted."""
+        with transaction(self.sessions) as session:
+            session.execute(delete(UiSession).where(UiSession.token_hash == _hash(token.strip())))

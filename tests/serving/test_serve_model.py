@@ -121,7 +121,7 @@ from mlharbor.api.app import create_app
 from mlharbor.config import Settings
 
 app = create_app(Settings(data_dir=sys.argv[1]), role="predict")
-with TestClient(app) as api:
+with TestClient(app, base_url="http://localhost") as api:
     answer = api.post("/api/v1/models/churn/latest/predict", json=[dict(RECORD)])
     assert answer.status_code == 200, answer.text
     assert api.get("/api/v1/jobs").status_code == 404

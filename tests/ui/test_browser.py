@@ -302,8 +302,9 @@ def test_browser_signs_in_with_a_key_and_keys_keep_their_scopes(
     expect(page.get_by_role("link", name="Settings")).to_have_count(0)
     page.goto(secured_live.url + "/settings")
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
-    cookie = next(c for c in page.context.cookies() if c["name"] == "mlharbor_key")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "mlharbor_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert reader.split("_", 2)[2] not in cookie["value"]  # a session id, never the key
     page.get_by_role("button", name="Sign in with another key").click()
     page.wait_for_url(re.compile(r"/sign-in"))
     assert page.errors == []

@@ -37,7 +37,10 @@ def _train(hub: Hub) -> None:
 @pytest.fixture
 def trained(tmp_path: Path) -> Iterator[tuple[TestClient, Hub]]:
     settings = Settings(data_dir=tmp_path / "m", workers=0, predlog_flush_seconds=0.2)
-    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as client:
+    with (
+        Hub.open(settings) as hub,
+        TestClient(create_app(hub=hub), headers=HTML, base_url="http://localhost") as client,
+    ):
         _train(hub)
         yield client, hub
 
@@ -104,7 +107,10 @@ def test_a_bad_span_is_shown_next_to_its_field(trained: tuple[TestClient, Hub]) 
 
 def test_monitoring_needs_read_and_check_now_needs_train(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "s", auth_enabled=True, workers=0)
-    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as client:
+    with (
+        Hub.open(settings) as hub,
+        TestClient(create_app(hub=hub), headers=HTML, base_url="http://localhost") as client,
+    ):
         _train(hub)
         out = client.get("/models/iris-variety/monitoring", follow_redirects=False)
         assert out.status_code == 303 and out.headers["location"].startswith("/sign-in")

@@ -19,7 +19,7 @@ SCRIPT = {"X-Requested-With": "mlharbor-ui"}
 
 @pytest.fixture
 def client(sqlite_hub: Hub) -> Iterator[TestClient]:
-    with TestClient(create_app(hub=sqlite_hub), headers=HTML) as c:
+    with TestClient(create_app(hub=sqlite_hub), headers=HTML, base_url="http://localhost") as c:
         yield c
 
 
@@ -97,7 +97,10 @@ def test_unknown_things_are_readable_error_pages(client: TestClient, iris: Hub) 
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[tuple[TestClient, Hub]]:
     settings = Settings(data_dir=tmp_path / "s", auth_enabled=True, workers=0)
-    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as c:
+    with (
+        Hub.open(settings) as hub,
+        TestClient(create_app(hub=hub), headers=HTML, base_url="http://localhost") as c,
+    ):
         yield c, hub
 
 
@@ -129,7 +132,7 @@ def test_sign_in_sets_a_strict_httponly_cookie_that_the_policy_accepts(
     assert no_header.status_code == 422 and "X-Requested-With" in no_header.json()["detail"]
     r = client.post("/ui/session", json={"key": token}, headers=SCRIPT)
     cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "mlharbor_key=" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie and "mlharbor_session=" in cookie
     page = client.get("/datasets")
     assert page.status_code == 200 and "Signed in as" in page.text and "ops" in page.text
     # A change made with the cookie alone needs the script header (no cross-site forms).
@@ -174,7 +177,7 @@ def test_a_websocket_signed_in_by_cookie_must_come_from_this_site(
     with (
         pytest.raises(WebSocketDisconnect) as refused,
         client.websocket_connect(
-            "/api/v1/jobs/1/events", headers={"Origin": "https://evil.example"}
+            "ws://localhost/api/v1/jobs/1/events", headers={"Origin": "https://evil.example"}
         ) as ws,
     ):
         ws.receive_json()
@@ -182,7 +185,7 @@ def test_a_websocket_signed_in_by_cookie_must_come_from_this_site(
     with (
         pytest.raises(WebSocketDisconnect) as missing,
         client.websocket_connect(
-            "/api/v1/jobs/1/events", headers={"Origin": "http://testserver"}
+            "ws://localhost/api/v1/jobs/1/events", headers={"Origin": "http://localhost"}
         ) as ws,
     ):
         ws.receive_json()

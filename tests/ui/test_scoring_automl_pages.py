@@ -14,7 +14,10 @@ from tests.ui.test_monitoring_page import HTML, SAMPLES, SCRIPT, _train
 
 def test_scoring_page_empty_state_form_and_scopes(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "s", auth_enabled=True, workers=0)
-    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as client:
+    with (
+        Hub.open(settings) as hub,
+        TestClient(create_app(hub=hub), headers=HTML, base_url="http://localhost") as client,
+    ):
         _, reader = hub.keys.create("reader", ["read"])
         client.post("/ui/session", json={"key": reader}, headers=SCRIPT)
         empty = client.get("/scoring")
@@ -43,7 +46,10 @@ def test_train_form_offers_automl_and_a_queued_automl_job_shows_its_empty_board(
     from mlharbor.workflows_automl import AutoMLRequest
 
     settings = Settings(data_dir=tmp_path / "a", workers=0)
-    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), headers=HTML) as client:
+    with (
+        Hub.open(settings) as hub,
+        TestClient(create_app(hub=hub), headers=HTML, base_url="http://localhost") as client,
+    ):
         hub.datasets.ingest_file(SAMPLES / "iris.csv")
         page = client.get("/datasets/iris/train?target=variety").text
         assert 'name="mode" value="automl"' in page and 'id="time_budget"' in page

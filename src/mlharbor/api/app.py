@@ -13,6 +13,7 @@ from mlharbor.api import observability, problems
 from mlharbor.api.auth import authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
+from mlharbor.api.origin import OriginMiddleware
 from mlharbor.api.routes import health, models, predict
 from mlharbor.config import Settings, get_settings
 from mlharbor.hub import Hub
@@ -83,6 +84,7 @@ def create_app(
         app.state.metrics.hub = hub
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(

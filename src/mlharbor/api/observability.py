@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlharbor.api.auth import NEEDS_READ
 from mlharbor.jobs import JobState
 
 access_log = logging.getLogger("mlharbor.access")
@@ -162,7 +163,7 @@ class ObservabilityMiddleware:
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, dependencies=NEEDS_READ)
 def metrics(request: Request) -> Response:
     """Prometheus metrics."""
     return Response(

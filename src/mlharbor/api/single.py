@@ -16,9 +16,10 @@ from fastapi.responses import PlainTextResponse, Response
 
 from mlharbor import __version__
 from mlharbor.api import observability, problems
-from mlharbor.api.auth import authorize
+from mlharbor.api.auth import NEEDS_PREDICT, PUBLIC, authorize
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
+from mlharbor.api.origin import OriginMiddleware
 from mlharbor.api.routes.predict import BODY, mlflow_invocation
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
@@ -57,22 +58,23 @@ def create_model_app(
     app.state.metrics = Metrics()
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(observability.router)
 
-    @app.get("/ping", include_in_schema=False)
-    @app.get("/health")
+    @app.get("/ping", include_in_schema=False, dependencies=PUBLIC)
+    @app.get("/health", dependencies=PUBLIC)
     def ping() -> Response:
         """200 once the model is loaded (as MLflow's scoring server)."""
         return Response("\n", media_type="application/json")
 
-    @app.get("/version")
+    @app.get("/version", dependencies=PUBLIC)
     def version() -> PlainTextResponse:
         """The serving software's version."""
         return PlainTextResponse(__version__)
 
-    @app.post("/invocations", openapi_extra=BODY)
+    @app.post("/invocations", openapi_extra=BODY, dependencies=NEEDS_PREDICT)
     async def invocations(request: Request) -> Response:
         """Predict with the served model: the MLflow scoring protocol."""
         return await mlflow_invocation(request.app.state.hub, name, ref, request)

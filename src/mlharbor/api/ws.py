@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from mlharbor.api.auth import check
+from mlharbor.api.auth import NEEDS_TRAIN
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.limits import INLINE_PARSE_BYTES, check_json_depth, depth_error
@@ -118,16 +118,9 @@ async def handle(hub: Hub, raw: str, ws: WebSocket) -> dict[str, Any]:
     return reply
 
 
-@router.websocket("/ws")
+@router.websocket("/ws", dependencies=NEEDS_TRAIN)
 async def websocket(ws: WebSocket) -> None:
     """The ML-Hub event protocol."""
-    try:
-        check(ws, "GET")
-    except HarborError as exc:
-        # Accept first: a refused handshake is a bare HTTP 403 that clients cannot explain.
-        await ws.accept()
-        await ws.close(code=4401 if exc.status == 401 else 4403, reason=exc.message[:120])
-        return
     await ws.accept()
     hub: Hub = ws.app.state.hub
     ws.state.send_lock = asyncio.Lock()

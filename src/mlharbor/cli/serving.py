@@ -37,7 +37,7 @@ def serve_model(
         described = run(lambda: load_model(hub, name, ref))
     configure_logging(settings.log_level)
     console.print(f"serving {described} on [bold]http://{host}:{port}/invocations[/]")
-    app_ = create_model_app(settings, name, ref)
+    app_ = create_model_app(settings.model_copy(update={"host": host}), name, ref)
     try:
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     except OSError as exc:  # the port is taken, or the address not ours

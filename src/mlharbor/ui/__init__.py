@@ -9,8 +9,8 @@ Adding a page: a route in one of the ``pages_*.py`` routers (or a new one includ
 ``ui/app.py``) that reads through the hub and renders a template extending ``base.html``
 with ``page(request, "x.html", section="x", ...)``; a nav entry in ``web.NAV`` once the page
 does something; its path prefix in ``app.PAGE_PREFIXES`` so errors there render as pages;
-behaviour in ``static/*.js`` calling the REST API with ``api()`` from ``app.js``. Pages need the
-``read`` scope by default; ``api/auth.py`` (``ADMIN_PAGES``) names stricter ones.
+behaviour in ``static/*.js`` calling the REST API with ``api()`` from ``app.js``. Pages need
+the scope they declare (``dependencies=NEEDS_READ``, from ``api/auth.py``), like every route.
 """
 
 from __future__ import annotations

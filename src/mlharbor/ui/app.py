@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from mlharbor.api.auth import PUBLIC
 from mlharbor.errors import HarborError
 from mlharbor.ui import (
     pages_admin,
@@ -39,7 +40,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_admin.router)
     app.include_router(pages_scoring.router)
 
-    @app.get("/static/plotly.min.js", include_in_schema=False)
+    @app.get("/static/plotly.min.js", include_in_schema=False, dependencies=PUBLIC)
     def plotly_js() -> FileResponse:
         return FileResponse(
             PLOTLY_JS,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import DatasetPublic, DatasetVersionPublic, VersionQuery
 from mlharbor.data.tasks import Task
@@ -23,7 +24,7 @@ MAX_COLUMN_CHARTS = 40
 DROP_HINTS = {"target_leakage", "identifier", "constant", "high_cardinality", "duplicated_column"}
 
 
-@router.get("/datasets", response_class=HTMLResponse)
+@router.get("/datasets", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def datasets_page(request: Request, hub: HubDep) -> HTMLResponse:
     """Every dataset, and the upload."""
     rows, _ = hub.datasets.list(limit=500, offset=0)
@@ -46,7 +47,7 @@ def _target(version: DatasetVersionPublic, target: str | None) -> str | None:
     return target or None
 
 
-@router.get("/datasets/{ref}", response_class=HTMLResponse)
+@router.get("/datasets/{ref}", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def dataset_page(
     request: Request,
     hub: HubDep,
@@ -69,7 +70,7 @@ def dataset_page(
     )
 
 
-@router.get("/datasets/{ref}/insights-panel", response_class=HTMLResponse)
+@router.get("/datasets/{ref}/insights-panel", response_class=HTMLResponse, dependencies=NEEDS_READ)
 async def insights_panel(
     request: Request,
     hub: HubDep,
@@ -102,7 +103,7 @@ def _drop_hints(insights: dict[str, Any]) -> dict[str, list[str]]:
     return hints
 
 
-@router.get("/datasets/{ref}/train", response_class=HTMLResponse)
+@router.get("/datasets/{ref}/train", response_class=HTMLResponse, dependencies=NEEDS_READ)
 async def train_page(
     request: Request,
     hub: HubDep,
@@ -162,7 +163,7 @@ def _model_section(task: str | None, model: str | None) -> dict[str, Any]:
     return {"models": choices, "model": model, "fields": fields}
 
 
-@router.get("/ui/model-fields", response_class=HTMLResponse)
+@router.get("/ui/model-fields", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def model_fields(
     request: Request, task: str | None = None, model: str | None = None
 ) -> HTMLResponse:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.jobs import JobEventPublic, JobPublic
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
@@ -29,7 +30,7 @@ STATE_BADGE = {
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse")
 
 
-@router.get("/jobs", response_class=HTMLResponse)
+@router.get("/jobs", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def jobs_page(
     request: Request, hub: HubDep, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0
 ) -> HTMLResponse:
@@ -46,7 +47,7 @@ def jobs_page(
     )
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+@router.get("/jobs/{job_id}", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def job_page(request: Request, hub: HubDep, job_id: IdPath) -> HTMLResponse:
     """One job; the page follows its events live until it ends."""
     job = JobPublic.of(hub.jobs.get(job_id))
@@ -85,7 +86,7 @@ def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-@router.get("/models", response_class=HTMLResponse)
+@router.get("/models", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def models_page(request: Request, hub: HubDep) -> HTMLResponse:
     """Every registered model with its aliases."""
     models = [ModelPublic.of(m) for m in hub.models.list_models()]
@@ -138,7 +139,7 @@ def _metrics(version: ModelVersionPublic) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/models/{name}", response_class=HTMLResponse)
+@router.get("/models/{name}", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def model_page(
     request: Request, hub: HubDep, name: str, version: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:

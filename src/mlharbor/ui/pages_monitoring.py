@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
@@ -91,7 +92,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
     return charts
 
 
-@router.get("/models/{name}/monitoring", response_class=HTMLResponse)
+@router.get("/models/{name}/monitoring", response_class=HTMLResponse, dependencies=NEEDS_READ)
 async def monitoring_page(
     request: Request,
     hub: HubDep,

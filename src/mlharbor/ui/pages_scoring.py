@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.jobs import JobPublic
 from mlharbor.api.routes.models import ModelPublic
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 SCORE = "score"
 
 
-@router.get("/scoring", response_class=HTMLResponse)
+@router.get("/scoring", response_class=HTMLResponse, dependencies=NEEDS_READ)
 def scoring_page(
     request: Request,
     hub: HubDep,

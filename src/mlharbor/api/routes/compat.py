@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from mlharbor import __version__
+from mlharbor.api.auth import NEEDS_PREDICT, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.problems import problem
 from mlharbor.api.schemas import Problem
@@ -68,7 +69,7 @@ def _check_csv(upload: UploadFile, field: str) -> None:
         )
 
 
-@router.post("/train", responses=ERRORS)
+@router.post("/train", responses=ERRORS, dependencies=NEEDS_TRAIN)
 def compat_train(
     request: Request,
     hub: HubDep,
@@ -135,7 +136,7 @@ def compat_train(
     }
 
 
-@router.post("/predict", responses=ERRORS)
+@router.post("/predict", responses=ERRORS, dependencies=NEEDS_PREDICT)
 def compat_predict(
     request: Request,
     hub: HubDep,
@@ -165,7 +166,7 @@ def compat_predict(
     }
 
 
-@router.get("/", include_in_schema=False)
+@router.get("/", include_in_schema=False, dependencies=NEEDS_READ)
 def root(request: Request) -> Any:
     """JSON status for API clients; the web UI for browsers."""
     if "text/html" in request.headers.get("accept", ""):

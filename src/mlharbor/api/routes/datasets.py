@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import (
     DatasetFromRecords,
@@ -55,6 +56,7 @@ def _ingested(result: IngestResult, response: Response) -> DatasetIngested:
     status_code=201,
     responses=UPLOAD_ERRORS,
     summary="Upload a file as a new dataset version",
+    dependencies=NEEDS_TRAIN,
 )
 def upload_dataset(
     hub: HubDep,
@@ -74,7 +76,13 @@ def upload_dataset(
     return _ingested(result, response)
 
 
-@router.post("/from-url", response_model=DatasetIngested, status_code=201, responses=UPLOAD_ERRORS)
+@router.post(
+    "/from-url",
+    response_model=DatasetIngested,
+    status_code=201,
+    responses=UPLOAD_ERRORS,
+    dependencies=NEEDS_TRAIN,
+)
 def dataset_from_url(hub: HubDep, body: DatasetFromUrl, response: Response) -> DatasetIngested:
     """Fetch an http(s) URL as a new dataset version."""
     result = hub.datasets.ingest_url(body.url, name=body.name, description=body.description)
@@ -82,7 +90,11 @@ def dataset_from_url(hub: HubDep, body: DatasetFromUrl, response: Response) -> D
 
 
 @router.post(
-    "/from-records", response_model=DatasetIngested, status_code=201, responses=UPLOAD_ERRORS
+    "/from-records",
+    response_model=DatasetIngested,
+    status_code=201,
+    responses=UPLOAD_ERRORS,
+    dependencies=NEEDS_TRAIN,
 )
 def dataset_from_records(
     hub: HubDep, body: DatasetFromRecords, response: Response
@@ -92,7 +104,9 @@ def dataset_from_records(
     return _ingested(result, response)
 
 
-@router.get("", response_model=DatasetsPublic, responses={422: ERRORS[422]})
+@router.get(
+    "", response_model=DatasetsPublic, responses={422: ERRORS[422]}, dependencies=NEEDS_READ
+)
 def list_datasets(
     hub: HubDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -103,25 +117,34 @@ def list_datasets(
     return DatasetsPublic(data=[DatasetPublic.of(d) for d in rows], count=total)
 
 
-@router.get("/{ref}", response_model=DatasetPublic, responses=ERRORS)
+@router.get("/{ref}", response_model=DatasetPublic, responses=ERRORS, dependencies=NEEDS_READ)
 def get_dataset(hub: HubDep, ref: str) -> DatasetPublic:
     """A dataset (by name or id) and its versions."""
     return DatasetPublic.of(hub.datasets.get(ref))
 
 
-@router.get("/{ref}/versions/{version}", response_model=DatasetVersionPublic, responses=ERRORS)
+@router.get(
+    "/{ref}/versions/{version}",
+    response_model=DatasetVersionPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_READ,
+)
 def get_dataset_version(hub: HubDep, ref: str, version: IdPath) -> DatasetVersionPublic:
     """One version of a dataset, with its schema."""
     return DatasetVersionPublic.of(hub.datasets.get_version(ref, version))
 
 
-@router.get("/{ref}/schema", response_model=DatasetVersionPublic, responses=ERRORS)
+@router.get(
+    "/{ref}/schema", response_model=DatasetVersionPublic, responses=ERRORS, dependencies=NEEDS_READ
+)
 def get_latest_version(hub: HubDep, ref: str) -> DatasetVersionPublic:
     """The latest version of a dataset, with its schema."""
     return DatasetVersionPublic.of(hub.datasets.get_version(ref))
 
 
-@router.get("/{ref}/preview", response_model=PreviewPublic, responses=ERRORS)
+@router.get(
+    "/{ref}/preview", response_model=PreviewPublic, responses=ERRORS, dependencies=NEEDS_READ
+)
 def preview_dataset(
     hub: HubDep,
     ref: str,
@@ -142,6 +165,7 @@ def preview_dataset(
     "/{ref}/download",
     responses={**ERRORS, 200: {"content": {"application/vnd.apache.parquet": {}, "text/csv": {}}}},
     response_class=StreamingResponse,
+    dependencies=NEEDS_READ,
 )
 def download_dataset(
     hub: HubDep,
@@ -161,7 +185,10 @@ def download_dataset(
 
 
 @router.patch(
-    "/{ref}/versions/{version}/schema", response_model=DatasetVersionPublic, responses=ERRORS
+    "/{ref}/versions/{version}/schema",
+    response_model=DatasetVersionPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_TRAIN,
 )
 def override_schema(
     hub: HubDep, ref: str, version: IdPath, body: SchemaOverride
@@ -173,7 +200,12 @@ def override_schema(
     return DatasetVersionPublic.of(hub.datasets.override_schema(ref, version, changes))
 
 
-@router.delete("/{ref}", status_code=204, responses={**ERRORS, 409: {"model": Problem}})
+@router.delete(
+    "/{ref}",
+    status_code=204,
+    responses={**ERRORS, 409: {"model": Problem}},
+    dependencies=NEEDS_TRAIN,
+)
 def delete_dataset(hub: HubDep, ref: str) -> Response:
     """Delete a dataset and all its versions (refused while a model uses it)."""
     hub.datasets.delete(ref)
@@ -181,7 +213,10 @@ def delete_dataset(hub: HubDep, ref: str) -> Response:
 
 
 @router.delete(
-    "/{ref}/versions/{version}", status_code=204, responses={**ERRORS, 409: {"model": Problem}}
+    "/{ref}/versions/{version}",
+    status_code=204,
+    responses={**ERRORS, 409: {"model": Problem}},
+    dependencies=NEEDS_TRAIN,
 )
 def delete_dataset_version(hub: HubDep, ref: str, version: IdPath) -> Response:
     """Delete one version of a dataset (refused while a model uses it)."""
@@ -189,7 +224,9 @@ def delete_dataset_version(hub: HubDep, ref: str, version: IdPath) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{ref}/insights", response_model=dict[str, Any], responses=ERRORS)
+@router.get(
+    "/{ref}/insights", response_model=dict[str, Any], responses=ERRORS, dependencies=NEEDS_READ
+)
 def dataset_insights(
     hub: HubDep, ref: str, target: str | None = None, version: VersionQuery = None
 ) -> dict[str, Any]:
@@ -201,6 +238,7 @@ def dataset_insights(
     "/{ref}/insights/report",
     response_class=HTMLResponse,
     responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+    dependencies=NEEDS_READ,
 )
 def dataset_insights_report(
     hub: HubDep,

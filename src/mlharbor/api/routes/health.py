@@ -7,10 +7,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from mlharbor import __version__
+from mlharbor.api.auth import PUBLIC
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=PUBLIC)
 
 
 @router.get("/healthz", response_model=Health)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket, WebSock
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from mlharbor.api.auth import check
+from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import IdPath, Problem, SeqQuery, VersionField
 from mlharbor.errors import HarborError, InvalidInputError
@@ -139,7 +139,9 @@ class JobEventPublic(BaseModel):
         return cls(**event.to_dict())
 
 
-@router.post("", response_model=JobPublic, status_code=202, responses=ERRORS)
+@router.post(
+    "", response_model=JobPublic, status_code=202, responses=ERRORS, dependencies=NEEDS_TRAIN
+)
 def submit_job(hub: HubDep, body: JobCreate) -> JobPublic:
     """Queue a job (kind ``train``, ``automl`` or ``score``); it runs on a worker and reports
     progress.
@@ -170,7 +172,13 @@ class ScoreCreate(BaseModel):
     chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
 
 
-@scoring.post("/{name}/{ref}/score", response_model=JobPublic, status_code=202, responses=ERRORS)
+@scoring.post(
+    "/{name}/{ref}/score",
+    response_model=JobPublic,
+    status_code=202,
+    responses=ERRORS,
+    dependencies=NEEDS_TRAIN,
+)
 def score_dataset(hub: HubDep, name: str, ref: str, body: ScoreCreate) -> JobPublic:
     """Score a stored dataset with a model version or alias, as a ``score`` job."""
     return submit_score(hub, ScoreParams(model=name, ref=ref, **body.model_dump()))
@@ -186,6 +194,7 @@ def score_dataset(hub: HubDep, name: str, ref: str, body: ScoreCreate) -> JobPub
         415: {"model": Problem, "description": "Not a supported table format"},
     },
     summary="Upload a file and score it, in one call",
+    dependencies=NEEDS_TRAIN,
 )
 def score_upload(
     hub: HubDep,
@@ -223,7 +232,7 @@ def score_upload(
     return submit_score(hub, params)
 
 
-@router.get("", response_model=JobsPublic, responses={422: ERRORS[422]})
+@router.get("", response_model=JobsPublic, responses={422: ERRORS[422]}, dependencies=NEEDS_READ)
 def list_jobs(
     hub: HubDep,
     state: JobState | None = None,
@@ -238,13 +247,13 @@ def list_jobs(
     )
 
 
-@router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
+@router.get("/{job_id}", response_model=JobPublic, responses=ERRORS, dependencies=NEEDS_READ)
 def get_job(hub: HubDep, job_id: IdPath) -> JobPublic:
     """A job: state, progress, result or error."""
     return JobPublic.of(hub.jobs.get(job_id))
 
 
-@router.delete("/{job_id}", response_model=JobPublic, responses=ERRORS)
+@router.delete("/{job_id}", response_model=JobPublic, responses=ERRORS, dependencies=NEEDS_TRAIN)
 def cancel_job(hub: HubDep, job_id: IdPath) -> JobPublic:
     """Cancel a job: a queued one at once, a running one as soon as its worker sees it."""
     return JobPublic.of(hub.jobs.request_cancel(job_id))
@@ -259,7 +268,12 @@ class LeaderboardPublic(BaseModel):
     rows: list[dict[str, Any]]
 
 
-@router.get("/{job_id}/leaderboard", response_model=LeaderboardPublic, responses=ERRORS)
+@router.get(
+    "/{job_id}/leaderboard",
+    response_model=LeaderboardPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_READ,
+)
 def job_leaderboard(
     hub: HubDep,
     job_id: IdPath,
@@ -301,7 +315,12 @@ def job_leaderboard(
 _SORTABLE = {"fit_seconds", "predict_seconds", "trial", "score"}
 
 
-@router.get("/{job_id}/events", response_model=list[JobEventPublic], responses=ERRORS)
+@router.get(
+    "/{job_id}/events",
+    response_model=list[JobEventPublic],
+    responses=ERRORS,
+    dependencies=NEEDS_READ,
+)
 def job_events(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> list[JobEventPublic]:
     """The job's events after sequence number ``after``."""
     hub.jobs.get(job_id)
@@ -314,6 +333,7 @@ def job_events(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> list[JobEven
         **ERRORS,
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
     },
+    dependencies=NEEDS_READ,
 )
 async def job_event_stream(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> StreamingResponse:
     """Follow a job's events as server-sent events until it ends."""
@@ -329,12 +349,11 @@ async def job_event_stream(hub: HubDep, job_id: IdPath, after: SeqQuery = 0) -> 
     )
 
 
-@router.websocket("/{job_id}/events")
+@router.websocket("/{job_id}/events", dependencies=NEEDS_READ)
 async def job_event_socket(ws: WebSocket, job_id: IdPath, after: SeqQuery = 0) -> None:
     """Follow a job's events over a WebSocket until it ends; then the server closes."""
     await ws.accept()
     try:
-        check(ws, "GET")
         hub = ws.app.state.hub
         async for event in follow_events(hub.jobs, job_id, after):
             await ws.send_json(JobEventPublic.of(event).model_dump(mode="json"))

@@ -7,11 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from mlharbor.api.auth import NEEDS_ADMIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import IdPath, Problem
 from mlharbor.keys import KeyInfo, Scope
 
-router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"], dependencies=NEEDS_ADMIN)
 ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}}
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import BaseModel
 
+from mlharbor.api.auth import NEEDS_ADMIN, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import PayloadTooLargeError
@@ -74,32 +75,44 @@ class ArtifactFormat(StrEnum):
     JSON = "json"
 
 
-@router.get("", response_model=ModelsPublic)
+@router.get("", response_model=ModelsPublic, dependencies=NEEDS_READ)
 def list_models(hub: HubDep) -> ModelsPublic:
     """List registered models."""
     models = hub.models.list_models()
     return ModelsPublic(data=[ModelPublic.of(m) for m in models], count=len(models))
 
 
-@router.get("/{name}", response_model=ModelPublic, responses=ERRORS)
+@router.get("/{name}", response_model=ModelPublic, responses=ERRORS, dependencies=NEEDS_READ)
 def get_model(hub: HubDep, name: str) -> ModelPublic:
     """A registered model with its versions and aliases."""
     return ModelPublic.of(hub.models.get_model(name))
 
 
-@router.get("/{name}/versions/{ref}", response_model=ModelVersionPublic, responses=ERRORS)
+@router.get(
+    "/{name}/versions/{ref}",
+    response_model=ModelVersionPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_READ,
+)
 def get_version(hub: HubDep, name: str, ref: str) -> ModelVersionPublic:
     """A version by number (``3``) or alias (``latest``, ``champion``)."""
     return ModelVersionPublic.of(hub.models.get_version(name, ref))
 
 
-@router.put("/{name}/aliases/{alias}", response_model=ModelVersionPublic, responses=ERRORS)
+@router.put(
+    "/{name}/aliases/{alias}",
+    response_model=ModelVersionPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_TRAIN,
+)
 def set_alias(hub: HubDep, name: str, alias: str, body: AliasSet) -> ModelVersionPublic:
     """Point an alias (e.g. ``champion``) at a version."""
     return ModelVersionPublic.of(hub.models.set_alias(name, alias, body.version))
 
 
-@router.delete("/{name}/aliases/{alias}", status_code=204, responses=ERRORS)
+@router.delete(
+    "/{name}/aliases/{alias}", status_code=204, responses=ERRORS, dependencies=NEEDS_TRAIN
+)
 def delete_alias(hub: HubDep, name: str, alias: str) -> Response:
     """Remove an alias."""
     hub.models.delete_alias(name, alias)
@@ -110,6 +123,7 @@ def delete_alias(hub: HubDep, name: str, alias: str) -> Response:
     "/{name}/versions/{version}",
     status_code=204,
     responses={**ERRORS, 409: {"model": Problem}},
+    dependencies=NEEDS_TRAIN,
 )
 def delete_version(hub: HubDep, name: str, version: str, force: bool = False) -> Response:
     """Delete a version and its files; refused while an alias like ``champion`` holds it."""
@@ -117,7 +131,7 @@ def delete_version(hub: HubDep, name: str, version: str, force: bool = False) ->
     return Response(status_code=204)
 
 
-@router.delete("/{name}", status_code=204, responses=ERRORS)
+@router.delete("/{name}", status_code=204, responses=ERRORS, dependencies=NEEDS_TRAIN)
 def delete_model(hub: HubDep, name: str) -> Response:
     """Delete a registered model with all its versions, aliases and files."""
     hub.models.delete_model(name)
@@ -127,6 +141,7 @@ def delete_model(hub: HubDep, name: str) -> Response:
 @router.get(
     "/{name}/versions/{ref}/artifacts/{artifact}",
     responses={**ERRORS, 200: {"content": {"image/png": {}, "application/json": {}}}},
+    dependencies=NEEDS_READ,
 )
 def get_artifact(
     hub: HubDep, name: str, ref: str, artifact: str, format: ArtifactFormat = ArtifactFormat.PNG
@@ -140,6 +155,7 @@ def get_artifact(
 @router.get(
     "/{name}/versions/{ref}/download",
     responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    dependencies=NEEDS_READ,
 )
 def download_model(hub: HubDep, name: str, ref: str) -> Response:
     """The model file (skops format, loadable with ``skops.io.load``)."""
@@ -158,6 +174,7 @@ def download_model(hub: HubDep, name: str, ref: str) -> Response:
     response_model=ModelVersionPublic,
     status_code=201,
     responses={**ERRORS, 413: {"model": Problem}},
+    dependencies=NEEDS_ADMIN,
 )
 def upload_model(
     hub: HubDep,
@@ -184,6 +201,7 @@ class ExportFormat(StrEnum):
 @router.get(
     "/{name}/versions/{ref}/export",
     responses={**ERRORS, 200: {"content": {"application/zip": {}, "application/onnx": {}}}},
+    dependencies=NEEDS_READ,
 )
 def export_model(
     hub: HubDep, name: str, ref: str, format: ExportFormat = ExportFormat.MLFLOW

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from mlharbor.api.auth import NEEDS_PREDICT, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError
@@ -24,7 +25,7 @@ def _columns(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
-@router.get("/models/{name}/{ref}/drift", responses=ERRORS)
+@router.get("/models/{name}/{ref}/drift", responses=ERRORS, dependencies=NEEDS_READ)
 def model_drift(
     hub: HubDep, name: str, ref: str, since: Since = None, columns: Columns = None
 ) -> dict[str, Any]:
@@ -32,13 +33,13 @@ def model_drift(
     return hub.monitoring.model_drift(name, ref, since=since, columns=_columns(columns))
 
 
-@router.get("/models/{name}/{ref}/reference", responses=ERRORS)
+@router.get("/models/{name}/{ref}/reference", responses=ERRORS, dependencies=NEEDS_READ)
 def reference(hub: HubDep, name: str, ref: str) -> dict[str, Any]:
     """The reference profile of a model version (its training data and predictions)."""
     return hub.monitoring.reference(name, ref)
 
 
-@router.get("/models/{name}/{ref}/monitoring", responses=ERRORS)
+@router.get("/models/{name}/{ref}/monitoring", responses=ERRORS, dependencies=NEEDS_READ)
 def timeline(
     hub: HubDep,
     name: str,
@@ -51,7 +52,7 @@ def timeline(
     return hub.monitoring.timeline(name, ref, since=since, window=window, drift=drift)
 
 
-@router.post("/models/{name}/labels", responses=ERRORS)
+@router.post("/models/{name}/labels", responses=ERRORS, dependencies=NEEDS_PREDICT)
 def add_labels(
     hub: HubDep,
     name: str,
@@ -74,7 +75,7 @@ def add_labels(
     return {"model": name, "stored": stored}
 
 
-@router.get("/models/{name}/{ref}/performance", responses=ERRORS)
+@router.get("/models/{name}/{ref}/performance", responses=ERRORS, dependencies=NEEDS_READ)
 def model_performance(
     hub: HubDep,
     name: str,
@@ -92,7 +93,7 @@ def model_performance(
     return performance(hub.monitoring, name, ref, since=since, window=window)
 
 
-@router.get("/drift", responses=ERRORS)
+@router.get("/drift", responses=ERRORS, dependencies=NEEDS_READ)
 def dataset_drift(
     hub: HubDep,
     reference: Annotated[str, Query(description="Dataset NAME or NAME@VERSION")],
@@ -103,7 +104,7 @@ def dataset_drift(
     return hub.monitoring.dataset_drift(reference, current, columns=_columns(columns))
 
 
-@router.get("/alerts", responses=ERRORS)
+@router.get("/alerts", responses=ERRORS, dependencies=NEEDS_READ)
 def alerts(
     hub: HubDep,
     model: str | None = None,
@@ -115,7 +116,7 @@ def alerts(
     return {"events": events, "monitored": hub.settings.monitor_models}
 
 
-@router.post("/alerts/check", responses=ERRORS)
+@router.post("/alerts/check", responses=ERRORS, dependencies=NEEDS_TRAIN)
 def run_checks(
     hub: HubDep,
     model: Annotated[str | None, Query(description="NAME@ALIAS; default: every monitored")] = None,

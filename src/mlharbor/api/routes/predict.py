@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from mlharbor.api.auth import NEEDS_PREDICT
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.config import Settings
@@ -85,6 +86,7 @@ async def run_predict(hub: Hub, name: str, ref: str, frame: Any, request_id: str
     "/{name}/{ref}/predict",
     openapi_extra=BODY,
     responses={404: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}},
+    dependencies=NEEDS_PREDICT,
 )
 async def predict(
     hub: HubDep, name: str, ref: str, request: Request, response: Response
@@ -137,6 +139,7 @@ async def mlflow_invocation(hub: Hub, name: str, ref: str, request: Request) -> 
         404: {"description": "MLflow-style error: error_code and message"},
         415: {"description": "Neither JSON nor CSV"},
     },
+    dependencies=NEEDS_PREDICT,
 )
 async def invocations(hub: HubDep, name: str, ref: str, request: Request) -> Response:
     """The MLflow scoring protocol: ``{"predictions": ...}`` for the model at ``ref``."""
