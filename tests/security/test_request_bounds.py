@@ -100,7 +100,7 @@ def test_a_40_mb_prediction_is_refused_before_its_body_is_read(live_sqlite: Live
     psutil = pytest.importorskip("psutil")
     rss = psutil.Process().memory_info().rss  # the server runs in this process
     head = (
-        f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST {PREDICT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {40 << 20}"
     )
     started = time.monotonic()
