@@ -190,7 +190,13 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
         )
         for c in columns
     ]
-    options = {id(s): {"zipmap": False} for _, s in steps(pipeline) if hasattr(s, "classes_")}
+    _check_convertible(pipeline, version)
+    # Probabilities as a plain tensor; a classifier without them (LinearSVC) takes no option.
+    options = {
+        id(s): {"zipmap": False}
+        for _, s in steps(pipeline)
+        if hasattr(s, "classes_") and hasattr(s, "predict_proba")
+    }
     try:
         # ai.onnx.ml 3: the newest the LightGBM converter writes; scikit-learn steps fit too.
         opset = {"": 17, "ai.onnx.ml": 3}
@@ -250,6 +256,24 @@ def _rename(graph: Any, renames: dict[str, str]) -> None:
             for sub in (attribute.g, *attribute.graphs):
                 if sub.node:
                     _rename(sub, renames)
+
+
+def _check_convertible(pipeline: Any, version: ModelVersionRecord) -> None:
+    """Refuse what skl2onnx converts wrongly rather than not at all.
+
+    Its ``SimpleImputer`` converter drops the missing-value indicator columns: a later step
+    that checks its input width fails with a message naming that step, and one that does
+    not (a tree) yields a graph that reads shifted columns.
+    """
+    for where, step in steps(pipeline):
+        indicator = getattr(step, "indicator_", None)
+        if indicator is not None and len(getattr(indicator, "features_", ())):
+            raise InvalidInputError(
+                f"model {version.model!r} version {version.version} does not convert to ONNX: "
+                f"step {where!r} ({type(step).__name__}) adds missing-value indicator columns, "
+                "which skl2onnx does not convert (the training data had missing numbers)",
+                step=where,
+            )
 
 
 def _onnx_culprit(pipeline: Any, exc: Exception) -> str:
