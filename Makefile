@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # subprocesses, so two halve the run even on two cores. `PYTEST_PARALLEL=` runs them serially.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: run test test-latest constraints lint install clean
+.PHONY: run test test-matrix test-latest constraints lint install clean
 
 # Installs are pinned to the tested versions in constraints.txt; `make test-latest` runs the
 # suite against the newest releases in a venv of its own, so breakage is seen before users see
@@ -29,6 +29,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# Every catalog model x every task x every column type along the user's whole path (train,
+# predict, ONNX, batch score, export, drift); `make test` runs a slice of it.
+test-matrix: $(STAMP)
+	MLHARBOR_TEST_MATRIX=full $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/test_user_path_matrix.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlharbor.hub import Hub
@@ -85,3 +86,62 @@ def test_the_backend_is_named_in_a_response_header(live_sqlite: LiveServer, tmp_
         assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
         r = api.post("/api/v1/models/churn/latest/invocations", json={"instances": [row]})
         assert r.status_code == 200 and r.headers["x-mlharbor-backend"] == "onnx"
+
+
+def test_columns_named_as_users_name_them_keep_their_names_in_onnx(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    # skl2onnx renamed inputs to identifiers (sepal.length -> sepal_length) and the fast path
+    # fed the user's names, so it was never used for iris; the exported file had the renamed
+    # inputs too. Two names that collide once sanitised, and names the graph itself uses for
+    # its outputs, must survive as well.
+    import onnxruntime as ort
+
+    from mlharbor.models import train_model
+    from mlharbor.registry.export import export_onnx
+
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "sepal.length": rng.normal(5, 1, n),
+            "sepal_length": rng.normal(3, 1, n),
+            "2 petal width": rng.normal(1, 0.3, n),
+            "größe (cm)": rng.choice(["klein", "groß", "mittel"], n),
+            "label": rng.normal(0, 1, n),
+            "probabilities": rng.normal(0, 1, n),
+        }
+    )
+    df["kind"] = np.where(df["sepal.length"] + df["label"] > 5, "a", "b")
+    path = tmp_path / "hazards.csv"
+    df.to_csv(path, index=False)
+    version = sqlite_hub.datasets.ingest_file(path).version
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="kind",
+        model="rf",
+        params={"n_estimators": 10},
+        cv_folds=0,
+        artifacts=False,
+    )
+    lineage = {"dataset": version.dataset, "dataset_version": version.version}
+    sqlite_hub.models.register("hazards", result, dataset_version_id=version.id, lineage=lineage)
+    rows = df.drop(columns="kind").iloc[:30]
+    answer = sqlite_hub.predictor.predict("hazards", "latest", rows)
+    assert answer.backend == "onnx"
+    assert answer.predictions == list(result.pipeline.predict(rows))
+
+    record = sqlite_hub.models.get_version("hazards", "latest")
+    out = export_onnx(result.pipeline, record, tmp_path / "hazards.onnx")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(rows.columns)
+    feeds = {
+        c: (
+            rows[c].to_numpy(np.float32) if rows[c].dtype.kind == "f" else rows[c].to_numpy(object)
+        ).reshape(-1, 1)
+        for c in rows
+    }
+    labels, proba = session.run(None, feeds)
+    assert labels.tolist() == answer.predictions
+    np.testing.assert_allclose(proba, answer.probabilities, atol=1e-6)

@@ -85,13 +85,15 @@ def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
         numbers = _checked(values, pd.to_numeric(values, errors="coerce"), "a number")
         return _finite(numbers)
     if dtype.startswith(("datetime", "timestamp")):
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        # utc: a column may mix offsets ("2024-02-03", "…T10:00:00+01:00", summer and winter
+        # time), which pandas refuses to put in one column otherwise.
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
         return _checked(values, parsed, "a date")
     text = values.map(lambda v: v if _missing(v) else str(v)).astype(object)
     if column.get("semantic_type") == "datetime":
         # Dates kept as text in training are parsed by the model with their own format;
         # here it is only checked that each one is a date at all.
-        _checked(text, pd.to_datetime(text, errors="coerce", format="mixed"), "a date")
+        _checked(text, pd.to_datetime(text, errors="coerce", format="mixed", utc=True), "a date")
     return text
 
 

@@ -8,6 +8,8 @@ training.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -127,24 +129,33 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
 
     def _column_seconds(self, values: np.ndarray) -> np.ndarray:
         if values.dtype.kind == "M":
-            stamps = pd.Series(values)
-        elif values.dtype == object and all(
+            return _epoch_seconds(pd.to_datetime(pd.Series(values), utc=True))
+        if values.dtype == object and all(
             isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values
         ):
             return values.astype(float)
-        else:
-            strings = pd.Series(values, dtype=object).map(_as_text)
-            stamps = pd.to_datetime(strings, format=self.format, errors="coerce")
+        series = pd.Series(values, dtype=object)
+        # Dates arrive as text (CSV, JSON), as dates (Parquet date32 columns read back as
+        # datetime.date), as timestamps with or without a time zone, or mixed within a column.
+        # Every time is taken as UTC: aware ones are converted, naive ones are read as UTC,
+        # so one column with two offsets (summer and winter time) is still one column.
+        temporal = series.map(_is_temporal).astype(bool)
+        stamps = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+        if temporal.any():
+            stamps[temporal] = pd.to_datetime(series[temporal], utc=True, errors="coerce")
+        rest = series[~temporal].map(_as_text)
+        strings = rest[rest.notna()]
+        if len(strings):
+            parsed = pd.to_datetime(strings, format=self.format, utc=True, errors="coerce")
             # A value the inferred format misses (another layout, a pasted timestamp) is
             # still a date; only give up on it after pandas' own guessing fails too.
-            retry = stamps.isna() & strings.notna()
+            retry = parsed.isna()
             if self.format is not None and retry.any():
-                stamps[retry] = pd.to_datetime(strings[retry], format="mixed", errors="coerce")
-        if getattr(stamps.dt, "tz", None) is not None:
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        stamps = stamps.astype("datetime64[ns]")
-        seconds = stamps.to_numpy().astype("datetime64[ns]").astype("int64") / 1e9
-        return np.where(stamps.isna().to_numpy(), np.nan, seconds)
+                parsed[retry] = pd.to_datetime(
+                    strings[retry], format="mixed", utc=True, errors="coerce"
+                )
+            stamps[strings.index] = parsed
+        return _epoch_seconds(stamps)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -153,12 +164,28 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _epoch_seconds(stamps: pd.Series) -> np.ndarray:
+    """Seconds since the epoch of UTC or naive timestamps; ``NaN`` where missing."""
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    stamps = stamps.astype("datetime64[ns]")
+    seconds = stamps.to_numpy().astype("int64") / 1e9
+    return np.where(stamps.isna().to_numpy(), np.nan, seconds)
+
+
+def _is_temporal(value: object) -> bool:
+    """A date or a time as an object (``datetime.date`` covers datetimes and Timestamps)."""
+    return isinstance(value, date | np.datetime64) and not pd.isna(value)
+
+
 def _as_text(value: object) -> object:
-    """Dates given as anything (str, timestamp, None) as a string pandas can parse."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """A date given as text or a number, as a string pandas can parse (missing: None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        return str(pd.Timestamp(value))
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"cannot read a date from a value of type {type(value).__name__}")
     if isinstance(value, int | float | np.number | str):
         return str(value)
     raise TypeError(f"cannot read a date from a value of type {type(value).__name__}")

@@ -190,7 +190,13 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
         )
         for c in columns
     ]
-    options = {id(s): {"zipmap": False} for _, s in steps(pipeline) if hasattr(s, "classes_")}
+    _check_convertible(pipeline, version)
+    # Probabilities as a plain tensor; a classifier without them (LinearSVC) takes no option.
+    options = {
+        id(s): {"zipmap": False}
+        for _, s in steps(pipeline)
+        if hasattr(s, "classes_") and hasattr(s, "predict_proba")
+    }
     try:
         # ai.onnx.ml 3: the newest the LightGBM converter writes; scikit-learn steps fit too.
         opset = {"": 17, "ai.onnx.ml": 3}
@@ -200,7 +206,74 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
             f"model {version.model!r} version {version.version} does not convert to ONNX: "
             f"{_onnx_culprit(pipeline, exc)}",
         ) from None
-    return onnx
+    return restore_input_names(onnx, [name for name, _ in initial])
+
+
+def restore_input_names(model: Any, names: list[str]) -> Any:
+    """``model`` with its graph inputs called ``names`` again (in order), in place.
+
+    skl2onnx makes input names identifiers (``sepal.length`` becomes ``sepal_length``, a
+    second ``sepal_length`` becomes ``sepal_length1``) and keeps no map back, so a caller
+    feeding the user's own column names was refused. ONNX names are any string: the inputs,
+    and every node reading them, get the original names back. A tensor inside the graph that
+    already has one of those names is renamed out of the way first.
+    """
+    graph = model.graph
+    if len(graph.input) != len(names):
+        raise InvalidInputError(
+            f"the converted model has {len(graph.input)} inputs for {len(names)} columns"
+        )
+    renames = {inp.name: name for inp, name in zip(graph.input, names, strict=True)}
+    renames = {old: new for old, new in renames.items() if old != new}
+    if not renames:
+        return model
+    taken = _tensor_names(graph)
+    for clash in (set(renames.values()) & taken) - set(renames):
+        fresh = clash
+        while fresh in taken or fresh in renames.values():
+            fresh += "_"
+        renames[clash] = fresh
+    _rename(graph, renames)
+    return model
+
+
+def _tensor_names(graph: Any) -> set[str]:
+    names = {t.name for t in (*graph.input, *graph.output, *graph.initializer)}
+    for node in graph.node:
+        names.update(node.input)
+        names.update(node.output)
+    return names
+
+
+def _rename(graph: Any, renames: dict[str, str]) -> None:
+    """Rename tensors everywhere ``graph`` (and any subgraph) mentions them."""
+    for tensor in (*graph.input, *graph.output, *graph.initializer, *graph.value_info):
+        tensor.name = renames.get(tensor.name, tensor.name)
+    for node in graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+        for attribute in node.attribute:
+            for sub in (attribute.g, *attribute.graphs):
+                if sub.node:
+                    _rename(sub, renames)
+
+
+def _check_convertible(pipeline: Any, version: ModelVersionRecord) -> None:
+    """Refuse what skl2onnx converts wrongly rather than not at all.
+
+    Its ``SimpleImputer`` converter drops the missing-value indicator columns: a later step
+    that checks its input width fails with a message naming that step, and one that does
+    not (a tree) yields a graph that reads shifted columns.
+    """
+    for where, step in steps(pipeline):
+        indicator = getattr(step, "indicator_", None)
+        if indicator is not None and len(getattr(indicator, "features_", ())):
+            raise InvalidInputError(
+                f"model {version.model!r} version {version.version} does not convert to ONNX: "
+                f"step {where!r} ({type(step).__name__}) adds missing-value indicator columns, "
+                "which skl2onnx does not convert (the training data had missing numbers)",
+                step=where,
+            )
 
 
 def _onnx_culprit(pipeline: Any, exc: Exception) -> str:

@@ -228,7 +228,9 @@ class LoadedModel:
         backend = "sklearn"
         fast = None
         rows = _rows(features)
-        if self.onnx is not None and online and rows <= ONNX_ROWS:
+        # A category unseen in training goes to the pipeline: the converted one-hot encoder
+        # has no "infrequent" bucket and onnxruntime fails on it ("Unknown Category").
+        if self.onnx is not None and online and rows <= ONNX_ROWS and not unseen:
             fast = self.onnx.run(features)
         if fast is not None:
             labels, proba = fast

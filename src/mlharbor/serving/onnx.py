@@ -98,12 +98,16 @@ def build_onnx(
 def _disagreement(
     pipeline: Any, rows: pd.DataFrame, labels: np.ndarray, probabilities: np.ndarray | None
 ) -> str | None:
-    if probabilities is None:
+    if probabilities is None and not hasattr(pipeline, "classes_"):
         expected = np.asarray(pipeline.predict(rows), dtype=float)
         gap = np.abs(expected - labels.astype(float))
         scale = np.maximum(1.0, np.abs(expected))
         if (gap / scale).max() > TOLERANCE:
             return f"predictions differ from the pipeline's by up to {gap.max():.3g}"
+        return None
+    if probabilities is None:  # a classifier without probabilities (SVC): labels only
+        if (np.asarray(pipeline.predict(rows)) != labels).any():
+            return "labels differ from the pipeline's"
         return None
     expected = np.asarray(pipeline.predict_proba(rows), dtype=float)
     if expected.shape != probabilities.shape:

@@ -78,11 +78,18 @@ def _bounds(constraints: list[Any]) -> tuple[float | None, float | None, list[st
 
 
 def _field(name: str, default: Any, constraints: list[Any] | None, featured: bool) -> ParamField:
-    low, high, options, kinds = _bounds(constraints or [])
+    constraints = [c for c in constraints or [] if type(c).__name__ != "Hidden"]
+    low, high, options, kinds = _bounds(constraints)
     if isinstance(default, bool):
         return ParamField(name, "bool", default, featured)
     if options and not kinds and (default is None or isinstance(default, str)):
-        choices = options + ([""] if default is None else [])
+        # Every value the estimator takes is offered, and the default is the one selected:
+        # a select whose default is not among its options shows (and sends) another value.
+        choices = [*options, *(["true", "false"] if "boolean" in constraints else [])]
+        if default is not None and default not in choices:
+            choices.insert(0, default)
+        if default is None or None in constraints:
+            choices.append("")
         return ParamField(name, "choice", default, featured, choices=choices)
     if kinds == {"int"} or (not kinds and isinstance(default, Integral)):
         return ParamField(name, "int", default, featured, low, high)
@@ -91,6 +98,17 @@ def _field(name: str, default: Any, constraints: list[Any] | None, featured: boo
             return ParamField(name, "text", default, featured)
         return ParamField(name, "float", default, featured, low, high)
     return ParamField(name, "text", default, featured)
+
+
+def _deprecated(default: Any, constraints: list[Any] | None) -> bool:
+    """Whether ``default`` is a sentinel only a hidden constraint allows (scikit-learn's
+    ``penalty="deprecated"``): the parameter is on its way out, so the form leaves it alone."""
+    if not isinstance(default, str) or not constraints:
+        return False
+    hidden = [c.constraint for c in constraints if type(c).__name__ == "Hidden"]
+    shown = [c for c in constraints if type(c).__name__ != "Hidden"]
+    in_hidden = any(default in getattr(c, "options", ()) for c in hidden)
+    return in_hidden and not any(default in getattr(c, "options", ()) for c in shown)
 
 
 @lru_cache(maxsize=64)
@@ -104,7 +122,9 @@ def param_fields(model: str, task: str) -> tuple[ParamField, ...]:
     fields = [
         _field(name, value, constraints.get(name), name in featured)
         for name, value in sorted(defaults.items())
-        if name not in HIDDEN and not callable(value)
+        if name not in HIDDEN
+        and not callable(value)
+        and not _deprecated(value, constraints.get(name))
     ]
     return tuple(sorted(fields, key=lambda f: (not f.featured, f.name)))
 
