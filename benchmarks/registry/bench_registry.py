@@ -102,14 +102,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--slow-limit", type=float, default=20.0, help="repeat no run longer")
+    parser.add_argument("--only", default="", help="run only the models whose name has this")
+    parser.add_argument("--no-before", action="store_true", help="skip the old skops path")
     args = parser.parse_args()
     print("| model | file (MB) | joblib (s) | skops before (s) | mlharbor after (s) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     with threadpool_limits(limits=1):
         for name, model in models().items():
+            if args.only not in name:
+                continue
             size = len(dump_pipeline(copy.deepcopy(model))) / 1e6
             row = [f"{size:.1f}"]
             for run in (joblib_round, skops_round, mlharbor_round):
+                if run is skops_round and args.no_before:
+                    row.append("skipped")
+                    continue
                 once = median_seconds(run, model, 1)
                 more = args.repeats - 1 if once < args.slow_limit else 0
                 seconds = statistics.median(
