@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, description="URL sent alerts as JSON (POST).")
 
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
+    trusted_model_types: list[str] = Field(
+        default_factory=list,
+        description="Classes/functions model files may hold beyond mlharbor's allow-list.",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS.")
     allowed_hosts: list[str] = Field(
         default_factory=list, description='Host names served besides loopback; "*" for any.'
@@ -107,6 +111,13 @@ class Settings(BaseSettings):
         False, description="Honour X-Forwarded-Proto/-Host from a TLS-terminating proxy."
     )
     log_level: str = "INFO"
+
+    @field_validator("trusted_model_types")
+    @classmethod
+    def _no_stdlib_types(cls, names: list[str]) -> list[str]:
+        from mlharbor.registry.allowlist import check_extra  # stdlib imports only
+
+        return check_extra(names)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""

@@ -46,7 +46,9 @@ class Hub:
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)
-        self.models = ModelRegistry(self.sessions, self.artifacts)
+        self.models = ModelRegistry(
+            self.sessions, self.artifacts, trusted_types=settings.trusted_model_types
+        )
         self.predlog = (
             PredictionLog(
                 self.artifacts,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlharbor.registry.persist import (
-    TRUSTED_TYPES,
     dump_pipeline,
     load_external,
     load_trusted,
@@ -25,3 +26,12 @@ __all__ = [
     "load_trusted",
     "suggest_model_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The allow-list needs scikit-learn, LightGBM, NumPy and SciPy imported: on first use.
+    if name == "TRUSTED_TYPES":
+        from mlharbor.registry.allowlist import all_allowed
+
+        return all_allowed()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

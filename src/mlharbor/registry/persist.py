@@ -1,23 +1,28 @@
-"""Model files: saved with skops, loaded only with an explicit list of trusted types.
+"""Model files: saved with skops, loaded only if every object in them is on mlharbor's list.
 
-skops stores an object as a description of how to rebuild it; loading it refuses every
-type not on a trusted list, so a file cannot run code the way a pickle can. mlharbor never
-pickles or unpickles. Two ways in:
+skops stores an object as a description of how to rebuild it, so a file cannot run code
+the way a pickle can — as long as nothing it names is something that runs code. Which
+types, classes and functions a file may name is decided by mlharbor, never by whoever
+uploads it: the allow-list of :mod:`mlharbor.registry.allowlist`, widened only by the
+operator's ``MLHARBOR_TRUSTED_MODEL_TYPES`` setting. mlharbor never pickles or unpickles.
 
-- :func:`load_trusted` for files mlharbor wrote itself to its store: the types our
-  pipelines are made of (:data:`TRUSTED_TYPES`, pinned by a test over the whole catalog).
-- :func:`load_external` for a ``.skops`` file a user uploads: the same list, plus the
-  types the user explicitly allows — except those that can run code, which are never
-  allowed.
+Every read checks the file twice before anything is built: our walk of every node of its
+``schema.json`` (:func:`~mlharbor.registry.allowlist.refused_names`), then skops' own audit
+(what ``skops.io.get_untrusted_types`` reports), with only the names our walk approved
+trusted. Files from the store are checked again on every load (:func:`load_trusted`), so a
+file changed in the store is refused, not run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from mlharbor.errors import ConflictError, InvalidInputError
+from mlharbor.errors import ConflictError, HarborError, InvalidInputError
+from mlharbor.registry.allowlist import all_allowed, refused_names
+from mlharbor.registry.skops_files import dumps, plain_vocabularies, read_schema
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -25,74 +30,16 @@ if TYPE_CHECKING:
 # skops (and the scikit-learn it imports, ~2 s) is imported where a model is read or written,
 # so commands and servers that never touch a model file start without it.
 
-#: Types in mlharbor's own pipelines that skops does not trust by default.
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        "collections.OrderedDict",
-        "lightgbm.basic.Booster",
-        "lightgbm.sklearn.LGBMClassifier",
-        "lightgbm.sklearn.LGBMRegressor",
-        "mlharbor.models.automl.ensemble.BaggedClassifier",
-        "mlharbor.models.automl.ensemble.BaggedRegressor",
-        "mlharbor.models.automl.ensemble.WeightedEnsembleClassifier",
-        "mlharbor.models.automl.ensemble.WeightedEnsembleRegressor",
-        "mlharbor.prep.dates.DatetimeFeatures",
-        "mlharbor.prep.text.TextFeatures",
-        "numpy.dtype",
-        "scipy.sparse._csc.csc_matrix",
-        "scipy.sparse._csr.csr_matrix",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
-        "sklearn.metrics._dist_metrics.EuclideanDistance64",
-        "sklearn.metrics._dist_metrics.ManhattanDistance64",
-        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
-        "sklearn.model_selection._split.KFold",
-        "sklearn.model_selection._split.StratifiedKFold",
-        "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn.neighbors._kd_tree.KDTree",
-        "sklearn.tree._tree.Tree",
-    }
-)
+#: The setting that widens the allow-list, named in errors.
+SETTING = "MLHARBOR_TRUSTED_MODEL_TYPES"
 
-#: Modules whose functions and classes can run code, touch files or the network: never
-#: loaded from a user's file, whatever the allow-list says.
-FORBIDDEN_MODULES: frozenset[str] = frozenset(
-    {
-        "builtins",
-        "os",
-        "posix",
-        "nt",
-        "sys",
-        "subprocess",
-        "shutil",
-        "importlib",
-        "runpy",
-        "pickle",
-        "marshal",
-        "socket",
-        "ctypes",
-        "code",
-        "codeop",
-        "pty",
-        "tempfile",
-        "pathlib",
-        "io",
-        "webbrowser",
-        "operator",
-        "functools",
-        "types",
-        "inspect",
-        "multiprocessing",
-        "threading",
-        "asyncio",
-        "urllib",
-        "http",
-        "requests",
-        "httpx",
-        "eval",
-        "exec",
-    }
-)
+
+def __getattr__(name: str) -> Any:
+    # TRUSTED_TYPES (the public name of the list) is computed on first use: it needs
+    # scikit-learn, LightGBM, NumPy and SciPy imported.
+    if name == "TRUSTED_TYPES":
+        return all_allowed()
+    raise AttributeError(name)
 
 
 def dump_pipeline(pipeline: Any) -> bytes:
@@ -104,16 +51,18 @@ def dump_pipeline(pipeline: Any) -> bytes:
         The pipeline holds a type mlharbor would refuse to load back: saving it would
         make a model version nobody can use.
     """
-    import skops.io as sio
+    plain_vocabularies(pipeline)
 
-    data = sio.dumps(pipeline)
-    foreign = sorted(set(sio.get_untrusted_types(data=data)) - TRUSTED_TYPES)
-    if foreign:
-        raise ConflictError(
-            f"the model holds types mlharbor does not load from its store: {', '.join(foreign)}",
-            types=foreign,
-        )
-    return data
+    def check(schema: dict[str, Any]) -> None:
+        foreign = refused_names(schema)
+        if foreign:
+            raise ConflictError(
+                "the model holds types mlharbor does not load from its store: "
+                f"{', '.join(foreign)}",
+                types=foreign,
+            )
+
+    return dumps(pipeline, check=check)
 
 
 def content_hash(data: bytes) -> str:
@@ -122,46 +71,35 @@ def content_hash(data: bytes) -> str:
 
 
 def load_trusted(data: bytes, *, extra: Iterable[str] = ()) -> Any:
-    """Load a model file from mlharbor's own store.
+    """Load a model file from mlharbor's own store, checking it again.
 
     Parameters
     ----------
     data : bytes
-        A file written by :func:`dump_pipeline` (or an external file registered with an
-        allow-list, passed again as ``extra``).
+        A file written by :func:`dump_pipeline`, or an upload accepted by
+        :func:`load_external`.
     extra : iterable of str, default=()
-        Types allowed when the file was registered.
+        The operator's ``MLHARBOR_TRUSTED_MODEL_TYPES``.
 
     Raises
     ------
     ConflictError
-        The file holds a type outside the trusted list (a tampered store, or a file from a
-        library version that uses other types).
+        The file is unreadable or holds something off the allow-list (a file changed in
+        the store, or an upload whose extra types the operator has since removed).
     """
-    trusted = TRUSTED_TYPES | set(extra)
-    untrusted = _untrusted(data)
-    refused = sorted(t for t in untrusted if t not in trusted or _forbidden(t))
-    if refused:
-        raise ConflictError(
-            f"the stored model file holds types that are not trusted: {', '.join(refused)}",
-            types=refused,
-        )
-    import skops.io as sio
-
-    return sio.loads(data, trusted=untrusted)
+    return _load(data, extra, ConflictError, "the stored model file")
 
 
-def load_external(data: bytes, *, allow: Iterable[str] = ()) -> BaseEstimator:
+def load_external(data: bytes, *, extra: Iterable[str] = ()) -> BaseEstimator:
     """Load a fitted scikit-learn model from a user's ``.skops`` file, safely.
 
     Parameters
     ----------
     data : bytes
         The uploaded file.
-    allow : iterable of str, default=()
-        Extra fully qualified type names the user trusts (e.g. their own transformer,
-        ``"mypackage.features.Cleaner"``). Types from modules that can run code
-        (:data:`FORBIDDEN_MODULES`, e.g. ``os.system``) are refused even when listed.
+    extra : iterable of str, default=()
+        The operator's ``MLHARBOR_TRUSTED_MODEL_TYPES`` (e.g. their own transformer,
+        ``"mypackage.features.Cleaner"``). Never from the uploader.
 
     Returns
     -------
@@ -171,37 +109,13 @@ def load_external(data: bytes, *, allow: Iterable[str] = ()) -> BaseEstimator:
     Raises
     ------
     InvalidInputError
-        Not a readable skops file; untrusted types (listed, with how to allow them);
-        forbidden types; or not a fitted estimator with ``predict``.
-
-    Examples
-    --------
-    >>> load_external(uploaded, allow=["mypackage.features.Cleaner"])  # doctest: +SKIP
+        Not a readable skops file; anything off the allow-list (listed); or not a fitted
+        estimator with ``predict``.
     """
-    import skops.io as sio
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    untrusted = _untrusted(data, external=True)
-    allowed = set(allow)
-    forbidden = sorted(t for t in untrusted if _forbidden(t))
-    if forbidden:
-        raise InvalidInputError(
-            f"the model file refers to types that can run code and are never loaded: "
-            f"{', '.join(forbidden)}",
-            types=forbidden,
-        )
-    refused = sorted(t for t in untrusted if t not in TRUSTED_TYPES and t not in allowed)
-    if refused:
-        raise InvalidInputError(
-            f"the model file holds untrusted types: {', '.join(refused)}. Load it only if "
-            "you trust them, by listing them in the allow-list",
-            types=refused,
-        )
-    try:
-        model = sio.loads(data, trusted=untrusted)
-    except Exception as exc:  # skops raises many kinds on malformed content
-        raise InvalidInputError(f"the model file could not be loaded: {exc}")
+    model = _load(data, extra, InvalidInputError, "the model file")
     if not hasattr(model, "predict"):
         raise InvalidInputError(
             f"the model file holds a {type(model).__name__}, not a model with predict()"
@@ -215,17 +129,52 @@ def load_external(data: bytes, *, allow: Iterable[str] = ()) -> BaseEstimator:
     return model
 
 
-def _untrusted(data: bytes, *, external: bool = False) -> list[str]:
+def _load(data: bytes, extra: Iterable[str], error: type[HarborError], what: str) -> Any:
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
+    extra = frozenset(extra)
     try:
-        return list(sio.get_untrusted_types(data=data))
-    except Exception as exc:  # a zip that is not a skops file, a broken schema...
-        if external:
-            raise InvalidInputError(f"not a readable .skops model file: {exc}")
-        raise ConflictError(f"the stored model file is unreadable: {exc}")
+        schema = read_schema(data)
+    except Exception as exc:  # not a zip, no schema.json, broken JSON...
+        raise error(f"{what} is not a readable .skops model file: {exc}")
+    refused = refused_names(schema, extra)
+    if refused:
+        raise _refusal(error, what, refused)
+    allowed = all_allowed(extra)
+    try:
+        # skops' audit runs inside loads: it refuses whatever it does not trust by default
+        # and we did not name. We name only what our walk found, all of it allowed.
+        return sio.loads(data, trusted=sorted(_names(schema) & allowed))
+    except UntrustedTypesFoundException as exc:
+        found = sorted(set(re.findall(r"'([^']+)'", str(exc).split("\n", 1)[0])))
+        raise _refusal(error, what, [t for t in found if t not in allowed] or found)
+    except Exception as exc:  # skops raises many kinds on malformed content
+        raise error(f"{what} could not be loaded: {exc}")
 
 
-def _forbidden(type_name: str) -> bool:
-    root = type_name.split(".", 1)[0]
-    return root in FORBIDDEN_MODULES or type_name in FORBIDDEN_MODULES
+def _refusal(error: type[HarborError], what: str, refused: list[str]) -> HarborError:
+    return error(
+        f"{what} holds types, classes or functions that mlharbor never loads: "
+        f"{', '.join(refused)}. Model files may hold only scikit-learn, LightGBM and "
+        f"mlharbor estimators, NumPy/SciPy arrays and ufuncs; an operator can trust more "
+        f"with the server setting {SETTING}",
+        types=refused,
+    )
+
+
+def _names(schema: dict[str, Any]) -> set[str]:
+    names = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            if "__module__" in node:
+                name = f"{node.get('__module__')}.{node.get('__class__')}"
+                names.add(name)
+                if node.get("__loader__") == "MethodNode":  # as skops names a method
+                    names.add(f"{name}.{(node.get('content') or {}).get('func')}")
+    return names

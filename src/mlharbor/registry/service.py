@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError, NotFoundError
 from mlharbor.limits import MAX_ID
+from mlharbor.registry.allowlist import check_extra
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
     ModelVersionRecord,
@@ -58,11 +59,21 @@ class ModelRegistry:
         From :func:`mlharbor.store.db.make_session_factory`.
     artifacts : ArtifactStore
         Where model files and evaluation artifacts are kept.
+    trusted_types : iterable of str, default=()
+        The operator's ``MLHARBOR_TRUSTED_MODEL_TYPES``: classes and functions model files
+        may hold beyond mlharbor's allow-list (:mod:`mlharbor.registry.allowlist`).
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        artifacts: ArtifactStore,
+        *,
+        trusted_types: Iterable[str] = (),
+    ) -> None:
         self.session_factory = session_factory
         self.artifacts = artifacts
+        self.trusted_types = tuple(check_extra(trusted_types))
         self._listeners: list[Callable[[str], None]] = []
 
     def on_change(self, listener: Callable[[str], None]) -> None:
@@ -144,7 +155,6 @@ class ModelRegistry:
         name: str,
         skops_bytes: bytes,
         *,
-        allow: Iterable[str] = (),
         task: Task | str | None = None,
         target: str | None = None,
         lineage: Mapping[str, Any] | None = None,
@@ -153,15 +163,14 @@ class ModelRegistry:
         """Register a fitted scikit-learn model or pipeline uploaded as a ``.skops`` file.
 
         The file is loaded with :func:`mlharbor.registry.persist.load_external` first:
-        untrusted types are refused unless listed in ``allow``, so a file that cannot be
-        loaded safely is never registered.
+        anything off mlharbor's allow-list (widened only by the operator's
+        ``MLHARBOR_TRUSTED_MODEL_TYPES``) is refused, so a file that cannot be loaded
+        safely is never registered.
 
         Parameters
         ----------
         name : str
         skops_bytes : bytes
-        allow : iterable of str, default=()
-            Extra types the user trusts; recorded so the model loads again later.
         task : Task or str, optional
             Default: from the model (``classes_`` for classifiers, regression otherwise).
         target : str, optional
@@ -170,13 +179,12 @@ class ModelRegistry:
         Raises
         ------
         InvalidInputError
-            Invalid name, unreadable file, untrusted or forbidden types, not a fitted model.
+            Invalid name, unreadable file, anything off the allow-list, not a fitted model.
         """
         from mlharbor.models.train import library_versions
 
         check_model_name(name)
-        allow = sorted(set(allow))
-        model = load_external(skops_bytes, allow=allow)
+        model = load_external(skops_bytes, extra=self.trusted_types)
         found = parse_task(task) or _task_of(model)
         classes = [_plain(c) for c in getattr(model, "classes_", [])] or None
         inputs = [
@@ -200,7 +208,6 @@ class ModelRegistry:
             "lineage": {
                 **_jsonable(dict(lineage or {})),
                 "source": "external .skops upload",
-                "trusted_types": allow,
                 "library_versions": library_versions(),
             },
         }
@@ -419,7 +426,9 @@ class ModelRegistry:
                 f"the file of model {name!r} version {version.version} does not match its "
                 "recorded hash; it was changed or damaged in the store"
             )
-        return load_trusted(data, extra=version.lineage.get("trusted_types", ()))
+        # Checked again on every load, against today's allow-list and setting (never the
+        # "trusted_types" older uploads recorded in their lineage).
+        return load_trusted(data, extra=self.trusted_types)
 
     def read_model_file(self, name: str, ref: int | str = LATEST) -> bytes:
         """The ``.skops`` file of a version, for download."""

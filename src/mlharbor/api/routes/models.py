@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from mlharbor.api.auth import NEEDS_ADMIN, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
-from mlharbor.errors import PayloadTooLargeError
+from mlharbor.errors import InvalidInputError, PayloadTooLargeError
 from mlharbor.registry import ModelVersionRecord, RegisteredModelRecord
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
@@ -173,23 +173,39 @@ def download_model(hub: HubDep, name: str, ref: str) -> Response:
     "/{name}/versions",
     response_model=ModelVersionPublic,
     status_code=201,
-    responses={**ERRORS, 413: {"model": Problem}},
+    responses={**ERRORS, 403: {"model": Problem}, 413: {"model": Problem}},
     dependencies=NEEDS_ADMIN,
 )
 def upload_model(
     hub: HubDep,
     name: str,
     file: Annotated[UploadFile, File(description="A fitted scikit-learn model as .skops")],
-    allow: Annotated[list[str] | None, Form(description="Extra types you trust")] = None,
+    allow: Annotated[
+        list[str] | None,
+        Form(
+            description="Refused: what a model file may hold is the server's setting "
+            "MLHARBOR_TRUSTED_MODEL_TYPES, never a request's"
+        ),
+    ] = None,
     task: Annotated[str | None, Form()] = None,
     target: Annotated[str | None, Form()] = None,
 ) -> ModelVersionPublic:
-    """Register an externally built scikit-learn Pipeline from a ``.skops`` file."""
+    """Register an externally built scikit-learn Pipeline from a ``.skops`` file.
+
+    Needs the ``admin`` scope when auth is on (a model file from outside is code-adjacent). The file may hold only what mlharbor's
+    allow-list and the operator's ``MLHARBOR_TRUSTED_MODEL_TYPES`` name.
+    """
+    if allow is not None:
+        raise InvalidInputError(
+            "'allow' is no longer accepted: the types a model file may hold are a server "
+            "setting (MLHARBOR_TRUSTED_MODEL_TYPES), never chosen per request",
+            field="allow",
+        )
     limit = hub.settings.max_upload_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLargeError(f"the model file is over the limit of {limit:,} bytes")
-    record = hub.models.register_external(name, data, allow=allow or (), task=task, target=target)
+    record = hub.models.register_external(name, data, task=task, target=target)
     return ModelVersionPublic.of(record)
 
 
