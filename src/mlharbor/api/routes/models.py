@@ -192,8 +192,9 @@ def upload_model(
 ) -> ModelVersionPublic:
     """Register an externally built scikit-learn Pipeline from a ``.skops`` file.
 
-    Needs the ``admin`` scope when auth is on (a model file from outside is code-adjacent). The file may hold only what mlharbor's
-    allow-list and the operator's ``MLHARBOR_TRUSTED_MODEL_TYPES`` name.
+    Needs the ``admin`` scope when auth is on: a model file from outside is close to code.
+    The file may hold only what mlharbor's allow-list and the operator's
+    ``MLHARBOR_TRUSTED_MODEL_TYPES`` name.
     """
     if allow is not None:
         raise InvalidInputError(
