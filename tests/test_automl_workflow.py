@@ -11,6 +11,7 @@ import pytest
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
+from mlharbor.workflows import TrainRequest
 from mlharbor.workflows_automl import AutoMLRequest, run_automl_job
 
 from .training_data import categorical_frame
@@ -127,3 +128,23 @@ def test_a_winner_with_native_categoricals_is_registered_and_served(
     np.testing.assert_allclose(answer.probabilities, pipeline.predict_proba(rows), atol=1e-3)
     one = hub.predictor.predict("churn-native", "best_model", [rows.iloc[0].to_dict()])
     assert one.predictions == [answer.predictions[0]]
+
+
+@pytest.mark.parametrize("kind", ["train", "automl"])
+def test_a_job_that_fails_deterministically_fails_after_one_attempt(
+    sqlite_hub: Hub, kind: str
+) -> None:
+    # The dataset is deleted between submit and run: every attempt would say the same.
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    if kind == "train":
+        job = hub.submit_train(TrainRequest(dataset="iris", target="variety"))
+    else:
+        job = hub.submit_automl(AutoMLRequest(dataset="iris", target="variety", time_budget=5))
+    assert job.max_attempts > 1
+    hub.datasets.delete("iris")
+    done = hub.wait(job.id, run_here=True, timeout=120)
+    assert (done.state, done.attempts) == ("failed", 1)
+    assert done.error["code"] == "not_found" and "iris" in done.error["message"]
+    assert done.error["retryable"] is False
+    assert "retrying" not in [e.kind for e in hub.jobs.events(job.id)]

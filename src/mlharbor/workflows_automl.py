@@ -219,9 +219,10 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-# One attempt spends the whole time budget; a crash that is not bad input is usually a bug
-# the seeded search would repeat, so it gets a single retry (for a passing hiccup such as a
-# database outage). A lost worker is still retried up to the job's max_attempts.
+# One attempt spends the whole time budget. A HarborError (bad input, a conflict, a dataset
+# gone) fails the job at once; another crash is usually a bug the seeded search would
+# repeat, so it gets a single retry (for a passing hiccup such as a database outage). A lost
+# worker is still retried up to the job's max_attempts.
 @register(AUTOML)
 @retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
