@@ -37,7 +37,7 @@ BEST_ALIAS = "best_model"
 FINISH_SHARE = 0.15
 MAX_TOP_K = 10
 #: The refit on all rows is started only if its predicted time, times this, is left.
-REFIT_SAFETY = 1.5
+REFIT_SAFETY = 1.2
 
 
 @dataclass
@@ -165,7 +165,6 @@ def run_automl_job(
         check_storable=check_storable,
         final_rows=len(frame) if request.refit_full else 0,
     )
-    progress(0.9, f"evaluating {result.best_name} on the test split")
     X_test = test_df[result.features]
     lineage = {
         "dataset": version.dataset,
@@ -179,14 +178,21 @@ def run_automl_job(
     deadline = started + request.time_budget
 
     def register_one(entry: Any, pipeline: Any, winner: bool) -> tuple[Any, dict[str, Any]]:
+        if winner and request.refit_full:
+            progress(0.9, f"refitting {entry.name} on all rows")
+        model, refit = refit_all(
+            result,
+            pipeline,
+            frame,
+            request,
+            deadline=deadline if winner else None,
+            finish=0.5 * finish,
+        )
+        progress(0.92, f"evaluating {entry.name} on the test split")
         train_result = to_train_result(
             result, entry, pipeline, test_df, X_test, version.schema, seed=request.seed
         )
-        if winner:
-            progress(0.94, f"refitting {entry.name} on all rows")
-        refit = finalize(
-            result, train_result, frame, X_test, request, deadline=deadline if winner else None
-        )
+        describe_fit(train_result, model, refit, request)
         info: dict[str, Any] = {}
         if winner:
             summary["notes"] = train_result.notes
@@ -244,57 +250,68 @@ def run_automl_job(
     }
 
 
-def finalize(
+def refit_all(
     result: AutoMLResult,
-    train_result: TrainResult,
+    pipeline: Any,
     frame: pd.DataFrame,
-    X_test: pd.DataFrame,
     request: AutoMLRequest,
     *,
     deadline: float | None,
-) -> dict[str, Any]:
-    """Refit ``train_result``'s model on every row of ``frame`` if asked and it fits.
+    finish: float = 0.0,
+) -> tuple[Any, dict[str, Any]]:
+    """``pipeline`` refitted on every row of ``frame``, if asked and it fits the budget.
 
-    Its test metrics stay those of the model fitted before the refit, on the rows the
-    holdout left: the honest estimate, said so in the settings and notes. The refit is
-    kept only if it fits before ``deadline`` (predicted from the search's fit times) and
-    passes the registry's round trip; otherwise the holdout model is registered and the
-    notes say why. Returns what the job result and the lineage say of it.
+    Run right after the search, in the time it reserved for this refit (predicted from
+    the candidates' fit times): the evaluation on the test split, which measures the
+    holdout model, comes after. Without time before ``deadline`` (less ``finish``, kept
+    for evaluating and registering), ``pipeline`` is kept and the info says why. Returns
+    the model to register and what the job result and lineage say of it (see
+    :func:`describe_fit`).
     """
     n_train, n_all = len(result.y), len(frame)
-    share = f"{request.test_size:.0%}".replace("%", " %")
-    holdout = f"{n_train} rows (the test split of {share} held out)"
     info: dict[str, Any] = {"requested": request.refit_full, "full": False, "n_rows": n_train}
-    why = None
     if not request.refit_full:
-        why = "refit_full is off"
-    elif deadline is not None:
+        return pipeline, info
+    if deadline is not None:
         predicted = result.final_refit_seconds or 0.0
         info["predicted_seconds"] = round(predicted, 3)
-        left = deadline - time.perf_counter()
+        left = deadline - finish - time.perf_counter()
         if predicted * REFIT_SAFETY > left:
-            why = (
+            info["why_not"] = (
                 f"the refit on all rows (~{predicted:.1f} s predicted) would not fit the "
                 f"{max(left, 0):.1f} s left of the budget"
             )
-    if why is None:
-        began = time.perf_counter()
-        X_all = frame[result.features]
-        y_all = _target_values(frame[result.target], result.task)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            full = clone(train_result.pipeline).fit(X_all, y_all)
-        info["seconds"] = round(time.perf_counter() - began, 3)
-        # The same make as the model checked before it: the registry stores it the same.
-        train_result.pipeline = full
-        info.update(full=True, n_rows=n_all)
-        train_result.timings["refit_full"] = info["seconds"]
+            return pipeline, info
+    began = time.perf_counter()
+    X_all = frame[result.features]
+    y_all = _target_values(frame[result.target], result.task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The same make as the model checked by the search: the registry stores it alike.
+        full = clone(pipeline).fit(X_all, y_all)
+    info.update(full=True, n_rows=n_all, seconds=round(time.perf_counter() - began, 3))
+    return full, info
+
+
+def describe_fit(
+    train_result: TrainResult, model: Any, info: dict[str, Any], request: AutoMLRequest
+) -> dict[str, Any]:
+    """Put the refitted ``model`` in ``train_result`` (its metrics stay the holdout's, the
+    honest estimate) and say on what it was fitted in its settings and notes."""
+    share = f"{request.test_size:.0%}".replace("%", " %")
+    train_result.pipeline = model
     if info["full"]:
-        fitted_on = f"all rows (n={n_all}); test metrics from a {share} holdout before the refit"
+        fitted_on = (
+            f"all rows (n={info['n_rows']}); test metrics from a {share} holdout before the refit"
+        )
+        train_result.timings["refit_full"] = info["seconds"]
     else:
-        fitted_on = f"{holdout}; test metrics from that holdout"
-        if request.refit_full:
-            train_result.notes.append(f"not refitted on all rows: {why}")
+        fitted_on = (
+            f"{info['n_rows']} rows (the test split of {share} held out); "
+            "test metrics from that holdout"
+        )
+        if info.get("why_not"):
+            train_result.notes.append(f"not refitted on all rows: {info['why_not']}")
     info["fitted_on"] = fitted_on
     train_result.settings.update(fitted_on=fitted_on, n_fitted=info["n_rows"])
     return info
