@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
-from mlharbor.workflows_automl import AutoMLRequest, run_automl_job
+from mlharbor.models.automl import run_automl
+from mlharbor.models.automl.register import to_train_result
+from mlharbor.workflows import TrainRequest
+from mlharbor.workflows_automl import (
+    AutoMLRequest,
+    _split,
+    describe_fit,
+    refit_all,
+    run_automl_job,
+)
 
-from .training_data import categorical_frame
+from .training_data import categorical_frame, with_schema
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -127,3 +138,85 @@ def test_a_winner_with_native_categoricals_is_registered_and_served(
     np.testing.assert_allclose(answer.probabilities, pipeline.predict_proba(rows), atol=1e-3)
     one = hub.predictor.predict("churn-native", "best_model", [rows.iloc[0].to_dict()])
     assert one.predictions == [answer.predictions[0]]
+
+
+@pytest.mark.parametrize("kind", ["train", "automl"])
+def test_a_job_that_fails_deterministically_fails_after_one_attempt(
+    sqlite_hub: Hub, kind: str
+) -> None:
+    # The dataset is deleted between submit and run: every attempt would say the same.
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    if kind == "train":
+        job = hub.submit_train(TrainRequest(dataset="iris", target="variety"))
+    else:
+        job = hub.submit_automl(AutoMLRequest(dataset="iris", target="variety", time_budget=5))
+    assert job.max_attempts > 1
+    hub.datasets.delete("iris")
+    done = hub.wait(job.id, run_here=True, timeout=120)
+    assert (done.state, done.attempts) == ("failed", 1)
+    assert done.error["code"] == "not_found" and "iris" in done.error["message"]
+    assert done.error["retryable"] is False
+    assert "retrying" not in [e.kind for e in hub.jobs.events(job.id)]
+
+
+@pytest.mark.parametrize("refit_full", [True, False])
+def test_automl_registers_a_winner_refitted_on_every_row(sqlite_hub: Hub, refit_full: bool) -> None:
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    job = hub.automl(
+        "iris", "variety", time_budget=8, max_trials=2, name="iris-all", refit_full=refit_full
+    )
+    assert job.state == "succeeded", job.error
+    result = job.result
+    assert result["budget_seconds"] < 8 * 1.5 + 2, (result["budget_seconds"], result["refit"])
+    version = hub.models.get_version("iris-all", "best_model")
+    assert version.lineage["automl"]["fitted_on"] == result["fitted_on"]
+    assert version.lineage["settings"]["fitted_on"] == result["fitted_on"]
+    assert "test" in result["metrics"] and "cv" in result["metrics"]  # the holdout's
+
+    # The registered model is the winner's recipe fitted on exactly the rows it says.
+    frame = hub.datasets.read_table(hub.datasets.get_version("iris")).to_pandas()
+    request = AutoMLRequest.from_params(hub.jobs.get(job.id).params)
+    train, _ = _split(frame, request)
+    if refit_full:
+        assert result["refit"]["full"] and result["refit"]["n_rows"] == 150
+        assert result["fitted_on"] == (
+            "all rows (n=150); test metrics from a 20 % holdout before the refit"
+        )
+        rows = frame
+    else:
+        assert not result["refit"]["full"] and result["refit"]["n_rows"] == 120
+        assert result["fitted_on"].startswith("120 rows (the test split of 20 % held out)")
+        rows = train
+    served = hub.models.load_pipeline("iris-all", version.version)
+    X = frame.drop(columns=["variety"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = clone(served).fit(rows.drop(columns=["variety"]), rows["variety"].to_numpy())
+    np.testing.assert_allclose(served.predict_proba(X), again.predict_proba(X), atol=1e-9)
+
+
+def test_a_refit_that_would_not_fit_the_budget_keeps_the_holdout_model() -> None:
+    frame = pd.read_csv(SAMPLES / "iris.csv")
+    request = AutoMLRequest(dataset="iris", target="variety", time_budget=5)
+    train, test = _split(frame, request)
+    schema = with_schema(train)[1]
+    result = run_automl(train, schema, target="variety", time_budget=5, max_trials=1)
+    result.final_refit_seconds = 3.0
+    model, info = refit_all(
+        result, result.pipeline, frame, request, deadline=time.perf_counter() + 1
+    )
+    assert model is result.pipeline and not info["full"]
+    X_test = test[result.features]
+    trained = to_train_result(
+        result, result.winner, result.pipeline, test, X_test, schema, artifacts=False
+    )
+    describe_fit(trained, model, info, request)
+    assert info["fitted_on"] == (
+        "120 rows (the test split of 20 % held out); test metrics from that holdout"
+    )
+    assert trained.settings["fitted_on"] == info["fitted_on"]
+    assert trained.notes[-1].startswith(
+        "not refitted on all rows: the refit on all rows (~3.0 s predicted) would not fit the "
+    )

@@ -57,3 +57,27 @@ def test_a_retried_train_job_does_not_register_twice(tmp_path: Path) -> None:
         assert second["version"] == first["version"] == 1
         assert [v.version for v in hub.models.get_model("iris-variety").versions] == [1]
         assert "earlier attempt" in second["notes"][0]
+
+
+@pytest.mark.parametrize(("refit_full", "rows"), [(True, 150), (False, 120)])
+def test_a_train_job_registers_a_model_refitted_on_every_row(
+    sqlite_hub: Hub, refit_full: bool, rows: int
+) -> None:
+    hub = sqlite_hub
+    hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    request = TrainRequest(
+        dataset="iris", target="variety", model="knn", cv_folds=0, refit_full=refit_full
+    )
+    done = hub.wait(hub.submit_train(request).id, run_here=True, timeout=120)
+    assert done.state == "succeeded", done.error
+    model = hub.models.load_pipeline("iris-variety", done.result["version"])
+    assert model[-1].n_samples_fit_ == rows
+    settings = hub.models.get_version("iris-variety", done.result["version"]).lineage["settings"]
+    assert settings["n_test"] == 30 and done.result["fitted_on"] == settings["fitted_on"]
+    if refit_full:
+        assert settings["fitted_on"] == (
+            "all rows (n=150); test metrics from a 20 % holdout before the refit"
+        )
+    else:
+        assert settings["fitted_on"].startswith("the training split (n=120)")
+    assert done.result["metrics"]["test"]["accuracy"] > 0.8

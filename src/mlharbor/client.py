@@ -161,7 +161,8 @@ class Jobs(_Resource):
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
     def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
-        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric...)."""
+        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric,
+        ``refit_full=False`` to keep the model fitted without the test split...)."""
         timeout = options.pop("timeout_seconds", None)
         body = {
             "kind": "automl",

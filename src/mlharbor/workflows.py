@@ -42,6 +42,9 @@ class TrainRequest(JobParams):
     cv_folds: int = 5
     seed: int = 0
     alias: str | None = None
+    #: After the test metrics, refit on every row (the test split too), as PyCaret's
+    #: ``finalize_model`` does; the metrics stay the holdout's.
+    refit_full: bool = True
 
 
 def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
@@ -102,6 +105,7 @@ def run_training(
         seed=request.seed,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         map_folds=map_folds,
+        refit_full=bool(request.refit_full),
     )
     progress(0.96, "registering the model")
     record = hub.models.register(
@@ -133,6 +137,7 @@ def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
         "task": record.task,
         "estimator": record.estimator,
         "metrics": record.metrics,
+        "fitted_on": (record.lineage.get("settings") or {}).get("fitted_on"),
         "notes": notes,
     }
 

@@ -6,25 +6,29 @@ input is a 4xx before anything is queued), the body of the job and its handler.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from mlharbor.errors import InvalidInputError
+from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.jobs import JobContext, register, retry_errors
 from mlharbor.jobs.params import JobParams
-from mlharbor.models.automl import check_metric, run_automl
+from mlharbor.models.automl import AutoMLResult, check_metric, run_automl
+from mlharbor.models.automl.folds import refusal
 from mlharbor.models.automl.portfolio import metric_kind
 from mlharbor.models.automl.register import to_train_result
 from mlharbor.models.automl.search import _check_budget
 from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import check_train_request
+from mlharbor.models.train import TrainResult, _target_values, check_train_request
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
 AUTOML = "automl"
@@ -32,6 +36,8 @@ BEST_ALIAS = "best_model"
 #: Share of the budget kept for the test evaluation, artifacts and registration.
 FINISH_SHARE = 0.15
 MAX_TOP_K = 10
+#: The refit on all rows is started only if its predicted time, times this, is left.
+REFIT_SAFETY = 1.2
 
 
 @dataclass
@@ -54,6 +60,9 @@ class AutoMLRequest(JobParams):
     top_k: int = 1
     alias: str = BEST_ALIAS
     max_trials: int | None = None
+    #: After the holdout evaluation, refit the registered models on every row (the test
+    #: split too), as PyCaret's ``finalize_model`` and AutoGluon's ``refit_full`` do.
+    refit_full: bool = True
 
 
 def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
@@ -93,6 +102,8 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
         request.name or suggest_model_name(version.dataset, request.target)
     )
     check_alias(request.alias)
+    if not isinstance(request.refit_full, bool):
+        raise InvalidInputError(f"refit_full must be true or false, got {request.refit_full!r}")
     return request
 
 
@@ -107,8 +118,10 @@ def run_automl_job(
 ) -> dict[str, Any]:
     """Search, then register the winner (and the next ``top_k - 1``); the job's body.
 
-    The budget covers reading the data, the search and refit, and the evaluation and
-    registration of the winner; extra ``top_k`` models are refitted after it.
+    The budget covers reading the data, the search and refit, the evaluation on the test
+    split, the refit on all rows (``refit_full``) and the registration of the winner; extra
+    ``top_k`` models are refitted after it. Every registered model passed the registry's
+    round trip (stored, loaded back, predicting the same) before it was chosen.
     """
     started = time.perf_counter()
     done = _registered_winner(hub, job_id) if job_id is not None else None
@@ -149,8 +162,9 @@ def run_automl_job(
         on_trial=on_trial,
         map_folds=map_folds,
         threads=threads,
+        check_storable=check_storable,
+        final_rows=len(frame) if request.refit_full else 0,
     )
-    progress(0.92, f"evaluating {result.best_name} on the test split")
     X_test = test_df[result.features]
     lineage = {
         "dataset": version.dataset,
@@ -161,33 +175,181 @@ def run_automl_job(
     registered = []
     extra = 0.0  # seconds spent on the top_k models beyond the winner: outside the budget
     # The winner goes last, so `latest` and the alias both point at it.
-    for entry in reversed(result.top(int(request.top_k))):
-        began = time.perf_counter()
-        pipeline = result.refit(entry)
+    deadline = started + request.time_budget
+
+    def register_one(entry: Any, pipeline: Any, winner: bool) -> tuple[Any, dict[str, Any]]:
+        if winner and request.refit_full:
+            progress(0.9, f"refitting {entry.name} on all rows")
+        model, refit = refit_all(
+            result,
+            pipeline,
+            frame,
+            request,
+            deadline=deadline if winner else None,
+            finish=0.5 * finish,
+        )
+        progress(0.92, f"evaluating {entry.name} on the test split")
         train_result = to_train_result(
             result, entry, pipeline, test_df, X_test, version.schema, seed=request.seed
         )
-        winner = entry is result.winner
-        info = {**summary, "registered": registered} if winner else {}
+        describe_fit(train_result, model, refit, request)
+        info: dict[str, Any] = {}
+        if winner:
+            summary["notes"] = train_result.notes
+            info = {**summary, "registered": registered, "refit": refit}
+        automl = {"candidate": entry.name, "winner": winner, "fitted_on": refit["fitted_on"]}
         record = hub.models.register(
             request.name,
             train_result,
             dataset_version_id=version.id,
             job_id=job_id,
-            lineage={**lineage, "automl": {"candidate": entry.name, "winner": winner, **info}},
+            lineage={**lineage, "automl": {**automl, **info}},
         )
         registered.insert(0, {"candidate": entry.name, "version": record.version})
-        if not winner:
-            extra += time.perf_counter() - began
+        return record, refit
+
+    # The winner goes last, so `latest` and the alias both point at it.
+    for entry in reversed(result.top(int(request.top_k))[1:]):
+        began = time.perf_counter()
+        pipeline = result.refit(entry)
+        # A runner-up the registry refuses is not registered.
+        if check_reason(pipeline, X_test, test_df[request.target]) is None:
+            with contextlib.suppress(ConflictError):
+                register_one(entry, pipeline, winner=False)
+        extra += time.perf_counter() - began
+    while True:
+        try:
+            record, refit = register_one(result.winner, result.pipeline, winner=True)
+            break
+        except ConflictError as exc:
+            # The search checked the winner's make already; should the registry still
+            # refuse it, the next best takes its place rather than the job failing.
+            refused = result.winner
+            refused.refuse(f"could not be stored: {exc.message}")
+            following = next((e for e in result.entries if e.usable), None)
+            if following is None:
+                raise
+            pipeline = result.refit(following)
+            result.winner, result.pipeline = following, pipeline
+            result.notes.append(
+                f"{refused.name} could not be stored ({exc.message}); "
+                f"registered {following.name}, the best model that can be"
+            )
+            summary = result.summary()
     record = hub.models.set_alias(request.name, request.alias, record.version)
     progress(1.0, f"best: {result.best_name}")
     return {
         **summary,
         **_winner(record, request.alias),
         "registered": registered,
+        "refit": refit,
+        "fitted_on": refit["fitted_on"],
         "seconds": round(time.perf_counter() - started, 2),
+        # The winner's refit on all rows is in the budget; the runners-up are not.
         "budget_seconds": round(time.perf_counter() - started - extra, 2),
     }
+
+
+def refit_all(
+    result: AutoMLResult,
+    pipeline: Any,
+    frame: pd.DataFrame,
+    request: AutoMLRequest,
+    *,
+    deadline: float | None,
+    finish: float = 0.0,
+) -> tuple[Any, dict[str, Any]]:
+    """``pipeline`` refitted on every row of ``frame``, if asked and it fits the budget.
+
+    Run right after the search, in the time it reserved for this refit (predicted from
+    the candidates' fit times): the evaluation on the test split, which measures the
+    holdout model, comes after. Without time before ``deadline`` (less ``finish``, kept
+    for evaluating and registering), ``pipeline`` is kept and the info says why. Returns
+    the model to register and what the job result and lineage say of it (see
+    :func:`describe_fit`).
+    """
+    n_train, n_all = len(result.y), len(frame)
+    info: dict[str, Any] = {"requested": request.refit_full, "full": False, "n_rows": n_train}
+    if not request.refit_full:
+        return pipeline, info
+    if deadline is not None:
+        predicted = result.final_refit_seconds or 0.0
+        info["predicted_seconds"] = round(predicted, 3)
+        left = deadline - finish - time.perf_counter()
+        if predicted * REFIT_SAFETY > left:
+            info["why_not"] = (
+                f"the refit on all rows (~{predicted:.1f} s predicted) would not fit the "
+                f"{max(left, 0):.1f} s left of the budget"
+            )
+            return pipeline, info
+    began = time.perf_counter()
+    X_all = frame[result.features]
+    y_all = _target_values(frame[result.target], result.task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The same make as the model checked by the search: the registry stores it alike.
+        full = clone(pipeline).fit(X_all, y_all)
+    info.update(full=True, n_rows=n_all, seconds=round(time.perf_counter() - began, 3))
+    return full, info
+
+
+def describe_fit(
+    train_result: TrainResult, model: Any, info: dict[str, Any], request: AutoMLRequest
+) -> dict[str, Any]:
+    """Put the refitted ``model`` in ``train_result`` (its metrics stay the holdout's, the
+    honest estimate) and say on what it was fitted in its settings and notes."""
+    share = f"{request.test_size:.0%}".replace("%", " %")
+    train_result.pipeline = model
+    if info["full"]:
+        fitted_on = (
+            f"all rows (n={info['n_rows']}); test metrics from a {share} holdout before the refit"
+        )
+        train_result.timings["refit_full"] = info["seconds"]
+    else:
+        fitted_on = (
+            f"{info['n_rows']} rows (the test split of {share} held out); "
+            "test metrics from that holdout"
+        )
+        if info.get("why_not"):
+            train_result.notes.append(f"not refitted on all rows: {info['why_not']}")
+    info["fitted_on"] = fitted_on
+    train_result.settings.update(fitted_on=fitted_on, n_fitted=info["n_rows"])
+    return info
+
+
+def check_storable(model: Any, X: Any) -> None:
+    """Raise unless ``model`` survives the registry's round trip.
+
+    It is saved as the registry saves it, loaded back with the registry's trusted types,
+    and must predict ``X`` (a few rows) as the model in memory does. A module-level
+    function, so the search can send it to where its folds are fitted.
+
+    Raises
+    ------
+    ConflictError
+        The model holds a type the registry refuses, or predicts differently loaded back.
+    """
+    from mlharbor.registry.persist import dump_pipeline, load_trusted
+
+    loaded = load_trusted(dump_pipeline(model))
+    for method in ("predict_proba", "predict"):
+        if not hasattr(model, method):
+            continue
+        ours = np.asarray(getattr(model, method)(X))
+        theirs = np.asarray(getattr(loaded, method)(X))
+        if ours.dtype.kind in "fc" and theirs.dtype.kind in "fc":
+            same = ours.shape == theirs.shape and np.allclose(ours, theirs, equal_nan=True)
+        else:
+            same = np.array_equal(ours, theirs)
+        if not same:
+            raise ConflictError(f"the model loaded back from its file {method}s differently")
+        return
+
+
+def check_reason(model: Any, X: pd.DataFrame, y: pd.Series) -> str | None:
+    """Why a model like ``model`` could not be registered (:func:`check_storable` on a
+    miniature of it refitted on ``X, y``), or ``None``."""
+    return refusal(check_storable, model, X, np.asarray(y))
 
 
 def _registered_winner(hub: Any, job_id: int) -> Any:
@@ -219,9 +381,10 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-# One attempt spends the whole time budget; a crash that is not bad input is usually a bug
-# the seeded search would repeat, so it gets a single retry (for a passing hiccup such as a
-# database outage). A lost worker is still retried up to the job's max_attempts.
+# One attempt spends the whole time budget. A HarborError (bad input, a conflict, a dataset
+# gone) fails the job at once; another crash is usually a bug the seeded search would
+# repeat, so it gets a single retry (for a passing hiccup such as a database outage). A lost
+# worker is still retried up to the job's max_attempts.
 @register(AUTOML)
 @retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:

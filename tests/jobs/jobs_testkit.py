@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlharbor.config import Settings
-from mlharbor.errors import InvalidInputError
+from mlharbor.errors import ConflictError, InvalidInputError, UpstreamError
 from mlharbor.jobs import (
     JobContext,
     JobsConfig,
@@ -67,6 +67,19 @@ def bad_input(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     raise InvalidInputError("column 'price' is missing from the input", column="price")
 
 
+def conflict(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Fail the way a model the registry refuses fails: the same on every attempt."""
+    _trace(params, "started", ctx)
+    raise ConflictError("the model holds types mlharbor does not load from its store: x.Y")
+
+
+def upstream_once(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A cluster that does not answer on the first attempt only."""
+    if ctx.attempt == 1:
+        raise UpstreamError("cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+    return {"attempt": ctx.attempt}
+
+
 def flaky(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Raise an ordinary error on the first attempt only."""
     if ctx.attempt == 1:
@@ -100,6 +113,8 @@ for _kind, _fn in {
     "t_record": record,
     "t_bad_input": bad_input,
     "t_flaky": flaky,
+    "t_conflict": conflict,
+    "t_upstream": upstream_once,
     "t_crash": crash,
     "t_broken": broken_once_retried,
     "t_busy": busy,

@@ -43,6 +43,30 @@ def test_bad_input_fails_once_with_the_users_message(
     assert "retrying" not in [e.kind for e in store.events(job.id)]
 
 
+def test_a_deterministic_error_fails_after_one_attempt_with_its_message(
+    sqlite_job_settings: Settings, trace_dir: Path
+) -> None:
+    store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
+    with worker_thread(sqlite_job_settings):
+        job = store.submit("t_conflict", {"dir": str(trace_dir)}, max_attempts=3)
+        done = wait_state(store, job.id)
+    assert (done.state, done.attempts) == (JobState.FAILED, 1)
+    assert (
+        done.error["message"] == "the model holds types mlharbor does not load from its store: x.Y"
+    )
+    assert (done.error["code"], done.error["retryable"]) == ("conflict", False)
+    assert "retrying" not in [e.kind for e in store.events(job.id)]
+    assert len(traces(trace_dir, "started")[job.id]) == 1
+
+
+def test_an_unreachable_upstream_is_retried(sqlite_job_settings: Settings) -> None:
+    store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
+    with worker_thread(sqlite_job_settings):
+        job = store.submit("t_upstream", {})
+        done = wait_state(store, job.id)
+    assert (done.state, done.attempts, done.result) == (JobState.SUCCEEDED, 2, {"attempt": 2})
+
+
 def test_unexpected_error_is_retried(sqlite_job_settings: Settings) -> None:
     store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
     with worker_thread(sqlite_job_settings):

@@ -34,6 +34,14 @@ def automl(
     ] = None,
     rows: Annotated[int, typer.Option(min=1, help="Leaderboard rows to show.")] = 20,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
+    refit_full: Annotated[
+        bool,
+        typer.Option(
+            "--refit-full/--no-refit-full",
+            help="Refit the winner on all rows after its test metrics (default), or keep "
+            "the model fitted without the test split.",
+        ),
+    ] = True,
 ) -> None:
     """Search models for a target within a time budget; register the best as best_model."""
     if Path(dataset).is_file():
@@ -51,6 +59,7 @@ def automl(
         name=name,
         top_k=top_k,
         seed=seed,
+        refit_full=refit_full,
     )
     job = queue_job("automl", request)
     console.print(
@@ -128,6 +137,8 @@ def print_leaderboard(result: dict[str, Any], *, sort: str | None = None, limit:
         f"{len(rows)} candidates in {timings.get('total', 0):.1f} s "
         f"(budget {timings.get('budget', 0):.1f} s for search and refit)"
     )
+    if result.get("fitted_on"):
+        console.print(f"registered model fitted on {result['fitted_on']}")
     for note in result.get("notes", []):
         console.print(f"[yellow]note:[/] {note}")
 

@@ -87,7 +87,8 @@ def retry_errors(times: int) -> Callable[[H], H]:
     For handlers whose attempt is expensive and whose failures mostly repeat (a search
     that spends its whole time budget before failing): a job's attempt number must not
     exceed ``times`` for an error to be retried. A lost worker is retried as usual, up to
-    the job's ``max_attempts``; bad input (``InvalidInputError``) is never retried.
+    the job's ``max_attempts``; a deterministic error (any ``HarborError`` but
+    ``UpstreamError``: bad input, a conflict, something not found) is never retried.
 
     Examples
     --------

@@ -55,6 +55,19 @@ def describe_error(exc: BaseException, *, with_traceback: bool = True) -> dict[s
     return error
 
 
+def is_deterministic(exc: BaseException) -> bool:
+    """Whether ``exc`` would end another attempt of the job the same way.
+
+    Every :class:`~mlharbor.errors.HarborError` a handler raises is a verdict on the
+    request or the stored state (bad input, a conflict, something not found), except
+    those that are also an ``OSError`` (:class:`~mlharbor.errors.UpstreamError`: a
+    cluster or a URL that did not answer, which may answer next time). Other errors (a
+    dropped database connection, ``ECONNRESET``, a bug) keep the handler's retry policy,
+    and a lost worker is always retried (see :mod:`mlharbor.jobs.worker`).
+    """
+    return isinstance(exc, HarborError) and not isinstance(exc, OSError)
+
+
 def _die_with_worker(alive: Connection) -> None:
     # The worker holds the only other end of this pipe: EOF means the worker is gone, and an
     # orphaned attempt must not keep running while recovery hands the job to someone else.
@@ -107,11 +120,13 @@ def _run(spec: AttemptSpec, store: JobStore, ctx: JobContext) -> None:
     try:
         handler = load_handler(spec.handler)
         result = handler(ctx, spec.params)
-    except InvalidInputError as exc:
-        # Bad input fails the same way every time: tell the user once, do not retry.
-        store.fail(spec.lease, describe_error(exc, with_traceback=False), retry=False)
-        return
     except Exception as exc:
+        if is_deterministic(exc):
+            # Bad input, a conflict, a missing dataset: the same attempt would fail the same
+            # way (after spending its whole budget again). Tell the user once, do not retry.
+            traceback_too = not isinstance(exc, InvalidInputError)
+            store.fail(spec.lease, describe_error(exc, with_traceback=traceback_too), retry=False)
+            return
         retry = may_retry_error(handler, spec.lease.attempt)
         store.fail(spec.lease, describe_error(exc), retry=retry)
         return

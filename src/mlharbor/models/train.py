@@ -145,6 +145,7 @@ def train_model(
     artifacts: bool = True,
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
+    refit_full: bool = False,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
 
@@ -182,6 +183,10 @@ def train_model(
     map_folds : callable, optional
         ``map_folds(fn, items) -> list``, e.g. a job's ``ctx.compute.map``, to fit the
         cross-validation folds in parallel (local processes or a Dask cluster).
+    refit_full : bool, default=False
+        After the test metrics, refit the pipeline on every row (the test split too), as
+        PyCaret's ``finalize_model`` does; the metrics stay the holdout's (the honest
+        estimate) and ``settings["fitted_on"]`` says so. Ignored with ``test_df``.
 
     Returns
     -------
@@ -313,6 +318,15 @@ def train_model(
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
         )
     t3 = time.perf_counter()
+    fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
+    if refit_full and test_df is None:
+        report(0.99, "refitting on all rows")
+        pipeline = clone(pipeline)
+        _fit(pipeline, X, y, spec)
+        fitted_on = (
+            f"all rows (n={len(X)}); test metrics from a {test_size:.0%} holdout before the refit"
+        ).replace("%", " %")
+    t4 = time.perf_counter()
     variants = {c.__name__ for c in (spec.classifier, spec.regressor) if c is not None}
     if model in variants and model != type(estimator).__name__:
         notes.append(
@@ -337,6 +351,7 @@ def train_model(
             "cv": round(t1 - t0, 3),
             "fit": round(t2 - t1, 3),
             "evaluate": round(t3 - t2, 3),
+            "refit_full": round(t4 - t3, 3),
             "total": round(time.perf_counter() - started, 3),
         },
         versions=library_versions(),
@@ -348,6 +363,7 @@ def train_model(
             "overrides": _jsonable(dict(overrides or {})),
             "n_train": len(X_train),
             "n_test": len(X_test),
+            "fitted_on": fitted_on,
         },
         dropped=plan.dropped,
         notes=notes,

@@ -40,6 +40,9 @@ class TrainParams(BaseModel):
     cv_folds: int = Field(5, ge=0, le=20)
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (numpy's range).")
     alias: str | None = None
+    refit_full: bool = Field(
+        True, description="Refit the model on every row after the test metrics (holdout)."
+    )
 
 
 class ScoreParams(BaseModel):
@@ -69,6 +72,9 @@ class AutoMLParams(BaseModel):
     top_k: int = Field(1, ge=1, le=10, description="Register the best k models.")
     alias: str = Field("best_model", description="Alias pointed at the winner.")
     max_trials: int | None = Field(None, ge=1)
+    refit_full: bool = Field(
+        True, description="Refit the winner on every row after the test metrics (holdout)."
+    )
 
 
 class TrainJobCreate(BaseModel):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
-from mlharbor.models.automl.folds import Folds, fit_fold, prep_key
+from mlharbor.models.automl.folds import Folds, StorableCheck, fit_fold, prep_key
 from mlharbor.models.automl.leaderboard import Entry, ranked
 from mlharbor.models.automl.portfolio import (
     RELATIVE_COST,
@@ -48,6 +48,8 @@ class Search(Tuning):
         max_trials: int | None,
         on_trial: TrialCallback | None,
         map_folds: MapFolds | None,
+        check: StorableCheck | None = None,
+        final_rows: int = 0,
     ) -> None:
         self.folds = folds
         self.metric, self.kind, self.seed = metric, kind, seed
@@ -58,21 +60,49 @@ class Search(Tuning):
         self.max_trials = max_trials
         self.on_trial = on_trial
         self.map_folds = map_folds
+        self.check = check
+        #: Rows of a refit on all the data after the run (the caller's holdout added): its
+        #: time is reserved from the search too.
+        self.final_rows = final_rows
+        #: Storability per model structure (see :func:`structure`): ``None`` = stores.
+        self.refusals: dict[Hashable, str | None] = {}
         self.entries: list[Entry] = []
 
     # ---- time -----------------------------------------------------------------------------
 
     def _refit_estimate(self, entry: Entry) -> float:
-        """Seconds to refit ``entry`` on all rows (or fit its bag), from its fold fit times."""
+        """Seconds to refit ``entry`` on all rows (or fit its bag), from its fold fit times,
+        and to refit it again on the final rows if there is such a refit."""
         if bags(entry, self.folds):
-            return bag_seconds(entry, self.folds)
+            first = bag_seconds(entry, self.folds)
+        else:
+            native = bool(entry.candidate.native)
+            # The shared preprocessing is reused when the search saw every row: refit_entry.
+            reused = self.folds.shares(native) and self.n_full == len(self.folds.y)
+            first = self.refit_seconds(entry, self.n_full, prep=not reused)
+        return first + (self.refit_seconds(entry, self.final_rows) if self.final_rows else 0.0)
+
+    def refit_seconds(self, entry: Entry, n_rows: int, *, prep: bool = True) -> float:
+        """Predicted seconds to fit ``entry``'s served model anew on ``n_rows`` rows.
+
+        From its fold fit times, scaled a little worse than linearly with the rows; a bag
+        fits one model per fold, an ensemble each of its members.
+        """
+        members: list[Entry] = getattr(entry, "member_entries", [entry])
         n_fit = len(self.folds.splits[0][0])
-        ratio = self.n_full / max(1, n_fit)
-        native = bool(entry.candidate.native)
-        reused = self.folds.shares(native) and self.n_full == len(self.folds.y)  # see refit_entry
-        key = prep_key(entry.candidate.spec, native)
-        prep = 0.0 if reused else self.folds.prep_seconds.get(key, 0.0)
-        return (float(np.mean(entry.fit_seconds)) + prep) * ratio**1.15
+        total = 0.0
+        for member in members:
+            if not member.fit_seconds:
+                continue
+            key = prep_key(member.candidate.spec, bool(member.candidate.native))
+            prep_cost = self.folds.prep_seconds.get(key, 0.0) if prep else 0.0
+            one = float(np.mean(member.fit_seconds)) + prep_cost
+            if bags(member, self.folds):
+                share = (self.folds.n_folds - 1) / self.folds.n_folds
+                total += one * self.folds.n_folds * (n_rows * share / max(1, n_fit)) ** 1.15
+            else:
+                total += one * (n_rows / max(1, n_fit)) ** 1.15
+        return total
 
     def search_deadline(self) -> float:
         """When searching must stop so that refitting the likely winners still fits."""
@@ -122,6 +152,13 @@ class Search(Tuning):
     def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry:
         entry = Entry(candidate, trial=len(self.entries) + 1)
         self.entries.append(entry)
+        refused = self.refusals.get(structure(candidate))
+        if refused:
+            # A model of the same make could not be stored: this one could not either.
+            entry.status = "skipped"
+            entry.refuse(refused)
+            self._emit(entry)
+            return entry
         try:
             estimator = candidate.make(self.folds.task, self.seed)
             if self.map_folds is not None:
@@ -150,7 +187,8 @@ class Search(Tuning):
             # The first candidate always runs (the search must end with a model), but its
             # boosting shares out the search time over its folds rather than taking it all.
             limit = 0.8 * left / (self.folds.n_splits - fold) if first else left
-            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit, native))
+            check = self._check_for(entry) if fold == 0 else None
+            result = fit_fold(self.folds.fold_task(spec, estimator, fold, limit, native, check))
             self._record(entry, result)
             if prune and best is not None and fold < self.folds.n_splits - 1 and fold >= 1:
                 mine = float(np.mean(entry.fold_scores))
@@ -173,15 +211,26 @@ class Search(Tuning):
             return
         left = self.search_deadline() - time.perf_counter()
         limit = 0.8 * left if self.entries[0] is entry else left
+        check = self._check_for(entry)
         tasks = [
-            self.folds.fold_task(spec, estimator, f, limit, native)
+            self.folds.fold_task(spec, estimator, f, limit, native, check if f == 0 else None)
             for f in range(self.folds.n_splits)
         ]
         entry.oof_parts = []  # type: ignore[attr-defined]
         for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
             self._record(entry, result)
 
+    def _check_for(self, entry: Entry) -> StorableCheck | None:
+        """The storability check, for the first fold model of a make not checked yet."""
+        if self.check is None or structure(entry.candidate) in self.refusals:
+            return None
+        return self.check
+
     def _record(self, entry: Entry, result: Any) -> None:
+        if getattr(result, "checked", False):
+            self.refusals[structure(entry.candidate)] = result.refused
+        if result.refused:
+            entry.refuse(result.refused)
         _, val_idx = self.folds.splits[result.index]
         y_val = self.folds.y_index[val_idx]
         entry.fold_scores.append(self.score(y_val, result.prediction))
@@ -237,6 +286,7 @@ class Search(Tuning):
                         "fit_seconds",
                         "predict_seconds",
                         "error",
+                        "note",
                     )
                 },
                 "elapsed": round(now - self.started, 2),
@@ -338,8 +388,12 @@ class Search(Tuning):
         """The best single candidate, or the ensemble if it beats it out of fold."""
         usable = [e for e in ranked(self.entries) if e.usable]
         if not usable:
-            errors = "; ".join(f"{e.name}: {e.error}" for e in self.entries if e.error)[:800]
-            raise InvalidInputError(f"no model could be trained on this data ({errors})")
+            why = "; ".join(
+                f"{e.name}: {e.error or e.note}" for e in self.entries if e.error or e.note
+            )
+            raise InvalidInputError(
+                f"no model could be trained and stored on this data ({why[:800]})"
+            )
         best = usable[0]
         # Selection scores the pool's blends ``rounds`` times over: on a loaded machine and
         # large data that can take seconds, so the pool shrinks to what the time left allows.
@@ -373,3 +427,13 @@ class Search(Tuning):
         self.entries.append(entry)
         self._emit(entry)
         return entry
+
+
+def structure(candidate: Candidate) -> Hashable:
+    """What decides which types a candidate's fitted model holds: its family, whether it
+    takes categoricals natively, and its options that choose code paths (strings and flags,
+    such as a k-NN's metric); numbers only tune it."""
+    options = sorted(
+        (k, v) for k, v in candidate.params.items() if isinstance(v, str | bool) or v is None
+    )
+    return (candidate.family, bool(candidate.native), tuple(options))

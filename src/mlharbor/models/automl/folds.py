@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,9 @@ from mlharbor.prep.factory import make_preprocessor
 from mlharbor.prep.text import TextFeatures
 
 PrepKey = tuple[bool, bool, bool, bool]
+#: ``check(model, X)`` raises if ``model`` could not be stored, loaded back and predict ``X``
+#: the same (the registry's test, handed in by the caller: models know no registry).
+StorableCheck = Callable[[Any, Any], None]
 
 
 def prep_key(spec: ModelSpec, native: bool = False) -> PrepKey:
@@ -53,6 +57,9 @@ class FoldResult:
     prediction: np.ndarray
     fit_seconds: float
     predict_seconds: float
+    #: Whether the fitted model was put through the storability check, and why it failed.
+    checked: bool = False
+    refused: str | None = None
 
 
 @dataclass
@@ -220,8 +227,10 @@ class Folds:
         fold: int,
         time_limit: float | None = None,
         native: bool = False,
+        check: StorableCheck | None = None,
     ) -> tuple:
-        """A picklable task for :func:`fit_fold` (to fan out on an executor)."""
+        """A picklable task for :func:`fit_fold` (to fan out on an executor); with
+        ``check``, the fitted model is also put through it (a module-level function)."""
         fit_matrix, val_matrix = self.matrices(spec, fold, native)
         fit_idx, _ = self.splits[fold]
         return (
@@ -232,6 +241,7 @@ class Folds:
             val_matrix,
             self.task,
             time_limit,
+            check,
         )
 
 
@@ -242,7 +252,8 @@ def fit_fold(item: tuple) -> FoldResult:
     kept): a family's first fold has no cost history, and LightGBM on tens of thousands of
     TF-IDF columns can cost a hundred times the linear models before it.
     """
-    fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit = item
+    fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, *rest = item
+    check = rest[0] if rest else None
     started = time.perf_counter()
     fit_params = {}
     if time_limit is not None and _is_lightgbm(estimator):
@@ -257,7 +268,55 @@ def fit_fold(item: tuple) -> FoldResult:
         prediction = np.asarray(estimator.predict(val_matrix), dtype=float)
     else:
         prediction = np.asarray(estimator.predict_proba(val_matrix), dtype=float)
-    return FoldResult(fold, prediction, fitted - started, time.perf_counter() - fitted)
+    result = FoldResult(fold, prediction, fitted - started, time.perf_counter() - fitted)
+    if check is not None:
+        result.checked = True
+        result.refused = refusal(check, estimator, fit_matrix, y_fit)
+    return result
+
+
+#: Rows a storability check predicts, to compare the model loaded back with the one in memory.
+PROBE_ROWS = 5
+#: A miniature is fitted on at most this many rows per class (or in all, for regression).
+MINIATURE_ROWS = 60
+#: ... with at most this many trees or iterations.
+MINIATURE_SIZE = 3
+
+
+def refusal(check: StorableCheck, model: Any, X: Any, y: np.ndarray) -> str | None:
+    """Why a model like ``model`` cannot be stored (``check`` raised), or ``None`` if it can.
+
+    The check runs on a miniature of ``model``: the same estimator with three trees or
+    iterations, refitted on a few rows of ``X, y``. It holds the same types (they follow
+    from the model's make, not its size), and saving and loading it back takes
+    milliseconds where a fitted forest takes seconds. If no miniature can be fitted, the
+    model itself is checked.
+    """
+    try:
+        subject = miniature(model, X, y)
+    except Exception:  # a model that needs more rows than a few: check the real one
+        subject = model
+    try:
+        check(subject, X[:PROBE_ROWS])
+    except Exception as exc:  # whatever the check raises, the model is not stored
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return f"could not be stored: {message}"[:500]
+    return None
+
+
+def miniature(model: Any, X: Any, y: np.ndarray) -> Any:
+    """``model`` cloned with at most :data:`MINIATURE_SIZE` trees or iterations and
+    fitted on a few rows of every class of ``y``."""
+    small = _shrunk(model)
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        rows = np.arange(min(len(y), MINIATURE_ROWS))
+    else:
+        rows = np.concatenate([np.flatnonzero(y == c)[:MINIATURE_ROWS] for c in np.unique(y)])
+        rows.sort()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return small.fit(X.iloc[rows] if hasattr(X, "iloc") else X[rows], y[rows])
 
 
 def _is_lightgbm(estimator: Any) -> bool:
@@ -274,3 +333,20 @@ def _stop_after(end: float) -> Any:
 
     callback.order = 40  # type: ignore[attr-defined]
     return callback
+
+
+def _shrunk(model: Any) -> Any:
+    """An unfitted clone of ``model`` with few trees or iterations, members included."""
+    small = clone(model)
+    sizes = {
+        key: MINIATURE_SIZE
+        for key, value in small.get_params(deep=True).items()
+        if key.rsplit("__", 1)[-1] in ("n_estimators", "max_iter")
+        and isinstance(value, int | np.integer)
+        and value > MINIATURE_SIZE
+    }
+    small.set_params(**sizes)
+    members = small.get_params(deep=False).get("estimators")
+    if isinstance(members, list | tuple) and all(hasattr(m, "fit") for m in members):
+        small.set_params(estimators=[_shrunk(m) for m in members])  # an ensemble's members
+    return small

@@ -18,7 +18,10 @@ class Entry:
     """One candidate's cross-validation: fold metrics, out-of-fold predictions and costs.
 
     ``status`` is ``ok`` (every fold scored), ``pruned`` (stopped after early folds that
-    trailed the leader), ``skipped`` (no time left for its folds) or ``failed``.
+    trailed the leader), ``skipped`` (no time left for its folds) or ``failed``. A
+    candidate whose model could not be stored (the registry would refuse or not load it
+    back) keeps its scores but is never the winner nor in an ensemble: ``storable`` is
+    false and ``note`` says why.
     """
 
     candidate: Candidate
@@ -32,6 +35,8 @@ class Entry:
     error: str | None = None
     weight: float = 0.0
     members: dict[str, float] = field(default_factory=dict)
+    storable: bool = True
+    note: str | None = None
 
     @property
     def name(self) -> str:
@@ -39,7 +44,11 @@ class Entry:
 
     @property
     def usable(self) -> bool:
-        return self.status == "ok" and self.oof is not None
+        return self.status == "ok" and self.oof is not None and self.storable
+
+    def refuse(self, reason: str) -> None:
+        """Mark the entry as one whose model cannot be stored (``reason`` says why)."""
+        self.storable, self.note = False, reason
 
     @property
     def signed_score(self) -> float:
@@ -76,13 +85,18 @@ class Entry:
             "ensemble_weight": round(self.weight, 4),
             "members": {k: round(v, 4) for k, v in self.members.items()},
             "error": self.error,
+            "note": self.note,
         }
 
 
 def ranked(entries: Sequence[Entry]) -> list[Entry]:
-    """Best first: scored entries by score, then pruned, skipped and failed ones."""
+    """Best first: scored entries by score (those that cannot be stored after the others),
+    then pruned, skipped and failed ones."""
     order = {"ok": 0, "pruned": 1, "skipped": 2, "failed": 3}
-    return sorted(entries, key=lambda e: (order.get(e.status, 4), -e.signed_score, e.trial))
+    return sorted(
+        entries,
+        key=lambda e: (order.get(e.status, 4), not e.storable, -e.signed_score, e.trial),
+    )
 
 
 def sort_rows(

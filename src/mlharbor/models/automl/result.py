@@ -40,6 +40,8 @@ class AutoMLResult:
         Every candidate, best first.
     timings : dict
         Seconds in ``search``, ``refit`` and ``total``, and the ``budget``.
+    final_refit_seconds : float or None
+        Predicted seconds to refit the winner on the caller's ``final_rows`` (if given).
     """
 
     pipeline: Any
@@ -59,6 +61,7 @@ class AutoMLResult:
     notes: list[str]
     timings: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
+    final_refit_seconds: float | None = None
 
     @property
     def best_name(self) -> str:
@@ -76,7 +79,7 @@ class AutoMLResult:
         return rows
 
     def top(self, k: int) -> list[Entry]:
-        """The winner, then the next best scored entries, ``k`` in all."""
+        """The winner, then the next best scored entries that can be stored, ``k`` in all."""
         others = [e for e in self.entries if e.usable and e is not self.winner]
         return [self.winner, *others[: max(0, k - 1)]]
 

@@ -29,9 +29,9 @@ from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
-from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback
-from mlharbor.models.automl.folds import Folds
-from mlharbor.models.automl.leaderboard import ranked
+from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
+from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
+from mlharbor.models.automl.leaderboard import Entry, ranked
 from mlharbor.models.automl.portfolio import check_metric, metric_kind, portfolio
 from mlharbor.models.automl.result import AutoMLResult, refit_entry
 from mlharbor.models.tasks import Task, detect_task, parse_task
@@ -73,6 +73,8 @@ def run_automl(
     threads: int | None = None,
     on_trial: TrialCallback | None = None,
     map_folds: MapFolds | None = None,
+    check_storable: StorableCheck | None = None,
+    final_rows: int = 0,
 ) -> AutoMLResult:
     """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
 
@@ -109,6 +111,16 @@ def run_automl(
     map_folds : callable, optional
         ``map_folds(fn, items)``: fit a candidate's folds on an executor (local processes or
         Dask) instead of in this process; early-fold pruning is then off.
+    check_storable : callable, optional
+        ``check(model, X)`` raises if ``model`` cannot be stored and loaded back to predict
+        ``X`` the same (the registry's test; a module-level function, to run where the
+        folds are fitted). It is run on the first fold model of each make of model, and a
+        make that fails is never chosen nor ensembled (its leaderboard row says why); the
+        served model is checked too, and replaced by the best one that passes if it fails.
+    final_rows : int, default=0
+        Rows the caller will refit the winner on after the run (its test split added); the
+        time for that refit is reserved from the search, and predicted in
+        :attr:`AutoMLResult.final_refit_seconds`.
 
     Returns
     -------
@@ -188,6 +200,8 @@ def run_automl(
         max_trials=max_trials,
         on_trial=on_trial,
         map_folds=map_folds,
+        check=check_storable,
+        final_rows=final_rows,
     )
     # Small data: one thread per model (see portfolio); OpenMP users such as histogram
     # gradient boosting take no n_jobs, so their pools are capped here.
@@ -205,7 +219,7 @@ def run_automl(
         )
     refit_started = time.perf_counter()
     with threadpool_limits(threads if len(search_idx) > 50_000 else 1):
-        pipeline, winner = refit_entry(winner, folds, X_all, y_all, deadline=deadline, notes=notes)
+        pipeline, winner = _serve(search, winner, X_all, y_all, deadline=deadline, notes=notes)
     finished = time.perf_counter()
     return AutoMLResult(
         pipeline=pipeline,
@@ -229,6 +243,7 @@ def run_automl(
             "total": round(finished - started, 3),
             "budget": budget,
         },
+        final_refit_seconds=search.refit_seconds(winner, final_rows) if final_rows else None,
         settings={
             "time_budget": budget,
             "metric": metric,
@@ -242,6 +257,50 @@ def run_automl(
             "max_trials": max_trials,
         },
     )
+
+
+def _serve(
+    search: Search,
+    winner: Entry,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    deadline: float,
+    notes: list[str],
+) -> tuple[Any, Entry]:
+    """The winner fitted for serving, or, if it cannot be stored, the best that can.
+
+    The fold models were checked already; this catches what only the whole served model
+    shows (its preprocessing, a bag, an ensemble). Each refusal costs a refit of the next
+    best, past the deadline if need be: a run that searched must end with a model.
+    """
+    while True:
+        pipeline, served = refit_entry(winner, search.folds, X, y, deadline=deadline, notes=notes)
+        if search.check is None:
+            return pipeline, served
+        reason = refusal(search.check, pipeline, X, y)
+        if reason is None:
+            return pipeline, served
+        _refuse(search, served, pipeline, reason, X, y)
+        refused = served.name
+        winner = search.choose()
+        notes.append(f"{refused} {reason}; serving {winner.name}, the best model that can be")
+
+
+def _refuse(
+    search: Search, entry: Entry, pipeline: Any, reason: str, X: pd.DataFrame, y: np.ndarray
+) -> None:
+    """Mark ``entry`` and, of an ensemble, each member that fails alone, as not storable."""
+    entry.refuse(reason)
+    members: list[Entry] = getattr(entry, "member_entries", [])
+    fitted = list(getattr(pipeline, "estimators_", []))
+    names = list(getattr(pipeline, "names", []))
+    for member in members:
+        if member.name in names:
+            alone = refusal(search.check, fitted[names.index(member.name)], X, y)  # type: ignore[arg-type]
+            if alone is not None:
+                member.refuse(alone)
+                search.refusals[structure(member.candidate)] = alone
 
 
 def _check_budget(time_budget: Any) -> float:
