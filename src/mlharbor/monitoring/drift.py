@@ -148,6 +148,8 @@ def grade(
     limits = limits or DriftThresholds()
     results = report["columns"]
     ranks = _ranks(importance or {})
+    for r in results:
+        r["importance_rank"] = ranks.get(r["column"])
     drifted = [r for r in results if r["drifted"]]
     # Most important first; without importances, the largest effect first.
     drifted.sort(key=lambda r: (ranks.get(r["column"], len(ranks) + 1), -(r["effect"] or 0)))
