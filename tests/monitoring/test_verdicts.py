@@ -115,7 +115,7 @@ def test_banner_states_follow_the_report() -> None:
     assert bad["status"] == "bad" and bad["drifted"]
     assert bad["drifted_columns"] == ["worst area", "mean smoothness"]
     assert bad["important_drifted"] == ["worst area"]
-    assert "worst area is among the 2 inputs the model relies on most" in bad["why"]
+    assert "among the 2 inputs the model relies on most, worst area drifted" in bad["why"]
     message = drift_message(bad)
     assert message.startswith("input drift (serious) in 2 of 6 columns")
     assert "worst area (importance #1), mean smoothness (importance #4)" in message

@@ -165,8 +165,8 @@ def grade(
         )
     if important:
         why.append(
-            f"{_names(important)} {'is' if len(important) == 1 else 'are'} among the "
-            f"{limits.important} inputs the model relies on most"
+            f"among the {limits.important} inputs the model relies on most, "
+            f"{_names(important)} drifted"
         )
     status = "bad" if why else "warn" if drifted or output else "ok"
     if status == "warn" and drifted:

@@ -51,7 +51,7 @@ class Comparison:
 
 def _round(value: Any) -> Any:
     if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 6)
+        return None if not math.isfinite(value) else float(f"{value:.6g}")
     return value
 
 

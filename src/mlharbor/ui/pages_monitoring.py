@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -44,14 +45,18 @@ def _collect(hub: Any, name: str, ref: str, since: str, window: str | None) -> d
         )
     if not sum(w["n_predictions"] for w in out["timeline"]["windows"]):
         return out
-    window = out["timeline"]["window"]
+    # Performance over the same windows as the traffic charts.
+    window, since = out["timeline"]["window"], out["timeline"]["since"]
+    until = datetime.fromisoformat(out["timeline"]["until"])
     if "no_reference" not in out:
         try:
             out["drift"] = hub.monitoring.model_drift(name, ref, since=since)
         except HarborError as exc:
             out["drift_error"] = exc.message
     try:
-        out["perf"] = performance(hub.monitoring, name, ref, since=since, window=window)
+        out["perf"] = performance(
+            hub.monitoring, name, ref, since=since, window=window, until=until
+        )
     except HarborError as exc:
         out["perf_error"] = exc.message
     return out
