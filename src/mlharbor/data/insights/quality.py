@@ -439,8 +439,13 @@ def _leak(feature: dict[str, Any], target: str) -> dict[str, Any] | None:
     elif alone.get("copy"):
         message = (
             f"{column!r} is the target {target!r} under other names: each of its values goes "
-            f"with one value of {target!r} and back. A copy of the outcome does not exist "
-            "when predicting; drop it"
+            f"with one value of {target!r} and back"
+            + (
+                f" (alone it predicts it with a cross-validated {LEAK_NAMES[metric]} {score:.3f})"
+                if score is not None and metric in LEAK_NAMES
+                else ""
+            )
+            + ". A copy of the outcome does not exist when predicting; drop it"
         )
     elif score is not None and metric in LEAK_SCORES and score >= LEAK_SCORES[metric]:
         message = (
