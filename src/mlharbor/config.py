@@ -86,7 +86,12 @@ class Settings(BaseSettings):
     drift_share_threshold: float = Field(0.5, description="Drifted share for dataset drift.")
     drift_missing_threshold: float = Field(0.05, description="Change of missing share.")
     drift_new_category_threshold: float = Field(0.01, description="Share of new categories.")
-    drift_psi_threshold: float = Field(0.2, description="PSI level reported as notable.")
+    drift_psi_threshold: float = Field(
+        0.25, description="PSI from which a significant change counts as drift."
+    )
+    drift_important_features: int = Field(
+        3, description="Drift in one of this many most important inputs is serious."
+    )
     performance_drop_threshold: float = Field(
         0.05, description="Drop of the main metric (absolute) that raises an alert."
     )

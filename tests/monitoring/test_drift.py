@@ -103,7 +103,7 @@ def test_text_drifts_by_length_and_vocabulary() -> None:
 
 
 def test_thresholds_are_settings() -> None:
-    loose = DriftThresholds(numeric=5.0, categorical=5.0)
+    loose = DriftThresholds(numeric=5.0, categorical=5.0, psi=100.0)
     rep = report(frame(1), frame(2, mean=11.5, p=[0.3, 0.3, 0.4]), thresholds=loose)
     assert rep["dataset"]["n_drifted"] == 0
     assert rep["thresholds"]["numeric"] == 5.0

@@ -64,7 +64,8 @@ def test_dataset_page_shows_schema_preview_and_lazy_insights(client: TestClient,
     assert 'hx-get="/datasets/iris/insights-panel?version=1&amp;target=variety"' in page
     panel = client.get("/datasets/iris/insights-panel?target=variety").text
     assert "Target variety: class balance" in panel
-    assert "target leakage" in panel and "Correlations and associations" in panel
+    # Petal sizes are iris's best features, not leaks: no leakage warning tells users to drop them.
+    assert "target leakage" not in panel and "Correlations and associations" in panel
     assert panel.count("data-plot ") >= 8  # balance, features, heat map, 5 columns
 
 
@@ -74,7 +75,7 @@ def test_train_form_is_prefilled_from_insights_and_built_from_the_catalog(
     page = client.get("/datasets/iris/train?target=variety").text
     assert '<option value="multiclass" selected>' in page
     assert 'data-param="n_estimators"' in page and 'data-default="200"' in page
-    assert 'name="drop" value="petal.width"' in page and "target leakage" in page
+    assert 'name="drop" value="petal.width"' in page and "target leakage" not in page
     assert 'name="drop" value="variety"' not in page
     fields = client.get("/ui/model-fields?task=regression&model=ridge").text
     assert 'data-param="alpha"' in fields and "Logistic" not in fields

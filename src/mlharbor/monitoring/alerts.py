@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select
@@ -40,6 +41,27 @@ def split_ref(text: str) -> tuple[str, str]:
     if not name:
         raise InvalidInputError(f"model reference {text!r}: write NAME or NAME@ALIAS")
     return name, ref or "latest"
+
+
+def report_path(name: str, ref: str) -> str:
+    """The monitoring page of ``name@ref``, relative to the server (alerts link to it)."""
+    return f"/models/{quote(name, safe='')}/monitoring?ref={quote(str(ref), safe='')}"
+
+
+def drift_message(dataset: dict[str, Any], most: int = 6) -> str:
+    """``input drift (serious) in 6 of 14 columns: a (importance #1), b, …`` from a verdict."""
+    level = "serious" if dataset.get("status") == "bad" else "some"
+    names = []
+    for d in dataset.get("drifted_detail") or [{"column": c} for c in dataset["drifted_columns"]]:
+        rank = d.get("importance_rank")
+        names.append(d["column"] + (f" (importance #{rank})" if rank else ""))
+    shown = ", ".join(names[:most]) + (
+        f" and {len(names) - most} more" if len(names) > most else ""
+    )
+    return (
+        f"input drift ({level}) in {dataset['n_drifted']} of {dataset['n_columns']} columns "
+        f"({dataset['share']:.0%}): {shown}"
+    )
 
 
 def event_dict(row: MonitorEvent) -> dict[str, Any]:
@@ -108,14 +130,11 @@ class AlertService:
         perf = performance(self.monitoring, name, ref, since=window)
         alerts = []
         dataset = report["dataset"]
-        if dataset["drifted"]:
-            alerts.append(
-                f"input drift in {dataset['n_drifted']} of {dataset['n_columns']} columns: "
-                + ", ".join(dataset["drifted_columns"])
-            )
+        if dataset["n_drifted"]:
+            alerts.append(drift_message(dataset))
         pred = report.get("prediction")
         if pred and pred["drifted"]:
-            alerts.append(f"output drift: {pred['reason']}")
+            alerts.append(f"output drift: the predictions' distribution changed ({pred['reason']})")
         if perf["dropped"]:
             value = perf["current"]["metrics"].get(perf["metric"])
             alerts.append(
@@ -139,6 +158,8 @@ class AlertService:
                 "dropped": perf["dropped"],
             },
             "alerts": alerts,
+            "status": dataset.get("status"),
+            "report_url": report_path(name, ref),
         }
 
     def _notify(
@@ -149,6 +170,7 @@ class AlertService:
             return None
         payload = {
             "event": "mlharbor.alert",
+            "report_url": summary.get("report_url"),
             "model": name,
             "ref": ref,
             "version": version,

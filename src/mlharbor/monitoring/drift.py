@@ -6,6 +6,15 @@ most ``small_sample`` rows, normed Wasserstein and Jensen–Shannon distance abo
 sample drifts when its p-value is below ``alpha``. A large one drifts when its effect size,
 *after taking off the distance that sampling noise alone would give at these sizes*, is
 above the threshold, and the difference is also significant (see :mod:`.stats`).
+
+Whatever the sample size, a numeric or categorical column also drifts when the difference
+is significant and its PSI reaches ``psi`` (0.25, the usual "significant shift" level), and
+a categorical one when a significant share of its rows above ``new_category`` holds
+categories the reference never saw: a column half made of unseen values is not "no drift".
+
+The dataset verdict (:func:`grade`) has three levels: ``ok`` when nothing drifted, ``warn``
+when any column or the predictions drifted, ``bad`` when the drifted share reaches
+``share`` or one of the model's ``important`` most important inputs drifted.
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ class DriftThresholds:
     share: float = 0.5
     missing: float = 0.05
     new_category: float = 0.01
-    psi: float = 0.2
+    psi: float = 0.25
+    important: int = 3
 
     @classmethod
     def from_settings(cls, settings: Any) -> DriftThresholds:
@@ -47,6 +57,7 @@ class DriftThresholds:
             missing=settings.drift_missing_threshold,
             new_category=settings.drift_new_category_threshold,
             psi=settings.drift_psi_threshold,
+            important=settings.drift_important_features,
         )
 
 
@@ -56,6 +67,7 @@ def compare_profiles(
     thresholds: DriftThresholds | None = None,
     *,
     columns: list[str] | None = None,
+    importance: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Compare the columns two profiles share and give the dataset verdict.
 
@@ -66,6 +78,8 @@ def compare_profiles(
     thresholds : DriftThresholds, optional
     columns : list of str, optional
         Only these columns (default: every column of the reference).
+    importance : dict, optional
+        The model's importance of each input column (see :func:`grade`).
 
     Returns
     -------
@@ -87,16 +101,8 @@ def compare_profiles(
         result = compare_column(name, ref, cur, limits)
         if result is not None:
             results.append(result)
-    drifted = [r["column"] for r in results if r["drifted"]]
-    share = len(drifted) / len(results) if results else 0.0
-    return {
+    report = {
         "dataset": {
-            "drifted": bool(results) and share >= limits.share,
-            "n_columns": len(results),
-            "n_drifted": len(drifted),
-            "share": round(share, 6),
-            "share_threshold": limits.share,
-            "drifted_columns": drifted,
             "missing_changed": [r["column"] for r in results if r["missing"]["changed"]],
             "new_categories": [
                 r["column"] for r in results if r.get("new_categories", {}).get("flagged")
@@ -108,6 +114,112 @@ def compare_profiles(
         "missing_columns": absent,
         "thresholds": limits.__dict__,
     }
+    return grade(report, limits, importance=importance)
+
+
+def grade(
+    report: dict[str, Any],
+    limits: DriftThresholds | None = None,
+    *,
+    importance: dict[str, float] | None = None,
+    prediction: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Set the dataset verdict of ``report`` from its columns (and the predictions' drift).
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`compare_profiles`; its ``dataset`` entry is updated in place.
+    limits : DriftThresholds, optional
+    importance : dict, optional
+        ``{column: importance}`` (the version's permutation importance). Drifted columns
+        are listed most important first; one among the ``limits.important`` most important
+        inputs (with a positive importance) makes the verdict ``bad``.
+    prediction : dict, optional
+        The predictions' drift result; its drift makes the verdict at least ``warn``.
+
+    Returns
+    -------
+    dict
+        ``report``, its ``dataset`` holding ``status`` (``ok``/``warn``/``bad``),
+        ``drifted`` (``status == "bad"``), ``drifted_columns`` (most important first),
+        ``drifted_detail``, ``important_drifted`` and ``why`` (the sentences behind it).
+    """
+    limits = limits or DriftThresholds()
+    results = report["columns"]
+    ranks = _ranks(importance or {})
+    for r in results:
+        r["importance_rank"] = ranks.get(r["column"])
+    drifted = [r for r in results if r["drifted"]]
+    # Most important first; without importances, the largest effect first.
+    drifted.sort(key=lambda r: (ranks.get(r["column"], len(ranks) + 1), -(r["effect"] or 0)))
+    share = len(drifted) / len(results) if results else 0.0
+    top = {c for c, rank in ranks.items() if rank <= limits.important}
+    important = [r["column"] for r in drifted if r["column"] in top]
+    output = bool(prediction and prediction.get("drifted"))
+    why = []
+    if results and share >= limits.share:
+        why.append(
+            f"{len(drifted)} of {len(results)} input columns drifted ({share:.0%}), at or "
+            f"above the {limits.share:.0%} share that counts as dataset drift"
+        )
+    if important:
+        why.append(
+            f"among the {limits.important} inputs the model relies on most, "
+            f"{_names(important)} drifted"
+        )
+    status = "bad" if why else "warn" if drifted or output else "ok"
+    if status == "warn" and drifted:
+        why.append(
+            f"{len(drifted)} of {len(results)} input columns drifted ({share:.0%}), below the "
+            f"{limits.share:.0%} share"
+            + (", none of them among the model's most important inputs" if ranks else "")
+        )
+    if output:
+        why.append("the predictions drifted: " + _short_reason(prediction or {}))
+    report["dataset"].update(
+        status=status,
+        drifted=status == "bad",
+        n_columns=len(results),
+        n_drifted=len(drifted),
+        share=round(share, 6),
+        share_threshold=limits.share,
+        drifted_columns=[r["column"] for r in drifted],
+        drifted_detail=[
+            {
+                "column": r["column"],
+                "importance_rank": ranks.get(r["column"]),
+                "important": r["column"] in top,
+                "reason": r["reason"],
+            }
+            for r in drifted
+        ],
+        important_drifted=important,
+        important_threshold=limits.important,
+        has_importance=bool(ranks),
+        prediction_drifted=output,
+        why=why,
+    )
+    return report
+
+
+def _ranks(importance: dict[str, float]) -> dict[str, int]:
+    """1 for the most important column; columns of no positive importance are not ranked."""
+    order = sorted((v, c) for c, v in importance.items() if v is not None and v > 0)
+    return {c: rank for rank, (_, c) in enumerate(reversed(order), start=1)}
+
+
+def _names(columns: list[str], most: int = 5) -> str:
+    shown = ", ".join(columns[:most])
+    return shown + (f" and {len(columns) - most} more" if len(columns) > most else "")
+
+
+def _short_reason(result: dict[str, Any]) -> str:
+    psi = result.get("psi")
+    text = result.get("reason", "")
+    if psi is not None and "PSI" not in text:
+        text += f"; PSI {psi:.3g}"
+    return text
 
 
 def compare_column(
@@ -121,7 +233,7 @@ def compare_column(
             return None
         small = min(ref["n"], cur["n"]) <= limits.small_sample
         comparison = stats.compare_numeric(ref, cur, small=small)
-        out |= _verdict(comparison, small, limits.numeric, limits.alpha)
+        out |= _verdict(comparison, small, limits.numeric, limits.alpha, limits.psi)
         out["chart"] = {"type": "histogram", **stats.histograms(ref, cur)}
     elif kind == ColumnKind.CATEGORICAL:
         if not ref["n"] or not cur["n"]:
@@ -129,9 +241,12 @@ def compare_column(
         small = min(ref["n"], cur["n"]) <= limits.small_sample
         labels, counts = stats.aligned_counts(ref, cur)
         comparison = stats.compare_categorical(counts, small=small)
-        out |= _verdict(comparison, small, limits.categorical, limits.alpha)
+        out |= _verdict(comparison, small, limits.categorical, limits.alpha, limits.psi)
         out["chart"] = _bars(labels, counts)
-        out["new_categories"] = _new_categories(ref, cur, limits)
+        out["new_categories"] = new = _new_categories(ref, cur, limits)
+        if new["flagged"] and comparison.p_value < limits.alpha:
+            out["reason"] += f"; {new['share']:.0%} of rows hold categories never seen in training"
+            out["drifted"] = True
     else:
         if not ref["length"]["n"] or not cur["length"]["n"]:
             return None
@@ -154,7 +269,13 @@ def compare_column(
     return out
 
 
-def _verdict(c: stats.Comparison, small: bool, threshold: float, alpha: float) -> dict[str, Any]:
+def _verdict(
+    c: stats.Comparison,
+    small: bool,
+    threshold: float,
+    alpha: float,
+    psi_threshold: float | None = None,
+) -> dict[str, Any]:
     significant = c.p_value < alpha
     if small:
         drifted = significant
@@ -167,6 +288,9 @@ def _verdict(c: stats.Comparison, small: bool, threshold: float, alpha: float) -
             f"{'>' if c.effect > threshold else '<='} {threshold}"
             + ("" if significant else f"; not significant (p={c.p_value:.3g})")
         )
+    if psi_threshold is not None and significant and c.psi >= psi_threshold:
+        reason += f"; PSI {c.psi:.3g} >= {psi_threshold}"
+        drifted = True
     return {**c.to_dict(), "threshold": threshold, "drifted": bool(drifted), "reason": reason}
 
 

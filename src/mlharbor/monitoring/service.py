@@ -6,6 +6,7 @@ Reports are JSON-ready dicts shaped for the API, the CLI and the UI's charts (se
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,9 +17,9 @@ import polars as pl
 
 from mlharbor.config import Settings
 from mlharbor.data.datasets import DatasetService, DatasetVersionInfo
-from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
 from mlharbor.monitoring import reference as refs
-from mlharbor.monitoring.drift import DriftThresholds, compare_column, compare_profiles
+from mlharbor.monitoring.drift import DriftThresholds, compare_column, compare_profiles, grade
 from mlharbor.monitoring.logs import parse_since, parse_span, read_log
 from mlharbor.monitoring.sketch import SEMANTIC_KINDS, profile_column, profile_table
 from mlharbor.registry import ModelRegistry, ModelVersionRecord
@@ -131,7 +132,7 @@ class MonitoringService:
                 f"no predictions of model {version.model!r} version {version.version} were "
                 f"logged between {start:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC"
             )
-        report = self._compare_traffic(reference, traffic, columns)
+        report = self._compare_traffic(reference, traffic, columns, self.importance(version))
         return {
             "model": version.model,
             "version": version.version,
@@ -142,22 +143,41 @@ class MonitoringService:
             **report,
         }
 
+    def importance(self, version: ModelVersionRecord) -> dict[str, float]:
+        """The version's permutation importance per input column (empty if it has none)."""
+        if "feature_importance" not in version.artifacts:
+            return {}
+        try:
+            raw = self.registry.read_artifact(
+                version.model, version.version, "feature_importance", "json"
+            )
+            rows = json.loads(raw).get("features", [])
+        except (HarborError, ValueError, OSError):
+            log.warning("feature importance of %s v%s unreadable", version.model, version.version)
+            return {}
+        return {str(r["feature"]): float(r.get("importance_mean") or 0.0) for r in rows}
+
     def _compare_traffic(
-        self, reference: dict[str, Any], traffic: pl.DataFrame, columns: list[str] | None
+        self,
+        reference: dict[str, Any],
+        traffic: pl.DataFrame,
+        columns: list[str] | None,
+        importance: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         kinds = {n: c["kind"] for n, c in reference["columns"].items() if n in traffic.columns}
         current = profile_table(traffic, kinds)
-        report = compare_profiles(reference, current, self.thresholds, columns=columns)
+        limits = self.thresholds
+        report = compare_profiles(reference, current, limits, columns=columns)
         report["prediction"] = None
         if reference.get("prediction") and "_prediction" in traffic.columns:
             kind = refs.prediction_kind(reference["task"])
             profile = profile_column(traffic.get_column("_prediction"), kind)
             report["prediction"] = compare_column(
-                "prediction", reference["prediction"], profile, self.thresholds
+                "prediction", reference["prediction"], profile, limits
             )
             if report["prediction"] is not None:
                 report["prediction"]["source"] = reference.get("prediction_source")
-        return report
+        return grade(report, limits, importance=importance, prediction=report["prediction"])
 
     @staticmethod
     def _check_columns(columns: list[str] | None, reference: dict[str, Any]) -> None:
@@ -175,32 +195,50 @@ class MonitoringService:
         ref: int | str = "latest",
         *,
         since: str | None = None,
-        window: str = "1d",
+        window: str | None = "1d",
         until: datetime | None = None,
         drift: bool = True,
+        fit: bool = False,
     ) -> dict[str, Any]:
-        """Volume, latency and drift share of a model version per time window (charts)."""
+        """Volume, latency and drift share of a model version per time window (charts).
+
+        With ``fit``, the windows run from the first to the last logged prediction rather
+        than over the whole requested span, so an hour of traffic in a week's view is not
+        one bar; ``window=None`` then picks the width from that span (at most ``MAX_BARS``
+        bars).
+        """
         version = self.registry.get_version(name, ref)
         until = until or datetime.now(UTC)
         start = parse_since(since, until, self.settings.monitor_window)
+        traffic = read_log(self.artifacts, version.model, version.version, start, until)
+        lo, hi = start, until
+        if fit and not traffic.is_empty():
+            times = traffic.get_column("_time").dt.convert_time_zone("UTC")
+            first, last = times.min(), times.max()
+            window = window or auto_window(last - first)
+            step = parse_span(window, what="window")
+            lo = max(start, _floor(first, step))
+            hi = min(until, _floor(last, step) + step)
+        window = window or auto_window(until - start)
         step = parse_span(window, what="window")
-        if (until - start) / step > MAX_WINDOWS:
+        if (hi - lo) / step > MAX_WINDOWS:
             raise InvalidInputError(
                 f"{window} windows over this span make more than {MAX_WINDOWS}; "
                 "choose a longer window",
                 field="window",
             )
-        traffic = read_log(self.artifacts, version.model, version.version, start, until)
         reference = self.reference(version.model, version.version) if drift else None
+        importance = self.importance(version) if drift else None
         windows = []
-        for lo, hi in _windows(start, until, step):
-            part = _between(traffic, lo, hi)
-            row: dict[str, Any] = {"start": lo.isoformat(), "end": hi.isoformat()}
+        for w_lo, w_hi in _windows(lo, hi, step):
+            part = _between(traffic, w_lo, w_hi)
+            row: dict[str, Any] = {"start": w_lo.isoformat(), "end": w_hi.isoformat()}
             row["n_predictions"] = part.height
             row |= _latency(part)
             if reference is not None and part.height:
-                report = self._compare_traffic(reference, part, None)
+                report = self._compare_traffic(reference, part, None, importance)
                 row["drift_share"] = report["dataset"]["share"]
+                row["drift_status"] = report["dataset"]["status"]
                 row["drifted_columns"] = report["dataset"]["drifted_columns"]
                 pred = report["prediction"]
                 row["prediction_drift"] = None if pred is None else pred["effect"]
@@ -208,8 +246,9 @@ class MonitoringService:
         return {
             "model": version.model,
             "version": version.version,
-            "since": start.isoformat(),
-            "until": until.isoformat(),
+            "since": lo.isoformat(),
+            "until": hi.isoformat(),
+            "requested_since": start.isoformat(),
             "window": window,
             "windows": windows,
         }
@@ -258,6 +297,22 @@ class MonitoringService:
         profile = profile_table(self.datasets.read_table(version, list(kinds)), kinds)
         self.artifacts.put_bytes(key, refs.encode(profile))
         return profile
+
+
+#: Widths an automatic window is picked from: the smallest giving at most MAX_BARS bars.
+AUTO_WINDOWS = ("1m", "5m", "15m", "1h", "6h", "1d", "7d")
+MAX_BARS = 48
+
+
+def auto_window(span: timedelta) -> str:
+    """The narrowest window of ``AUTO_WINDOWS`` that cuts ``span`` into at most MAX_BARS bars."""
+    return next((w for w in AUTO_WINDOWS if span / parse_span(w) <= MAX_BARS), AUTO_WINDOWS[-1])
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` rounded down to a multiple of ``step`` since the epoch (bars on round times)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + step * ((moment.astimezone(UTC) - epoch) // step)
 
 
 def _windows(start: datetime, until: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:

@@ -29,6 +29,7 @@ from scipy import special, stats
 PSI_BINS = 10
 PSI_EPS = 1e-4
 BOOTSTRAP = 30
+MONTE_CARLO = 1999
 OTHER = "\x00other"
 
 
@@ -50,7 +51,7 @@ class Comparison:
 
 def _round(value: Any) -> Any:
     if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, 6)
+        return None if not math.isfinite(value) else float(f"{value:.6g}")
     return value
 
 
@@ -186,7 +187,7 @@ def compare_categorical(
     null_a = rng.multinomial(int(n), pooled, size=bootstrap) / n
     null_b = rng.multinomial(int(m), pooled, size=bootstrap) / m
     noise = float(np.mean(_jsd(null_a, null_b)))
-    chi2, p_value = _chi_square(a, b)
+    chi2, p_value = _chi_square(a, b, seed)
     distance = math.sqrt(divergence)
     return Comparison(
         method="chi_square" if small else "jensen_shannon",
@@ -199,23 +200,37 @@ def compare_categorical(
     )
 
 
-def _chi_square(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Chi-square test of homogeneity, rare cells (expected < 5) pooled into one."""
+def _chi_square(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """Chi-square test of homogeneity over every cell, new categories included.
+
+    Where a cell expects fewer than 5 rows the chi-square distribution is a poor guide, so
+    the p-value is then drawn by Monte Carlo from the exact conditional null (the reference
+    counts as a multivariate hypergeometric draw of the cell totals), as R's
+    ``chisq.test(simulate.p.value=TRUE)``. Pooling the rare cells instead, as before, folded
+    a small window's every cell, new categories too, into one and reported ``0, p = 1``.
+    """
     total = a + b
-    n, m = a.sum(), b.sum()
-    expected_min = np.minimum(total * n, total * m) / (n + m)
-    rare = expected_min < 5
-    if rare.any():
-        a = np.append(a[~rare], a[rare].sum())
-        b = np.append(b[~rare], b[rare].sum())
-        total = a + b
-        keep = total > 0
-        a, b, total = a[keep], b[keep], total[keep]
+    keep = total > 0
+    a, b, total = a[keep], b[keep], total[keep]
     if len(a) < 2:
         return 0.0, 1.0
+    n, m = a.sum(), b.sum()
+    chi2 = float(_chi2_statistic(a, total, n, m))
+    if (np.minimum(total * n, total * m) / (n + m)).min() >= 5:
+        return chi2, float(stats.chi2.sf(chi2, len(a) - 1))
+    rng = np.random.default_rng(seed)
+    draws = rng.multivariate_hypergeometric(total.astype(np.int64), int(n), size=MONTE_CARLO)
+    null = _chi2_statistic(draws, total, n, m)
+    # A relative tolerance keeps ties (the observed table itself) counted as ties.
+    p_value = (1 + np.count_nonzero(null >= chi2 * (1 - 1e-9))) / (MONTE_CARLO + 1)
+    return chi2, float(p_value)
+
+
+def _chi2_statistic(a: np.ndarray, total: np.ndarray, n: float, m: float) -> np.ndarray:
+    """Pearson's statistic of tables whose first row is ``a`` (row-wise for 2-d ``a``)."""
     ea, eb = total * n / (n + m), total * m / (n + m)
-    chi2 = float(np.sum((a - ea) ** 2 / ea + (b - eb) ** 2 / eb))
-    return chi2, float(stats.chi2.sf(chi2, len(a) - 1))
+    b = total - a
+    return np.sum((a - ea) ** 2 / ea + (b - eb) ** 2 / eb, axis=-1)
 
 
 def proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 from mlharbor.ui.charts import BLUE, GREY, ORANGE, figure
 
 RED = "#c93c3c"
+AMBER = "#e8a300"
 LEGEND = {"orientation": "h", "y": 1.12, "x": 0, "font": {"size": 11}}
 
 
@@ -32,8 +33,16 @@ def _width_ms(windows: list[dict[str, Any]]) -> list[float]:
 
 
 def time_axis(timeline: dict[str, Any]) -> dict[str, Any]:
-    """The whole span on the x axis, so one window is a bar, not a point in a void."""
-    return {"type": "date", "range": [timeline["since"], timeline["until"]]}
+    """The windows' span (first to last logged prediction) and half a window either side.
+
+    The timeline is already fitted to the traffic, so a burst of requests fills the axis
+    instead of a sliver at one end of a week.
+    """
+    windows = timeline.get("windows") or []
+    lo = datetime.fromisoformat(windows[0]["start"] if windows else timeline["since"])
+    hi = datetime.fromisoformat(windows[-1]["end"] if windows else timeline["until"])
+    pad = (hi - lo) / max(2 * len(windows), 2) if windows else (hi - lo) / 20
+    return {"type": "date", "range": [(lo - pad).isoformat(), (hi + pad).isoformat()]}
 
 
 def drift_share(timeline: dict[str, Any], threshold: float) -> dict[str, Any]:
@@ -41,7 +50,9 @@ def drift_share(timeline: dict[str, Any], threshold: float) -> dict[str, Any]:
     windows = timeline["windows"]
     x = _times(windows)
     shares = [w.get("drift_share") for w in windows]
-    colours = [RED if (s or 0) >= threshold else BLUE for s in shares]
+    # The window's own verdict: red when serious, amber on any drift, blue when none.
+    status = {"bad": RED, "warn": AMBER}
+    colours = [status.get(w.get("drift_status") or "", BLUE) for w in windows]
     bars = {
         "type": "bar",
         "x": x,
@@ -54,7 +65,7 @@ def drift_share(timeline: dict[str, Any], threshold: float) -> dict[str, Any]:
     line = {
         "type": "scatter",
         "mode": "lines",
-        "x": [timeline["since"], timeline["until"]],
+        "x": time_axis(timeline)["range"],
         "y": [threshold, threshold],
         "line": {"color": GREY, "dash": "dash", "width": 1},
         "hovertemplate": f"threshold {threshold:.0%}<extra></extra>",
@@ -109,7 +120,9 @@ def latency(timeline: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def performance(perf: dict[str, Any]) -> dict[str, Any] | None:
+def performance(
+    perf: dict[str, Any], timeline: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The main metric per window against the registered baseline."""
     windows = [w for w in perf.get("windows") or [] if w.get("n_labelled")]
     if not windows:
@@ -143,7 +156,7 @@ def performance(perf: dict[str, Any]) -> dict[str, Any] | None:
         traces,
         showlegend=True,
         legend=LEGEND,
-        xaxis=time_axis(perf),
+        xaxis=time_axis(timeline or perf),
         yaxis={"title": {"text": metric}},
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -13,7 +13,6 @@ from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
-from mlharbor.monitoring.logs import parse_since
 from mlharbor.monitoring.performance import performance
 from mlharbor.ui import forms, monitor_charts
 from mlharbor.ui.pages_models import _example
@@ -23,26 +22,17 @@ router = APIRouter(include_in_schema=False)
 #: Choices offered next to the free-text fields (any duration the API reads is accepted).
 SINCE_CHOICES = ("1h", "24h", "7d", "30d")
 WINDOW_CHOICES = ("5m", "1h", "6h", "1d")
-#: Widths an automatic window is picked from: the smallest giving at most MAX_BARS bars.
-AUTO_WINDOWS = (("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21600), ("1d", 86400))
-MAX_BARS = 48
 
 
-def _auto_window(since: str) -> str:
-    """A window giving a readable number of bars over ``since`` (``1d`` for long spans)."""
-    now = datetime.now(UTC)
-    try:
-        seconds = (now - parse_since(since, now)).total_seconds()
-    except InvalidInputError:
-        return "1d"  # the page shows the error next to the since field
-    return next((w for w, s in AUTO_WINDOWS if seconds / s <= MAX_BARS), "1d")
+def _collect(hub: Any, name: str, ref: str, since: str, window: str | None) -> dict[str, Any]:
+    """Everything the page shows; errors about the picker are kept for their fields.
 
-
-def _collect(hub: Any, name: str, ref: str, since: str, window: str) -> dict[str, Any]:
-    """Everything the page shows; errors about the picker are kept for their fields."""
+    The timelines span the logged traffic, not the whole ``since`` (an hour of traffic in
+    a week would be one bar), and without a chosen ``window`` its width follows that span.
+    """
     out: dict[str, Any] = {"errors": {}, "timeline": None, "drift": None, "perf": None}
     try:
-        out["timeline"] = hub.monitoring.timeline(name, ref, since=since, window=window)
+        out["timeline"] = hub.monitoring.timeline(name, ref, since=since, window=window, fit=True)
     except InvalidInputError as exc:
         field = exc.details.get("field")
         out["errors"][field if field in ("since", "window") else "_form"] = exc.message
@@ -51,20 +41,40 @@ def _collect(hub: Any, name: str, ref: str, since: str, window: str) -> dict[str
         # A version registered without a dataset has no reference: traffic only.
         out["no_reference"] = exc.message
         out["timeline"] = hub.monitoring.timeline(
-            name, ref, since=since, window=window, drift=False
+            name, ref, since=since, window=window, drift=False, fit=True
         )
     if not sum(w["n_predictions"] for w in out["timeline"]["windows"]):
         return out
+    # Performance over the same windows as the traffic charts.
+    window, since = out["timeline"]["window"], out["timeline"]["since"]
+    until = datetime.fromisoformat(out["timeline"]["until"])
     if "no_reference" not in out:
         try:
             out["drift"] = hub.monitoring.model_drift(name, ref, since=since)
         except HarborError as exc:
             out["drift_error"] = exc.message
     try:
-        out["perf"] = performance(hub.monitoring, name, ref, since=since, window=window)
+        out["perf"] = performance(
+            hub.monitoring, name, ref, since=since, window=window, until=until
+        )
     except HarborError as exc:
         out["perf_error"] = exc.message
     return out
+
+
+def _report_rows(drift: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The report's columns, drifted ones first (most important first), then by importance."""
+    if not drift:
+        return []
+    order = {c: i for i, c in enumerate(drift["dataset"]["drifted_columns"])}
+    return sorted(
+        drift["columns"],
+        key=lambda c: (
+            order.get(c["column"], len(order)),
+            c.get("importance_rank") or 10**6,
+            -(c.get("effect") or 0),
+        ),
+    )
 
 
 def _charts(data: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +89,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
     if any(w.get("drift_share") is not None for w in timeline["windows"]):
         charts["drift_share"] = monitor_charts.drift_share(timeline, threshold)
     if data["perf"]:
-        charts["performance"] = monitor_charts.performance(data["perf"])
+        charts["performance"] = monitor_charts.performance(data["perf"], timeline)
     if drift:
         charts["columns"] = {
             c["column"]: monitor_charts.column(c.get("chart"), c["column"])
@@ -107,8 +117,8 @@ async def monitoring_page(
     version = hub.models.get_version(name, ref)
     since = since.strip() or "7d"
     chosen = (window or "").strip()
-    window = chosen or _auto_window(since)
-    data = await run_in_threadpool(_collect, hub, name, ref, since, window)
+    data = await run_in_threadpool(_collect, hub, name, ref, since, chosen or None)
+    window = data["timeline"]["window"] if data["timeline"] else chosen or "auto"
     alert_ref = f"{name}@{ref}"
     events = hub.alerts.list_events(model=name, limit=20)
     base = str(request.base_url).rstrip("/")
@@ -129,6 +139,7 @@ async def monitoring_page(
         refs=_refs(model),
         data=data,
         charts=_charts(data),
+        rows=_report_rows(data["drift"]),
         events=events,
         alert_ref=alert_ref,
         monitored=alert_ref in hub.settings.monitor_models,

@@ -122,8 +122,47 @@ def importance(data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+#: Up to this many training sizes, the learning curve is drawn as points with error bars:
+#: a band and a line between two or three points suggest a trend they cannot show.
+FEW_POINTS = 4
+
+
+def _learning_points(data: dict[str, Any]) -> dict[str, Any]:
+    sizes = data["train_sizes"]
+    traces = []
+    for i, (key, label) in enumerate((("train", "training"), ("valid", "cross-validation"))):
+        mean, std = data[f"{key}_mean"], data[f"{key}_std"]
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "x": [str(int(s)) for s in sizes],
+                "y": mean,
+                "name": label,
+                "marker": {"color": PALETTE[i], "size": 11, "symbol": ("circle", "diamond")[i]},
+                "error_y": {"type": "data", "array": std, "color": PALETTE[i], "thickness": 1.5},
+                "text": [f"{m:.3f}" for m in mean],
+                "textposition": ("top right", "bottom right")[i],
+                "cliponaxis": False,
+                "hovertemplate": f"{label}: %{{y:.4f}} ± %{{error_y.array:.4f}}<br>"
+                "%{x} training rows<extra></extra>",
+            }
+        )
+    return figure(
+        traces,
+        height=340,
+        **_legend(
+            # One category per training size: the points sit evenly, not squeezed at an end.
+            xaxis={"title": {"text": "Training rows"}, "type": "category"},
+            yaxis={"title": {"text": data["scoring"]}},
+        ),
+    )
+
+
 def learning(data: dict[str, Any]) -> dict[str, Any]:
     sizes = data["train_sizes"]
+    if len(sizes) <= FEW_POINTS:
+        return _learning_points(data)
     traces = []
     for i, (key, label) in enumerate((("train", "training"), ("valid", "cross-validation"))):
         mean, std = data[f"{key}_mean"], data[f"{key}_std"]

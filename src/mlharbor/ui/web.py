@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,20 @@ def to_json(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+def slug(value: Any) -> str:
+    """A column name as an HTML id fragment: ``mean radius`` → ``mean-radius``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(value)).strip("-") or "column"
+
+
+def capitalize_first(value: str) -> str:
+    """Upper-case the first letter only (``str.capitalize`` lowers column names)."""
+    return value[:1].upper() + value[1:]
+
+
 templates.env.filters.update(
     bytes=human_bytes, num=human_number, pct=percent, when=when, tojson_script=to_json
 )
+templates.env.filters.update(slug=slug, capitalize_first=capitalize_first)
 templates.env.globals["version"] = __version__
 
 NAV = (

@@ -15,7 +15,9 @@ NEAR_CONSTANT_SHARE = 0.95
 HIGH_CARDINALITY = 50
 SKEW = 2.0
 IMBALANCE_RATIO = 5.0
-LEAKAGE = 0.7
+#: A feature that alone predicts the target this well (cross-validated) may be a leak.
+LEAK_SCORES = {"auc": 0.99, "balanced_accuracy": 0.98, "r2": 0.98}
+LEAK_NAMES = {"auc": "AUC", "balanced_accuracy": "balanced accuracy", "r2": "R²"}
 REDUNDANT = 0.95
 MOSTLY_NUMBERS = 0.5
 
@@ -299,26 +301,74 @@ def _duplicated_columns(frame: Frame, columns: list[dict[str, Any]]) -> list[dic
 def _redundant_pairs(
     associations: dict[str, Any], seen: set[frozenset[str]], target: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
+    """One warning per group of columns that say nearly the same thing (linked pairs).
+
+    Six pairs among four columns are one finding, not six.
+    """
     target_name = target["column"] if target else None
+    pairs = [
+        p
+        for p in _strong_pairs(associations)
+        if target_name not in p["columns"]
+        and not any(frozenset(p["columns"]) <= group for group in seen)
+    ]
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for p in pairs:
+        a, b = p["columns"]
+        parent[root(a)] = root(b)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in pairs:
+        groups[root(p["columns"][0])].append(p)
+    order = {name: i for i, name in enumerate(associations.get("columns") or [])}
     out = []
-    for pair in associations["top_pairs"]:
-        names = pair["columns"]
-        if pair["strength"] < REDUNDANT or target_name in names:
-            continue
-        if any(frozenset(names) <= group for group in seen):
-            continue
+    for members in groups.values():
+        names = sorted({c for p in members for c in p["columns"]}, key=lambda c: order.get(c, 0))
+        ranked = all(p["method"] == "spearman" for p in members)
+        measure = "|r|" if ranked else "association"
+        weakest = min(p["strength"] for p in members)
+        listed = ", ".join(map(repr, names[:-1])) + f" and {names[-1]!r}"
         out.append(
             _warning(
                 WarningKind.HIGHLY_CORRELATED,
-                list(names),
-                f"{names[0]!r} and {names[1]!r} are almost interchangeable "
-                f"({pair['method']} {pair['value']:.2f}); one of them may be enough",
-                method=pair["method"],
-                value=pair["value"],
+                names,
+                f"{listed} are highly correlated ({measure} ≥ {REDUNDANT:.2f}"
+                + (f", as low as {weakest:.2f} between some" if len(names) > 2 else "")
+                + f"); {'one of them' if len(names) > 2 else 'one'} may be enough",
+                pairs=[
+                    {"columns": p["columns"], "method": p["method"], "value": p["value"]}
+                    for p in members
+                ],
+                method=members[0]["method"],
+                value=max(p["strength"] for p in members),
                 sample_rows=associations["sample_rows"],
             )
         )
     return out
+
+
+def _strong_pairs(associations: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pair at or above ``REDUNDANT``: the top pairs, and the matrix past them."""
+    pairs = [p for p in associations["top_pairs"] if p["strength"] >= REDUNDANT]
+    known = {frozenset(p["columns"]) for p in pairs}
+    names, matrix = associations.get("columns") or [], associations.get("matrix") or []
+    kinds = dict(zip(names, associations.get("kinds") or [], strict=False))
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            value = matrix[i][j] if i < len(matrix) and j < len(matrix[i]) else None
+            b = names[j]
+            if value is not None and value >= REDUNDANT and frozenset((a, b)) not in known:
+                numeric = kinds.get(a) == kinds.get(b) == "numeric"
+                method = "spearman" if numeric else "association"
+                pairs.append(
+                    {"columns": [a, b], "method": method, "value": value, "strength": value}
+                )
+    return pairs
 
 
 def _target_warnings(target: dict[str, Any]) -> list[dict[str, Any]]:
@@ -359,17 +409,50 @@ def _target_warnings(target: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     for feature in target["features"]:
-        if (feature["adjusted"] or 0.0) >= LEAKAGE:
-            out.append(
-                _warning(
-                    WarningKind.TARGET_LEAKAGE,
-                    [feature["column"], name],
-                    f"{feature['column']!r} nearly determines the target {name!r} "
-                    f"({feature['adjusted']:.0%} of its uncertainty explained): it may be "
-                    "known only after the outcome",
-                    adjusted_information=feature["adjusted"],
-                    mutual_information=feature["mutual_information"],
-                    rule_accuracy=feature["rule_accuracy"],
-                )
-            )
+        warning = _leak(feature, name)
+        if warning is not None:
+            out.append(warning)
     return out
+
+
+def _leak(feature: dict[str, Any], target: str) -> dict[str, Any] | None:
+    """A leakage warning when the feature is the target relabelled or predicts it alone.
+
+    Never for a feature that is merely strong: the best features of a good dataset carry
+    much of the target's information, and a warning would have users drop them.
+    """
+    alone = feature.get("alone") or {}
+    column, metric, score = feature["column"], alone.get("metric"), alone.get("score")
+    evidence = {
+        "metric": metric,
+        "score": score,
+        "threshold": LEAK_SCORES.get(metric or ""),
+        "copy": bool(alone.get("copy")),
+        "adjusted_information": feature["adjusted"],
+    }
+    if alone.get("copy") and alone.get("rank_correlation") is not None:
+        message = (
+            f"{column!r} is the target {target!r} rescaled (rank correlation "
+            f"{alone['rank_correlation']:.3f}): a copy of the outcome does not exist when "
+            "predicting; drop it"
+        )
+    elif alone.get("copy"):
+        message = (
+            f"{column!r} is the target {target!r} under other names: each of its values goes "
+            f"with one value of {target!r} and back"
+            + (
+                f" (alone it predicts it with a cross-validated {LEAK_NAMES[metric]} {score:.3f})"
+                if score is not None and metric in LEAK_NAMES
+                else ""
+            )
+            + ". A copy of the outcome does not exist when predicting; drop it"
+        )
+    elif score is not None and metric in LEAK_SCORES and score >= LEAK_SCORES[metric]:
+        message = (
+            f"{column!r} alone predicts the target {target!r} almost perfectly "
+            f"(cross-validated {LEAK_NAMES[metric]} {score:.3f} on its own): check that it is "
+            "known before the outcome, or drop it"
+        )
+    else:
+        return None
+    return _warning(WarningKind.TARGET_LEAKAGE, [column, target], message, **evidence)

@@ -6,6 +6,13 @@ equal-frequency bins, categories by value with the rare tail folded, a missing v
 category of its own (that a value is missing often says something). Because finer splits
 look informative by chance, each figure also comes chance-adjusted, against the same
 feature with the target shuffled; features are ranked by that adjusted figure.
+
+How well a feature predicts the target *on its own* is also measured, cross-validated
+(:func:`alone_score`): a one-feature lookup model (the target's mean or class shares per
+bin or category, learned on four fifths of the rows and scored on the fifth) gives an AUC
+(binary), a balanced accuracy (multiclass) or an R² (regression). Only a near-perfect
+figure, or a feature that is the target relabelled, suggests a leak: a merely strong
+feature (iris petal width, at a balanced accuracy of 0.96) is what a model is for.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from mlharbor.data.tasks import Task
 
 MAX_CLASSES_LISTED = 50
 MAX_SIDE_FEATURES = 2
+ALONE_FOLDS = 5
+#: Rows per bin of a numeric feature in the one-feature model (between 20 and 100 bins).
+ROWS_PER_BIN = 20
+COPY_AGREEMENT = 0.99
 _NOT_FEATURES = frozenset({SemanticType.TEXT, SemanticType.IDENTIFIER, SemanticType.CONSTANT})
 REGRESSION_BINS = 10
 
@@ -153,6 +164,8 @@ def _informativeness(
         y = quantile_codes(sample.float_values(i), REGRESSION_BINS)
     keep = y >= 0
     y = y[keep]
+    outcome = y if classification is not None else sample.float_values(i)[keep]
+    bins = int(np.clip(len(y) // ROWS_PER_BIN, 20, 100))
     shuffled = np.random.default_rng(seed).permutation(y)
     entropy = _entropy(np.bincount(y))
     features, skipped = [], []
@@ -164,6 +177,20 @@ def _informativeness(
             skipped.append({"column": col.name, "reason": x})
             continue
         x = x[keep]
+        fine = _fine_codes(sample, j, col, bins)
+        alone = alone_score(x if fine is None else fine[keep], outcome, classification, seed=seed)
+        if classification is not None:
+            alone["copy"] = is_relabelled_copy(x, y)
+        else:
+            # The binned model caps R² below 1 even for the target itself; a rank
+            # correlation sees a rescaled copy of the target whole.
+            rho = (
+                rank_correlation(sample.float_values(j)[keep], outcome)
+                if fine is not None
+                else None
+            )
+            alone["rank_correlation"] = rho
+            alone["copy"] = rho is not None and abs(rho) >= COPY_AGREEMENT
         mi, accuracy = _mutual_information(x, y)
         chance, _ = _mutual_information(x, shuffled)
         room = entropy - chance
@@ -175,6 +202,7 @@ def _informativeness(
                 "adjusted": max(0.0, (mi - chance) / room) if room > 0 else None,
                 "rule_accuracy": accuracy if classification is not None else None,
                 "categories": int(x.max()) + 1 if len(x) else 0,
+                "alone": alone,
             }
         )
     features.sort(key=lambda f: (-(f["adjusted"] or 0.0), -f["mutual_information"]))
@@ -211,6 +239,135 @@ def _feature_codes(sample: Frame, j: int, col: ColumnSchema) -> np.ndarray | str
         codes = codes.copy()
         codes[missing] = codes.max() + 1
     return codes
+
+
+def _fine_codes(sample: Frame, j: int, col: ColumnSchema, bins: int) -> np.ndarray | None:
+    """Finer bins of a numeric feature for the one-feature model (``None``: keep the codes)."""
+    if col.semantic_type not in (SemanticType.NUMERIC, SemanticType.DATETIME):
+        return None
+    typed = sample.data.get_column(sample.typed(j))
+    if not (typed.dtype.is_numeric() or typed.dtype in (pl.Datetime, pl.Date)):
+        return None
+    values = sample.float_values(j)
+    present = ~np.isnan(values)
+    codes = np.full(values.shape, -1, dtype=np.int64)
+    kept = values[present]
+    distinct = np.unique(kept)
+    if len(distinct) <= bins:
+        codes[present] = np.searchsorted(distinct, kept)
+    elif len(kept):
+        # Edges at quantiles of the rows and of the distinct values: a value most rows share
+        # (0, or -1 for "never") would otherwise swallow its neighbours into its bin.
+        levels = np.linspace(0, 1, bins + 1)[1:-1]
+        edges = np.unique(np.r_[np.quantile(kept, levels), np.quantile(distinct, levels)])
+        codes[present] = np.searchsorted(edges, kept, side="left")
+    codes[~present] = codes.max() + 1
+    return codes
+
+
+def alone_score(
+    x: np.ndarray, y: np.ndarray, classification: str | None, *, seed: int = 0
+) -> dict[str, Any]:
+    """How well codes ``x`` alone predict ``y``, cross-validated.
+
+    Parameters
+    ----------
+    x : ndarray of int
+        A feature's codes (bins or categories, missing as a code of its own), 0..k-1.
+    y : ndarray
+        Class codes 0..c-1 (classification) or the target's values (regression).
+    classification : {"binary", "multiclass"} or None
+    seed : int
+        Seed of the fold assignment.
+
+    Returns
+    -------
+    dict
+        ``{"metric": "auc" | "balanced_accuracy" | "r2", "score": float | None}``.
+    """
+    n = len(y)
+    metric = {"binary": "auc", "multiclass": "balanced_accuracy"}.get(classification or "", "r2")
+    if n < 2 * ALONE_FOLDS or not len(x):
+        return {"metric": metric, "score": None}
+    folds = np.empty(n, dtype=np.int64)
+    folds[np.random.default_rng(seed).permutation(n)] = np.arange(n) % ALONE_FOLDS
+    k = int(x.max()) + 1
+    if classification is None:
+        y = y.astype(np.float64)
+        present = ~np.isnan(y)
+        x, y, folds = x[present], y[present], folds[present]
+        predicted = np.empty(len(y))
+        for f in range(ALONE_FOLDS):
+            train, test = folds != f, folds == f
+            sums = np.bincount(x[train], weights=y[train], minlength=k)
+            counts = np.bincount(x[train], minlength=k)
+            prior = float(y[train].mean()) if train.any() else 0.0
+            # One pseudo-row at the training mean: an unseen or tiny bin falls back to it.
+            predicted[test] = ((sums + prior) / (counts + 1))[x[test]]
+        spread = float(np.sum((y - y.mean()) ** 2))
+        score = 1 - float(np.sum((y - predicted) ** 2)) / spread if spread > 0 else None
+        return {"metric": metric, "score": score}
+    c = int(y.max()) + 1
+    shares = np.empty((n, c))
+    for f in range(ALONE_FOLDS):
+        train, test = folds != f, folds == f
+        table = np.zeros((k, c))
+        np.add.at(table, (x[train], y[train]), 1)
+        prior = np.bincount(y[train], minlength=c) / max(train.sum(), 1)
+        shares[test] = ((table + prior) / (table.sum(axis=1, keepdims=True) + 1))[x[test]]
+    if classification == "binary":
+        score = _auc(shares[:, 1], y == 1)
+    else:
+        hits = shares.argmax(axis=1) == y
+        score = float(np.mean([hits[y == v].mean() for v in np.unique(y)]))
+    return {"metric": metric, "score": score}
+
+
+def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """ROC AUC by the rank-sum formula (ties count half)."""
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = _rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _rankdata(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    # Average ranks of ties: the first and last position of each run of equal values.
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values))
+    for lo, hi in zip(starts, ends, strict=True):
+        ranks[order[lo:hi]] = (lo + hi + 1) / 2
+    return ranks
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman's correlation over the rows where both are present (``None`` if constant)."""
+    both = ~(np.isnan(a) | np.isnan(b))
+    if both.sum() < 3:
+        return None
+    ra, rb = _rankdata(a[both]), _rankdata(b[both])
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def is_relabelled_copy(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether codes ``x`` and ``y`` say the same thing under other names (both ways).
+
+    Each value of the feature goes with one class and each class with one value, in at
+    least ``COPY_AGREEMENT`` of the rows: ``cancel_flag`` = 1 exactly when ``churn`` = yes.
+    """
+    table = contingency(x, y)
+    n = table.sum()
+    if n == 0 or min(table.shape) < 2:
+        return False
+    forward = table.max(axis=1).sum() / n
+    backward = table.max(axis=0).sum() / n
+    return bool(forward >= COPY_AGREEMENT and backward >= COPY_AGREEMENT)
 
 
 def _mutual_information(x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:

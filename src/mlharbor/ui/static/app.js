@@ -105,8 +105,11 @@ function renderPlots(root) {
   root.querySelectorAll("[data-plot]:not([data-rendered])").forEach((el) => {
     const spec = JSON.parse(el.querySelector("script[type='application/json']").textContent);
     el.dataset.rendered = "1";
+    // On touch screens the toolbar sits over the chart's top and cannot be hovered away.
+    const touch = window.matchMedia("(hover: none)").matches;
     window.Plotly.newPlot(el, spec.data, spec.layout, {
       responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"],
+      displayModeBar: touch ? false : "hover",
     });
   });
 }

@@ -316,10 +316,13 @@ function setupRevoke() {
   document.addEventListener("click", async (e) => {
     const btn = e.target.closest("[data-revoke-key]");
     if (!btn) return;
-    if (!confirm(`Revoke the key "${btn.dataset.keyName}"? Whatever uses it stops working.`)) return;
+    // Revoking the key this browser signed in with says so (the template sets data-confirm).
+    const question = btn.dataset.confirm
+      || `Revoke the key "${btn.dataset.keyName}"? Whatever uses it stops working.`;
+    if (!confirm(question)) return;
     btn.disabled = true;
     const r = await api("DELETE", `/api/v1/keys/${btn.dataset.revokeKey}`);
-    if (r.ok) location.reload();
+    if (r.ok) { if (btn.dataset.then) location.href = btn.dataset.then; else location.reload(); }
     else { btn.disabled = false; alert(problemText(r.data, r.status)); }
   });
 }
