@@ -116,7 +116,11 @@ def print_report(report: dict[str, Any]) -> None:
         )
     console.print(table)
     d = report["dataset"]
-    verdict = "[bold red]dataset drift[/]" if d["drifted"] else "[green]no dataset drift[/]"
+    status = d.get("status") or ("bad" if d["drifted"] else "ok")
+    verdict = {
+        "bad": "[bold red]dataset drift[/]",
+        "warn": "[bold yellow]some drift[/]",
+    }.get(status, "[green]no dataset drift[/]")
     console.print(
         f"{verdict}: {d['n_drifted']} of {d['n_columns']} columns drifted "
         f"({d['share']:.0%}; threshold {d['share_threshold']:.0%})"
@@ -126,6 +130,8 @@ def print_report(report: dict[str, Any]) -> None:
             else ""
         )
     )
+    for reason in d.get("why") or []:
+        console.print(f"  {reason}")
 
 
 def _num(value: Any) -> str:
