@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlharbor.errors import HarborError
+from mlharbor.errors import HarborError, StorageUnavailableError, storage_error
 from mlharbor.limits import MAX_ID
 
 log = logging.getLogger("mlharbor.api")
@@ -31,6 +31,7 @@ TITLES = {
     500: "Internal error",
     502: "Upstream error",
     503: "Unavailable",
+    507: "Insufficient storage",
 }
 
 
@@ -63,12 +64,33 @@ def _validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return text, clean
 
 
+def _where(request: Request, exc: OSError) -> str | None:
+    """``the data folder at …`` when the failed file is in it, else ``None`` (the file)."""
+    hub = getattr(request.app.state, "hub", None)
+    if hub is None or not exc.filename:
+        return None
+    folder = str(hub.settings.data_dir.resolve())
+    return f"the data folder at {folder}" if str(exc.filename).startswith(folder) else None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
     @app.exception_handler(HarborError)
     async def _harbor(request: Request, exc: HarborError) -> JSONResponse:
+        if isinstance(exc, StorageUnavailableError):
+            # Not the client's doing: the operator must act, so it goes to the log too.
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return problem(exc.status, exc.message, exc.code, request, **exc.details)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        # The net under the artifact store's own checks: a full, read-only or forbidden data
+        # folder (uploads being received, exports) is a named 503/507, not an internal error.
+        error = storage_error(exc, _where(request, exc))
+        if error is None:
+            return await _unexpected(request, exc)
+        return await _harbor(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
