@@ -13,15 +13,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from jobs_testkit import SRC, pid_alive, traces, wait_for
 
+from mlharbor.api.app import create_app
 from mlharbor.config import Settings
-from mlharbor.jobs import JobState, JobStore
+from mlharbor.hub import Hub
+from mlharbor.jobs import JobStore
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 # The server imports the test kinds first, so its worker pool knows them too.
 SERVE = "import jobs_testkit; from mlharbor.cli import app; app()"
+LOCAL = "http://localhost"
 
 
 @dataclass
@@ -111,12 +115,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield from _serve(tmp_path, workers=1)
 
 
-@pytest.fixture
-def server_without_workers(tmp_path: Path) -> Iterator[Server]:
-    """``mlharbor serve`` with no embedded pool, as next to external workers."""
-    yield from _serve(tmp_path, workers=0)
-
-
 def _job(server: Server, job_id: int) -> dict:
     response = server.get(f"/api/v1/jobs/{job_id}")
     assert response.status_code == 200
@@ -149,7 +147,8 @@ def test_a_killed_worker_pool_is_restarted_and_its_job_retried(
     assert done["attempts"] == 2
     assert len(traces(trace_dir, "done")[job.id]) == 1
     events = server.get(f"/api/v1/jobs/{job.id}/events").json()
-    assert [e["kind"] for e in events] == ["submitted", "started", "retrying", "started", "succeeded"]
+    kinds = [e["kind"] for e in events]
+    assert kinds == ["submitted", "started", "retrying", "started", "succeeded"]
     assert events[2]["data"]["message"] == (
         f"worker lost: the worker pool process {pool} killed by SIGKILL"
     )
@@ -167,26 +166,27 @@ def test_a_killed_worker_pool_is_restarted_and_its_job_retried(
 
 
 def test_the_api_process_recovers_jobs_of_lost_workers_when_no_worker_is_left(
-    server_without_workers: Server,
+    tmp_path: Path,
 ) -> None:
-    server = server_without_workers
-    # With external workers there is no pool to check: the API itself is ready.
-    assert "workers" not in server.ready().json()["checks"]
-    retried = server.store.submit("noop", {}, max_attempts=2)
-    spent = server.store.submit("noop", {}, max_attempts=1)
-    server.store.claim("host:1:gone")
-    server.store.claim("host:2:gone")  # then both workers vanish without a word
-
-    def settled() -> bool:
-        return _job(server, spent.id)["state"] == "failed" and (
-            _job(server, retried.id)["state"] == "queued"
-        )
-
-    wait_for(settled, timeout=30)
-    failed = _job(server, spent.id)
-    assert failed["error"]["code"] == "worker_lost"
-    assert failed["error"]["message"] == (
-        "worker lost: no heartbeat from host:2:gone for 3 s; gave up after 1 attempt(s)"
+    # As next to external `mlharbor worker` services: the API runs no pool of its own.
+    settings = Settings(
+        data_dir=tmp_path / "data", workers=0, job_lease_seconds=1, job_recovery_seconds=0.2
     )
-    assert server.store.get(retried.id).state is JobState.QUEUED
-    assert "mlharbor_jobs_recovered_total 2.0" in server.get("/metrics").text
+    with Hub.open(settings) as hub, TestClient(create_app(hub=hub), base_url=LOCAL) as api:
+        # No pool to check: the API itself is ready, and jobs queue for the workers.
+        assert "workers" not in api.get("/readyz").json()["checks"]
+        retried = hub.jobs.submit("noop", {}, max_attempts=2)
+        spent = hub.jobs.submit("noop", {}, max_attempts=1)
+        hub.jobs.claim("host:1:gone")
+        hub.jobs.claim("host:2:gone")  # then both workers vanish without a word
+
+        def state(job_id: int) -> str:
+            return api.get(f"/api/v1/jobs/{job_id}").json()["state"]
+
+        wait_for(lambda: state(spent.id) == "failed" and state(retried.id) == "queued")
+        failed = api.get(f"/api/v1/jobs/{spent.id}").json()
+        assert failed["error"]["code"] == "worker_lost"
+        assert failed["error"]["message"] == (
+            "worker lost: no heartbeat from host:2:gone for 1 s; gave up after 1 attempt(s)"
+        )
+        assert "mlharbor_jobs_recovered_total 2.0" in api.get("/metrics").text
