@@ -151,26 +151,45 @@ ERRORS_BY_CODE: dict[str, type[HarborError]] = {
     )
 }
 
-#: errno → (reason, what it means for the store), for :func:`storage_error`.
-STORAGE_ERRNOS: dict[int, tuple[str, str]] = {
-    errno.ENOSPC: ("no_space", "is full (no space left on the device)"),
-    errno.EDQUOT: ("quota_exceeded", "is over its disk quota"),
-    errno.EROFS: ("read_only", "is read-only"),
-    errno.EACCES: ("permission_denied", "does not let the server write (permission denied)"),
-    errno.EPERM: ("permission_denied", "does not let the server write (operation not permitted)"),
+#: errno → why the store refuses, for :func:`storage_error`.
+STORAGE_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "no_space",
+    errno.EDQUOT: "quota_exceeded",
+    errno.EROFS: "read_only",
+    errno.EACCES: "permission_denied",
+    errno.EPERM: "permission_denied",
 }
-_FIX = {
-    "no_space": "free space or give it a bigger volume",
-    "quota_exceeded": "free space or raise the quota",
-    "read_only": "mount it read-write",
-    "permission_denied": "give the server's user write access to it",
+#: SQLite's SQLITE_FULL and SQLITE_READONLY, and PostgreSQL's disk_full SQLSTATE.
+_SQLITE_CODES = {13: "no_space", 8: "read_only"}
+_PG_DISK_FULL = "53100"
+#: reason → what it means for the store, and what an operator does about it.
+_REASONS = {
+    "no_space": ("is full (no space left on the device)", "free space or give it a bigger volume"),
+    "quota_exceeded": ("is over its disk quota", "free space or raise the quota"),
+    "read_only": ("is read-only", "mount it read-write"),
+    "permission_denied": (
+        "does not let the server write (permission denied)",
+        "give the server's user write access to it",
+    ),
 }
+
+
+def _storage_reason(exc: BaseException) -> str | None:
+    if isinstance(exc, OSError):
+        return STORAGE_ERRNOS.get(exc.errno or 0)
+    sqlite_code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return _SQLITE_CODES.get(sqlite_code & 0xFF)  # the primary code of an extended one
+    return "no_space" if getattr(exc, "sqlstate", None) == _PG_DISK_FULL else None
 
 
 def storage_error(
     exc: BaseException, where: str | None = None, doing: str = ""
 ) -> StorageUnavailableError | None:
-    """The :class:`StorageUnavailableError` an ``OSError`` means, or ``None`` if another.
+    """The :class:`StorageUnavailableError` an error means, or ``None`` if another.
+
+    Recognises the ``OSError`` of a full, over-quota, read-only or forbidden disk, and a
+    database driver's "disk full" or "read-only database" (also wrapped by SQLAlchemy).
 
     Parameters
     ----------
@@ -188,15 +207,18 @@ def storage_error(
     >>> full.status, full.code, full.details
     (507, 'storage_unavailable', {'reason': 'no_space'})
     """
-    if isinstance(exc, HarborError) or not isinstance(exc, OSError):
+    if isinstance(exc, HarborError):
         return None
-    known = STORAGE_ERRNOS.get(exc.errno or 0)
-    if known is None:
+    inner = getattr(exc, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+    exc = inner if isinstance(inner, BaseException) else exc
+    reason = _storage_reason(exc)
+    if reason is None:
         return None
-    reason, meaning = known
+    filename = getattr(exc, "filename", None)
     if where is None:
-        where = f"the storage at {exc.filename}" if exc.filename else "the server's storage"
+        where = f"the storage at {filename}" if filename else "the server's storage"
+    meaning, fix = _REASONS[reason]
     during = f" while {doing}" if doing else ""
-    message = f"{where} {meaning}{during}; {_FIX[reason]}"
+    message = f"{where} {meaning}{during}; {fix}"
     cls = StorageFullError if reason in ("no_space", "quota_exceeded") else StorageUnavailableError
-    return cls(message, errno_=exc.errno, reason=reason)
+    return cls(message, errno_=getattr(exc, "errno", None), reason=reason)

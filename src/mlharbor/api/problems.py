@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlharbor.errors import HarborError, StorageUnavailableError, storage_error
@@ -64,13 +67,35 @@ def _validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return text, clean
 
 
+def _refuses(folder: Path, errno_: int | None) -> bool:
+    """Whether ``folder``'s file system shows the condition ``errno_`` names, right now."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    if errno_ in (errno.ENOSPC, errno.EDQUOT):
+        return stat.f_bavail * stat.f_frsize < 64 * 1024
+    if errno_ == errno.EROFS:
+        return bool(stat.f_flag & os.ST_RDONLY)
+    return not os.access(folder, os.W_OK)
+
+
 def _where(request: Request, exc: OSError) -> str | None:
-    """``the data folder at …`` when the failed file is in it, else ``None`` (the file)."""
+    """Which of the server's folders failed: the one the error names, else the one that
+    shows the condition now (a write to an open file names no file); ``None`` if unknown."""
     hub = getattr(request.app.state, "hub", None)
-    if hub is None or not exc.filename:
+    if hub is None:
         return None
-    folder = str(hub.settings.data_dir.resolve())
-    return f"the data folder at {folder}" if str(exc.filename).startswith(folder) else None
+    folders = {"the data folder": hub.settings.data_dir.resolve()}
+    if hub.artifacts.is_local:
+        folders["the artifact store"] = Path(hub.artifacts.root)
+    for name, folder in folders.items():
+        if exc.filename:
+            if str(exc.filename).startswith(str(folder)):
+                return f"{name} at {folder}"
+        elif _refuses(folder, exc.errno):
+            return f"{name} at {folder}"
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -112,6 +137,14 @@ def install(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         # The body checks refuse deep JSON first; this is the net under them.
         return problem(422, "the input is nested too deeply to process", "invalid_input", request)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # A database on a full or read-only disk; any other outage stays an internal error.
+        error = storage_error(exc, "the metadata database")
+        if error is None:
+            return await _unexpected(request, exc)
+        return await _harbor(request, error)
 
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: DataError) -> JSONResponse:
