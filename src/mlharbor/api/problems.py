@@ -105,7 +105,7 @@ def install(app: FastAPI) -> None:
     async def _harbor(request: Request, exc: HarborError) -> JSONResponse:
         if isinstance(exc, StorageUnavailableError):
             # Not the client's doing: the operator must act, so it goes to the log too.
-            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+            log.error("storage unavailable on %s: %s", request.url.path, exc.message)
         return problem(exc.status, exc.message, exc.code, request, **exc.details)
 
     @app.exception_handler(OSError)
@@ -113,8 +113,8 @@ def install(app: FastAPI) -> None:
         # The net under the artifact store's own checks: a full, read-only or forbidden data
         # folder (uploads being received, exports) is a named 503/507, not an internal error.
         error = storage_error(exc, _where(request, exc))
-        if error is None:
-            return await _unexpected(request, exc)
+        if error is None or request.scope["type"] != "http":
+            raise exc  # on to the catch-all, as before this handler
         return await _harbor(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -142,8 +142,8 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, exc: OperationalError) -> JSONResponse:
         # A database on a full or read-only disk; any other outage stays an internal error.
         error = storage_error(exc, "the metadata database")
-        if error is None:
-            return await _unexpected(request, exc)
+        if error is None or request.scope["type"] != "http":
+            raise exc  # on to the catch-all, as before this handler
         return await _harbor(request, error)
 
     @app.exception_handler(DataError)
