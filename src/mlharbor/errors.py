@@ -12,15 +12,21 @@ means, so library callers can catch ``LookupError`` or ``ValueError`` as usual::
     ├── ConflictError                            409 conflict
     ├── AuthenticationError (PermissionError)    401 unauthenticated
     ├── PermissionDeniedError (PermissionError)  403 forbidden
-    ├── UpstreamError (ConnectionError)          502 upstream_error
+    ├── UpstreamError (ConnectionError)          502 upstream_error      (retryable)
+    ├── StorageUnavailableError (OSError)        503 storage_unavailable
+    │   └── StorageFullError                     507 storage_unavailable
     └── JobError (RuntimeError)                  500 job_failed
 
 The API maps the tree to ``application/problem+json`` in one handler; the CLI to an exit code
-and one red line; the WebSocket to an error message.
+and one red line; the WebSocket to an error message. A job that raises one fails at once
+with its message, unless the class is ``retryable`` (another attempt may pass).
+:func:`storage_error` turns the ``OSError`` of a full, read-only or forbidden disk into a
+``StorageUnavailableError``, wherever it is caught.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -29,6 +35,9 @@ class HarborError(Exception):
 
     code: str = "error"
     status: int = 500
+    #: Whether another attempt of the same job may pass (a remote that did not answer);
+    #: other mlharbor errors are verdicts a retry would repeat.
+    retryable: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -94,6 +103,28 @@ class UpstreamError(HarborError, ConnectionError):
 
     code = "upstream_error"
     status = 502
+    retryable = True
+
+
+class StorageUnavailableError(HarborError, OSError):
+    """The artifact store or data folder refuses writes: read-only, or permission denied.
+
+    Retrying does not help until an operator acts, so a job that meets it fails at once.
+    ``errno`` is the original one, for callers that catch ``OSError``.
+    """
+
+    code = "storage_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, errno_: int | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.errno = errno_
+
+
+class StorageFullError(StorageUnavailableError):
+    """No space left, or over quota: 507 Insufficient Storage."""
+
+    status = 507
 
 
 class JobError(HarborError, RuntimeError):
@@ -115,6 +146,79 @@ ERRORS_BY_CODE: dict[str, type[HarborError]] = {
         AuthenticationError,
         PermissionDeniedError,
         UpstreamError,
+        StorageUnavailableError,
         JobError,
     )
 }
+
+#: errno → why the store refuses, for :func:`storage_error`.
+STORAGE_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "no_space",
+    errno.EDQUOT: "quota_exceeded",
+    errno.EROFS: "read_only",
+    errno.EACCES: "permission_denied",
+    errno.EPERM: "permission_denied",
+}
+#: SQLite's SQLITE_FULL and SQLITE_READONLY, and PostgreSQL's disk_full SQLSTATE.
+_SQLITE_CODES = {13: "no_space", 8: "read_only"}
+_PG_DISK_FULL = "53100"
+#: reason → what it means for the store, and what an operator does about it.
+_REASONS = {
+    "no_space": ("is full (no space left on the device)", "free space or give it a bigger volume"),
+    "quota_exceeded": ("is over its disk quota", "free space or raise the quota"),
+    "read_only": ("is read-only", "mount it read-write"),
+    "permission_denied": (
+        "does not let the server write (permission denied)",
+        "give the server's user write access to it",
+    ),
+}
+
+
+def _storage_reason(exc: BaseException) -> str | None:
+    if isinstance(exc, OSError):
+        return STORAGE_ERRNOS.get(exc.errno or 0)
+    sqlite_code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return _SQLITE_CODES.get(sqlite_code & 0xFF)  # the primary code of an extended one
+    return "no_space" if getattr(exc, "sqlstate", None) == _PG_DISK_FULL else None
+
+
+def storage_error(
+    exc: BaseException, where: str | None = None, doing: str = ""
+) -> StorageUnavailableError | None:
+    """The :class:`StorageUnavailableError` an error means, or ``None`` if another.
+
+    Recognises the ``OSError`` of a full, over-quota, read-only or forbidden disk, and a
+    database driver's "disk full" or "read-only database" (also wrapped by SQLAlchemy).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error caught.
+    where : str, optional
+        The store it happened in, as a user should read it ("the artifact store at /srv/a");
+        default: the file the error names.
+    doing : str, optional
+        What was being done ("writing models/3/model.skops").
+
+    Examples
+    --------
+    >>> full = storage_error(OSError(errno.ENOSPC, "No space left"), "the data folder")
+    >>> full.status, full.code, full.details
+    (507, 'storage_unavailable', {'reason': 'no_space'})
+    """
+    if isinstance(exc, HarborError):
+        return None
+    inner = getattr(exc, "orig", None)  # SQLAlchemy's wrapper of the driver's error
+    exc = inner if isinstance(inner, BaseException) else exc
+    reason = _storage_reason(exc)
+    if reason is None:
+        return None
+    filename = getattr(exc, "filename", None)
+    if where is None:
+        where = f"the storage at {filename}" if filename else "the server's storage"
+    meaning, fix = _REASONS[reason]
+    during = f" while {doing}" if doing else ""
+    message = f"{where} {meaning}{during}; {fix}"
+    cls = StorageFullError if reason in ("no_space", "quota_exceeded") else StorageUnavailableError
+    return cls(message, errno_=getattr(exc, "errno", None), reason=reason)

@@ -102,6 +102,13 @@ def crash(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"attempt": ctx.attempt}
 
 
+def write_file(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Write ``params["path"]`` with plain ``open``, as code outside the artifact store does."""
+    _trace(params, "started", ctx)
+    Path(params["path"]).write_bytes(b"result")
+    return {}
+
+
 def busy(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Sleep without ever checking for cancel, like a long native call."""
     _trace(params, "started", ctx)
@@ -118,6 +125,7 @@ for _kind, _fn in {
     "t_crash": crash,
     "t_broken": broken_once_retried,
     "t_busy": busy,
+    "t_write": write_file,
 }.items():
     register(_kind, _fn)
 

@@ -48,11 +48,15 @@ def create_app(
         owned = hub is None
         app.state.hub = hub or Hub.open(settings)
         app.state.metrics.hub = app.state.hub
-        pool = None
-        if worker:
-            from mlharbor.jobs import LocalWorkerPool
+        pool = supervisor = None
+        if worker or role == "all":
+            from mlharbor.jobs import JobsConfig, JobSupervisor, LocalWorkerPool
 
-            pool = LocalWorkerPool(settings).start()
+            pool = LocalWorkerPool(settings).start() if worker else None
+            # Restarts the pool if it dies, and recovers lost jobs even with no worker left.
+            config = JobsConfig.from_settings(settings)
+            supervisor = JobSupervisor(app.state.hub.jobs, config, pool).start()
+        app.state.supervisor = app.state.metrics.supervisor = supervisor
         checks = None
         if settings.monitor_models and role == "all":
             from mlharbor.monitoring.alerts import AlertScheduler
@@ -63,6 +67,8 @@ def create_app(
         finally:
             if checks is not None:
                 checks.stop()
+            if supervisor is not None:
+                supervisor.stop()  # first, or it would restart the pool being stopped
             if pool is not None:
                 pool.stop()
             if owned:

@@ -79,6 +79,7 @@ class Metrics:
         )
         self.registry.register(_HubCollector(self))
         self.hub: Any = None
+        self.supervisor: Any = None  # the JobSupervisor, when this process runs one
 
 
 class _HubCollector(Collector):
@@ -97,6 +98,7 @@ class _HubCollector(Collector):
             cache.add_metric([], hub.predictor.size)
         yield jobs
         yield cache
+        yield from _supervision(self.metrics.supervisor)
         predlog = hub.predlog if hub is not None else None
         if predlog is not None:
             for name, doc, value in (
@@ -113,6 +115,26 @@ class _HubCollector(Collector):
             )
             pending.add_metric([], predlog.pending)
             yield pending
+
+
+def _supervision(supervisor: Any) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """Worker-pool restarts and liveness, and jobs recovered from lost workers."""
+    if supervisor is None:
+        return
+    restarts = CounterMetricFamily(
+        "mlharbor_worker_restarts", "Times the embedded worker pool was restarted after it died"
+    )
+    restarts.add_metric([], supervisor.restarts)
+    yield restarts
+    recovered = CounterMetricFamily(
+        "mlharbor_jobs_recovered", "Jobs of lost workers retried or failed by this process"
+    )
+    recovered.add_metric([], supervisor.recovered)
+    yield recovered
+    if supervisor.pool is not None:
+        up = GaugeMetricFamily("mlharbor_worker_pool_up", "1 while the embedded worker pool runs")
+        up.add_metric([], int(supervisor.pool.is_alive()))
+        yield up
 
 
 class ObservabilityMiddleware:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlharbor.errors import HarborError
+from mlharbor.errors import HarborError, StorageUnavailableError, storage_error
 from mlharbor.limits import MAX_ID
 
 log = logging.getLogger("mlharbor.api")
@@ -31,6 +34,7 @@ TITLES = {
     500: "Internal error",
     502: "Upstream error",
     503: "Unavailable",
+    507: "Insufficient storage",
 }
 
 
@@ -63,12 +67,55 @@ def _validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return text, clean
 
 
+def _refuses(folder: Path, errno_: int | None) -> bool:
+    """Whether ``folder``'s file system shows the condition ``errno_`` names, right now."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return False
+    if errno_ in (errno.ENOSPC, errno.EDQUOT):
+        return stat.f_bavail * stat.f_frsize < 64 * 1024
+    if errno_ == errno.EROFS:
+        return bool(stat.f_flag & os.ST_RDONLY)
+    return not os.access(folder, os.W_OK)
+
+
+def _where(request: Request, exc: OSError) -> str | None:
+    """Which of the server's folders failed: the one the error names, else the one that
+    shows the condition now (a write to an open file names no file); ``None`` if unknown."""
+    hub = getattr(request.app.state, "hub", None)
+    if hub is None:
+        return None
+    folders = {"the data folder": hub.settings.data_dir.resolve()}
+    if hub.artifacts.is_local:
+        folders["the artifact store"] = Path(hub.artifacts.root)
+    for name, folder in folders.items():
+        if exc.filename:
+            if str(exc.filename).startswith(str(folder)):
+                return f"{name} at {folder}"
+        elif _refuses(folder, exc.errno):
+            return f"{name} at {folder}"
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
     @app.exception_handler(HarborError)
     async def _harbor(request: Request, exc: HarborError) -> JSONResponse:
+        if isinstance(exc, StorageUnavailableError):
+            # Not the client's doing: the operator must act, so it goes to the log too.
+            log.error("storage unavailable on %s: %s", request.url.path, exc.message)
         return problem(exc.status, exc.message, exc.code, request, **exc.details)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        # The net under the artifact store's own checks: a full, read-only or forbidden data
+        # folder (uploads being received, exports) is a named 503/507, not an internal error.
+        error = storage_error(exc, _where(request, exc))
+        if error is None or request.scope["type"] != "http":
+            raise exc  # on to the catch-all, as before this handler
+        return await _harbor(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -90,6 +137,14 @@ def install(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         # The body checks refuse deep JSON first; this is the net under them.
         return problem(422, "the input is nested too deeply to process", "invalid_input", request)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        # A database on a full or read-only disk; any other outage stays an internal error.
+        error = storage_error(exc, "the metadata database")
+        if error is None or request.scope["type"] != "http":
+            raise exc  # on to the catch-all, as before this handler
+        return await _harbor(request, error)
 
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: DataError) -> JSONResponse:

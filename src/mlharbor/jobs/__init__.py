@@ -1,7 +1,8 @@
 """Durable jobs: records in the metadata store, workers, recovery and fan-out compute.
 
 The API submits and follows jobs through :class:`JobStore` and :func:`follow_events`;
-``mlharbor serve`` runs a :class:`LocalWorkerPool`; ``mlharbor worker`` calls
+``mlharbor serve`` runs a :class:`LocalWorkerPool` kept alive by a :class:`JobSupervisor`,
+which also recovers lost jobs on a timer; ``mlharbor worker`` calls
 :func:`run_worker`; job handlers are registered with :func:`register` and fan out with
 ``ctx.compute.map``.
 """
@@ -17,6 +18,7 @@ from mlharbor.jobs.pool import LocalWorkerPool
 from mlharbor.jobs.records import EventKind, JobEventInfo, JobInfo, JobState, Lease
 from mlharbor.jobs.recovery import recover_stale_jobs
 from mlharbor.jobs.store import JobStore
+from mlharbor.jobs.supervisor import JobSupervisor
 from mlharbor.jobs.worker import Worker, run_worker
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "JobInfo",
     "JobState",
     "JobStore",
+    "JobSupervisor",
     "JobsConfig",
     "Lease",
     "LocalExecutor",

@@ -70,6 +70,11 @@ class LocalWorkerPool:
         """The worker process's id while it runs."""
         return self._process.pid if self._process is not None else None
 
+    @property
+    def exitcode(self) -> int | None:
+        """How the worker process ended (negative: the signal), ``None`` while it runs."""
+        return self._process.exitcode if self._process is not None else None
+
     def is_alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 

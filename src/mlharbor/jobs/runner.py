@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.errors import HarborError, InvalidInputError, storage_error
 from mlharbor.jobs.context import JobCancelled, JobContext
 from mlharbor.jobs.handlers import load_handler, may_retry_error
 from mlharbor.jobs.options import JobsConfig
@@ -59,13 +59,14 @@ def is_deterministic(exc: BaseException) -> bool:
     """Whether ``exc`` would end another attempt of the job the same way.
 
     Every :class:`~mlharbor.errors.HarborError` a handler raises is a verdict on the
-    request or the stored state (bad input, a conflict, something not found), except
-    those that are also an ``OSError`` (:class:`~mlharbor.errors.UpstreamError`: a
-    cluster or a URL that did not answer, which may answer next time). Other errors (a
-    dropped database connection, ``ECONNRESET``, a bug) keep the handler's retry policy,
-    and a lost worker is always retried (see :mod:`mlharbor.jobs.worker`).
+    request or the stored state (bad input, a conflict, something not found, storage that
+    is full or read-only), except the ``retryable`` ones
+    (:class:`~mlharbor.errors.UpstreamError`: a cluster or a URL that did not answer,
+    which may answer next time). Other errors (a dropped database connection,
+    ``ECONNRESET``, a bug) keep the handler's retry policy, and a lost worker is always
+    retried (see :mod:`mlharbor.jobs.worker`).
     """
-    return isinstance(exc, HarborError) and not isinstance(exc, OSError)
+    return isinstance(exc, HarborError) and not exc.retryable
 
 
 def _die_with_worker(alive: Connection) -> None:
@@ -121,6 +122,12 @@ def _run(spec: AttemptSpec, store: JobStore, ctx: JobContext) -> None:
         handler = load_handler(spec.handler)
         result = handler(ctx, spec.params)
     except Exception as exc:
+        # A full or read-only disk written outside the artifact store's own checks is
+        # classified here, so it fails the job once with a clear message too.
+        classified = storage_error(exc)
+        if classified is not None:
+            classified.__cause__ = exc  # the traceback shows where the write failed
+            exc = classified
         if is_deterministic(exc):
             # Bad input, a conflict, a missing dataset: the same attempt would fail the same
             # way (after spending its whole budget again). Tell the user once, do not retry.

@@ -52,6 +52,11 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def worker_id_prefix(pid: int) -> str:
+    """How the ids :func:`make_worker_id` gives in process ``pid`` on this host begin."""
+    return f"{socket.gethostname()}:{pid}:"
+
+
 def _signal_group(process: BaseProcess, signum: int) -> None:
     # The attempt leads its own process group; signalling the group reaches its helpers too.
     if process.pid is None:
@@ -97,7 +102,8 @@ def _warm_up() -> None:
     """Nothing: a first child of the fork server, started once its imports are done."""
 
 
-def _exit_reason(exitcode: int | None) -> str:
+def exit_reason(exitcode: int | None) -> str:
+    """How a process ended, in words: ``killed by SIGKILL``, ``exited with code 1 …``."""
     if exitcode is not None and exitcode < 0:
         try:
             return f"killed by {signal.Signals(-exitcode).name}"
@@ -251,7 +257,7 @@ class Worker:
             error = {
                 "type": "WorkerLost",
                 "code": "worker_lost",
-                "message": f"worker lost: the job process {_exit_reason(exitcode)}",
+                "message": f"worker lost: the job process {exit_reason(exitcode)}",
             }
             state = self.store.fail(attempt.lease, error, retry=True)
             log.warning("job %s: %s; now %s", job.id, error["message"], state)

@@ -2,7 +2,9 @@
 
 Every write is atomic (written under a temporary name, then renamed into place) and
 content-hashed (SHA-256). Keys are made by mlharbor, never taken from a request, and are
-checked so that no key can leave the store's root.
+checked so that no key can leave the store's root. A store that is full, read-only or not
+writable raises :class:`~mlharbor.errors.StorageUnavailableError` naming the store and what
+was being done, never a bare ``OSError``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import IO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from mlharbor.errors import NotFoundError
+from mlharbor.errors import NotFoundError, storage_error
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$")
 CHUNK = 1 << 20
@@ -62,8 +64,26 @@ class ArtifactStore:
         self.fs, root = fsspec.core.url_to_fs(uri)
         self.root = root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        # How errors name the store; no user:password@ part of a URL goes into a message.
+        shown = self.root if self.is_local else f"{protocol}://{self.root.split('@')[-1]}"
+        self.where = f"the artifact store at {shown}"
         if self.is_local:
-            Path(self.root, ".tmp").mkdir(parents=True, exist_ok=True)
+            with self._classified("creating its folder"):
+                Path(self.root, ".tmp").mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def _classified(self, doing: str) -> Iterator[None]:
+        """Turn a full, read-only or forbidden disk into a ``StorageUnavailableError``."""
+        try:
+            yield
+        except OSError as exc:
+            # An error about a file elsewhere (the upload being read) names that file.
+            named = exc.filename is None or str(exc.filename).startswith(self.root)
+            error = storage_error(exc, self.where if named else None, doing)
+            if error is None:
+                raise
+            raise error from exc
 
     def _path(self, key: str) -> str:
         return f"{self.root}/{check_key(key)}"
@@ -73,23 +93,28 @@ class ArtifactStore:
         return Path(self._path(key)) if self.is_local else None
 
     @contextmanager
-    def staging(self, suffix: str = "") -> Iterator[Path]:
+    def staging(self, suffix: str = "", *, what: str = "a new file") -> Iterator[Path]:
         """A temporary local path for building a file that :meth:`commit` then moves in.
 
         On a local store the path is inside the store's root, so committing is a rename.
         The path is removed if it was not committed.
         """
         base = Path(self.root, ".tmp") if self.is_local else None
-        fd, name = tempfile.mkstemp(prefix="stage-", suffix=suffix, dir=base)
-        os.close(fd)
-        path = Path(name)
-        try:
-            yield path
-        finally:
-            path.unlink(missing_ok=True)
+        with self._classified(f"writing {what}"):
+            fd, name = tempfile.mkstemp(prefix="stage-", suffix=suffix, dir=base)
+            os.close(fd)
+            path = Path(name)
+            try:
+                yield path
+            finally:
+                path.unlink(missing_ok=True)
 
     def commit(self, key: str, staged: Path, sha256: str | None = None) -> StoredArtifact:
         """Move a staged local file to ``key`` atomically, hashing it unless given the hash."""
+        with self._classified(f"writing {key}"):
+            return self._commit(key, staged, sha256)
+
+    def _commit(self, key: str, staged: Path, sha256: str | None) -> StoredArtifact:
         target = self._path(key)
         if sha256 is None:
             sha256, size = hash_file(staged)
@@ -108,7 +133,7 @@ class ArtifactStore:
 
     def put_bytes(self, key: str, data: bytes) -> StoredArtifact:
         """Store ``data`` at ``key`` atomically."""
-        with self.staging() as staged:
+        with self.staging(what=key) as staged:
             staged.write_bytes(data)
             return self.commit(key, staged, hashlib.sha256(data).hexdigest())
 
@@ -120,7 +145,8 @@ class ArtifactStore:
     def open(self, key: str) -> IO[bytes]:
         """Open ``key`` for reading; raise ``NotFoundError`` if it is missing."""
         try:
-            return self.fs.open(self._path(key), "rb")
+            with self._classified(f"reading {key}"):
+                return self.fs.open(self._path(key), "rb")
         except FileNotFoundError:
             raise NotFoundError(f"artifact {key!r} is missing from the store")
 
@@ -138,13 +164,16 @@ class ArtifactStore:
     def delete(self, key: str) -> None:
         """Remove ``key`` if it exists."""
         path = self._path(key)
-        if self.fs.exists(path):
-            self.fs.rm(path)
+        with self._classified(f"deleting {key}"):
+            if self.fs.exists(path):
+                self.fs.rm(path)
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove everything under the folder ``prefix``."""
         path = self._path(prefix)
         if self.is_local:
             shutil.rmtree(path, ignore_errors=True)
-        elif self.fs.exists(path):
-            self.fs.rm(path, recursive=True)
+            return
+        with self._classified(f"deleting {prefix}/"):
+            if self.fs.exists(path):
+                self.fs.rm(path, recursive=True)

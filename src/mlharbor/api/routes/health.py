@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -21,8 +21,13 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(hub: HubDep) -> Health | JSONResponse:
-    """The database and the artifact store answer."""
+def readyz(hub: HubDep, request: Request) -> Health | JSONResponse:
+    """The database and the artifact store answer, and the embedded worker pool runs.
+
+    With external ``mlharbor worker`` services (no embedded pool) workers are not checked:
+    this process can still take requests and queue jobs, and taking it out of a load
+    balancer would not bring a worker back (their own service manager does that).
+    """
     checks: dict[str, str] = {}
     try:
         with hub.engine.connect() as conn:
@@ -34,7 +39,12 @@ def readyz(hub: HubDep) -> Health | JSONResponse:
         hub.artifacts.put_bytes("_ready/probe", b"ok")
         checks["artifacts"] = "ok"
     except Exception as exc:  # any filesystem error means not ready
-        checks["artifacts"] = f"error: {type(exc).__name__}"
+        # The reason (read_only, no_space…) but not the store's path: this route is public.
+        reason = getattr(exc, "details", {}).get("reason") or type(exc).__name__
+        checks["artifacts"] = f"error: {reason}"
+    supervisor = getattr(request.app.state, "supervisor", None)
+    if supervisor is not None and supervisor.pool is not None:
+        checks["workers"] = supervisor.workers_check()
     ok = all(v == "ok" for v in checks.values())
     if not ok:
         return JSONResponse(Health(status="unavailable", checks=checks).model_dump(), 503)
