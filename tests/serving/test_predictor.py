@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,9 @@ def test_warm_predictions_do_not_touch_the_database(sqlite_hub: Hub, tmp_path: P
 def test_alias_move_here_is_seen_at_once_elsewhere_after_the_ttl(
     sqlite_settings: Settings, tmp_path: Path
 ) -> None:
-    sqlite_settings.predict_ref_ttl_seconds = 0.3
+    # Long enough that the steps between the replica's two reads never outlast it, even on a
+    # loaded machine (0.3 s did under a full suite beside other work).
+    sqlite_settings.predict_ref_ttl_seconds = 3.0
     with Hub.open(sqlite_settings) as hub, Hub.open(sqlite_settings) as replica:
         row = register(hub, tmp_path, "churn", "churn").iloc[0].to_dict()
         register(hub, tmp_path, "churn", "churn", "logistic")
@@ -63,11 +66,12 @@ def test_alias_move_here_is_seen_at_once_elsewhere_after_the_ttl(
         # (on a loaded machine it took longer than the TTL itself).
         assert hub.predictor.predict("churn", 2, [row]).version == 2
         assert replica.predictor.predict("churn", "champion", [row]).version == 1
+        resolved = time.monotonic()
         hub.models.set_alias("churn", "champion", 2)
         assert hub.predictor.predict("churn", "champion", [row]).version == 2
         # The replica trusts its resolution for the TTL, then asks the database again.
         assert replica.predictor.predict("churn", "champion", [row]).version == 1
-        threading.Event().wait(0.4)
+        threading.Event().wait(max(0.0, resolved + 3.1 - time.monotonic()))
         assert replica.predictor.predict("churn", "champion", [row]).version == 2
 
 
