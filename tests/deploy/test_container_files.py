@@ -134,9 +134,7 @@ def test_dependencies_exist_and_wait_for_health_or_completion() -> None:
     for name, svc in services.items():
         for dep, how in (svc.get("depends_on") or {}).items():
             assert dep in services, f"{name} depends on {dep}, which is not a service"
-            wanted = (
-                "service_completed_successfully" if dep in one_shots else "service_healthy"
-            )
+            wanted = "service_completed_successfully" if dep in one_shots else "service_healthy"
             assert how.get("condition") == wanted, f"{name} -> {dep}"
 
 
