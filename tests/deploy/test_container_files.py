@@ -209,7 +209,8 @@ def _roles() -> list[list[str]]:
     """Every mlharbor command line the image and the stack run, and the README's."""
     roles = [["serve", "--host", "0.0.0.0"]]
     for svc in _services().values():
-        if svc.get("image", "").startswith("mlharbor:") and "entrypoint" not in svc:
+        is_mlharbor = svc.get("image", "").startswith("mlharbor:") and "entrypoint" not in svc
+        if is_mlharbor and list(svc["command"]) not in roles:
             roles.append(list(svc["command"]))
     return [*roles, ["keys", "create", "--scope", "admin"], ["db", "upgrade"]]
 
