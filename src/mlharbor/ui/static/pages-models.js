@@ -232,7 +232,7 @@ function setupLeaderboard(board) {
   };
 }
 
-/* ---------- Models: aliases, try it ---------- */
+/* ---------- Models: aliases ---------- */
 
 function setupAliasButtons() {
   document.querySelectorAll("[data-set-alias]").forEach((btn) => btn.addEventListener("click", async () => {
@@ -244,53 +244,7 @@ function setupAliasButtons() {
   }));
 }
 
-function renderPrediction(slot, data) {
-  slot.innerHTML = "";
-  const box = document.createElement("div");
-  box.className = "alert ok";
-  const value = data.predictions[0];
-  const strong = document.createElement("strong");
-  strong.textContent = typeof value === "number" ? String(Math.round(value * 1e6) / 1e6) : String(value);
-  box.append("Prediction: ", strong, ` (${data.model} v${data.version})`);
-  slot.append(box);
-  const probs = data.probabilities && data.probabilities[0];
-  if (probs && data.classes) {
-    const table = document.createElement("table");
-    table.className = "dense";
-    table.innerHTML = "<thead><tr><th>Class</th><th class='num'>Probability</th></tr></thead><tbody></tbody>";
-    data.classes.map((label, i) => [label, probs[i]]).sort((a, b) => b[1] - a[1]).forEach(([label, p]) => {
-      const tr = document.createElement("tr");
-      tr.innerHTML = "<td></td><td class='num'></td>";
-      tr.children[0].textContent = label;
-      tr.children[1].textContent = (100 * p).toFixed(1) + "%";
-      table.tBodies[0].append(tr);
-    });
-    const wrap = document.createElement("div");
-    wrap.className = "table-wrap";
-    wrap.append(table);
-    slot.append(wrap);
-  }
-}
-
-function setupPredictForm(form) {
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    clearErrors(form);
-    const row = {};
-    form.querySelectorAll("[data-input]").forEach((el) => {
-      const raw = el.value.trim();
-      if (raw === "") row[el.dataset.input] = null;
-      else if (el.dataset.kind === "number") row[el.dataset.input] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
-      else if (el.dataset.kind === "bool") row[el.dataset.input] = raw === "true";
-      else row[el.dataset.input] = raw;
-    });
-    const { model, ref } = form.dataset;
-    const r = await api("POST", `/api/v1/models/${encodeURIComponent(model)}/${ref}/predict`, [row]);
-    const slot = form.querySelector("[data-predict-result]");
-    if (r.ok) renderPrediction(slot, r.data);
-    else { slot.innerHTML = ""; showProblem(form, r); }
-  });
-}
+/* The "try it" form is in predict.js, loaded by the model page. */
 
 /* ---------- Settings: keys ---------- */
 
