@@ -69,7 +69,17 @@ def job_page(request: Request, hub: HubDep, job_id: IdPath) -> HTMLResponse:
         last_seq=events[-1].seq if events else 0,
         badge=STATE_BADGE,
         trials=leaderboard_rows(job, events),
+        message=_message(job),
     )
+
+
+def _message(job: JobPublic) -> str:
+    """The job's message, unless it is an older state's name ("queued" on a running job):
+    the badge and the message must say the same."""
+    states = set(STATE_BADGE)
+    if not job.message or (job.message in states and job.message != job.state):
+        return job.state
+    return job.message
 
 
 def leaderboard_rows(job: JobPublic, events: list[JobEventPublic]) -> list[dict[str, Any]]:
@@ -78,20 +88,61 @@ def leaderboard_rows(job: JobPublic, events: list[JobEventPublic]) -> list[dict[
         return []
     final = (job.result or {}).get("leaderboard")
     rows = final if final else [e.data for e in events if e.kind == "trial"]
-    return rank_trials(rows)
+    return rank_trials(rows, (job.result or {}).get("best"), job.params.get("cv_folds"))
 
 
-def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Scored candidates by score (the metric's own direction), then the others by trial."""
-    order = {"ok": 0, "pruned": 1, "skipped": 2, "failed": 3}
+#: What a candidate that is not a complete, storable result is, in a few words.
+STATUS_REASON = {
+    "pruned": "stopped early: it trailed the leader on its first folds",
+    "skipped": "no time left in the budget for all its folds",
+}
+
+
+def rank_trials(
+    rows: list[dict[str, Any]], best: str | None = None, n_folds: int | None = None
+) -> list[dict[str, Any]]:
+    """Candidates in the order a reader can trust: the winner, then complete candidates by
+    score, then partial ones (scored on fewer folds), refused or skipped ones, failed ones.
+
+    A score on 3 of 5 folds, or of a model that cannot be stored, is not a rival of the
+    winner, so it never ranks above it, whatever its number. Each row gets ``group``,
+    ``folds_text`` ("3/5") and a visible ``reason`` when it is not a complete result.
+    """
+    n = n_folds or max((int(r.get("folds") or 0) for r in rows), default=0)
+
+    def group(row: dict[str, Any]) -> int:
+        status, folds = row.get("status"), int(row.get("folds") or 0)
+        if best and row.get("name") == best:
+            return 0
+        if status == "failed":
+            return 4
+        if row.get("note") or status == "skipped":
+            return 3
+        return 1 if status == "ok" and folds >= n else 2
 
     def key(row: dict[str, Any]) -> tuple[int, float, int]:
         score = row.get("score")
         sign = 1.0 if row.get("higher_is_better", True) else -1.0
         value = -sign * score if isinstance(score, int | float) else float("inf")
-        return (order.get(row.get("status", ""), 4), value, int(row.get("trial") or 0))
+        return (row["group"], value, int(row.get("trial") or 0))
 
-    return sorted(rows, key=key)
+    out = []
+    for row in rows:
+        g = group(row)
+        folds = int(row.get("folds") or 0)
+        reason = row.get("note") or row.get("error") or STATUS_REASON.get(row.get("status", ""))
+        if g == 2 and not reason:
+            reason = f"scored on {folds} of {n} folds so far"
+        out.append(
+            {
+                **row,
+                "group": g,
+                "complete": g <= 1,
+                "folds_text": f"{folds}/{n}" if n else str(folds),
+                "reason": None if g <= 1 else reason,
+            }
+        )
+    return sorted(out, key=key)
 
 
 @router.get("/models", response_class=HTMLResponse, dependencies=NEEDS_READ)
