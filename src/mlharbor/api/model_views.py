@@ -139,7 +139,7 @@ def compare_versions(model: RegisteredModelRecord, numbers: list[int]) -> dict[s
             f"its versions: {listed}",
             field="versions",
         )
-    versions = [have[n] for n in numbers]
+    versions = [have[n] for n in sorted(numbers)]  # oldest first, however ticked
     params = [v.params or {} for v in versions]
     names = sorted({k for p in params for k in p})
     lineage = [v.lineage or {} for v in versions]

@@ -230,6 +230,8 @@ def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> l
         elif dtype.startswith(("int", "uint", "float", "double", "decimal")):
             f.kind = "number"
             f.integer = bool(col.get("integer"))
+            if f.integer and isinstance(f.example, float) and f.example.is_integer():
+                f.example = int(f.example)  # 71, as the data has it, not 71.0
             if span:
                 f.minimum, f.maximum = span["min"], span["max"]
                 f.hint = (

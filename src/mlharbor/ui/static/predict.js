@@ -137,3 +137,7 @@ function setupPredictForm(form) {
   });
   if (!button.hasAttribute("data-not-allowed")) button.disabled = false;
 }
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-predict-form]").forEach(setupPredictForm);
+});
