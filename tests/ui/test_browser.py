@@ -139,7 +139,10 @@ def test_csv_to_champion_model_in_the_browser(
     expect(page.locator('h1 [data-alias="champion"]')).to_be_visible()
     page.get_by_role("button", name="Predict").click()
     result = page.locator("[data-predict-result]")
-    expect(result).to_contain_text("Prediction: Setosa")
+    # The first prediction loads the version (and builds its ONNX twin): seconds on a busy
+    # machine, more than expect's default 5 s. The page says so meanwhile.
+    expect(result).to_contain_text("Prediction: Setosa", timeout=60_000)
+    expect(page.locator("[data-predict-button]")).to_be_enabled()
     expect(result).to_contain_text("Probability")
     page.get_by_role("tab", name="MLflow protocol").click()
     expect(page.locator("#snip-mlflow")).to_contain_text("dataframe_split")

@@ -19,6 +19,8 @@ from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.errors import InvalidInputError
 
 _EXAMPLES = 3
+#: How many of a categorical column's levels the signature keeps (the most frequent).
+TOP_LEVELS = 50
 
 
 def prepare_input(
@@ -75,12 +77,87 @@ def prepare_input(
     )
 
 
+def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
+    """What a prediction form needs to know of a training column, kept in the signature.
+
+    ``n_missing`` always; numbers and dates their ``range`` (min, median, max); categorical
+    columns their most frequent ``levels`` as ``[value, count]`` pairs with ``n_levels``;
+    yes/no columns the original spelling of each truth value as ``labels``, so that a form
+    (or a JSON ``true``) can send what the model was trained on.
+
+    Examples
+    --------
+    >>> describe_values(pd.Series(["yes", "no", "yes"]), "boolean")["labels"]
+    {'true': 'yes', 'false': 'no'}
+    """
+    present = values.dropna()
+    out: dict[str, Any] = {"n_missing": int(values.isna().sum())}
+    if semantic_type == "boolean":
+        out["labels"] = _labels(present)
+        out["levels"] = _levels(present)
+        return out
+    if pd.api.types.is_bool_dtype(values.dtype):
+        out["labels"] = {"true": True, "false": False}
+        return out
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = pd.to_numeric(present, errors="coerce").dropna()
+        if len(numbers):
+            out["range"] = {
+                "min": _plain(numbers.min()),
+                "median": _plain(numbers.median()),
+                "max": _plain(numbers.max()),
+            }
+            out["integer"] = bool((numbers == numbers.round()).all())
+        return out
+    if semantic_type == "datetime" or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.to_datetime(present, errors="coerce", format="mixed", utc=True).dropna()
+        if len(parsed):
+            times = parsed.dt.tz_convert(None)
+            out["date_only"] = bool((times == times.dt.normalize()).all())
+            fmt = "%Y-%m-%d" if out["date_only"] else "%Y-%m-%dT%H:%M"
+            out["range"] = {"min": times.min().strftime(fmt), "max": times.max().strftime(fmt)}
+        return out
+    if semantic_type == "categorical":
+        out["levels"] = _levels(present)
+        out["n_levels"] = int(present.astype(str).nunique())
+    return out
+
+
+def _levels(present: pd.Series) -> list[list[Any]]:
+    counts = present.map(_plain).value_counts()
+    return [[_plain(value), int(n)] for value, n in counts.head(TOP_LEVELS).items()]
+
+
+def _labels(present: pd.Series) -> dict[str, Any]:
+    """The most frequent original spelling of true and of false (``yes``/``no``, ``Y``/``N``)."""
+    labels: dict[str, Any] = {}
+    for value, _ in present.map(_plain).value_counts().items():
+        truth = _truth(value)
+        if truth is not None:
+            labels.setdefault("true" if truth else "false", value)
+    return {"true": labels.get("true", True), "false": labels.get("false", False)}
+
+
+def _truth(value: Any) -> bool | None:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return _TOKENS.get(str(value).strip().lower())
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
     dtype = str(column.get("dtype") or "").lower()
     if not dtype:
         return values
     if dtype.startswith(("bool", "boolean")):
         return _to_bool(values)
+    labels = column.get("labels")
+    if column.get("semantic_type") == "boolean" and isinstance(labels, Mapping):
+        # Trained on yes/no: a JSON true, "TRUE" or "Y" means the model's own "yes".
+        values = values.map(lambda v: _relabel(v, labels))
     if dtype.startswith(("int", "uint", "float", "double", "decimal")):
         numbers = _checked(values, pd.to_numeric(values, errors="coerce"), "a number")
         return _finite(numbers)
@@ -110,8 +187,18 @@ def _finite(numbers: pd.Series) -> pd.Series:
     return numbers
 
 
+def _relabel(value: Any, labels: Mapping[str, Any]) -> Any:
+    if _missing(value):
+        return value
+    truth = _truth(value)
+    return value if truth is None else labels.get("true" if truth else "false", value)
+
+
+_TOKENS = {**BOOLEAN_TOKENS, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
 def _to_bool(values: pd.Series) -> pd.Series:
-    tokens = {**BOOLEAN_TOKENS, "1": True, "0": False, "1.0": True, "0.0": False}
+    tokens = _TOKENS
 
     def convert(value: Any) -> Any:
         if _missing(value) or isinstance(value, bool | np.bool_):

@@ -35,6 +35,7 @@ from mlharbor.models.catalog import (
 )
 from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
 from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
+from mlharbor.models.signature import describe_values
 from mlharbor.models.tasks import Task, detect_task, parse_task
 from mlharbor.prep.factory import apply_overrides, make_preprocessor, plan_features
 
@@ -615,8 +616,13 @@ def _signature(schema, features, df, target, task, classes) -> dict[str, Any]:
             "dtype": str(df[name].dtype),
         }
 
+    def with_values(name: str) -> dict[str, Any]:
+        # Levels, ranges and yes/no spellings: what the prediction form is built from.
+        semantic = schema.column(name).semantic_type.value
+        return {**describe(name), **describe_values(df[name], semantic)}
+
     return {
-        "inputs": [describe(name) for name in features],
+        "inputs": [with_values(name) for name in features],
         "target": describe(target),
         "task": task.value,
         "classes": classes,

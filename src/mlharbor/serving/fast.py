@@ -317,6 +317,8 @@ def _kind(column: Mapping[str, Any]) -> str | None:
         return "number"
     if dtype in ("object", "string", "str", "category", "large_string") and (
         column.get("semantic_type") != "datetime"
+        # yes/no text: a JSON true must become the model's own "yes" (prepare_input does)
+        and not (column.get("semantic_type") == "boolean" and column.get("labels"))
     ):
         return "text"
     return None

@@ -40,9 +40,17 @@ def figure(data: list[dict[str, Any]], height: int = 260, **layout: Any) -> dict
 def histogram(hist: dict[str, Any], title: str = "") -> dict[str, Any]:
     """A histogram from bin edges and counts."""
     edges, counts = hist["bin_edges"], hist["counts"]
-    centers = [(a + b) / 2 for a, b in pairwise(edges)]
-    widths = [b - a for a, b in pairwise(edges)]
-    text = [f"{a:.4g} – {b:.4g}" for a, b in pairwise(edges)]
+    if edges and isinstance(edges[0], str):  # a date column's bins: ISO dates, widths in ms
+        import pandas as pd
+
+        stamps = [pd.Timestamp(e) for e in edges]
+        centers = [(a + (b - a) / 2).isoformat() for a, b in pairwise(stamps)]
+        widths = [(b - a).total_seconds() * 1000 for a, b in pairwise(stamps)]
+        text = [f"{a} – {b}" for a, b in pairwise(edges)]
+    else:
+        centers = [(a + b) / 2 for a, b in pairwise(edges)]
+        widths = [b - a for a, b in pairwise(edges)]
+        text = [f"{a:.4g} – {b:.4g}" for a, b in pairwise(edges)]
     trace = {
         "type": "bar",
         "x": centers,

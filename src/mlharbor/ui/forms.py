@@ -11,6 +11,9 @@ from numbers import Integral, Real
 from typing import Any
 from urllib.parse import quote
 
+import pandas as pd
+
+from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.data.tasks import Task
 from mlharbor.models.catalog import get_spec, model_names
 
@@ -137,32 +140,131 @@ def model_choices(task: str | None) -> list[dict[str, str]]:
 
 @dataclass
 class InputField:
-    """One input of the "try it" prediction form."""
+    """One input of the "try it" prediction form, built from the training data's profile."""
 
     name: str
-    kind: str  # "number", "bool", "choice" or "text"
+    kind: str  # "number", "bool", "choice", "date", "datetime" or "text"
     dtype: str
     example: Any = None
-    choices: list[Any] = field(default_factory=list)
+    #: bool and choice: ``(value, label, count)``; a value is sent as JSON, as trained on.
+    choices: list[tuple[str, str, int | None]] = field(default_factory=list)
+    selected: str | None = None  # the JSON of the chosen option; ``None``: "other…"
+    minimum: Any = None
+    maximum: Any = None
+    integer: bool = False
+    complete: bool = True  # the levels listed are every level seen in training
+    nullable: bool = True  # training had missing values here (or nothing is known)
+    hint: str = ""
+
+    @property
+    def text(self) -> str:
+        """The example as a text input shows it."""
+        return "" if self.example is None else str(self.example)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _truth(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    return BOOLEAN_TOKENS.get(str(value).strip().lower()) if value is not None else None
+
+
+def _number_text(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def _bool_field(f: InputField, col: dict[str, Any]) -> None:
+    labels = col.get("labels") or {"true": True, "false": False}
+    counts = {_json(v): n for v, n in col.get("levels") or []}
+    f.choices = [
+        (
+            _json(labels[k]),
+            str(labels[k]).lower() if isinstance(labels[k], bool) else str(labels[k]),
+            counts.get(_json(labels[k])),
+        )
+        for k in ("true", "false")
+    ]
+    truth = _truth(f.example)
+    f.selected = "null" if truth is None else _json(labels["true" if truth else "false"])
+    if counts:
+        f.hint = " · ".join(f"{label} {n:,}" for _, label, n in f.choices if n is not None)
+
+
+def _choice_field(f: InputField, col: dict[str, Any]) -> None:
+    levels = col.get("levels") or []
+    f.choices = [(_json(v), str(v), n) for v, n in levels]
+    total = int(col.get("n_levels") or len(levels))
+    f.complete = total <= len(levels)
+    known = {_json(v) for v, _ in levels}
+    f.selected = (
+        "null" if f.example is None else (_json(f.example) if _json(f.example) in known else None)
+    )
+    f.hint = f"{total:,} level{'s' if total != 1 else ''} in training" + (
+        "" if f.complete else f", the {len(levels)} most frequent listed"
+    )
 
 
 def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> list[InputField]:
-    """The prediction form for a model's input signature, pre-filled from an example row."""
+    """The prediction form for a model's input signature, pre-filled from an example row.
+
+    Versions registered with a profile of their training data (levels, ranges, yes/no
+    spellings) get selects, ranges and warnings; older ones a form by type alone.
+    """
     example = example or {}
     out = []
     for col in signature.get("inputs") or []:
         name = str(col["name"])
         dtype = str(col.get("dtype") or "")
         semantic = col.get("semantic_type")
-        value = example.get(name)
+        storage = str(col.get("storage_type") or "")
+        f = InputField(name, "text", dtype, example.get(name))
+        if "n_missing" in col:
+            f.nullable = int(col["n_missing"]) > 0
+        span = col.get("range") or {}
         if dtype.startswith(("bool", "boolean")) or semantic == "boolean":
-            kind = "bool"
+            f.kind = "bool"
+            _bool_field(f, col)
         elif dtype.startswith(("int", "uint", "float", "double", "decimal")):
-            kind = "number"
-        else:
-            kind = "text"
-        out.append(InputField(name, kind, dtype, value))
+            f.kind = "number"
+            f.integer = bool(col.get("integer"))
+            if f.integer and isinstance(f.example, float) and f.example.is_integer():
+                f.example = int(f.example)  # 71, as the data has it, not 71.0
+            if span:
+                f.minimum, f.maximum = span["min"], span["max"]
+                f.hint = (
+                    f"seen {_number_text(span['min'])} to {_number_text(span['max'])}, "
+                    f"median {_number_text(span['median'])}"
+                )
+        elif semantic == "datetime" or dtype.startswith(("datetime", "timestamp")):
+            date_only = col.get("date_only", storage.startswith("date32") or storage == "date")
+            f.kind = "date" if date_only else "datetime"
+            f.example = _as_date(f.example, date_only)
+            if span:
+                f.minimum, f.maximum = span["min"], span["max"]
+                f.hint = f"seen {span['min']} to {span['max']}"
+        elif semantic == "categorical" and col.get("levels"):
+            f.kind = "choice"
+            _choice_field(f, col)
+        if col.get("n_missing"):
+            f.hint += ("; " if f.hint else "") + f"{int(col['n_missing']):,} missing in training"
+        out.append(f)
     return out
+
+
+def _as_date(value: Any, date_only: bool) -> str | None:
+    """A value as an ``<input type=date|datetime-local>`` takes it (``None`` if not a date)."""
+    if value is None or value == "":
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+    if stamp is pd.NaT:
+        return None
+    return stamp.strftime("%Y-%m-%d" if date_only else "%Y-%m-%dT%H:%M")
 
 
 def snippets(

@@ -10,11 +10,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
-from pydantic import BaseModel
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel, Field
 
 from mlharbor.api.auth import NEEDS_ADMIN, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
+from mlharbor.api.model_views import compare_versions, model_summary, parse_versions
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError, PayloadTooLargeError
 from mlharbor.registry import ModelVersionRecord, RegisteredModelRecord
@@ -47,6 +48,12 @@ class ModelVersionPublic(BaseModel):
         return cls(**v.to_dict())
 
 
+class MainMetric(BaseModel):
+    name: str
+    value: float
+    lower_is_better: bool
+
+
 class ModelPublic(BaseModel):
     id: int
     name: str
@@ -55,10 +62,54 @@ class ModelPublic(BaseModel):
     latest_version: int | None
     aliases: dict[str, int]
     versions: list[ModelVersionPublic]
+    n_versions: int = Field(description="How many versions the model has")
+    summary_version: int | None = Field(
+        None, description="The version summarised below: the champion, else the latest"
+    )
+    summary_alias: str = "latest"
+    task: str | None = None
+    algorithm: str | None = None
+    main_metric: MainMetric | None = Field(
+        None, description="The summarised version's main test metric for its task"
+    )
+    changed_at: datetime | None = Field(
+        None, description="When the summarised version was registered"
+    )
 
     @classmethod
     def of(cls, m: RegisteredModelRecord) -> ModelPublic:
-        return cls(**m.to_dict())
+        return cls(**m.to_dict(), **model_summary(m))
+
+
+class CompareRow(BaseModel):
+    name: str
+    values: list[Any]
+    differs: bool
+    split: str | None = None
+    std: list[float | None] | None = None
+    lower_is_better: bool | None = None
+    best: list[int] | None = Field(None, description="Indexes of the best version(s)")
+
+
+class ComparedVersion(BaseModel):
+    version: int
+    aliases: list[str]
+    task: str
+    estimator: str
+    created_at: datetime
+    job_id: int | None
+    settings: dict[str, Any]
+
+
+class ComparisonPublic(BaseModel):
+    """Versions side by side; each row's ``values`` are in the order of ``versions``."""
+
+    model: str
+    versions: list[ComparedVersion]
+    metrics: list[CompareRow]
+    settings: list[CompareRow]
+    params: list[CompareRow]
+    lineage: list[CompareRow]
 
 
 class ModelsPublic(BaseModel):
@@ -77,8 +128,9 @@ class ArtifactFormat(StrEnum):
 
 @router.get("", response_model=ModelsPublic, dependencies=NEEDS_READ)
 def list_models(hub: HubDep) -> ModelsPublic:
-    """List registered models."""
-    models = hub.models.list_models()
+    """Registered models with their versions, and a summary of each: task, algorithm and
+    main metric of the champion (or the latest version), and when that version came."""
+    models = [hub.models.get_model(m.name) for m in hub.models.list_models()]
     return ModelsPublic(data=[ModelPublic.of(m) for m in models], count=len(models))
 
 
@@ -86,6 +138,25 @@ def list_models(hub: HubDep) -> ModelsPublic:
 def get_model(hub: HubDep, name: str) -> ModelPublic:
     """A registered model with its versions and aliases."""
     return ModelPublic.of(hub.models.get_model(name))
+
+
+@router.get(
+    "/{name}/compare",
+    response_model=ComparisonPublic,
+    responses=ERRORS,
+    dependencies=NEEDS_READ,
+)
+def compare(
+    hub: HubDep,
+    name: str,
+    versions: Annotated[
+        str, Query(max_length=200, description="Version numbers, e.g. 1,2", examples=["1,2"])
+    ],
+) -> ComparisonPublic:
+    """Two or more versions side by side: metrics (best marked), settings such as the
+    decision threshold, parameters, data version and lineage; rows say where they differ."""
+    numbers = parse_versions(versions)
+    return ComparisonPublic(**compare_versions(hub.models.get_model(name), numbers))
 
 
 @router.get(

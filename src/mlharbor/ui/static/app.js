@@ -170,7 +170,6 @@ document.addEventListener("DOMContentLoaded", () => {
   on("[data-train-form]", setupTrainForm);
   on("[data-leaderboard]", setupLeaderboard);  // before the job: it hooks the job's events
   on("[data-job]", setupJob);
-  on("[data-predict-form]", setupPredictForm);
   on("[data-key-form]", setupKeyForm);
   on("[data-sign-in]", setupSignIn);
   on("[data-tabs]", setupTabs);

@@ -29,8 +29,13 @@ function setupJob(box) {
     const end = finishedAt || new Date();
     const s = Math.max(0, Math.round((end - startedAt) / 1000));
     let text = duration(s);
-    // A rough estimate from the pace so far, once there is a pace to go by.
-    if (!finishedAt && fraction > 0.1 && fraction < 1) {
+    const budget = Number(box.dataset.budget || 0);
+    if (!finishedAt && budget > 0) {
+      // AutoML ends within its budget: what is left of it, never more than the budget.
+      const left = Math.max(0, Math.round(budget - s));
+      text += left > 0 ? ` · about ${duration(left)} left of the ${duration(Math.round(budget))} budget` : " · budget used, registering the winner";
+    } else if (!finishedAt && fraction > 0.1 && fraction < 1) {
+      // A rough estimate from the pace so far, once there is a pace to go by.
       text += ` · about ${duration(Math.round((s * (1 - fraction)) / fraction))} left`;
     }
     $("[data-job-elapsed]").textContent = text;
@@ -44,6 +49,16 @@ function setupJob(box) {
     badge.textContent = next;
     badge.className = "badge " + ({ running: "blue", succeeded: "ok", failed: "bad", cancelled: "warn" }[next] || "");
     box.dataset.state = next;
+    // One state per job: a message that is only an older state's name follows the badge.
+    const message = $("[data-job-message]");
+    if (["queued", "running", "succeeded", "failed", "cancelled"].includes(message.textContent.trim())) {
+      message.textContent = next;
+    }
+  };
+  const maxAttempts = box.dataset.maxAttempts || "?";
+  const setAttempt = (n) => {
+    const slot = $("[data-job-attempt]");
+    if (slot) slot.textContent = `attempt ${Math.max(1, Number(n) || 1)} of ${maxAttempts}`;
   };
   const setProgress = (value) => {
     fraction = value;
@@ -77,8 +92,7 @@ function setupJob(box) {
     // A finished job can no longer be cancelled: take the button away rather than grey it out.
     const cancel = $("[data-cancel-job]");
     if (cancel) cancel.remove();
-    const attempt = $("[data-job-attempt]");
-    if (attempt) attempt.textContent = job.attempts;
+    if (job.attempts) setAttempt(job.attempts);
     const slot = $("[data-job-result]");
     slot.innerHTML = "";
     const div = document.createElement("div");
@@ -112,6 +126,7 @@ function setupJob(box) {
     log(event);
     if (event.kind === "started") {
       setState("running");
+      setAttempt(event.data && event.data.attempt);
       startedAt = startedAt || new Date(event.created_at);
     }
     if (event.kind === "progress") {
@@ -172,12 +187,29 @@ function scoredResult(div, result) {
 
 /* ---------- AutoML: the leaderboard fills in trial by trial ---------- */
 
-const STATUS_BADGE = { ok: "ok", pruned: "warn", failed: "bad" };
+const STATUS_BADGE = { ok: "ok", pruned: "warn", skipped: "warn", failed: "bad" };
+const STATUS_REASON = {
+  pruned: "stopped early: it trailed the leader on its first folds",
+  skipped: "no time left in the budget for all its folds",
+};
 
-function rankTrials(rows) {
-  const order = { ok: 0, pruned: 1, skipped: 2, failed: 3 };
+// As rank_trials in pages_models.py: the winner, complete candidates by score, then partial,
+// refused or skipped, failed ones. A partial score never ranks above a complete one.
+function rankTrials(rows, best, nFolds) {
+  const n = nFolds || Math.max(0, ...rows.map((r) => r.folds || 0));
+  const group = (r) => {
+    if (best && r.name === best) return 0;
+    if (r.status === "failed") return 4;
+    if (r.note || r.status === "skipped") return 3;
+    return r.status === "ok" && (r.folds || 0) >= n ? 1 : 2;
+  };
   const value = (r) => (typeof r.score === "number" ? -(r.higher_is_better === false ? -1 : 1) * r.score : Infinity);
-  return [...rows].sort((a, b) => (order[a.status] ?? 4) - (order[b.status] ?? 4) || value(a) - value(b) || a.trial - b.trial);
+  return rows.map((r) => {
+    const g = group(r);
+    let reason = g <= 1 ? null : (r.note || r.error || STATUS_REASON[r.status] || null);
+    if (g === 2 && !reason) reason = `scored on ${r.folds || 0} of ${n} folds so far`;
+    return { ...r, group: g, complete: g <= 1, folds_text: n ? `${r.folds || 0}/${n}` : String(r.folds || 0), reason };
+  }).sort((a, b) => a.group - b.group || value(a) - value(b) || a.trial - b.trial);
 }
 
 function fmt(x, digits) {
@@ -187,9 +219,10 @@ function fmt(x, digits) {
 function renderBoard(board, rows, best) {
   const body = board.querySelector("[data-board-rows]");
   body.innerHTML = "";
-  rankTrials(rows).forEach((r, i) => {
+  rankTrials(rows, best, Number(board.dataset.folds || 0)).forEach((r, i) => {
     const tr = document.createElement("tr");
     tr.dataset.trial = r.trial;
+    tr.dataset.group = r.group;
     tr.innerHTML = "<td class='num'></td><td><strong></strong></td><td class='small wide-only'></td><td><span class='badge'></span></td><td class='num'></td><td class='num'></td><td class='num'></td>";
     const c = tr.children;
     c[0].textContent = i + 1;
@@ -200,17 +233,18 @@ function renderBoard(board, rows, best) {
       b.className = "badge gold"; b.textContent = "best";
       c[1].append(" ", b);
     }
+    if (r.reason) {
+      const why = document.createElement("span");
+      why.className = "reason"; why.dataset.reason = ""; why.textContent = r.reason;
+      c[1].append(why);
+    }
     c[2].textContent = r.family || "";
-    c[3].firstChild.textContent = r.status;
+    c[3].firstChild.textContent = r.complete || r.status !== "ok" ? r.status : (r.note ? "refused" : "partial");
     c[3].firstChild.className = "badge " + (STATUS_BADGE[r.status] || "");
     c[4].textContent = typeof r.score === "number" ? `${fmt(r.score, 4)} ± ${fmt(r.score_std || 0, 2)}` : "–";
-    // A pruned or skipped candidate was scored on its first folds only: not a rival of the winner.
-    if (r.status !== "ok" && typeof r.score === "number") {
-      c[4].classList.add("muted");
-      c[4].title = `on ${r.folds} fold(s) only, so not comparable with complete candidates`;
-    }
+    if (!r.complete) c[4].classList.add("muted");
     c[5].textContent = fmt(r.fit_seconds, 3);
-    c[6].textContent = r.folds ?? "";
+    c[6].textContent = r.folds_text;
     body.append(tr);
   });
   const n = rows.length;
@@ -232,7 +266,7 @@ function setupLeaderboard(board) {
   };
 }
 
-/* ---------- Models: aliases, try it ---------- */
+/* ---------- Models: aliases ---------- */
 
 function setupAliasButtons() {
   document.querySelectorAll("[data-set-alias]").forEach((btn) => btn.addEventListener("click", async () => {
@@ -244,53 +278,7 @@ function setupAliasButtons() {
   }));
 }
 
-function renderPrediction(slot, data) {
-  slot.innerHTML = "";
-  const box = document.createElement("div");
-  box.className = "alert ok";
-  const value = data.predictions[0];
-  const strong = document.createElement("strong");
-  strong.textContent = typeof value === "number" ? String(Math.round(value * 1e6) / 1e6) : String(value);
-  box.append("Prediction: ", strong, ` (${data.model} v${data.version})`);
-  slot.append(box);
-  const probs = data.probabilities && data.probabilities[0];
-  if (probs && data.classes) {
-    const table = document.createElement("table");
-    table.className = "dense";
-    table.innerHTML = "<thead><tr><th>Class</th><th class='num'>Probability</th></tr></thead><tbody></tbody>";
-    data.classes.map((label, i) => [label, probs[i]]).sort((a, b) => b[1] - a[1]).forEach(([label, p]) => {
-      const tr = document.createElement("tr");
-      tr.innerHTML = "<td></td><td class='num'></td>";
-      tr.children[0].textContent = label;
-      tr.children[1].textContent = (100 * p).toFixed(1) + "%";
-      table.tBodies[0].append(tr);
-    });
-    const wrap = document.createElement("div");
-    wrap.className = "table-wrap";
-    wrap.append(table);
-    slot.append(wrap);
-  }
-}
-
-function setupPredictForm(form) {
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    clearErrors(form);
-    const row = {};
-    form.querySelectorAll("[data-input]").forEach((el) => {
-      const raw = el.value.trim();
-      if (raw === "") row[el.dataset.input] = null;
-      else if (el.dataset.kind === "number") row[el.dataset.input] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
-      else if (el.dataset.kind === "bool") row[el.dataset.input] = raw === "true";
-      else row[el.dataset.input] = raw;
-    });
-    const { model, ref } = form.dataset;
-    const r = await api("POST", `/api/v1/models/${encodeURIComponent(model)}/${ref}/predict`, [row]);
-    const slot = form.querySelector("[data-predict-result]");
-    if (r.ok) renderPrediction(slot, r.data);
-    else { slot.innerHTML = ""; showProblem(form, r); }
-  });
-}
+/* The "try it" form is in predict.js, loaded by the model page. */
 
 /* ---------- Settings: keys ---------- */
 
