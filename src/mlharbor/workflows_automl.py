@@ -31,6 +31,8 @@ from mlharbor.models.automl.folds import refusal, warm_worker
 from mlharbor.models.automl.portfolio import metric_kind
 from mlharbor.models.automl.register import to_train_result
 from mlharbor.models.automl.search import _check_budget
+from mlharbor.models.evaluate import artifact_names
+from mlharbor.models.plots import render
 from mlharbor.models.tasks import Task, detect_task, parse_task
 from mlharbor.models.train import TrainResult, _target_values, check_train_request
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
@@ -310,12 +312,20 @@ def finish_plan(
     n_columns = max(
         1, len([c for c in train_df.columns if c != request.target]) - len(request.drop)
     )
+    # Drawing a plot costs a tenth of a second on an idle machine and seconds on a busy
+    # one: timed here, on a blank one (the first also imports the plotting library).
+    render("learning_curve", {"available": False, "reason": "timing"})
+    began = time.perf_counter()
+    render("learning_curve", {"available": False, "reason": "timing"})
+    one = 2 * (time.perf_counter() - began)  # a real plot has axes, ticks and lines
+    task = parse_task(request.task) or Task.BINARY
     return FinishPlan(
         n_test=len(test_df),
         n_columns=n_columns,
         importance_rows=min(len(test_df), IMPORTANCE_ROWS, max(50, IMPORTANCE_CELLS // n_columns)),
         importance_repeats=1 if request.time_budget < 60 else 2,
         curve_rows=min(len(train_df), CURVE_ROWS),
+        plot_seconds=one * len(artifact_names(task)),
     )
 
 
@@ -486,26 +496,41 @@ def fan_out(ctx: JobContext) -> tuple[Any, int]:
 
     On a Dask cluster, or locally with more than one core, on the job's executor (one
     single-threaded fold per core); on one core, in this process (with early pruning).
-    Local workers start, and import the model libraries, while the data is read.
+    Local workers start, and import the model libraries, in the background: until they
+    are ready the search fits in this process (``map_folds.ready()``).
     """
     if ctx.settings.dask_address:
         return ctx.compute.map, ctx.compute.workers
     executor = ctx.compute
     if executor.workers < 2:
+        threading.Thread(target=_warm, args=(None,), daemon=True).start()
         return None, 1
     warm = threading.Thread(target=_warm, args=(executor,), daemon=True)
     warm.start()
 
     def map_folds(fn: Any, items: list[Any]) -> list[Any]:
-        warm.join()
         return executor.map(fn, items)
 
+    map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
     return map_folds, executor.workers
 
 
-def _warm(executor: Any) -> None:
+def _warm(executor: Any, rounds: int = 100) -> None:
+    """Have this process and every worker import the model libraries and the registry's
+    file format; over when each has (or it failed)."""
+    # The job saves its winner anyway: imported now, beside reading the data, rather than
+    # during the search's first storability check, whose time prices saving the models.
+    warm_worker()
+    seen: set[int] = set()
+    if executor is None:
+        return
     with contextlib.suppress(BaseException):  # a cancel or a failed start shows in the search
-        executor.map(warm_worker, range(executor.workers))
+        # A worker that is up takes the next task while another still starts: again until
+        # every worker has answered.
+        for _ in range(rounds):
+            seen.update(executor.map(warm_worker, range(executor.workers)))
+            if len(seen) >= executor.workers:
+                return
 
 
 def _winner(record: Any, alias: str) -> dict[str, Any]:

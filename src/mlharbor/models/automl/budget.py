@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 #: Predictions of the whole test split in the finish: the holdout metrics (labels and
 #: probabilities), the artifacts' curves (the same twice more) and the reference profile.
 TEST_PREDICTIONS = 5
-#: Seconds of the finish that no model's cost explains: drawing the plots, the database.
-FIXED_SECONDS = 1.0
+#: Seconds of the finish that no model's cost explains, besides drawing the plots
+#: (:attr:`FinishPlan.plot_seconds`): the database, the reference profile's statistics.
+FIXED_SECONDS = 0.5
 #: Saving a model takes about this share of the storability check of its miniature
-#: (which also loads it back and predicts), times how much larger the model is.
+#: (which also loads it back and predicts), times how much larger the model is, up to
+#: :data:`MAX_WRITE_SCALE` times (a file's fixed costs do not grow with its trees).
 WRITE_SHARE = 0.2
+MAX_WRITE_SCALE = 10.0
 
 
 @dataclass
@@ -48,6 +51,8 @@ class FinishPlan:
     curve_rows : int
         Training rows of the learning curve: two folds, two sizes, so four fits of up to
         half of them and eight predictions.
+    plot_seconds : float
+        Drawing the artifacts: seconds on an idle machine, many on a busy one.
     """
 
     n_test: int = 0
@@ -55,6 +60,8 @@ class FinishPlan:
     importance_rows: int = 0
     importance_repeats: int = 0
     curve_rows: int = 0
+    #: Seconds to draw the artifacts' plots (measured by the caller on this machine now).
+    plot_seconds: float = 0.0
 
 
 def predict_cost(search: Search, entry: Entry) -> tuple[float, float]:
@@ -77,14 +84,22 @@ def predict_cost(search: Search, entry: Entry) -> tuple[float, float]:
 
 
 def write_seconds(search: Search, entry: Entry) -> float:
-    """Predicted seconds to save ``entry``'s model: its miniature's check, scaled by size."""
+    """Predicted seconds to save ``entry``'s model: its miniature's check, scaled by size.
+
+    The check's time is the least over the families checked: the first check in a
+    process may also have paid for importing the registry's code.
+    """
+    if not search.check_seconds:
+        return 0.0
+    check = min(search.check_seconds.values())
     total = 0.0
     for member in getattr(entry, "member_entries", [entry]):
-        check = search.check_seconds.get(member.candidate.family, 0.0)
-        scale = max(1.0, size_of(member.candidate.params) / MINIATURE_SIZE)
-        total += (
-            WRITE_SHARE * check * scale * (search.folds.n_folds if _bagged(search, member) else 1)
-        )
+        scale = min(MAX_WRITE_SCALE, max(1.0, size_of(member.candidate.params) / MINIATURE_SIZE))
+        copies = search.folds.n_folds if _bagged(search, member) else 1
+        # Writing a model is cheaper than fitting it (bar a few fixed costs): the bound
+        # keeps a check slowed by a busy moment from pricing the file in minutes.
+        fitting = float(np.mean(member.fit_seconds)) if member.fit_seconds else 0.0
+        total += min(WRITE_SHARE * check * scale, 0.5 * fitting + 0.1) * copies
     return total
 
 
@@ -98,17 +113,26 @@ def finish_seconds(search: Search, entries: list[Entry], plan: FinishPlan | None
         call, row = predict_cost(search, entry)
         per_call, per_row = per_call + call, per_row + row
         write += write_seconds(search, entry)
-        # Four learning-curve fits on up to half the curve's rows: 0.3 and 1.0 of them.
-        half = plan.curve_rows // 2
+        # Four learning-curve fits of one model (not a bag) on up to half the curve's
+        # rows: 0.3 and 1.0 of them.
         curve += 2 * (
-            search.refit_seconds(entry, half) + search.refit_seconds(entry, int(0.3 * half))
+            _fit(search, entry, plan.curve_rows // 2) + _fit(search, entry, plan.curve_rows // 7)
         )
     predictions = TEST_PREDICTIONS * (per_call + plan.n_test * per_row)
     stacked = plan.n_columns * plan.importance_rows
     importance = (plan.importance_repeats + 1) * per_call
     importance += plan.importance_repeats * stacked * per_row + plan.importance_rows * per_row
     curve += 8 * per_call + 4 * plan.curve_rows * per_row
-    return FIXED_SECONDS + predictions + importance + curve + write
+    return FIXED_SECONDS + plan.plot_seconds + predictions + importance + curve + write
+
+
+def _fit(search: Search, entry: Entry, n_rows: int) -> float:
+    """Seconds to fit one model of ``entry`` (each member once) on ``n_rows`` rows."""
+    n_fit = max(1, len(search.folds.splits[0][0]))
+    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    return sum(
+        float(np.mean(m.fit_seconds)) * (n_rows / n_fit) ** 1.15 for m in members if m.fit_seconds
+    )
 
 
 def _bagged(search: Search, entry: Entry) -> bool:

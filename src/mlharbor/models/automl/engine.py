@@ -77,7 +77,7 @@ class Search(Tuning):
         #: The caller's work after the run (evaluation, artifacts, saving): reserved too.
         self.finish = finish
         #: How many folds ``map_folds`` fits at once (the cores, or the cluster's threads).
-        self.workers = max(1, workers) if map_folds is not None else 1
+        self._workers = max(1, workers) if map_folds is not None else 1
         #: Seconds of the storability check of a family's miniature: prices saving it.
         self.check_seconds: dict[str, float] = {}
         self.pids: set[int] = set()
@@ -139,6 +139,24 @@ class Search(Tuning):
         ensemble: its test predictions, permutation importance, learning curve, file."""
         return 1.1 * finish_seconds(self, self._leaders(), self.finish)
 
+    @property
+    def fanning(self) -> bool:
+        """Whether folds go to ``map_folds`` now: it is given and its workers are up.
+
+        A local pool's workers take seconds to start and import the model libraries (tens
+        on a busy machine); until they are ready (``map_folds.ready()`` false) the search
+        fits in this process, with early pruning, rather than wait for them.
+        """
+        if self.map_folds is None:
+            return False
+        ready = getattr(self.map_folds, "ready", None)
+        return ready is None or bool(ready())
+
+    @property
+    def workers(self) -> int:
+        """How many folds are fitted at once now."""
+        return self._workers if self.fanning else 1
+
     def _wall(self, per_fold: float, n_tasks: int) -> float:
         """Wall seconds of ``n_tasks`` folds of ``per_fold`` seconds on the workers."""
         return per_fold * -(-n_tasks // self.workers)
@@ -197,7 +215,7 @@ class Search(Tuning):
                 continue
             try:
                 estimator = candidate.make(self.folds.task, self.seed)
-                if self.map_folds is None:
+                if not self.fanning:
                     self._in_process(entry, estimator, prune=prune)
                 else:
                     batch.append((entry, estimator))
@@ -410,13 +428,13 @@ class Search(Tuning):
         done = len(entry.fold_scores)
         estimator = entry.candidate.make(self.folds.task, self.seed)
         spec, native = entry.candidate.spec, bool(entry.candidate.native)
-        threads = 1 if self.map_folds else None
+        threads = 1 if self.fanning else None
         tasks = [
             self.folds.fold_task(spec, estimator, f, native=native, threads=threads)
             for f in range(done, self.folds.n_splits)
         ]
         entry.oof_parts = []  # type: ignore[attr-defined]
-        fitted = self.map_folds(fit_fold, tasks) if self.map_folds else map(fit_fold, tasks)
+        fitted = self.map_folds(fit_fold, tasks) if self.fanning else map(fit_fold, tasks)  # type: ignore[misc]
         for result in fitted:
             self._record(entry, result)
         before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds

@@ -309,11 +309,13 @@ def warm_worker(_: Any = None) -> int:
     import lightgbm  # noqa: F401
     import sklearn.ensemble
     import sklearn.linear_model  # noqa: F401
+    import skops.io  # noqa: F401
 
     # The storability check saves and loads a model: its first call would otherwise time
     # the imports, and that time prices writing the winner (see budget.write_seconds).
     import mlharbor.registry.persist  # noqa: F401
 
+    time.sleep(0.05)  # leave the next warm-up task to a worker that has not had one
     return os.getpid()
 
 

@@ -273,7 +273,7 @@ def run_automl(
             "n_rows": len(y_all),
             "n_search_rows": len(search_idx),
             "max_trials": max_trials,
-            "workers": search.workers,
+            "workers": workers if map_folds is not None else 1,
         },
     )
 
