@@ -192,6 +192,8 @@ def run_automl_job(
         final_rows=len(frame) if request.refit_full else 0,
     )
     searched = time.perf_counter()
+    if hasattr(map_folds, "release"):
+        map_folds.release()
     timings["search"] = round(searched - started - timings["waiting"] - timings["read"], 2)
     event("phase", {"phase": "finish", "elapsed": round(searched - started, 2)})
     X_test = test_df[result.features]
@@ -512,6 +514,9 @@ def fan_out(ctx: JobContext) -> tuple[Any, int]:
         return executor.map(fn, items)
 
     map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
+    # The job's end waits for the pool to shut down, and a worker still importing (tens of
+    # seconds on a busy machine) would hold it: the workers are ended when the search is.
+    map_folds.release = getattr(executor, "_terminate", executor.close)  # type: ignore[attr-defined]
     return map_folds, executor.workers
 
 
