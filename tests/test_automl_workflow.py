@@ -40,7 +40,7 @@ def test_automl_registers_the_winner_and_top_k_with_best_model_alias(sqlite_hub:
     # (the queue and the job's start-up included) to the registered winner. The extra
     # top-k models come after; ``seconds`` counts them too.
     from_submit = (job.finished_at - job.created_at).total_seconds()
-    assert result["seconds"] <= from_submit <= result["seconds"] + 5, (from_submit, result)
+    assert result["seconds"] - 0.01 <= from_submit <= result["seconds"] + 5, (from_submit, result)
     assert result["seconds"] >= result["budget_seconds"] >= result["timings"]["search"]
     assert result["timings"]["waiting"] >= 0 and result["timings"]["finish_predicted"] > 0
     assert time.perf_counter() - started < 120
