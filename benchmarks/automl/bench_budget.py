@@ -7,16 +7,18 @@ budget (the check: at most ``budget * 1.05 + 3`` s), what the job reports as its
 every process it starts) during the search and during the whole job, as a share of all
 cores, and how many candidates the search cross-validated.
 
-    .venv/bin/python benchmarks/automl/bench_budget.py --budget 30 --label after
-    # the code before, from a source tree exported with git archive:
-    .venv/bin/python benchmarks/automl/bench_budget.py --label before --src /tmp/before/src
+    .venv/bin/python benchmarks/automl/bench_budget.py --budget 30
+    # before and after, each table on one then the other (the same load for both); the
+    # code before exported with: git archive <commit> src | tar -x -C /tmp/before
+    .venv/bin/python benchmarks/automl/bench_budget.py --src before=/tmp/before/src,after=src
 
-Writes ``benchmarks/automl/out/budget_<label>.json`` and prints a Markdown table.
+Writes ``benchmarks/automl/out/budget_<label>.json`` and prints a Markdown table per label.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -66,6 +68,7 @@ class Row:
     candidates: int | None = None  # cross-validated to the end (status ok)
     trials: int | None = None  # leaderboard rows of any status
     load: float | None = None
+    timings: dict | None = None  # the job's own split: waiting, read, search, finish
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -156,13 +159,17 @@ def _run_table(client: httpx.Client, sampler: CpuSampler, work: Path, table: tup
         return row
     result = job["result"] or {}
     row.budget_seconds = result.get("budget_seconds")
+    row.timings = result.get("timings")
     board = result.get("leaderboard") or []
     row.trials = len(board)
     row.candidates = sum(1 for r in board if r.get("status") == "ok")
     events = client.get(f"/api/v1/jobs/{job_id}/events").json()
     trials = [e for e in events if e["kind"] == "trial"]
-    if trials:
-        # A trial event's ``elapsed`` counts from the search's start.
+    phases = {e["data"].get("phase"): _iso(e["created_at"]) for e in events if e["kind"] == "phase"}
+    if "search" in phases and "finish" in phases:  # the job marks its search
+        row.cpu_search, row.machine_busy = sampler.share(phases["search"], phases["finish"])
+    elif trials:
+        # Older code: a trial event's ``elapsed`` counts from the search's start.
         start = _iso(trials[0]["created_at"]) - float(trials[0]["data"].get("elapsed") or 0)
         end = _iso(trials[-1]["created_at"])
         row.cpu_search, row.machine_busy = sampler.share(max(start, sent), end)
@@ -170,52 +177,80 @@ def _run_table(client: httpx.Client, sampler: CpuSampler, work: Path, table: tup
     return row
 
 
+def _serve(work: Path, label: str, src: str) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MLHARBOR_DATA_DIR": str(work / label / "data"),
+        "MLHARBOR_WORKERS": "1",
+    }
+    if src:
+        env["PYTHONPATH"] = src
+    (work / label).mkdir()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlharbor")), "serve", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env,
+        stdout=(work / label / "server.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    return server, port
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--tables", default=",".join(SUBSET))
-    parser.add_argument("--label", default="after")
-    parser.add_argument("--src", default="", help="PYTHONPATH for the server (code to measure)")
+    parser.add_argument(
+        "--src",
+        default="after=",
+        help="label=PYTHONPATH,... : one server per source tree (empty: the installed code);"
+        " each table runs on each in turn, so that they share the machine's load alike",
+    )
     args = parser.parse_args(argv)
     wanted = args.tables.split(",")
     chosen = [t for t in TABLES if f"{t[0]}/{t[1]}" in wanted]
+    trees = dict(item.split("=", 1) for item in args.src.split(","))
     OUT.mkdir(exist_ok=True)
-    port = _free_port()
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    rows: dict[str, list[Row]] = {label: [] for label in trees}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
-        env = {**os.environ, "MLHARBOR_DATA_DIR": str(work / "data"), "MLHARBOR_WORKERS": "1"}
-        if args.src:
-            env["PYTHONPATH"] = args.src
-        mlharbor = Path(sys.executable).with_name("mlharbor")
-        server = subprocess.Popen(
-            [str(mlharbor), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=(work / "server.log").open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            with (
-                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
-                CpuSampler(server.pid) as sampler,
-            ):
-                for _ in range(600):
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    time.sleep(0.1)
-                for table in chosen:
-                    row = _run_table(client, sampler, work, table, args.budget)
-                    rows.append(row)
-                    print(json.dumps(asdict(row)), flush=True)
-        finally:
-            server.terminate()
-            server.wait(30)
-    (OUT / f"budget_{args.label}.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        servers = {label: _serve(work, label, src) for label, src in trees.items()}
+        for server, _ in servers.values():
+            stack.callback(server.wait, 30)
+            stack.callback(server.terminate)
+        clients = {
+            label: stack.enter_context(
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+            )
+            for label, (_, port) in servers.items()
+        }
+        samplers = {
+            label: stack.enter_context(CpuSampler(server.pid))
+            for label, (server, _) in servers.items()
+        }
+        for client in clients.values():
+            for _ in range(600):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        for table in chosen:
+            for label in trees:
+                row = _run_table(clients[label], samplers[label], work, table, args.budget)
+                row.notes.append(label)
+                rows[label].append(row)
+                print(json.dumps(asdict(row)), flush=True)
+    for label, got in rows.items():
+        (OUT / f"budget_{label}.json").write_text(json.dumps([asdict(r) for r in got], indent=1))
+        _print(label, got, args.budget)
+
+
+def _print(label: str, rows: list[Row], budget: float) -> None:
     print(
-        f"\n| table | rows × cols | wall s (≤ {args.budget * 1.05 + 3:g}) | reported |"
+        f"\n{label}\n\n| table | rows × cols | wall s (≤ {budget * 1.05 + 3:g}) | reported |"
         " CPU search | CPU job | machine busy | candidates (rows) | load |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
