@@ -7,7 +7,9 @@ input is a 4xx before anything is queued), the body of the job and its handler.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,20 +24,30 @@ from threadpoolctl import threadpool_limits
 from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.jobs import JobContext, register, retry_errors
 from mlharbor.jobs.params import JobParams
+from mlharbor.jobs.records import aware
 from mlharbor.models.automl import AutoMLResult, check_metric, run_automl
-from mlharbor.models.automl.folds import refusal
+from mlharbor.models.automl.budget import FinishPlan
+from mlharbor.models.automl.folds import refusal, warm_worker
 from mlharbor.models.automl.portfolio import metric_kind
 from mlharbor.models.automl.register import to_train_result
 from mlharbor.models.automl.search import _check_budget
+from mlharbor.models.evaluate import artifact_names
+from mlharbor.models.plots import render
 from mlharbor.models.tasks import Task, detect_task, parse_task
 from mlharbor.models.train import TrainResult, _target_values, check_train_request
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
+log = logging.getLogger(__name__)
+
 AUTOML = "automl"
 BEST_ALIAS = "best_model"
-#: Share of the budget kept for the test evaluation, artifacts and registration.
-FINISH_SHARE = 0.15
 MAX_TOP_K = 10
+#: Permutation importance permutes each column of at most this many test rows ...
+IMPORTANCE_ROWS = 500
+#: ... and at most this many rows in all (the permuted copies of every column).
+IMPORTANCE_CELLS = 30_000
+#: The learning curve refits the winner on at most this many training rows.
+CURVE_ROWS = 1_000
 #: The refit on all rows is started only if its predicted time, times this, is left.
 REFIT_SAFETY = 1.2
 
@@ -115,15 +127,24 @@ def run_automl_job(
     job_id: int | None,
     map_folds: Any = None,
     threads: int | None = None,
+    *,
+    workers: int = 1,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Search, then register the winner (and the next ``top_k - 1``); the job's body.
 
-    The budget covers reading the data, the search and refit, the evaluation on the test
-    split, the refit on all rows (``refit_full``) and the registration of the winner; extra
-    ``top_k`` models are refitted after it. Every registered model passed the registry's
-    round trip (stored, loaded back, predicting the same) before it was chosen.
+    The budget is the wall clock from ``started`` (the job's submit time, as
+    ``time.perf_counter()``; default now) until the winner is registered: reading the data,
+    the search and refit, the evaluation on the test split with its artifacts, the refit on
+    all rows (``refit_full``), writing the model and its reference profile. The search
+    reserves the time of what follows it, priced from the candidates' costs (see
+    :class:`~mlharbor.models.automl.budget.FinishPlan`). Extra ``top_k`` models are
+    refitted outside it. Every registered model passed the registry's round trip (stored,
+    loaded back, predicting the same) before it was chosen.
     """
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
+    deadline = started + request.time_budget
+    timings: dict[str, float] = {"waiting": round(time.perf_counter() - started, 2)}
     done = _registered_winner(hub, job_id) if job_id is not None else None
     if done is not None:
         # An earlier attempt registered the winner (the runners-up go first, the winner
@@ -139,12 +160,13 @@ def run_automl_job(
     frame = hub.datasets.read_table(version).to_pandas()
     frame = frame[frame[request.target].notna()].reset_index(drop=True)
     train_df, test_df = _split(frame, request)
-    finish = max(1.0, FINISH_SHARE * request.time_budget)
-    search_budget = request.time_budget - (time.perf_counter() - started) - finish
+    plan = finish_plan(request, train_df, test_df)
+    timings["read"] = round(time.perf_counter() - started - timings["waiting"], 2)
+    event("phase", {"phase": "search", "elapsed": round(time.perf_counter() - started, 2)})
 
     def on_trial(data: dict[str, Any]) -> None:
         event("trial", data)
-        fraction = min(0.9, 0.9 * data["elapsed"] / max(search_budget, 1e-9))
+        fraction = min(0.9, 0.9 * data["elapsed"] / max(request.time_budget, 1e-9))
         score = "—" if data["score"] is None else f"{data['score']:.4f}"
         progress(fraction, f"{data['name']}: {data['status']} {score}")
 
@@ -152,7 +174,11 @@ def run_automl_job(
         train_df,
         version.schema,
         target=request.target,
-        time_budget=max(search_budget, 2.0),
+        # The whole budget, counted from the submit: the search reserves the finish.
+        time_budget=request.time_budget,
+        started=started,
+        finish=plan,
+        workers=workers,
         metric=request.metric,
         task=request.task,
         drop=request.drop,
@@ -165,6 +191,11 @@ def run_automl_job(
         check_storable=check_storable,
         final_rows=len(frame) if request.refit_full else 0,
     )
+    searched = time.perf_counter()
+    if hasattr(map_folds, "release"):
+        map_folds.release()
+    timings["search"] = round(searched - started - timings["waiting"] - timings["read"], 2)
+    event("phase", {"phase": "finish", "elapsed": round(searched - started, 2)})
     X_test = test_df[result.features]
     lineage = {
         "dataset": version.dataset,
@@ -174,8 +205,7 @@ def run_automl_job(
     summary = result.summary()
     registered = []
     extra = 0.0  # seconds spent on the top_k models beyond the winner: outside the budget
-    # The winner goes last, so `latest` and the alias both point at it.
-    deadline = started + request.time_budget
+    finish = result.finish_seconds or 0.0
 
     def register_one(entry: Any, pipeline: Any, winner: bool) -> tuple[Any, dict[str, Any]]:
         if winner and request.refit_full:
@@ -186,11 +216,19 @@ def run_automl_job(
             frame,
             request,
             deadline=deadline if winner else None,
-            finish=0.5 * finish,
+            finish=finish,
         )
         progress(0.92, f"evaluating {entry.name} on the test split")
         train_result = to_train_result(
-            result, entry, pipeline, test_df, X_test, version.schema, seed=request.seed
+            result,
+            entry,
+            pipeline,
+            test_df,
+            X_test,
+            version.schema,
+            seed=request.seed,
+            plan=plan,
+            deadline=deadline if winner else None,
         )
         describe_fit(train_result, model, refit, request)
         info: dict[str, Any] = {}
@@ -206,6 +244,14 @@ def run_automl_job(
             lineage={**lineage, "automl": {**automl, **info}},
         )
         registered.insert(0, {"candidate": entry.name, "version": record.version})
+        if winner:
+            progress(0.98, "profiling the training data for drift monitoring")
+            try:
+                hub.monitoring.store_reference(record, frame, model)
+            except Exception:  # registered; its reference can be built on demand later
+                log.exception(
+                    "could not store the reference of %s v%s", record.model, record.version
+                )
         return record, refit
 
     # The winner goes last, so `latest` and the alias both point at it.
@@ -238,16 +284,51 @@ def run_automl_job(
             summary = result.summary()
     record = hub.models.set_alias(request.name, request.alias, record.version)
     progress(1.0, f"best: {result.best_name}")
+    ended = time.perf_counter()
+    timings["finish"] = round(ended - searched - extra, 2)
+    timings["finish_predicted"] = round(finish, 2)
     return {
         **summary,
         **_winner(record, request.alias),
         "registered": registered,
         "refit": refit,
         "fitted_on": refit["fitted_on"],
-        "seconds": round(time.perf_counter() - started, 2),
-        # The winner's refit on all rows is in the budget; the runners-up are not.
-        "budget_seconds": round(time.perf_counter() - started - extra, 2),
+        # Wall clock from the submit (the queue and the job's start-up included).
+        "seconds": round(ended - started, 2),
+        # The same, less the runners-up of top_k > 1, which the budget does not cover.
+        "budget_seconds": round(ended - started - extra, 2),
+        "timings": timings,
+        "workers": result.settings.get("workers", 1),
     }
+
+
+def finish_plan(
+    request: AutoMLRequest, train_df: pd.DataFrame, test_df: pd.DataFrame
+) -> FinishPlan:
+    """What the job does after the search, for the search to reserve its time.
+
+    Permutation importance of every column on a sample of the test rows (one repeat on
+    budgets under a minute, two above), the learning curve on a sample of the training
+    rows: what makes the evaluation of a wide table take seconds, kept in proportion.
+    """
+    n_columns = max(
+        1, len([c for c in train_df.columns if c != request.target]) - len(request.drop)
+    )
+    # Drawing a plot costs a tenth of a second on an idle machine and seconds on a busy
+    # one: timed here, on a blank one (the first also imports the plotting library).
+    render("learning_curve", {"available": False, "reason": "timing"})
+    began = time.perf_counter()
+    render("learning_curve", {"available": False, "reason": "timing"})
+    one = 2 * (time.perf_counter() - began)  # a real plot has axes, ticks and lines
+    task = parse_task(request.task) or Task.BINARY
+    return FinishPlan(
+        n_test=len(test_df),
+        n_columns=n_columns,
+        importance_rows=min(len(test_df), IMPORTANCE_ROWS, max(50, IMPORTANCE_CELLS // n_columns)),
+        importance_repeats=1 if request.time_budget < 60 else 2,
+        curve_rows=min(len(train_df), CURVE_ROWS),
+        plot_seconds=one * len(artifact_names(task)),
+    )
 
 
 def refit_all(
@@ -392,14 +473,69 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     from mlharbor.hub import Hub
 
     request = AutoMLRequest.from_params(params)
+    # The user's clock started at the submit: the queue and this process's start-up count.
+    submitted = aware(ctx.store.get(ctx.job_id).created_at)
+    lag = max(0.0, time.time() - submitted.timestamp()) if submitted else 0.0
+    started = time.perf_counter() - lag
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
+    map_folds, workers = fan_out(ctx)
     with threadpool_limits(threads), Hub.open(ctx.settings, migrate=False) as hub:
-        # On a Dask cluster every candidate's folds fan out; locally the search runs here,
-        # where early-fold pruning saves more than processes would.
-        map_folds = ctx.compute.map if ctx.settings.dask_address else None
         return run_automl_job(
-            hub, request, ctx.progress, ctx.event, ctx.job_id, map_folds, threads=threads
+            hub,
+            request,
+            ctx.progress,
+            ctx.event,
+            ctx.job_id,
+            map_folds,
+            threads=threads,
+            workers=workers,
+            started=started,
         )
+
+
+def fan_out(ctx: JobContext) -> tuple[Any, int]:
+    """``(map_folds, workers)``: where the search fits its folds, and how many at once.
+
+    On a Dask cluster, or locally with more than one core, on the job's executor (one
+    single-threaded fold per core); on one core, in this process (with early pruning).
+    Local workers start, and import the model libraries, in the background: until they
+    are ready the search fits in this process (``map_folds.ready()``).
+    """
+    if ctx.settings.dask_address:
+        return ctx.compute.map, ctx.compute.workers
+    executor = ctx.compute
+    if executor.workers < 2:
+        threading.Thread(target=_warm, args=(None,), daemon=True).start()
+        return None, 1
+    warm = threading.Thread(target=_warm, args=(executor,), daemon=True)
+    warm.start()
+
+    def map_folds(fn: Any, items: list[Any]) -> list[Any]:
+        return executor.map(fn, items)
+
+    map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
+    # The job's end waits for the pool to shut down, and a worker still importing (tens of
+    # seconds on a busy machine) would hold it: the workers are ended when the search is.
+    map_folds.release = getattr(executor, "_terminate", executor.close)  # type: ignore[attr-defined]
+    return map_folds, executor.workers
+
+
+def _warm(executor: Any, rounds: int = 100) -> None:
+    """Have this process and every worker import the model libraries and the registry's
+    file format; over when each has (or it failed)."""
+    # The job saves its winner anyway: imported now, beside reading the data, rather than
+    # during the search's first storability check, whose time prices saving the models.
+    warm_worker()
+    seen: set[int] = set()
+    if executor is None:
+        return
+    with contextlib.suppress(BaseException):  # a cancel or a failed start shows in the search
+        # A worker that is up takes the next task while another still starts: again until
+        # every worker has answered.
+        for _ in range(rounds):
+            seen.update(executor.map(warm_worker, range(executor.workers)))
+            if len(seen) >= executor.workers:
+                return
 
 
 def _winner(record: Any, alias: str) -> dict[str, Any]:

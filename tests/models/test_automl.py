@@ -180,6 +180,6 @@ def test_the_search_runs_with_folds_fanned_out_on_a_map() -> None:
         return [fn(item) for item in items]
 
     result = run_automl(
-        df, schema, target="diagnosis", time_budget=5, max_trials=3, map_folds=serial
+        df, schema, target="diagnosis", time_budget=30, max_trials=3, map_folds=serial
     )
     assert [r["status"] for r in result.leaderboard].count("ok") >= 2

@@ -14,8 +14,16 @@ from typing import Any
 import numpy as np
 
 from mlharbor.errors import InvalidInputError
+from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
-from mlharbor.models.automl.folds import Folds, StorableCheck, fit_fold, prep_key
+from mlharbor.models.automl.folds import (
+    FoldError,
+    Folds,
+    StorableCheck,
+    fit_fold,
+    fit_fold_or_error,
+    prep_key,
+)
 from mlharbor.models.automl.leaderboard import Entry, ranked
 from mlharbor.models.automl.portfolio import (
     RELATIVE_COST,
@@ -50,6 +58,8 @@ class Search(Tuning):
         map_folds: MapFolds | None,
         check: StorableCheck | None = None,
         final_rows: int = 0,
+        finish: FinishPlan | None = None,
+        workers: int = 1,
     ) -> None:
         self.folds = folds
         self.metric, self.kind, self.seed = metric, kind, seed
@@ -64,6 +74,13 @@ class Search(Tuning):
         #: Rows of a refit on all the data after the run (the caller's holdout added): its
         #: time is reserved from the search too.
         self.final_rows = final_rows
+        #: The caller's work after the run (evaluation, artifacts, saving): reserved too.
+        self.finish = finish
+        #: How many folds ``map_folds`` fits at once (the cores, or the cluster's threads).
+        self._workers = max(1, workers) if map_folds is not None else 1
+        #: Seconds of the storability check of a family's miniature: prices saving it.
+        self.check_seconds: dict[str, float] = {}
+        self.pids: set[int] = set()
         #: Storability per model structure (see :func:`structure`): ``None`` = stores.
         self.refusals: dict[Hashable, str | None] = {}
         self.entries: list[Entry] = []
@@ -105,14 +122,44 @@ class Search(Tuning):
         return total
 
     def search_deadline(self) -> float:
-        """When searching must stop so that refitting the likely winners still fits."""
+        """When searching must stop so that refitting the likely winners, and the caller's
+        finish with them (evaluating, saving), still fit."""
         safety = 0.04 * self.budget + 0.3 + 0.002 * len(self.entries)
-        return self.deadline - self._refit_reserve() - safety
+        return self.deadline - self._refit_reserve() - self.finish_reserve() - safety
+
+    def _leaders(self) -> list[Entry]:
+        return [e for e in ranked(self.entries) if e.usable][:3]
 
     def _refit_reserve(self) -> float:
         """Seconds to keep for refitting the likely ensemble (the leaders)."""
-        leaders = [e for e in ranked(self.entries) if e.usable][:3]
-        return 1.1 * sum(self._refit_estimate(e) for e in leaders)
+        return 1.1 * sum(self._refit_estimate(e) for e in self._leaders())
+
+    def finish_reserve(self) -> float:
+        """Seconds to keep for the caller's finish (see :class:`FinishPlan`) of the likely
+        ensemble: its test predictions, permutation importance, learning curve, file."""
+        return 1.1 * finish_seconds(self, self._leaders(), self.finish)
+
+    @property
+    def fanning(self) -> bool:
+        """Whether folds go to ``map_folds`` now: it is given and its workers are up.
+
+        A local pool's workers take seconds to start and import the model libraries (tens
+        on a busy machine); until they are ready (``map_folds.ready()`` false) the search
+        fits in this process, with early pruning, rather than wait for them.
+        """
+        if self.map_folds is None:
+            return False
+        ready = getattr(self.map_folds, "ready", None)
+        return ready is None or bool(ready())
+
+    @property
+    def workers(self) -> int:
+        """How many folds are fitted at once now."""
+        return self._workers if self.fanning else 1
+
+    def _wall(self, per_fold: float, n_tasks: int) -> float:
+        """Wall seconds of ``n_tasks`` folds of ``per_fold`` seconds on the workers."""
+        return per_fold * -(-n_tasks // self.workers)
 
     def _left(self) -> float:
         return self.search_deadline() - time.perf_counter()
@@ -150,27 +197,37 @@ class Search(Tuning):
     # ---- evaluation -----------------------------------------------------------------------
 
     def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry:
-        entry = Entry(candidate, trial=len(self.entries) + 1)
-        self.entries.append(entry)
-        refused = self.refusals.get(structure(candidate))
-        if refused:
-            # A model of the same make could not be stored: this one could not either.
-            entry.status = "skipped"
-            entry.refuse(refused)
+        return self.evaluate_batch([candidate], prune=prune)[0]
+
+    def evaluate_batch(self, candidates: list[Candidate], *, prune: bool) -> list[Entry]:
+        """Cross-validate ``candidates``; with ``map_folds``, all their folds at once, so
+        that every worker has a fold to fit until the batch is done."""
+        entries, batch = [], []
+        for candidate in candidates:
+            entry = Entry(candidate, trial=len(self.entries) + 1)
+            self.entries.append(entry)
+            entries.append(entry)
+            refused = self.refusals.get(structure(candidate))
+            if refused:
+                # A model of the same make could not be stored: this one could not either.
+                entry.status = "skipped"
+                entry.refuse(refused)
+                continue
+            try:
+                estimator = candidate.make(self.folds.task, self.seed)
+                if not self.fanning:
+                    self._in_process(entry, estimator, prune=prune)
+                else:
+                    batch.append((entry, estimator))
+            except Exception as exc:  # a configuration the data or the model refuses
+                entry.status, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+        if batch:
+            self._fan_out(batch)
+        for entry in entries:
+            if entry.status == "ok":
+                entry.oof = self._oof(entry)
             self._emit(entry)
-            return entry
-        try:
-            estimator = candidate.make(self.folds.task, self.seed)
-            if self.map_folds is not None:
-                self._fan_out(entry, estimator)
-            else:
-                self._in_process(entry, estimator, prune=prune)
-        except Exception as exc:  # a configuration the data or the model refuses
-            entry.status, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
-        if entry.status == "ok":
-            entry.oof = self._oof(entry)
-        self._emit(entry)
-        return entry
+        return entries
 
     def _in_process(self, entry: Entry, estimator: Any, *, prune: bool) -> None:
         spec, native = entry.candidate.spec, bool(entry.candidate.native)
@@ -198,26 +255,44 @@ class Search(Tuning):
                     entry.status = "pruned"
                     return
 
-    def _fan_out(self, entry: Entry, estimator: Any) -> None:
-        spec, native = entry.candidate.spec, bool(entry.candidate.native)
-        per_fold = self._prior_cost(entry.candidate)
-        folds_fitting_prep = [0] if self.folds.shares(native) else range(self.folds.n_splits)
-        prep = sum(self.folds.pending_prep(spec, f, native) for f in folds_fitting_prep)
-        if (
-            self.entries[0] is not entry
-            and time.perf_counter() + per_fold * 2 + prep > self.search_deadline()
-        ):
-            entry.status = "skipped"
-            return
-        left = self.search_deadline() - time.perf_counter()
-        limit = 0.8 * left if self.entries[0] is entry else left
-        check = self._check_for(entry)
-        tasks = [
-            self.folds.fold_task(spec, estimator, f, limit, native, check if f == 0 else None)
-            for f in range(self.folds.n_splits)
-        ]
-        entry.oof_parts = []  # type: ignore[attr-defined]
-        for result in self.map_folds(fit_fold, tasks):  # type: ignore[misc]
+    def _fan_out(self, batch: list[tuple[Entry, Any]]) -> None:
+        """Fit the folds of a batch of candidates on ``map_folds`` (one task per fold).
+
+        A candidate is skipped if its folds, added to the batch's, would not end before
+        the search deadline; the first candidate of the search always runs.
+        """
+        n_splits = self.folds.n_splits
+        tasks, owners, planned = [], [], 0.0
+        for entry, estimator in batch:
+            spec, native = entry.candidate.spec, bool(entry.candidate.native)
+            per_fold = self._prior_cost(entry.candidate)
+            fitting_prep = [0] if self.folds.shares(native) else range(n_splits)
+            prep = sum(self.folds.pending_prep(spec, f, native) for f in fitting_prep)
+            first = self.entries[0] is entry
+            # Folds of the batch so far and this one's, shared out over the workers.
+            wall = (planned + per_fold) * n_splits / self.workers + 0.5 * per_fold
+            if not first and time.perf_counter() + wall + prep > self.search_deadline():
+                entry.status = "skipped"
+                continue
+            planned += per_fold
+            left = self.search_deadline() - time.perf_counter()
+            # The first candidate always runs, but its boosting stops at a share of the
+            # time: its folds run as many at a time as there are workers.
+            limit = 0.8 * left / -(-n_splits // self.workers) if first else left
+            check = self._check_for(entry)
+            entry.oof_parts = []  # type: ignore[attr-defined]
+            for f in range(n_splits):
+                task = self.folds.fold_task(
+                    spec, estimator, f, limit, native, check if f == 0 else None, threads=1
+                )
+                tasks.append(task)
+                owners.append(entry)
+        for entry, result in zip(owners, self.map_folds(fit_fold_or_error, tasks), strict=True):  # type: ignore[misc]
+            if entry.status != "ok":
+                continue
+            if isinstance(result, FoldError):
+                entry.status, entry.error = "failed", result.error
+                continue
             self._record(entry, result)
 
     def _check_for(self, entry: Entry) -> StorableCheck | None:
@@ -229,6 +304,12 @@ class Search(Tuning):
     def _record(self, entry: Entry, result: Any) -> None:
         if getattr(result, "checked", False):
             self.refusals[structure(entry.candidate)] = result.refused
+            family = entry.candidate.family
+            self.check_seconds[family] = max(
+                self.check_seconds.get(family, 0.0), result.check_seconds
+            )
+        #: Which processes fitted the folds (several when they fan out over the cores).
+        self.pids.add(getattr(result, "pid", 0))
         if result.refused:
             entry.refuse(result.refused)
         _, val_idx = self.folds.splits[result.index]
@@ -304,12 +385,20 @@ class Search(Tuning):
         # the others only if the whole portfolio, repeated, takes under half the search.
         later = self.folds.splits[self.folds.n_folds :]
         self.folds.splits = self.folds.splits[: self.folds.n_folds]
-        for candidate in candidates:
+        queue = list(candidates)
+        while queue:
             if not self._trials_left():
                 break
             if self.entries and self._left() <= 0:
                 break
-            entry = self.evaluate(candidate, prune=False)
+            # With workers, several candidates' folds at once keep every core busy (five
+            # folds on two cores would leave one idle for the last); the first runs
+            # alone, its cost prices the others.
+            size = 1 if not self.entries else self.workers
+            if self.max_trials is not None:
+                size = min(size, self.max_trials - len(self.entries))
+            batch, queue = queue[:size], queue[size:]
+            entry = self.evaluate_batch(batch, prune=False)[0]
             if later:
                 self._decide_repeats(entry, candidates, later)
                 later = []
@@ -326,7 +415,7 @@ class Search(Tuning):
         # when the first (native categoricals) shares one: price it from what prep cost.
         if not self.folds.shared:
             per_fold += max(self.folds.prep_seconds.values(), default=0.0)
-        repeated = per_fold * (len(self.folds.splits) + len(later)) * relative
+        repeated = per_fold * (len(self.folds.splits) + len(later)) * relative / self.workers
         half = 0.5 * (self.search_deadline() - self.started)
         if first.status != "ok" or time.perf_counter() + repeated > self.started + half:
             self.folds.n_repeats = 1
@@ -339,12 +428,13 @@ class Search(Tuning):
         done = len(entry.fold_scores)
         estimator = entry.candidate.make(self.folds.task, self.seed)
         spec, native = entry.candidate.spec, bool(entry.candidate.native)
+        threads = 1 if self.fanning else None
         tasks = [
-            self.folds.fold_task(spec, estimator, f, native=native)
+            self.folds.fold_task(spec, estimator, f, native=native, threads=threads)
             for f in range(done, self.folds.n_splits)
         ]
         entry.oof_parts = []  # type: ignore[attr-defined]
-        fitted = self.map_folds(fit_fold, tasks) if self.map_folds else map(fit_fold, tasks)
+        fitted = self.map_folds(fit_fold, tasks) if self.fanning else map(fit_fold, tasks)  # type: ignore[misc]
         for result in fitted:
             self._record(entry, result)
         before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds

@@ -13,6 +13,7 @@ lottery. The out-of-fold prediction of a row is then the mean over the repeats.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -60,6 +61,10 @@ class FoldResult:
     #: Whether the fitted model was put through the storability check, and why it failed.
     checked: bool = False
     refused: str | None = None
+    #: Seconds the check took (saving, loading and predicting a miniature of the model).
+    check_seconds: float = 0.0
+    #: The process that fitted it (several when folds fan out over the cores).
+    pid: int = 0
 
 
 @dataclass
@@ -92,6 +97,9 @@ class Folds:
     bag: bool = False
     splits: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     prep_seconds: dict[PrepKey, float] = field(default_factory=dict)
+    #: Fixed seconds of one call of a fitted preprocessing (transforming a few rows): on
+    #: wide tables it, not the rows, is what permutation importance's many calls cost.
+    call_seconds: dict[PrepKey, float] = field(default_factory=dict)
     _cache: dict[tuple[PrepKey, int], tuple[Any, Any]] = field(default_factory=dict)
     _text: dict[tuple[bool, int, str], TextFeatures] = field(default_factory=dict)
 
@@ -159,6 +167,12 @@ class Folds:
                     self._cache[key] = (fit_matrix, prep.transform(self.X.iloc[val_idx]))
             spent = time.perf_counter() - started
             self.prep_seconds[pkey] = max(self.prep_seconds.get(pkey, 0), spent)
+            if pkey not in self.call_seconds:
+                began = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    prep.transform(self.X.iloc[:PROBE_ROWS])
+                self.call_seconds[pkey] = time.perf_counter() - began
         return self._cache[key]
 
     def _reuse_text(self, prep: Any, dense: bool, fold: int) -> Any:
@@ -228,9 +242,11 @@ class Folds:
         time_limit: float | None = None,
         native: bool = False,
         check: StorableCheck | None = None,
+        threads: int | None = None,
     ) -> tuple:
         """A picklable task for :func:`fit_fold` (to fan out on an executor); with
-        ``check``, the fitted model is also put through it (a module-level function)."""
+        ``check``, the fitted model is also put through it (a module-level function);
+        with ``threads``, the fit's native thread pools are capped to that many."""
         fit_matrix, val_matrix = self.matrices(spec, fold, native)
         fit_idx, _ = self.splits[fold]
         return (
@@ -242,6 +258,7 @@ class Folds:
             self.task,
             time_limit,
             check,
+            threads,
         )
 
 
@@ -254,6 +271,64 @@ def fit_fold(item: tuple) -> FoldResult:
     """
     fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, *rest = item
     check = rest[0] if rest else None
+    threads = rest[1] if len(rest) > 1 else None
+    if threads is not None:
+        # A worker process of a fan-out: one fit per core, so OpenMP and BLAS pools (which
+        # default to every core) would only fight the other workers for the cores.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(threads):
+            return _fit_fold(
+                fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, check
+            )
+    return _fit_fold(fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, check)
+
+
+@dataclass
+class FoldError:
+    """A fold a worker could not fit: the model or the data refused the configuration."""
+
+    index: int
+    error: str
+
+
+def fit_fold_or_error(item: tuple) -> FoldResult | FoldError:
+    """:func:`fit_fold` for an executor: an error comes back as a value, so one refused
+    configuration neither fails the other candidates' folds of a batch nor costs the
+    executor its worker processes (a process pool ends them on an error)."""
+    try:
+        return fit_fold(item)
+    except Exception as exc:  # a configuration the data or the model refuses
+        return FoldError(item[0], f"{type(exc).__name__}: {exc}"[:500])
+
+
+def warm_worker(_: Any = None) -> int:
+    """Import what fold fits need, in a worker process, before the first fold arrives."""
+    import os
+
+    import lightgbm  # noqa: F401
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
+    import skops.io  # noqa: F401
+
+    # The storability check saves and loads a model: its first call would otherwise time
+    # the imports, and that time prices writing the winner (see budget.write_seconds).
+    import mlharbor.registry.persist  # noqa: F401
+
+    time.sleep(0.05)  # leave the next warm-up task to a worker that has not had one
+    return os.getpid()
+
+
+def _fit_fold(
+    fold: int,
+    estimator: Any,
+    fit_matrix: Any,
+    y_fit: np.ndarray,
+    val_matrix: Any,
+    task: Task,
+    time_limit: float | None,
+    check: StorableCheck | None,
+) -> FoldResult:
     started = time.perf_counter()
     fit_params = {}
     if time_limit is not None and _is_lightgbm(estimator):
@@ -269,9 +344,12 @@ def fit_fold(item: tuple) -> FoldResult:
     else:
         prediction = np.asarray(estimator.predict_proba(val_matrix), dtype=float)
     result = FoldResult(fold, prediction, fitted - started, time.perf_counter() - fitted)
+    result.pid = os.getpid()
     if check is not None:
         result.checked = True
+        began = time.perf_counter()
         result.refused = refusal(check, estimator, fit_matrix, y_fit)
+        result.check_seconds = time.perf_counter() - began
     return result
 
 

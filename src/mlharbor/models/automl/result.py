@@ -62,6 +62,10 @@ class AutoMLResult:
     timings: dict[str, float]
     settings: dict[str, Any] = field(default_factory=dict)
     final_refit_seconds: float | None = None
+    #: Predicted seconds of the caller's finish (see :class:`FinishPlan`) for the winner.
+    finish_seconds: float | None = None
+    #: The processes that fitted the folds: this one, or the workers of ``map_folds``.
+    worker_pids: list[int] = field(default_factory=list)
 
     @property
     def best_name(self) -> str:

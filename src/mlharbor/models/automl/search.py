@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
+from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
 from mlharbor.models.automl.leaderboard import Entry, ranked
@@ -75,6 +76,9 @@ def run_automl(
     map_folds: MapFolds | None = None,
     check_storable: StorableCheck | None = None,
     final_rows: int = 0,
+    finish: FinishPlan | None = None,
+    workers: int = 1,
+    started: float | None = None,
 ) -> AutoMLResult:
     """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
 
@@ -121,6 +125,16 @@ def run_automl(
         Rows the caller will refit the winner on after the run (its test split added); the
         time for that refit is reserved from the search, and predicted in
         :attr:`AutoMLResult.final_refit_seconds`.
+    finish : FinishPlan, optional
+        The caller's work after the run (evaluating the winner on its test split, the
+        artifacts, saving it): priced from the candidates' costs and reserved from the
+        search like the refit, predicted in :attr:`AutoMLResult.finish_seconds`.
+    workers : int, default=1
+        How many folds ``map_folds`` fits at once: candidates are then cross-validated
+        several at a time, so that every worker has a fold to fit.
+    started : float, optional
+        When the budget started (``time.perf_counter()``), if before this call: the
+        user's clock starts when they submit, not when the search does.
 
     Returns
     -------
@@ -132,8 +146,8 @@ def run_automl(
         Missing target, a single-class target, a metric that does not fit the task, a
         budget below two seconds, too few rows per class for two folds.
     """
-    started = time.perf_counter()
     budget = _check_budget(time_budget)
+    started = time.perf_counter() if started is None else started
     deadline = started + budget
     drop = list(drop)
     if target not in df.columns:
@@ -202,6 +216,8 @@ def run_automl(
         map_folds=map_folds,
         check=check_storable,
         final_rows=final_rows,
+        finish=finish,
+        workers=workers,
     )
     # Small data: one thread per model (see portfolio); OpenMP users such as histogram
     # gradient boosting take no n_jobs, so their pools are capped here.
@@ -244,6 +260,8 @@ def run_automl(
             "budget": budget,
         },
         final_refit_seconds=search.refit_seconds(winner, final_rows) if final_rows else None,
+        finish_seconds=finish_seconds(search, [winner], finish) if finish else None,
+        worker_pids=sorted(search.pids),
         settings={
             "time_budget": budget,
             "metric": metric,
@@ -255,6 +273,7 @@ def run_automl(
             "n_rows": len(y_all),
             "n_search_rows": len(search_idx),
             "max_trials": max_trials,
+            "workers": workers if map_folds is not None else 1,
         },
     )
 

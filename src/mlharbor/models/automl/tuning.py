@@ -27,6 +27,7 @@ class Tuning:
         def _left(self) -> float: ...
         def _trials_left(self) -> bool: ...
         def search_deadline(self) -> float: ...
+        def _wall(self, per_fold: float, n_tasks: int) -> float: ...
         def _family_cost(self, family: str, params: dict[str, Any]) -> float | None: ...
         def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry: ...
 
@@ -93,12 +94,12 @@ class Tuning:
         import optuna
 
         spec = base.candidate.spec
-        base_cost = base.fold_cost * self.folds.n_splits
+        base_cost = self._wall(base.fold_cost, self.folds.n_splits)
         for _ in range(6):
             trial = study.ask()
             params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
             per_fold = self._family_cost(family, params) or base.fold_cost
-            cost = per_fold * self.folds.n_splits
+            cost = self._wall(per_fold, self.folds.n_splits)
             cheap_cap = base_cost * (1.5 + tried[family] / 2)
             if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
