@@ -40,6 +40,7 @@ ARGMAX_ESTIMATORS = frozenset(
         "GaussianNB",
         "MultinomialNB",
         "DummyClassifier",
+        "CalibratedClassifierCV",
     }
 )
 #: Forests whose trees are summed here: the forest's own loop starts a joblib call per tree,
