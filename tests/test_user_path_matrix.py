@@ -9,7 +9,9 @@ to MLflow and ONNX (or gets a 422 saying why not), and checks the training data 
 drift against itself.
 
 By default a slice of five cases runs (CI's time budget); the full cross product (every model
-x every task x both tables) is marked ``slow`` and runs with ``make test-matrix``.
+x every task x both tables) is marked ``slow`` and runs with ``make test-matrix``. The cases
+share one live server whose worker runs two jobs at once: the next case's model trains while
+the current one is checked.
 """
 
 from __future__ import annotations
