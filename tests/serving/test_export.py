@@ -18,32 +18,32 @@ from mlharbor.cli import app
 from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.models import train_model
+from mlharbor.registry.export import CARRIED, steps
 from tests.training_data import text_frame, with_schema
 
 from ..api.conftest import LiveServer, free_port
+from ..user_tables import features, json_rows, parquet_bytes, with_target
 from .mixed import register
 from .mlflow_venv import mlflow_venv
 
 
-def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) -> None:
+def _mlflow() -> Path:
     try:
-        mlflow = mlflow_venv()
+        return mlflow_venv()
     except RuntimeError as exc:
         if "Could not find a version" in str(exc) or "connection" in str(exc).lower():
             pytest.skip(f"the package index is unreachable, so MLflow cannot be installed: {exc}")
         raise
-    features = register(sqlite_hub, tmp_path, "churn", "churn").iloc[:20]
-    features.loc[features.index[0], "income"] = None  # a missing value, as production sends
-    out = sqlite_hub.models.export("churn", "latest", tmp_path / "exported")
-    assert {p.name for p in out.iterdir()} >= {"MLmodel", "model.pkl", "requirements.txt"}
-    ours = sqlite_hub.predictor.predict("churn", "latest", features).predictions
+
+
+def _served_by_mlflow(mlflow: Path, out: Path, rows: list[dict], tmp_path: Path) -> list:
+    """What ``mlflow models serve -m out`` answers for ``rows`` (JSON records)."""
     port = free_port()
-    # MLflow starts `uvicorn` by name: its own environment's must come first on PATH.
-    env = {
-        **os.environ,
-        "PATH": f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "MLFLOW_TRACKING_URI": f"file://{tmp_path / 'mlruns'}",
-    }
+    # MLflow starts `uvicorn` by name: its own environment's must come first on PATH. No
+    # PYTHONPATH: the MLflow side has no mlharbor but what the export carries.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{mlflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["MLFLOW_TRACKING_URI"] = f"file://{tmp_path / 'mlruns'}"
     server = subprocess.Popen(
         [str(mlflow), "models", "serve", "-m", str(out), "-p", str(port), "--env-manager", "local"],
         env=env,
@@ -62,14 +62,84 @@ def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) 
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("mlflow models serve did not start: " + server.stdout.read().decode())
             time.sleep(0.5)
-        split = features.astype(object).where(features.notna(), None).to_dict("split")
-        body = {"dataframe_split": {"columns": split["columns"], "data": split["data"]}}
-        answer = httpx.post(f"{url}/invocations", json=body, timeout=60)
+        columns = list(rows[0])
+        split = {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
+        answer = httpx.post(f"{url}/invocations", json={"dataframe_split": split}, timeout=60)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["predictions"] == ours
+        return answer.json()["predictions"]
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) -> None:
+    mlflow = _mlflow()
+    features = register(sqlite_hub, tmp_path, "churn", "churn").iloc[:20]
+    features.loc[features.index[0], "income"] = None  # a missing value, as production sends
+    out = sqlite_hub.models.export("churn", "latest", tmp_path / "exported")
+    assert {p.name for p in out.iterdir()} >= {"MLmodel", "model.pkl", "requirements.txt"}
+    assert not (out / "code").exists()  # nothing of mlharbor's to carry
+    ours = sqlite_hub.predictor.predict("churn", "latest", features).predictions
+    split = features.astype(object).where(features.notna(), None)
+    assert _served_by_mlflow(mlflow, out, split.to_dict("records"), tmp_path) == ours
+
+
+def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """mlharbor's own date and text steps travel in the export's ``code/`` folder."""
+    mlflow = _mlflow()
+    frame = with_target(features(120), "binary")
+    path = tmp_path / "every.parquet"
+    path.write_bytes(parquet_bytes(frame))
+    version = sqlite_hub.datasets.ingest_file(path).version
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="churn",
+        model="logistic-regression",
+        cv_folds=0,
+        artifacts=False,
+    )
+    assert {"DatetimeFeatures", "TextFeatures"} <= {
+        type(s).__name__ for _, s in steps(result.pipeline)
+    }
+    sqlite_hub.models.register("every", result, dataset_version_id=version.id)
+    out = sqlite_hub.models.export("every", "latest", tmp_path / "exported")
+    carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
+    assert {"mlharbor/prep/dates.py", "mlharbor/prep/text.py"} <= carried
+    assert "mlharbor/hub.py" not in carried
+    rows = json_rows(frame.drop(columns=["churn"]).iloc[:20])
+    ours = sqlite_hub.predictor.predict("every", "latest", rows).predictions
+    assert _served_by_mlflow(mlflow, out, rows, tmp_path) == ours
+
+
+def test_carried_modules_import_nothing_else_of_mlharbor() -> None:
+    """What an export carries must load without the rest of mlharbor."""
+    import ast
+    from importlib import util
+
+    for module in CARRIED:
+        origin = util.find_spec(module).origin
+        tree = ast.parse(Path(origin).read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] in _CARRIED_MAY_IMPORT, (module, name)
+
+
+_CARRIED_MAY_IMPORT = {
+    "__future__",
+    "collections",
+    "datetime",
+    "typing",
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+}
 
 
 def test_onnx_export_predicts_as_the_pipeline(sqlite_hub: Hub, tmp_path: Path) -> None:
@@ -93,8 +163,8 @@ def test_export_names_what_does_not_convert(sqlite_hub: Hub, tmp_path: Path) -> 
         frame, schema, target="sentiment", model="logistic", cv_folds=0, artifacts=False
     )
     sqlite_hub.models.register("reviews", result)
-    with pytest.raises(InvalidInputError, match=r"step 'preprocess/text_review'.*TextFeatures"):
-        sqlite_hub.models.export("reviews", "latest", tmp_path / "mlflow")
+    out = sqlite_hub.models.export("reviews", "latest", tmp_path / "mlflow")
+    assert "code: code" in (out / "MLmodel").read_text()  # carries mlharbor's TextFeatures
     with pytest.raises(InvalidInputError, match=r"does not convert to ONNX.*TextFeatures"):
         sqlite_hub.models.export("reviews", "latest", tmp_path / "r.onnx", "onnx")
     with pytest.raises(InvalidInputError, match="'pmml'"):

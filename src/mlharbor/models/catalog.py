@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -125,7 +126,7 @@ class ModelSpec:
         estimator = self.estimator_class(task)(**self.defaults(task))
         if seed is not None and "random_state" in estimator.get_params(deep=False):
             estimator.set_params(random_state=seed)
-        return estimator.set_params(**params)
+        return with_probabilities(estimator.set_params(**params))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description for listing the catalog (API, UI, CLI)."""
@@ -246,6 +247,23 @@ def _nb_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
 
 def _dummy_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
     return {}
+
+
+def with_probabilities(estimator: BaseEstimator) -> BaseEstimator:
+    """``estimator``, wrapped for Platt-scaled probabilities when it asks for them.
+
+    ``SVC(probability=True)`` is deprecated in scikit-learn 1.9 (gone in 1.11, with the
+    ``probA_`` skl2onnx reads); the same 5-fold Platt scaling is
+    ``CalibratedClassifierCV(SVC(), method="sigmoid", ensemble=False)``, which stores and
+    converts to ONNX. ``probability=False`` is dropped: setting it at all warns.
+    """
+    wanted = estimator.get_params(deep=False).get("probability")
+    if not isinstance(wanted, bool):
+        return estimator
+    estimator.set_params(probability="deprecated")
+    return (
+        CalibratedClassifierCV(estimator, method="sigmoid", ensemble=False) if wanted else estimator
+    )
 
 
 _FOREST = {"n_estimators": 200, "n_jobs": 1}

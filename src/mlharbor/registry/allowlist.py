@@ -43,6 +43,9 @@ MLHARBOR_CLASSES = frozenset(
 #: What fitted scikit-learn estimators hold besides other estimators.
 SKLEARN_INTERNALS = frozenset(
     {
+        # CalibratedClassifierCV's fitted calibrators: the catalog's SVM with probabilities.
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
         # skops leaves TreePredictor untrusted (crafted node indices can crash a predict);
         # histogram gradient boosting cannot be saved without it.

@@ -2,9 +2,11 @@
 
 The MLflow directory holds the ``MLmodel`` file (``sklearn`` and ``python_function``
 flavors, the input signature), the pickled pipeline, ``conda.yaml``, ``python_env.yaml`` and
-``requirements.txt``, so ``mlflow models serve -m DIR`` serves it. Only pipelines made of
-scikit-learn and LightGBM steps export: the MLflow side must be able to load every class
-without mlharbor installed, and the step that would not is named.
+``requirements.txt``, so ``mlflow models serve -m DIR`` serves it. The MLflow side has no
+mlharbor installed: a pipeline with mlharbor's own steps (dates, text, AutoML ensembles)
+carries their modules in ``code/`` (MLflow's ``code_paths``: put first on ``sys.path`` when
+the model loads); those modules import only scikit-learn, SciPy, pandas and NumPy. Any other
+step that is not scikit-learn's or LightGBM's is named in the refusal.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import json
 import pickle
 import platform
+import shutil
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from importlib import metadata
+from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,13 @@ from mlharbor.registry.records import ModelVersionRecord
 FORMATS = ("mlflow", "onnx")
 #: Top-level packages whose classes an MLflow environment can load from requirements.txt.
 PORTABLE = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "numpy": "numpy"}
+#: mlharbor's modules an exported model may carry in ``code/``: each imports only
+#: scikit-learn, SciPy, pandas and NumPy (a test pins that), never the rest of mlharbor.
+CARRIED = frozenset(
+    {"mlharbor.prep.dates", "mlharbor.prep.text", "mlharbor.models.automl.ensemble"}
+)
+CODE_DIR = "code"
+_DIST = {**PORTABLE, "scipy": "scipy"}
 _MLFLOW_TYPES = {"float": "double", "double": "double", "int": "double", "uint": "double"}
 
 
@@ -43,20 +54,42 @@ def steps(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def check_portable(pipeline: Any) -> set[str]:
-    """The packages the pipeline needs; ``InvalidInputError`` naming a step that is not one
-    of scikit-learn's or LightGBM's."""
+    """The packages (``sklearn``, ``lightgbm``) and mlharbor modules (:data:`CARRIED`) the
+    pipeline needs; ``InvalidInputError`` naming a step that is none of them."""
     needed = {"sklearn"}
     for where, step in steps(pipeline):
-        package = type(step).__module__.split(".")[0]
-        if package not in PORTABLE:
-            raise InvalidInputError(
-                f"step {where!r} is a {type(step).__module__}.{type(step).__name__}, which an "
-                "MLflow environment cannot load without mlharbor; only pipelines of "
-                "scikit-learn and LightGBM steps export to MLflow",
-                step=where,
-            )
-        needed.add(package)
+        module = type(step).__module__
+        package = module.split(".")[0]
+        if package in PORTABLE or module in CARRIED:
+            needed.add(package if package in PORTABLE else module)
+            continue
+        raise InvalidInputError(
+            f"step {where!r} is a {module}.{type(step).__name__}, which an MLflow environment "
+            "cannot load without mlharbor; only pipelines of scikit-learn and LightGBM steps "
+            f"and mlharbor's own {', '.join(sorted(CARRIED))} export to MLflow. Export it "
+            "as ONNX, or serve it from mlharbor (POST /api/v1/models/{name}/{ref}/invocations "
+            "speaks MLflow's protocol)",
+            step=where,
+        )
     return needed
+
+
+def _carry(modules: set[str], out: Path) -> None:
+    """Copy the mlharbor ``modules`` into ``out/code`` as a package of their own, each
+    parent package an empty ``__init__.py`` (mlharbor's own would import all of it)."""
+    for module in sorted(modules):
+        spec = util.find_spec(module)
+        if spec is None or spec.origin is None:  # pragma: no cover - part of mlharbor
+            raise InvalidInputError(f"mlharbor's module {module} cannot be found to export")
+        parts = module.split(".")
+        folder = out / CODE_DIR
+        for part in parts[:-1]:
+            folder = folder / part
+            folder.mkdir(parents=True, exist_ok=True)
+            init = folder / "__init__.py"
+            if not init.exists():
+                init.write_text('"""Carried by an mlharbor export: only what the model loads."""\n')
+        shutil.copyfile(spec.origin, folder / f"{parts[-1]}.py")
 
 
 def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
@@ -69,12 +102,17 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
     ConflictError
         ``out`` exists and is not an empty directory.
     """
-    packages = check_portable(pipeline)
+    needed = check_portable(pipeline)
+    carried = needed & CARRIED
+    packages = needed - carried
+    if carried:  # what the carried modules import besides scikit-learn's own dependencies
+        packages.add("scipy")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConflictError(f"{out} already exists and is not an empty folder")
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.pkl").write_bytes(pickle.dumps(pipeline, protocol=4))
-    requirements = [f"{PORTABLE[p]}=={_version(PORTABLE[p])}" for p in sorted(packages)]
+    _carry(carried, out)
+    requirements = [f"{_DIST[p]}=={_version(_DIST[p])}" for p in sorted(packages)]
     requirements += [f"pandas=={_version('pandas')}", "mlflow-skinny"]
     python = platform.python_version()
     (out / "requirements.txt").write_text("\n".join(requirements) + "\n")
@@ -86,11 +124,11 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
         f"channels:\n- conda-forge\ndependencies:\n- python={python}\n- pip\n- pip:\n{conda}\n"
         "name: mlflow-env\n"
     )
-    (out / "MLmodel").write_text(_mlmodel(version, python))
+    (out / "MLmodel").write_text(_mlmodel(version, python, code=bool(carried)))
     return out
 
 
-def _mlmodel(version: ModelVersionRecord, python: str) -> str:
+def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
     inputs = json.dumps([_column(c) for c in version.signature.get("inputs", [])])
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     # JSON strings are valid YAML scalars, so every value is written with json.dumps.
@@ -101,12 +139,13 @@ def _mlmodel(version: ModelVersionRecord, python: str) -> str:
             "    env:",
             "      conda: conda.yaml",
             "      virtualenv: python_env.yaml",
+            f"    code: {CODE_DIR if code else 'null'}",
             "    loader_module: mlflow.sklearn",
             "    model_path: model.pkl",
             "    predict_fn: predict",
             f"    python_version: {python}",
             "  sklearn:",
-            "    code: null",
+            f"    code: {CODE_DIR if code else 'null'}",
             "    pickled_model: model.pkl",
             "    serialization_format: pickle",
             f"    sklearn_version: {_version('scikit-learn')}",
@@ -200,7 +239,14 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
     try:
         # ai.onnx.ml 3: the newest the LightGBM converter writes; scikit-learn steps fit too.
         opset = {"": 17, "ai.onnx.ml": 3}
-        onnx = to_onnx(pipeline, initial_types=initial, options=options, target_opset=opset)
+        with warnings.catch_warnings():
+            # skl2onnx's SVC converter reads ``probA_``/``probB_`` of every SVC, which
+            # scikit-learn 1.9 deprecates; they are empty for ours (probabilities come from
+            # CalibratedClassifierCV), so the warning says nothing about the user's model.
+            warnings.filterwarnings(
+                "ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning
+            )
+            onnx = to_onnx(pipeline, initial_types=initial, options=options, target_opset=opset)
     except Exception as exc:  # skl2onnx raises several types, all meaning "does not convert"
         raise InvalidInputError(
             f"model {version.model!r} version {version.version} does not convert to ONNX: "

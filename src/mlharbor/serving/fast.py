@@ -40,6 +40,7 @@ ARGMAX_ESTIMATORS = frozenset(
         "GaussianNB",
         "MultinomialNB",
         "DummyClassifier",
+        "CalibratedClassifierCV",
     }
 )
 #: Forests whose trees are summed here: the forest's own loop starts a joblib call per tree,
@@ -289,7 +290,7 @@ class LoadedModel:
                 continue
             values = features[column]
             distinct = values.unique() if isinstance(values, pd.Series) else set(values.tolist())
-            new = [v for v in distinct if not _is_missing(v) and str(v) not in known]
+            new = [v for v in distinct if not _is_missing(v) and _category(v) not in known]
             if new:
                 out[column] = sorted(map(str, new))[:10]
         return out
@@ -307,8 +308,17 @@ def known_categories(pipeline: Any) -> dict[str, frozenset[str]]:
         if categories is None or isinstance(columns, str | slice):
             continue
         for column, cats in zip(columns, categories, strict=False):
-            out[str(column)] = frozenset(str(c) for c in cats if not _is_missing(c))
+            out[str(column)] = frozenset(_category(c) for c in cats if not _is_missing(c))
     return out
+
+
+def _category(value: Any) -> str:
+    """A category as text, a whole number the same however it came: a JSON ``2`` arrives as
+    ``2.0`` once cast to the signature's number type, and the encoder (which compares
+    numbers) knows it as ``2``; ``str`` alone called every code of such a column unseen."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _kind(column: Mapping[str, Any]) -> str | None:

@@ -17,7 +17,7 @@ from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.models.catalog import ModelSpec, get_spec
+from mlharbor.models.catalog import ModelSpec, get_spec, with_probabilities
 from mlharbor.models.tasks import Task
 
 #: Metrics AutoML can rank by, per kind of task, and whether higher is better.
@@ -162,7 +162,7 @@ class Candidate:
             # name, ``categorical_feature``, is ignored (with a warning) among the options.
             key = "categorical_column" if self.family == "lightgbm" else "categorical_features"
             estimator.set_params(**{key: columns})
-        return estimator
+        return with_probabilities(estimator)  # the SVM's probabilities: Platt scaling
 
 
 #: Families that split on categorical codes themselves, as :attr:`Candidate.native` needs.
