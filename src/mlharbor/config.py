@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     artifact_uri: str | None = Field(
         None, description="fsspec URL or folder for artifacts; default: data_dir/artifacts."
     )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint, e.g. http://minio:9000"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

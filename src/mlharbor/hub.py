@@ -42,7 +42,9 @@ class Hub:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url())
         self.sessions = make_session_factory(self.engine)
-        self.artifacts = ArtifactStore(settings.resolved_artifact_uri())
+        self.artifacts = ArtifactStore(
+            settings.resolved_artifact_uri(), endpoint_url=settings.s3_endpoint_url
+        )
         self.datasets = DatasetService(settings, self.sessions, self.artifacts)
         self.keys = KeyService(self.sessions)
         self.jobs = JobStore(self.sessions)

@@ -483,10 +483,8 @@ class DatasetService:
         return [{k: json_value(v) for k, v in rec.items()} for rec in table.to_pylist()]
 
     def iter_file(self, version: DatasetVersionInfo) -> Iterator[bytes]:
-        """The stored Parquet file, in chunks."""
-        with self.artifacts.open(version.artifact_key) as fh:
-            while chunk := fh.read(1 << 20):
-                yield chunk
+        """The stored Parquet file, in chunks (bounded memory; hash-checked at the end)."""
+        yield from self.artifacts.iter_chunks(version.artifact_key)
 
     def iter_csv(self, version: DatasetVersionInfo) -> Iterator[bytes]:
         """The data as UTF-8 CSV with a header, converted batch by batch."""

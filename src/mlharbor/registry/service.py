@@ -434,8 +434,9 @@ class ModelRegistry:
         """The ``.skops`` file of a version, for download."""
         with transaction(self.session_factory) as session:
             model = self._model(session, name)
-            key = self._version(session, model, ref).artifact_key
-        return self.artifacts.get_bytes(key)
+            row = self._version(session, model, ref)
+            key, sha256 = row.artifact_key, row.content_hash
+        return self.artifacts.get_bytes(key, sha256)  # the database's hash is the one kept
 
     def export(self, name: str, ref: int | str, out: Path, fmt: str = "mlflow") -> Path:
         """Export a version as an MLflow model directory or an ONNX file at ``out``.

@@ -1,14 +1,21 @@
 """Artifact storage over fsspec: a local folder by default, any fsspec URL by setting.
 
-Every write is atomic (written under a temporary name, then renamed into place) and
-content-hashed (SHA-256). Keys are made by mlharbor, never taken from a request, and are
-checked so that no key can leave the store's root. A store that is full, read-only or not
-writable raises :class:`~mlharbor.errors.StorageUnavailableError` naming the store and what
-was being done, never a bare ``OSError``.
+Every write is atomic and content-hashed (SHA-256): on a folder the file is written under a
+temporary name and renamed into place; on S3 it is one PUT (or one multipart upload, aborted
+on failure), and S3 makes an object readable only once its upload is complete, so a reader
+never sees part of a file. The hash is recorded with the object (S3 user metadata
+``sha256``; on a folder the ``user.sha256`` extended attribute where the file system has
+them) and whole-object reads check it, raising :class:`ArtifactCorruptError` on a mismatch.
+Keys are made by mlharbor, never taken from a request, and are checked so that no key can
+leave the store's root. A store that is full, read-only or not writable raises
+:class:`~mlharbor.errors.StorageUnavailableError` naming the store and what was being done,
+never a bare ``OSError``. On S3, throttling (``SlowDown``, 503) is retried by botocore's
+adaptive mode, and listings are never cached, since other processes write the same bucket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -22,12 +29,24 @@ from pathlib import Path
 from typing import IO
 
 import fsspec
+from fsspec.asyn import sync
 from fsspec.implementations.local import LocalFileSystem
 
-from mlharbor.errors import NotFoundError, storage_error
+from mlharbor.errors import ConflictError, NotFoundError, storage_error
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$")
 CHUNK = 1 << 20
+#: Read-ahead of a streamed download: memory per download stays at about this.
+STREAM_BLOCK = 8 << 20
+#: botocore's retries for S3: adaptive mode backs off on throttling (SlowDown, 503).
+S3_RETRIES = {"max_attempts": 5, "mode": "adaptive"}
+_XATTR = "user.sha256"
+
+
+class ArtifactCorruptError(ConflictError):
+    """A stored object's content does not match the SHA-256 recorded when it was written."""
+
+    code = "artifact_corrupt"
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,20 @@ def check_key(key: str) -> str:
     return key
 
 
+def store_options(uri: str, endpoint_url: str | None = None) -> dict[str, object]:
+    """fsspec options for ``uri``: for S3, the endpoint (MinIO, moto), retries and no
+    listing cache (another process may have written a key since a listing was made)."""
+    if not uri.startswith(("s3://", "s3a://")):
+        return {}
+    options: dict[str, object] = {
+        "config_kwargs": {"retries": dict(S3_RETRIES)},
+        "use_listings_cache": False,
+    }
+    if endpoint_url:
+        options["client_kwargs"] = {"endpoint_url": endpoint_url}
+    return options
+
+
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     """SHA-256 hex digest and size of a local file, read in chunks."""
     digest = hashlib.sha256()
@@ -58,13 +91,22 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 
 class ArtifactStore:
-    """Content-hashed, atomically written files under one root URL."""
+    """Content-hashed, atomically written files under one root URL.
 
-    def __init__(self, uri: str) -> None:
-        self.fs, root = fsspec.core.url_to_fs(uri)
+    Parameters
+    ----------
+    uri : str
+        A folder or an fsspec URL (``s3://bucket/prefix``).
+    endpoint_url : str, optional
+        The S3-compatible endpoint (MinIO, moto); default: AWS, or ``AWS_ENDPOINT_URL``.
+    """
+
+    def __init__(self, uri: str, *, endpoint_url: str | None = None) -> None:
+        self.fs, root = fsspec.core.url_to_fs(uri, **store_options(uri, endpoint_url))
         self.root = root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        self.is_s3 = protocol in ("s3", "s3a")
         # How errors name the store; no user:password@ part of a URL goes into a message.
         shown = self.root if self.is_local else f"{protocol}://{self.root.split('@')[-1]}"
         self.where = f"the artifact store at {shown}"
@@ -96,7 +138,8 @@ class ArtifactStore:
     def staging(self, suffix: str = "", *, what: str = "a new file") -> Iterator[Path]:
         """A temporary local path for building a file that :meth:`commit` then moves in.
 
-        On a local store the path is inside the store's root, so committing is a rename.
+        On a local store the path is inside the store's root, so committing is a rename; on
+        a remote store it is in the system's temporary folder.
         The path is removed if it was not committed.
         """
         base = Path(self.root, ".tmp") if self.is_local else None
@@ -122,9 +165,15 @@ class ArtifactStore:
             size = staged.stat().st_size
         if self.is_local:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # a file system without user xattrs
+                os.setxattr(staged, _XATTR, sha256.encode())
             with open(staged, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(staged, target)
+        elif self.is_s3:
+            # One PUT, or a multipart upload that s3fs aborts on failure: either way the key
+            # is readable only once the whole object is there, so no temporary key or copy.
+            self.fs.put_file(str(staged), target, Metadata={"sha256": sha256})
         else:
             temp = f"{target}.tmp-{uuid.uuid4().hex}"
             self.fs.put_file(str(staged), temp)
@@ -137,16 +186,123 @@ class ArtifactStore:
             staged.write_bytes(data)
             return self.commit(key, staged, hashlib.sha256(data).hexdigest())
 
-    def get_bytes(self, key: str) -> bytes:
-        """The whole content of ``key``."""
-        with self.open(key) as fh:
-            return fh.read()
-
-    def open(self, key: str) -> IO[bytes]:
-        """Open ``key`` for reading; raise ``NotFoundError`` if it is missing."""
+    def recorded_sha256(self, key: str) -> str | None:
+        """The SHA-256 recorded when ``key`` was written, if the store keeps one."""
+        path = self._path(key)
         try:
             with self._classified(f"reading {key}"):
-                return self.fs.open(self._path(key), "rb")
+                if self.is_local:
+                    return os.getxattr(path, _XATTR).decode()
+                if self.is_s3:
+                    meta = self.fs.metadata(path, refresh=True)
+                    return meta.get("sha256") or None
+        except FileNotFoundError:
+            raise NotFoundError(f"artifact {key!r} is missing from the store")
+        except OSError:  # no xattr on this file or file system
+            return None
+        return None
+
+    def _check(self, key: str, digest: str, expected: str | None) -> None:
+        if expected and digest != expected:
+            raise ArtifactCorruptError(
+                f"{key} in {self.where} does not match its recorded hash (SHA-256 "
+                f"{expected[:12]}…, read {digest[:12]}…); it was changed or damaged in the store",
+                key=key,
+            )
+
+    def get_bytes(self, key: str, sha256: str | None = None) -> bytes:
+        """The whole content of ``key``, checked against ``sha256`` or the recorded hash.
+
+        Raises
+        ------
+        NotFoundError
+            If ``key`` is missing.
+        ArtifactCorruptError
+            If the content does not match the hash.
+        """
+        chunks = self._read(key, sha256, whole=True)
+        return b"".join(chunks)
+
+    def iter_chunks(self, key: str, sha256: str | None = None) -> Iterator[bytes]:
+        """The content of ``key`` in chunks of at most 1 MiB, for a streamed download.
+
+        Memory stays at a chunk or two whatever the size. The content is hashed as it goes
+        and checked at the end (the last chunk is held back until it is), so a damaged object
+        ends the stream with :class:`ArtifactCorruptError` instead of completing it.
+        """
+        return self._read(key, sha256, whole=False)
+
+    def _read(self, key: str, sha256: str | None, *, whole: bool) -> Iterator[bytes]:
+        # Checks that the key exists before the first chunk is asked for, so a missing key
+        # is a NotFoundError where the call is made, not later inside a response stream.
+        chunks, expected = self._chunks(key, whole)
+        expected = sha256 or expected
+
+        def checked() -> Iterator[bytes]:
+            digest = hashlib.sha256()
+            held = b""
+            with self._classified(f"reading {key}"):
+                for chunk in chunks:
+                    digest.update(chunk)
+                    if held:
+                        yield held
+                    held = chunk
+            self._check(key, digest.hexdigest(), expected)
+            if held:
+                yield held
+
+        return checked()
+
+    def _chunks(self, key: str, whole: bool) -> tuple[Iterator[bytes], str | None]:
+        """The content's chunks and the hash recorded with that very content.
+
+        On S3 both come from one GET, so an object replaced meanwhile cannot pair one
+        version's bytes with another's hash (a HEAD then a GET could).
+        """
+        path = self._path(key)
+        if not self.is_s3:
+            recorded = self.recorded_sha256(key)
+            fh = self.open(key, block_size=STREAM_BLOCK)
+
+            def local() -> Iterator[bytes]:
+                with fh:
+                    if whole:
+                        yield fh.read()
+                        return
+                    while chunk := fh.read(CHUNK):
+                        yield chunk
+
+            return local(), recorded
+        bucket, name, _ = self.fs.split_path(path)
+        try:
+            with self._classified(f"reading {key}"):
+                answer = self.fs.call_s3("get_object", Bucket=bucket, Key=name)
+        except FileNotFoundError:
+            raise NotFoundError(f"artifact {key!r} is missing from the store")
+        body = answer["Body"]
+
+        def remote() -> Iterator[bytes]:
+            try:
+                if whole:
+                    yield sync(self.fs.loop, body.read)
+                    return
+                while chunk := sync(self.fs.loop, body.read, CHUNK):
+                    yield chunk
+            finally:
+                body.close()
+
+        return remote(), (answer.get("Metadata") or {}).get("sha256")
+
+    def open(self, key: str, *, block_size: int | None = None) -> IO[bytes]:
+        """Open ``key`` for reading; raise ``NotFoundError`` if it is missing.
+
+        Not hash-checked: readers of Parquet seek, so only whole reads can be checked
+        (:meth:`get_bytes`, :meth:`iter_chunks`).
+        """
+        extra = {"block_size": block_size} if block_size and not self.is_local else {}
+        try:
+            with self._classified(f"reading {key}"):
+                return self.fs.open(self._path(key), "rb", **extra)
         except FileNotFoundError:
             raise NotFoundError(f"artifact {key!r} is missing from the store")
 
@@ -154,26 +310,32 @@ class ArtifactStore:
         return bool(self.fs.exists(self._path(key)))
 
     def list(self, prefix: str) -> list[str]:
-        """Keys of every file under the folder ``prefix`` (none if it does not exist)."""
+        """Keys of every object under the folder ``prefix`` (none if there is none)."""
         path = self._path(prefix)
-        if not self.fs.exists(path):
+        try:
+            with self._classified(f"listing {prefix}/"):
+                found = self.fs.find(path)
+        except FileNotFoundError:
             return []
         start = len(self.root) + 1
-        return sorted(p[start:] if p.startswith(self.root) else p for p in self.fs.find(path))
+        keys = (p[start:] if p.startswith(self.root) else p for p in found)
+        # find() on a file's own key returns the file: only what is *under* the folder.
+        return sorted(k for k in keys if k.startswith(f"{prefix.rstrip('/')}/"))
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if it exists."""
         path = self._path(key)
-        with self._classified(f"deleting {key}"):
-            if self.fs.exists(path):
-                self.fs.rm(path)
+        with self._classified(f"deleting {key}"), contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(path)
 
     def delete_prefix(self, prefix: str) -> None:
-        """Remove everything under the folder ``prefix``."""
+        """Remove everything under the folder ``prefix`` (on S3, in batched deletes)."""
         path = self._path(prefix)
         if self.is_local:
             shutil.rmtree(path, ignore_errors=True)
             return
         with self._classified(f"deleting {prefix}/"):
-            if self.fs.exists(path):
-                self.fs.rm(path, recursive=True)
+            keys = self.fs.find(path)
+            keys = [k for k in keys if k.startswith(f"{path}/")]
+            if keys:
+                self.fs.rm(keys)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The PostgreSQL advisory-lock key that serialises migrations ("mlharbor" in ASCII hex).
+MIGRATION_LOCK = 0x6D6C686172626F72
 
 
 def make_engine(url: str) -> Engine:
@@ -49,10 +51,23 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (idempotent)."""
+    """Apply migrations up to ``revision`` (idempotent).
+
+    On PostgreSQL the upgrade holds an advisory lock: processes started together on a new
+    database (APIs, workers) migrate one after the other instead of racing to create the
+    same tables, and the later ones find the schema current.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
