@@ -162,7 +162,10 @@ def _run_table(
     if sc.status_code >= 300:
         result.score_job = f"{sc.status_code}: {sc.text[:200]}"
     else:
-        result.score_job = _wait_job(client, sc.json()["id"], 300)["state"]
+        scored = _wait_job(client, sc.json()["id"], 300)
+        result.score_job = scored["state"]
+        if scored["state"] != "succeeded":
+            result.notes.append(f"score: {json.dumps(scored.get('error'))[:300]}")
     return result
 
 
