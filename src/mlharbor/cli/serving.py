@@ -9,8 +9,6 @@ import typer
 
 from mlharbor.cli.common import app, console, err_console, open_client, open_hub, run, target
 from mlharbor.cli.data import refuse_open_bind
-from mlharbor.config import get_settings
-from mlharbor.registry.records import split_model_ref
 
 
 @app.command("serve-model")
@@ -27,7 +25,9 @@ def serve_model(
 
     from mlharbor.api.observability import configure_logging
     from mlharbor.api.single import create_model_app, load_model
+    from mlharbor.config import get_settings
     from mlharbor.hub import Hub
+    from mlharbor.registry.records import split_model_ref
 
     settings = get_settings()
     refuse_open_bind(host, settings.auth_enabled, insecure)
@@ -61,6 +61,7 @@ def score(
 ) -> None:
     """Score a dataset with a model version as a job; the result is a new dataset."""
     from mlharbor.cli.training import _fail, _follow, _ingest_for_training
+    from mlharbor.registry.records import split_model_ref
 
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
