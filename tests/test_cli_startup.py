@@ -140,3 +140,39 @@ def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
     assert "120 rows × 8 columns" in output
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
     assert "jinja2" not in modules  # no --html: no template engine
+
+
+#: What the API server must not load before it answers: the training and search stack.
+NOT_FOR_THE_SERVER = {
+    "sklearn",
+    "lightgbm",
+    "matplotlib",
+    "skops",
+    "optuna",
+    "scipy",
+    "onnxruntime",
+    "skl2onnx",
+    "alembic",
+}
+
+
+def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> None:
+    with Hub.open(Settings(data_dir=tmp_path / "data")):
+        pass  # migrated: a server start on a database at head skips Alembic
+    probe = (
+        "import sys\n"
+        "from starlette.testclient import TestClient\n"
+        "from mlharbor.api.app import create_app\n"
+        "from mlharbor.config import Settings\n"
+        f"app = create_app(Settings(data_dir={str(tmp_path / 'data')!r}), worker=False)\n"
+        "with TestClient(app, base_url='http://localhost') as client:\n"
+        "    assert client.get('/healthz').status_code == 200\n"
+        "    assert client.get('/api/v1/datasets').status_code == 200\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {m.split(".")[0] for m in done.stdout.split()}
+    assert modules & NOT_FOR_THE_SERVER == set()

@@ -11,25 +11,23 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
+from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.jobs import JobContext, register, retry_errors
 from mlharbor.jobs.params import JobParams
-from mlharbor.models.automl import AutoMLResult, check_metric, run_automl
-from mlharbor.models.automl.folds import refusal
-from mlharbor.models.automl.portfolio import metric_kind
-from mlharbor.models.automl.register import to_train_result
-from mlharbor.models.automl.search import _check_budget
-from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import TrainResult, _target_values, check_train_request
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+
+# The search stack (pandas, scikit-learn, LightGBM, Optuna) is imported by the functions that
+# use it: the API imports AutoMLRequest, and those imports would add seconds to its start.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlharbor.models.automl import AutoMLResult
+    from mlharbor.models.train import TrainResult
 
 AUTOML = "automl"
 BEST_ALIAS = "best_model"
@@ -71,6 +69,12 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     Reads the target column (only) to refuse a single-class target or a metric that does
     not fit the task with a 4xx now rather than a failed job later.
     """
+    from mlharbor.models.automl import check_metric
+    from mlharbor.models.automl.portfolio import metric_kind
+    from mlharbor.models.automl.search import _check_budget
+    from mlharbor.models.tasks import detect_task
+    from mlharbor.models.train import check_train_request
+
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
@@ -123,6 +127,9 @@ def run_automl_job(
     ``top_k`` models are refitted after it. Every registered model passed the registry's
     round trip (stored, loaded back, predicting the same) before it was chosen.
     """
+    from mlharbor.models.automl import run_automl
+    from mlharbor.models.automl.register import to_train_result
+
     started = time.perf_counter()
     done = _registered_winner(hub, job_id) if job_id is not None else None
     if done is not None:
@@ -268,6 +275,10 @@ def refit_all(
     the model to register and what the job result and lineage say of it (see
     :func:`describe_fit`).
     """
+    from sklearn.base import clone
+
+    from mlharbor.models.train import _target_values
+
     n_train, n_all = len(result.y), len(frame)
     info: dict[str, Any] = {"requested": request.refit_full, "full": False, "n_rows": n_train}
     if not request.refit_full:
@@ -349,6 +360,8 @@ def check_storable(model: Any, X: Any) -> None:
 def check_reason(model: Any, X: pd.DataFrame, y: pd.Series) -> str | None:
     """Why a model like ``model`` could not be registered (:func:`check_storable` on a
     miniature of it refitted on ``X, y``), or ``None``."""
+    from mlharbor.models.automl.folds import refusal
+
     return refusal(check_storable, model, X, np.asarray(y))
 
 
@@ -361,6 +374,9 @@ def _registered_winner(hub: Any, job_id: int) -> Any:
 
 
 def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
     y = frame[request.target]
     # Stratify the test split on anything that looks like classes (the search then
     # detects the task itself, on the training rows).
@@ -389,6 +405,8 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
 @retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""
+    from threadpoolctl import threadpool_limits
+
     from mlharbor.hub import Hub
 
     request = AutoMLRequest.from_params(params)

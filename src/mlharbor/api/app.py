@@ -52,7 +52,10 @@ def create_app(
         if worker:
             from mlharbor.jobs import LocalWorkerPool
 
+            # Returns at once: the pool warms up in its own process while the API answers;
+            # ``pool.ready`` says when it claims jobs.
             pool = LocalWorkerPool(settings).start()
+        app.state.pool = pool
         checks = None
         if settings.monitor_models and role == "all":
             from mlharbor.monitoring.alerts import AlertScheduler

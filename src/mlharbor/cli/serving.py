@@ -32,17 +32,19 @@ def serve_model(
     settings = get_settings()
     refuse_open_bind(host, settings.auth_enabled, insecure)
     name, ref = split_model_ref(model)
-    # Fail here, with the registry's message, rather than in the server's startup.
+    settings = settings.model_copy(update={"host": host})
+    # One hub for the check and the server: the model is loaded once, here (failing with the
+    # registry's message rather than in the server's startup), and served from its cache.
     with Hub.open(settings) as hub:
         described = run(lambda: load_model(hub, name, ref))
-    configure_logging(settings.log_level)
-    console.print(f"serving {described} on [bold]http://{host}:{port}/invocations[/]")
-    app_ = create_model_app(settings.model_copy(update={"host": host}), name, ref)
-    try:
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
-    except OSError as exc:  # the port is taken, or the address not ours
-        err_console.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc}")
-        raise typer.Exit(1)
+        configure_logging(settings.log_level)
+        console.print(f"serving {described} on [bold]http://{host}:{port}/invocations[/]")
+        app_ = create_model_app(settings, name, ref, hub=hub)
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        except OSError as exc:  # the port is taken, or the address not ours
+            err_console.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc}")
+            raise typer.Exit(1)
 
 
 @app.command()
