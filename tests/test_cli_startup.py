@@ -140,6 +140,10 @@ def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
     assert "120 rows × 8 columns" in output
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
     assert "jinja2" not in modules  # no --html: no template engine
+    # Asked again, the stored insights are read back: not even the engine (polars) loads.
+    again, output = run_cli(two_datasets, "insights", "before", "--target", "Survived")
+    assert "120 rows × 8 columns" in output
+    assert again & (NOT_FOR_LOCAL_REPORTS | {"polars", "jinja2"}) == set()
 
 
 #: What the API server must not load before it answers: the training and search stack.
