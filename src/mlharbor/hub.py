@@ -16,20 +16,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlharbor.config import Settings, get_settings
-from mlharbor.data.datasets import DatasetService
-from mlharbor.jobs import JobInfo, JobStore, Worker
-from mlharbor.keys import KeyService
-from mlharbor.registry import ModelRegistry
-from mlharbor.serving.predlog import PredictionLog
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
+    from mlharbor.data.datasets import DatasetService
     from mlharbor.data.profiles import InsightsService
+    from mlharbor.jobs import JobInfo, JobStore
+    from mlharbor.keys import KeyService
     from mlharbor.monitoring.alerts import AlertService
     from mlharbor.monitoring.service import MonitoringService
+    from mlharbor.registry import ModelRegistry
     from mlharbor.serving.batch import ScoreRequest
     from mlharbor.serving.predictor import Predictor
+    from mlharbor.serving.predlog import PredictionLog
     from mlharbor.workflows import TrainRequest
     from mlharbor.workflows_automl import AutoMLRequest
 
@@ -45,28 +45,89 @@ class Hub:
         self.artifacts = ArtifactStore(
             settings.resolved_artifact_uri(), endpoint_url=settings.s3_endpoint_url
         )
-        self.datasets = DatasetService(settings, self.sessions, self.artifacts)
-        self.keys = KeyService(self.sessions)
-        self.jobs = JobStore(self.sessions)
-        self.models = ModelRegistry(
-            self.sessions, self.artifacts, trusted_types=settings.trusted_model_types
-        )
-        self.predlog = (
-            PredictionLog(
+        self._lazy_lock = threading.RLock()  # re-entrant: one service may build another
+        self._built: dict[str, Any] = {}
+        self._monitoring: MonitoringService | None = None
+        self._alerts: AlertService | None = None
+        self._insights: InsightsService | None = None
+        self._predictor: Predictor | None = None
+
+    # Every service is built when first used: a command imports only the layers it touches
+    # (``mlharbor drift`` never loads the job runner or the registry's model files), and the
+    # hot paths read a dict without taking the lock.
+    def _service(self, name: str, build: Callable[[], Any]) -> Any:
+        try:
+            return self._built[name]
+        except KeyError:
+            with self._lazy_lock:
+                if name not in self._built:
+                    self._built[name] = build()
+                return self._built[name]
+
+    @property
+    def datasets(self) -> DatasetService:
+        """Datasets: ingestion, versions, schemas and reading tables."""
+
+        def build() -> DatasetService:
+            from mlharbor.data.datasets import DatasetService
+
+            return DatasetService(self.settings, self.sessions, self.artifacts)
+
+        return self._service("datasets", build)  # type: ignore[no-any-return]
+
+    @property
+    def keys(self) -> KeyService:
+        """API keys and UI sessions."""
+
+        def build() -> KeyService:
+            from mlharbor.keys import KeyService
+
+            return KeyService(self.sessions)
+
+        return self._service("keys", build)  # type: ignore[no-any-return]
+
+    @property
+    def jobs(self) -> JobStore:
+        """The job queue."""
+
+        def build() -> JobStore:
+            from mlharbor.jobs.store import JobStore
+
+            return JobStore(self.sessions)
+
+        return self._service("jobs", build)  # type: ignore[no-any-return]
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The model registry."""
+
+        def build() -> ModelRegistry:
+            from mlharbor.registry import ModelRegistry
+
+            trusted = self.settings.trusted_model_types
+            return ModelRegistry(self.sessions, self.artifacts, trusted_types=trusted)
+
+        return self._service("models", build)  # type: ignore[no-any-return]
+
+    @property
+    def predlog(self) -> PredictionLog | None:
+        """The prediction log (``None`` when ``predlog_enabled`` is off)."""
+
+        def build() -> PredictionLog | None:
+            settings = self.settings
+            if not settings.predlog_enabled:
+                return None
+            from mlharbor.serving.predlog import PredictionLog
+
+            return PredictionLog(
                 self.artifacts,
                 sample_rate=settings.predlog_sample_rate,
                 queue_size=settings.predlog_queue_size,
                 flush_seconds=settings.predlog_flush_seconds,
                 batch_rows=settings.predlog_batch_rows,
             )
-            if settings.predlog_enabled
-            else None
-        )
-        self._lazy_lock = threading.Lock()
-        self._monitoring: MonitoringService | None = None
-        self._alerts: AlertService | None = None
-        self._insights: InsightsService | None = None
-        self._predictor: Predictor | None = None
+
+        return self._service("predlog", build)  # type: ignore[no-any-return]
 
     # Insights (polars), prediction (pandas) and monitoring (SciPy) cost seconds of imports:
     # each is built when first used, so a command that needs none of them starts without them.
@@ -251,6 +312,8 @@ class Hub:
         ``run_here`` starts a worker in this process (each job still runs in a child
         process), for the command line when no server is running.
         """
+        from mlharbor.jobs import Worker
+
         worker = Worker(self.settings, concurrency=1) if run_here else None
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -271,8 +334,9 @@ class Hub:
 
     def close(self) -> None:
         """Write the queued prediction log, then release database connections."""
-        if self.predlog is not None:
-            self.predlog.close()
+        predlog = self._built.get("predlog")  # one never built has nothing to write
+        if predlog is not None:
+            predlog.close()
         self.engine.dispose()
 
     def __enter__(self) -> Hub:

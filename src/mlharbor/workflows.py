@@ -12,12 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadpoolctl import threadpool_limits
-
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext, register
 from mlharbor.jobs.params import JobParams
-from mlharbor.models import check_train_request, train_model
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
 TRAIN = "train"
@@ -53,6 +50,10 @@ def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     Fills in the dataset version, the canonical model name and a model name; types the
     parameters.
     """
+    # Imported here, as in each function below: the API imports TrainRequest, and the
+    # training stack (scikit-learn, LightGBM, matplotlib) would add seconds to its start.
+    from mlharbor.models import check_train_request
+
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
@@ -88,6 +89,8 @@ def run_training(
     A retried job whose earlier attempt already registered its model (and died before the
     job recorded it) returns that version instead of registering a second one.
     """
+    from mlharbor.models import train_model
+
     done = hub.models.find_version_by_job(job_id) if job_id is not None else None
     if done is not None:
         return _summary(done, ["registered by an earlier attempt of this job"])
@@ -147,6 +150,8 @@ def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
 @register(TRAIN)
 def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``train`` job: one model on one dataset version, registered when done."""
+    from threadpoolctl import threadpool_limits
+
     from mlharbor.hub import Hub
 
     request = TrainRequest.from_params(params)

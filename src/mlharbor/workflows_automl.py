@@ -13,29 +13,25 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.base import clone
-from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
+from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.jobs import JobContext, register, retry_errors
 from mlharbor.jobs.params import JobParams
 from mlharbor.jobs.records import aware
-from mlharbor.models.automl import AutoMLResult, check_metric, run_automl
-from mlharbor.models.automl.budget import FinishPlan
-from mlharbor.models.automl.folds import refusal, warm_worker
-from mlharbor.models.automl.portfolio import metric_kind
-from mlharbor.models.automl.register import to_train_result
-from mlharbor.models.automl.search import _check_budget
-from mlharbor.models.evaluate import artifact_names
-from mlharbor.models.plots import render
-from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import TrainResult, _target_values, check_train_request
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+
+# The search stack (pandas, scikit-learn, LightGBM, Optuna) is imported by the functions that
+# use it: the API imports AutoMLRequest, and those imports would add seconds to its start.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlharbor.models.automl import AutoMLResult
+    from mlharbor.models.automl.budget import FinishPlan
+    from mlharbor.models.train import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +79,12 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     Reads the target column (only) to refuse a single-class target or a metric that does
     not fit the task with a 4xx now rather than a failed job later.
     """
+    from mlharbor.models.automl import check_metric
+    from mlharbor.models.automl.portfolio import metric_kind
+    from mlharbor.models.automl.search import _check_budget
+    from mlharbor.models.tasks import detect_task
+    from mlharbor.models.train import check_train_request
+
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
@@ -142,6 +144,9 @@ def run_automl_job(
     refitted outside it. Every registered model passed the registry's round trip (stored,
     loaded back, predicting the same) before it was chosen.
     """
+    from mlharbor.models.automl import run_automl
+    from mlharbor.models.automl.register import to_train_result
+
     started = time.perf_counter() if started is None else started
     deadline = started + request.time_budget
     timings: dict[str, float] = {"waiting": round(time.perf_counter() - started, 2)}
@@ -311,6 +316,10 @@ def finish_plan(
     budgets under a minute, two above), the learning curve on a sample of the training
     rows: what makes the evaluation of a wide table take seconds, kept in proportion.
     """
+    from mlharbor.models.automl.budget import FinishPlan
+    from mlharbor.models.evaluate import artifact_names
+    from mlharbor.models.plots import render
+
     n_columns = max(
         1, len([c for c in train_df.columns if c != request.target]) - len(request.drop)
     )
@@ -349,6 +358,10 @@ def refit_all(
     the model to register and what the job result and lineage say of it (see
     :func:`describe_fit`).
     """
+    from sklearn.base import clone
+
+    from mlharbor.models.train import _target_values
+
     n_train, n_all = len(result.y), len(frame)
     info: dict[str, Any] = {"requested": request.refit_full, "full": False, "n_rows": n_train}
     if not request.refit_full:
@@ -430,6 +443,8 @@ def check_storable(model: Any, X: Any) -> None:
 def check_reason(model: Any, X: pd.DataFrame, y: pd.Series) -> str | None:
     """Why a model like ``model`` could not be registered (:func:`check_storable` on a
     miniature of it refitted on ``X, y``), or ``None``."""
+    from mlharbor.models.automl.folds import refusal
+
     return refusal(check_storable, model, X, np.asarray(y))
 
 
@@ -442,6 +457,9 @@ def _registered_winner(hub: Any, job_id: int) -> Any:
 
 
 def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
     y = frame[request.target]
     # Stratify the test split on anything that looks like classes (the search then
     # detects the task itself, on the training rows).
@@ -470,6 +488,8 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
 @retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""
+    from threadpoolctl import threadpool_limits
+
     from mlharbor.hub import Hub
 
     request = AutoMLRequest.from_params(params)
@@ -523,6 +543,8 @@ def fan_out(ctx: JobContext) -> tuple[Any, int]:
 def _warm(executor: Any, rounds: int = 100) -> None:
     """Have this process and every worker import the model libraries and the registry's
     file format; over when each has (or it failed)."""
+    from mlharbor.models.automl.folds import warm_worker
+
     # The job saves its winner anyway: imported now, beside reading the data, rather than
     # during the search's first storability check, whose time prices saving the models.
     warm_worker()

@@ -52,10 +52,13 @@ def create_app(
         if worker or role == "all":
             from mlharbor.jobs import JobsConfig, JobSupervisor, LocalWorkerPool
 
+            # Returns at once: the pool warms up in its own process while the API answers;
+            # ``pool.ready`` says when it claims jobs.
             pool = LocalWorkerPool(settings).start() if worker else None
             # Restarts the pool if it dies, and recovers lost jobs even with no worker left.
             config = JobsConfig.from_settings(settings)
             supervisor = JobSupervisor(app.state.hub.jobs, config, pool).start()
+        app.state.pool = pool
         app.state.supervisor = app.state.metrics.supervisor = supervisor
         checks = None
         if settings.monitor_models and role == "all":

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from fastapi import WebSocket
-from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
 from mlharbor.api.ws import blocking, event, require, send
 from mlharbor.data.ingest import check_table, records_to_table
-from mlharbor.data.insights import compute_insights, summarize_insights
 from mlharbor.data.schema import infer_schema
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.hub import Hub
 from mlharbor.jobs import follow_events
 from mlharbor.limits import MAX_ID
-from mlharbor.models import detect_task, train_model
-from mlharbor.prep import make_preprocessor
 from mlharbor.registry.records import split_model_ref, suggest_model_name
-from mlharbor.workflows import TrainRequest
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The training stack (scikit-learn, LightGBM, matplotlib, polars, pandas) is imported by the
+# events that train, when they first run: importing it here would add seconds to every
+# `mlharbor serve` start, before /healthz answers.
 
 MAX_ENCODED_CELLS = 5_000_000
 
@@ -50,6 +50,12 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(
             "the 'pre-processing' message needs 'datasset' (or 'dataset'): an array of records"
         )
+    from sklearn.model_selection import train_test_split
+
+    from mlharbor.data.insights import compute_insights, summarize_insights
+    from mlharbor.models import detect_task
+    from mlharbor.prep import make_preprocessor
+
     target = _target_name(msg)
     drops = msg.get("drops") or []
     if not isinstance(drops, list):
@@ -96,6 +102,8 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
 
 
 def _frame(values: Any, names: list[str] | None, field: str) -> pd.DataFrame:
+    import pandas as pd
+
     if isinstance(values, dict) or (
         isinstance(values, list) and values and isinstance(values[0], dict)
     ):
@@ -114,6 +122,10 @@ def _frame(values: Any, names: list[str] | None, field: str) -> pd.DataFrame:
 @blocking
 def create_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     """Train a model on the given split, register it, answer with its version and metrics."""
+    from threadpoolctl import threadpool_limits
+
+    from mlharbor.models import train_model
+
     args = require(msg, "args", dict)
     model = msg.get("model", "random-forest")
     if not isinstance(model, str):
@@ -198,6 +210,8 @@ def _start_forwarding(ws: WebSocket, hub: Hub, job_id: int) -> None:
 @event("train")
 async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
     """Queue a training job; its progress events follow on this socket."""
+    from mlharbor.workflows import TrainRequest
+
     options = {k: v for k, v in msg.items() if k not in ("type", "id")}
     try:
         request = TrainRequest(**options)

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mlharbor.cli.common import app, console, open_client, open_hub, progress_bar, queue_job, target
 from mlharbor.cli.training import _fail, _ingest_for_training, _print_version
@@ -92,6 +91,8 @@ def _follow_trials(job_id: int) -> dict[str, Any]:
 
 def print_leaderboard(result: dict[str, Any], *, sort: str | None = None, limit: int = 20) -> None:
     """The leaderboard as a Rich table: CV mean ± std of every metric, times, parameters."""
+    from rich.table import Table
+
     from mlharbor.models.automl import sort_rows
 
     rows = sort_rows(result["leaderboard"], sort)

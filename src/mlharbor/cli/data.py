@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mlharbor.cli.common import (
     app,
@@ -23,7 +22,6 @@ from mlharbor.cli.common import (
     target,
     version_json,
 )
-from mlharbor.config import Settings, get_settings
 
 
 @app.command()
@@ -46,6 +44,7 @@ def serve(
 
     from mlharbor.api.app import ROLES, create_app
     from mlharbor.api.observability import configure_logging
+    from mlharbor.config import get_settings
 
     if role not in ROLES:
         err_console.print(f"[bold red]error:[/] unknown role {role!r}; roles: {', '.join(ROLES)}")
@@ -134,6 +133,8 @@ def ingest(
 
 
 def _print_schema(v: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{v['dataset']} v{v['version']}", show_lines=False)
     for col in ("column", "type", "meaning", "missing", "distinct", "why"):
         table.add_column(col, overflow="fold")
@@ -168,6 +169,8 @@ def datasets_list(
     if not page["data"]:
         console.print("no datasets yet: add one with [bold]mlharbor ingest FILE[/]")
         return
+    from rich.table import Table
+
     table = Table(title=f"{page['count']} dataset(s)")
     for col in ("name", "versions", "rows", "columns", "size", "updated"):
         table.add_column(col)
@@ -246,6 +249,8 @@ def print_insights(result: dict[str, Any]) -> None:
         )
         features = tgt.get("features") or []
         if features:
+            from rich.table import Table
+
             table = Table(title="what predicts the target (mutual information)")
             table.add_column("feature")
             table.add_column("score", justify="right")
@@ -285,6 +290,8 @@ def keys_list() -> None:
     """List API keys (never their secrets)."""
     with open_hub() as hub:
         keys = hub.keys.list()
+    from rich.table import Table
+
     table = Table(title=f"{len(keys)} key(s)")
     for col in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
         table.add_column(col)
@@ -312,7 +319,9 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) ->
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations up to the newest."""
-    settings: Settings = get_settings()
+    from mlharbor.config import get_settings
+
+    settings = get_settings()
     with open_hub():
         pass
     console.print(f"database up to date: {settings.resolved_database_url()}")

@@ -6,11 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mlharbor.cli.common import app, console, open_client, open_hub, run, target
 from mlharbor.errors import InvalidInputError
-from mlharbor.registry.records import split_model_ref
 
 
 @app.command()
@@ -47,12 +45,12 @@ def drift(
         if target.url:
             with open_client() as client:
                 if model is not None:
-                    name, ref = split_model_ref(model)
+                    name, ref = _split(model)
                     return client.monitoring.drift(name, ref, since=since, columns=cols)
                 return client.monitoring.dataset_drift(reference, current, columns=cols)
         with open_hub() as hub:
             if model is not None:
-                name, ref = split_model_ref(model)
+                name, ref = _split(model)
                 return hub.monitoring.model_drift(name, ref, since=since, columns=cols)
             return hub.monitoring.dataset_drift(reference, current, columns=cols)
 
@@ -61,6 +59,12 @@ def drift(
         console.print_json(json.dumps(report))
         return
     print_report(report)
+
+
+def _split(model: str) -> tuple[str, str]:
+    from mlharbor.registry.records import split_model_ref  # the registry: only for a model
+
+    return split_model_ref(model)
 
 
 def _title(report: dict[str, Any]) -> str:
@@ -75,6 +79,8 @@ def _title(report: dict[str, Any]) -> str:
 
 def print_report(report: dict[str, Any]) -> None:
     """A Rich table of the per-column verdicts, then the dataset verdict."""
+    from rich.table import Table
+
     table = Table(title=_title(report))
     rows = list(report["columns"])
     if report.get("prediction"):

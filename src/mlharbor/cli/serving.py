@@ -9,8 +9,6 @@ import typer
 
 from mlharbor.cli.common import app, console, err_console, open_client, open_hub, run, target
 from mlharbor.cli.data import refuse_open_bind
-from mlharbor.config import get_settings
-from mlharbor.registry.records import split_model_ref
 
 
 @app.command("serve-model")
@@ -27,22 +25,26 @@ def serve_model(
 
     from mlharbor.api.observability import configure_logging
     from mlharbor.api.single import create_model_app, load_model
+    from mlharbor.config import get_settings
     from mlharbor.hub import Hub
+    from mlharbor.registry.records import split_model_ref
 
     settings = get_settings()
     refuse_open_bind(host, settings.auth_enabled, insecure)
     name, ref = split_model_ref(model)
-    # Fail here, with the registry's message, rather than in the server's startup.
+    settings = settings.model_copy(update={"host": host})
+    # One hub for the check and the server: the model is loaded once, here (failing with the
+    # registry's message rather than in the server's startup), and served from its cache.
     with Hub.open(settings) as hub:
         described = run(lambda: load_model(hub, name, ref))
-    configure_logging(settings.log_level)
-    console.print(f"serving {described} on [bold]http://{host}:{port}/invocations[/]")
-    app_ = create_model_app(settings.model_copy(update={"host": host}), name, ref)
-    try:
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
-    except OSError as exc:  # the port is taken, or the address not ours
-        err_console.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc}")
-        raise typer.Exit(1)
+        configure_logging(settings.log_level)
+        console.print(f"serving {described} on [bold]http://{host}:{port}/invocations[/]")
+        app_ = create_model_app(settings, name, ref, hub=hub)
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        except OSError as exc:  # the port is taken, or the address not ours
+            err_console.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {exc}")
+            raise typer.Exit(1)
 
 
 @app.command()
@@ -61,6 +63,7 @@ def score(
 ) -> None:
     """Score a dataset with a model version as a job; the result is a new dataset."""
     from mlharbor.cli.training import _fail, _follow, _ingest_for_training
+    from mlharbor.registry.records import split_model_ref
 
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))

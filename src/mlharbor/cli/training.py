@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mlharbor.cli.common import (
     EXIT_CODES,
     app,
     console,
     err_console,
+    make_typer,
     open_client,
     open_hub,
     progress_bar,
@@ -21,11 +21,9 @@ from mlharbor.cli.common import (
     target,
     version_json,
 )
-from mlharbor.config import get_settings
-from mlharbor.registry.records import split_model_ref
 
-jobs_app = typer.Typer(help="Follow, list and cancel jobs.", no_args_is_help=True)
-models_app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
+jobs_app = make_typer("Follow, list and cancel jobs.")
+models_app = make_typer("Registered models, versions and aliases.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 
@@ -37,6 +35,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker that claims queued jobs from the database until stopped (Ctrl-C)."""
+    from mlharbor.config import get_settings
     from mlharbor.jobs import run_worker
 
     settings = get_settings()
@@ -73,6 +72,8 @@ def _follow(job_id: int, *, run_here: bool) -> dict[str, Any]:
 
 
 def _print_metrics(version: dict[str, Any]) -> None:
+    from rich.table import Table
+
     metrics = version.get("metrics", {})
     table = Table(
         title=f"{version['model']} v{version['version']} ({version['task']}, "
@@ -185,6 +186,8 @@ def jobs_list(
     if not jobs:
         console.print("no jobs yet: start one with [bold]mlharbor train DATASET --target COL[/]")
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(jobs)} job(s)")
     for col in ("id", "kind", "state", "progress", "message", "created"):
         table.add_column(col)
@@ -255,6 +258,8 @@ def models_list() -> None:
     if not models:
         console.print("no models yet: train one with [bold]mlharbor train DATASET --target COL[/]")
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(models)} model(s)")
     for col in ("name", "latest", "aliases", "created"):
         table.add_column(col)
@@ -270,6 +275,8 @@ def models_show(
     name: Annotated[str, typer.Argument(help="Model name, or NAME@ALIAS / NAME/VERSION.")],
 ) -> None:
     """Show a model version's metrics, aliases and artifacts."""
+    from mlharbor.registry.records import split_model_ref
+
     model, ref = split_model_ref(name)
     _print_version(model, ref)
 
@@ -297,6 +304,8 @@ def models_export(
     format: Annotated[str, typer.Option("--format", help="mlflow or onnx.")] = "mlflow",
 ) -> None:
     """Export a version as an MLflow model directory or an ONNX file."""
+    from mlharbor.registry.records import split_model_ref
+
     name, ref = split_model_ref(model)
     if target.url:
         if format == "mlflow" and out.exists() and any(out.iterdir()):
@@ -320,6 +329,8 @@ def models_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a model version, or a whole registered model, with its files."""
+    from mlharbor.registry.records import split_model_ref
+
     name, version = split_model_ref(model) if "@" in model or "/" in model else (model, None)
     what = f"{name} version {version}" if version is not None else f"model {name} (every version)"
     if not yes and not typer.confirm(f"delete {what}?", default=False):

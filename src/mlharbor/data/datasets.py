@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.config import Settings
 from mlharbor.data.convert import Converted, convert_file
-from mlharbor.data.fetch import fetch
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
 from mlharbor.data.limits import ReadLimits
 from mlharbor.data.parquet import write_table
@@ -296,6 +295,8 @@ class DatasetService:
         """Fetch an http(s) URL (size- and time-limited) and ingest it."""
         if name is not None:
             check_name(name)
+        from mlharbor.data.fetch import fetch  # httpx: only for a URL
+
         staged = self.staged_file()
         try:
             got = fetch(
@@ -464,7 +465,9 @@ class DatasetService:
     def read_table(self, version: DatasetVersionInfo, columns: list[str] | None = None) -> pa.Table:
         """The stored data of a version as an Arrow table."""
         with self.artifacts.open(version.artifact_key) as fh:
-            return pq.read_table(fh, columns=columns)
+            # ParquetFile, not pq.read_table: the latter goes through pyarrow.dataset, which
+            # imports pandas (about 0.5 s) for a single file it reads the same way.
+            return pq.ParquetFile(fh).read(columns=columns)
 
     def preview(self, version: DatasetVersionInfo, rows: int = 20) -> list[dict[str, Any]]:
         """The first ``rows`` rows as JSON-ready records (dates as ISO text, NaN as null)."""

@@ -16,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.data.datasets import DatasetService
-from mlharbor.data.insights import compute_insights, render_insights_html
-from mlharbor.data.insights.engine import FORMAT_VERSION
+from mlharbor.data.insights import FORMAT_VERSION
 from mlharbor.errors import NotFoundError
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
@@ -57,6 +56,8 @@ class InsightsService:
         cached = self._cached(dv.id, target or "")
         if cached is not None:
             return cached
+        from mlharbor.data.insights import compute_insights  # polars: only to compute
+
         started = time.perf_counter()
         insights = compute_insights(self.datasets.read_table(dv), dv.schema, target)
         insights["dataset"] = {
@@ -69,6 +70,8 @@ class InsightsService:
 
     def html(self, ref: str | int, *, version: int | None = None, target: str | None = None) -> str:
         """The insights as a self-contained HTML report."""
+        from mlharbor.data.insights import render_insights_html
+
         return render_insights_html(self.get(ref, version=version, target=target))
 
     def _key(self, version_id: int, target: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlharbor.jobs.handlers import register, registered_kinds
 from mlharbor.jobs.options import JobsConfig
-from mlharbor.jobs.worker import run_worker
+from mlharbor.jobs.worker import Worker
 
 
 def _pool_main(
@@ -19,6 +19,7 @@ def _pool_main(
     kinds: dict[str, str],
     stop_event: Any,
     parent_pid: int,
+    ready: Any = None,
 ) -> None:
     # Ctrl-C in the terminal reaches the whole group; the API process decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -26,13 +27,11 @@ def _pool_main(
     for kind, path in kinds.items():
         register(kind, path)
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
-    run_worker(
-        settings,
-        concurrency=concurrency,
-        stop_event=stop_event,
-        config=config,
-        parent_pid=parent_pid,
-    )
+    # Making the worker warms its job fork server (seconds of imports); only then is it ready.
+    worker = Worker(settings, concurrency=concurrency, config=config)
+    if ready is not None:
+        ready.set()
+    worker.run(stop_event, parent_pid=parent_pid)
 
 
 class LocalWorkerPool:
@@ -63,6 +62,7 @@ class LocalWorkerPool:
         # spawn: the API process has threads (uvicorn, database pools) that fork would copy
         self._mp = multiprocessing.get_context("spawn")
         self._stop = self._mp.Event()
+        self._ready = self._mp.Event()
         self._process: multiprocessing.process.BaseProcess | None = None
 
     @property
@@ -78,11 +78,27 @@ class LocalWorkerPool:
     def is_alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the worker process runs and has warmed up (it claims jobs from then on)."""
+        return self.is_alive() and self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until :attr:`ready` (or ``timeout`` seconds); whether it is."""
+        self._ready.wait(timeout)
+        return self.ready
+
     def start(self) -> LocalWorkerPool:
-        """Start the worker process; returns ``self``."""
+        """Start the worker process and return ``self`` at once, without waiting for it.
+
+        The process warms up in the background (its job fork server imports the job stack,
+        seconds on a busy machine), so a server starting it answers ``/healthz`` meanwhile;
+        :attr:`ready` says when it claims jobs.
+        """
         if self.is_alive():
             return self
         self._stop.clear()
+        self._ready.clear()
         self._process = self._mp.Process(
             target=_pool_main,
             args=(
@@ -92,6 +108,7 @@ class LocalWorkerPool:
                 registered_kinds(),
                 self._stop,
                 os.getpid(),
+                self._ready,
             ),
             name="mlharbor-worker-pool",
             daemon=False,  # it starts job processes of its own

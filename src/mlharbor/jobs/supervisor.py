@@ -90,6 +90,8 @@ class JobSupervisor:
     def workers_check(self) -> str:
         """``ok`` while the embedded pool runs, else why not; for ``/readyz``."""
         pool = self.pool
+        if pool is not None and pool.is_alive() and not pool.ready:
+            return "error: the worker pool is starting"
         if pool is None or pool.is_alive():
             return "ok"
         if pool.pid is None:

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from mlharbor.monitoring.drift import DriftThresholds, compare_profiles
-from mlharbor.monitoring.sketch import ColumnKind, profile_table
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlharbor.monitoring.drift import DriftThresholds, compare_profiles
+    from mlharbor.monitoring.sketch import ColumnKind, profile_table
 
 __all__ = ["ColumnKind", "DriftThresholds", "compare_profiles", "profile_table"]
+
+# Resolved on first use: every submodule import runs this file first, and the server imports
+# the label and performance modules, which need neither SciPy nor the drift tests.
+_EXPORTS = {
+    "ColumnKind": "mlharbor.monitoring.sketch",
+    "DriftThresholds": "mlharbor.monitoring.drift",
+    "compare_profiles": "mlharbor.monitoring.drift",
+    "profile_table": "mlharbor.monitoring.sketch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlharbor.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlharbor.models.metrics import compute_metrics
-from mlharbor.models.tasks import Task
+from mlharbor.data.tasks import Task
 from mlharbor.monitoring.logs import join_labels, parse_since, parse_span, read_labels, read_log
 from mlharbor.monitoring.service import MAX_WINDOWS, MonitoringService, _between, _windows
 from mlharbor.monitoring.sketch import as_labels
@@ -143,6 +142,8 @@ def _dropped(row: dict[str, Any], metric: str, baseline: float | None, threshold
 def _metrics(labelled: pl.DataFrame, version: Any) -> dict[str, Any]:
     if labelled.is_empty():
         return {"n_labelled": 0, "metrics": {}}
+    from mlharbor.models.metrics import compute_metrics  # scikit-learn: once labels exist
+
     task = Task(version.task)
     if task == Task.REGRESSION:
         y_true = labelled.get_column("_label").cast(pl.Float64, strict=False).to_numpy()

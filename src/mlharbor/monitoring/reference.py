@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
-from sklearn.model_selection import train_test_split
 
 from mlharbor.monitoring.sketch import (
     SEMANTIC_KINDS,
@@ -22,6 +20,9 @@ from mlharbor.monitoring.sketch import (
     profile_column,
     profile_table,
 )
+
+if TYPE_CHECKING:  # a dataset drift report reads stored profiles and never needs pandas
+    import pandas as pd
 
 PREFIX = "monitoring/reference"
 #: Most rows profiled: quantile sketches and top-k counts are stable well before this.
@@ -105,6 +106,8 @@ def validation_rows(
     if target and target in frame.columns and test_size and n_test:
         rows = frame.loc[frame[target].notna()].reset_index(drop=True)
         try:
+            from sklearn.model_selection import train_test_split
+
             from mlharbor.models.tasks import Task
             from mlharbor.models.train import _target_values  # the split's own labels
 

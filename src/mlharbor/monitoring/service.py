@@ -9,21 +9,24 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 from mlharbor.config import Settings
-from mlharbor.data.datasets import DatasetService, DatasetVersionInfo
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
 from mlharbor.monitoring import reference as refs
 from mlharbor.monitoring.drift import DriftThresholds, compare_column, compare_profiles, grade
 from mlharbor.monitoring.logs import parse_since, parse_span, read_log
 from mlharbor.monitoring.sketch import SEMANTIC_KINDS, profile_column, profile_table
-from mlharbor.registry import ModelRegistry, ModelVersionRecord
 from mlharbor.store.artifacts import ArtifactStore
+
+if TYPE_CHECKING:  # annotations only: a dataset drift report needs neither pandas nor models
+    import pandas as pd
+
+    from mlharbor.data.datasets import DatasetService, DatasetVersionInfo
+    from mlharbor.registry import ModelRegistry, ModelVersionRecord
 
 log = logging.getLogger(__name__)
 DATASET_PROFILES = "monitoring/datasets"

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas frames are accepted, but profiling Arrow data never imports pandas
+    import pandas as pd
 
 FORMAT_VERSION = 1
 QUANTILES = 1001

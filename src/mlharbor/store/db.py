@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -56,7 +59,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     On PostgreSQL the upgrade holds an advisory lock: processes started together on a new
     database (APIs, workers) migrate one after the other instead of racing to create the
     same tables, and the later ones find the schema current.
+
+    A database already at head is left alone without loading Alembic: every command and
+    server start opens the hub, and Alembic's machinery (its imports, reading each migration
+    script) costs about half a second to learn that nothing is to be done.
     """
+    if revision == "head" and current_revisions(engine) == migration_heads():
+        return
     from alembic import command
 
     if engine.dialect.name != "postgresql":
@@ -68,6 +77,39 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(alembic_config(engine), revision)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+
+
+@cache
+def migration_heads() -> frozenset[str]:
+    """The newest revisions of the packaged migrations, read from their files' assignments."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if not isinstance(target, ast.Name):
+                continue
+            if target.id == "revision":
+                revisions.add(ast.literal_eval(value))
+            elif target.id == "down_revision":
+                down = ast.literal_eval(value)  # None, a revision, or a tuple for a merge
+                parents.update([down] if isinstance(down, str) else (down or ()))
+    return frozenset(revisions - parents)
+
+
+def current_revisions(engine: Engine) -> frozenset[str] | None:
+    """The revisions Alembic recorded in the database; ``None`` before any migration."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return frozenset(rows)
+    except DBAPIError:  # no version table yet: an empty database
+        return None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -15,7 +15,6 @@ import pandas as pd
 
 from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.data.tasks import Task
-from mlharbor.models.catalog import get_spec, model_names
 
 #: Parameters shown first for any model that has them; the rest sit under "All parameters".
 COMMON = (
@@ -117,6 +116,8 @@ def _deprecated(default: Any, constraints: list[Any] | None) -> bool:
 @lru_cache(maxsize=64)
 def param_fields(model: str, task: str) -> tuple[ParamField, ...]:
     """The parameter form of ``model`` for ``task``: mlharbor's defaults, featured first."""
+    from mlharbor.models.catalog import get_spec  # scikit-learn and LightGBM: when drawn
+
     spec = get_spec(model)
     cls = spec.estimator_class(Task(task))
     defaults = {**cls().get_params(deep=False), **spec.defaults(Task(task))}
@@ -134,6 +135,8 @@ def param_fields(model: str, task: str) -> tuple[ParamField, ...]:
 
 def model_choices(task: str | None) -> list[dict[str, str]]:
     """The models that serve ``task`` (all models when unknown), for a select box."""
+    from mlharbor.models.catalog import get_spec, model_names
+
     names = model_names(Task(task) if task else None)
     return [{"name": n, "title": get_spec(n).title} for n in names]
 

@@ -17,7 +17,6 @@ from mlharbor.api.schemas import IdPath, Problem, SeqQuery, VersionField
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
-from mlharbor.models.automl.leaderboard import sort_rows
 from mlharbor.serving.batch import ScoreRequest
 from mlharbor.workflows import TrainRequest
 from mlharbor.workflows_automl import AutoMLRequest
@@ -289,6 +288,9 @@ def job_leaderboard(
     descending: bool | None = None,
 ) -> LeaderboardPublic:
     """An ``automl`` job's leaderboard: live from its trial events, final from its result."""
+    # Imported here: the AutoML package loads scikit-learn and LightGBM (seconds at start).
+    from mlharbor.models.automl.leaderboard import sort_rows
+
     job = hub.jobs.get(job_id)
     if job.kind != "automl":
         raise InvalidInputError(f"job {job_id} is a {job.kind} job, not an automl job")

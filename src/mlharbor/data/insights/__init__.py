@@ -7,13 +7,21 @@ sends, and ``render_insights_html`` makes a self-contained report of it.
 
 from __future__ import annotations
 
-from mlharbor.data.insights.engine import MAX_EXACT_ROWS, compute_insights
-from mlharbor.data.insights.quality import WarningKind
-from mlharbor.data.insights.report import render_insights_html
-from mlharbor.data.insights.summary import summarize_insights
-from mlharbor.data.insights.target import Task
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlharbor.data.insights.engine import MAX_EXACT_ROWS, compute_insights
+    from mlharbor.data.insights.quality import WarningKind
+    from mlharbor.data.insights.report import render_insights_html
+    from mlharbor.data.insights.summary import summarize_insights
+    from mlharbor.data.insights.target import Task
+
+#: The layout of a stored insights result; a new one makes every stored result stale.
+FORMAT_VERSION = 1
 
 __all__ = [
+    "FORMAT_VERSION",
     "MAX_EXACT_ROWS",
     "Task",
     "WarningKind",
@@ -21,3 +29,23 @@ __all__ = [
     "render_insights_html",
     "summarize_insights",
 ]
+
+# Resolved on first use: reading stored insights (``mlharbor insights`` a second time) needs
+# the format version only, not polars and the engine.
+_EXPORTS = {
+    "MAX_EXACT_ROWS": "mlharbor.data.insights.engine",
+    "compute_insights": "mlharbor.data.insights.engine",
+    "WarningKind": "mlharbor.data.insights.quality",
+    "render_insights_html": "mlharbor.data.insights.report",
+    "summarize_insights": "mlharbor.data.insights.summary",
+    "Task": "mlharbor.data.insights.target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlharbor.data.insights' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from mlharbor.data.insights import FORMAT_VERSION
 from mlharbor.data.insights._frame import make_frame
 from mlharbor.data.insights.associations import compute_associations
 from mlharbor.data.insights.columns import describe_columns
@@ -20,7 +21,6 @@ from mlharbor.data.insights.target import analyse_target
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
 
-FORMAT_VERSION = 1
 MAX_EXACT_ROWS = 50_000
 MIN_SAMPLE_ROWS = 1_000
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import jinja2
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from mlharbor.data.insights._template import TEMPLATE
 
-_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+if TYPE_CHECKING:
+    import jinja2
+
+
+@cache
+def _template() -> jinja2.Template:
+    # Built on first render: `mlharbor insights` without --html never imports Jinja.
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(TEMPLATE)
 
 
 def render_insights_html(insights: dict[str, Any]) -> str:
@@ -37,7 +46,7 @@ def render_insights_html(insights: dict[str, Any]) -> str:
     >>> render_insights_html(compute_insights(t, infer_schema(t))).startswith("<!doctype html>")
     True
     """
-    template = _ENV.from_string(TEMPLATE)
+    template = _template()
     return template.render(
         insights=insights,
         num=_number,

@@ -1,0 +1,182 @@
+"""Commands start like commands: each imports only what it uses.
+
+Every case runs the command in a fresh Python process, as a user's shell does, and asserts on
+the names of the modules that process imported, never on timings (the machine's load would
+make those flaky). Each heavy package costs from 0.1 s to over a second of start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlharbor.config import Settings
+from mlharbor.hub import Hub
+
+from .data.factories import TITANIC_LIKE, write
+
+#: Neither ``--help`` nor importing the CLI may load any of these.
+HEAVY = {
+    "sklearn",
+    "pandas",
+    "pyarrow",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "matplotlib",
+    "lightgbm",
+    "skops",
+    "polars",
+    "scipy",
+    "numpy",
+    "alembic",
+    "httpx",
+    "pydantic_settings",
+    "rich",
+}
+#: What a report on local datasets must not load: the web stack, the training stack, Alembic.
+NOT_FOR_LOCAL_REPORTS = {
+    "sklearn",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "matplotlib",
+    "lightgbm",
+    "skops",
+    "optuna",
+    "onnxruntime",
+    "dask",
+    "alembic",
+    "httpx",
+}
+
+PROBE = """
+import json, sys
+from mlharbor.cli import app
+try:
+    app(sys.argv[2:], prog_name="mlharbor")
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}, f)
+"""
+
+
+def run_cli(tmp_path: Path, *args: str, code: int = 0) -> tuple[set[str], str]:
+    """Run ``mlharbor ARGS`` in a new process: the top-level packages it imported, its output."""
+    record = tmp_path / "modules.json"
+    env = {**os.environ, "MLHARBOR_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(record), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    result = json.loads(record.read_text())
+    assert (result["code"] or 0) == code, done.stdout + done.stderr
+    return set(result["modules"]), done.stdout if code == 0 else done.stderr
+
+
+def test_importing_the_cli_loads_none_of_the_heavy_packages(tmp_path: Path) -> None:
+    probe = "import sys\nfrom mlharbor.cli import app\nprint(' '.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    modules = {m.split(".")[0] for m in done.stdout.split()}
+    assert modules & HEAVY == set()
+    assert "mlharbor.hub" not in done.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--help"], 0),
+        (["drift", "--help"], 0),
+        (["serve", "--help"], 0),
+        (["train", "--help"], 0),
+        (["models"], 2),  # a group without a command: its help, as a usage error
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else str(v),
+)
+def test_help_loads_none_of_the_heavy_packages(tmp_path: Path, args: list[str], code: int) -> None:
+    modules, output = run_cli(tmp_path, *args, code=code)
+    assert "Usage: mlharbor" in output  # on stderr for a usage error
+    assert modules & HEAVY == set()
+
+
+@pytest.fixture
+def two_datasets(tmp_path: Path) -> Path:
+    """Two versions of a small table in the data folder the commands use."""
+    shifted = TITANIC_LIKE.replace(",7.25", ",70.25")
+    with Hub.open(Settings(data_dir=tmp_path / "data")) as hub:
+        hub.datasets.ingest_file(write(tmp_path, "before.csv", TITANIC_LIKE), name="before")
+        hub.datasets.ingest_file(write(tmp_path, "after.csv", shifted), name="after")
+    return tmp_path
+
+
+def test_dataset_drift_loads_no_web_or_training_stack(two_datasets: Path) -> None:
+    args = ["drift", "--reference", "before", "--current", "after", "--json"]
+    modules, output = run_cli(two_datasets, *args)
+    report = json.loads(output)
+    assert report["reference"] == {"dataset": "before", "version": 1}
+    assert report["dataset"]["n_columns"] > 0
+    assert modules & NOT_FOR_LOCAL_REPORTS == set()
+    assert "pandas" not in modules  # profiles are computed from Arrow with polars
+    # The second report reads stored profiles: still nothing more.
+    again, _ = run_cli(two_datasets, *args)
+    assert again & NOT_FOR_LOCAL_REPORTS == set()
+
+
+def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
+    modules, output = run_cli(two_datasets, "insights", "before", "--target", "Survived")
+    assert "120 rows × 8 columns" in output
+    assert modules & NOT_FOR_LOCAL_REPORTS == set()
+    assert "jinja2" not in modules  # no --html: no template engine
+    # Asked again, the stored insights are read back: not even the engine (polars) loads.
+    again, output = run_cli(two_datasets, "insights", "before", "--target", "Survived")
+    assert "120 rows × 8 columns" in output
+    assert again & (NOT_FOR_LOCAL_REPORTS | {"polars", "jinja2"}) == set()
+
+
+#: What the API server must not load before it answers: the training and search stack.
+NOT_FOR_THE_SERVER = {
+    "sklearn",
+    "lightgbm",
+    "matplotlib",
+    "skops",
+    "optuna",
+    "scipy",
+    "onnxruntime",
+    "skl2onnx",
+    "alembic",
+}
+
+
+def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> None:
+    with Hub.open(Settings(data_dir=tmp_path / "data")):
+        pass  # migrated: a server start on a database at head skips Alembic
+    probe = (
+        "import sys\n"
+        "from starlette.testclient import TestClient\n"
+        "from mlharbor.api.app import create_app\n"
+        "from mlharbor.config import Settings\n"
+        f"app = create_app(Settings(data_dir={str(tmp_path / 'data')!r}), worker=False)\n"
+        "with TestClient(app, base_url='http://localhost') as client:\n"
+        "    assert client.get('/healthz').status_code == 200\n"
+        "    assert client.get('/api/v1/datasets').status_code == 200\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {m.split(".")[0] for m in done.stdout.split()}
+    assert modules & NOT_FOR_THE_SERVER == set()
