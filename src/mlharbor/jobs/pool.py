@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+from multiprocessing.connection import Connection
 from typing import Any
 
 from mlharbor.jobs.handlers import register, registered_kinds
 from mlharbor.jobs.options import JobsConfig
+from mlharbor.jobs.wake import add_listener, remove_listener
 from mlharbor.jobs.worker import run_worker
 
 
@@ -19,6 +22,7 @@ def _pool_main(
     kinds: dict[str, str],
     stop_event: Any,
     parent_pid: int,
+    wake: Connection | None = None,
 ) -> None:
     # Ctrl-C in the terminal reaches the whole group; the API process decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -32,6 +36,7 @@ def _pool_main(
         stop_event=stop_event,
         config=config,
         parent_pid=parent_pid,
+        wake=wake,
     )
 
 
@@ -64,6 +69,7 @@ class LocalWorkerPool:
         self._mp = multiprocessing.get_context("spawn")
         self._stop = self._mp.Event()
         self._process: multiprocessing.process.BaseProcess | None = None
+        self._wake: Connection | None = None  # our end of the worker's wake-up pipe
 
     @property
     def pid(self) -> int | None:
@@ -78,6 +84,9 @@ class LocalWorkerPool:
         if self.is_alive():
             return self
         self._stop.clear()
+        listen, self._wake = self._mp.Pipe(duplex=False)
+        # Never block a submit: when the pipe is full the worker has a wake-up pending anyway.
+        os.set_blocking(self._wake.fileno(), False)
         self._process = self._mp.Process(
             target=_pool_main,
             args=(
@@ -87,18 +96,36 @@ class LocalWorkerPool:
                 registered_kinds(),
                 self._stop,
                 os.getpid(),
+                listen,
             ),
             name="mlharbor-worker-pool",
             daemon=False,  # it starts job processes of its own
         )
         self._process.start()
+        listen.close()
+        add_listener(self.poke)
         return self
+
+    def poke(self) -> None:
+        """Make the worker look at the queue now (called on every submit in this process)."""
+        wake = self._wake
+        if wake is not None:
+            with contextlib.suppress(OSError, ValueError):  # full pipe: a poke is pending
+                wake.send_bytes(b"!")
+
+    def _close_wake(self) -> None:
+        remove_listener(self.poke)
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop claiming, let running jobs finish within the grace period, requeue the rest."""
         if self._process is None:
             return
         self._stop.set()
+        self.poke()  # stop now, not at the next poll
+        self._close_wake()
         limit = timeout if timeout is not None else self.config.stop_grace_seconds + 10
         self._process.join(limit)
         if self._process.is_alive():
@@ -108,6 +135,7 @@ class LocalWorkerPool:
 
     def kill(self) -> None:
         """End the worker process abruptly (SIGKILL), as a crash would; for tests."""
+        self._close_wake()
         if self._process is not None:
             self._process.kill()
             self._process.join()

@@ -40,6 +40,21 @@ def render(name: str, data: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+def warm_up() -> None:
+    """Draw one throw-away chart, so fonts and the renderer are loaded before a job needs
+    them (the job fork server calls this once; see :mod:`mlharbor.jobs.warm`)."""
+    render("learning_curve", {"scoring": "score", **_WARM_CURVE})
+
+
+_WARM_CURVE = {
+    "train_sizes": [1, 2],
+    "train_mean": [1.0, 1.0],
+    "train_std": [0.0, 0.0],
+    "valid_mean": [0.5, 0.7],
+    "valid_std": [0.1, 0.1],
+}
+
+
 def _roc(ax: Any, data: dict[str, Any]) -> None:
     for curve in data["curves"]:
         ax.plot(curve["fpr"], curve["tpr"], label=f"{curve['label']} (AUC {curve['auc']:.3f})")
