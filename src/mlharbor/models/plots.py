@@ -16,14 +16,23 @@ from matplotlib.figure import Figure
 
 SIZE = (6.0, 4.5)
 DPI = 100
+#: Charts laid out by matplotlib's tight layout; the rest use :data:`MARGINS`.
+TIGHT = frozenset({"confusion_matrix", "feature_importance"})
+MARGINS = {"left": 0.16, "right": 0.97, "bottom": 0.12, "top": 0.93}
 
 
 def render(name: str, data: dict[str, Any]) -> bytes:
     """The PNG image of artifact ``name`` drawn from its ``data``."""
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="tight")
+    available = data.get("available", True)
+    # The tight layout costs a second full draw; only charts whose labels are the user's
+    # (column names, class labels) or free text need it, the others fit fixed margins.
+    fitted = name in TIGHT or not available
+    fig = Figure(figsize=SIZE, dpi=DPI, layout="tight" if fitted else None)
+    if not fitted:
+        fig.subplots_adjust(**MARGINS)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    if data.get("available", True):
+    if available:
         DRAW[name](ax, data)
     else:
         ax.axis("off")
