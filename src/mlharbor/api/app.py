@@ -53,6 +53,14 @@ def create_app(
             from mlharbor.jobs import LocalWorkerPool
 
             pool = LocalWorkerPool(settings).start()
+        warmer = None
+        if settings.predict_warm_seconds > 0:
+            from mlharbor.serving.warm import VersionWarmer
+
+            served = app.state.hub
+            warmer = VersionWarmer(
+                served.sessions, lambda: served.predictor, settings.predict_warm_seconds
+            ).start()
         checks = None
         if settings.monitor_models and role == "all":
             from mlharbor.monitoring.alerts import AlertScheduler
@@ -63,6 +71,8 @@ def create_app(
         finally:
             if checks is not None:
                 checks.stop()
+            if warmer is not None:
+                warmer.stop()
             if pool is not None:
                 pool.stop()
             if owned:
