@@ -25,5 +25,5 @@ def _warm(entry: str) -> None:
         log.warning("job fork server: could not preload %s", entry, exc_info=True)
 
 
-for _entry in filter(None, os.environ.get("MLHARBOR_JOB_WARM_MODULES", "").split(",")):
+for _entry in filter(None, os.environ.get("_MLHARBOR_FORKSERVER_WARM", "").split(",")):
     _warm(_entry.strip())

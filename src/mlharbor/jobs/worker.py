@@ -64,7 +64,7 @@ WARM_STACK = [
     "mlharbor.models.plots:warm_up",
 ]
 #: The fork server's warm-up reads the names to import from this variable.
-WARM_ENV = "MLHARBOR_JOB_WARM_MODULES"
+WARM_ENV = "_MLHARBOR_FORKSERVER_WARM"  # not a setting: no MLHARBOR_ prefix
 
 
 def make_worker_id() -> str:
