@@ -102,3 +102,21 @@ def test_a_model_without_probabilities_still_gets_a_calibration_image() -> None:
     assert calibration["data"]["available"] is False
     assert calibration["png"].startswith(PNG_MAGIC)
     assert "log_loss" not in result.metrics["test"] and "roc_auc" in result.metrics["test"]
+
+
+def test_charts_drawn_in_a_background_process_are_the_same_images(results) -> None:
+    df, schema = with_schema(FRAMES["multiclass"]())
+    model, params = CASES["multiclass"]
+    drawn = train_model(
+        df,
+        schema,
+        target=TARGETS["multiclass"],
+        model=model,
+        params=params,
+        cv_folds=3,
+        background_drawing=True,
+    )
+    expected = results["multiclass"].artifacts
+    assert set(drawn.artifacts) == set(expected)
+    for name, artifact in drawn.artifacts.items():
+        assert artifact["png"] == expected[name]["png"], name

@@ -23,7 +23,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, learning_curve
 
 from mlharbor.models.metrics import SCORER, metric_kind, positive_scores, prediction_scores
-from mlharbor.models.plots import render
+from mlharbor.models.plots import render_all, render_in_background
 from mlharbor.models.tasks import Task
 
 CLASSIFICATION_ARTIFACTS = (
@@ -150,6 +150,7 @@ def make_artifacts(
     progress: Progress | None = None,
     curve_estimator: Any | None = None,
     folds: FoldCurve | None = None,
+    background: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Compute and draw every evaluation artifact of a fitted pipeline.
 
@@ -179,6 +180,10 @@ def make_artifacts(
         The cross-validation of ``X_train, y_train`` already made: the learning curve then
         takes its last point from it and fits one nested subset per earlier point (see
         :func:`fold_learning_curve`), instead of ``cv_folds × learning_points`` new fits.
+    background : bool, default=False
+        Draw the charts known before the learning curve in a forked child process while
+        the curve's models are fitted (for job processes; see
+        :func:`mlharbor.models.plots.render_in_background`).
 
     Returns
     -------
@@ -202,6 +207,8 @@ def make_artifacts(
         data["confusion_matrix"] = _confusion(y_test, predicted, classes)
         data["calibration"] = _calibration(y_test, classes, proba)
     report(0.2, "curves computed")
+    drawn_early = set(data) if background else set()
+    early = render_in_background(dict(data)) if background else None
     if importance is None:
         importance = permutation_feature_importance(
             pipeline, X_test, y_test, task=task, n_classes=n_classes, seed=seed
@@ -218,9 +225,11 @@ def make_artifacts(
             estimator, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
         )
     report(0.9, "learning curve computed")
-    artifacts = {name: {"data": _jsonable(d), "png": render(name, d)} for name, d in data.items()}
+    images = render_all({n: d for n, d in data.items() if n not in drawn_early})
+    if early is not None:
+        images.update(early())
     report(1.0, "artifacts drawn")
-    return artifacts
+    return {name: {"data": _jsonable(d), "png": images[name]} for name, d in data.items()}
 
 
 def fold_learning_curve(

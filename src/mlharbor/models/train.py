@@ -153,6 +153,7 @@ def train_model(
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
     refit_full: bool = False,
+    background_drawing: bool = False,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
 
@@ -194,6 +195,9 @@ def train_model(
         After the test metrics, refit the pipeline on every row (the test split too), as
         PyCaret's ``finalize_model`` does; the metrics stay the holdout's (the honest
         estimate) and ``settings["fitted_on"]`` says so. Ignored with ``test_df``.
+    background_drawing : bool, default=False
+        Draw charts in a forked child process while models are fitted (job processes only:
+        see :func:`mlharbor.models.plots.render_in_background`).
 
     Returns
     -------
@@ -327,6 +331,7 @@ def train_model(
             learning_points=len(CURVE_FRACTIONS),
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
             folds=curve,
+            background=background_drawing,
         )
     t3 = time.perf_counter()
     fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
