@@ -8,6 +8,7 @@ skipped: the fork server must start even if an optional library is missing or br
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -27,3 +28,8 @@ def _warm(entry: str) -> None:
 
 for _entry in filter(None, os.environ.get("_MLHARBOR_FORKSERVER_WARM", "").split(",")):
     _warm(_entry.strip())
+
+# Everything imported so far lives as long as the fork server: keep it out of the garbage
+# collector's sight, so a collection in an attempt does not walk (and, by touching each
+# object, copy into the attempt's memory) the whole preloaded heap.
+gc.freeze()
