@@ -13,6 +13,15 @@ Run from the repository root::
    ``distributed.LocalCluster`` with 1 worker and with 2 workers (processes, one thread
    each). Workers are warmed up (imports) first; median of ``--repeats`` runs.
 
+3. The everyday loop (``--loop``), each beside its floor in the same run, median of
+   ``--loop-runs``: a ``train`` job of a 100-tree random forest on ``samples/iris.csv``,
+   submit → ``succeeded`` through the embedded pool (warm: one job first) against the same
+   workflow (CV, fit, artifacts, registration) called in this warm process; the first
+   prediction of each new version (loaded beforehand by the serving process's
+   :class:`VersionWarmer`) against a cached prediction; and the whole command
+   ``mlharbor train samples/iris.csv --target variety --model rf`` in a fresh data folder.
+   The job timeline (seconds between its events) of the last job is printed too.
+
 The machine is shared, so ``/proc/loadavg`` is printed with each figure.
 """
 
@@ -154,6 +163,101 @@ def bench_dask(repeats: int, n_estimators: int) -> list[dict[str, Any]]:
     return rows
 
 
+IRIS = Path(__file__).parents[2] / "samples" / "iris.csv"
+CLI = str(Path(sys.executable).with_name("mlharbor"))
+IRIS_ROW = {"sepal.length": 5.1, "sepal.width": 3.5, "petal.length": 1.4, "petal.width": 0.2}
+
+
+def _ms(samples: list[float]) -> dict[str, Any]:
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 1),
+        "runs_ms": [round(x * 1000, 1) for x in samples],
+    }
+
+
+def _timeline(hub: Any, job_id: int) -> list[str]:
+    events = hub.jobs.events(job_id)
+    out, prev = [], events[0].created_at
+    for event in events:
+        message = event.data.get("message", "") if event.kind == "progress" else ""
+        out.append(f"{(event.created_at - prev).total_seconds():6.2f} s  {event.kind} {message}")
+        prev = event.created_at
+    return out
+
+
+def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
+    """The train → predict loop against its floors (see the module docstring, 3.)."""
+    import subprocess
+
+    from mlharbor.hub import Hub
+    from mlharbor.serving.warm import VersionWarmer
+    from mlharbor.workflows import TrainRequest, check_request, run_training
+
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data", workers=1)
+        with Hub.open(settings) as hub:
+            dataset = hub.datasets.ingest_file(IRIS).version.dataset
+
+            def request() -> TrainRequest:
+                params = {"n_estimators": 100}
+                ask = TrainRequest(dataset=dataset, target="variety", model="rf", params=params)
+                return check_request(hub, ask)
+
+            floor = []
+            for i in range(runs + 1):
+                start = time.perf_counter()
+                run_training(hub, request(), lambda fraction, message: None, None)
+                if i:  # the first pays for imports and first draws
+                    floor.append(time.perf_counter() - start)
+            warmer = VersionWarmer(hub.sessions, lambda: hub.predictor, 0.25).start()
+            jobs, first, cached = [], [], []
+            with LocalWorkerPool(settings):
+                for i in range(runs + 1):
+                    start = time.perf_counter()
+                    job = hub.submit_train(request())
+                    while (state := hub.jobs.get(job.id).state) is not JobState.SUCCEEDED:
+                        assert not state.is_terminal, hub.jobs.get(job.id).error
+                        time.sleep(0.005)
+                    took = time.perf_counter() - start
+                    result = hub.jobs.get(job.id).result
+                    name, version = result["model"], result["version"]
+                    start = time.perf_counter()
+                    hub.predictor.predict(name, version, [IRIS_ROW])
+                    first_call = time.perf_counter() - start
+                    start = time.perf_counter()
+                    hub.predictor.predict(name, version, [IRIS_ROW])
+                    cached_call = time.perf_counter() - start
+                    if i:  # the first job waits for the pool to start
+                        jobs.append(took)
+                        first.append(first_call)
+                        cached.append(cached_call)
+                timeline = _timeline(hub, job.id)
+            warmer.stop()
+    report["train_job"] = {**_ms(jobs), "loadavg": loadavg()}
+    report["train_floor"] = {**_ms(floor), "loadavg": loadavg()}
+    report["train_job_over_floor"] = round(statistics.median(jobs) / statistics.median(floor), 2)
+    report["first_prediction"] = {**_ms(first), "loadavg": loadavg()}
+    report["cached_prediction"] = _ms(cached)
+    report["timeline"] = timeline
+    cli = []
+    for _ in range(cli_runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            subprocess.run(
+                [CLI, "train", str(IRIS), "--target", "variety", "--model", "rf"],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+            )
+            cli.append(time.perf_counter() - start)
+    if cli:
+        report["cli_train"] = {**_ms(cli), "loadavg": loadavg()}
+    for key, value in report.items():
+        print(json.dumps({key: value}), flush=True)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=30)
@@ -161,7 +265,12 @@ def main() -> None:
     parser.add_argument("--n-estimators", type=int, default=300)
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--loop", action="store_true", help="the train → predict loop only")
+    parser.add_argument("--loop-runs", type=int, default=5)
+    parser.add_argument("--cli-runs", type=int, default=5)
     args = parser.parse_args()
+    if args.loop:
+        args.skip_overhead = args.skip_dask = True
     import dask
     import distributed
     import sklearn
@@ -184,6 +293,8 @@ def main() -> None:
         report["overhead"] = bench_overhead(args.jobs)
     if not args.skip_dask:
         report["dask"] = bench_dask(args.repeats, args.n_estimators)
+    if args.loop:
+        report["loop"] = bench_loop(args.loop_runs, args.cli_runs)
     report["loadavg_end"] = loadavg()
     OUT.mkdir(exist_ok=True)
     path = OUT / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

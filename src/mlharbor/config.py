@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     predict_onnx: bool = Field(
         True, description="Serve with onnxruntime when a model converts and agrees with sklearn."
     )
+    predict_warm_seconds: float = Field(
+        0.25, ge=0, description="How often a server loads newly registered versions; 0: never."
+    )
     max_ws_message_bytes: int = Field(64 << 20, description="Largest WebSocket message.")
     max_decompressed_bytes: int | None = Field(
         None, description="Most bytes a file may decompress to; default 20 × max_upload_bytes."

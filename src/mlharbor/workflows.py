@@ -82,9 +82,17 @@ THREADED_MIN_ROWS = 10_000
 
 
 def run_training(
-    hub: Any, request: TrainRequest, progress: Any, job_id: int | None, map_folds: Any = None
+    hub: Any,
+    request: TrainRequest,
+    progress: Any,
+    job_id: int | None,
+    map_folds: Any = None,
+    *,
+    background_drawing: bool = False,
 ) -> dict:
     """Train and register one model; the body of the ``train`` job.
+
+    ``background_drawing`` draws charts in a forked process meanwhile (job processes only).
 
     A retried job whose earlier attempt already registered its model (and died before the
     job recorded it) returns that version instead of registering a second one.
@@ -111,6 +119,7 @@ def run_training(
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         map_folds=map_folds,
         refit_full=bool(request.refit_full),
+        background_drawing=background_drawing,
     )
     progress(0.96, "registering the model")
     record = hub.models.register(
@@ -158,9 +167,15 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     with Hub.open(ctx.settings, migrate=False) as hub:
         rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
         fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
+        # A job process is single-threaded, so it may fork a chart-drawing child.
         with threadpool_limits(job_threads(ctx.settings.workers, rows)):
             return run_training(
-                hub, request, ctx.progress, ctx.job_id, ctx.compute.map if fan_out else None
+                hub,
+                request,
+                ctx.progress,
+                ctx.job_id,
+                ctx.compute.map if fan_out else None,
+                background_drawing=True,
             )
 
 

@@ -53,7 +53,24 @@ def test_classification_artifacts_carry_curves_matrix_and_calibration(results) -
     assert sum(map(sum, data["confusion_matrix"]["matrix"])) == result.settings["n_test"]
     assert len(data["calibration"]["curves"]) == 3
     assert data["learning_curve"]["scoring"] == "accuracy"
-    assert len(data["learning_curve"]["train_sizes"]) == 3
+    assert len(data["learning_curve"]["train_sizes"]) == 5
+
+
+@pytest.mark.parametrize("task", list(CASES))
+def test_learning_curve_has_five_growing_points_ending_at_the_cross_validation(
+    results, task
+) -> None:
+    result = results[task]
+    curve = result.artifacts["learning_curve"]["data"]
+    sizes = curve["train_sizes"]
+    assert len(sizes) == 5 and sizes == sorted(sizes) and len(set(sizes)) == 5
+    # the last point is the cross-validation's own folds: no refit, its scores are the CV's
+    assert curve["fits_per_point"] == [1, 1, 1, 1, result.settings["cv_folds"]]
+    assert sizes[-1] < result.settings["n_train"]
+    assert all(v is not None for v in curve["valid_mean"])
+    if task == "multiclass":
+        cv_accuracy = result.metrics["cv"]["accuracy"]["mean"]
+        assert curve["valid_mean"][-1] == pytest.approx(cv_accuracy)
 
 
 def test_binary_curves_are_drawn_for_the_positive_class(results) -> None:
@@ -85,3 +102,21 @@ def test_a_model_without_probabilities_still_gets_a_calibration_image() -> None:
     assert calibration["data"]["available"] is False
     assert calibration["png"].startswith(PNG_MAGIC)
     assert "log_loss" not in result.metrics["test"] and "roc_auc" in result.metrics["test"]
+
+
+def test_charts_drawn_in_a_background_process_are_the_same_images(results) -> None:
+    df, schema = with_schema(FRAMES["multiclass"]())
+    model, params = CASES["multiclass"]
+    drawn = train_model(
+        df,
+        schema,
+        target=TARGETS["multiclass"],
+        model=model,
+        params=params,
+        cv_folds=3,
+        background_drawing=True,
+    )
+    expected = results["multiclass"].artifacts
+    assert set(drawn.artifacts) == set(expected)
+    for name, artifact in drawn.artifacts.items():
+        assert artifact["png"] == expected[name]["png"], name

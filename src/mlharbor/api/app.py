@@ -60,6 +60,14 @@ def create_app(
             supervisor = JobSupervisor(app.state.hub.jobs, config, pool).start()
         app.state.pool = pool
         app.state.supervisor = app.state.metrics.supervisor = supervisor
+        warmer = None
+        if settings.predict_warm_seconds > 0:
+            from mlharbor.serving.warm import VersionWarmer
+
+            served = app.state.hub
+            warmer = VersionWarmer(
+                served.sessions, lambda: served.predictor, settings.predict_warm_seconds
+            ).start()
         checks = None
         if settings.monitor_models and role == "all":
             from mlharbor.monitoring.alerts import AlertScheduler
@@ -72,6 +80,8 @@ def create_app(
                 checks.stop()
             if supervisor is not None:
                 supervisor.stop()  # first, or it would restart the pool being stopped
+            if warmer is not None:
+                warmer.stop()
             if pool is not None:
                 pool.stop()
             if owned:

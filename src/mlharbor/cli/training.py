@@ -110,6 +110,10 @@ def train(
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
 ) -> None:
     """Train one model on a dataset (a name, or a file to ingest first) and register it."""
+    if wait and not target.url:
+        from mlharbor.jobs.worker import start_attempt_server
+
+        start_attempt_server()  # the job's imports, meanwhile, in the fork server
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
     from mlharbor.workflows import TrainRequest

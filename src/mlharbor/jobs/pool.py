@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+from multiprocessing.connection import Connection
 from typing import Any
 
 from mlharbor.jobs.handlers import register, registered_kinds
 from mlharbor.jobs.options import JobsConfig
+from mlharbor.jobs.wake import add_listener, remove_listener
 from mlharbor.jobs.worker import Worker
 
 
@@ -20,6 +23,7 @@ def _pool_main(
     stop_event: Any,
     parent_pid: int,
     ready: Any = None,
+    wake: Connection | None = None,
 ) -> None:
     # Ctrl-C in the terminal reaches the whole group; the API process decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -28,7 +32,7 @@ def _pool_main(
         register(kind, path)
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     # Making the worker warms its job fork server (seconds of imports); only then is it ready.
-    worker = Worker(settings, concurrency=concurrency, config=config)
+    worker = Worker(settings, concurrency=concurrency, config=config, wake=wake)
     if ready is not None:
         ready.set()
     worker.run(stop_event, parent_pid=parent_pid)
@@ -64,6 +68,7 @@ class LocalWorkerPool:
         self._stop = self._mp.Event()
         self._ready = self._mp.Event()
         self._process: multiprocessing.process.BaseProcess | None = None
+        self._wake: Connection | None = None  # our end of the worker's wake-up pipe
 
     @property
     def pid(self) -> int | None:
@@ -99,6 +104,10 @@ class LocalWorkerPool:
             return self
         self._stop.clear()
         self._ready.clear()
+        self._close_wake()  # a pool restarted after dying: its old pipe and listener go
+        listen, self._wake = self._mp.Pipe(duplex=False)
+        # Never block a submit: when the pipe is full the worker has a wake-up pending anyway.
+        os.set_blocking(self._wake.fileno(), False)
         self._process = self._mp.Process(
             target=_pool_main,
             args=(
@@ -109,18 +118,36 @@ class LocalWorkerPool:
                 self._stop,
                 os.getpid(),
                 self._ready,
+                listen,
             ),
             name="mlharbor-worker-pool",
             daemon=False,  # it starts job processes of its own
         )
         self._process.start()
+        listen.close()
+        add_listener(self.poke)
         return self
+
+    def poke(self) -> None:
+        """Make the worker look at the queue now (called on every submit in this process)."""
+        wake = self._wake
+        if wake is not None:
+            with contextlib.suppress(OSError, ValueError):  # full pipe: a poke is pending
+                wake.send_bytes(b"!")
+
+    def _close_wake(self) -> None:
+        remove_listener(self.poke)
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop claiming, let running jobs finish within the grace period, requeue the rest."""
         if self._process is None:
             return
         self._stop.set()
+        self.poke()  # stop now, not at the next poll
+        self._close_wake()
         limit = timeout if timeout is not None else self.config.stop_grace_seconds + 10
         self._process.join(limit)
         if self._process.is_alive():
@@ -130,6 +157,7 @@ class LocalWorkerPool:
 
     def kill(self) -> None:
         """End the worker process abruptly (SIGKILL), as a crash would; for tests."""
+        self._close_wake()
         if self._process is not None:
             self._process.kill()
             self._process.join()

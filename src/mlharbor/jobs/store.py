@@ -28,6 +28,7 @@ from mlharbor.jobs.records import (
     Lease,
     aware,
 )
+from mlharbor.jobs.wake import notify_submitted
 from mlharbor.store.db import make_engine, make_session_factory
 from mlharbor.store.orm import Job, JobEvent, utcnow
 
@@ -194,7 +195,9 @@ class JobStore:
             s.add(job)
             s.flush()
             _append_event(s, job.id, EventKind.SUBMITTED, {"kind": kind})
-            return _info(job)
+            info = _info(job)
+        notify_submitted()  # committed: a local worker may claim it now
+        return info
 
     def find(self, job_id: int) -> JobInfo | None:
         """The job, or ``None`` if there is none with this id."""

@@ -27,7 +27,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.jobs.handlers import handler_path
+from mlharbor.jobs.handlers import handler_path, registered_kinds
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.records import JobInfo, JobState, Lease
 from mlharbor.jobs.recovery import recover_stale_jobs
@@ -45,6 +45,26 @@ PRELOAD = [
     "sqlalchemy.dialects.postgresql.psycopg",
     "psycopg",
 ]
+#: What the ML job handlers import lazily, imported (or called, for ``module:function``)
+#: by the fork server after :data:`PRELOAD` and the handler modules of every registered job
+#: kind, so an attempt starts with the ML stack in memory instead of spending seconds of its
+#: time on imports. A failing entry is logged and skipped; it never stops the fork server.
+WARM_STACK = [
+    "pandas",
+    "pyarrow.parquet",
+    "sklearn.ensemble",
+    "sklearn.model_selection",
+    "lightgbm",
+    "skops.io",  # seconds: it walks every scikit-learn estimator to build its trusted list
+    "matplotlib.backends.backend_agg",
+    "mlharbor.hub",
+    "mlharbor.models.catalog",
+    "mlharbor.models.evaluate",
+    "mlharbor.monitoring.service",
+    "mlharbor.models.plots:warm_up",
+]
+#: The fork server's warm-up reads the names to import from this variable.
+WARM_ENV = "_MLHARBOR_FORKSERVER_WARM"  # not a setting: no MLHARBOR_ prefix
 
 
 def make_worker_id() -> str:
@@ -68,34 +88,69 @@ def _signal_group(process: BaseProcess, signum: int) -> None:
             os.kill(process.pid, signum)
 
 
-def _attempt_context() -> Any:
-    """The multiprocessing context job attempts start from.
+def warm_list() -> list[str]:
+    """What the fork server imports after :data:`PRELOAD`: each registered handler's module,
+    then :data:`WARM_STACK`."""
+    handlers = [path.partition(":")[0] for path in registered_kinds().values()]
+    return list(dict.fromkeys([*handlers, *WARM_STACK]))
 
-    On Linux a fork server that has imported the job modules once, so an attempt starts in
-    milliseconds and inherits no threads or connections; elsewhere spawn.
+
+_context_lock = threading.Lock()
+_context_ready = threading.Event()
+_context: Any = None
+
+
+def start_attempt_server() -> None:
+    """Start the fork server and its imports in the background, if not started yet.
+
+    A command that will run a job soon (``mlharbor train``) calls this first, so the
+    seconds of imports overlap its own work instead of following it.
     """
+    if _context_ready.is_set() or _context_lock.locked():
+        return
+    threading.Thread(target=_attempt_context, name="mlharbor-forkserver-start", daemon=True).start()
+
+
+def _attempt_context() -> Any:
+    """The multiprocessing context job attempts start from (made once per process).
+
+    On Linux a fork server that has imported the job modules and the ML stack once (see
+    :data:`WARM_STACK`), so an attempt starts in milliseconds with everything it needs
+    imported, and inherits no threads or connections; elsewhere spawn.
+    """
+    global _context
     if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH, so
-    # lend it ours while it starts; otherwise it could import another copy of mlharbor.
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    try:
-        forkserver.ensure_running()
-        # The server imports PRELOAD (seconds, with the ML stack) before it forks anything.
-        # Wait for that here, before any job is claimed: otherwise the first start blocks the
-        # loop, heartbeats stop, and a just-claimed job can look lost.
+    with _context_lock:
+        if _context is not None:
+            return _context
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([*PRELOAD, "mlharbor.jobs.warm"])
+        # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH,
+        # so lend it ours while it starts; otherwise it could import another copy of mlharbor.
+        lent = {
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            WARM_ENV: ",".join(warm_list()),
+        }
+        saved = {name: os.environ.get(name) for name in lent}
+        os.environ.update(lent)
+        try:
+            forkserver.ensure_running()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        # The server imports (seconds, with the ML stack) before it forks anything. Wait for
+        # that here, before any job is claimed: otherwise the first start blocks the loop,
+        # heartbeats stop, and a just-claimed job can look lost.
         warm = context.Process(target=_warm_up, name="mlharbor-forkserver-warm-up")
         warm.start()
         warm.join()
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
-    return context
+        _context = context
+        _context_ready.set()
+        return context
 
 
 def _warm_up() -> None:
@@ -145,6 +200,9 @@ class Worker:
         Heartbeat, lease, poll and grace periods.
     worker_id : str, optional
         Identity recorded on claimed jobs; default ``host:pid:random``.
+    wake : Connection, optional
+        A pipe whose messages mean "a job was just submitted": the worker looks at the
+        queue at once instead of at its next poll (see :mod:`mlharbor.jobs.wake`).
     """
 
     def __init__(
@@ -154,8 +212,10 @@ class Worker:
         concurrency: int | None = None,
         config: JobsConfig | None = None,
         worker_id: str | None = None,
+        wake: Connection | None = None,
     ) -> None:
         self.settings = settings
+        self.wake = wake
         self.config = config or JobsConfig.from_settings(settings)
         self.concurrency = max(1, concurrency or getattr(settings, "workers", 1) or 1)
         self.worker_id = worker_id or make_worker_id()
@@ -265,11 +325,23 @@ class Worker:
     # -- the loop ----------------------------------------------------------------------
 
     def _sleep(self, stop_event: Any) -> None:
-        sentinels = [a.process.sentinel for a in self.attempts.values()]
-        if sentinels:
-            wait(sentinels, timeout=self.config.poll_seconds)
-        else:
+        waitables: list[Any] = [a.process.sentinel for a in self.attempts.values()]
+        if self.wake is not None:
+            waitables.append(self.wake)
+        if not waitables:
             stop_event.wait(self.config.poll_seconds)
+            return
+        if self.wake is not None and self.wake in wait(waitables, timeout=self.config.poll_seconds):
+            self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        assert self.wake is not None
+        try:
+            while self.wake.poll():
+                self.wake.recv_bytes()
+        except (EOFError, OSError):  # the submitting process is gone: poll as usual
+            self.wake.close()
+            self.wake = None
 
     def run(self, stop_event: Any, *, parent_pid: int | None = None) -> None:
         """Work until ``stop_event`` is set (or ``parent_pid`` dies), then shut down."""
@@ -312,6 +384,7 @@ def run_worker(
     stop_event: Any = None,
     config: JobsConfig | None = None,
     parent_pid: int | None = None,
+    wake: Connection | None = None,
 ) -> None:
     """Run a worker until ``stop_event`` is set; what ``mlharbor worker`` calls.
 
@@ -329,6 +402,8 @@ def run_worker(
         Heartbeat, lease and grace periods; default from ``settings``.
     parent_pid : int, optional
         Stop when this process is no longer the parent (for embedded pools).
+    wake : Connection, optional
+        Look at the queue whenever a message arrives on it (see :class:`Worker`).
 
     Examples
     --------
@@ -339,7 +414,7 @@ def run_worker(
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: stop_event.set())
-    worker = Worker(settings, concurrency=concurrency, config=config)
+    worker = Worker(settings, concurrency=concurrency, config=config, wake=wake)
     worker.run(stop_event, parent_pid=parent_pid)
 
 

@@ -8,7 +8,9 @@ curve. Each artifact is ``{"data": <JSON-ready dict>, "png": <bytes>}``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,10 +19,11 @@ from sklearn import metrics as skm
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, learning_curve
 
 from mlharbor.models.metrics import SCORER, metric_kind, positive_scores, prediction_scores
-from mlharbor.models.plots import render
+from mlharbor.models.plots import render_all, render_in_background
 from mlharbor.models.tasks import Task
 
 CLASSIFICATION_ARTIFACTS = (
@@ -45,7 +48,49 @@ MAX_CLASS_CURVES = 10
 #: Permutation importance and learning curves run on at most this many rows.
 MAX_EVAL_ROWS = 3000
 
+#: Shares of a fold's training rows on the learning curve. The last point is the
+#: cross-validation itself; each earlier one costs one fit, on a nested subset of one fold.
+CURVE_FRACTIONS = (0.1, 0.325, 0.55, 0.775, 1.0)
+
 Progress = Callable[[float, str], None]
+
+
+@dataclass
+class FoldCurve:
+    """What cross-validation already knows for the learning curve.
+
+    Attributes
+    ----------
+    splits : list of (fit_rows, validation_rows)
+        Positional indices of each fold, in the training split.
+    train_scores, valid_scores : list of float
+        Each fold's score (the learning curve's scoring) on its own fit rows and on its
+        validation rows, from the fits cross-validation made.
+    """
+
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    train_scores: list[float]
+    valid_scores: list[float]
+
+
+def curve_scoring(task: Task, n_classes: int) -> str:
+    """The scorer name the learning curve uses for ``task``."""
+    return SCORER[metric_kind(task, n_classes)]
+
+
+def curve_scores(
+    pipeline: Any, X_fit: Any, y_fit: Any, X_val: Any, y_val: Any, scoring: str
+) -> tuple[float, float]:
+    """``(score on the fit rows, score on the validation rows)`` of a fitted pipeline;
+    NaN where the scorer cannot score (e.g. ROC AUC on a single class)."""
+    scorer = get_scorer(scoring)
+    out = []
+    for X, y in ((X_fit, y_fit), (X_val, y_val)):
+        try:
+            out.append(float(scorer(pipeline, X, y)))
+        except ValueError:
+            out.append(float("nan"))
+    return out[0], out[1]
 
 
 def artifact_names(task: Task) -> tuple[str, ...]:
@@ -104,6 +149,8 @@ def make_artifacts(
     learning_points: int = 3,
     progress: Progress | None = None,
     curve_estimator: Any | None = None,
+    folds: FoldCurve | None = None,
+    background: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Compute and draw every evaluation artifact of a fitted pipeline.
 
@@ -129,6 +176,14 @@ def make_artifacts(
     curve_estimator : estimator, optional
         What the learning curve refits, if not ``pipeline`` (e.g. one model where
         ``pipeline`` bags five of them).
+    folds : FoldCurve, optional
+        The cross-validation of ``X_train, y_train`` already made: the learning curve then
+        takes its last point from it and fits one nested subset per earlier point (see
+        :func:`fold_learning_curve`), instead of ``cv_folds × learning_points`` new fits.
+    background : bool, default=False
+        Draw the charts known before the learning curve in a forked child process while
+        the curve's models are fitted (for job processes; see
+        :func:`mlharbor.models.plots.render_in_background`).
 
     Returns
     -------
@@ -152,26 +207,114 @@ def make_artifacts(
         data["confusion_matrix"] = _confusion(y_test, predicted, classes)
         data["calibration"] = _calibration(y_test, classes, proba)
     report(0.2, "curves computed")
+    drawn_early = set(data) if background else set()
+    early = render_in_background(dict(data)) if background else None
     if importance is None:
         importance = permutation_feature_importance(
             pipeline, X_test, y_test, task=task, n_classes=n_classes, seed=seed
         )
     data["feature_importance"] = importance
     report(0.4, "feature importance computed")
-    data["learning_curve"] = _learning_curve(
-        pipeline if curve_estimator is None else curve_estimator,
-        X_train,
-        y_train,
-        task,
-        n_classes,
-        seed,
-        cv_folds,
-        learning_points,
-    )
+    estimator = pipeline if curve_estimator is None else curve_estimator
+    if folds is not None:
+        data["learning_curve"] = fold_learning_curve(
+            estimator, X_train, y_train, folds, task=task, n_classes=n_classes, seed=seed
+        )
+    else:
+        data["learning_curve"] = _learning_curve(
+            estimator, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
+        )
     report(0.9, "learning curve computed")
-    artifacts = {name: {"data": _jsonable(d), "png": render(name, d)} for name, d in data.items()}
+    images = render_all({n: d for n, d in data.items() if n not in drawn_early})
+    if early is not None:
+        images.update(early())
     report(1.0, "artifacts drawn")
-    return artifacts
+    return {name: {"data": _jsonable(d), "png": images[name]} for name, d in data.items()}
+
+
+def fold_learning_curve(
+    estimator: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: FoldCurve,
+    *,
+    task: Task,
+    n_classes: int,
+    seed: int = 0,
+    fractions: Sequence[float] = CURVE_FRACTIONS,
+) -> dict[str, Any]:
+    """A learning curve that reuses the cross-validation's folds and fits.
+
+    The last point is the cross-validation: every fold, fitted on all its rows (already
+    done). Each earlier point fits ``estimator`` once, on the first rows of a fixed,
+    class-balanced shuffle of one fold's fit rows (the folds take turns), so the subsets
+    are nested and the curve costs one fit per point. Fits are capped at
+    :data:`MAX_EVAL_ROWS` rows, so on large data the earlier points stay cheap.
+
+    Returns
+    -------
+    dict
+        ``scoring``, ``train_sizes``, ``train_mean``/``std``, ``valid_mean``/``std`` (as
+        scikit-learn's ``learning_curve``; the std of a one-fit point is NaN) and
+        ``fits_per_point``.
+    """
+    scoring = curve_scoring(task, n_classes)
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    sizes, fits, train_rows, valid_rows = [], [], [], []
+    for i, fraction in enumerate(fractions[:-1]):
+        fit_idx, val_idx = folds.splits[i % len(folds.splits)]
+        order = _balanced_order(fit_idx, y, task, rng)
+        n = max(2, round(fraction * min(len(order), MAX_EVAL_ROWS)))
+        subset = order[:n]
+        try:
+            fitted = clone(estimator).fit(X.iloc[subset], y[subset])
+            scores = curve_scores(
+                fitted, X.iloc[subset], y[subset], X.iloc[val_idx], y[val_idx], scoring
+            )
+        except Exception:  # too few rows or classes for this estimator: as error_score=nan
+            scores = (float("nan"), float("nan"))
+        sizes.append(n)
+        fits.append(1)
+        train_rows.append([scores[0]])
+        valid_rows.append([scores[1]])
+    sizes.append(round(float(np.mean([len(fit) for fit, _ in folds.splits]))))
+    fits.append(len(folds.splits))
+    train_rows.append(folds.train_scores)
+    valid_rows.append(folds.valid_scores)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point whose every score is NaN
+        train_mean, train_std = _mean_std(train_rows)
+        valid_mean, valid_std = _mean_std(valid_rows)
+    return {
+        "scoring": scoring,
+        "train_sizes": sizes,
+        "train_mean": train_mean,
+        "train_std": train_std,
+        "valid_mean": valid_mean,
+        "valid_std": valid_std,
+        "fits_per_point": fits,
+    }
+
+
+def _mean_std(rows: list[list[float]]) -> tuple[list[float], list[float]]:
+    means = [float(np.nanmean(r)) for r in rows]
+    stds = [float(np.nanstd(r)) if len(r) > 1 else float("nan") for r in rows]
+    return means, stds
+
+
+def _balanced_order(rows: np.ndarray, y: np.ndarray, task: Task, rng: Any) -> np.ndarray:
+    """``rows`` shuffled so that every prefix holds the classes in their proportions."""
+    rows = rng.permutation(rows)
+    if task == Task.REGRESSION:
+        return rows
+    labels = y[rows]
+    key = np.empty(len(rows))
+    for label in np.unique(labels):
+        mine = np.flatnonzero(labels == label)
+        key[mine] = (np.arange(len(mine)) + 0.5) / len(mine)
+    return rows[np.argsort(key, kind="stable")]
 
 
 def _positive(classes: Sequence[Any] | None) -> dict[str, Any]:

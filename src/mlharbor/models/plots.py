@@ -7,6 +7,9 @@ through ``pyplot``, so drawing keeps no global state and is safe in worker threa
 from __future__ import annotations
 
 import io
+import json
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,14 +19,23 @@ from matplotlib.figure import Figure
 
 SIZE = (6.0, 4.5)
 DPI = 100
+#: Charts laid out by matplotlib's tight layout; the rest use :data:`MARGINS`.
+TIGHT = frozenset({"confusion_matrix", "feature_importance"})
+MARGINS = {"left": 0.16, "right": 0.97, "bottom": 0.12, "top": 0.93}
 
 
 def render(name: str, data: dict[str, Any]) -> bytes:
     """The PNG image of artifact ``name`` drawn from its ``data``."""
-    fig = Figure(figsize=SIZE, dpi=DPI, layout="tight")
+    available = data.get("available", True)
+    # The tight layout costs a second full draw; only charts whose labels are the user's
+    # (column names, class labels) or free text need it, the others fit fixed margins.
+    fitted = name in TIGHT or not available
+    fig = Figure(figsize=SIZE, dpi=DPI, layout="tight" if fitted else None)
+    if not fitted:
+        fig.subplots_adjust(**MARGINS)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    if data.get("available", True):
+    if available:
         DRAW[name](ax, data)
     else:
         ax.axis("off")
@@ -38,6 +50,68 @@ def render(name: str, data: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def render_all(charts: dict[str, dict[str, Any]]) -> dict[str, bytes]:
+    """The PNG image of each artifact in ``charts`` (name → data)."""
+    return {name: render(name, data) for name, data in charts.items()}
+
+
+def render_in_background(charts: dict[str, dict[str, Any]]) -> Callable[[], dict[str, bytes]]:
+    """Start drawing ``charts`` in a forked child process; returns what waits for them.
+
+    Drawing is pure Python under the GIL, so a thread would not overlap it with the model
+    fits that follow; a child process does (on another core, or with its own share of a
+    busy one). Only for a job process (single-threaded apart from idle helpers): forking a
+    process whose other threads hold locks is unsafe. Where ``fork`` is missing, or the
+    child fails, the charts are drawn here instead.
+    """
+    if sys.platform != "linux" or not charts:
+        images = render_all(charts)
+        return lambda: images
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: draw, hand the images over, and leave without cleanup
+        code = 1
+        try:
+            os.close(read)
+            images = render_all(charts)
+            header = json.dumps({name: len(png) for name, png in images.items()}).encode()
+            with os.fdopen(write, "wb") as out:
+                out.write(header + b"\n" + b"".join(images.values()))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+
+    def wait() -> dict[str, bytes]:
+        with os.fdopen(read, "rb") as pipe:
+            header, payload = pipe.readline(), pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not header:
+            return render_all(charts)
+        images, offset = {}, 0
+        for name, size in json.loads(header).items():
+            images[name] = payload[offset : offset + size]
+            offset += size
+        return images
+
+    return wait
+
+
+def warm_up() -> None:
+    """Draw one throw-away chart, so fonts and the renderer are loaded before a job needs
+    them (the job fork server calls this once; see :mod:`mlharbor.jobs.warm`)."""
+    render("learning_curve", {"scoring": "score", **_WARM_CURVE})
+
+
+_WARM_CURVE = {
+    "train_sizes": [1, 2],
+    "train_mean": [1.0, 1.0],
+    "train_std": [0.0, 0.0],
+    "valid_mean": [0.5, 0.7],
+    "valid_std": [0.1, 0.1],
+}
 
 
 def _roc(ax: Any, data: dict[str, Any]) -> None:

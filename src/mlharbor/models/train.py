@@ -33,7 +33,14 @@ from mlharbor.models.catalog import (
     parse_params,
     validate_params,
 )
-from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance
+from mlharbor.models.evaluate import (
+    CURVE_FRACTIONS,
+    FoldCurve,
+    curve_scores,
+    curve_scoring,
+    make_artifacts,
+    permutation_feature_importance,
+)
 from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
 from mlharbor.models.signature import describe_values
 from mlharbor.models.tasks import Task, detect_task, parse_task
@@ -147,6 +154,7 @@ def train_model(
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
     refit_full: bool = False,
+    background_drawing: bool = False,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
 
@@ -188,6 +196,9 @@ def train_model(
         After the test metrics, refit the pipeline on every row (the test split too), as
         PyCaret's ``finalize_model`` does; the metrics stay the holdout's (the honest
         estimate) and ``settings["fitted_on"]`` says so. Ignored with ``test_df``.
+    background_drawing : bool, default=False
+        Draw charts in a forked child process while models are fitted (job processes only:
+        see :func:`mlharbor.models.plots.render_in_background`).
 
     Returns
     -------
@@ -290,7 +301,9 @@ def train_model(
     )
 
     t0 = time.perf_counter()
-    folds = _cross_validate(pipeline, X_train, y_train, found, cv_folds, seed, report, map_folds)
+    folds, curve = _cross_validate(
+        pipeline, X_train, y_train, found, cv_folds, seed, report, map_folds
+    )
     t1 = time.perf_counter()
     report(0.65, "fitting on the whole training split")
     _fit(pipeline, X_train, y_train, spec)
@@ -316,7 +329,10 @@ def train_model(
             importance=importance,
             seed=seed,
             cv_folds=min(3, max(2, cv_folds)),
+            learning_points=len(CURVE_FRACTIONS),
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
+            folds=curve,
+            background=background_drawing,
         )
     t3 = time.perf_counter()
     fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
@@ -552,31 +568,49 @@ def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
         )
 
 
-def _cross_validate(pipeline, X, y, task, cv_folds, seed, report, map_folds=None):
+def _cross_validate(
+    pipeline, X, y, task, cv_folds, seed, report, map_folds=None
+) -> tuple[list[dict[str, float]], FoldCurve | None]:
+    """Each fold's metrics, and what the learning curve can reuse of the folds' fits."""
     if cv_folds < 2:
-        return []
+        return [], None
     splitter = (StratifiedKFold if task.is_classification else KFold)(
         n_splits=cv_folds, shuffle=True, random_state=seed
     )
+    splits = list(splitter.split(X, y))
+    n_classes = len(np.unique(y)) if task.is_classification else 0
+    scoring = curve_scoring(task, n_classes)
     items = [
-        (clone(pipeline), X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx], task)
-        for fit_idx, val_idx in splitter.split(X, y)
+        (clone(pipeline), X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx], task, scoring)
+        for fit_idx, val_idx in splits
     ]
     if map_folds is not None:
         report(0.05, f"cross-validation: {cv_folds} folds in parallel")
-        return list(map_folds(fold_scores, items))
-    folds = []
-    for i, item in enumerate(items):
-        report(0.05 + 0.6 * i / cv_folds, f"cross-validation fold {i + 1}/{cv_folds}")
-        folds.append(fold_scores(item))
-    return folds
+        results = list(map_folds(fold_scores, items))
+    else:
+        results = []
+        for i, item in enumerate(items):
+            report(0.05 + 0.6 * i / cv_folds, f"cross-validation fold {i + 1}/{cv_folds}")
+            results.append(fold_scores(item))
+    curve = FoldCurve(
+        splits,
+        [r.pop("_curve_train") for r in results],
+        [r.pop("_curve_valid") for r in results],
+    )
+    return results, curve
 
 
 def fold_scores(item: tuple[Any, ...]) -> dict[str, float]:
-    """Fit one cross-validation fold and score it (a task a worker or Dask runs)."""
-    pipeline, X_fit, y_fit, X_val, y_val, task = item
+    """Fit one cross-validation fold and score it (a task a worker or Dask runs).
+
+    Besides the metrics, ``_curve_train`` and ``_curve_valid`` hold the learning curve's
+    score on the fold's fit and validation rows, so the curve need not refit the fold.
+    """
+    pipeline, X_fit, y_fit, X_val, y_val, task, scoring = item
     _fit(pipeline, X_fit, y_fit, None)
-    return _evaluate(pipeline, X_val, y_val, task, _classes(pipeline, task))
+    scores = _evaluate(pipeline, X_val, y_val, task, _classes(pipeline, task))
+    train, valid = curve_scores(pipeline, X_fit, y_fit, X_val, y_val, scoring)
+    return {**scores, "_curve_train": train, "_curve_valid": valid}
 
 
 def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, spec: ModelSpec | None) -> None:

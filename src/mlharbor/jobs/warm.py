@@ -1,0 +1,35 @@
+"""Imported by the job fork server only: imports what job attempts will need.
+
+The names come from the environment variable :data:`mlharbor.jobs.worker.WARM_ENV`, set by
+the worker while it starts the fork server; ``package.module:function`` entries are called
+after import (a warm-up step such as drawing a first figure). Whatever fails is logged and
+skipped: the fork server must start even if an optional library is missing or broken.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+
+def _warm(entry: str) -> None:
+    module_name, _, function = entry.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        if function:
+            getattr(module, function)()
+    except Exception:  # an attempt that needs it will raise the same error where it is seen
+        log.warning("job fork server: could not preload %s", entry, exc_info=True)
+
+
+for _entry in filter(None, os.environ.get("_MLHARBOR_FORKSERVER_WARM", "").split(",")):
+    _warm(_entry.strip())
+
+# Everything imported so far lives as long as the fork server: keep it out of the garbage
+# collector's sight, so a collection in an attempt does not walk (and, by touching each
+# object, copy into the attempt's memory) the whole preloaded heap.
+gc.freeze()

@@ -1,0 +1,69 @@
+"""Job attempts start warm and at once: the ML stack is already imported by the fork server,
+and a job submitted next to the embedded pool does not wait for the pool's next poll."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from tests.jobs.warm_handlers import MODULES_AT_START
+
+from mlharbor.config import Settings
+from mlharbor.jobs import JobsConfig, JobState, JobStore, LocalWorkerPool
+from mlharbor.jobs.worker import WARM_STACK
+
+# What a training attempt would otherwise spend seconds importing after it started.
+HEAVY = [
+    "pandas",
+    "pyarrow",
+    "sklearn.ensemble",
+    "lightgbm",
+    "skops.io",
+    "matplotlib.backends.backend_agg",
+    "mlharbor.workflows",
+    "mlharbor.workflows_automl",
+    "mlharbor.hub",
+]
+
+
+def _wait(store: JobStore, job_id: int, seconds: float) -> JobState:
+    deadline = time.monotonic() + seconds
+    while (state := store.get(job_id).state) is not JobState.SUCCEEDED and not state.is_terminal:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    return store.get(job_id).state
+
+
+def test_the_warm_up_list_names_the_ml_stack() -> None:
+    names = {entry.partition(":")[0] for entry in WARM_STACK}
+    assert {"pandas", "skops.io", "lightgbm", "mlharbor.hub"} <= names
+
+
+def test_an_attempt_starts_with_the_ml_stack_already_imported(
+    sqlite_job_settings: Settings,
+) -> None:
+    store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
+    # A fresh pool process, so its fork server is started the way ``mlharbor serve`` starts it.
+    with LocalWorkerPool(sqlite_job_settings):
+        job = store.submit(MODULES_AT_START, {"modules": HEAVY})
+        assert _wait(store, job.id, 300) is JobState.SUCCEEDED, store.get(job.id).error
+    assert store.get(job.id).result == {"missing": []}
+    store.close()
+
+
+def test_a_job_submitted_next_to_the_pool_starts_without_waiting_for_its_poll(
+    sqlite_job_settings: Settings,
+) -> None:
+    # With an hour between looks at the queue, only the wake-up on submit can start the job.
+    config = replace(JobsConfig(), poll_seconds=3600.0)
+    store = JobStore.from_url(sqlite_job_settings.resolved_database_url())
+    pool = LocalWorkerPool(sqlite_job_settings, config=config).start()
+    try:
+        first = store.submit("noop", {})  # its worker may still be starting: found at start-up
+        assert _wait(store, first.id, 300) is JobState.SUCCEEDED
+        later = store.submit("noop", {})  # the worker now sleeps in its hour-long poll
+        assert _wait(store, later.id, 60) is JobState.SUCCEEDED
+    finally:
+        pool.stop(timeout=30)
+        store.close()
