@@ -11,10 +11,17 @@ Two caches keep the database and the artifact store off the request path:
 
 Every prediction, online or batch, passes through :meth:`Predictor.predict`, so whatever
 needs to see them (the prediction log) hooks in one place.
+
+After each load the heap is collected once and frozen (``gc.freeze``): a loaded model and
+the libraries behind it are ~300,000 objects that live as long as the process, and every
+full collection walked them all, ~170 ms with the GIL held, stalling every request in
+flight. Frozen, the collector walks only what requests allocate. An eviction unfreezes, so
+the evicted model's cycles are collected before the next freeze.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -32,9 +39,11 @@ from mlharbor.serving.onnx import OnnxModel, build_onnx
 from mlharbor.serving.predlog import PredictionLog
 
 log = logging.getLogger(__name__)
-#: Requests of up to this many rows may run on the event loop (see Predictor.is_cheap) ...
+#: Requests of up to this many rows are "small" (see Predictor.is_cheap); bigger ones are
+#: judged by their recent CPU time per row.
 INLINE_ROWS = 8
-#: ... when the model has lately answered such requests within this time.
+#: A request runs on the event loop when the model's recent ones of its size took at most
+#: this much CPU.
 INLINE_SECONDS = 0.002
 
 __all__ = ["LoadedModel", "Prediction", "Predictor", "Source"]
@@ -126,16 +135,24 @@ class Predictor:
         return version
 
     def is_cheap(self, name: str, ref: int | str, rows: int) -> bool:
-        """Whether predicting ``rows`` rows with ``name`` at ``ref`` needs no I/O and has
-        lately taken under :data:`INLINE_SECONDS`: cheap enough to run on the event loop
-        rather than pay a threadpool hop (about as costly as a single-row ONNX run)."""
-        if rows > INLINE_ROWS:
-            return False
+        """Whether predicting ``rows`` rows with ``name`` at ``ref`` needs no I/O and lately
+        took under :data:`INLINE_SECONDS` of CPU: cheap enough to run on the event loop
+        rather than pay a threadpool hop.
+
+        CPU time, not wall time: under concurrency, wall time counts the waits for the GIL
+        and for a core, so a busy moment sent bursts of requests to the threadpool, where
+        they contended for the GIL with each other and with the event loop (which made them
+        slower still, and kept the next ones there too).
+        """
         hit = self._refs.get((name, str(ref)))
         if hit is None or hit.expires <= time.monotonic():
             return False
         loaded = self._models.get(hit.version.id)
-        return loaded is not None and loaded.small_seconds < INLINE_SECONDS
+        if loaded is None:
+            return False
+        if rows <= INLINE_ROWS:
+            return loaded.small_seconds < INLINE_SECONDS
+        return loaded.row_seconds * rows < INLINE_SECONDS
 
     def load(self, version: ModelVersionRecord) -> LoadedModel:
         """The loaded model of ``version``, from the cache or the store (once per version)."""
@@ -154,8 +171,10 @@ class Predictor:
                 with self._lock:
                     self._models[version.id] = loaded
                     self._loading.pop(version.id, None)
+                    evicted = len(self._models) > self.capacity
                     while len(self._models) > self.capacity:
                         self._models.popitem(last=False)
+                settle_heap(evicted)
         return loaded
 
     def _onnx(self, version: ModelVersionRecord, pipeline: Any) -> OnnxModel | None:
@@ -212,7 +231,7 @@ class Predictor:
         """
         started = time.perf_counter()
         loaded = self.load(self.resolve(name, ref))
-        ready = time.perf_counter()  # a first call's loading is not what is_cheap asks about
+        ready = time.thread_time()  # a first call's loading is not what is_cheap asks about
         online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
             result, features = loaded.predict_record(rows[0], started, online=online)
@@ -226,8 +245,11 @@ class Predictor:
             result, features = loaded.predict_frame(
                 frame, started, drop=list(drop), prepare=prepare_input, online=online
             )
-        if len(result.predictions) <= INLINE_ROWS:
-            loaded.note_small(time.perf_counter() - ready)
+        spent, rows_in = time.thread_time() - ready, len(result.predictions)
+        if rows_in <= INLINE_ROWS:
+            loaded.note_small(spent)
+        elif online:
+            loaded.note_rows(rows_in, spent)
         if self.log is not None:
             request_id = self.log.record(
                 result.model,
@@ -241,3 +263,13 @@ class Predictor:
             )
             result = replace(result, request_id=request_id)
         return result
+
+
+def settle_heap(evicted: bool = False) -> None:
+    """Collect once, then freeze what survives: the long-lived heap (models, libraries) is
+    no longer walked by every full collection. After an eviction the frozen objects are
+    released first, so that the evicted model's reference cycles are collected too."""
+    if evicted:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
