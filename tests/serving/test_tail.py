@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,34 @@ def test_predictions_answer_while_the_log_is_being_written(
     # What was predicted during the flush is written by the next one.
     assert hub.predlog.flush()
     assert hub.predlog.written_rows == 21
+
+
+def test_an_expired_alias_is_read_once_however_many_requests_arrive(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    row = register(sqlite_hub, tmp_path, "churn", "churn").iloc[0].to_dict()
+    predictor = sqlite_hub.predictor
+    predictor.ref_ttl = 0.2
+    first = predictor.predict("churn", "latest", [row])
+    statements: list[str] = []
+    event.listen(sqlite_hub.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    predictor.forget("churn")
+    predictor.resolve("churn", "latest")
+    one_read = len(statements)
+    assert one_read > 0
+    statements.clear()
+    time.sleep(0.3)  # expired
+    start = threading.Barrier(8)
+
+    def predict() -> list[object]:
+        start.wait(10)
+        return predictor.predict("churn", "latest", [row]).predictions
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: predict(), range(8)))
+    assert answers == [first.predictions] * 8
+    assert len(statements) <= one_read

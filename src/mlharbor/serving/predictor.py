@@ -5,7 +5,8 @@ Two caches keep the database and the artifact store off the request path:
 
 - alias and version resolutions (``name@ref`` → version record), kept ``ref_ttl`` seconds.
   A move made through this process's registry clears them at once; another replica's move
-  is seen within ``ref_ttl``.
+  is seen within ``ref_ttl`` (and the one query that reads it again: the
+  others serve the expired resolution meanwhile, instead of all querying at once).
 - loaded pipelines, keyed by version id, least recently used evicted beyond ``capacity``.
   Concurrent first requests for one version load it once.
 
@@ -95,6 +96,8 @@ class Predictor:
         self.ref_ttl = ref_ttl
         self._models: OrderedDict[int, LoadedModel] = OrderedDict()
         self._refs: dict[tuple[str, str], _Ref] = {}
+        #: Resolutions being read again from the database; meanwhile the expired one serves.
+        self._refreshing: set[tuple[str, str]] = set()
         self._loading: dict[int, threading.Lock] = {}
         #: Bumped by every move of a model's aliases: a resolution read from the database
         #: before a move must not be cached after it.
@@ -125,10 +128,20 @@ class Predictor:
         key = (name, str(ref))
         hit = self._refs.get(key)
         now = time.monotonic()
-        if hit is not None and hit.expires > now:
+        if hit is not None and (hit.expires > now or key in self._refreshing):
             return hit.version
-        moves = self._moves.get(name, 0)
-        version = self.registry.get_version(name, ref)
+        with self._lock:
+            # One caller reads an expired resolution again; the others go on with it for
+            # that query's time, rather than all querying at once from the threadpool.
+            if hit is not None and key in self._refreshing:
+                return hit.version
+            self._refreshing.add(key)
+            moves = self._moves.get(name, 0)
+        try:
+            version = self.registry.get_version(name, ref)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
         with self._lock:
             if self._moves.get(name, 0) == moves:
                 self._refs[key] = _Ref(version, now + self.ref_ttl)
@@ -144,8 +157,9 @@ class Predictor:
         they contended for the GIL with each other and with the event loop (which made them
         slower still, and kept the next ones there too).
         """
-        hit = self._refs.get((name, str(ref)))
-        if hit is None or hit.expires <= time.monotonic():
+        key = (name, str(ref))
+        hit = self._refs.get(key)
+        if hit is None or (hit.expires <= time.monotonic() and key not in self._refreshing):
             return False
         loaded = self._models.get(hit.version.id)
         if loaded is None:
