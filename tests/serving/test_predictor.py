@@ -65,6 +65,7 @@ def test_alias_move_here_is_seen_at_once_elsewhere_after_the_ttl(
         # Version 2 loaded beforehand: its loading must not eat the replica's TTL below
         # (on a loaded machine it took longer than the TTL itself).
         assert hub.predictor.predict("churn", 2, [row]).version == 2
+        assert replica.predictor.predict("churn", 1, [row]).version == 1  # and 1 here
         assert replica.predictor.predict("churn", "champion", [row]).version == 1
         resolved = time.monotonic()
         hub.models.set_alias("churn", "champion", 2)

@@ -36,7 +36,8 @@ def test_concurrent_requests_are_answered_and_logged_row_by_row(
         for _ in range(3):
             first = api.post(f"{base}/predict", json=[features.iloc[0].to_dict()])
             assert first.status_code == 200 and first.headers["x-mlharbor-backend"] == "onnx"
-    # The small requests below run on the event loop, the 30-row ones in the threadpool.
+    # The small requests below run on the event loop, the 30-row ones in the threadpool (at
+    # least until their cost per row is known).
     assert hub.predictor.is_cheap("churn", "latest", 1)
     assert not hub.predictor.is_cheap("churn", "latest", 30)
 

@@ -133,13 +133,20 @@ class LoadedModel:
         # Single records are cast in plain Python only when every column is numeric or text.
         self._kinds = [_kind(c) for c in self.inputs]
         self._simple = bool(self.inputs) and None not in self._kinds
-        #: Recent seconds of a small request (moving average; unknown until one is made).
+        #: Recent CPU seconds of a small request, and per row of a bigger one (moving
+        #: averages; unknown until one is made).
         self.small_seconds = math.inf
+        self.row_seconds = math.inf
 
     def note_small(self, seconds: float) -> None:
-        """Account one small request's time (for :meth:`Predictor.is_cheap`)."""
+        """Account one small request's CPU time (for :meth:`Predictor.is_cheap`)."""
         last = self.small_seconds
         self.small_seconds = seconds if math.isinf(last) else 0.8 * last + 0.2 * seconds
+
+    def note_rows(self, rows: int, seconds: float) -> None:
+        """Account a bigger request's CPU time, per row (for :meth:`Predictor.is_cheap`)."""
+        last, per_row = self.row_seconds, seconds / max(rows, 1)
+        self.row_seconds = per_row if math.isinf(last) else 0.8 * last + 0.2 * per_row
 
     def ignored(self, columns: list[Any], drop: Collection[str] = ()) -> list[str]:
         """The input columns the model does not use."""

@@ -5,16 +5,24 @@ Two caches keep the database and the artifact store off the request path:
 
 - alias and version resolutions (``name@ref`` → version record), kept ``ref_ttl`` seconds.
   A move made through this process's registry clears them at once; another replica's move
-  is seen within ``ref_ttl``.
+  is seen within ``ref_ttl`` (and the one query that reads it again: the
+  others serve the expired resolution meanwhile, instead of all querying at once).
 - loaded pipelines, keyed by version id, least recently used evicted beyond ``capacity``.
   Concurrent first requests for one version load it once.
 
 Every prediction, online or batch, passes through :meth:`Predictor.predict`, so whatever
 needs to see them (the prediction log) hooks in one place.
+
+After each load the heap is collected once and frozen (``gc.freeze``): a loaded model and
+the libraries behind it are ~300,000 objects that live as long as the process, and every
+full collection walked them all, ~170 ms with the GIL held, stalling every request in
+flight. Frozen, the collector walks only what requests allocate. An eviction unfreezes, so
+the evicted model's cycles are collected before the next freeze.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -32,9 +40,11 @@ from mlharbor.serving.onnx import OnnxModel, build_onnx
 from mlharbor.serving.predlog import PredictionLog
 
 log = logging.getLogger(__name__)
-#: Requests of up to this many rows may run on the event loop (see Predictor.is_cheap) ...
+#: Requests of up to this many rows are "small" (see Predictor.is_cheap); bigger ones are
+#: judged by their recent CPU time per row.
 INLINE_ROWS = 8
-#: ... when the model has lately answered such requests within this time.
+#: A request runs on the event loop when the model's recent ones of its size took at most
+#: this much CPU.
 INLINE_SECONDS = 0.002
 
 __all__ = ["LoadedModel", "Prediction", "Predictor", "Source"]
@@ -86,6 +96,8 @@ class Predictor:
         self.ref_ttl = ref_ttl
         self._models: OrderedDict[int, LoadedModel] = OrderedDict()
         self._refs: dict[tuple[str, str], _Ref] = {}
+        #: Resolutions being read again from the database; meanwhile the expired one serves.
+        self._refreshing: set[tuple[str, str]] = set()
         self._loading: dict[int, threading.Lock] = {}
         #: Bumped by every move of a model's aliases: a resolution read from the database
         #: before a move must not be cached after it.
@@ -116,26 +128,45 @@ class Predictor:
         key = (name, str(ref))
         hit = self._refs.get(key)
         now = time.monotonic()
-        if hit is not None and hit.expires > now:
+        if hit is not None and (hit.expires > now or key in self._refreshing):
             return hit.version
-        moves = self._moves.get(name, 0)
-        version = self.registry.get_version(name, ref)
+        with self._lock:
+            # One caller reads an expired resolution again; the others go on with it for
+            # that query's time, rather than all querying at once from the threadpool.
+            if hit is not None and key in self._refreshing:
+                return hit.version
+            self._refreshing.add(key)
+            moves = self._moves.get(name, 0)
+        try:
+            version = self.registry.get_version(name, ref)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
         with self._lock:
             if self._moves.get(name, 0) == moves:
                 self._refs[key] = _Ref(version, now + self.ref_ttl)
         return version
 
     def is_cheap(self, name: str, ref: int | str, rows: int) -> bool:
-        """Whether predicting ``rows`` rows with ``name`` at ``ref`` needs no I/O and has
-        lately taken under :data:`INLINE_SECONDS`: cheap enough to run on the event loop
-        rather than pay a threadpool hop (about as costly as a single-row ONNX run)."""
-        if rows > INLINE_ROWS:
-            return False
-        hit = self._refs.get((name, str(ref)))
-        if hit is None or hit.expires <= time.monotonic():
+        """Whether predicting ``rows`` rows with ``name`` at ``ref`` needs no I/O and lately
+        took under :data:`INLINE_SECONDS` of CPU: cheap enough to run on the event loop
+        rather than pay a threadpool hop.
+
+        CPU time, not wall time: under concurrency, wall time counts the waits for the GIL
+        and for a core, so a busy moment sent bursts of requests to the threadpool, where
+        they contended for the GIL with each other and with the event loop (which made them
+        slower still, and kept the next ones there too).
+        """
+        key = (name, str(ref))
+        hit = self._refs.get(key)
+        if hit is None or (hit.expires <= time.monotonic() and key not in self._refreshing):
             return False
         loaded = self._models.get(hit.version.id)
-        return loaded is not None and loaded.small_seconds < INLINE_SECONDS
+        if loaded is None:
+            return False
+        if rows <= INLINE_ROWS:
+            return loaded.small_seconds < INLINE_SECONDS
+        return loaded.row_seconds * rows < INLINE_SECONDS
 
     def load(self, version: ModelVersionRecord) -> LoadedModel:
         """The loaded model of ``version``, from the cache or the store (once per version)."""
@@ -154,8 +185,10 @@ class Predictor:
                 with self._lock:
                     self._models[version.id] = loaded
                     self._loading.pop(version.id, None)
+                    evicted = len(self._models) > self.capacity
                     while len(self._models) > self.capacity:
                         self._models.popitem(last=False)
+                settle_heap(evicted)
         return loaded
 
     def _onnx(self, version: ModelVersionRecord, pipeline: Any) -> OnnxModel | None:
@@ -212,7 +245,7 @@ class Predictor:
         """
         started = time.perf_counter()
         loaded = self.load(self.resolve(name, ref))
-        ready = time.perf_counter()  # a first call's loading is not what is_cheap asks about
+        ready = time.thread_time()  # a first call's loading is not what is_cheap asks about
         online = source == Source.ONLINE
         if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict) and not drop:
             result, features = loaded.predict_record(rows[0], started, online=online)
@@ -226,8 +259,11 @@ class Predictor:
             result, features = loaded.predict_frame(
                 frame, started, drop=list(drop), prepare=prepare_input, online=online
             )
-        if len(result.predictions) <= INLINE_ROWS:
-            loaded.note_small(time.perf_counter() - ready)
+        spent, rows_in = time.thread_time() - ready, len(result.predictions)
+        if rows_in <= INLINE_ROWS:
+            loaded.note_small(spent)
+        elif online:
+            loaded.note_rows(rows_in, spent)
         if self.log is not None:
             request_id = self.log.record(
                 result.model,
@@ -241,3 +277,13 @@ class Predictor:
             )
             result = replace(result, request_id=request_id)
         return result
+
+
+def settle_heap(evicted: bool = False) -> None:
+    """Collect once, then freeze what survives: the long-lived heap (models, libraries) is
+    no longer walked by every full collection. After an eviction the frozen objects are
+    released first, so that the evicted model's reference cycles are collected too."""
+    if evicted:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
