@@ -35,6 +35,7 @@ def _flagged(result: dict, kind: str) -> list[str]:
 
 def test_public_names_are_pinned() -> None:
     assert sorted(insights_api.__all__) == [
+        "FORMAT_VERSION",
         "MAX_EXACT_ROWS",
         "Task",
         "WarningKind",

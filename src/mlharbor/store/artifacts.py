@@ -260,9 +260,22 @@ class ArtifactStore:
         version's bytes with another's hash (a HEAD then a GET could).
         """
         path = self._path(key)
-        if not self.is_s3:
+        if self.is_local:
+            # The hash is read from the open file, not its path: a rename committed meanwhile
+            # must not pair this file's bytes with the next version's hash.
+            try:
+                with self._classified(f"reading {key}"):
+                    fh = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            except FileNotFoundError:
+                raise NotFoundError(f"artifact {key!r} is missing from the store")
+            try:
+                recorded: str | None = os.getxattr(fh.fileno(), _XATTR).decode()
+            except OSError:  # no xattr on this file or file system
+                recorded = None
+        elif not self.is_s3:
             recorded = self.recorded_sha256(key)
             fh = self.open(key, block_size=STREAM_BLOCK)
+        if not self.is_s3:
 
             def local() -> Iterator[bytes]:
                 with fh:

@@ -167,8 +167,10 @@ def learning(data: dict[str, Any]) -> dict[str, Any]:
     for i, (key, label) in enumerate((("train", "training"), ("valid", "cross-validation"))):
         mean, std = data[f"{key}_mean"], data[f"{key}_std"]
         color = PALETTE[i]
-        upper = [m + s for m, s in zip(mean, std, strict=False)]
-        lower = [m - s for m, s in zip(mean, std, strict=False)]
+        # A point from one fit (the smaller training sizes) has no spread: its band is the point.
+        spread = [s or 0.0 for s in std]
+        upper = [m + s for m, s in zip(mean, spread, strict=False)]
+        lower = [m - s for m, s in zip(mean, spread, strict=False)]
         traces.append(
             {
                 "type": "scatter",
