@@ -6,8 +6,9 @@ prediction endpoints and drift monitoring out.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlharbor.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -54,10 +55,4 @@ if TYPE_CHECKING:
     from mlharbor.hub import Hub
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlharbor' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("mlharbor", globals(), _EXPORTS)

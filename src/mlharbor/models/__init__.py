@@ -6,8 +6,9 @@ serving) does not load the training stack (LightGBM, matplotlib, Optuna) with it
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlharbor.lazy import lazy_exports
 
 _EXPORTS = {
     "CATALOG": "mlharbor.models.catalog",
@@ -79,10 +80,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlharbor.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("mlharbor.models", globals(), _EXPORTS)

@@ -7,8 +7,9 @@ sends, and ``render_insights_html`` makes a self-contained report of it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlharbor.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from mlharbor.data.insights.engine import MAX_EXACT_ROWS, compute_insights
@@ -42,10 +43,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlharbor.data.insights' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("mlharbor.data.insights", globals(), _EXPORTS)
