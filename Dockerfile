@@ -37,10 +37,9 @@ RUN apt-get update \
     && mkdir /data \
     && chown mlharbor:mlharbor /data
 # Only the wheels are installed, offline and from the builder, so nothing newer slips in.
-COPY --from=builder /src/constraints.txt /tmp/constraints.txt
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels -c /tmp/constraints.txt mlharbor \
-    && rm /tmp/constraints.txt
+    --mount=type=bind,from=builder,source=/src/constraints.txt,target=/constraints.txt \
+    pip install --no-cache-dir --no-index --find-links=/wheels -c /constraints.txt mlharbor
 
 # Auth is on in the image: `serve` refuses a non-loopback address without API keys.
 ENV PYTHONDONTWRITEBYTECODE=1 \
