@@ -9,8 +9,9 @@ cores, and how many candidates the search cross-validated.
 
     .venv/bin/python benchmarks/automl/bench_budget.py --budget 30
     # before and after, each table on one then the other (the same load for both); the
-    # code before exported with: git archive <commit> src | tar -x -C /tmp/before
-    .venv/bin/python benchmarks/automl/bench_budget.py --src before=/tmp/before/src,after=src
+    # code before exported into the ignored out/ folder:
+    #   B=benchmarks/automl/out/before; mkdir -p $B && git archive <commit> src | tar -x -C $B
+    .venv/bin/python benchmarks/automl/bench_budget.py --src before=$B/src,after=src
 
 Writes ``benchmarks/automl/out/budget_<label>.json`` and prints a Markdown table per label.
 """

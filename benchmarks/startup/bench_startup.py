@@ -13,7 +13,7 @@ meet the same machine load.
 Run from the repository root::
 
     flock benchmarks/.bench.lock nice -n 5 .venv/bin/python benchmarks/startup/bench_startup.py \
-        --before /tmp/before/src --repeats 5
+        --before benchmarks/startup/out/before/src --repeats 5
 
 The data (two 100k-row tables for drift, a 1M-row table for insights, a small trained model)
 is made once in ``benchmarks/startup/out/`` (gitignored).
