@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import LiveServer
+from tests.ui.conftest import open_page
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -22,24 +23,6 @@ HTMX_SETTLED = (
     "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
 )
 SNIPPETS = {"curl": ["bash", "-c"], "python": [sys.executable, "-c"], "mlflow": ["bash", "-c"]}
-
-
-def _page(browser: Any, width: int = 1280) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # A 4xx answer the page shows as a message is logged by Chromium; that is not an error.
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and "Failed to load resource" not in msg.text
-            else None
-        ),
-    )
-    page.errors = errors
-    return page
 
 
 UNLABELLED = """() => [...document.querySelectorAll(
@@ -75,7 +58,7 @@ def test_csv_to_champion_model_in_the_browser(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = _page(browser)
+    page = open_page(browser)
     url = live_worker.url
 
     # Datasets: the empty state, then a drag-and-drop upload with its progress bar.
@@ -260,7 +243,7 @@ def test_csv_to_champion_model_in_the_browser(
     _look(page, shot, "07-models")
     page.goto(url + "/jobs")
     _look(page, shot, "08-jobs")
-    narrow = _page(browser, width=390)
+    narrow = open_page(browser, width=390)
     narrow.goto(url + "/datasets/iris?target=variety")
     expect(narrow.get_by_role("heading", name="Quality warnings")).to_be_visible()
     width = narrow.evaluate("document.documentElement.scrollWidth")
@@ -289,7 +272,7 @@ def test_browser_signs_in_with_a_key_and_keys_keep_their_scopes(
     from playwright.sync_api import expect
 
     _, reader = secured_live.hub.keys.create("analyst", ["read"])
-    page = _page(browser)
+    page = open_page(browser)
     page.goto(secured_live.url + "/datasets")
     page.wait_for_url(re.compile(r"/sign-in\?next=/datasets"))
     page.get_by_label("API key").fill("mlh_wrong_key")

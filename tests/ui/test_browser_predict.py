@@ -12,28 +12,13 @@ import httpx
 import pytest
 
 from tests.api.conftest import LiveServer
+from tests.ui.conftest import open_page
 from tests.ui.mixed_data import mixed_table
 from tests.ui.test_browser import _drop_file, _look
 
 pytestmark = pytest.mark.slow
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def _page(browser: Any, viewport: dict[str, int]) -> Any:
-    page = browser.new_context(viewport=viewport).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and "Failed to load resource" not in msg.text
-            else None
-        ),
-    )
-    page.errors = errors
-    return page
 
 
 def _train(url: str, hub: Any, trees: int) -> None:
@@ -59,7 +44,7 @@ def test_every_column_type_from_the_form_and_two_versions_compared(
     from playwright.sync_api import expect
 
     url = live_worker.url
-    page = _page(browser, DESKTOP)
+    page = open_page(browser, DESKTOP["width"], DESKTOP["height"])
     page.goto(url + "/datasets")
     _drop_file(page, "[data-dropzone]", "patients.csv", mixed_table().to_csv(index=False))
     page.wait_for_url(re.compile(r"/datasets/patients\?version=1"))
@@ -124,7 +109,7 @@ def test_every_column_type_from_the_form_and_two_versions_compared(
     _look(page, shot, "22-compare")
     assert page.errors == []
 
-    phone = _page(browser, PHONE)
+    phone = open_page(browser, PHONE["width"], PHONE["height"])
     for path, name in (
         ("/models", "23-models-phone"),
         ("/models/patients-risk?version=1", "24-model-phone"),
