@@ -34,16 +34,16 @@ if TYPE_CHECKING:
     from mlharbor.workflows.score import ScoreRequest
     from mlharbor.workflows.train import TrainRequest
 
-#: The job kinds the hub submits, by the import path of their handler. Registered when this
-#: module is imported, by path, so importing the facade loads no workflow: every process
-#: that submits or runs them imports the hub first (the API, ``mlharbor worker``, the pool's
-#: worker process, which gets the kinds from the API process; ``python -m
-#: mlharbor.jobs.worker --handlers mlharbor.hub``), and a job attempt imports only the
-#: handler its kind names.
+#: The job kinds the hub submits, by the import path of their handler (which opens the hub
+#: in the job process and runs the workflow over it). Registered when this module is
+#: imported, by path, so importing the facade loads no workflow: every process that submits
+#: or runs them imports the hub first (the API, ``mlharbor worker``, the pool's worker
+#: process, which gets the kinds from the API process; ``python -m mlharbor.jobs.worker
+#: --handlers mlharbor.hub``), and a job attempt imports only the handler's module.
 JOB_KINDS: dict[str, str] = {
-    "train": "mlharbor.workflows.train:train_job",
-    "automl": "mlharbor.workflows.automl:automl_job",
-    "score": "mlharbor.workflows.score:score_job",
+    "train": "mlharbor.hub_jobs:train_job",
+    "automl": "mlharbor.hub_jobs:automl_job",
+    "score": "mlharbor.hub_jobs:score_job",
 }
 for _kind, _path in JOB_KINDS.items():
     register(_kind, _path)
