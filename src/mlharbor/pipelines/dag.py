@@ -72,8 +72,9 @@ def dependencies(pipeline: Pipeline) -> dict[str, list[str]]:
     for index, step in enumerate(pipeline.spec.steps):
         raw = pipeline.data["steps"][index]
         needs: list[str] = []
-        for text, target, rest in references(raw):
-            line = pipeline.line_of("steps", index)
+        found = [(key, ref) for key, value in raw.items() for ref in references(value)]
+        for key, (text, target, rest) in found:
+            line = pipeline.line_of("steps", index, key)
             if target not in steps:
                 known = ", ".join(steps)
                 raise PipelineError(

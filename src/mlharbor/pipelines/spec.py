@@ -267,6 +267,11 @@ class Pipeline:
 
 # ---- YAML with lines ---------------------------------------------------------------------
 
+#: The only YAML types a pipeline file holds: no timestamps, sets, binary or Python objects.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+
 
 def _compose(text: str) -> Any:
     import yaml
@@ -295,6 +300,9 @@ def _plain(node: Any, depth: int = 0) -> Any:
     line = node.start_mark.line + 1
     if depth > MAX_DEPTH:
         raise PipelineError(f"nested deeper than {MAX_DEPTH} levels", line=line)
+    if node.tag not in _PLAIN_TAGS:
+        hint = " (write dates in quotes)" if node.tag.endswith(":timestamp") else ""
+        raise PipelineError(f"YAML tags such as {node.tag!r} are not supported{hint}", line=line)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -310,8 +318,6 @@ def _plain(node: Any, depth: int = 0) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, depth + 1) for item in node.value]
-    if node.tag and not node.tag.startswith("tag:yaml.org,2002:"):
-        raise PipelineError(f"YAML tags such as {node.tag!r} are not supported", line=line)
     return yaml.SafeLoader(  # the core schema: ints, floats, booleans, null, strings
         ""
     ).construct_object(node, deep=True)
