@@ -32,6 +32,8 @@ OUTPUTS: dict[str, frozenset[str]] = {
 #: Fields that name a dataset (NAME or NAME@VERSION), and fields that name a model version.
 DATASET_FIELDS = {"dataset", "reference", "current"}
 MODEL_FIELDS = {"model"}
+#: Kinds whose ``model`` names a registered version (a ``train`` step's names a model kind).
+READS_MODEL = frozenset({"evaluate", "promote", "score"})
 #: Fields that hold an expression of :mod:`mlharbor.pipelines.expr`.
 EXPRESSION_FIELDS = {"if", "where"}
 

@@ -377,7 +377,7 @@ class Runner:
             for name, value in config.items():
                 if name in dag.DATASET_FIELDS and isinstance(value, str):
                     hashes[name] = dataset_version(self.hub, value).content_hash
-                elif name in dag.MODEL_FIELDS and isinstance(value, str):
+                elif name in dag.MODEL_FIELDS and step.kind in dag.READS_MODEL:
                     model, ref = split_ref(value, "model")
                     hashes[name] = self.hub.models.get_version(model, ref or "latest").content_hash
         except HarborError:
