@@ -91,7 +91,7 @@ def test_a_failed_step_stops_the_run_and_from_resumes_after_the_fix(
     assert states(resumed)["fit"] == "done"
 
     with pytest.raises(PipelineError, match="no such step; steps: data, split, fit"):
-        submit(sqlite_hub, TRAIN_PIPELINE, origin="cli", from_step="fitt")
+        submit(sqlite_hub, TRAIN_PIPELINE, origin="cli", from_step="fitt", local_files=True)
 
 
 def test_from_needs_the_earlier_steps_in_the_last_run(sqlite_hub: Hub, tmp_path: Path) -> None:

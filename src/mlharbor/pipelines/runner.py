@@ -97,10 +97,13 @@ def submit(
     inputs: dict[str, str] | None = None,
     state: RunState = RunState.QUEUED,
     owner: str | None = None,
+    local_files: bool = False,
 ) -> RunInfo:
     """Check a pipeline file and record a run of it (queued for a server by default).
 
-    Also remembers the file as the pipeline's latest, with its schedule.
+    Also remembers the file as the pipeline's latest, with its schedule. Without
+    ``local_files`` (a server), an ingest step that reads a path must be given a stored
+    dataset in ``inputs``.
 
     Raises
     ------
@@ -118,6 +121,15 @@ def submit(
         if not isinstance(ref, str):
             raise PipelineError(f"inputs: {step_id}: give a dataset as NAME or NAME@VERSION")
         dataset_version(hub, ref)
+    if not local_files:
+        for index, step in enumerate(pipeline.spec.steps):
+            if step.kind == "ingest" and step.path and step.id not in (inputs or {}):
+                raise PipelineError(
+                    f"step {step.id}: a server does not read local paths; run the file with "
+                    "`mlharbor run --url` (it uploads the file), or name a stored dataset for "
+                    f"this step in inputs",
+                    line=pipeline.line_of("steps", index, "path"),
+                )
     store = PipelineStore(hub.sessions)
     resumed_from = None
     if from_step is not None:
@@ -459,6 +471,7 @@ def run_pipeline(
         from_step=from_step,
         state=RunState.RUNNING,
         owner=owner_id(),
+        local_files=True,
     )
     if on_start is not None:
         on_start(run)
