@@ -27,9 +27,7 @@ def secured(tmp_path: Path) -> Iterator[tuple[TestClient, Hub]]:
 
 
 def keys(hub: Hub) -> dict[str, dict[str, str]]:
-    return {
-        scope: {"X-API-Key": hub.keys.create(scope, [scope])[1]} for scope in ("read", "train")
-    }
+    return {scope: {"X-API-Key": hub.keys.create(scope, [scope])[1]} for scope in ("read", "train")}
 
 
 def wait_for(client: TestClient, run_id: int, headers: dict[str, str]) -> dict[str, Any]:
@@ -87,7 +85,10 @@ def test_a_train_key_starts_a_run_the_server_runs_and_a_read_key_follows_it(
         ({"pipeline": LIGHT_PIPELINE, "params": {"share": [1]}}, "params"),
         ({"pipeline": LIGHT_PIPELINE, "params": {"share": "x"}}, "takes a number"),
         ({"pipeline": "name: x\nsteps: [\n"}, "line 3: not valid YAML"),
-        ({"pipeline": LIGHT_PIPELINE.replace("into:", "int0:")}, "line 15: step split: int0: unknown field"),
+        (
+            {"pipeline": LIGHT_PIPELINE.replace("into:", "int0:")},
+            "line 15: step split: int0: unknown field",
+        ),
         ({"pipeline": LIGHT_PIPELINE, "from_step": "nope"}, "no such step"),
         ({"pipeline": LIGHT_PIPELINE, "inputs": {"split": "churn"}}, "not an ingest step"),
         ({"pipeline": LIGHT_PIPELINE, "inputs": {"data": "ghost"}}, "'ghost' does not exist"),
@@ -115,7 +116,9 @@ def test_a_server_reads_no_local_path_but_takes_an_uploaded_dataset_instead(
     assert r.status_code == 422
     assert "line 8: step data: a server does not read local paths" in r.json()["detail"]
     started = client.post(
-        "/api/v1/pipelines/runs", json={"pipeline": text, "inputs": {"data": "churn@1"}}, headers=key
+        "/api/v1/pipelines/runs",
+        json={"pipeline": text, "inputs": {"data": "churn@1"}},
+        headers=key,
     )
     assert started.status_code == 202, started.text
     done = wait_for(client, started.json()["id"], key)

@@ -21,7 +21,9 @@ def test_a_column_inferred_differently_in_the_two_datasets_is_still_compared(
         frame.to_csv(tmp_path / f"{name}.csv", index=False)
         sqlite_hub.datasets.ingest_file(tmp_path / f"{name}.csv", name=name)
     kinds = {
-        n: {c.name: c.semantic_type.value for c in sqlite_hub.datasets.get_version(n).schema.columns}
+        n: {
+            c.name: c.semantic_type.value for c in sqlite_hub.datasets.get_version(n).schema.columns
+        }
         for n in ("wide", "narrow")
     }
     assert kinds["wide"]["cc"] != kinds["narrow"]["cc"]  # the case this test is about

@@ -61,9 +61,7 @@ def test_a_silent_server_run_is_requeued_and_a_silent_cli_run_failed(
     cli = submit(hub, LIGHT_PIPELINE, origin="cli", state=RunState.RUNNING, owner="gone-cli")
     store.update_step(server.id, "data", state="running")
     with transaction(hub.sessions) as session:
-        session.execute(
-            update(PipelineRun).values(heartbeat_at=utcnow() - timedelta(seconds=600))
-        )
+        session.execute(update(PipelineRun).values(heartbeat_at=utcnow() - timedelta(seconds=600)))
     assert sorted(store.recover_lost(90)) == sorted([server.id, cli.id])
     again = store.get_run(server.id)
     assert again.state == RunState.QUEUED and again.step("data").state == "pending"
@@ -72,9 +70,7 @@ def test_a_silent_server_run_is_requeued_and_a_silent_cli_run_failed(
     assert store.recover_lost(90) == []
 
 
-def test_a_scheduled_file_that_no_longer_validates_starts_nothing(
-    hub: Hub, tmp_path: Path
-) -> None:
+def test_a_scheduled_file_that_no_longer_validates_starts_nothing(hub: Hub, tmp_path: Path) -> None:
     hub.datasets.ingest_file(write_churn(tmp_path), name="churn")
     submit(hub, SCHEDULED, origin="api")
     with transaction(hub.sessions) as session:

@@ -47,9 +47,19 @@ def test_filters_work_on_whole_columns() -> None:
     columns = {c: frame[c] for c in frame}
     kept = expr.evaluate(expr.parse("spam != null and kind in ['a', 'c']"), columns)
     assert kept.tolist() == [True, False, True, True]
-    assert expr.evaluate(expr.parse("not spam == null"), columns).tolist() == [True, False, True, True]
+    assert expr.evaluate(expr.parse("not spam == null"), columns).tolist() == [
+        True,
+        False,
+        True,
+        True,
+    ]
     named = {"shot type": frame["kind"]}
-    assert expr.evaluate(expr.parse("`shot type` == 'a'"), named).tolist() == [True, False, False, True]
+    assert expr.evaluate(expr.parse("`shot type` == 'a'"), named).tolist() == [
+        True,
+        False,
+        False,
+        True,
+    ]
 
 
 ATTACKS = [

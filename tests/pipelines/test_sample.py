@@ -47,7 +47,9 @@ def test_the_sample_runs_ingest_automl_gate_scoring_and_drift_then_compares_two_
         tried = {row["name"] for row in job.result["leaderboard"]}
         assert tried and tried <= {"logistic-regression", "decision-tree"}, tried
         assert job.result["best"] in tried
-        assert run.step("score").outputs["rows"] == run.step("prepare").outputs["rows"]["production"]
+        assert (
+            run.step("score").outputs["rows"] == run.step("prepare").outputs["rows"]["production"]
+        )
         name, version = run.step("score").outputs["dataset"].split("@")
         scored = hub.datasets.get_version(name, int(version))
         assert "prediction" in scored.schema.names
@@ -61,5 +63,7 @@ def test_the_sample_runs_ingest_automl_gate_scoring_and_drift_then_compares_two_
             page = client.get("/pipelines/compare?run=1&run=2", headers={"Accept": "text/html"})
     assert page.status_code == 200
     html = page.text
-    row = html[html.index('data-row="min_gain"') : html.index("</tr>", html.index('data-row="min_gain"'))]
+    row = html[
+        html.index('data-row="min_gain"') : html.index("</tr>", html.index('data-row="min_gain"'))
+    ]
     assert "data-differs" in row and "0.5" in row and "0.01" in row

@@ -46,7 +46,12 @@ def error_of(text: str, **params: str) -> PipelineError:
 
 def test_a_valid_file_gives_typed_params_and_run_order() -> None:
     pipeline = load_pipeline(GOOD, {"budget": "45", "refit": "no"})
-    assert pipeline.params == {"budget": 45, "share": 0.2, "model": "logistic-regression", "refit": False}
+    assert pipeline.params == {
+        "budget": 45,
+        "share": 0.2,
+        "model": "logistic-regression",
+        "refit": False,
+    }
     search = pipeline.spec.steps[2]
     assert search.time_budget == 45  # a whole reference keeps the parameter's type
     assert search.models == ["logistic-regression", "decision-tree"]
@@ -86,7 +91,9 @@ def test_an_unknown_step_kind_and_a_missing_kind_name_the_step_line() -> None:
 
 def test_yaml_errors_duplicate_keys_anchors_and_tags_name_the_line() -> None:
     assert error_of("name: x\nsteps: [\n").line is not None
-    duplicate = error_of(GOOD.replace("    target: churned\n", "    target: churned\n    target: x\n"))
+    duplicate = error_of(
+        GOOD.replace("    target: churned\n", "    target: churned\n    target: x\n")
+    )
     assert duplicate.line == 20 and "'target' appears twice" in duplicate.message
     anchored = "name: x\nbase: &b {kind: ingest}\nsteps:\n  - *b\n"
     assert "anchors and aliases" in error_of(anchored).message
@@ -101,7 +108,9 @@ def test_references_to_no_step_or_no_output_and_cycles_are_refused() -> None:
     assert "has no such output" in error.message and "model" in error.message
     cyclic = GOOD.replace("dataset: ${steps.data.dataset}", "dataset: ${steps.search.model}")
     assert "cycle: split → search → split" in error_of(cyclic).message
-    assert "not another step" in error_of(GOOD.replace("if: f1", "needs: [ghost]\n    if: f1")).message
+    assert (
+        "not another step" in error_of(GOOD.replace("if: f1", "needs: [ghost]\n    if: f1")).message
+    )
 
 
 def test_two_steps_with_one_id_are_refused_at_the_second() -> None:

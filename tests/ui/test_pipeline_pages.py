@@ -46,9 +46,12 @@ def test_two_runs_are_compared_with_what_differs_marked(
     for run in (first, second):
         nodes = page.locator(f"figure[data-dag-run='{run.id}'] g.dag-node")
         assert nodes.count() == 4
-        assert page.locator(
-            f"figure[data-dag-run='{run.id}'] g.dag-node[data-step=drift]"
-        ).get_attribute("data-state") == "done"
+        assert (
+            page.locator(
+                f"figure[data-dag-run='{run.id}'] g.dag-node[data-step=drift]"
+            ).get_attribute("data-state")
+            == "done"
+        )
     shot(page, "pipelines-compare")
     assert page.errors == []
 
@@ -74,7 +77,9 @@ def test_a_run_page_shows_step_states_change_while_it_runs(
 
     store.update_step(run.id, "data", state="done", message="churn v1, 240 rows", progress=1.0)
     store.update_step(run.id, "split", state="failed", message="no column 'ghost'")
-    store.finish_run(run.id, RunState.FAILED, error={"message": "no column 'ghost'", "step": "split"})
+    store.finish_run(
+        run.id, RunState.FAILED, error={"message": "no column 'ghost'", "step": "split"}
+    )
     page.locator("svg.dag g.dag-node[data-step=data][data-state=done]").wait_for(timeout=15_000)
     page.locator("[data-run-state]", has_text="failed").wait_for(timeout=15_000)
     assert page.locator("svg.dag g.dag-node[data-step=split]").get_attribute("data-state") == (

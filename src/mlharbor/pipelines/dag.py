@@ -129,7 +129,7 @@ def _cycle(graph: dict[str, list[str]], pending: list[str]) -> str:
     while node not in seen:
         seen.append(node)
         node = next(n for n in graph[node] if n in pending)
-    loop = seen[seen.index(node) :] + [node]
+    loop = [*seen[seen.index(node) :], node]
     return " → ".join(loop)
 
 

@@ -100,10 +100,10 @@ def _tokens(text: str) -> list[_Tok]:
     while pos < len(stripped):
         match = _TOKEN.match(stripped, pos)
         if match is None or match.end() == pos:
-            bad = stripped[pos:].lstrip()[:1]
+            rest = stripped[pos:].lstrip()
+            where = len(stripped) - len(rest) + 1
             raise ExpressionError(
-                f"unexpected character {bad!r} at position {len(stripped) - len(stripped[pos:].lstrip()) + 1} "
-                f"of {text!r}"
+                f"unexpected character {rest[:1]!r} at position {where} of {text!r}"
             )
         kind = match.lastgroup or "op"
         value, start = match.group(kind), match.start(kind) + 1
@@ -128,9 +128,7 @@ class _Parser:
 
     def error(self, what: str) -> ExpressionError:
         found = "the end" if self.tok.kind == "end" else repr(self.tok.text)
-        return ExpressionError(
-            f"{what}, found {found} at position {self.tok.pos} of {self.text!r}"
-        )
+        return ExpressionError(f"{what}, found {found} at position {self.tok.pos} of {self.text!r}")
 
     def take(self, kind: str, text: str | None = None) -> _Tok | None:
         tok = self.tok

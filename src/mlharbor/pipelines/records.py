@@ -280,9 +280,7 @@ class PipelineStore:
             claimed = session.execute(
                 update(PipelineRun)
                 .where(PipelineRun.id == run_id, PipelineRun.state == str(RunState.QUEUED))
-                .values(
-                    state=str(RunState.RUNNING), owner=owner, heartbeat_at=now, started_at=now
-                )
+                .values(state=str(RunState.RUNNING), owner=owner, heartbeat_at=now, started_at=now)
             ).rowcount
         return self.get_run(run_id) if claimed else None
 

@@ -140,8 +140,7 @@ def submit(
         previous = store.latest_run(pipeline.spec.name)
         if previous is None:
             raise PipelineError(
-                f"--from {from_step}: pipeline {pipeline.spec.name!r} has no earlier run to "
-                "resume"
+                f"--from {from_step}: pipeline {pipeline.spec.name!r} has no earlier run to resume"
             )
         before = ordered[: ordered.index(from_step)]
         have = {s.step: s for s in previous.steps}
@@ -266,9 +265,7 @@ class Runner:
             values = dag.resolve(substitute_params(raw, pipeline.params), outputs)
             override = run.inputs.get(step_id)
             if override is not None:  # a remote command line uploaded this step's file
-                values = {
-                    k: v for k, v in values.items() if k not in ("path", "url", "rdataset")
-                }
+                values = {k: v for k, v in values.items() if k not in ("path", "url", "rdataset")}
                 values["dataset"] = override
             step = validate_step(pipeline, index, values)
             config = jsonable(step.model_dump(mode="json", by_alias=True, exclude_none=True))

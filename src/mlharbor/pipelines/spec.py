@@ -341,10 +341,13 @@ def locate(node: Any, path: tuple[str | int, ...] | list[str | int]) -> int | No
                     node = value_node
                     line = key_node.start_mark.line + 1
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                node = node.value[part]
-                line = node.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
     return line
 
 
@@ -493,7 +496,9 @@ def load_pipeline(text: str | bytes, params: dict[str, Any] | None = None) -> Pi
         raise PipelineError("a pipeline file is a mapping with name, params and steps", line=1)
     declared = data.get("params") or {}
     if not isinstance(declared, dict):
-        raise PipelineError("params is a mapping of names to defaults", line=locate(node, ["params"]))
+        raise PipelineError(
+            "params is a mapping of names to defaults", line=locate(node, ["params"])
+        )
     for name, value in declared.items():
         if not isinstance(value, str | int | float | bool):
             raise PipelineError(

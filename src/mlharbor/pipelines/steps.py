@@ -238,7 +238,7 @@ def split(ctx: StepContext, step: Any) -> Outcome:
         )
     if not 0 < float(step.fraction) < 1:
         raise PipelineError(f"step {step.id}: fraction must be between 0 and 1")
-    n_second = int(math.ceil(len(frame) * float(step.fraction)))
+    n_second = math.ceil(len(frame) * float(step.fraction))
     if n_second < 1 or n_second >= len(frame):
         raise PipelineError(f"step {step.id}: {len(frame)} rows are too few to split")
     if step.order_by:

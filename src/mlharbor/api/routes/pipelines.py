@@ -164,9 +164,7 @@ def start_run(hub: HubDep, body: PipelineRunCreate) -> PipelineRunPublic:
     return PipelineRunPublic.of(run)
 
 
-@router.get(
-    "/runs", response_model=PipelineRunsPublic, responses=ERRORS, dependencies=NEEDS_READ
-)
+@router.get("/runs", response_model=PipelineRunsPublic, responses=ERRORS, dependencies=NEEDS_READ)
 def list_runs(
     hub: HubDep,
     pipeline: Annotated[str | None, Query(max_length=128)] = None,
