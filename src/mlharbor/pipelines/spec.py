@@ -354,6 +354,22 @@ def locate(node: Any, path: tuple[str | int, ...] | list[str | int]) -> int | No
 # ---- loading -----------------------------------------------------------------------------
 
 
+def _in_file(value: Any, loc: list[Any], *, missing: bool) -> list[Any]:
+    """The parts of an error's location that name keys and items of the file; pydantic adds
+    the union member it tried (``time_budget.float``), which the file does not have."""
+    kept: list[Any] = []
+    for part in loc:
+        key = "if" if part == "if_" else part
+        in_map = isinstance(value, dict) and key in value
+        in_list = isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value)
+        if in_map or in_list:
+            kept.append(key)
+            value = value[key]
+    if missing and loc and (not kept or kept[-1] != loc[-1]):
+        kept.append(loc[-1])
+    return kept
+
+
 def _format_error(error: dict[str, Any], data: dict[str, Any]) -> str:
     loc = [p for p in error["loc"] if p not in KINDS or not isinstance(p, str)]
     where = ""
@@ -361,10 +377,10 @@ def _format_error(error: dict[str, Any], data: dict[str, Any]) -> str:
         steps = data.get("steps") or []
         raw = steps[loc[1]] if loc[1] < len(steps) and isinstance(steps[loc[1]], dict) else {}
         where = f"step {raw.get('id') or loc[1] + 1!s}"
-        rest = loc[2:]
+        rest = _in_file(raw, loc[2:], missing=error["type"] == "missing")
     else:
-        rest = loc
-    dotted = ".".join(str(p) for p in rest if p != "if_")
+        rest = _in_file(data, loc, missing=error["type"] == "missing")
+    dotted = ".".join(str(p) for p in rest)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown field"
