@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tests.api.conftest import live_sqlite  # noqa: F401  (a live server, for --url)
+
 
 def churn_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
     """Customers who churn more when they pay more and call support: learnable in seconds."""
