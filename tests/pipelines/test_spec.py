@@ -145,3 +145,23 @@ def test_huge_or_binary_files_are_refused() -> None:
         load_pipeline(b"name: \xff\xfe\n")
     with pytest.raises(PipelineError, match="a mapping"):
         load_pipeline("- just\n- a list\n")
+
+
+def test_the_pipelines_package_exports_a_pinned_set_of_names() -> None:
+    import mlharbor.pipelines as package
+
+    assert sorted(package.__all__) == [
+        "Pipeline",
+        "PipelineError",
+        "PipelineSpec",
+        "PipelineStore",
+        "RunInfo",
+        "RunState",
+        "Runner",
+        "StepInfo",
+        "StepState",
+        "load_pipeline",
+        "run_pipeline",
+        "submit",
+    ]
+    assert all(hasattr(package, name) for name in package.__all__)
