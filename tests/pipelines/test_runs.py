@@ -125,3 +125,18 @@ def test_a_split_keeps_the_rows_asked_for_in_time_order(sqlite_hub: Hub, tmp_pat
 def _ref(text: str) -> tuple[str, int]:
     name, _, version = text.partition("@")
     return name, int(version)
+
+
+def test_quality_warnings_chosen_in_fail_on_stop_the_run(sqlite_hub: Hub, tmp_path: Path) -> None:
+    sqlite_hub.datasets.ingest_file(write_churn(tmp_path), name="churn")
+    strict = LIGHT_PIPELINE.replace(
+        "    target: churned\n", "    target: churned\n    fail_on: [missing_values]\n"
+    )
+    run = run_pipeline(sqlite_hub, strict)
+    assert run.state == "failed" and run.error["step"] == "quality"
+    assert "quality warning(s) it fails on" in run.error["message"]
+    assert "fee" in run.error["message"]  # the column with gaps
+    assert run.step("drift").state == "skipped"
+    typo = run_pipeline(sqlite_hub, strict.replace("[missing_values]", "[missing]"))
+    assert "unknown warning kind(s) missing" in typo.error["message"]
+    assert "missing_values" in typo.error["message"]
