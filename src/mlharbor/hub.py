@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -117,10 +118,18 @@ class Hub:
         """The model registry."""
 
         def build() -> ModelRegistry:
+            from mlharbor.monitoring import cleanup as monitoring_cleanup
             from mlharbor.registry import ModelRegistry
+            from mlharbor.serving import cleanup as serving_cleanup
 
             trusted = self.settings.trusted_model_types
-            return ModelRegistry(self.sessions, self.artifacts, trusted_types=trusted)
+            registry = ModelRegistry(self.sessions, self.artifacts, trusted_types=trusted)
+            # What other layers keep about a version goes with it; each layer removes its own.
+            registry.on_delete(
+                partial(monitoring_cleanup.forget_deleted, self.sessions, self.artifacts)
+            )
+            registry.on_delete(partial(serving_cleanup.forget_deleted, self.artifacts))
+            return registry
 
         return self._service("models", build)  # type: ignore[no-any-return]
 
