@@ -49,6 +49,10 @@ class TrainRequest(JobParams):
     #: After the test metrics, refit on every row (the test split too), as PyCaret's
     #: ``finalize_model`` does; the metrics stay the holdout's.
     refit_full: bool = True
+    #: Evaluate on this dataset, as given, rather than on a split of ``dataset`` (then all
+    #: training rows): ML-Hub's ``create-model`` sends its own ``X_test`` and ``y_test``.
+    test_dataset: str | None = None
+    test_dataset_version: int | None = None
 
 
 def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequest:
@@ -74,6 +78,17 @@ def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequ
     )
     request.model, request.params = checked["model"], checked["params"]
     request.dataset, request.dataset_version = version.dataset, version.version
+    if request.test_dataset is not None:
+        test = services.datasets.get_version(request.test_dataset, request.test_dataset_version)
+        present = set(test.schema.names)
+        missing = [c for c in version.schema.names if c not in present and c not in request.drop]
+        if missing:
+            raise InvalidInputError(
+                f"test dataset {test.dataset!r} version {test.version} lacks the column(s) "
+                f"{', '.join(map(repr, missing))} of dataset {version.dataset!r}",
+                missing=missing,
+            )
+        request.test_dataset, request.test_dataset_version = test.dataset, test.version
     request.name = check_model_name(
         request.name or suggest_model_name(version.dataset, request.target)
     )
@@ -112,6 +127,16 @@ def run_training(
     version = services.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.02, "reading the dataset")
     frame = services.datasets.read_table(version).to_pandas()
+    lineage = {
+        "dataset": version.dataset,
+        "dataset_version": version.version,
+        "dataset_hash": version.content_hash,
+    }
+    test_df = None
+    if request.test_dataset is not None:
+        test = services.datasets.get_version(request.test_dataset, request.test_dataset_version)
+        test_df = services.datasets.read_table(test).to_pandas()
+        lineage.update(test_dataset=test.dataset, test_dataset_version=test.version)
     result = train_model(
         frame,
         version.schema,
@@ -121,6 +146,7 @@ def run_training(
         drop=request.drop,
         task=request.task,
         test_size=request.test_size,
+        test_df=test_df,
         cv_folds=request.cv_folds,
         seed=request.seed,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
@@ -134,11 +160,7 @@ def run_training(
         result,
         dataset_version_id=version.id,
         job_id=job_id,
-        lineage={
-            "dataset": version.dataset,
-            "dataset_version": version.version,
-            "dataset_hash": version.content_hash,
-        },
+        lineage=lineage,
     )
     progress(0.98, "profiling the training data for drift monitoring")
     try:
