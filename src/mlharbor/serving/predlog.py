@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PREFIX = "predlog"
-META = ("_request_id", "_row", "_time", "_latency_ms", "_source")
 _STOP = object()
 
 
