@@ -102,7 +102,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
         expect(leak_list.filter(has_text=f"'{column}' alone predicts the target")).to_have_count(1)
     page.wait_for_selector("[data-plot] .main-svg", timeout=30_000)
     _fits(page, "the dataset page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-01-insights")
 
     # Train: a small forest, leaving out the leaks the insights flagged.
@@ -119,7 +118,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     page.get_by_label("n_estimators").fill("25")
     page.get_by_label("Cross-validation folds").fill("2")
     _fits(page, "the train page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-02-train")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
@@ -127,7 +125,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     expect(open_model).to_be_visible(timeout=90_000)
     expect(page.locator("[data-job-state]")).to_have_text("succeeded")
     _fits(page, "the job page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-03-job")
     open_model.click()
 
@@ -215,7 +212,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     assert row["majorcards"] in (0, 1) and isinstance(row["reports"], int)
     form.scroll_into_view_if_needed()
     _fits(page, "the model page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-04-predict")
 
     # Batch scoring: a file of new applicants, uploaded on the scoring page.
@@ -231,7 +227,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
         }
     )
     _fits(page, "the scoring page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-05-scoring")
     page.get_by_role("button", name="Start scoring").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
@@ -241,7 +236,6 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     scored = httpx.get(url + download.get_attribute("href"), timeout=30).text.splitlines()
     assert len(scored) == 201 and "prediction" in scored[0] and "probability_yes" in scored[0]
     _fits(page, "the scoring job page")
-    print("STEP", __import__("time").time())
     _look(page, shot, f"{size}-06-scored")
 
     # Monitoring: production traffic drifts; the banner says so and names the columns.
