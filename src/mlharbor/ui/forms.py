@@ -188,7 +188,7 @@ def _bool_field(f: InputField, col: dict[str, Any]) -> None:
     truth = None if f.example is None else truth_value(f.example)
     f.selected = "null" if truth is None else _json(labels["true" if truth else "false"])
     if counts:
-        f.hint = " · ".join(f"{label} {n:,}" for _, label, n in f.choices if n is not None)
+        f.hint = " · ".join(f"{label}: {n:,}" for _, label, n in f.choices if n is not None)
 
 
 def _choice_field(f: InputField, col: dict[str, Any]) -> None:
@@ -248,7 +248,9 @@ def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> l
             f.example = _as_date(f.example, date_only)
             if span:
                 f.minimum, f.maximum = span["min"], span["max"]
-                f.hint = f"seen {span['min']} to {span['max']}"
+                # 2024-01-01 03:18, as people write it, not ISO's 2024-01-01T03:18.
+                low, high = (str(span[k]).replace("T", " ") for k in ("min", "max"))
+                f.hint = f"seen {low} to {high}"
         if col.get("n_missing"):
             f.hint += ("; " if f.hint else "") + f"{int(col['n_missing']):,} missing in training"
         out.append(f)

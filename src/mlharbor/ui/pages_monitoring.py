@@ -108,7 +108,7 @@ def _new_values(drift: dict[str, Any] | None, most: int = 3) -> dict[str, list[s
     return out
 
 
-def _charts(data: dict[str, Any]) -> dict[str, Any]:
+def _charts(data: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
     timeline, drift = data["timeline"], data["drift"]
     if not timeline:
         return {}
@@ -123,7 +123,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
         charts["performance"] = monitor_charts.performance(data["perf"], timeline)
     if drift:
         charts["columns"] = {
-            c["column"]: monitor_charts.column(c.get("chart"), c["column"])
+            c["column"]: monitor_charts.column(c.get("chart"), c["column"], types.get(c["column"]))
             for c in drift["columns"]
         }
         if drift.get("prediction"):
@@ -154,6 +154,7 @@ async def monitoring_page(
     events = hub.alerts.list_events(model=name, limit=20)
     base = str(request.base_url).rstrip("/")
     example = _example(hub, ModelVersionPublic.of(version))
+    types = _column_types(version.signature)
     return page(
         request,
         "monitoring.html",
@@ -169,9 +170,9 @@ async def monitoring_page(
         window_choices=WINDOW_CHOICES,
         refs=_refs(model),
         data=data,
-        charts=_charts(data),
+        charts=_charts(data, types),
         rows=_report_rows(data["drift"]),
-        column_types=_column_types(version.signature),
+        column_types=types,
         new_values=_new_values(data["drift"]),
         events=events,
         alert_ref=alert_ref,
