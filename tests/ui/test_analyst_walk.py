@@ -53,10 +53,22 @@ def cards() -> pd.DataFrame:
     return credit_applications()
 
 
-def _fits(page: Any, where: str) -> None:
+def _screen(page: Any, shot: Any, name: str, checked: set[str]) -> None:
+    """What an analyst sees is whole: no sideways scroll, every control named, every link
+    on the page answered (each followed once per walk); then the screenshot."""
     width = page.evaluate("document.scrollingElement.scrollWidth")
     window = page.viewport_size["width"]
-    assert width <= window, f"{where} is {width}px wide in a {window}px window"
+    assert width <= window, f"{name} is {width}px wide in a {window}px window"
+    origin = re.match(r"https?://[^/]+", page.url).group(0)
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
+    for href in hrefs:
+        target = href.split("#")[0]
+        if not target.startswith(origin) or target in checked:
+            continue
+        checked.add(target)
+        answer = httpx.get(target, timeout=60, follow_redirects=True)
+        assert answer.status_code == 200, f"{name}: the link {href} answers {answer.status_code}"
+    _look(page, shot, name)
 
 
 def _drifted(cards: pd.DataFrame) -> list[dict[str, Any]]:
@@ -78,6 +90,7 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     url, hub = live_worker.url, live_worker.hub
     width, height = SIZES[size]
     page = open_page(browser, width, height, touch=size == "phone")
+    checked: set[str] = set()
 
     # Upload: dropped on the zone at a desk, chosen with the file button on a phone.
     page.goto(url + "/datasets")
@@ -101,8 +114,7 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     for column in LEAKS:
         expect(leak_list.filter(has_text=f"'{column}' alone predicts the target")).to_have_count(1)
     page.wait_for_selector("[data-plot] .main-svg", timeout=30_000)
-    _fits(page, "the dataset page")
-    _look(page, shot, f"{size}-01-insights")
+    _screen(page, shot, f"{size}-01-insights", checked)
 
     # Train: a small forest, leaving out the leaks the insights flagged.
     page.get_by_role("button", name="Train a model →").click()
@@ -117,15 +129,13 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     page.wait_for_function(HTMX_SETTLED)
     page.get_by_label("n_estimators").fill("25")
     page.get_by_label("Cross-validation folds").fill("2")
-    _fits(page, "the train page")
-    _look(page, shot, f"{size}-02-train")
+    _screen(page, shot, f"{size}-02-train", checked)
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
     open_model = page.get_by_role("link", name="Open the model →")
     expect(open_model).to_be_visible(timeout=90_000)
     expect(page.locator("[data-job-state]")).to_have_text("succeeded")
-    _fits(page, "the job page")
-    _look(page, shot, f"{size}-03-job")
+    _screen(page, shot, f"{size}-03-job", checked)
     open_model.click()
 
     # Promote, then the form: one control per input, from the training data.
@@ -211,8 +221,7 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     assert row["note"] == "wants a travel card"
     assert row["majorcards"] in (0, 1) and isinstance(row["reports"], int)
     form.scroll_into_view_if_needed()
-    _fits(page, "the model page")
-    _look(page, shot, f"{size}-04-predict")
+    _screen(page, shot, f"{size}-04-predict", checked)
 
     # Batch scoring: a file of new applicants, uploaded on the scoring page.
     page.get_by_role("link", name="Score a dataset").click()
@@ -226,8 +235,7 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
             "buffer": applicants.to_csv(index=False).encode(),
         }
     )
-    _fits(page, "the scoring page")
-    _look(page, shot, f"{size}-05-scoring")
+    _screen(page, shot, f"{size}-05-scoring", checked)
     page.get_by_role("button", name="Start scoring").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     download = page.get_by_role("link", name="Download CSV")
@@ -235,8 +243,7 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     expect(page.locator("[data-job-result]")).to_contain_text("Scored 200 rows")
     scored = httpx.get(url + download.get_attribute("href"), timeout=30).text.splitlines()
     assert len(scored) == 201 and "prediction" in scored[0] and "probability_yes" in scored[0]
-    _fits(page, "the scoring job page")
-    _look(page, shot, f"{size}-06-scored")
+    _screen(page, shot, f"{size}-06-scored", checked)
 
     # Monitoring: production traffic drifts; the banner says so and names the columns.
     drifted = httpx.post(
@@ -250,11 +257,12 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     summary = page.locator("[data-drift-summary]")
     expect(summary).to_be_visible()
     page.wait_for_selector("[data-plot] .main-svg", timeout=30_000)
-    _fits(page, "the monitoring page")
-    _look(page, shot, f"{size}-07-monitoring")
+    _screen(page, shot, f"{size}-07-monitoring", checked)
     # Red: the model's most important input drifted. The drifted columns are named most
     # important first (columns the model does not rely on, unranked, last).
     expect(summary).to_have_attribute("data-status", "bad")
+    background = summary.evaluate("(e) => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(253, 232, 230)", f"the banner is red (--bad-soft), not {background}"
     expect(page.locator("[data-dataset-verdict]")).to_have_text("Drift")
     badges = [t.split(" · ") for t in summary.locator(".drifted-list a").all_text_contents()]
     names = [b[0] for b in badges]
@@ -278,5 +286,5 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     alert = page.locator("[data-alert-event]").first
     expect(alert).to_contain_text("input drift (serious)")
     expect(alert).to_contain_text("reports (importance #1)")
-    _look(page, shot, f"{size}-08-alerted")
+    _screen(page, shot, f"{size}-08-alerted", checked)
     assert page.errors == []
