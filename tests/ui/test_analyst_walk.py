@@ -71,6 +71,21 @@ def _screen(page: Any, shot: Any, name: str, checked: set[str]) -> None:
     _look(page, shot, name)
 
 
+def _clicks(page: Any, button: str) -> dict[str, Any]:
+    """Three quick clicks on ``button``, as an impatient person makes; its state after the first."""
+    return page.evaluate(
+        """(name) => {
+            const b = [...document.querySelectorAll("button")].find(
+                (el) => el.textContent.trim() === name);
+            b.click();
+            const state = {disabled: b.disabled, text: b.textContent.trim()};
+            b.click(); b.click();
+            return state;
+        }""",
+        button,
+    )
+
+
 def _drifted(cards: pd.DataFrame) -> list[dict[str, Any]]:
     """Production traffic unlike training: more derogatory reports, richer, new regions."""
     rows = cards.drop(columns=["card", *LEAKS]).sample(160, random_state=7).copy()
@@ -91,6 +106,11 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     width, height = SIZES[size]
     page = open_page(browser, width, height, touch=size == "phone")
     checked: set[str] = set()
+    posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: posts.append(r.url.split("/api/v1/")[1]) if r.method == "POST" else None,
+    )
 
     # Upload: dropped on the zone at a desk, chosen with the file button on a phone.
     page.goto(url + "/datasets")
@@ -130,8 +150,10 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
     page.get_by_label("n_estimators").fill("25")
     page.get_by_label("Cross-validation folds").fill("2")
     _screen(page, shot, f"{size}-02-train", checked)
-    page.get_by_role("button", name="Start training").click()
+    posts.clear()
+    assert _clicks(page, "Start training") == {"disabled": True, "text": "Starting…"}
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    assert posts == ["jobs"], f"one click, one job: {posts}"
     open_model = page.get_by_role("link", name="Open the model →")
     expect(open_model).to_be_visible(timeout=90_000)
     expect(page.locator("[data-job-state]")).to_have_text("succeeded")
@@ -236,8 +258,13 @@ def test_an_analyst_goes_from_a_csv_to_drift_alerts(
         }
     )
     _screen(page, shot, f"{size}-05-scoring", checked)
-    page.get_by_role("button", name="Start scoring").click()
+    posts.clear()
+    assert _clicks(page, "Start scoring") == {"disabled": True, "text": "Start scoring"}
+    expect(page.locator("[data-score-status]")).to_contain_text(
+        re.compile("Uploading|Starting|Opening")
+    )
     page.wait_for_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
+    assert [p.split("?")[0] for p in posts] == ["datasets", "jobs"], f"one upload, one job: {posts}"
     download = page.get_by_role("link", name="Download CSV")
     expect(download).to_be_visible(timeout=60_000)
     expect(page.locator("[data-job-result]")).to_contain_text("Scored 200 rows")
