@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -61,14 +62,17 @@ def _screen(page: Any, shot: Any, name: str, checked: set[str]) -> None:
     assert width <= window, f"{name} is {width}px wide in a {window}px window"
     origin = re.match(r"https?://[^/]+", page.url).group(0)
     hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
-    for href in hrefs:
-        target = href.split("#")[0]
-        if not target.startswith(origin) or target in checked:
-            continue
-        checked.add(target)
-        answer = httpx.get(target, timeout=60, follow_redirects=True)
-        assert answer.status_code == 200, f"{name}: the link {href} answers {answer.status_code}"
+    targets = sorted({h.split("#")[0] for h in hrefs if h.startswith(origin)} - checked)
+    checked.update(targets)
+    with ThreadPoolExecutor(4) as pool:  # a few at a time, as a browser fetches
+        answers = dict(zip(targets, pool.map(_status, targets), strict=True))
+    dead = {href: code for href, code in answers.items() if code != 200}
+    assert dead == {}, f"{name}: links that do not answer 200: {dead}"
     _look(page, shot, name)
+
+
+def _status(url: str) -> int:
+    return httpx.get(url, timeout=60, follow_redirects=True).status_code
 
 
 def _clicks(page: Any, button: str) -> dict[str, Any]:
