@@ -162,6 +162,7 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
     from mlharbor.hub import Hub
+    from mlharbor.tracking import track_job
 
     request = TrainRequest.from_params(params)
     with Hub.open(ctx.settings, migrate=False) as hub:
@@ -169,7 +170,7 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
         # A job process is single-threaded, so it may fork a chart-drawing child.
         with threadpool_limits(job_threads(ctx.settings.workers, rows)):
-            return run_training(
+            result = run_training(
                 hub,
                 request,
                 ctx.progress,
@@ -177,6 +178,8 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 ctx.compute.map if fan_out else None,
                 background_drawing=True,
             )
+        track_job(ctx, hub, TRAIN, request, result)  # MLflow, if configured; never fails the job
+        return result
 
 
 def job_threads(workers: int, rows: int) -> int:

@@ -491,6 +491,7 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
     from mlharbor.hub import Hub
+    from mlharbor.tracking import track_job
 
     request = AutoMLRequest.from_params(params)
     # The user's clock started at the submit: the queue and this process's start-up count.
@@ -500,7 +501,7 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
     map_folds, workers = fan_out(ctx)
     with threadpool_limits(threads), Hub.open(ctx.settings, migrate=False) as hub:
-        return run_automl_job(
+        result = run_automl_job(
             hub,
             request,
             ctx.progress,
@@ -511,6 +512,8 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             workers=workers,
             started=started,
         )
+        track_job(ctx, hub, AUTOML, request, result)  # MLflow, if configured; never fails the job
+        return result
 
 
 def fan_out(ctx: JobContext) -> tuple[Any, int]:
