@@ -134,8 +134,11 @@ def test_an_automl_job_is_a_run_with_its_candidates_nested(
 def test_an_unreachable_tracking_server_leaves_the_job_succeeded_with_a_warning(
     tmp_path: Path,
 ) -> None:
-    nobody = f"http://127.0.0.1:{free_port()}"  # a port nothing listens on
-    with live_hub(tmp_path, nobody) as live, live.client() as api:
+    port = free_port()  # nothing listens on it
+    with (
+        live_hub(tmp_path, f"http://mlharbor:s3cret@127.0.0.1:{port}") as live,
+        live.client() as api,
+    ):
         upload_iris(api)
         params = {"dataset": "iris", "target": "variety", "model": "knn"}
         job, events = run_job(api, "train", params)
@@ -145,7 +148,8 @@ def test_an_unreachable_tracking_server_leaves_the_job_succeeded_with_a_warning(
     assert "mlflow" not in job["result"]
     (warning,) = [e for e in events if e["kind"] == "warning"]
     message = warning["data"]["message"]
-    assert message.startswith("not logged to MLflow:") and nobody in message
+    assert message.startswith("not logged to MLflow:")
+    assert f"at http://127.0.0.1:{port} " in message and "s3cret" not in message
     assert "after 3 attempts" in message
     assert events[-1]["kind"] == "succeeded"
     # The job's page shows it in the timeline, marked as a warning.

@@ -11,6 +11,7 @@ a ``warning`` event in the job's timeline (see :func:`~mlharbor.tracking.mlflow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -79,9 +80,14 @@ def track_job(
         return None
 
     def warn(message: str) -> None:
-        ctx.event("warning", {"message": message, "source": "mlflow"})
+        try:
+            ctx.event("warning", {"message": message, "source": "mlflow"})
+        except Exception:  # the job's own store failing is the job's business, not ours
+            log.exception("job %s: could not record the warning %r", ctx.job_id, message)
 
-    ctx.progress(0.99, "logging the run to the MLflow tracking server")
+    began = time.perf_counter()
+    with contextlib.suppress(Exception):  # a cancel (a BaseException) still goes through
+        ctx.progress(0.99, "logging the run to the MLflow tracking server")
     with tempfile.TemporaryDirectory(prefix="mlharbor-mlflow-") as tmp:
         try:
             run = job_run(
@@ -105,7 +111,10 @@ def track_job(
     result["mlflow"] = logged.to_dict()
     for note in logged.notes:
         warn(f"MLflow: {note}")
-    ctx.event("mlflow", {"message": f"logged to MLflow: {logged.url}", **logged.to_dict()})
+    seconds = round(time.perf_counter() - began, 2)
+    with contextlib.suppress(Exception):
+        message = f"logged to MLflow in {seconds} s: {logged.url}"
+        ctx.event("mlflow", {"message": message, "seconds": seconds, **logged.to_dict()})
     return logged
 
 
@@ -218,8 +227,10 @@ def _tags(
 
 def _key(record: ModelVersionRecord, job_id: int | None, role: str) -> dict[str, str]:
     """Tags that find this run again: a retried job does not log it twice."""
+    # The version's id and creation time tell this mlharbor's version from another's that
+    # logs to the same server under the same model name.
     key = {"mlharbor.role": role, "mlharbor.model_version_id": str(record.id)}
-    key["mlharbor.content_hash"] = record.content_hash
+    key["mlharbor.model_version_created"] = record.created_at.isoformat()
     if job_id is not None:
         key["mlharbor.job_id"] = str(job_id)
     return key

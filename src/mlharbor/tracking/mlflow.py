@@ -394,12 +394,20 @@ def report_run(
         return None
 
 
-def _log(rest: MlflowRest, experiment_id: str, run: TrackedRun, parent: str | None) -> LoggedRun:
+def _log(
+    rest: MlflowRest,
+    experiment_id: str,
+    run: TrackedRun,
+    parent: str | None,
+    *,
+    search: bool = True,
+) -> LoggedRun:
+    """Log ``run`` (and its children); ``search`` for an earlier attempt's run by its key."""
     notes: list[str] = []
     tags = {**run.tags, **run.key, "mlflow.runName": run.name}
     if parent:
         tags["mlflow.parentRunId"] = parent
-    existing = rest.find_run(experiment_id, {**run.key}) if run.key else None
+    existing = rest.find_run(experiment_id, run.key) if run.key and search else None
     if existing is not None and existing["info"].get("status") == "FINISHED":
         info = existing["info"]
         return LoggedRun(
@@ -430,7 +438,8 @@ def _log(rest: MlflowRest, experiment_id: str, run: TrackedRun, parent: str | No
         for path, data in files.items():
             rest.upload(artifact_uri, path, data)
         for child in run.children:
-            _log(rest, experiment_id, child, parent=run_id)
+            # Only a run an earlier attempt made can have children already.
+            _log(rest, experiment_id, child, parent=run_id, search=existing is not None)
         rest.end_run(run_id, "FINISHED", run.end_time)
     except BaseException:
         # Marked failed if the server still answers: a half-logged run is not a result.
