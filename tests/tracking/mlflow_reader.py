@@ -42,6 +42,15 @@ def main() -> None:
                     "metrics": run.data.metrics,
                     "tags": run.data.tags,
                     "artifacts": artifacts(client, run.info.run_id),
+                    "datasets": [
+                        {
+                            "name": d.dataset.name,
+                            "digest": d.dataset.digest,
+                            "source": d.dataset.source,
+                            "context": {t.key: t.value for t in d.tags}.get("mlflow.data.context"),
+                        }
+                        for d in (run.inputs.dataset_inputs if run.inputs else [])
+                    ],
                 }
             )
     predictions = {}

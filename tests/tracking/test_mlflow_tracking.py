@@ -90,6 +90,10 @@ def test_a_train_job_is_an_mlflow_run_with_params_metrics_plots_model_and_links(
     assert tags["mlharbor.content_hash"] == version["content_hash"]
     assert "/jobs/" in tags["mlflow.note.content"]
     assert tags["mlflow.source.type"] == "JOB"
+    (dataset,) = run["datasets"]
+    assert dataset["name"] == "shots v1" and dataset["context"] == "training"
+    assert tags["mlharbor.dataset_hash"].startswith(dataset["digest"])
+    assert "/datasets/shots?version=1" in dataset["source"]
     artifacts = set(run["artifacts"])
     plots = {f"plots/{name}.png" for name in version["artifacts"]}
     assert {"plots/roc_curve.png", "plots/confusion_matrix.png"} <= plots <= artifacts
@@ -211,3 +215,18 @@ def test_a_tracking_uri_that_is_not_a_server_is_refused_at_start(uri: str, words
         Settings(mlflow_tracking_uri=uri)
     assert Settings(mlflow_tracking_uri="").mlflow_tracking_uri is None
     assert Settings(mlflow_tracking_uri="http://m:5000/").mlflow_tracking_uri == "http://m:5000"
+
+
+def test_the_tracking_package_exports_a_pinned_surface() -> None:
+    import mlharbor.tracking
+
+    assert sorted(mlharbor.tracking.__all__) == [
+        "LoggedRun",
+        "MlflowRest",
+        "TrackedDataset",
+        "TrackedRun",
+        "job_run",
+        "log_run",
+        "report_run",
+        "track_job",
+    ]

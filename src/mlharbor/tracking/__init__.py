@@ -9,11 +9,19 @@ raises; :func:`log_run` is the same, raising :class:`~mlharbor.errors.UpstreamEr
 from __future__ import annotations
 
 from mlharbor.tracking.jobs import job_run, track_job
-from mlharbor.tracking.mlflow import LoggedRun, MlflowRest, TrackedRun, log_run, report_run
+from mlharbor.tracking.mlflow import (
+    LoggedRun,
+    MlflowRest,
+    TrackedDataset,
+    TrackedRun,
+    log_run,
+    report_run,
+)
 
 __all__ = [
     "LoggedRun",
     "MlflowRest",
+    "TrackedDataset",
     "TrackedRun",
     "job_run",
     "log_run",

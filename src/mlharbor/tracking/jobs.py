@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from mlharbor.jobs.records import aware
 from mlharbor.registry.records import ModelVersionRecord
-from mlharbor.tracking.mlflow import LoggedRun, TrackedRun, report_run
+from mlharbor.tracking.mlflow import LoggedRun, TrackedDataset, TrackedRun, report_run
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,19 @@ def job_run(
         start_time=started,
         end_time=time.time(),
     )
+    lineage = record.lineage or {}
+    if lineage.get("dataset"):
+        name, number = str(lineage["dataset"]), lineage.get("dataset_version")
+        settings = lineage.get("settings") or {}
+        n_rows = (settings.get("n_train") or 0) + (settings.get("n_test") or 0)
+        run.datasets.append(
+            TrackedDataset(
+                name=f"{name} v{number}",
+                digest=str(lineage.get("dataset_hash") or "")[:16],
+                url=f"{public_url}/datasets/{_quote(name)}?version={number}",
+                rows=n_rows or None,
+            )
+        )
     for name in sorted(record.artifacts):
         formats = record.artifacts[name]
         for fmt in ("png", "json"):

@@ -71,6 +71,8 @@ class TrackedRun:
     key : dict
         Tags that identify the run (e.g. ``{"mlharbor.job_id": "7"}``): a finished run of
         the experiment with these tags is not logged again, an unfinished one is completed.
+    datasets : list of TrackedDataset
+        The run's inputs (MLflow's ``runs/log-inputs``), shown under Datasets in its UI.
     children : list of TrackedRun
         Nested runs (``mlflow.parentRunId``), e.g. AutoML's candidates.
     start_time, end_time : float, optional
@@ -85,9 +87,39 @@ class TrackedRun:
     artifacts: dict[str, bytes] = field(default_factory=dict)
     model_dir: Path | None = None
     key: dict[str, str] = field(default_factory=dict)
+    datasets: list[TrackedDataset] = field(default_factory=list)
     children: list[TrackedRun] = field(default_factory=list)
     start_time: float | None = None
     end_time: float | None = None
+
+
+@dataclass(frozen=True)
+class TrackedDataset:
+    """A dataset a run read: its name, a digest of its content, where it is, and how it
+    was used (``training``, ``evaluation``, ...)."""
+
+    name: str
+    digest: str
+    url: str
+    context: str = "training"
+    #: MLflow's column spec, ``[{"name", "type"}]`` (optional).
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    rows: int | None = None
+
+    def to_input(self) -> dict[str, Any]:
+        """The ``DatasetInput`` of ``runs/log-inputs``."""
+        dataset: dict[str, Any] = {
+            "name": self.name[:500],
+            "digest": self.digest[:36],
+            "source_type": "http",
+            "source": json.dumps({"url": self.url}),
+        }
+        if self.columns:
+            dataset["schema"] = json.dumps({"mlflow_colspec": self.columns})
+        if self.rows is not None:
+            dataset["profile"] = json.dumps({"num_rows": self.rows})
+        tags = [{"key": "mlflow.data.context", "value": self.context}]
+        return {"tags": tags, "dataset": dataset}
 
 
 @dataclass(frozen=True)
@@ -424,6 +456,9 @@ def _log(
     run_id, artifact_uri = info["run_id"], info.get("artifact_uri", "")
     try:
         rest.log_batch(run_id, params=run.params, metrics=run.metrics, tags=tags)
+        if run.datasets:
+            inputs = [d.to_input() for d in run.datasets]
+            rest.call("runs/log-inputs", {"run_id": run_id, "datasets": inputs})
         files = dict(run.artifacts)
         if run.model_dir is not None:
             files.update(_model_files(run.model_dir, "model"))
