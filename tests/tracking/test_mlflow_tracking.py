@@ -164,7 +164,7 @@ def test_an_unreachable_tracking_server_leaves_the_job_succeeded_with_a_warning(
 def test_a_retried_job_does_not_log_a_second_run(
     sqlite_hub: Hub, mlflow_server: MlflowServer
 ) -> None:
-    from mlharbor.workflows import TrainRequest, run_training
+    from mlharbor.workflows.train import TrainRequest, run_training
 
     hub = sqlite_hub
     hub.datasets.ingest_file(Path(__file__).parents[2] / "samples" / "iris.csv")
@@ -215,6 +215,36 @@ def test_a_tracking_uri_that_is_not_a_server_is_refused_at_start(uri: str, words
         Settings(mlflow_tracking_uri=uri)
     assert Settings(mlflow_tracking_uri="").mlflow_tracking_uri is None
     assert Settings(mlflow_tracking_uri="http://m:5000/").mlflow_tracking_uri == "http://m:5000"
+
+
+def test_pipeline_runs_are_mlflow_runs_linked_to_their_steps_jobs(
+    tmp_path: Path, mlflow_server: MlflowServer
+) -> None:
+    from mlharbor.pipelines import run_pipeline
+
+    from ..pipelines.conftest import TRAIN_PIPELINE, write_churn
+
+    write_churn(tmp_path)
+    settings = Settings(data_dir=tmp_path / "hub", workers=1, mlflow_tracking_uri=mlflow_server.url)
+    with Hub.open(settings) as hub:
+        failed = run_pipeline(hub, TRAIN_PIPELINE, params={"target": "loyalty"}, base_dir=tmp_path)
+        done = run_pipeline(hub, TRAIN_PIPELINE, base_dir=tmp_path)
+    assert failed.state == "failed" and done.state == "succeeded", done.error
+    runs = {r["name"]: r for r in mlflow_server.read("pipeline/churn")["runs"]}
+    assert set(runs) == {f"churn run {failed.id}", f"churn run {done.id}"}
+    bad, good = runs[f"churn run {failed.id}"], runs[f"churn run {done.id}"]
+    assert bad["status"] == "FAILED" and "loyalty" in bad["tags"]["mlharbor.error"]
+    assert good["status"] == "FINISHED"
+    assert good["params"] == {"seed": "0", "target": "churned", "gain": "0.01"}
+    assert good["metrics"]["fit.accuracy"] == pytest.approx(done.metrics["fit.accuracy"])
+    assert {"pipeline.yaml", "mlharbor/run.json"} <= set(good["artifacts"])
+    assert good["tags"]["mlharbor.pipeline_file_hash"] == done.file_hash
+    assert good["tags"]["mlharbor.pipeline_run_url"].endswith(f"/pipelines/runs/{done.id}")
+    fit_job = done.step("fit").job_id
+    assert good["tags"]["mlharbor.step.fit.job_url"].endswith(f"/jobs/{fit_job}")
+    # The fit step's job is a run of its own, in its model's experiment.
+    (model_run,) = mlflow_server.read("churn")["runs"]
+    assert model_run["tags"]["mlharbor.job_id"] == str(fit_job)
 
 
 def test_the_tracking_package_exports_a_pinned_surface() -> None:

@@ -77,6 +77,8 @@ class TrackedRun:
         Nested runs (``mlflow.parentRunId``), e.g. AutoML's candidates.
     start_time, end_time : float, optional
         Seconds since the epoch; default: now.
+    status : str
+        How the run ended: ``FINISHED`` or ``FAILED``.
     """
 
     experiment: str
@@ -91,6 +93,7 @@ class TrackedRun:
     children: list[TrackedRun] = field(default_factory=list)
     start_time: float | None = None
     end_time: float | None = None
+    status: str = "FINISHED"
 
 
 @dataclass(frozen=True)
@@ -475,7 +478,7 @@ def _log(
         for child in run.children:
             # Only a run an earlier attempt made can have children already.
             _log(rest, experiment_id, child, parent=run_id, search=existing is not None)
-        rest.end_run(run_id, "FINISHED", run.end_time)
+        rest.end_run(run_id, run.status, run.end_time)
     except BaseException:
         # Marked failed if the server still answers: a half-logged run is not a result.
         try:
