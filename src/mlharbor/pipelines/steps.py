@@ -327,7 +327,7 @@ def _model_outcome(ctx: StepContext, result: dict[str, Any], job_id: int) -> Out
 
 
 def train(ctx: StepContext, step: Any) -> Outcome:
-    from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows.train import TrainRequest
 
     version = dataset_version(ctx.hub, step.dataset)
     request = TrainRequest(
@@ -352,7 +352,7 @@ def train(ctx: StepContext, step: Any) -> Outcome:
 
 
 def automl(ctx: StepContext, step: Any) -> Outcome:
-    from mlharbor.workflows_automl import AutoMLRequest
+    from mlharbor.workflows.automl import AutoMLRequest
 
     version = dataset_version(ctx.hub, step.dataset)
     request = AutoMLRequest(
@@ -463,7 +463,7 @@ def promote(ctx: StepContext, step: Any) -> Outcome:
 
 
 def score(ctx: StepContext, step: Any) -> Outcome:
-    from mlharbor.serving.batch import ScoreRequest
+    from mlharbor.workflows.score import ScoreRequest
 
     name, ref = split_ref(step.model, "model")
     data = dataset_version(ctx.hub, step.dataset)
