@@ -218,7 +218,12 @@ class MlflowRest:
             message in ours, its HTTP status in ``details["status"]``).
         """
         what = f"{method} {path.split('?')[0]}"
+        content = kwargs.pop("content", None)
         for attempt in range(1, self.attempts + 1):
+            if isinstance(content, Path):  # streamed from the file, anew on each attempt
+                kwargs["content"] = _chunks(content)
+            elif content is not None:
+                kwargs["content"] = content
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
@@ -341,8 +346,9 @@ class MlflowRest:
 
     # -- artifacts -------------------------------------------------------------------------
 
-    def upload(self, artifact_uri: str, path: str, data: bytes) -> None:
-        """Store ``data`` at ``path`` under the run's ``artifact_uri`` through the proxy.
+    def upload(self, artifact_uri: str, path: str, data: bytes | Path) -> None:
+        """Store ``data`` (bytes, or a file streamed) at ``path`` under the run's
+        ``artifact_uri`` through the proxy.
 
         Raises
         ------
@@ -357,11 +363,13 @@ class MlflowRest:
                 "--serve-artifacts (the default since MLflow 2) so artifacts go through it"
             )
         target = "/".join(p for p in (root, path.strip("/")) if p)
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
         self.request(
             "PUT",
             f"/api/2.0/mlflow-artifacts/artifacts/{quote(target)}",
             content=data,
-            headers={"Content-Type": "application/octet-stream"},
+            # A length, so a streamed file is sent as one body, not in HTTP chunks.
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         )
 
 
@@ -462,7 +470,7 @@ def _log(
         if run.datasets:
             inputs = [d.to_input() for d in run.datasets]
             rest.call("runs/log-inputs", {"run_id": run_id, "datasets": inputs})
-        files = dict(run.artifacts)
+        files: dict[str, bytes | Path] = dict(run.artifacts)
         if run.model_dir is not None:
             files.update(_model_files(run.model_dir, "model"))
             model_json = _model_json(run.model_dir, run_id, "model")
@@ -491,12 +499,19 @@ def _log(
     )
 
 
-def _model_files(folder: Path, prefix: str) -> dict[str, bytes]:
+def _model_files(folder: Path, prefix: str) -> dict[str, bytes | Path]:
+    """Every file of ``folder`` by its artifact path (read when uploaded, not now)."""
     return {
-        f"{prefix}/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        f"{prefix}/{path.relative_to(folder).as_posix()}": path
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+def _chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
 
 
 def _model_json(model_dir: Path, run_id: str, artifact_path: str) -> str:
