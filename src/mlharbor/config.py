@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     def _tracking_server(cls, uri: str | None) -> str | None:
         if uri is None or not uri.strip():
             return None
-        from mlharbor.tracking.mlflow import check_tracking_uri
+        from mlharbor.tracking.rest import check_tracking_uri
 
         return check_tracking_uri(uri)
 

@@ -9,14 +9,8 @@ raises; :func:`log_run` is the same, raising :class:`~mlharbor.errors.UpstreamEr
 from __future__ import annotations
 
 from mlharbor.tracking.jobs import job_run, track_job
-from mlharbor.tracking.mlflow import (
-    LoggedRun,
-    MlflowRest,
-    TrackedDataset,
-    TrackedRun,
-    log_run,
-    report_run,
-)
+from mlharbor.tracking.mlflow import LoggedRun, TrackedDataset, TrackedRun, log_run, report_run
+from mlharbor.tracking.rest import MlflowRest
 
 __all__ = [
     "LoggedRun",
