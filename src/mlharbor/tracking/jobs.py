@@ -41,6 +41,13 @@ class Registry(Protocol):
     def export(self, name: str, ref: int | str, out: Path, fmt: str = ...) -> Path: ...
 
 
+class RegistryServices(Protocol):
+    """What :func:`track_job` uses of the job's services."""
+
+    @property
+    def models(self) -> Registry: ...
+
+
 class JobHandle(Protocol):
     """What :func:`track_job` uses of the job's context (a ``JobContext``)."""
 
@@ -53,7 +60,7 @@ class JobHandle(Protocol):
 
 
 def track_job(
-    ctx: JobHandle, hub: Any, kind: str, request: Any, result: dict[str, Any]
+    ctx: JobHandle, services: RegistryServices, kind: str, request: Any, result: dict[str, Any]
 ) -> LoggedRun | None:
     """Log a finished job's model version to MLflow, if a tracking server is configured.
 
@@ -61,8 +68,8 @@ def track_job(
     ----------
     ctx : JobContext
         The job's context: its settings, id and event log.
-    hub : Hub
-        Its ``models`` registry is read.
+    services : TrainServices
+        Its ``models`` registry is read (the job's services: the hub).
     kind : str
         ``"train"`` or ``"automl"``.
     request : JobParams
@@ -91,7 +98,7 @@ def track_job(
     with tempfile.TemporaryDirectory(prefix="mlharbor-mlflow-") as tmp:
         try:
             run = job_run(
-                hub.models,
+                services.models,
                 kind,
                 request.to_params(),
                 result,
