@@ -109,6 +109,8 @@ def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> A
     problem = resolve_problem(
         targets, version.schema, target=request.target, drop=request.drop, task=request.task
     )
+    if request.models is not None:
+        request.models = check_families(request.models, problem.task)
     request.metric = check_metric(request.metric, metric_kind(problem.task, problem.n_classes))
     request.dataset, request.dataset_version = version.dataset, version.version
     request.name = check_model_name(
