@@ -8,7 +8,9 @@ Example
 ...     hub.datasets.preview("titanic", rows=5)
 
 Errors come back as the same exception classes the library raises (``NotFoundError``,
-``InvalidInputError``...), carrying the server's message.
+``InvalidInputError``...), with the server's message and details, read by
+:func:`mlharbor.errors.error_from_dict`; ``train``, ``score`` and ``automl`` raise a failed
+job's error the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from mlharbor.errors import ERRORS_BY_CODE, HarborError
+from mlharbor.errors import error_from_dict, make_error
 
 __all__ = ["Client"]
 
@@ -31,13 +33,22 @@ def _raise_for_problem(response: httpx.Response) -> None:
     try:
         body = response.json()
     except ValueError:
-        body = {"detail": response.text or response.reason_phrase}
-    code = body.get("code", "error") if isinstance(body, dict) else "error"
-    message = body.get("detail", str(body)) if isinstance(body, dict) else str(body)
-    cls = ERRORS_BY_CODE.get(code, HarborError)
-    error = cls(message)
-    error.status = response.status_code
-    raise error
+        body = None
+    if not isinstance(body, dict) or "code" not in body:
+        # Not ours (a proxy's page, MLflow's shape): its text, under the answer's status.
+        text = body.get("message", str(body)) if isinstance(body, dict) else response.text
+        raise make_error("error", text or response.reason_phrase, response.status_code)
+    # Servers before the one serialiser wrote the message as ``detail`` only.
+    raise error_from_dict(
+        {**body, "message": body.get("message", body.get("detail")), "status": response.status_code}
+    )
+
+
+def raise_for_job(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` if it did not fail; else its error raised as the class it names."""
+    if job.get("state") == "failed":
+        raise error_from_dict(job.get("error") or {"code": "job_failed", "message": "job failed"})
+    return job
 
 
 class _Resource:
@@ -360,17 +371,19 @@ class Client:
     def train(
         self, dataset: str, target: str, *, wait: bool = True, **options: Any
     ) -> dict[str, Any]:
-        """Train one model as a job; with ``wait``, return the finished job."""
+        """Train one model as a job; with ``wait``, return the finished job (or raise the
+        error it failed with)."""
         job = self.jobs.submit_train(dataset, target, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def score(
         self, model: str, dataset: str, *, wait: bool = True, **options: Any
     ) -> dict[str, Any]:
         """Score a stored dataset with ``model`` (``NAME@ALIAS``) as a job; with ``wait``,
-        return the finished job, whose result names the scored dataset to download."""
+        return the finished job, whose result names the scored dataset to download (or raise
+        the error it failed with)."""
         job = self.jobs.submit_score(model, dataset, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def automl(
         self,
@@ -382,9 +395,10 @@ class Client:
         **options: Any,
     ) -> dict[str, Any]:
         """Run AutoML as a job; with ``wait``, return the finished job (leaderboard in
-        ``result``, the winner registered with alias ``best_model``)."""
+        ``result``, the winner registered with alias ``best_model``; or raise the error it
+        failed with)."""
         job = self.jobs.submit_automl(dataset, target, time_budget=time_budget, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the library's exception for an error answer."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -110,12 +110,17 @@ EXIT_CODES = {
 }
 
 
+def fail(exc: HarborError, prefix: str = "") -> NoReturn:
+    """Print ``exc`` as one red line and exit with the code for its class."""
+    err_console.print(f"[bold red]error:[/] {prefix}{exc.message}", highlight=False)
+    raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+
+
 def run(action: Callable[[], T]) -> T:
     try:
         return action()
     except HarborError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+        fail(exc)
 
 
 @contextmanager

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from mlharbor.cli.common import (
-    EXIT_CODES,
     app,
     console,
     err_console,
+    fail,
     make_typer,
     open_client,
     open_hub,
@@ -21,6 +21,7 @@ from mlharbor.cli.common import (
     target,
     version_json,
 )
+from mlharbor.errors import error_from_dict
 
 jobs_app = make_typer("Follow, list and cancel jobs.")
 models_app = make_typer("Registered models, versions and aliases.")
@@ -46,15 +47,11 @@ def worker(
 
 
 def _fail(job: dict[str, Any]) -> None:
-    error = job.get("error") or {}
     if job["state"] == "cancelled":
         err_console.print(f"[yellow]job {job['id']} was cancelled[/]")
         raise typer.Exit(1)
-    err_console.print(
-        f"[bold red]error:[/] job {job['id']} failed: {error.get('message', 'no reason recorded')}",
-        highlight=False,
-    )
-    raise typer.Exit(EXIT_CODES.get(error.get("code", ""), 1))
+    error = error_from_dict(job.get("error") or {"message": "no reason recorded"})
+    fail(error, prefix=f"job {job['id']} failed: ")
 
 
 def _follow(job_id: int, *, run_here: bool) -> dict[str, Any]:

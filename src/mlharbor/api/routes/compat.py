@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from mlharbor import __version__
 from mlharbor.api.auth import NEEDS_PREDICT, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.problems import problem
+from mlharbor.api.problems import problem_response
 from mlharbor.api.schemas import Problem
 from mlharbor.data.datasets import name_from_filename
-from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
+from mlharbor.errors import HarborError, InvalidInputError, NotFoundError, error_from_dict
 from mlharbor.workflows import TrainRequest
 
 router = APIRouter(tags=["mini-ml-platform"])
@@ -38,9 +38,11 @@ CSV_TYPES = {
 
 
 def _compat_error(request: Request, exc: HarborError) -> JSONResponse:
-    # Mini-ML-Platform answered 400 to anything wrong with the request (413 stays 413).
-    status = 400 if exc.status in (415, 422) else exc.status
-    return problem(status, exc.message, exc.code, request)
+    # Mini-ML-Platform answered 400 to anything wrong with the request (413 stays 413); any
+    # other error keeps its own status, a failed job's as much as a refused request's.
+    if exc.status in (415, 422):
+        exc.status = 400
+    return problem_response(exc, request)
 
 
 def _columns(text: str | None) -> list[str]:
@@ -112,15 +114,10 @@ def compat_train(
                 content={"message": f"still training; follow /api/v1/jobs/{job.id}", "job": job.id},
             )
         if done.state != "succeeded":
-            error = done.error or {}
-            status = 400 if error.get("code") == "invalid_input" else 500
-            return problem(
-                status,
-                error.get("message", f"the training job {done.state}"),
-                error.get("code", "job_failed"),
-                request,
-                job=job.id,
-            )
+            ended = {"code": "job_failed", "message": f"the training job was {done.state}"}
+            failed = error_from_dict(done.error or ended)
+            failed.details.setdefault("job", job.id)
+            raise failed
     except HarborError as exc:
         return _compat_error(request, exc)
     result = done.result or {}
