@@ -1,10 +1,11 @@
-"""Batch scoring: a model version applied to a stored dataset, in chunks, as a job.
+"""The ``score`` job: a model version applied to a stored dataset, in chunks.
 
 The result is a new dataset (a version of its own name) holding the input columns, the
 prediction and, for classifiers, one probability column per class; it downloads as CSV or
 Parquet like any dataset. Chunks run in this process for small data and fan out on the job
 executor (Dask when configured) for large data; every chunk goes through
-:meth:`Predictor.predict` with ``source="batch"``, so the prediction log sees them.
+:meth:`Predictor.predict` with ``source="batch"`` (see :mod:`mlharbor.serving.scoring`), so
+the prediction log sees them.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ import pyarrow.parquet as pq
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs.params import JobParams
-from mlharbor.serving.predictor import Source
+from mlharbor.serving.scoring import score_frame
 
 SCORE = "score"
 #: Below this many rows, starting processes for the chunks costs more than scoring them here.
 PARALLEL_MIN_ROWS = 200_000
-PREDICTION = "prediction"
 
 
 @dataclass
@@ -74,23 +74,7 @@ def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
     version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
     table = hub.datasets.read_table(version)
     frame = table.slice(task["start"], task["stop"] - task["start"]).to_pandas()
-    return score_frame(hub, task["model"], task["ref"], frame)
-
-
-def score_frame(hub: Any, model: str, ref: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict ``frame`` through the predictor (as a batch prediction): the new columns."""
-    result = hub.predictor.predict(model, ref, frame, source=Source.BATCH)
-    return predictions_frame(result, frame.columns)
-
-
-def predictions_frame(result: Any, taken: Any) -> pd.DataFrame:
-    """The prediction (and per-class probability) columns, named clear of ``taken``."""
-    used = {str(c) for c in taken}
-    out = {_free(PREDICTION, used): result.predictions}
-    if result.probabilities is not None:
-        for i, label in enumerate(result.classes):
-            out[_free(f"probability_{label}", used)] = [row[i] for row in result.probabilities]
-    return pd.DataFrame(out)
+    return score_frame(hub.predictor, task["model"], task["ref"], frame)
 
 
 def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dict[str, Any]:
@@ -119,7 +103,7 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
         else:
             s, e = batch[0]
             frame = table.slice(s, e - s).to_pandas()
-            parts.append(score_frame(hub, request.model, request.ref, frame))
+            parts.append(score_frame(hub.predictor, request.model, request.ref, frame))
         for i, (s, e) in enumerate(batch, start=first):
             ctx.event("chunk", {"chunk": i + 1, "chunks": len(bounds), "rows": e - s})
         done = first + len(batch)
@@ -166,15 +150,6 @@ def _store(hub: Any, table: pa.Table, request: ScoreRequest, data: Any) -> Any:
             filename="scored.parquet",
             source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
         )
-
-
-def _free(name: str, used: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{name}_{n}"
-    used.add(candidate)
-    return candidate
 
 
 _hubs: dict[str, Any] = {}
