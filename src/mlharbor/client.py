@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from mlharbor.errors import error_from_dict, make_error
+from mlharbor.errors import InvalidInputError, error_from_dict, make_error
+from mlharbor.workflows.requests import REQUESTS
 
 __all__ = ["Client"]
 
@@ -148,39 +149,53 @@ class Datasets(_Resource):
 class Jobs(_Resource):
     """Jobs on the server."""
 
-    def submit_train(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
-        """Queue a ``train`` job; ``options`` are those of the REST call (model, params...)."""
-        timeout = options.pop("timeout_seconds", None)
+    def submit(
+        self, kind: str, params: dict[str, Any], *, timeout_seconds: float | None = None
+    ) -> dict[str, Any]:
+        """Queue a job of ``kind`` (``train``, ``automl``, ``score``) with ``params``.
+
+        The parameters are checked here by the workflow's request, as the server checks
+        them (an unknown option or a wrong type raises ``InvalidInputError`` before any
+        call); the model's parameters are left to the server's catalog.
+        """
+        if kind not in REQUESTS:
+            raise InvalidInputError(
+                f"unknown job kind {kind!r}; valid kinds: {', '.join(REQUESTS)}", kind=kind
+            )
+        request = REQUESTS[kind].parse(params, catalog=False)
         body = {
-            "kind": "train",
-            "params": {"dataset": dataset, "target": target, **options},
-            "timeout_seconds": timeout,
+            "kind": kind,
+            "params": request.model_dump(mode="json", exclude_unset=True),
+            "timeout_seconds": timeout_seconds,
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
-    def submit_score(self, model: str, dataset: str, **options: Any) -> dict[str, Any]:
+    def submit_train(
+        self, dataset: str, target: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Queue a ``train`` job; ``options`` are the fields of ``TrainRequest`` (model,
+        params...)."""
+        params = {"dataset": dataset, "target": target, **options}
+        return self.submit("train", params, timeout_seconds=timeout_seconds)
+
+    def submit_score(
+        self, model: str, dataset: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
         """Queue a ``score`` job: ``model`` is ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``;
-        ``options``: ``dataset_version``, ``output``, ``chunk_rows``, ``timeout_seconds``."""
+        ``options``: ``dataset_version``, ``output``, ``chunk_rows``."""
         sep = "@" if "@" in model else "/"
         name, _, ref = model.partition(sep)
-        timeout = options.pop("timeout_seconds", None)
-        body = {
-            "kind": "score",
-            "params": {"model": name, "ref": ref or "latest", "dataset": dataset, **options},
-            "timeout_seconds": timeout,
-        }
-        return self._call("POST", "/api/v1/jobs", json=body).json()
+        params = {"model": name, "ref": ref or "latest", "dataset": dataset, **options}
+        return self.submit("score", params, timeout_seconds=timeout_seconds)
 
-    def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
-        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric,
-        ``refit_full=False`` to keep the model fitted without the test split...)."""
-        timeout = options.pop("timeout_seconds", None)
-        body = {
-            "kind": "automl",
-            "params": {"dataset": dataset, "target": target, **options},
-            "timeout_seconds": timeout,
-        }
-        return self._call("POST", "/api/v1/jobs", json=body).json()
+    def submit_automl(
+        self, dataset: str, target: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Queue an ``automl`` job; ``options`` are the fields of ``AutoMLRequest``
+        (time_budget, metric, ``refit_full=False`` to keep the model fitted without the
+        test split...)."""
+        params = {"dataset": dataset, "target": target, **options}
+        return self.submit("automl", params, timeout_seconds=timeout_seconds)
 
     def leaderboard(
         self, job_id: int, *, sort: str | None = None, descending: bool | None = None

@@ -17,6 +17,7 @@ from mlharbor.hub import Hub
 from mlharbor.jobs import follow_events
 from mlharbor.limits import MAX_ID
 from mlharbor.registry.records import split_model_ref, suggest_model_name
+from mlharbor.workflows.requests import TrainRequest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +58,7 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     from mlharbor.prep import make_preprocessor
 
     target = _target_name(msg)
+    test_size = TrainRequest.check_field("test_size", msg.get("test_size", 0.2))
     drops = msg.get("drops") or []
     if not isinstance(drops, list):
         raise InvalidInputError("'drops' must be a list of column names")
@@ -79,7 +81,7 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     )
     stratify = y if task.is_classification and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(
-        frame, y, test_size=float(msg.get("test_size", 0.2)), random_state=0, stratify=stratify
+        frame, y, test_size=test_size, random_state=0, stratify=stratify
     )
     pre = make_preprocessor(schema, target=target, task=task, dense=True)
     train_matrix = pre.fit_transform(X_train, y_train)
@@ -209,14 +211,12 @@ def _start_forwarding(ws: WebSocket, hub: Hub, job_id: int) -> None:
 
 @event("train")
 async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
-    """Queue a training job; its progress events follow on this socket."""
-    from mlharbor.workflows.train import TrainRequest
+    """Queue a training job; its progress events follow on this socket.
 
+    The message's fields other than ``type`` and ``id`` are the training request's, checked
+    as a REST body is (off the event loop: the model's parameters load the catalog)."""
     options = {k: v for k, v in msg.items() if k not in ("type", "id")}
-    try:
-        request = TrainRequest(**options)
-    except TypeError as exc:
-        raise InvalidInputError(f"bad 'train' message: {exc}")
+    request = await asyncio.to_thread(TrainRequest.parse, options)
     job = await asyncio.to_thread(hub.submit_train, request)
     _start_forwarding(ws, hub, job.id)
     return {"job": job.to_dict()}

@@ -21,7 +21,9 @@ from mlharbor.cli.common import (
     target,
     version_json,
 )
+from mlharbor.cli.options import request_options
 from mlharbor.errors import error_from_dict
+from mlharbor.workflows.requests import TrainRequest
 
 jobs_app = make_typer("Follow, list and cancel jobs.")
 models_app = make_typer("Registered models, versions and aliases.")
@@ -91,42 +93,25 @@ def _print_metrics(version: dict[str, Any]) -> None:
 
 
 @app.command()
+@request_options(TrainRequest, skip={"dataset", "params"})
 def train(
-    dataset: Annotated[str, typer.Argument(help="Dataset name or id.")],
-    target_column: Annotated[str, typer.Option("--target", help="The column to predict.")],
-    model: Annotated[str, typer.Option(help="Catalog name or alias.")] = "random-forest",
-    param: Annotated[list[str] | None, typer.Option(help="name=value; repeatable.")] = None,
-    drop: Annotated[
-        list[str] | None, typer.Option(help="A column to leave out; repeatable.")
+    dataset: Annotated[str, typer.Argument(help="Dataset name or id, or a file to ingest.")],
+    param: Annotated[
+        list[str] | None, typer.Option(help="A model parameter, name=value; repeatable.")
     ] = None,
-    task: Annotated[str | None, typer.Option(help="binary, multiclass, regression, text.")] = None,
-    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
-    alias: Annotated[str | None, typer.Option(help="Also point this alias at it.")] = None,
-    cv_folds: Annotated[int, typer.Option(min=0, max=20)] = 5,
-    seed: Annotated[int, typer.Option()] = 0,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Train one model on a dataset (a name, or a file to ingest first) and register it."""
+    # Checked before a file is ingested; a server checks the model's parameters itself.
+    fields = {"dataset": dataset, "params": _params(param), **(options or {})}
+    request = run(lambda: TrainRequest.parse(fields, catalog=not target.url))
     if wait and not target.url:
         from mlharbor.jobs.worker import start_attempt_server
 
         start_attempt_server()  # the job's imports, meanwhile, in the fork server
     if Path(dataset).is_file():
-        dataset = _ingest_for_training(Path(dataset))
-    from mlharbor.workflows.train import TrainRequest
-
-    request = TrainRequest(
-        dataset=dataset,
-        target=target_column,
-        model=model,
-        params=_params(param),
-        drop=list(drop or []),
-        task=task,
-        name=name,
-        alias=alias,
-        cv_folds=cv_folds,
-        seed=seed,
-    )
+        request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("train", request)
     console.print(
         f"job {job['id']} queued: train {job['params']['model']} on "

@@ -1,7 +1,8 @@
 """The ``train`` job: one model trained on a dataset version and registered.
 
-The request, its up-front checks (so bad input is a 4xx before anything is queued), the
-body of the job and its handler. The handler runs in a job process (see
+Its request (:class:`~mlharbor.workflows.requests.TrainRequest`, declared with the
+others), the checks against the stored data before it is queued (so bad input is a 4xx,
+not a failed job), the body of the job and its handler. The handler runs in a job process (see
 :mod:`mlharbor.jobs`), opens its own hub from the settings it is given, and returns a
 JSON-ready result; :mod:`mlharbor.hub` registers it as the ``train`` kind.
 """
@@ -10,43 +11,19 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
-from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext
-from mlharbor.jobs.params import JobParams
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+from mlharbor.workflows.requests import TrainRequest
 
 TRAIN = "train"
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainRequest(JobParams):
-    """What a user asks for when training one model (the ``train`` job's parameters)."""
-
-    what = "training"
-
-    dataset: str
-    target: str
-    model: str = "random-forest"
-    params: dict[str, Any] = field(default_factory=dict)
-    drop: list[str] = field(default_factory=list)
-    task: str | None = None
-    name: str | None = None
-    dataset_version: int | None = None
-    test_size: float = 0.2
-    cv_folds: int = 5
-    seed: int = 0
-    alias: str | None = None
-    #: After the test metrics, refit on every row (the test split too), as PyCaret's
-    #: ``finalize_model`` does; the metrics stay the holdout's.
-    refit_full: bool = True
-
-
 def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
-    """Check what can be checked before queuing, so bad input is a 4xx, not a failed job.
+    """Check the request against the dataset before queuing, so bad input is a 4xx, not a
+    failed job (the request checked its own fields, the model and its parameters).
 
     Fills in the dataset version, the canonical model name and a model name; types the
     parameters.
@@ -56,8 +33,6 @@ def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     from mlharbor.models import check_train_request
 
     version = hub.datasets.get_version(request.dataset, request.dataset_version)
-    if request.target in request.drop:
-        raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
     checked = check_train_request(
         version.schema,
         target=request.target,

@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
+from mlharbor.limits import check_budget
 from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
@@ -44,9 +45,6 @@ from mlharbor.models.train import (
 )
 from mlharbor.prep.factory import native_categorical_columns, plan_features
 
-#: Below this, no model can be cross-validated: refused up front.
-MIN_BUDGET = 2.0
-MAX_BUDGET = 24 * 3600.0
 #: Above this many rows the search runs on a stratified sample; the winner is refitted on all.
 MAX_SEARCH_ROWS = 20_000
 #: Up to this many rows, with budget to spare, the folds are repeated with a second shuffle:
@@ -146,7 +144,7 @@ def run_automl(
         Missing target, a single-class target, a metric that does not fit the task, a
         budget below two seconds, too few rows per class for two folds.
     """
-    budget = _check_budget(time_budget)
+    budget = check_budget(time_budget)
     started = time.perf_counter() if started is None else started
     deadline = started + budget
     drop = list(drop)
@@ -320,22 +318,6 @@ def _refuse(
             if alone is not None:
                 member.refuse(alone)
                 search.refusals[structure(member.candidate)] = alone
-
-
-def _check_budget(time_budget: Any) -> float:
-    try:
-        budget = float(time_budget)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"time_budget must be a number of seconds, got {time_budget!r}")
-    if not np.isfinite(budget) or budget < MIN_BUDGET:
-        raise InvalidInputError(
-            f"a time budget of {time_budget} s is too small to fit even one model: "
-            f"give at least {MIN_BUDGET:g} seconds",
-            time_budget=time_budget,
-        )
-    if budget > MAX_BUDGET:
-        raise InvalidInputError(f"time_budget must be at most {MAX_BUDGET:g} seconds")
-    return budget
 
 
 def _search_rows(y: np.ndarray, task: Task, limit: int, seed: int) -> np.ndarray:
