@@ -75,6 +75,8 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
                 f"target column {request.target!r} has a single value; there is nothing to learn"
             )
     n_classes = int(column.dropna().nunique()) if task != Task.REGRESSION else 0
+    if request.models is not None:
+        request.models = check_families(request.models, task)
     request.metric = check_metric(request.metric, metric_kind(task, n_classes))
     request.dataset, request.dataset_version = version.dataset, version.version
     request.name = check_model_name(
@@ -82,6 +84,23 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     )
     check_alias(request.alias)
     return request
+
+
+def check_families(models: Any, task: Task) -> list[str]:
+    """The canonical names of ``models``, each a catalog family that serves ``task``."""
+    from mlharbor.models.catalog import get_spec
+
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        raise InvalidInputError("models must be a non-empty list of model names", field="models")
+    names = []
+    for name in models:
+        spec = get_spec(name)
+        if task not in spec.tasks:
+            raise InvalidInputError(
+                f"model {spec.name!r} does not serve {task.value} tasks", field="models"
+            )
+        names.append(spec.name)
+    return list(dict.fromkeys(names))
 
 
 def run_automl_job(
@@ -158,6 +177,7 @@ def run_automl_job(
         threads=threads,
         check_storable=check_storable,
         final_rows=len(frame) if request.refit_full else 0,
+        models=request.models,
     )
     searched = time.perf_counter()
     if hasattr(map_folds, "release"):

@@ -234,6 +234,11 @@ class AutoMLRequest(LearnRequest):
     top_k: int = Field(1, ge=1, le=MAX_TOP_K, description="Register the best k models.")
     alias: str = Field(BEST_ALIAS, description="Alias pointed at the winner.")
     max_trials: int | None = Field(None, ge=1, description="Stop after this many candidates.")
+    models: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Only these model families (catalog names or aliases); default: every one.",
+    )
 
     @field_validator("time_budget")
     @classmethod
