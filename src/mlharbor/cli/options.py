@@ -70,7 +70,9 @@ def _option(name: str, field: FieldInfo, flag: str) -> inspect.Parameter:
         )
         annotation: Any = Annotated[bool | None, info]
     elif typing.get_origin(kind) is list:
-        info = typer.Option(flag, help=f"{field.description} Repeatable.", show_default=False)
+        info = typer.Option(
+            flag, help=f"{field.description} Repeatable.", metavar="TEXT", show_default=False
+        )
         annotation = Annotated[list[str] | None, info]
     else:
         if isinstance(kind, type) and issubclass(kind, Enum):
