@@ -200,6 +200,15 @@ class TrainRequest(LearnRequest):
         5, ge=0, le=MAX_FOLDS, description="Cross-validation folds (0: no cross-validation)."
     )
     alias: str | None = Field(None, description="Also point this alias at the new version.")
+    #: ML-Hub's ``create-model`` sends its own ``X_test`` and ``y_test``.
+    test_dataset: str | None = Field(
+        None,
+        description="Evaluate on this dataset as given, not on a split of the training data "
+        "(which is then trained on whole).",
+    )
+    test_dataset_version: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Test dataset version; default the newest."
+    )
 
     @field_validator("cv_folds")
     @classmethod
