@@ -39,6 +39,7 @@ CASES: dict[str, tuple[dict[str, Any], list[str] | None, dict[str, str] | None]]
     "unknown option": ({"nonsense": 5}, None, None),
     "option of the wrong type": ({"cv_folds": "abc"}, ["--cv-folds", "abc"], None),
     "option out of its limits": ({"test_size": 1.5}, ["--test-size", "1.5"], None),
+    "one fold": ({"cv_folds": 1}, ["--cv-folds", "1"], None),
     "parameters that are not an object": (
         {"params": [1, 2]},
         None,
@@ -51,6 +52,7 @@ WORDS = {
     "unknown option": "unknown training option 'nonsense'; valid options: alias, cv_folds",
     "option of the wrong type": "cv_folds: Input should be a valid integer",
     "option out of its limits": "test_size: Input should be less than 1 (got 1.5)",
+    "one fold": "cv_folds: one fold is no cross-validation: give 0 (none) or 2 to 20",
     "parameters that are not an object": "params: Input should be a valid dictionary",
 }
 
