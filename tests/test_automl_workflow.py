@@ -95,8 +95,9 @@ def test_bad_automl_requests_are_refused_before_queueing(
     sqlite_hub: Hub, change: dict, words: str
 ) -> None:
     sqlite_hub.datasets.ingest_file(SAMPLES / "iris.csv")
-    request = AutoMLRequest(**{"dataset": "iris", "target": "variety", **change})
     with pytest.raises(InvalidInputError, match=words):
+        # The request refuses what it can tell alone, the hub what needs the data.
+        request = AutoMLRequest(**{"dataset": "iris", "target": "variety", **change})
         sqlite_hub.submit_automl(request)
     assert sqlite_hub.jobs.count() == 0
 
@@ -226,3 +227,16 @@ def test_a_refit_that_would_not_fit_the_budget_keeps_the_holdout_model() -> None
     assert trained.notes[-1].startswith(
         "not refitted on all rows: the refit on all rows (~3.0 s predicted) would not fit the "
     )
+
+
+def test_automl_searches_only_the_families_asked_for(sqlite_hub: Hub) -> None:
+    sqlite_hub.datasets.ingest_file(SAMPLES / "iris.csv")
+    job = sqlite_hub.automl("iris", "variety", time_budget=6, models=["logistic", "dummy"])
+    assert job.state == "succeeded", job.error
+    assert job.params["models"] == ["logistic-regression", "dummy"]  # canonical names
+    families = {r["family"] for r in job.result["leaderboard"]}
+    assert families and families <= {"logistic-regression", "dummy"}
+    with pytest.raises(InvalidInputError, match="'linear-regression' does not serve multiclass"):
+        sqlite_hub.submit_automl(
+            AutoMLRequest(dataset="iris", target="variety", models=["linear-regression"])
+        )

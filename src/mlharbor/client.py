@@ -8,7 +8,9 @@ Example
 ...     hub.datasets.preview("titanic", rows=5)
 
 Errors come back as the same exception classes the library raises (``NotFoundError``,
-``InvalidInputError``...), carrying the server's message.
+``InvalidInputError``...), with the server's message and details, read by
+:func:`mlharbor.errors.error_from_dict`; ``train``, ``score`` and ``automl`` raise a failed
+job's error the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from mlharbor.errors import ERRORS_BY_CODE, HarborError
+from mlharbor.errors import InvalidInputError, error_from_dict, make_error
+from mlharbor.workflows.requests import REQUESTS
 
 __all__ = ["Client"]
 
@@ -31,13 +34,22 @@ def _raise_for_problem(response: httpx.Response) -> None:
     try:
         body = response.json()
     except ValueError:
-        body = {"detail": response.text or response.reason_phrase}
-    code = body.get("code", "error") if isinstance(body, dict) else "error"
-    message = body.get("detail", str(body)) if isinstance(body, dict) else str(body)
-    cls = ERRORS_BY_CODE.get(code, HarborError)
-    error = cls(message)
-    error.status = response.status_code
-    raise error
+        body = None
+    if not isinstance(body, dict) or "code" not in body:
+        # Not ours (a proxy's page, MLflow's shape): its text, under the answer's status.
+        text = body.get("message", str(body)) if isinstance(body, dict) else response.text
+        raise make_error("error", text or response.reason_phrase, response.status_code)
+    # Servers before the one serialiser wrote the message as ``detail`` only.
+    raise error_from_dict(
+        {**body, "message": body.get("message", body.get("detail")), "status": response.status_code}
+    )
+
+
+def raise_for_job(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` if it did not fail; else its error raised as the class it names."""
+    if job.get("state") == "failed":
+        raise error_from_dict(job.get("error") or {"code": "job_failed", "message": "job failed"})
+    return job
 
 
 class _Resource:
@@ -137,39 +149,53 @@ class Datasets(_Resource):
 class Jobs(_Resource):
     """Jobs on the server."""
 
-    def submit_train(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
-        """Queue a ``train`` job; ``options`` are those of the REST call (model, params...)."""
-        timeout = options.pop("timeout_seconds", None)
+    def submit(
+        self, kind: str, params: dict[str, Any], *, timeout_seconds: float | None = None
+    ) -> dict[str, Any]:
+        """Queue a job of ``kind`` (``train``, ``automl``, ``score``) with ``params``.
+
+        The parameters are checked here by the workflow's request, as the server checks
+        them (an unknown option or a wrong type raises ``InvalidInputError`` before any
+        call); the model's parameters are left to the server's catalog.
+        """
+        if kind not in REQUESTS:
+            raise InvalidInputError(
+                f"unknown job kind {kind!r}; valid kinds: {', '.join(REQUESTS)}", kind=kind
+            )
+        request = REQUESTS[kind].parse(params, catalog=False)
         body = {
-            "kind": "train",
-            "params": {"dataset": dataset, "target": target, **options},
-            "timeout_seconds": timeout,
+            "kind": kind,
+            "params": request.model_dump(mode="json", exclude_unset=True),
+            "timeout_seconds": timeout_seconds,
         }
         return self._call("POST", "/api/v1/jobs", json=body).json()
 
-    def submit_score(self, model: str, dataset: str, **options: Any) -> dict[str, Any]:
+    def submit_train(
+        self, dataset: str, target: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Queue a ``train`` job; ``options`` are the fields of ``TrainRequest`` (model,
+        params...)."""
+        params = {"dataset": dataset, "target": target, **options}
+        return self.submit("train", params, timeout_seconds=timeout_seconds)
+
+    def submit_score(
+        self, model: str, dataset: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
         """Queue a ``score`` job: ``model`` is ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``;
-        ``options``: ``dataset_version``, ``output``, ``chunk_rows``, ``timeout_seconds``."""
+        ``options``: ``dataset_version``, ``output``, ``chunk_rows``."""
         sep = "@" if "@" in model else "/"
         name, _, ref = model.partition(sep)
-        timeout = options.pop("timeout_seconds", None)
-        body = {
-            "kind": "score",
-            "params": {"model": name, "ref": ref or "latest", "dataset": dataset, **options},
-            "timeout_seconds": timeout,
-        }
-        return self._call("POST", "/api/v1/jobs", json=body).json()
+        params = {"model": name, "ref": ref or "latest", "dataset": dataset, **options}
+        return self.submit("score", params, timeout_seconds=timeout_seconds)
 
-    def submit_automl(self, dataset: str, target: str, **options: Any) -> dict[str, Any]:
-        """Queue an ``automl`` job; ``options`` as the REST call (time_budget, metric,
-        ``refit_full=False`` to keep the model fitted without the test split...)."""
-        timeout = options.pop("timeout_seconds", None)
-        body = {
-            "kind": "automl",
-            "params": {"dataset": dataset, "target": target, **options},
-            "timeout_seconds": timeout,
-        }
-        return self._call("POST", "/api/v1/jobs", json=body).json()
+    def submit_automl(
+        self, dataset: str, target: str, *, timeout_seconds: float | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Queue an ``automl`` job; ``options`` are the fields of ``AutoMLRequest``
+        (time_budget, metric, ``refit_full=False`` to keep the model fitted without the
+        test split...)."""
+        params = {"dataset": dataset, "target": target, **options}
+        return self.submit("automl", params, timeout_seconds=timeout_seconds)
 
     def leaderboard(
         self, job_id: int, *, sort: str | None = None, descending: bool | None = None
@@ -400,17 +426,19 @@ class Client:
     def train(
         self, dataset: str, target: str, *, wait: bool = True, **options: Any
     ) -> dict[str, Any]:
-        """Train one model as a job; with ``wait``, return the finished job."""
+        """Train one model as a job; with ``wait``, return the finished job (or raise the
+        error it failed with)."""
         job = self.jobs.submit_train(dataset, target, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def score(
         self, model: str, dataset: str, *, wait: bool = True, **options: Any
     ) -> dict[str, Any]:
         """Score a stored dataset with ``model`` (``NAME@ALIAS``) as a job; with ``wait``,
-        return the finished job, whose result names the scored dataset to download."""
+        return the finished job, whose result names the scored dataset to download (or raise
+        the error it failed with)."""
         job = self.jobs.submit_score(model, dataset, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def automl(
         self,
@@ -422,9 +450,10 @@ class Client:
         **options: Any,
     ) -> dict[str, Any]:
         """Run AutoML as a job; with ``wait``, return the finished job (leaderboard in
-        ``result``, the winner registered with alias ``best_model``)."""
+        ``result``, the winner registered with alias ``best_model``; or raise the error it
+        failed with)."""
         job = self.jobs.submit_automl(dataset, target, time_budget=time_budget, **options)
-        return self.jobs.wait(job["id"]) if wait else job
+        return raise_for_job(self.jobs.wait(job["id"])) if wait else job
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request; raise the library's exception for an error answer."""

@@ -16,10 +16,16 @@ means, so library callers can catch ``LookupError`` or ``ValueError`` as usual::
     ├── StorageUnavailableError (OSError)        503 storage_unavailable
     │   └── StorageFullError                     507 storage_unavailable
     └── JobError (RuntimeError)                  500 job_failed
+        ├── JobTimeoutError                      504 timeout
+        └── WorkerLostError                      503 worker_lost   (retryable)
 
-The API maps the tree to ``application/problem+json`` in one handler; the CLI to an exit code
-and one red line; the WebSocket to an error message. A job that raises one fails at once
-with its message, unless the class is ``retryable`` (another attempt may pass).
+One serialiser crosses every boundary: :func:`error_to_dict` writes an error as
+``{"code", "message", "status", "details"}`` and :func:`error_from_dict` reads that back as
+the same class with the same details. The API's problem+json body, the WebSocket's error
+reply, a failed job's ``error`` record and the Python client all use the pair, so one error
+reads the same at every door; the CLI prints its message as one red line and exits with a
+code for it. A job that raises one fails at once with its message, unless the class is
+``retryable`` (another attempt may pass).
 :func:`storage_error` turns the ``OSError`` of a full, read-only or forbidden disk into a
 ``StorageUnavailableError``, wherever it is caught.
 """
@@ -27,6 +33,7 @@ with its message, unless the class is ``retryable`` (another attempt may pass).
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -45,8 +52,8 @@ class HarborError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description: code, message and any details."""
-        return {"code": self.code, "message": self.message, **self.details}
+        """The error as :func:`error_to_dict` writes it."""
+        return error_to_dict(self)
 
 
 class InvalidInputError(HarborError, ValueError):
@@ -134,22 +141,102 @@ class JobError(HarborError, RuntimeError):
     status = 500
 
 
-ERRORS_BY_CODE: dict[str, type[HarborError]] = {
-    cls.code: cls
-    for cls in (
-        HarborError,
-        InvalidInputError,
-        UnsupportedFormatError,
-        PayloadTooLargeError,
-        NotFoundError,
-        ConflictError,
-        AuthenticationError,
-        PermissionDeniedError,
-        UpstreamError,
-        StorageUnavailableError,
-        JobError,
+class JobTimeoutError(JobError):
+    """A job ran past its time limit and was stopped."""
+
+    code = "timeout"
+    status = 504
+
+
+class WorkerLostError(JobError):
+    """The process running a job died or went silent; the job is retried if it may be."""
+
+    code = "worker_lost"
+    status = 503
+    retryable = True
+
+
+#: Every class of the tree; :func:`error_from_dict` picks among them by code and status.
+ERROR_CLASSES: tuple[type[HarborError], ...] = (
+    HarborError,
+    InvalidInputError,
+    UnsupportedFormatError,
+    PayloadTooLargeError,
+    NotFoundError,
+    ConflictError,
+    AuthenticationError,
+    PermissionDeniedError,
+    UpstreamError,
+    StorageUnavailableError,
+    StorageFullError,
+    JobError,
+    JobTimeoutError,
+    WorkerLostError,
+)
+#: code → the class it names (the first of the tree, for a code two classes share).
+ERRORS_BY_CODE: dict[str, type[HarborError]] = {c.code: c for c in reversed(ERROR_CLASSES)}
+
+
+def error_to_dict(exc: HarborError) -> dict[str, Any]:
+    """An error as plain JSON: ``{"code", "message", "status", "details"}``.
+
+    The one shape every door writes (problem+json, the WebSocket's error reply, a job's
+    error record); :func:`error_from_dict` reads it back.
+
+    Examples
+    --------
+    >>> error_to_dict(NotFoundError("dataset 'x' does not exist", dataset="x"))
+    {'code': 'not_found', 'message': "dataset 'x' does not exist", 'status': 404, \
+'details': {'dataset': 'x'}}
+    """
+    return {
+        "code": exc.code,
+        "message": exc.message,
+        "status": exc.status,
+        "details": dict(exc.details),
+    }
+
+
+def make_error(code: str, message: str, status: int | None = None, **details: Any) -> HarborError:
+    """The error a ``code`` names: an instance of its class in the tree, or, for a code outside
+    the tree (a protocol's own, such as the WebSocket's ``unknown_type``), a ``HarborError``
+    that carries that code. A ``status`` other than the class's is kept on the instance.
+    """
+    cls = ERRORS_BY_CODE.get(code, HarborError)
+    if status is not None:
+        # Two classes may share a code (StorageFullError is a 507 storage_unavailable).
+        cls = next((c for c in ERROR_CLASSES if c.code == code and c.status == status), cls)
+    error = cls(message, **details)
+    if error.code != code:
+        error.code = code
+    if status is not None and error.status != status:
+        error.status = status
+    return error
+
+
+def error_from_dict(data: Mapping[str, Any]) -> HarborError:
+    """The error :func:`error_to_dict` wrote: the same class, message and details.
+
+    ``status`` and ``details`` may be missing (an error recorded before they were written);
+    then the class's status and no details.
+
+    Examples
+    --------
+    >>> exc = error_from_dict({"code": "not_found", "message": "no such model", "details": {}})
+    >>> type(exc).__name__, exc.status
+    ('NotFoundError', 404)
+    """
+    details = data.get("details") or {}
+    if not isinstance(details, Mapping):
+        details = {"details": details}
+    status = data.get("status")
+    return make_error(
+        str(data.get("code") or HarborError.code),
+        str(data.get("message") or ""),
+        status if isinstance(status, int) else None,
+        **{str(k): v for k, v in details.items()},
     )
-}
+
 
 #: errno → why the store refuses, for :func:`storage_error`.
 STORAGE_ERRNOS: dict[int, str] = {

@@ -6,10 +6,16 @@ check the same way.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from mlharbor.errors import InvalidInputError
 
 #: The largest id or version number a database ``INTEGER`` column holds (PostgreSQL's int4).
 MAX_ID = 2**31 - 1
+#: An AutoML time budget below this cannot cross-validate even one model: refused up front.
+MIN_BUDGET = 2.0
+MAX_BUDGET = 24 * 3600.0
 #: Bodies up to this size are parsed on the event loop (a thread hop costs more than the
 #: parse); bigger ones in a worker thread, so that the server keeps answering meanwhile.
 INLINE_PARSE_BYTES = 64 << 10
@@ -80,3 +86,20 @@ def check_json_depth(data: bytes | str, limit: int) -> None:
     """Raise ``InvalidInputError`` (422) when ``data`` is nested deeper than ``limit``."""
     if json_depth_over(data, limit):
         raise depth_error(limit)
+
+
+def check_budget(time_budget: Any) -> float:
+    """An AutoML time budget in seconds, or ``InvalidInputError`` saying its limits."""
+    try:
+        budget = float(time_budget)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"time_budget must be a number of seconds, got {time_budget!r}")
+    if not math.isfinite(budget) or budget < MIN_BUDGET:
+        raise InvalidInputError(
+            f"a time budget of {time_budget} s is too small to fit even one model: "
+            f"give at least {MIN_BUDGET:g} seconds",
+            time_budget=time_budget,
+        )
+    if budget > MAX_BUDGET:
+        raise InvalidInputError(f"time_budget must be at most {MAX_BUDGET:g} seconds")
+    return budget

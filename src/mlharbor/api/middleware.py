@@ -11,8 +11,9 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlharbor.api.observability import request_id_var
-from mlharbor.api.problems import PROBLEM, TITLES
+from mlharbor.api.problems import PROBLEM, problem_body
 from mlharbor.config import Settings
+from mlharbor.errors import make_error
 from mlharbor.limits import INLINE_PARSE_BYTES, depth_error, json_depth_over
 
 #: Routes that read their own body and check its depth as they parse it (prediction, in
@@ -164,17 +165,8 @@ async def _problem(
 ) -> None:
     """Answer with problem+json before the app has seen the request (MLflow's error shape on
     its scoring route, ``/invocations``)."""
-    body: dict[str, Any] = {
-        "type": f"https://mlharbor.dev/problems/{code}",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
-    }
     request_id = scope.get("state", {}).get("request_id")
-    if request_id:
-        body["request_id"] = request_id
+    body = problem_body(make_error(code, detail, status, **extra), request_id)
     ctype = PROBLEM
     if scope["path"].endswith("/invocations"):
         body, ctype = {"error_code": "BAD_REQUEST", "message": detail}, "application/json"

@@ -30,7 +30,9 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mlharbor.api.problems import problem_body
 from mlharbor.config import Settings
+from mlharbor.errors import make_error
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -169,17 +171,8 @@ class OriginMiddleware:
 
 
 async def _problem(scope: Scope, send: Send, status: int, code: str, detail: str) -> None:
-    body = {
-        "type": f"https://mlharbor.dev/problems/{code}",
-        "title": "Bad request" if status == 400 else "Forbidden",
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
     request_id = scope.get("state", {}).get("request_id")
-    if request_id:
-        body["request_id"] = request_id
-    data = json.dumps(body).encode()
+    data = json.dumps(problem_body(make_error(code, detail, status), request_id)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -1,4 +1,10 @@
-"""One mapping from the error tree to ``application/problem+json`` (RFC 9457)."""
+"""One mapping from the error tree to ``application/problem+json`` (RFC 9457).
+
+The body is RFC 9457's members (``type``, ``title``, ``status``, ``detail``) around the one
+serialised error of :func:`mlharbor.errors.error_to_dict` (``code``, ``message``, ``status``,
+``details``); each detail is repeated as a top-level extension member, as RFC 9457 has them
+and as clients of earlier versions read them (``body["column"]``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlharbor.errors import HarborError, StorageUnavailableError, storage_error
+from mlharbor.errors import (
+    HarborError,
+    StorageUnavailableError,
+    error_to_dict,
+    make_error,
+    storage_error,
+)
 from mlharbor.limits import MAX_ID
 
 log = logging.getLogger("mlharbor.api")
@@ -38,21 +50,40 @@ TITLES = {
 }
 
 
-def problem(
-    status: int, detail: str, code: str, request: Request | None = None, **extra: Any
-) -> JSONResponse:
-    """A problem+json response."""
-    body = {
-        "type": f"https://mlharbor.dev/problems/{code}",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
+#: Members of the body that a detail of the same name must not overwrite.
+RESERVED = frozenset(
+    {"type", "title", "status", "detail", "instance", "code", "message", "details", "request_id"}
+)
+
+
+def problem_body(error: HarborError, request_id: str | None = None) -> dict[str, Any]:
+    """The problem+json body of ``error`` (see the module's docstring)."""
+    data = error_to_dict(error)
+    body: dict[str, Any] = {
+        "type": f"https://mlharbor.dev/problems/{error.code}",
+        "title": TITLES.get(error.status, "Error"),
+        "detail": error.message,
+        **data,
+        **{k: v for k, v in data["details"].items() if k not in RESERVED},
     }
-    if request is not None and getattr(request.state, "request_id", None):
-        body["request_id"] = request.state.request_id
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+def problem_response(error: HarborError, request: Request | None = None) -> JSONResponse:
+    """``error`` as a problem+json response with its own status."""
+    request_id = getattr(request.state, "request_id", None) if request is not None else None
+    return JSONResponse(
+        problem_body(error, request_id), status_code=error.status, media_type=PROBLEM
+    )
+
+
+def problem(
+    status: int, detail: str, code: str, request: Request | None = None, **details: Any
+) -> JSONResponse:
+    """A problem+json response for an error named by its code (see :func:`make_error`)."""
+    return problem_response(make_error(code, detail, status, **details), request)
 
 
 def _validation_detail(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -106,7 +137,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, StorageUnavailableError):
             # Not the client's doing: the operator must act, so it goes to the log too.
             log.error("storage unavailable on %s: %s", request.url.path, exc.message)
-        return problem(exc.status, exc.message, exc.code, request, **exc.details)
+        return problem_response(exc, request)
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, exc: OSError) -> JSONResponse:

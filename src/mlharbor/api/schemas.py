@@ -25,13 +25,17 @@ VersionField = Annotated[int | None, Field(ge=1, le=MAX_ID)]
 
 
 class Problem(BaseModel):
-    """An error, as ``application/problem+json``."""
+    """An error, as ``application/problem+json``: RFC 9457's members around the error as
+    every door writes it (``code``, ``message``, ``status``, ``details``); each detail is also
+    a top-level member."""
 
     type: str
     title: str
     status: int
     detail: str
     code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
     request_id: str | None = None
 
 

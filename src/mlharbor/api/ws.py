@@ -2,8 +2,10 @@
 
 Every message is a JSON object with a ``type``. Each gets one reply carrying the request's
 ``id`` if it had one: ``{"type": "<type>", "ok": true, ...}`` or, for anything wrong,
-``{"type": "error", "ok": false, "error": {"code", "message"}, "request_type": ...}``. The
-connection stays open after an error. Nothing is ever pickled: replies are plain JSON.
+``{"type": "error", "ok": false, "error": {"code", "message", "status", "details"},
+"request_type": ...}``, the error written by :func:`mlharbor.errors.error_to_dict` as the
+REST API and job records write it. The connection stays open after an error. Nothing is
+ever pickled: replies are plain JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.auth import NEEDS_TRAIN
-from mlharbor.errors import HarborError, InvalidInputError
+from mlharbor.errors import (
+    HarborError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    error_to_dict,
+    make_error,
+)
 from mlharbor.hub import Hub
 from mlharbor.limits import INLINE_PARSE_BYTES, check_json_depth, depth_error
 
@@ -49,12 +57,9 @@ def blocking(fn: Callable[..., dict[str, Any]]) -> Handler:
     return run
 
 
-def _error(code: str, message: str, request: dict[str, Any] | None) -> dict[str, Any]:
-    reply: dict[str, Any] = {
-        "type": "error",
-        "ok": False,
-        "error": {"code": code, "message": message},
-    }
+def error_reply(error: HarborError, request: dict[str, Any] | None) -> dict[str, Any]:
+    """The reply to a message that failed with ``error``."""
+    reply: dict[str, Any] = {"type": "error", "ok": False, "error": error_to_dict(error)}
     if request:
         if "id" in request:
             reply["id"] = request["id"]
@@ -77,12 +82,12 @@ async def handle(hub: Hub, raw: str, ws: WebSocket) -> dict[str, Any]:
     limit = hub.settings.max_ws_message_bytes
     size = len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
     if size > limit:
-        return _error(
-            "payload_too_large",
+        too_large = PayloadTooLargeError(
             f"the message has {size:,} bytes; the limit is {limit:,} "
             "(setting MLHARBOR_MAX_WS_MESSAGE_BYTES)",
-            None,
+            limit=limit,
         )
+        return error_reply(too_large, None)
     try:
         if len(raw) > INLINE_PARSE_BYTES:
             # Off the event loop, so that other sockets and requests are answered meanwhile.
@@ -90,28 +95,29 @@ async def handle(hub: Hub, raw: str, ws: WebSocket) -> dict[str, Any]:
         else:
             msg = _parse(raw, hub.settings.max_json_depth)
     except HarborError as exc:
-        return _error(exc.code, exc.message, None)
+        return error_reply(exc, None)
     except json.JSONDecodeError as exc:
-        return _error(
-            "invalid_json",
-            f"the message is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-            None,
-        )
+        where = f"line {exc.lineno}, column {exc.colno}"
+        message = f"the message is not valid JSON: {exc.msg} ({where})"
+        return error_reply(make_error("invalid_json", message, 422), None)
     if not isinstance(msg, dict):
-        return _error("invalid_message", "a message must be a JSON object with a 'type'", None)
+        message = "a message must be a JSON object with a 'type'"
+        return error_reply(make_error("invalid_message", message, 422), None)
     kind = msg.get("type")
     handler = HANDLERS.get(kind) if isinstance(kind, str) else None
     if handler is None:
         known = ", ".join(sorted(HANDLERS))
         what = f"unknown message type {kind!r}" if kind is not None else "the message has no 'type'"
-        return _error("unknown_type", f"{what}; known types: {known}", msg)
+        unknown = make_error("unknown_type", f"{what}; known types: {known}", 422)
+        return error_reply(unknown, msg)
     try:
         reply = await handler(hub, msg, ws)
     except HarborError as exc:
-        return _error(exc.code, exc.message, msg)
+        return error_reply(exc, msg)
     except Exception:
         log.exception("websocket handler %s failed", kind)
-        return _error("internal", "an internal error occurred; it has been logged", msg)
+        internal = make_error("internal", "an internal error occurred; it has been logged", 500)
+        return error_reply(internal, msg)
     reply = {"type": kind, "ok": True, **reply}
     if "id" in msg:
         reply["id"] = msg["id"]
@@ -134,8 +140,8 @@ async def websocket(ws: WebSocket) -> None:
                 try:
                     raw = (message.get("bytes") or b"").decode("utf-8")
                 except UnicodeDecodeError:
-                    error = _error("invalid_json", "a binary message must be UTF-8 JSON", None)
-                    await send(ws, error)
+                    bad = make_error("invalid_json", "a binary message must be UTF-8 JSON", 422)
+                    await send(ws, error_reply(bad, None))
                     continue
             await send(ws, await handle(hub, raw, ws))
     except WebSocketDisconnect:

@@ -15,18 +15,18 @@ from fastapi import WebSocket
 from mlharbor.api.ws import blocking, event, require, send
 from mlharbor.data.ingest import check_table, records_to_table
 from mlharbor.data.schema import infer_schema
-from mlharbor.errors import ERRORS_BY_CODE, InvalidInputError, JobError, NotFoundError
+from mlharbor.errors import InvalidInputError, JobError, NotFoundError, error_from_dict
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobState, follow_events
 from mlharbor.limits import MAX_ID
 from mlharbor.registry.records import check_model_name, split_model_ref, suggest_model_name
 from mlharbor.values import plain
+from mlharbor.workflows.requests import TrainRequest
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlharbor.data.datasets import DatasetVersionInfo
-    from mlharbor.workflows.train import TrainRequest
 
 # The training stack (scikit-learn, LightGBM, matplotlib, polars, pandas) is imported by the
 # events that train, when they first run: importing it here would add seconds to every
@@ -60,6 +60,7 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     from mlharbor.prep import make_preprocessor
 
     target = _target_name(msg)
+    test_size = TrainRequest.check_field("test_size", msg.get("test_size", 0.2))
     drops = msg.get("drops") or []
     if not isinstance(drops, list):
         raise InvalidInputError("'drops' must be a list of column names")
@@ -79,7 +80,7 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     frame, y = problem.rows.drop(columns=[target]), problem.rows[target]
     stratify = y if task.is_classification and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(
-        frame, y, test_size=float(msg.get("test_size", 0.2)), random_state=0, stratify=stratify
+        frame, y, test_size=test_size, random_state=0, stratify=stratify
     )
     pre = make_preprocessor(schema, target=target, task=task, dense=True)
     train_matrix = pre.fit_transform(X_train, y_train)
@@ -135,9 +136,10 @@ async def create_model_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> di
         ) from None
     done = await asyncio.to_thread(hub.jobs.get, job.id)
     if done.state != JobState.SUCCEEDED:
-        error = done.error or {}
-        failure = ERRORS_BY_CODE.get(str(error.get("code")), JobError)
-        raise failure(str(error.get("message") or f"the training job {done.state}"), job=job.id)
+        ended = {"code": "job_failed", "message": f"the training job was {done.state}"}
+        failure = error_from_dict(done.error or ended)  # the job's error, as it was raised
+        failure.details.setdefault("job", job.id)
+        raise failure
     result = done.result or {}
     record = await asyncio.to_thread(hub.models.get_version, result["model"], result["version"])
     return {
@@ -152,17 +154,21 @@ async def create_model_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> di
 
 def _create_model_request(hub: Hub, msg: dict[str, Any]) -> TrainRequest:
     """The ``train`` request of a ``create-model`` message: its split, stored as a training
-    and a test dataset (so the model's lineage names what it learnt from)."""
-    from mlharbor.models.catalog import get_spec
-    from mlharbor.workflows.train import TrainRequest
+    and a test dataset (so the model's lineage names what it learnt from).
 
+    The message's ``model``, ``params``, ``task`` and ``name`` are the training request's,
+    checked as every door checks them before any data is stored."""
     args = require(msg, "args", dict)
-    model = msg.get("model", "random-forest")
-    if not isinstance(model, str):
-        raise InvalidInputError("'model' must be a model name such as 'random-forest'")
-    spec = get_spec(model)  # an unknown model is refused before any data is stored
-    names = args.get("feature_names") or msg.get("feature_names")
     target = str(msg.get("target") or args.get("target") or "target")
+    options = {
+        "target": target,
+        "model": msg.get("model", "random-forest"),
+        "params": msg.get("params") or {},
+        "task": msg.get("task"),
+        "name": msg.get("name"),
+    }
+    checked = TrainRequest.parse({**options, "dataset": "create-model"})
+    names = args.get("feature_names") or msg.get("feature_names")
     frames = {}
     for part in ("train", "test"):
         X = _frame(args.get(f"X_{part}"), names, f"X_{part}")
@@ -173,21 +179,21 @@ def _create_model_request(hub: Hub, msg: dict[str, Any]) -> TrainRequest:
             )
         X[target] = y
         frames[part] = X
-    name = check_model_name(str(msg.get("name") or suggest_model_name("ws", spec.name)))
+    name = check_model_name(checked.name or suggest_model_name("ws", checked.model))
     stored = {
         part: _store_split(hub, frame, f"{name[:120]}-{part}") for part, frame in frames.items()
     }
-    return TrainRequest(
-        dataset=stored["train"].dataset,
-        dataset_version=stored["train"].version,
-        test_dataset=stored["test"].dataset,
-        test_dataset_version=stored["test"].version,
-        target=target,
-        model=model,
-        params=msg.get("params") or {},
-        task=msg.get("task"),
-        name=name,
-        cv_folds=max(0, min(5, len(frames["train"]) // 10)),
+    folds = min(5, len(frames["train"]) // 10)  # ten rows a fold at least; one fold is none
+    return TrainRequest.parse(
+        {
+            **options,
+            "name": name,
+            "dataset": stored["train"].dataset,
+            "dataset_version": stored["train"].version,
+            "test_dataset": stored["test"].dataset,
+            "test_dataset_version": stored["test"].version,
+            "cv_folds": folds if folds >= 2 else 0,
+        }
     )
 
 
@@ -243,14 +249,12 @@ def _start_forwarding(ws: WebSocket, hub: Hub, job_id: int) -> None:
 
 @event("train")
 async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
-    """Queue a training job; its progress events follow on this socket."""
-    from mlharbor.workflows.train import TrainRequest
+    """Queue a training job; its progress events follow on this socket.
 
+    The message's fields other than ``type`` and ``id`` are the training request's, checked
+    as a REST body is (off the event loop: the model's parameters load the catalog)."""
     options = {k: v for k, v in msg.items() if k not in ("type", "id")}
-    try:
-        request = TrainRequest(**options)
-    except TypeError as exc:
-        raise InvalidInputError(f"bad 'train' message: {exc}")
+    request = await asyncio.to_thread(TrainRequest.parse, options)
     job = await asyncio.to_thread(hub.submit_train, request)
     _start_forwarding(ws, hub, job.id)
     return {"job": job.to_dict()}

@@ -7,63 +7,42 @@ from typing import Annotated, Any
 
 import typer
 
-from mlharbor.cli.common import app, console, open_client, open_hub, progress_bar, queue_job, target
+from mlharbor.cli.common import (
+    app,
+    console,
+    open_client,
+    open_hub,
+    progress_bar,
+    queue_job,
+    run,
+    target,
+)
+from mlharbor.cli.options import request_options
 from mlharbor.cli.training import _fail, _ingest_for_training, _print_version
+from mlharbor.workflows.requests import AutoMLRequest
 
 
 @app.command()
+@request_options(AutoMLRequest, skip={"dataset"}, flags={"time_budget": "--budget"})
 def automl(
     dataset: Annotated[str, typer.Argument(help="Dataset name or id, or a file to ingest.")],
-    target_column: Annotated[str, typer.Option("--target", help="The column to predict.")],
-    budget: Annotated[
-        float, typer.Option(help="Seconds for the whole search, refit included.")
-    ] = 60.0,
-    metric: Annotated[
-        str | None, typer.Option(help="Rank by (default roc_auc / log_loss / r2).")
-    ] = None,
-    task: Annotated[str | None, typer.Option(help="binary, multiclass, regression, text.")] = None,
-    drop: Annotated[
-        list[str] | None, typer.Option(help="A column to leave out; repeatable.")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
-    top_k: Annotated[int, typer.Option(min=1, max=10, help="Register the best k.")] = 1,
-    seed: Annotated[int, typer.Option()] = 0,
     sort: Annotated[
         str | None, typer.Option(help="Sort the table by this metric or fit_seconds.")
     ] = None,
     rows: Annotated[int, typer.Option(min=1, help="Leaderboard rows to show.")] = 20,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
-    refit_full: Annotated[
-        bool,
-        typer.Option(
-            "--refit-full/--no-refit-full",
-            help="Refit the winner on all rows after its test metrics (default), or keep "
-            "the model fitted without the test split.",
-        ),
-    ] = True,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Search models for a target within a time budget; register the best as best_model."""
+    fields = {"dataset": dataset, **(options or {})}
+    request = run(lambda: AutoMLRequest.parse(fields))  # before a file is ingested
     if Path(dataset).is_file():
-        dataset = _ingest_for_training(Path(dataset))
-    # Imported here: `mlharbor serve --role predict` must not load the training stack.
-    from mlharbor.workflows.automl import AutoMLRequest
-
-    request = AutoMLRequest(
-        dataset=dataset,
-        target=target_column,
-        time_budget=budget,
-        metric=metric,
-        task=task,
-        drop=list(drop or []),
-        name=name,
-        top_k=top_k,
-        seed=seed,
-        refit_full=refit_full,
-    )
+        request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("automl", request)
     console.print(
         f"job {job['id']} queued: AutoML on {job['params']['dataset']} for "
-        f"{job['params']['target']}, {budget:g} s, ranked by {job['params']['metric']}"
+        f"{job['params']['target']}, {request.time_budget:g} s, ranked by "
+        f"{job['params']['metric']}"
     )
     if not wait:
         return

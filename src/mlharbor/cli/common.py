@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -110,12 +110,18 @@ EXIT_CODES = {
 }
 
 
+def fail(exc: HarborError, prefix: str = "") -> NoReturn:
+    """Print ``exc`` as one red line and exit with the code for its class."""
+    # soft_wrap: one line however long (a list of valid options), as a terminal wraps it.
+    err_console.print(f"[bold red]error:[/] {prefix}{exc.message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+
+
 def run(action: Callable[[], T]) -> T:
     try:
         return action()
     except HarborError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(EXIT_CODES.get(exc.code, 1))
+        fail(exc)
 
 
 @contextmanager
@@ -133,16 +139,13 @@ def open_hub() -> Iterator[Hub]:
 def queue_job(kind: str, request: Any) -> dict[str, Any]:
     """Queue ``request`` as a ``kind`` job on the server given by ``--url`` or the local hub.
 
-    Both sides name their calls alike: ``client.jobs.submit_<kind>`` and ``hub.submit_<kind>``.
+    Both sides name their calls alike: ``client.jobs.submit`` and ``hub.submit_<kind>``.
+    A server gets the fields the user set, and fills in the rest as it would for any client.
     """
     if target.url:
-        params = request.to_params()
-        options = {
-            k: v for k, v in params.items() if k not in ("dataset", "target") and v is not None
-        }
+        params = request.model_dump(mode="json", exclude_unset=True)
         with open_client() as client:
-            submit = getattr(client.jobs, f"submit_{kind}")
-            return run(lambda: submit(request.dataset, request.target, **options))
+            return run(lambda: client.jobs.submit(kind, params))
     with open_hub() as hub:
         return run(lambda: getattr(hub, f"submit_{kind}")(request)).to_dict()
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from mlharbor.cli.common import app, console, err_console, open_client, open_hub, run, target
+from mlharbor.cli.common import (
+    app,
+    console,
+    err_console,
+    open_client,
+    open_hub,
+    queue_job,
+    run,
+    target,
+)
 from mlharbor.cli.data import refuse_open_bind
+from mlharbor.cli.options import request_options
+from mlharbor.workflows.requests import ScoreRequest
 
 
 @app.command("serve-model")
@@ -48,36 +59,26 @@ def serve_model(
 
 
 @app.command()
+@request_options(ScoreRequest, skip={"model", "ref", "dataset"})
 def score(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (latest).")],
     dataset: Annotated[str, typer.Argument(help="A dataset name, or a file to ingest first.")],
-    dataset_version: Annotated[int | None, typer.Option(help="Default: the newest.")] = None,
-    output: Annotated[
-        str | None, typer.Option(help="Name of the scored dataset; default DATASET-scored-MODEL.")
-    ] = None,
-    chunk_rows: Annotated[int, typer.Option(min=1_000, max=1_000_000)] = 50_000,
     out: Annotated[
         Path | None, typer.Option(help="Also save the scored rows here (.csv or .parquet).")
     ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Score a dataset with a model version as a job; the result is a new dataset."""
     from mlharbor.cli.training import _fail, _follow, _ingest_for_training
     from mlharbor.registry.records import split_model_ref
 
+    name, ref = run(lambda: split_model_ref(model))
+    fields = {"model": name, "ref": str(ref), "dataset": dataset, **(options or {})}
+    request = run(lambda: ScoreRequest.parse(fields))  # before a file is ingested
     if Path(dataset).is_file():
-        dataset = _ingest_for_training(Path(dataset))
-    name, ref = split_model_ref(model)
-    options = {"dataset_version": dataset_version, "output": output, "chunk_rows": chunk_rows}
-    if target.url:
-        with open_client() as client:
-            job = run(lambda: client.jobs.submit_score(f"{name}@{ref}", dataset, **options))
-    else:
-        from mlharbor.workflows.score import ScoreRequest
-
-        request = ScoreRequest(model=name, ref=ref, dataset=dataset, **options)
-        with open_hub() as hub:
-            job = run(lambda: hub.submit_score(request)).to_dict()
+        request.dataset = _ingest_for_training(Path(dataset))
+    job = queue_job("score", request)
     p = job["params"]
     console.print(
         f"job {job['id']} queued: score {p['dataset']} v{p['dataset_version']} with "

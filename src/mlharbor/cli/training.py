@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from mlharbor.cli.common import (
-    EXIT_CODES,
     app,
     console,
     err_console,
+    fail,
     make_typer,
     open_client,
     open_hub,
@@ -21,6 +21,9 @@ from mlharbor.cli.common import (
     target,
     version_json,
 )
+from mlharbor.cli.options import request_options
+from mlharbor.errors import error_from_dict
+from mlharbor.workflows.requests import TrainRequest
 
 jobs_app = make_typer("Follow, list and cancel jobs.")
 models_app = make_typer("Registered models, versions and aliases.")
@@ -46,15 +49,11 @@ def worker(
 
 
 def _fail(job: dict[str, Any]) -> None:
-    error = job.get("error") or {}
     if job["state"] == "cancelled":
         err_console.print(f"[yellow]job {job['id']} was cancelled[/]")
         raise typer.Exit(1)
-    err_console.print(
-        f"[bold red]error:[/] job {job['id']} failed: {error.get('message', 'no reason recorded')}",
-        highlight=False,
-    )
-    raise typer.Exit(EXIT_CODES.get(error.get("code", ""), 1))
+    error = error_from_dict(job.get("error") or {"message": "no reason recorded"})
+    fail(error, prefix=f"job {job['id']} failed: ")
 
 
 def _follow(job_id: int, *, run_here: bool) -> dict[str, Any]:
@@ -94,42 +93,25 @@ def _print_metrics(version: dict[str, Any]) -> None:
 
 
 @app.command()
+@request_options(TrainRequest, skip={"dataset", "params"})
 def train(
-    dataset: Annotated[str, typer.Argument(help="Dataset name or id.")],
-    target_column: Annotated[str, typer.Option("--target", help="The column to predict.")],
-    model: Annotated[str, typer.Option(help="Catalog name or alias.")] = "random-forest",
-    param: Annotated[list[str] | None, typer.Option(help="name=value; repeatable.")] = None,
-    drop: Annotated[
-        list[str] | None, typer.Option(help="A column to leave out; repeatable.")
+    dataset: Annotated[str, typer.Argument(help="Dataset name or id, or a file to ingest.")],
+    param: Annotated[
+        list[str] | None, typer.Option(help="A model parameter, name=value; repeatable.")
     ] = None,
-    task: Annotated[str | None, typer.Option(help="binary, multiclass, regression, text.")] = None,
-    name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
-    alias: Annotated[str | None, typer.Option(help="Also point this alias at it.")] = None,
-    cv_folds: Annotated[int, typer.Option(min=0, max=20)] = 5,
-    seed: Annotated[int, typer.Option()] = 0,
     wait: Annotated[bool, typer.Option(help="Wait for the job and show the result.")] = True,
+    options: dict[str, Any] | None = None,
 ) -> None:
     """Train one model on a dataset (a name, or a file to ingest first) and register it."""
+    # Checked before a file is ingested; a server checks the model's parameters itself.
+    fields = {"dataset": dataset, "params": _params(param), **(options or {})}
+    request = run(lambda: TrainRequest.parse(fields, catalog=not target.url))
     if wait and not target.url:
         from mlharbor.jobs.worker import start_attempt_server
 
         start_attempt_server()  # the job's imports, meanwhile, in the fork server
     if Path(dataset).is_file():
-        dataset = _ingest_for_training(Path(dataset))
-    from mlharbor.workflows.train import TrainRequest
-
-    request = TrainRequest(
-        dataset=dataset,
-        target=target_column,
-        model=model,
-        params=_params(param),
-        drop=list(drop or []),
-        task=task,
-        name=name,
-        alias=alias,
-        cv_folds=cv_folds,
-        seed=seed,
-    )
+        request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("train", request)
     console.print(
         f"job {job['id']} queued: train {job['params']['model']} on "

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from mlharbor.errors import WorkerLostError
 from mlharbor.jobs.records import JobState
+from mlharbor.jobs.runner import describe_error
 from mlharbor.jobs.store import JobStore
 from mlharbor.store.orm import utcnow
 
@@ -38,11 +40,10 @@ def recover_stale_jobs(store: JobStore, lease_seconds: float) -> dict[int, JobSt
     silence = timedelta(seconds=lease_seconds)
     moved: dict[int, JobState] = {}
     for job in store.stale(silence):
-        error = {
-            "type": "WorkerLost",
-            "code": "worker_lost",
-            "message": f"worker lost: no heartbeat from {job.worker} for {lease_seconds:g} s",
-        }
+        lost = WorkerLostError(
+            f"worker lost: no heartbeat from {job.worker} for {lease_seconds:g} s"
+        )
+        error = describe_error(lost, with_traceback=False)
         # The cutoff is checked again under the row lock: a worker that beat meanwhile keeps it.
         state = store.expire(job.lease, utcnow() - silence, error)
         if state is not None:

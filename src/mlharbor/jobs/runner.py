@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mlharbor.errors import HarborError, InvalidInputError, storage_error
+from mlharbor.errors import HarborError, InvalidInputError, JobError, error_to_dict, storage_error
 from mlharbor.jobs.context import JobCancelled, JobContext
 from mlharbor.jobs.handlers import load_handler, may_retry_error
 from mlharbor.jobs.options import JobsConfig
@@ -40,15 +40,11 @@ class AttemptSpec:
 
 
 def describe_error(exc: BaseException, *, with_traceback: bool = True) -> dict[str, Any]:
-    """The ``error`` record of a job: type, code, message and a short traceback."""
-    message = exc.message if isinstance(exc, HarborError) else str(exc)
-    error: dict[str, Any] = {
-        "type": type(exc).__name__,
-        "code": getattr(exc, "code", "job_failed"),
-        "message": message or type(exc).__name__,
-    }
-    if isinstance(exc, HarborError) and exc.details:
-        error["details"] = exc.details
+    """The ``error`` record of a job: the error as :func:`~mlharbor.errors.error_to_dict`
+    writes it (any other exception as a ``job_failed`` one), its class name and, for
+    operators, a short traceback."""
+    harbor = exc if isinstance(exc, HarborError) else JobError(str(exc) or type(exc).__name__)
+    error: dict[str, Any] = {**error_to_dict(harbor), "type": type(exc).__name__}
     if with_traceback:
         text = "".join(traceback.format_exception(exc))
         error["traceback"] = text[-TRACEBACK_CHARS:]

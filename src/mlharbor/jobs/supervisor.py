@@ -19,10 +19,12 @@ import logging
 import threading
 import time
 
+from mlharbor.errors import WorkerLostError
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.pool import LocalWorkerPool
 from mlharbor.jobs.records import JobState
 from mlharbor.jobs.recovery import recover_stale_jobs
+from mlharbor.jobs.runner import describe_error
 from mlharbor.jobs.store import JobStore
 from mlharbor.jobs.worker import exit_reason, worker_id_prefix
 
@@ -152,11 +154,8 @@ class JobSupervisor:
             if job.worker is not None and job.worker.startswith(prefix)
         ]
         for job in lost:
-            error = {
-                "type": "WorkerLost",
-                "code": "worker_lost",
-                "message": f"worker lost: the worker pool {self._down_reason}",
-            }
+            lost = WorkerLostError(f"worker lost: the worker pool {self._down_reason}")
+            error = describe_error(lost, with_traceback=False)
             state = self.store.fail(job.lease, error, retry=True)
             if state is not None:
                 self.recovered += 1

@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mlharbor.errors import InvalidInputError
+from mlharbor.errors import InvalidInputError, JobTimeoutError, WorkerLostError
 from mlharbor.jobs.handlers import handler_path, registered_kinds
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.records import JobInfo, JobState, Lease
@@ -280,11 +280,8 @@ class Worker:
                 _signal_group(attempt.process, signal.SIGKILL)
             return
         if attempt.deadline is not None and now >= attempt.deadline:
-            error = {
-                "type": "Timeout",
-                "code": "timeout",
-                "message": f"timed out after {attempt.limit:g} s (the job's time limit)",
-            }
+            timeout = JobTimeoutError(f"timed out after {attempt.limit:g} s (the job's time limit)")
+            error = describe_error(timeout, with_traceback=False)
             self.store.fail(attempt.lease, error, retry=False)
             self._stop(attempt, now)
             return
@@ -316,11 +313,8 @@ class Worker:
             return
         job = self.store.find(attempt.job.id)
         if job is not None and job.state is JobState.RUNNING and job.lease == attempt.lease:
-            error = {
-                "type": "WorkerLost",
-                "code": "worker_lost",
-                "message": f"worker lost: the job process {exit_reason(exitcode)}",
-            }
+            lost = WorkerLostError(f"worker lost: the job process {exit_reason(exitcode)}")
+            error = describe_error(lost, with_traceback=False)
             state = self.store.fail(attempt.lease, error, retry=True)
             log.warning("job %s: %s; now %s", job.id, error["message"], state)
 

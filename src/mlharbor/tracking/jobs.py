@@ -72,7 +72,7 @@ def track_job(
         Its ``models`` registry is read (the job's services: the hub).
     kind : str
         ``"train"`` or ``"automl"``.
-    request : JobParams
+    request : WorkflowRequest
         The job's request (its fields become run parameters).
     result : dict
         The job's result; ``result["mlflow"]`` is set to the run's ids and URL.

@@ -1,7 +1,9 @@
 """The ``automl`` job: search a leaderboard in a time budget, register the winner.
 
-Like :mod:`mlharbor.workflows.train` for ``train``: the request, its up-front checks (so bad
-input is a 4xx before anything is queued), the body of the job and its handler.
+Like :mod:`mlharbor.workflows.train` for ``train``: its request
+(:class:`~mlharbor.workflows.requests.AutoMLRequest`), the checks against the stored data
+before it is queued (so bad input is a 4xx, not a failed job), the body of the job and its
+handler.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,9 +22,9 @@ import numpy as np
 from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError
 from mlharbor.jobs import JobContext, retry_errors
-from mlharbor.jobs.params import JobParams
 from mlharbor.jobs.records import aware
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+from mlharbor.workflows.requests import AutoMLRequest
 
 # The search stack (pandas, scikit-learn, LightGBM, Optuna) is imported by the functions that
 # use it: the API imports AutoMLRequest, and those imports would add seconds to its start.
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOML = "automl"
-BEST_ALIAS = "best_model"
-MAX_TOP_K = 10
 #: Permutation importance permutes each column of at most this many test rows ...
 IMPORTANCE_ROWS = 500
 #: ... and at most this many rows in all (the permuted copies of every column).
@@ -51,55 +50,19 @@ CURVE_ROWS = 1_000
 REFIT_SAFETY = 1.2
 
 
-@dataclass
-class AutoMLRequest(JobParams):
-    """What a user asks of AutoML (the ``automl`` job's parameters)."""
-
-    what = "AutoML"
-
-    dataset: str
-    target: str
-    time_budget: float = 60.0
-    metric: str | None = None
-    task: str | None = None
-    drop: list[str] = field(default_factory=list)
-    name: str | None = None
-    dataset_version: int | None = None
-    test_size: float = 0.2
-    cv_folds: int | None = None
-    seed: int = 0
-    top_k: int = 1
-    alias: str = BEST_ALIAS
-    max_trials: int | None = None
-    #: Only these model families (catalog names or aliases); ``None``: every family.
-    models: list[str] | None = None
-    #: After the holdout evaluation, refit the registered models on every row (the test
-    #: split too), as PyCaret's ``finalize_model`` and AutoGluon's ``refit_full`` do.
-    refit_full: bool = True
-
-
 def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> AutoMLRequest:
-    """Check a request against the dataset before queueing; fills in defaults.
+    """Check a request against the dataset before queueing (the request checked its own
+    fields and limits); fills in defaults.
 
     Reads the target column (only) to refuse a single-class target or a metric that does
     not fit the task with a 4xx now rather than a failed job later.
     """
     from mlharbor.models.automl import check_metric
-    from mlharbor.models.automl.search import _check_budget
     from mlharbor.models.metrics import metric_kind
     from mlharbor.models.problem import resolve_problem
     from mlharbor.models.train import check_train_request
 
     version = services.datasets.get_version(request.dataset, request.dataset_version)
-    if request.target in request.drop:
-        raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
-    request.time_budget = _check_budget(request.time_budget)
-    if not 0 < request.test_size < 1:
-        raise InvalidInputError(f"test_size must be between 0 and 1, got {request.test_size}")
-    if not 1 <= int(request.top_k) <= MAX_TOP_K:
-        raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {request.top_k}")
-    if request.cv_folds is not None and not 2 <= request.cv_folds <= 20:
-        raise InvalidInputError(f"cv_folds must be between 2 and 20, got {request.cv_folds}")
     check_train_request(
         version.schema, target=request.target, model="dummy", drop=request.drop, task=request.task
     )
@@ -117,8 +80,6 @@ def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> A
         request.name or suggest_model_name(version.dataset, request.target)
     )
     check_alias(request.alias)
-    if not isinstance(request.refit_full, bool):
-        raise InvalidInputError(f"refit_full must be true or false, got {request.refit_full!r}")
     return request
 
 

@@ -14,7 +14,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +24,8 @@ import pyarrow.parquet as pq
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext
-from mlharbor.jobs.params import JobParams
 from mlharbor.serving.scoring import score_frame
+from mlharbor.workflows.requests import ScoreRequest
 
 if TYPE_CHECKING:
     from mlharbor.data.datasets import DatasetVersionInfo, IngestResult
@@ -40,25 +39,9 @@ SCORE = "score"
 PARALLEL_MIN_ROWS = 200_000
 
 
-@dataclass
-class ScoreRequest(JobParams):
-    """What a user asks for when scoring a dataset (the ``score`` job's parameters)."""
-
-    what = "scoring"
-
-    model: str
-    dataset: str
-    ref: str = "latest"
-    dataset_version: int | None = None
-    output: str | None = None
-    chunk_rows: int = 50_000
-
-
 def check_score_request(services: CheckServices, request: ScoreRequest) -> ScoreRequest:
     """Check before queuing: the model and dataset exist and the dataset has every column
     the model needs. Pins the model version, so moving the alias mid-job changes nothing."""
-    if not 1_000 <= request.chunk_rows <= 1_000_000:
-        raise InvalidInputError("chunk_rows must be between 1,000 and 1,000,000")
     data = services.datasets.get_version(request.dataset, request.dataset_version)
     model = services.models.get_version(request.model, request.ref)
     columns = {c.name for c in data.schema.columns}

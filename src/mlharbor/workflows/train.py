@@ -1,7 +1,8 @@
 """The ``train`` job: one model trained on a dataset version and registered.
 
-The request, its up-front checks (so bad input is a 4xx before anything is queued) and the
-body of the job, written against the services it uses
+Its request (:class:`~mlharbor.workflows.requests.TrainRequest`, declared with the
+others), the checks against the stored data before it is queued (so bad input is a 4xx,
+not a failed job) and the body of the job, written against the services it uses
 (:class:`~mlharbor.workflows.services.TrainServices`). The job runs in a job process (see
 :mod:`mlharbor.jobs`) and returns a JSON-ready result; :mod:`mlharbor.hub` registers the
 ``train`` kind, whose handler opens the services there and calls :func:`train_job`.
@@ -12,13 +13,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext
-from mlharbor.jobs.params import JobParams
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+from mlharbor.workflows.requests import TrainRequest
 
 if TYPE_CHECKING:
     from mlharbor.registry.records import ModelVersionRecord
@@ -28,35 +28,9 @@ TRAIN = "train"
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainRequest(JobParams):
-    """What a user asks for when training one model (the ``train`` job's parameters)."""
-
-    what = "training"
-
-    dataset: str
-    target: str
-    model: str = "random-forest"
-    params: dict[str, Any] = field(default_factory=dict)
-    drop: list[str] = field(default_factory=list)
-    task: str | None = None
-    name: str | None = None
-    dataset_version: int | None = None
-    test_size: float = 0.2
-    cv_folds: int = 5
-    seed: int = 0
-    alias: str | None = None
-    #: After the test metrics, refit on every row (the test split too), as PyCaret's
-    #: ``finalize_model`` does; the metrics stay the holdout's.
-    refit_full: bool = True
-    #: Evaluate on this dataset, as given, rather than on a split of ``dataset`` (then all
-    #: training rows): ML-Hub's ``create-model`` sends its own ``X_test`` and ``y_test``.
-    test_dataset: str | None = None
-    test_dataset_version: int | None = None
-
-
 def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequest:
-    """Check what can be checked before queuing, so bad input is a 4xx, not a failed job.
+    """Check the request against the stored data before queuing, so bad input is a 4xx,
+    not a failed job (the request checked its own fields, the model and its parameters).
 
     Fills in the dataset version, the canonical model name and a model name; types the
     parameters.
@@ -66,8 +40,6 @@ def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequ
     from mlharbor.models import check_train_request
 
     version = services.datasets.get_version(request.dataset, request.dataset_version)
-    if request.target in request.drop:
-        raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
     checked = check_train_request(
         version.schema,
         target=request.target,

@@ -12,20 +12,22 @@ import json
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from mlharbor import __version__
 from mlharbor.api.auth import NEEDS_PREDICT, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.problems import problem
+from mlharbor.api.problems import problem_response
 from mlharbor.api.schemas import Problem
 from mlharbor.data.datasets import name_from_filename
-from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
-from mlharbor.workflows.train import TrainRequest
+from mlharbor.errors import HarborError, InvalidInputError, NotFoundError, error_from_dict
+from mlharbor.workflows.requests import TrainRequest
 
 router = APIRouter(tags=["mini-ml-platform"])
 MODEL = "mini-ml-platform"
+#: The target until the upload is read: its last column, as Mini-ML-Platform chose.
+LAST_COLUMN = "(the last column)"
 ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}}
 CSV_TYPES = {
     "text/csv",
@@ -38,9 +40,11 @@ CSV_TYPES = {
 
 
 def _compat_error(request: Request, exc: HarborError) -> JSONResponse:
-    # Mini-ML-Platform answered 400 to anything wrong with the request (413 stays 413).
-    status = 400 if exc.status in (415, 422) else exc.status
-    return problem(status, exc.message, exc.code, request)
+    # Mini-ML-Platform answered 400 to anything wrong with the request (413 stays 413); any
+    # other error keeps its own status, a failed job's as much as a refused request's.
+    if exc.status in (415, 422):
+        exc.status = 400
+    return problem_response(exc, request)
 
 
 def _columns(text: str | None) -> list[str]:
@@ -69,42 +73,67 @@ def _check_csv(upload: UploadFile, field: str) -> None:
         )
 
 
+#: The form fields of Mini-ML-Platform's ``/train``; anything else is refused by name.
+TRAIN_FIELDS = ("dataset_file", "model_type", "model_params", "target_column", "columns_to_drop")
+
+
+async def _unknown_fields(request: Request) -> list[str]:
+    """Form fields ``/train`` does not take (the form is parsed once; this reads it again)."""
+    form = await request.form()
+    return [name for name in form if name not in TRAIN_FIELDS]
+
+
 @router.post("/train", responses=ERRORS, dependencies=NEEDS_TRAIN)
 def compat_train(
     request: Request,
     hub: HubDep,
+    unknown: Annotated[list[str], Depends(_unknown_fields)],
     dataset_file: Annotated[UploadFile, File(description="The training data, as CSV")],
     model_type: Annotated[str, Form()] = "RandomForestClassifier",
     model_params: Annotated[str, Form(description="JSON object")] = "{}",
     target_column: Annotated[str | None, Form(description="Default: the last column")] = None,
     columns_to_drop: Annotated[str | None, Form(description='["a","b"] or a,b')] = None,
 ) -> Any:
-    """Train a model from a CSV upload (Mini-ML-Platform); waits for the result."""
+    """Train a model from a CSV upload (Mini-ML-Platform); waits for the result.
+
+    The form is an adapter over the training request (``model_type`` is its ``model``,
+    ``model_params`` its ``params``...): a bad value gets the message every door gives,
+    before the upload is stored.
+    """
     try:
+        if unknown:
+            raise InvalidInputError(
+                f"unknown form field{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; /train takes: {', '.join(TRAIN_FIELDS)}",
+                unknown=unknown,
+            )
         _check_csv(dataset_file, "dataset_file")
         try:
             params = json.loads(model_params or "{}")
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"model_params is not valid JSON: {exc}")
-        drops = _columns(columns_to_drop)
-        ingested = hub.datasets.ingest_stream(
-            dataset_file.file,
-            filename=dataset_file.filename or "train.csv",
-            name=name_from_filename(dataset_file.filename or "train.csv"),
+        filename = dataset_file.filename or "train.csv"
+        form = {
+            "dataset": name_from_filename(filename),
+            "target": target_column or LAST_COLUMN,
+            "model": model_type,
+            "params": params,
+            "drop": _columns(columns_to_drop),
+            "name": MODEL,
+        }
+        TrainRequest.parse(form)  # before anything is stored
+        version = hub.datasets.ingest_stream(
+            dataset_file.file, filename=filename, name=form["dataset"]
+        ).version
+        train = TrainRequest.parse(
+            {
+                **form,
+                "dataset": version.dataset,
+                "dataset_version": version.version,
+                "target": target_column or version.schema.names[-1],
+            }
         )
-        version = ingested.version
-        target = target_column or version.schema.names[-1]
-        job = hub.submit_train(
-            TrainRequest(
-                dataset=version.dataset,
-                dataset_version=version.version,
-                target=target,
-                model=model_type,
-                params=params if isinstance(params, dict) else {"_": params},
-                drop=drops,
-                name=MODEL,
-            )
-        )
+        job = hub.submit_train(train)
         done = hub.wait(job.id, timeout=hub.settings.compat_train_wait_seconds)
         if not done.state.is_terminal:
             return JSONResponse(
@@ -112,15 +141,10 @@ def compat_train(
                 content={"message": f"still training; follow /api/v1/jobs/{job.id}", "job": job.id},
             )
         if done.state != "succeeded":
-            error = done.error or {}
-            status = 400 if error.get("code") == "invalid_input" else 500
-            return problem(
-                status,
-                error.get("message", f"the training job {done.state}"),
-                error.get("code", "job_failed"),
-                request,
-                job=job.id,
-            )
+            ended = {"code": "job_failed", "message": f"the training job was {done.state}"}
+            failed = error_from_dict(done.error or ended)
+            failed.details.setdefault("job", job.id)
+            raise failed
     except HarborError as exc:
         return _compat_error(request, exc)
     result = done.result or {}

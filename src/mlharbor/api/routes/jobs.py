@@ -7,90 +7,68 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import (
+    APIRouter,
+    Body,
+    File,
+    Form,
+    Query,
+    UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
+)
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import IdPath, Problem, SeqQuery, VersionField
+from mlharbor.api.schemas import IdPath, Problem, SeqQuery
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
-from mlharbor.workflows.automl import AutoMLRequest
-from mlharbor.workflows.score import ScoreRequest
-from mlharbor.workflows.train import TrainRequest
+from mlharbor.workflows.requests import (
+    REQUESTS,
+    AutoMLRequest,
+    ScoreRequest,
+    TrainRequest,
+    WorkflowRequest,
+    json_schema,
+)
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])
 ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
 
 
-class TrainParams(BaseModel):
-    dataset: str = Field(description="Dataset name or id.")
-    target: str
-    model: str = "random-forest"
-    params: dict[str, Any] = Field(default_factory=dict)
-    drop: list[str] = Field(default_factory=list)
-    task: Literal["binary", "multiclass", "regression", "text"] | None = None
-    name: str | None = Field(None, description="Registered model name; default dataset-target.")
-    dataset_version: VersionField = None
-    test_size: float = Field(0.2, gt=0, lt=1)
-    cv_folds: int = Field(5, ge=0, le=20)
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (numpy's range).")
-    alias: str | None = None
-    refit_full: bool = Field(
-        True, description="Refit the model on every row after the test metrics (holdout)."
-    )
-
-
-class ScoreParams(BaseModel):
-    model: str = Field(description="Registered model name.")
-    dataset: str = Field(description="Dataset name or id to score.")
-    ref: str = Field("latest", description="Model version or alias.")
-    dataset_version: VersionField = None
-    output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
-    chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
-
-
-class AutoMLParams(BaseModel):
-    dataset: str = Field(description="Dataset name or id.")
-    target: str
-    time_budget: float = Field(60.0, description="Seconds for the whole search, refit included.")
-    metric: str | None = Field(
-        None,
-        description="Rank by this metric (default: roc_auc, log_loss or r2 by task).",
-    )
-    task: Literal["binary", "multiclass", "regression", "text"] | None = None
-    drop: list[str] = Field(default_factory=list)
-    name: str | None = Field(None, description="Registered model name; default dataset-target.")
-    dataset_version: VersionField = None
-    test_size: float = Field(0.2, gt=0, lt=1)
-    cv_folds: int | None = Field(None, ge=2, le=20)
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Random seed (numpy's range).")
-    top_k: int = Field(1, ge=1, le=10, description="Register the best k models.")
-    alias: str = Field("best_model", description="Alias pointed at the winner.")
-    max_trials: int | None = Field(None, ge=1)
-    refit_full: bool = Field(
-        True, description="Refit the winner on every row after the test metrics (holdout)."
-    )
+# A job body's ``params`` is taken as a JSON object, then validated by the workflow's
+# request, so that the answer is the message every door gives; it is documented as that
+# request.
+TrainJobParams = Annotated[dict[str, Any], WithJsonSchema(json_schema(TrainRequest))]
+AutoMLJobParams = Annotated[dict[str, Any], WithJsonSchema(json_schema(AutoMLRequest))]
+ScoreJobParams = Annotated[dict[str, Any], WithJsonSchema(json_schema(ScoreRequest))]
 
 
 class TrainJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["train"]
-    params: TrainParams
+    params: TrainJobParams
     timeout_seconds: float | None = Field(None, gt=0)
 
 
 class ScoreJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["score"]
-    params: ScoreParams
+    params: ScoreJobParams
     timeout_seconds: float | None = Field(None, gt=0)
 
 
 class AutoMLJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["automl"]
-    params: AutoMLParams
+    params: AutoMLJobParams
     timeout_seconds: float | None = Field(None, gt=0)
 
 
@@ -155,26 +133,20 @@ def submit_job(hub: HubDep, body: JobCreate) -> JobPublic:
     the leaderboard in its result (also at ``/api/v1/jobs/{id}/leaderboard``). A ``score``
     job emits a ``chunk`` event per chunk and stores its result as a dataset.
     """
-    if isinstance(body, ScoreJobCreate):
-        return submit_score(hub, body.params, body.timeout_seconds)
-    if isinstance(body, AutoMLJobCreate):
-        automl = AutoMLRequest(**body.params.model_dump())
-        return JobPublic.of(hub.submit_automl(automl, timeout_seconds=body.timeout_seconds))
-    request = TrainRequest(**body.params.model_dump())
-    return JobPublic.of(hub.submit_train(request, timeout_seconds=body.timeout_seconds))
+    request = REQUESTS[body.kind].parse(body.params)
+    return _submit(hub, body.kind, request, body.timeout_seconds)
 
 
-def submit_score(hub: Hub, params: ScoreParams, timeout: float | None = None) -> JobPublic:
-    """Queue a ``score`` job."""
-    request = ScoreRequest(**params.model_dump())
-    return JobPublic.of(hub.submit_score(request, timeout_seconds=timeout))
+def _submit(
+    hub: Hub, kind: str, request: WorkflowRequest, timeout: float | None = None
+) -> JobPublic:
+    submit = getattr(hub, f"submit_{kind}")
+    return JobPublic.of(submit(request, timeout_seconds=timeout))
 
 
-class ScoreCreate(BaseModel):
-    dataset: str = Field(description="Dataset name or id to score.")
-    dataset_version: VersionField = None
-    output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
-    chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000)
+#: A score body without what the path gives (the model and its version or alias).
+_FROM_PATH = ("model", "ref")
+_SCORE_BODY = json_schema(ScoreRequest, without=_FROM_PATH)
 
 
 @scoring.post(
@@ -184,9 +156,27 @@ class ScoreCreate(BaseModel):
     responses=ERRORS,
     dependencies=NEEDS_TRAIN,
 )
-def score_dataset(hub: HubDep, name: str, ref: str, body: ScoreCreate) -> JobPublic:
+def score_dataset(
+    hub: HubDep,
+    name: str,
+    ref: str,
+    body: Annotated[dict[str, Any], Body(), WithJsonSchema(_SCORE_BODY)],
+) -> JobPublic:
     """Score a stored dataset with a model version or alias, as a ``score`` job."""
-    return submit_score(hub, ScoreParams(model=name, ref=ref, **body.model_dump()))
+    _refuse_path_fields(body)
+    request = ScoreRequest.parse({**body, "model": name, "ref": ref})
+    return _submit(hub, "score", request)
+
+
+def _refuse_path_fields(given: Any) -> None:
+    named = sorted(set(_FROM_PATH) & set(given)) if isinstance(given, dict) else []
+    if named:
+        verb = "comes" if len(named) == 1 else "come"
+        raise InvalidInputError(
+            f"{' and '.join(map(repr, named))} {verb} from the path (/models/NAME/REF/score), "
+            "not the body",
+            unknown=named,
+        )
 
 
 @scoring.post(
@@ -210,31 +200,36 @@ def score_upload(
         str | None, Form(description="Name the file is stored under; default: its file name.")
     ] = None,
     output: Annotated[
-        str | None, Form(description="Result dataset; default DATASET-scored-MODEL.")
+        str | None, Form(description=ScoreRequest.model_fields["output"].description)
     ] = None,
-    chunk_rows: Annotated[int, Form(ge=1_000, le=1_000_000)] = 50_000,
+    chunk_rows: Annotated[
+        str | None, Form(description=ScoreRequest.model_fields["chunk_rows"].description)
+    ] = None,
 ) -> JobPublic:
     """Store an uploaded file as a dataset (streamed to disk, within the upload size limit),
     then score it with a model version or alias as a ``score`` job, like ``/score``.
 
-    The model is checked before the file is stored; a file the model cannot score (a
-    column it needs is missing) is kept as a dataset and answered 422 naming the columns.
+    The request and the model are checked before the file is stored; a file the model
+    cannot score (a column it needs is missing) is kept as a dataset and answered 422
+    naming the columns.
     """
+    form = {"output": output, "chunk_rows": chunk_rows}
+    request = ScoreRequest.parse(
+        {
+            "model": name,
+            "ref": ref,
+            "dataset": dataset or file.filename or "upload",
+            **{k: v for k, v in form.items() if v is not None},
+        }
+    )
     hub.models.get_version(name, ref)  # 404 before anything is stored
     if not file.filename:
         raise InvalidInputError("the upload has no file name", field="file")
     stored = hub.datasets.ingest_stream(
         file.file, filename=file.filename, name=dataset or None, source=f"upload:{file.filename}"
     ).version
-    params = ScoreParams(
-        model=name,
-        ref=ref,
-        dataset=stored.dataset,
-        dataset_version=stored.version,
-        output=output,
-        chunk_rows=chunk_rows,
-    )
-    return submit_score(hub, params)
+    request.dataset, request.dataset_version = stored.dataset, stored.version
+    return _submit(hub, "score", request)
 
 
 @router.get("", response_model=JobsPublic, responses={422: ERRORS[422]}, dependencies=NEEDS_READ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlharbor.limits import MIN_BUDGET
 from mlharbor.models.automl.ensemble import (
     BaggedClassifier,
     BaggedRegressor,
@@ -12,7 +13,7 @@ from mlharbor.models.automl.ensemble import (
 from mlharbor.models.automl.leaderboard import sort_rows
 from mlharbor.models.automl.portfolio import DEFAULT_METRIC, METRICS, check_metric
 from mlharbor.models.automl.result import AutoMLResult
-from mlharbor.models.automl.search import MIN_BUDGET, AutoMLConfig, run_automl
+from mlharbor.models.automl.search import AutoMLConfig, run_automl
 
 __all__ = [
     "DEFAULT_METRIC",

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
+from mlharbor.limits import check_budget
 from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
@@ -42,9 +43,6 @@ from mlharbor.models.tasks import Task
 from mlharbor.models.train import with_options
 from mlharbor.prep.factory import native_categorical_columns
 
-#: Below this, no model can be cross-validated: refused up front.
-MIN_BUDGET = 2.0
-MAX_BUDGET = 24 * 3600.0
 #: Above this many rows the search runs on a stratified sample; the winner is refitted on all.
 MAX_SEARCH_ROWS = 20_000
 #: Up to this many rows, with budget to spare, the folds are repeated with a second shuffle:
@@ -165,7 +163,7 @@ def run_automl(
         budget below two seconds, too few rows per class for two folds.
     """
     config = with_options(AutoMLConfig, config, options)
-    budget = _check_budget(config.time_budget)
+    budget = check_budget(config.time_budget)
     started = time.perf_counter() if started is None else started
     deadline = started + budget
     target, seed, models = config.target, config.seed, config.models
@@ -329,22 +327,6 @@ def _refuse(
             if alone is not None:
                 member.refuse(alone)
                 search.refusals[structure(member.candidate)] = alone
-
-
-def _check_budget(time_budget: Any) -> float:
-    try:
-        budget = float(time_budget)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"time_budget must be a number of seconds, got {time_budget!r}")
-    if not np.isfinite(budget) or budget < MIN_BUDGET:
-        raise InvalidInputError(
-            f"a time budget of {time_budget} s is too small to fit even one model: "
-            f"give at least {MIN_BUDGET:g} seconds",
-            time_budget=time_budget,
-        )
-    if budget > MAX_BUDGET:
-        raise InvalidInputError(f"time_budget must be at most {MAX_BUDGET:g} seconds")
-    return budget
 
 
 def _search_rows(y: np.ndarray, task: Task, limit: int, seed: int) -> np.ndarray:

@@ -85,7 +85,10 @@ function fieldsOf(root, data, strip) {
     if (data[key] && errorSlot(root, data[key])) return [[data[key], detail]];
   }
   // Our errors carry the offending value under the option's own name (time_budget=…).
-  const standard = ["type", "title", "status", "detail", "instance", "code", "request_id", "errors"];
+  const standard = [
+    "type", "title", "status", "detail", "instance", "code", "message", "details", "request_id",
+    "errors",
+  ];
   for (const key of Object.keys(data)) {
     if (!standard.includes(key) && key !== "_form" && errorSlot(root, key)) return [[key, detail]];
   }
