@@ -9,16 +9,14 @@ executor (Dask when configured) for large data; every chunk goes through
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
@@ -68,18 +66,32 @@ def check_score_request(hub: Any, request: ScoreRequest) -> ScoreRequest:
     return request
 
 
+def chunk_bounds(rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each chunk of ``chunk_rows`` rows (the last may be shorter)."""
+    return [(s, min(s + chunk_rows, rows)) for s in range(0, rows, chunk_rows)]
+
+
 def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
-    """Score one chunk (a task of the executor's ``map``): prediction and probability columns."""
+    """Score one chunk (a task of the executor): prediction and probability columns.
+
+    The task reads only its own rows from the store (the row groups holding them), so a
+    worker's memory is a chunk's, whatever the size of the dataset.
+    """
     hub = _hub(task["settings"])
     version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
-    table = hub.datasets.read_table(version)
-    frame = table.slice(task["start"], task["stop"] - task["start"]).to_pandas()
+    frame = hub.datasets.read_rows(version, task["start"], task["stop"]).to_pandas()
     return score_frame(hub, task["model"], task["ref"], frame)
 
 
 def score_frame(hub: Any, model: str, ref: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict ``frame`` through the predictor (as a batch prediction): the new columns."""
+    """Predict ``frame`` through the predictor (as a batch prediction): the new columns.
+
+    The prediction log is flushed before returning: a chunk whose result is back is logged
+    for good (a Dask worker may be stopped next), and the log holds no more than a chunk.
+    """
     result = hub.predictor.predict(model, ref, frame, source=Source.BATCH)
+    if hub.predlog is not None:
+        hub.predlog.flush()
     return predictions_frame(result, frame.columns)
 
 
@@ -94,12 +106,16 @@ def predictions_frame(result: Any, taken: Any) -> pd.DataFrame:
 
 
 def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dict[str, Any]:
-    """Score ``request.dataset`` with the model in chunks and store the result as a dataset."""
+    """Score ``request.dataset`` with the model in chunks and store the result as a dataset.
+
+    The input is read a chunk at a time and the result written as it is scored, so memory
+    is a few chunks whatever the size of the file. With ``fan_out``, chunks are scored by
+    the job's executor (Dask workers or local processes), each task reading its own rows,
+    with twice as many in flight as there are workers; results come back in order.
+    """
     started = time.perf_counter()
     data = hub.datasets.get_version(request.dataset, request.dataset_version)
-    table = hub.datasets.read_table(data)
-    rows = table.num_rows
-    bounds = [(s, min(s + request.chunk_rows, rows)) for s in range(0, rows, request.chunk_rows)]
+    bounds = chunk_bounds(data.n_rows, request.chunk_rows)
     common = {
         "settings": hub.settings,
         "model": request.model,
@@ -107,39 +123,51 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
         "dataset": data.dataset,
         "dataset_version": data.version,
     }
-    ctx.progress(0.02, f"{rows:,} rows in {len(bounds)} chunk(s)")
-    parts: list[pd.DataFrame] = []
-    wave = max(1, os.cpu_count() or 1) if fan_out else 1
-    for first in range(0, len(bounds), wave):
-        ctx.check_cancelled()
-        batch = bounds[first : first + wave]
+    ctx.progress(0.02, f"{data.n_rows:,} rows in {len(bounds)} chunk(s)")
+    added: list[str] = []
+
+    def scored() -> Iterator[pa.Table]:
+        inputs = hub.datasets.iter_slices(data, request.chunk_rows)
+        predicted: Iterator[pd.DataFrame] | None = None
         if fan_out:
-            tasks = [{**common, "start": s, "stop": e} for s, e in batch]
-            parts.extend(ctx.compute.map(score_chunk, tasks))
-        else:
-            s, e = batch[0]
-            frame = table.slice(s, e - s).to_pandas()
-            parts.append(score_frame(hub, request.model, request.ref, frame))
-        for i, (s, e) in enumerate(batch, start=first):
-            ctx.event("chunk", {"chunk": i + 1, "chunks": len(bounds), "rows": e - s})
-        done = first + len(batch)
-        ctx.progress(0.05 + 0.85 * done / len(bounds), f"scored {done} of {len(bounds)} chunks")
-    predicted = pa.Table.from_pandas(
-        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), preserve_index=False
+            tasks = ({**common, "start": s, "stop": e} for s, e in bounds)
+            predicted = ctx.compute.imap(score_chunk, tasks, ahead=2 * ctx.compute.workers)
+        types: pa.Schema | None = None
+        # Both closed on the way out, even on an error: closing cancels the tasks in flight.
+        with closing(inputs), closing(predicted) if predicted is not None else nullcontext():
+            for i, table in enumerate(inputs):
+                ctx.check_cancelled()
+                if predicted is not None:
+                    part = next(predicted)
+                else:
+                    part = score_frame(hub, request.model, request.ref, table.to_pandas())
+                # The first chunk's types hold for every chunk, as they would for one table.
+                columns = pa.Table.from_pandas(part, schema=types, preserve_index=False)
+                types = types or columns.schema
+                for name in columns.column_names:
+                    table = table.append_column(name, columns.column(name))
+                added[:] = columns.column_names
+                done = i + 1
+                ctx.event("chunk", {"chunk": done, "chunks": len(bounds), "rows": len(part)})
+                fraction = 0.05 + 0.85 * done / len(bounds)
+                ctx.progress(fraction, f"scored {done} of {len(bounds)} chunks")
+                yield table
+        ctx.progress(0.92, "storing the scored dataset")
+
+    stored = hub.datasets.ingest_batches(
+        scored(),
+        name=request.output,
+        source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
     )
-    for name in predicted.column_names:
-        table = table.append_column(name, predicted.column(name))
-    ctx.progress(0.92, "storing the scored dataset")
-    stored = _store(hub, table, request, data)
     return {
         "dataset": stored.version.dataset,
         "dataset_version": stored.version.version,
-        "rows": rows,
+        "rows": data.n_rows,
         "chunks": len(bounds),
         "model": request.model,
         "model_version": int(request.ref),
         "input": {"dataset": data.dataset, "version": data.version},
-        "columns": predicted.column_names,
+        "columns": added,
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -154,18 +182,6 @@ def score_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
         fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
         return run_scoring(hub, request, ctx, fan_out and rows > request.chunk_rows)
-
-
-def _store(hub: Any, table: pa.Table, request: ScoreRequest, data: Any) -> Any:
-    with tempfile.TemporaryDirectory(prefix="mlharbor-score-") as tmp:
-        path = Path(tmp) / "scored.parquet"
-        pq.write_table(table, path)
-        return hub.datasets.ingest_file(
-            path,
-            name=request.output,
-            filename="scored.parquet",
-            source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
-        )
 
 
 def _free(name: str, used: set[str]) -> str:
