@@ -49,7 +49,7 @@ from mlharbor.errors import (
     PayloadTooLargeError,
 )
 from mlharbor.limits import MAX_ID
-from mlharbor.store.artifacts import STREAM_BLOCK, ArtifactStore
+from mlharbor.store.artifacts import CHUNK, STREAM_BLOCK, ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import (
     Dataset,
@@ -528,15 +528,28 @@ class DatasetService:
             return pq.ParquetFile(fh).read(columns=columns)
 
     @contextmanager
-    def open_parquet(self, version: DatasetVersionInfo) -> Iterator[pq.ParquetFile]:
-        """The stored file of a version, open for reading by row groups (local or remote)."""
-        with self.artifacts.open(version.artifact_key, block_size=STREAM_BLOCK) as fh:
+    def open_parquet(
+        self, version: DatasetVersionInfo, *, block_size: int = STREAM_BLOCK
+    ) -> Iterator[pq.ParquetFile]:
+        """The stored file of a version, open for reading by row groups (local or remote).
+
+        On a remote store every read also fetches ``block_size`` bytes ahead: large for
+        reading the file through, small for reading a few row groups.
+        """
+        with self.artifacts.open(version.artifact_key, block_size=block_size) as fh:
             yield pq.ParquetFile(fh)
 
-    def read_rows(self, version: DatasetVersionInfo, start: int, stop: int) -> pa.Table:
-        """Rows ``start:stop`` of a version; only the row groups holding them are read."""
-        with self.open_parquet(version) as parquet:
-            return read_rows(parquet, start, stop)
+    def read_rows(
+        self,
+        version: DatasetVersionInfo,
+        start: int,
+        stop: int,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """Rows ``start:stop`` of a version (of ``columns`` only, if given); only the row
+        groups holding them are read."""
+        with self.open_parquet(version, block_size=CHUNK) as parquet:
+            return read_rows(parquet, start, stop, columns)
 
     def iter_slices(self, version: DatasetVersionInfo, rows: int) -> Iterator[pa.Table]:
         """A version as consecutive tables of ``rows`` rows, read as they are consumed."""

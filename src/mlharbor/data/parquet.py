@@ -168,8 +168,11 @@ def _repeats(column: pa.ChunkedArray) -> bool:
     return distinct <= len(column) // 10
 
 
-def read_rows(parquet: pq.ParquetFile, start: int, stop: int) -> pa.Table:
-    """Rows ``start:stop`` of ``parquet``, decoding only the row groups that hold them.
+def read_rows(
+    parquet: pq.ParquetFile, start: int, stop: int, columns: list[str] | None = None
+) -> pa.Table:
+    """Rows ``start:stop`` of ``parquet`` (of ``columns`` only, if given), decoding only the
+    row groups that hold them.
 
     Memory is the slice and a batch of at most its size, whatever the size of the file: a
     row group's leading rows before ``start`` are decoded a batch at a time and dropped.
@@ -185,7 +188,10 @@ def read_rows(parquet: pq.ParquetFile, start: int, stop: int) -> pa.Table:
     skip, wanted = start - first, max(0, stop - start)
     parts: list[pa.RecordBatch] = []
     if groups and wanted:
-        for batch in parquet.iter_batches(batch_size=min(wanted, 65_536), row_groups=groups):
+        batches = parquet.iter_batches(
+            batch_size=min(wanted, 65_536), row_groups=groups, columns=columns
+        )
+        for batch in batches:
             if skip >= batch.num_rows:
                 skip -= batch.num_rows
                 continue
@@ -193,7 +199,10 @@ def read_rows(parquet: pq.ParquetFile, start: int, stop: int) -> pa.Table:
             skip, wanted = 0, wanted - parts[-1].num_rows
             if not wanted:
                 break
-    return pa.Table.from_batches(parts, schema=parquet.schema_arrow)
+    if parts:
+        return pa.Table.from_batches(parts)
+    empty = parquet.schema_arrow.empty_table()
+    return empty.select(columns) if columns is not None else empty
 
 
 def iter_slices(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:

@@ -79,12 +79,16 @@ def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """
     hub = _hub(task["settings"])
     version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
-    frame = hub.datasets.read_rows(version, task["start"], task["stop"]).to_pandas()
-    return score_frame(hub, task["model"], task["ref"], frame)
+    rows = hub.datasets.read_rows(version, task["start"], task["stop"], task["columns"])
+    taken = [c.name for c in version.schema.columns]
+    return score_frame(hub, task["model"], task["ref"], rows.to_pandas(), taken)
 
 
-def score_frame(hub: Any, model: str, ref: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict ``frame`` through the predictor (as a batch prediction): the new columns.
+def score_frame(
+    hub: Any, model: str, ref: str, frame: pd.DataFrame, taken: list[str] | None = None
+) -> pd.DataFrame:
+    """Predict ``frame`` through the predictor (as a batch prediction): the new columns,
+    named clear of ``taken`` (default: the frame's columns).
 
     The prediction log is flushed before returning: a chunk whose result is back is logged
     for good (a Dask worker may be stopped next), and the log holds no more than a chunk.
@@ -92,7 +96,7 @@ def score_frame(hub: Any, model: str, ref: str, frame: pd.DataFrame) -> pd.DataF
     result = hub.predictor.predict(model, ref, frame, source=Source.BATCH)
     if hub.predlog is not None:
         hub.predlog.flush()
-    return predictions_frame(result, frame.columns)
+    return predictions_frame(result, frame.columns if taken is None else taken)
 
 
 def predictions_frame(result: Any, taken: Any) -> pd.DataFrame:
@@ -116,8 +120,12 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
     started = time.perf_counter()
     data = hub.datasets.get_version(request.dataset, request.dataset_version)
     bounds = chunk_bounds(data.n_rows, request.chunk_rows)
+    signature = hub.models.get_version(request.model, request.ref).signature
+    needed = [str(c["name"]) for c in signature.get("inputs", [])]
     common = {
         "settings": hub.settings,
+        # A task reads the model's inputs only; the job adds the other columns back.
+        "columns": needed or None,
         "model": request.model,
         "ref": request.ref,
         "dataset": data.dataset,
