@@ -26,7 +26,7 @@ from mlharbor.models.automl.portfolio import metric_kind, portfolio
 from mlharbor.models.automl.register import to_train_result
 from mlharbor.models.tasks import Task
 from mlharbor.prep.factory import native_categorical_columns, plan_features
-from mlharbor.workflows_automl import check_storable
+from mlharbor.workflows.automl import check_storable
 
 from .training_data import (
     binary_frame,

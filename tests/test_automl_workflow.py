@@ -15,14 +15,14 @@ from mlharbor.errors import InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.models.automl import run_automl
 from mlharbor.models.automl.register import to_train_result
-from mlharbor.workflows import TrainRequest
-from mlharbor.workflows_automl import (
+from mlharbor.workflows.automl import (
     AutoMLRequest,
     _split,
     describe_fit,
     refit_all,
     run_automl_job,
 )
+from mlharbor.workflows.train import TrainRequest
 
 from .training_data import categorical_frame, with_schema
 

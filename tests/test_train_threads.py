@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from mlharbor.workflows import THREADED_MIN_ROWS, job_threads
+from mlharbor.workflows.train import THREADED_MIN_ROWS, job_threads
 
 
 def test_small_tables_train_on_one_thread() -> None:

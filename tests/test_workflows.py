@@ -9,7 +9,7 @@ from distributed import LocalCluster
 
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest
+from mlharbor.workflows.train import TrainRequest
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 
@@ -43,7 +43,7 @@ def test_train_job_folds_on_dask_match_the_local_run(tmp_path: Path) -> None:
 
 
 def test_a_retried_train_job_does_not_register_twice(tmp_path: Path) -> None:
-    from mlharbor.workflows import run_training
+    from mlharbor.workflows.train import run_training
 
     with Hub.open(Settings(data_dir=tmp_path / "d", workers=1)) as hub:
         hub.datasets.ingest_file(SAMPLES / "iris.csv")

@@ -191,7 +191,7 @@ def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
 
     from mlharbor.hub import Hub
     from mlharbor.serving.warm import VersionWarmer
-    from mlharbor.workflows import TrainRequest, check_request, run_training
+    from mlharbor.workflows.train import TrainRequest, check_request, run_training
 
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,7 +55,7 @@ def prepare() -> None:
 
     from data import make_frame
     from mlharbor import Hub, Settings
-    from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows.train import TrainRequest
 
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mlharbor.config import Settings, get_settings
+from mlharbor.jobs.handlers import register
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
@@ -27,11 +28,25 @@ if TYPE_CHECKING:
     from mlharbor.monitoring.alerts import AlertService
     from mlharbor.monitoring.service import MonitoringService
     from mlharbor.registry import ModelRegistry
-    from mlharbor.serving.batch import ScoreRequest
     from mlharbor.serving.predictor import Predictor
     from mlharbor.serving.predlog import PredictionLog
-    from mlharbor.workflows import TrainRequest
-    from mlharbor.workflows_automl import AutoMLRequest
+    from mlharbor.workflows.automl import AutoMLRequest
+    from mlharbor.workflows.score import ScoreRequest
+    from mlharbor.workflows.train import TrainRequest
+
+#: The job kinds the hub submits, by the import path of their handler. Registered when this
+#: module is imported, by path, so importing the facade loads no workflow: every process
+#: that submits or runs them imports the hub first (the API, ``mlharbor worker``, the pool's
+#: worker process, which gets the kinds from the API process; ``python -m
+#: mlharbor.jobs.worker --handlers mlharbor.hub``), and a job attempt imports only the
+#: handler its kind names.
+JOB_KINDS: dict[str, str] = {
+    "train": "mlharbor.workflows.train:train_job",
+    "automl": "mlharbor.workflows.automl:automl_job",
+    "score": "mlharbor.workflows.score:score_job",
+}
+for _kind, _path in JOB_KINDS.items():
+    register(_kind, _path)
 
 
 class Hub:
@@ -220,7 +235,7 @@ class Hub:
     ) -> JobInfo:
         """Check a training request and queue it as a ``train`` job."""
         # Imported here: a predict-only server never loads the training stack.
-        from mlharbor.workflows import TRAIN, check_request
+        from mlharbor.workflows.train import TRAIN, check_request
 
         check_request(self, request)
         return self.jobs.submit(
@@ -234,7 +249,7 @@ class Hub:
         self, request: ScoreRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check a batch-scoring request and queue it as a ``score`` job."""
-        from mlharbor.serving.batch import SCORE, check_score_request
+        from mlharbor.workflows.score import SCORE, check_score_request
 
         check_score_request(self, request)
         return self.jobs.submit(
@@ -248,7 +263,7 @@ class Hub:
         self, request: AutoMLRequest, *, timeout_seconds: float | None = None
     ) -> JobInfo:
         """Check an AutoML request and queue it as an ``automl`` job."""
-        from mlharbor.workflows_automl import AUTOML, check_automl_request
+        from mlharbor.workflows.automl import AUTOML, check_automl_request
 
         check_automl_request(self, request)
         # The job ends within its budget; the timeout only catches a wedged one.
@@ -283,7 +298,7 @@ class Hub:
         ``cv_folds``, ``max_trials``...). With ``run_here`` the job runs in a worker in
         this process when no server is running.
         """
-        from mlharbor.workflows_automl import AutoMLRequest
+        from mlharbor.workflows.automl import AutoMLRequest
 
         request = AutoMLRequest(
             dataset=dataset,

@@ -13,7 +13,7 @@ import pytest
 
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest
+from mlharbor.workflows.train import TrainRequest
 
 from .conftest import LiveServer, serve
 from .test_predict import train

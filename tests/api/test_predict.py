@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest
+from mlharbor.workflows.train import TrainRequest
 
 from .conftest import LiveServer
 

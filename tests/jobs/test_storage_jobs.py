@@ -12,7 +12,7 @@ from tests.store.tmpfs import read_only, tmpfs
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobState
-from mlharbor.workflows import TrainRequest
+from mlharbor.workflows.train import TrainRequest
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -20,8 +20,8 @@ HEAVY = [
     "lightgbm",
     "skops.io",
     "matplotlib.backends.backend_agg",
-    "mlharbor.workflows",
-    "mlharbor.workflows_automl",
+    "mlharbor.workflows.train",
+    "mlharbor.workflows.automl",
     "mlharbor.hub",
 ]
 

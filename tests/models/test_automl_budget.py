@@ -19,7 +19,7 @@ from mlharbor.models.automl import run_automl
 from mlharbor.models.automl.budget import FinishPlan
 from mlharbor.models.automl.register import permutation_importance_stacked
 from mlharbor.models.tasks import Task
-from mlharbor.workflows_automl import AutoMLRequest, _warm, finish_plan
+from mlharbor.workflows.automl import AutoMLRequest, _warm, finish_plan
 
 from ..training_data import binary_frame, regression_frame, with_schema
 

@@ -14,7 +14,7 @@ from mlharbor.cli import app
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.hub import Hub
-from mlharbor.serving.batch import ScoreRequest
+from mlharbor.workflows.score import ScoreRequest
 
 from ..api.conftest import LiveServer
 from .mixed import mixed_frame, register

@@ -21,7 +21,7 @@ import pytest
 
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.serving.batch import ScoreRequest, score_chunk
+from mlharbor.workflows.score import ScoreRequest, score_chunk
 from tests.s3server import CREDENTIALS, S3Server, moto_server
 
 from .mixed import mixed_frame, register

@@ -128,7 +128,7 @@ with TestClient(app, base_url="http://localhost") as api:
     assert api.get("/api/v1/models/churn").status_code == 200
     import multiprocessing
     assert multiprocessing.active_children() == []  # no worker pool started
-training = ["mlharbor.workflows", "mlharbor.models.train", "mlharbor.models.catalog",
+training = ["mlharbor.workflows.train", "mlharbor.models.train", "mlharbor.models.catalog",
             "mlharbor.models.evaluate", "optuna", "matplotlib"]
 print([m for m in training if m in sys.modules])
 """

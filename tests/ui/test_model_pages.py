@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from mlharbor.api.app import create_app
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest, run_training
+from mlharbor.workflows.train import TrainRequest, run_training
 from tests.ui.mixed_data import mixed_table
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}

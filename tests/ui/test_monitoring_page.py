@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from mlharbor.api.app import create_app
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest, run_training
+from mlharbor.workflows.train import TrainRequest, run_training
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 HTML = {"Accept": "text/html,application/xhtml+xml"}

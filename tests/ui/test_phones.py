@@ -18,7 +18,7 @@ from sklearn.datasets import load_breast_cancer
 
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
-from mlharbor.workflows import TrainRequest, run_training
+from mlharbor.workflows.train import TrainRequest, run_training
 from tests.api.conftest import LiveServer, serve
 
 pytestmark = pytest.mark.slow

@@ -43,7 +43,7 @@ def test_scoring_page_empty_state_form_and_scopes(tmp_path: Path) -> None:
 def test_train_form_offers_automl_and_a_queued_automl_job_shows_its_empty_board(
     tmp_path: Path,
 ) -> None:
-    from mlharbor.workflows_automl import AutoMLRequest
+    from mlharbor.workflows.automl import AutoMLRequest
 
     settings = Settings(data_dir=tmp_path / "a", workers=0)
     with (

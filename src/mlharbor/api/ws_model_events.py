@@ -210,7 +210,7 @@ def _start_forwarding(ws: WebSocket, hub: Hub, job_id: int) -> None:
 @event("train")
 async def train_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
     """Queue a training job; its progress events follow on this socket."""
-    from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows.train import TrainRequest
 
     options = {k: v for k, v in msg.items() if k not in ("type", "id")}
     try:

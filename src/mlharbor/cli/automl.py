@@ -46,7 +46,7 @@ def automl(
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
     # Imported here: `mlharbor serve --role predict` must not load the training stack.
-    from mlharbor.workflows_automl import AutoMLRequest
+    from mlharbor.workflows.automl import AutoMLRequest
 
     request = AutoMLRequest(
         dataset=dataset,

@@ -73,7 +73,7 @@ def score(
         with open_client() as client:
             job = run(lambda: client.jobs.submit_score(f"{name}@{ref}", dataset, **options))
     else:
-        from mlharbor.serving.batch import ScoreRequest
+        from mlharbor.workflows.score import ScoreRequest
 
         request = ScoreRequest(model=name, ref=ref, dataset=dataset, **options)
         with open_hub() as hub:

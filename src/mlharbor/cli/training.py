@@ -116,7 +116,7 @@ def train(
         start_attempt_server()  # the job's imports, meanwhile, in the fork server
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
-    from mlharbor.workflows import TrainRequest
+    from mlharbor.workflows.train import TrainRequest
 
     request = TrainRequest(
         dataset=dataset,

@@ -21,17 +21,12 @@ if TYPE_CHECKING:
 Handler = Callable[["JobContext", dict[str, Any]], "dict[str, Any] | None"]
 H = TypeVar("H", bound=Callable[..., Any])
 
-# Kinds every process knows without importing anything first. Services add their kinds
-# here ("train": "mlharbor.models.jobs:train") so the API and every worker agree on them.
+# The diagnostic kinds of the job system itself. The kinds that do user work are registered
+# by the layer that submits them (``mlharbor.hub``): this layer knows no kind by name.
 DEFAULT_HANDLERS: dict[str, str] = {
     "noop": "mlharbor.jobs.builtin:noop",
     "sleep": "mlharbor.jobs.builtin:sleep",
     "demo_cv": "mlharbor.jobs.builtin:demo_cv",
-    # Named here rather than registered on import, so a worker that has not imported the
-    # training or serving modules (a predict-only process, `mlharbor worker`) knows them.
-    "train": "mlharbor.workflows:train_job",
-    "automl": "mlharbor.workflows_automl:automl_job",
-    "score": "mlharbor.serving.batch:score_job",
 }
 
 _registry: dict[str, str] = dict(DEFAULT_HANDLERS)
@@ -66,7 +61,7 @@ def register(kind: str, handler: str | Callable[..., Any] | None = None) -> Any:
     ... def train(ctx, params):
     ...     ctx.progress(0.5, "half way")
     ...     return {"model_version_id": 1}
-    >>> register("ingest", "mlharbor.data.jobs:ingest")  # doctest: +SKIP
+    >>> register("ingest", "mypackage.jobs:ingest")  # doctest: +SKIP
     """
     if not kind or len(kind) > 32:
         raise ValueError("a job kind needs 1 to 32 characters")

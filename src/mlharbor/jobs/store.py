@@ -10,7 +10,7 @@ by its :class:`~mlharbor.jobs.records.Lease`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -292,11 +292,18 @@ class JobStore:
 
     # -- the worker's side ------------------------------------------------------------
 
-    def claim(self, worker: str) -> JobInfo | None:
-        """Take the oldest queued job for ``worker``, or ``None`` if the queue is empty."""
+    def claim(self, worker: str, kinds: Collection[str] | None = None) -> JobInfo | None:
+        """Take the oldest queued job for ``worker``, or ``None`` if the queue is empty.
+
+        With ``kinds``, only a job of one of those kinds: a worker that does not know a kind
+        leaves its jobs to one that does, rather than failing them.
+        """
+        wanted = [Job.state == JobState.QUEUED, Job.cancel_requested.is_(False)]
+        if kinds is not None:
+            wanted.append(Job.kind.in_(list(kinds)))
         if self.dialect == "postgresql":
-            return self._claim_skip_locked(worker)
-        return self._claim_conditional(worker)
+            return self._claim_skip_locked(worker, wanted)
+        return self._claim_conditional(worker, wanted)
 
     def _start(self, s: Session, job: Job, worker: str) -> JobInfo:
         now = utcnow()
@@ -309,25 +316,16 @@ class JobStore:
         _append_event(s, job.id, EventKind.STARTED, {"attempt": job.attempts, "worker": worker})
         return _info(job)
 
-    def _claim_skip_locked(self, worker: str) -> JobInfo | None:
+    def _claim_skip_locked(self, worker: str, wanted: list[Any]) -> JobInfo | None:
         stmt = (
-            select(Job)
-            .where(Job.state == JobState.QUEUED, Job.cancel_requested.is_(False))
-            .order_by(Job.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+            select(Job).where(*wanted).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         )
         with self._tx() as s:
             job = s.scalars(stmt).first()
             return self._start(s, job, worker) if job is not None else None
 
-    def _claim_conditional(self, worker: str) -> JobInfo | None:
-        candidates = (
-            select(Job.id)
-            .where(Job.state == JobState.QUEUED, Job.cancel_requested.is_(False))
-            .order_by(Job.id)
-            .limit(8)
-        )
+    def _claim_conditional(self, worker: str, wanted: list[Any]) -> JobInfo | None:
+        candidates = select(Job.id).where(*wanted).order_by(Job.id).limit(8)
         with self._sessions() as s:
             ids = list(s.scalars(candidates))
         for job_id in ids:

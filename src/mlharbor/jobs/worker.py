@@ -2,8 +2,10 @@
 
 While an attempt runs, its worker beats its heartbeat, enforces its time limit, honours a
 cancel request, and records how the attempt ended if the process died without saying so.
-``python -m mlharbor.jobs.worker --database-url …`` runs one (the ``mlharbor worker``
-command calls :func:`run_worker`).
+``python -m mlharbor.jobs.worker --database-url … --handlers mlharbor.hub`` runs one (the
+``mlharbor worker`` command calls :func:`run_worker`). A worker claims only the kinds its
+process has registered (``--handlers`` imports the modules that register them); the
+others wait for a worker that knows them.
 """
 
 from __future__ import annotations
@@ -237,7 +239,8 @@ class Worker:
             for job_id, state in recover_stale_jobs(self.store, self.config.lease_seconds).items():
                 log.warning("job %s had a lost worker; now %s", job_id, state)
         while claim and len(self.attempts) < self.concurrency:
-            job = self.store.claim(self.worker_id)
+            # Only kinds this process knows: another worker may know the rest.
+            job = self.store.claim(self.worker_id, registered_kinds())
             if job is None:
                 break
             self._start(job)

@@ -22,7 +22,7 @@ from mlharbor.api.problems import problem
 from mlharbor.api.schemas import Problem
 from mlharbor.data.datasets import name_from_filename
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
-from mlharbor.workflows import TrainRequest
+from mlharbor.workflows.train import TrainRequest
 
 router = APIRouter(tags=["mini-ml-platform"])
 MODEL = "mini-ml-platform"

@@ -17,9 +17,9 @@ from mlharbor.api.schemas import IdPath, Problem, SeqQuery, VersionField
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events
-from mlharbor.serving.batch import ScoreRequest
-from mlharbor.workflows import TrainRequest
-from mlharbor.workflows_automl import AutoMLRequest
+from mlharbor.workflows.automl import AutoMLRequest
+from mlharbor.workflows.score import ScoreRequest
+from mlharbor.workflows.train import TrainRequest
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])

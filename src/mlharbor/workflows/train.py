@@ -1,8 +1,9 @@
-"""Job handlers that span layers: they read datasets, train, and write the registry.
+"""The ``train`` job: one model trained on a dataset version and registered.
 
-Each handler runs in a job process (see :mod:`mlharbor.jobs`), opens its own hub from the
-settings it is given, and returns a JSON-ready result. Handlers are registered here by
-import path, so a worker process finds them by importing this module.
+The request, its up-front checks (so bad input is a 4xx before anything is queued), the
+body of the job and its handler. The handler runs in a job process (see
+:mod:`mlharbor.jobs`), opens its own hub from the settings it is given, and returns a
+JSON-ready result; :mod:`mlharbor.hub` registers it as the ``train`` kind.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlharbor.errors import InvalidInputError
-from mlharbor.jobs import JobContext, register
+from mlharbor.jobs import JobContext
 from mlharbor.jobs.params import JobParams
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 
@@ -156,7 +157,6 @@ def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
     }
 
 
-@register(TRAIN)
 def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``train`` job: one model on one dataset version, registered when done."""
     from threadpoolctl import threadpool_limits

@@ -1,6 +1,6 @@
 """The ``automl`` job: search a leaderboard in a time budget, register the winner.
 
-Like :mod:`mlharbor.workflows` for ``train``: the request, its up-front checks (so bad
+Like :mod:`mlharbor.workflows.train` for ``train``: the request, its up-front checks (so bad
 input is a 4xx before anything is queued), the body of the job and its handler.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from mlharbor.data.tasks import Task, parse_task
 from mlharbor.errors import ConflictError, InvalidInputError
-from mlharbor.jobs import JobContext, register, retry_errors
+from mlharbor.jobs import JobContext, retry_errors
 from mlharbor.jobs.params import JobParams
 from mlharbor.jobs.records import aware
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
@@ -484,7 +484,6 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
 # gone) fails the job at once; another crash is usually a bug the seeded search would
 # repeat, so it gets a single retry (for a passing hiccup such as a database outage). A lost
 # worker is still retried up to the job's max_attempts.
-@register(AUTOML)
 @retry_errors(1)
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""

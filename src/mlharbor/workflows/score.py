@@ -1,10 +1,13 @@
-"""Batch scoring: a model version applied to a stored dataset, in chunks, as a job.
+"""The ``score`` job: a model version applied to a stored dataset, in chunks.
 
 The result is a new dataset (a version of its own name) holding the input columns, the
 prediction and, for classifiers, one probability column per class; it downloads as CSV or
 Parquet like any dataset. Chunks run in this process for small data and fan out on the job
-executor (Dask when configured) for large data; every chunk goes through
-:meth:`Predictor.predict` with ``source="batch"``, so the prediction log sees them.
+executor (Dask when configured) for large data. The input is read and the result written a
+chunk at a time, and each fanned-out task reads only its own rows from the store, so memory
+stays a few chunks whatever the size of the file. Every chunk goes through
+:meth:`Predictor.predict` with ``source="batch"`` (see :mod:`mlharbor.serving.scoring`), so
+the prediction log sees them.
 """
 
 from __future__ import annotations
@@ -21,12 +24,11 @@ import pyarrow as pa
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs.params import JobParams
-from mlharbor.serving.predictor import Source
+from mlharbor.serving.scoring import score_frame
 
 SCORE = "score"
 #: Below this many rows, starting processes for the chunks costs more than scoring them here.
 PARALLEL_MIN_ROWS = 200_000
-PREDICTION = "prediction"
 
 
 @dataclass
@@ -81,32 +83,7 @@ def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
     version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
     rows = hub.datasets.read_rows(version, task["start"], task["stop"], task["columns"])
     taken = [c.name for c in version.schema.columns]
-    return score_frame(hub, task["model"], task["ref"], rows.to_pandas(), taken)
-
-
-def score_frame(
-    hub: Any, model: str, ref: str, frame: pd.DataFrame, taken: list[str] | None = None
-) -> pd.DataFrame:
-    """Predict ``frame`` through the predictor (as a batch prediction): the new columns,
-    named clear of ``taken`` (default: the frame's columns).
-
-    The prediction log is flushed before returning: a chunk whose result is back is logged
-    for good (a Dask worker may be stopped next), and the log holds no more than a chunk.
-    """
-    result = hub.predictor.predict(model, ref, frame, source=Source.BATCH)
-    if hub.predlog is not None:
-        hub.predlog.flush()
-    return predictions_frame(result, frame.columns if taken is None else taken)
-
-
-def predictions_frame(result: Any, taken: Any) -> pd.DataFrame:
-    """The prediction (and per-class probability) columns, named clear of ``taken``."""
-    used = {str(c) for c in taken}
-    out = {_free(PREDICTION, used): result.predictions}
-    if result.probabilities is not None:
-        for i, label in enumerate(result.classes):
-            out[_free(f"probability_{label}", used)] = [row[i] for row in result.probabilities]
-    return pd.DataFrame(out)
+    return score_frame(hub.predictor, task["model"], task["ref"], rows.to_pandas(), taken)
 
 
 def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dict[str, Any]:
@@ -148,7 +125,8 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
                 if predicted is not None:
                     part = next(predicted)
                 else:
-                    part = score_frame(hub, request.model, request.ref, table.to_pandas())
+                    frame = table.to_pandas()
+                    part = score_frame(hub.predictor, request.model, request.ref, frame)
                 # The first chunk's types hold for every chunk, as they would for one table.
                 columns = pa.Table.from_pandas(part, schema=types, preserve_index=False)
                 types = types or columns.schema
@@ -190,15 +168,6 @@ def score_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
         fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
         return run_scoring(hub, request, ctx, fan_out and rows > request.chunk_rows)
-
-
-def _free(name: str, used: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{name}_{n}"
-    used.add(candidate)
-    return candidate
 
 
 _hubs: dict[str, Any] = {}
