@@ -21,6 +21,7 @@ import pytest
 
 from mlharbor.config import Settings
 from mlharbor.hub import Hub
+from mlharbor.hub_jobs import process_hub
 from mlharbor.workflows.score import ScoreRequest, score_chunk
 from tests.s3server import CREDENTIALS, S3Server, moto_server
 
@@ -155,6 +156,7 @@ def test_dask_workers_score_an_s3_file_a_chunk_at_a_time(
                 groups = parquet.metadata.num_row_groups
             task = {
                 "settings": settings,
+                "open_services": process_hub,
                 "model": "churn",
                 "ref": "1",
                 "dataset": "prod",

@@ -13,18 +13,25 @@ the prediction log sees them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
+from mlharbor.jobs import JobContext
 from mlharbor.jobs.params import JobParams
 from mlharbor.serving.scoring import score_frame
+
+if TYPE_CHECKING:
+    from mlharbor.workflows.services import CheckServices, ScoreServices
+
+#: Opens the services in a process that scores chunks (cached there: see ``mlharbor.hub``).
+OpenServices = Callable[[Settings], "ScoreServices"]
 
 SCORE = "score"
 #: Below this many rows, starting processes for the chunks costs more than scoring them here.
@@ -45,13 +52,13 @@ class ScoreRequest(JobParams):
     chunk_rows: int = 50_000
 
 
-def check_score_request(hub: Any, request: ScoreRequest) -> ScoreRequest:
+def check_score_request(services: CheckServices, request: ScoreRequest) -> ScoreRequest:
     """Check before queuing: the model and dataset exist and the dataset has every column
     the model needs. Pins the model version, so moving the alias mid-job changes nothing."""
     if not 1_000 <= request.chunk_rows <= 1_000_000:
         raise InvalidInputError("chunk_rows must be between 1,000 and 1,000,000")
-    data = hub.datasets.get_version(request.dataset, request.dataset_version)
-    model = hub.models.get_version(request.model, request.ref)
+    data = services.datasets.get_version(request.dataset, request.dataset_version)
+    model = services.models.get_version(request.model, request.ref)
     columns = {c.name for c in data.schema.columns}
     needed = [str(c["name"]) for c in model.signature.get("inputs", [])]
     missing = [c for c in needed if c not in columns]
@@ -76,31 +83,38 @@ def chunk_bounds(rows: int, chunk_rows: int) -> list[tuple[int, int]]:
 def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """Score one chunk (a task of the executor): prediction and probability columns.
 
-    The task reads only its own rows from the store (the row groups holding them), so a
-    worker's memory is a chunk's, whatever the size of the dataset.
+    The task reads only its own rows from the store (the row groups holding them, the
+    model's columns), so a worker's memory is a chunk's, whatever the size of the dataset.
     """
-    hub = _hub(task["settings"])
-    version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
-    rows = hub.datasets.read_rows(version, task["start"], task["stop"], task["columns"])
+    services = task["open_services"](task["settings"])
+    version = services.datasets.get_version(task["dataset"], task["dataset_version"])
+    rows = services.datasets.read_rows(version, task["start"], task["stop"], task["columns"])
     taken = [c.name for c in version.schema.columns]
-    return score_frame(hub.predictor, task["model"], task["ref"], rows.to_pandas(), taken)
+    return score_frame(services.predictor, task["model"], task["ref"], rows.to_pandas(), taken)
 
 
-def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dict[str, Any]:
+def run_scoring(
+    services: ScoreServices,
+    request: ScoreRequest,
+    ctx: JobContext,
+    open_services: OpenServices | None = None,
+) -> dict[str, Any]:
     """Score ``request.dataset`` with the model in chunks and store the result as a dataset.
 
     The input is read a chunk at a time and the result written as it is scored, so memory
-    is a few chunks whatever the size of the file. With ``fan_out``, chunks are scored by
-    the job's executor (Dask workers or local processes), each task reading its own rows,
-    with twice as many in flight as there are workers; results come back in order.
+    is a few chunks whatever the size of the file. With ``open_services``, the chunks are
+    scored by the job's executor (Dask workers or local processes), each process opening
+    the services with it and each task reading its own rows, with twice as many in flight
+    as there are workers; results come back in order. Without, they are scored here.
     """
     started = time.perf_counter()
-    data = hub.datasets.get_version(request.dataset, request.dataset_version)
+    data = services.datasets.get_version(request.dataset, request.dataset_version)
     bounds = chunk_bounds(data.n_rows, request.chunk_rows)
-    signature = hub.models.get_version(request.model, request.ref).signature
+    signature = services.models.get_version(request.model, request.ref).signature
     needed = [str(c["name"]) for c in signature.get("inputs", [])]
     common = {
-        "settings": hub.settings,
+        "settings": services.settings,
+        "open_services": open_services,
         # A task reads the model's inputs only; the job adds the other columns back.
         "columns": needed or None,
         "model": request.model,
@@ -112,9 +126,9 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
     added: list[str] = []
 
     def scored() -> Iterator[pa.Table]:
-        inputs = hub.datasets.iter_slices(data, request.chunk_rows)
+        inputs = services.datasets.iter_slices(data, request.chunk_rows)
         predicted: Iterator[pd.DataFrame] | None = None
-        if fan_out:
+        if open_services is not None:
             tasks = ({**common, "start": s, "stop": e} for s, e in bounds)
             predicted = ctx.compute.imap(score_chunk, tasks, ahead=2 * ctx.compute.workers)
         types: pa.Schema | None = None
@@ -126,7 +140,7 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
                     part = next(predicted)
                 else:
                     frame = table.to_pandas()
-                    part = score_frame(hub.predictor, request.model, request.ref, frame)
+                    part = score_frame(services.predictor, request.model, request.ref, frame)
                 # The first chunk's types hold for every chunk, as they would for one table.
                 columns = pa.Table.from_pandas(part, schema=types, preserve_index=False)
                 types = types or columns.schema
@@ -140,7 +154,7 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
                 yield table
         ctx.progress(0.92, "storing the scored dataset")
 
-    stored = hub.datasets.ingest_batches(
+    stored = services.datasets.ingest_batches(
         scored(),
         name=request.output,
         source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
@@ -158,26 +172,14 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
     }
 
 
-def score_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def score_job(
+    ctx: JobContext, params: dict[str, Any], services: ScoreServices, open_services: OpenServices
+) -> dict[str, Any]:
     """The ``score`` job: a model version applied to a dataset version, stored as a dataset."""
-    from mlharbor.hub import Hub
-
     request = ScoreRequest.from_params(params)
-    with Hub.open(ctx.settings, migrate=False) as hub:
-        check_score_request(hub, request)
-        rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
-        fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
-        return run_scoring(hub, request, ctx, fan_out and rows > request.chunk_rows)
-
-
-_hubs: dict[str, Any] = {}
-
-
-def _hub(settings: Settings) -> Any:
-    """One hub per process and database, so a process scoring many chunks loads once."""
-    from mlharbor.hub import Hub
-
-    key = settings.resolved_database_url()
-    if key not in _hubs:
-        _hubs[key] = Hub.open(settings, migrate=False)
-    return _hubs[key]
+    check_score_request(services, request)
+    rows = services.datasets.get_version(request.dataset, request.dataset_version).n_rows
+    fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
+    return run_scoring(
+        services, request, ctx, open_services if fan_out and rows > request.chunk_rows else None
+    )
