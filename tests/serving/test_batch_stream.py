@@ -23,7 +23,7 @@ from mlharbor.config import Settings
 from mlharbor.hub import Hub
 from mlharbor.hub_jobs import process_hub
 from mlharbor.workflows.score import ScoreRequest, score_chunk
-from tests.s3server import CREDENTIALS, S3Server, moto_server
+from tests.s3server import S3Server, moto_server
 
 from .mixed import mixed_frame, register
 
@@ -105,9 +105,9 @@ def test_many_chunks_in_process_store_what_one_table_would(sqlite_hub: Hub, tmp_
 
 
 @pytest.fixture
-def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[S3Server, str]]:
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)  # the Dask workers started next inherit them
+def s3_bucket() -> Iterator[tuple[S3Server, str]]:
+    # The credentials are in the environment (see conftest.py): the Dask workers and the
+    # job's process inherit them.
     with moto_server() as server:
         yield server, server.create_bucket(f"score-{uuid.uuid4().hex[:12]}")
 
