@@ -342,6 +342,9 @@ def bench_score(
                             "worker_rss_after_imports_mb": sorted(round(v) for v in idle.values()),
                             "worker_peak_rss_mb": sorted(round(v) for v in peaks.values()),
                             "job_process_peak_rss_mb": round(job["peak_rss_mb"]),
+                            # (name, peak MB) of the processes under the job's runner: the
+                            # fork server (its preloaded stack) and the job's own process.
+                            "job_processes": [[n, round(mb)] for n, mb in job["processes"]],
                             "file_decoded_mb": round(decoded / 1e6),
                         }
                     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
 import math
 import os
@@ -31,17 +30,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.config import Settings
-from mlharbor.data.convert import Converted, convert_file
-from mlharbor.data.ingest import SourceFormat, check_names, check_table, records_to_table
+from mlharbor.data.convert import Converted, convert_batches, convert_file
+from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
 from mlharbor.data.limits import ReadLimits
-from mlharbor.data.parquet import ParquetSink, iter_slices, read_rows, write_table
-from mlharbor.data.schema import (
-    DatasetSchema,
-    SchemaSampler,
-    SemanticType,
-    check_override,
-    infer_schema,
-)
+from mlharbor.data.parquet import iter_slices, read_rows, write_table
+from mlharbor.data.schema import DatasetSchema, SemanticType, check_override, infer_schema
 from mlharbor.errors import (
     ConflictError,
     InvalidInputError,
@@ -361,45 +354,16 @@ class DatasetService:
         description: str = "",
     ) -> IngestResult:
         """Store tables or record batches this process makes (a scored dataset) as a new
-        version of ``name``, written as they arrive.
+        version of ``name``, written as they arrive (see :func:`convert_batches`).
 
-        Memory is a few row groups and the schema's sample whatever the number of rows; the
-        schema is inferred as a streamed CSV's is. The parts must share one schema (that of
-        the first), and there must be at least one row.
+        Memory is a few row groups and the schema's sample whatever the number of rows.
         """
         check_name(name)
-        notes: list[str] = []
-        parts = iter(parts)
-        first = next(parts, None)
-        if first is None:
-            raise InvalidInputError(f"dataset {name!r} would have no rows")
-        names = check_names(first.schema.names, notes, self.settings.max_columns)
-        fields = [f.with_name(n) for f, n in zip(first.schema, names, strict=True)]
-        schema = pa.schema(fields, metadata=first.schema.metadata)
-        sampler = SchemaSampler(schema)
         with self.artifacts.staging(".parquet", what=f"dataset {name!r}") as staged:
-            with ParquetSink(staged, schema) as sink:
-                for part in itertools.chain([first], parts):
-                    for batch in part.to_batches() if isinstance(part, pa.Table) else [part]:
-                        batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-                        sink.put(batch)
-                        sampler.add(batch)
-                sink.flush()
-                inferred = sampler.infer(notes) if sampler.n_rows else None
-            if inferred is None:
-                raise InvalidInputError(f"dataset {name!r} would have no rows")
-            existing = self._find_by_hash(name, sink.sha256)
+            converted = convert_batches(parts, staged, max_columns=self.settings.max_columns)
+            existing = self._find_by_hash(name, converted.sha256)
             if existing is not None:
                 return IngestResult(existing, created=False)
-            converted = Converted(
-                sink.sha256,
-                SourceFormat.PARQUET,
-                sampler.n_rows,
-                len(fields),
-                inferred,
-                notes,
-                sink.sha256,
-            )
             return self._store(name, converted, staged, source, description, None)
 
     def _store(

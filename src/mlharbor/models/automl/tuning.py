@@ -99,7 +99,6 @@ class Tuning:
         """Ask up to one trial per worker (the families taking turns as one at a time
         would), cross-validate them together and tell the studies; the next turn, or -1
         when no trial could be started."""
-        import optuna
 
         size = self.workers
         if self.max_trials is not None:
@@ -122,20 +121,20 @@ class Tuning:
             return -1
         entries = self.evaluate_batch([candidate for _, _, candidate in asked], prune=False)
         for (study, trial, _), entry in zip(asked, entries, strict=True):
-            if entry.status == "ok":
-                study.tell(trial, entry.signed_score)
-            elif entry.status == "failed":
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            _tell(study, trial, entry)
         return -1 if all(e.status == "skipped" for e in entries) else turn
 
     def _ask(
-        self, family: str, study: Any, base: Entry, tried: dict[str, int], planned: float
+        self,
+        family: str,
+        study: Any,
+        base: Entry,
+        tried: dict[str, int],
+        planned: float | None = None,
     ) -> tuple[Any, Candidate] | None:
-        """A trial of ``family`` that is cheap enough and would end, with the folds already
-        planned beside it (``planned`` seconds per fold), before the search deadline;
-        ``None`` if six asks found none."""
+        """A trial of ``family`` that is cheap enough and would end before the search
+        deadline (alone, or beside a batch's folds planned so far: ``planned`` seconds per
+        fold); ``None`` if six asks found none."""
         import optuna
 
         spec = base.candidate.spec
@@ -145,12 +144,13 @@ class Tuning:
             trial = study.ask()
             params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
             per_fold = self._family_cost(family, params) or base.fold_cost
+            cost = self._wall(per_fold, n_splits)
             cheap_cap = base_cost * (1.5 + tried[family] / 2)
-            wall = (planned + per_fold) * n_splits / self.workers + 0.5 * per_fold
-            if (
-                self._wall(per_fold, n_splits) > cheap_cap
-                or time.perf_counter() + wall > self.search_deadline()
-            ):
+            if planned is None:
+                wall = cost
+            else:  # its folds and the batch's share the workers, as _fan_out plans them
+                wall = (planned + per_fold) * n_splits / self.workers + 0.5 * per_fold
+            if cost > cheap_cap or time.perf_counter() + wall > self.search_deadline():
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 continue
             tried[family] += 1
@@ -185,30 +185,22 @@ class Tuning:
 
     def _tune_once(self, family: str, study: Any, base: Entry, tried: dict[str, int]) -> bool:
         """Run one trial of ``family``; ``False`` when the family has no affordable trial."""
-        import optuna
+        got = self._ask(family, study, base, tried)
+        if got is None:
+            return False
+        trial, candidate = got
+        entry = self.evaluate(candidate, prune=True)
+        _tell(study, trial, entry)
+        return entry.status != "skipped"
 
-        spec = base.candidate.spec
-        base_cost = self._wall(base.fold_cost, self.folds.n_splits)
-        for _ in range(6):
-            trial = study.ask()
-            params = {**base.candidate.params, **spec.search_space(trial, self.folds.task)}
-            per_fold = self._family_cost(family, params) or base.fold_cost
-            cost = self._wall(per_fold, self.folds.n_splits)
-            cheap_cap = base_cost * (1.5 + tried[family] / 2)
-            if cost > cheap_cap or time.perf_counter() + cost > self.search_deadline():
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                continue
-            tried[family] += 1
-            native = "-native" if base.candidate.native else ""
-            name = f"{family}{native}-t{tried[family]}"
-            # Trials keep the preprocessing of the family's best configuration.
-            candidate = Candidate(name, family, params, "tuning", native=base.candidate.native)
-            entry = self.evaluate(candidate, prune=True)
-            if entry.status == "ok":
-                study.tell(trial, entry.signed_score)
-            elif entry.status == "pruned":
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            return entry.status != "skipped"
-        return False
+
+def _tell(study: Any, trial: Any, entry: Entry) -> None:
+    """Tell ``study`` how ``trial`` went: its score, or that it was pruned or failed."""
+    import optuna
+
+    if entry.status == "ok":
+        study.tell(trial, entry.signed_score)
+    elif entry.status == "pruned":
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
