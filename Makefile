@@ -28,6 +28,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # Every catalog model x every task x every column type along the user's whole path (train,
@@ -38,6 +39,7 @@ test-matrix: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 $(LATEST_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LATEST_VENV)

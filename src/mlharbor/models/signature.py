@@ -17,6 +17,7 @@ import pandas as pd
 
 from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.errors import InvalidInputError
+from mlharbor.values import plain
 
 _EXAMPLES = 3
 #: How many of a categorical column's levels the signature keeps (the most frequent).
@@ -81,7 +82,8 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
     """What a prediction form needs to know of a training column, kept in the signature.
 
     ``n_missing`` always; numbers and dates their ``range`` (min, median, max); categorical
-    columns their most frequent ``levels`` as ``[value, count]`` pairs with ``n_levels``;
+    columns (integer-coded ones too) their most frequent ``levels`` as ``[value, count]``
+    pairs with ``n_levels``;
     yes/no columns the original spelling of each truth value as ``labels``, so that a form
     (or a JSON ``true``) can send what the model was trained on.
 
@@ -103,11 +105,15 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
         numbers = pd.to_numeric(present, errors="coerce").dropna()
         if len(numbers):
             out["range"] = {
-                "min": _plain(numbers.min()),
-                "median": _plain(numbers.median()),
-                "max": _plain(numbers.max()),
+                "min": plain(numbers.min()),
+                "median": plain(numbers.median()),
+                "max": plain(numbers.max()),
             }
             out["integer"] = bool((numbers == numbers.round()).all())
+        if semantic_type == "integer_categorical":
+            # Codes such as 1/2/3 are levels to pick from, as the preprocessing treats them.
+            out["levels"] = _levels(present)
+            out["n_levels"] = int(present.nunique())
         return out
     if semantic_type == "datetime" or pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.to_datetime(present, errors="coerce", format="mixed", utc=True).dropna()
@@ -124,28 +130,31 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
 
 
 def _levels(present: pd.Series) -> list[list[Any]]:
-    counts = present.map(_plain).value_counts()
-    return [[_plain(value), int(n)] for value, n in counts.head(TOP_LEVELS).items()]
+    counts = present.map(plain).value_counts()
+    return [[plain(value), int(n)] for value, n in counts.head(TOP_LEVELS).items()]
 
 
 def _labels(present: pd.Series) -> dict[str, Any]:
     """The most frequent original spelling of true and of false (``yes``/``no``, ``Y``/``N``)."""
     labels: dict[str, Any] = {}
-    for value, _ in present.map(_plain).value_counts().items():
-        truth = _truth(value)
+    for value, _ in present.map(plain).value_counts().items():
+        truth = truth_value(value)
         if truth is not None:
             labels.setdefault("true" if truth else "false", value)
     return {"true": labels.get("true", True), "false": labels.get("false", False)}
 
 
-def _truth(value: Any) -> bool | None:
+def truth_value(value: Any) -> bool | None:
+    """The truth a boolean column's value spells (yes/no, Y/N, true/false, 1/0), or ``None``.
+
+    Examples
+    --------
+    >>> truth_value("Yes"), truth_value(0), truth_value("maybe")
+    (True, False, None)
+    """
     if isinstance(value, bool | np.bool_):
         return bool(value)
     return _TOKENS.get(str(value).strip().lower())
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
@@ -197,7 +206,7 @@ def _finite(numbers: pd.Series) -> pd.Series:
 def _relabel(value: Any, labels: Mapping[str, Any]) -> Any:
     if _missing(value):
         return value
-    truth = _truth(value)
+    truth = truth_value(value)
     return value if truth is None else labels.get("true" if truth else "false", value)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -41,6 +40,8 @@ from mlharbor.pipelines.steps import (
     split_ref,
 )
 from mlharbor.store.orm import utcnow
+from mlharbor.tracking.pipelines import track_pipeline_run
+from mlharbor.values import jsonable
 
 if TYPE_CHECKING:
     from mlharbor.hub import Hub
@@ -70,21 +71,6 @@ def next_fire(schedule: str | None, now: float | None = None) -> float | None:
 
     start = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     return float(croniter(schedule, start).get_next(float))
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON (numpy numbers as Python ones, NaN and infinity as null)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if hasattr(value, "item"):  # a numpy scalar
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value if isinstance(value, int | str | bool) else str(value)
 
 
 def submit(
@@ -204,6 +190,11 @@ class Runner:
 
     def execute(self, run_id: int) -> RunInfo:
         """Run the steps of a recorded run that are not done yet; the finished run."""
+        finished = self._execute(run_id)
+        track_pipeline_run(self.hub.settings, finished)  # MLflow, if configured; never fails
+        return finished
+
+    def _execute(self, run_id: int) -> RunInfo:
         run = self.store.get_run(run_id)
         try:
             pipeline = load_pipeline(run.source, run.params)
