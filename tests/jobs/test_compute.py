@@ -81,3 +81,39 @@ def test_training_job_gets_the_same_scores_on_dask_as_on_local_processes(
     assert (remote.result or {})["scores"] == (local.result or {})["scores"]
     folds = [e.data for e in store.events(dask_job.id) if e.kind == "fold"]
     assert [f["fold"] for f in folds] == [0, 1, 2, 3, 4]
+
+
+def _pulled(log: list[int], n: int) -> Iterator[int]:
+    for i in range(n):
+        log.append(i)
+        yield i
+
+
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_imap_streams_results_in_order_with_a_bounded_number_in_flight(
+    engine: str, cluster: distributed.LocalCluster
+) -> None:
+    executor = LocalExecutor(2) if engine == "local" else DaskExecutor(cluster.scheduler_address)
+    with executor as ex:
+        pulled: list[int] = []
+        stream = ex.imap(lambda x: x * x, _pulled(pulled, 20), ahead=3)
+        assert next(stream) == 0
+        assert pulled == [0, 1, 2]  # three submitted; the rest wait for results to be taken
+        assert list(stream) == [i * i for i in range(1, 20)]
+        with pytest.raises(ZeroDivisionError):
+            list(ex.imap(lambda x: 1 / x, [1, 0, 2]))
+        assert list(ex.imap(lambda x: x + 1, [])) == []
+
+
+def test_closing_an_imap_cancels_its_tasks_on_dask(cluster: distributed.LocalCluster) -> None:
+    with DaskExecutor(cluster.scheduler_address) as ex:
+        stream = ex.imap(lambda s: time.sleep(s) or s, [0.0] + [3.0] * 7, ahead=4)
+        assert next(stream) == 0.0
+        stream.close()  # as the score job does when it fails or is cancelled mid-file
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            left = ex.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+            if left == 0:
+                break
+            time.sleep(0.1)
+        assert left == 0

@@ -73,3 +73,23 @@ def test_missing_values_pass_through(trained) -> None:
     prepared = prepare_input(rows, result.signature)
     assert np.isnan(prepared["age"].iloc[0])
     assert len(result.pipeline.predict(prepared)) == 2
+
+
+def test_a_batch_read_from_parquet_is_cast_as_the_same_values_held_as_objects(trained) -> None:
+    # Batch scoring reads typed columns (floats, Arrow-backed text with gaps): they take a
+    # vectorised path, which must give exactly what the value-by-value path gives for the
+    # very same values held in object columns (as JSON records arrive).
+    df, result = trained
+    rows = df.drop(columns=["churn"]).head(40).copy()
+    rows.loc[[3, 7], "plan"] = None
+    rows.loc[[5], "plan"] = " "
+    rows.loc[[4], "age"] = np.nan
+    typed = pa.Table.from_pandas(rows, preserve_index=False).to_pandas()
+    assert isinstance(typed["plan"].dtype, pd.StringDtype) and typed["age"].dtype == float
+    as_objects = typed.astype(object)
+    from_parquet = prepare_input(typed, result.signature)
+    from_objects = prepare_input(as_objects, result.signature)
+    pd.testing.assert_frame_equal(from_parquet, from_objects)
+    for column in from_parquet.columns:
+        got, want = from_parquet[column].tolist(), from_objects[column].tolist()
+        assert [type(v) for v in got] == [type(v) for v in want], column

@@ -19,9 +19,10 @@ import codecs
 import gzip
 import hashlib
 import io
+import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,50 @@ def _convert_table(result: ReadResult, path: Path, out: Path, sha256: str | None
             hasher.join()
     digest = sha256 or hasher.hexdigest
     return Converted(digest, result.format, table.num_rows, table.num_columns, schema, result.notes)
+
+
+def convert_batches(
+    parts: Iterable[pa.Table | pa.RecordBatch], out: Path, *, max_columns: int
+) -> Converted:
+    """Write tables or record batches made by this process (a scored dataset) to ``out``
+    as Parquet as they arrive, typed as a streamed CSV is; its hash is the file's.
+
+    The parts must share the first one's schema. Memory is a few row groups and the
+    schema's sample, whatever the number of rows.
+
+    Raises
+    ------
+    InvalidInputError
+        No rows, or more than ``max_columns`` columns.
+    """
+    notes: list[str] = []
+    parts = iter(parts)
+    first = next(parts, None)
+    if first is None:
+        raise InvalidInputError("there are no rows to store")
+    names = check_names(first.schema.names, notes, max_columns)
+    fields = [f.with_name(n) for f, n in zip(first.schema, names, strict=True)]
+    schema = pa.schema(fields, metadata=first.schema.metadata)
+    sampler = SchemaSampler(schema)
+    with ParquetSink(out, schema) as sink:
+        for part in itertools.chain([first], parts):
+            for batch in part.to_batches() if isinstance(part, pa.Table) else [part]:
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                sink.put(batch)
+                sampler.add(batch)
+        sink.flush()
+        inferred = sampler.infer(notes) if sampler.n_rows else None  # while the last is written
+    if inferred is None:
+        raise InvalidInputError("there are no rows to store")
+    return Converted(
+        sink.sha256,
+        SourceFormat.PARQUET,
+        sampler.n_rows,
+        len(fields),
+        inferred,
+        notes,
+        sink.sha256,
+    )
 
 
 class _Hasher(threading.Thread):

@@ -14,7 +14,8 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -29,10 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.config import Settings
-from mlharbor.data.convert import Converted, convert_file
+from mlharbor.data.convert import Converted, convert_batches, convert_file
 from mlharbor.data.ingest import SourceFormat, check_table, records_to_table
 from mlharbor.data.limits import ReadLimits
-from mlharbor.data.parquet import write_table
+from mlharbor.data.parquet import iter_slices, read_rows, write_table
 from mlharbor.data.schema import DatasetSchema, SemanticType, check_override, infer_schema
 from mlharbor.errors import (
     ConflictError,
@@ -41,7 +42,7 @@ from mlharbor.errors import (
     PayloadTooLargeError,
 )
 from mlharbor.limits import MAX_ID
-from mlharbor.store.artifacts import ArtifactStore
+from mlharbor.store.artifacts import CHUNK, STREAM_BLOCK, ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import (
     Dataset,
@@ -344,6 +345,27 @@ class DatasetService:
             )
             return self._store(name, converted, staged, "records", description, None)
 
+    def ingest_batches(
+        self,
+        parts: Iterable[pa.Table | pa.RecordBatch],
+        *,
+        name: str,
+        source: str,
+        description: str = "",
+    ) -> IngestResult:
+        """Store tables or record batches this process makes (a scored dataset) as a new
+        version of ``name``, written as they arrive (see :func:`convert_batches`).
+
+        Memory is a few row groups and the schema's sample whatever the number of rows.
+        """
+        check_name(name)
+        with self.artifacts.staging(".parquet", what=f"dataset {name!r}") as staged:
+            converted = convert_batches(parts, staged, max_columns=self.settings.max_columns)
+            existing = self._find_by_hash(name, converted.sha256)
+            if existing is not None:
+                return IngestResult(existing, created=False)
+            return self._store(name, converted, staged, source, description, None)
+
     def _store(
         self,
         name: str,
@@ -468,6 +490,35 @@ class DatasetService:
             # ParquetFile, not pq.read_table: the latter goes through pyarrow.dataset, which
             # imports pandas (about 0.5 s) for a single file it reads the same way.
             return pq.ParquetFile(fh).read(columns=columns)
+
+    @contextmanager
+    def open_parquet(
+        self, version: DatasetVersionInfo, *, block_size: int = STREAM_BLOCK
+    ) -> Iterator[pq.ParquetFile]:
+        """The stored file of a version, open for reading by row groups (local or remote).
+
+        On a remote store every read also fetches ``block_size`` bytes ahead: large for
+        reading the file through, small for reading a few row groups.
+        """
+        with self.artifacts.open(version.artifact_key, block_size=block_size) as fh:
+            yield pq.ParquetFile(fh)
+
+    def read_rows(
+        self,
+        version: DatasetVersionInfo,
+        start: int,
+        stop: int,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """Rows ``start:stop`` of a version (of ``columns`` only, if given); only the row
+        groups holding them are read."""
+        with self.open_parquet(version, block_size=CHUNK) as parquet:
+            return read_rows(parquet, start, stop, columns)
+
+    def iter_slices(self, version: DatasetVersionInfo, rows: int) -> Iterator[pa.Table]:
+        """A version as consecutive tables of ``rows`` rows, read as they are consumed."""
+        with self.open_parquet(version) as parquet:
+            yield from iter_slices(parquet, rows)
 
     def preview(self, version: DatasetVersionInfo, rows: int = 20) -> list[dict[str, Any]]:
         """The first ``rows`` rows as JSON-ready records (dates as ISO text, NaN as null)."""

@@ -1,4 +1,5 @@
-"""Writing Arrow record batches to a Parquet file as they arrive, on a thread of their own."""
+"""Parquet files: written from record batches as they arrive (on a thread of their own), and
+read back a slice of rows at a time, decoding only the row groups that hold them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import os
 import queue
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +166,61 @@ def _repeats(column: pa.ChunkedArray) -> bool:
     except pa.ArrowNotImplementedError:
         return False
     return distinct <= len(column) // 10
+
+
+def read_rows(
+    parquet: pq.ParquetFile, start: int, stop: int, columns: list[str] | None = None
+) -> pa.Table:
+    """Rows ``start:stop`` of ``parquet`` (of ``columns`` only, if given), decoding only the
+    row groups that hold them.
+
+    Memory is the slice and a batch of at most its size, whatever the size of the file: a
+    row group's leading rows before ``start`` are decoded a batch at a time and dropped.
+    """
+    meta = parquet.metadata
+    groups, first, offset = [], 0, 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if offset < stop and offset + n > start:
+            first = first if groups else offset
+            groups.append(i)
+        offset += n
+    skip, wanted = start - first, max(0, stop - start)
+    parts: list[pa.RecordBatch] = []
+    if groups and wanted:
+        batches = parquet.iter_batches(
+            batch_size=min(wanted, 65_536), row_groups=groups, columns=columns
+        )
+        for batch in batches:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            parts.append(batch.slice(skip, wanted))
+            skip, wanted = 0, wanted - parts[-1].num_rows
+            if not wanted:
+                break
+    if parts:
+        return pa.Table.from_batches(parts)
+    empty = parquet.schema_arrow.empty_table()
+    return empty.select(columns) if columns is not None else empty
+
+
+def iter_slices(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
+    """``parquet`` as consecutive tables of ``rows`` rows (the last may be shorter), read
+    as they are consumed: memory is a slice or two, not the file."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in parquet.iter_batches(batch_size=rows):
+        while batch.num_rows:
+            part = batch.slice(0, rows - held)
+            pending.append(part)
+            held += part.num_rows
+            batch = batch.slice(part.num_rows)
+            if held == rows:
+                yield pa.Table.from_batches(pending, schema=parquet.schema_arrow)
+                pending, held = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema=parquet.schema_arrow)
 
 
 def is_binary(typ: pa.DataType) -> bool:

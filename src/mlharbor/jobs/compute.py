@@ -7,7 +7,8 @@ One interface over two engines, so job code is the same on a laptop and on a clu
 
 Functions and items are shipped with cloudpickle in both cases, so what works on one
 works on the other. ``map`` returns results in input order and stops early, cancelling
-what is left, when the job is cancelled.
+what is left, when the job is cancelled; ``imap`` does the same as a stream, with a bounded
+number of tasks in flight, for work too large to hold all at once (scoring a big file).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import cloudpickle
@@ -57,6 +59,24 @@ class Executor(ABC):
             If the job is cancelled meanwhile; the remaining tasks are cancelled.
         Exception
             The first error raised by ``fn``; the remaining tasks are cancelled.
+        """
+
+    @abstractmethod
+    def imap(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
+    ) -> Iterator[Any]:
+        """``fn(item) for item in items``, computed in parallel, yielded in input order.
+
+        At most ``ahead`` tasks (default: twice :attr:`workers`) are submitted and not yet
+        consumed, so the items, the tasks and their results held at once stay bounded
+        however many items there are. Closing the iterator cancels the tasks in flight.
+
+        Raises
+        ------
+        JobCancelled
+            If the job is cancelled meanwhile; the tasks in flight are cancelled.
+        Exception
+            The first error raised by ``fn`` among the tasks in flight.
         """
 
     @property
@@ -123,6 +143,42 @@ class LocalExecutor(Executor):
             self._terminate()
             raise
 
+    def imap(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
+    ) -> Iterator[Any]:
+        if self.cancel_event.is_set():
+            raise _cancelled_error()
+        payload = cloudpickle.dumps(fn)
+        pool = self._get_pool()
+        window: deque[cf.Future[Any]] = deque()
+        source = iter(items)
+        ahead = max(1, ahead or 2 * self.workers)
+        try:
+            while True:
+                for item in source:
+                    window.append(pool.submit(_call_pickled, payload, item))
+                    if len(window) >= ahead:
+                        break
+                if not window:
+                    return
+                while not cf.wait([window[0]], WAIT_SECONDS).done:
+                    if self.cancel_event.is_set():
+                        raise _cancelled_error()
+                    for future in window:
+                        if future.done() and future.exception() is not None:
+                            future.result()  # a later task's error, raised now
+                yield window.popleft().result()
+        except GeneratorExit:
+            # The consumer stopped early: what was queued is not needed, what runs ends.
+            for future in window:
+                future.cancel()
+            raise
+        except BaseException:
+            for future in window:
+                future.cancel()
+            self._terminate()
+            raise
+
     def _terminate(self) -> None:
         # A process pool cannot stop a running task; ending its processes is the only way.
         if self._pool is None:
@@ -177,6 +233,35 @@ class DaskExecutor(Executor):
         except BaseException:
             # force: stop tasks other clients share with us too; the job owns its keys
             self.client.cancel(futures, force=True)
+            raise
+
+    def imap(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
+    ) -> Iterator[Any]:
+        if self.cancel_event.is_set():
+            raise _cancelled_error()
+        window: deque[Any] = deque()
+        source = iter(items)
+        ahead = max(1, ahead or 2 * self.workers)
+        try:
+            while True:
+                for item in source:
+                    window.append(self.client.submit(fn, item, pure=False))
+                    if len(window) >= ahead:
+                        break
+                if not window:
+                    return
+                while not window[0].done():
+                    for future in window:
+                        if future.status == "error":
+                            future.result()  # a later task's error, raised now
+                    if self.cancel_event.wait(POLL_SECONDS):
+                        raise _cancelled_error()
+                yield window.popleft().result()
+        except BaseException:
+            # force: stop tasks other clients share with us too; the job owns its keys
+            if window:
+                self.client.cancel(list(window), force=True)
             raise
 
     def close(self) -> None:

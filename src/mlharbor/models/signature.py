@@ -168,14 +168,21 @@ def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
         # Trained on yes/no: a JSON true, "TRUE" or "Y" means the model's own "yes".
         values = values.map(lambda v: _relabel(v, labels))
     if dtype.startswith(("int", "uint", "float", "double", "decimal")):
-        numbers = _checked(values, pd.to_numeric(values, errors="coerce"), "a number")
+        numbers = pd.to_numeric(values, errors="coerce")
+        # Numbers already (a batch read from Parquet): none can fail the cast, and checking
+        # each value in Python would cost more than the prediction.
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = _checked(values, numbers, "a number")
         return _finite(numbers)
     if dtype.startswith(("datetime", "timestamp")):
         # utc: a column may mix offsets ("2024-02-03", "…T10:00:00+01:00", summer and winter
         # time), which pandas refuses to put in one column otherwise.
         parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
         return _checked(values, parsed, "a date")
-    text = values.map(lambda v: v if _missing(v) else str(v)).astype(object)
+    if isinstance(values.dtype, pd.StringDtype):
+        text = values.astype(object)  # text already: the same objects, without a Python loop
+    else:
+        text = values.map(lambda v: v if _missing(v) else str(v)).astype(object)
     if column.get("semantic_type") == "datetime":
         # Dates kept as text in training are parsed by the model with their own format;
         # here it is only checked that each one is a date at all.

@@ -19,10 +19,23 @@ if TYPE_CHECKING:
 PREDICTION = "prediction"
 
 
-def score_frame(predictor: Predictor, model: str, ref: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict ``frame`` through the predictor (as a batch prediction): the new columns."""
+def score_frame(
+    predictor: Predictor,
+    model: str,
+    ref: str,
+    frame: pd.DataFrame,
+    taken: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """Predict ``frame`` through the predictor (as a batch prediction): the new columns,
+    named clear of ``taken`` (default: the frame's columns).
+
+    The prediction log is flushed before returning: a chunk whose result is back is logged
+    for good (a Dask worker may be stopped next), and the log holds no more than a chunk.
+    """
     result = predictor.predict(model, ref, frame, source=Source.BATCH)
-    return predictions_frame(result, frame.columns)
+    if predictor.log is not None:
+        predictor.log.flush()
+    return predictions_frame(result, frame.columns if taken is None else taken)
 
 
 def predictions_frame(result: Any, taken: Iterable[Any]) -> pd.DataFrame:

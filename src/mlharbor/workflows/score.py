@@ -3,23 +3,22 @@
 The result is a new dataset (a version of its own name) holding the input columns, the
 prediction and, for classifiers, one probability column per class; it downloads as CSV or
 Parquet like any dataset. Chunks run in this process for small data and fan out on the job
-executor (Dask when configured) for large data; every chunk goes through
+executor (Dask when configured) for large data. The input is read and the result written a
+chunk at a time, and each fanned-out task reads only its own rows from the store, so memory
+stays a few chunks whatever the size of the file. Every chunk goes through
 :meth:`Predictor.predict` with ``source="batch"`` (see :mod:`mlharbor.serving.scoring`), so
 the prediction log sees them.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import closing, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
@@ -28,7 +27,6 @@ from mlharbor.serving.scoring import score_frame
 from mlharbor.workflows.requests import ScoreRequest
 
 if TYPE_CHECKING:
-    from mlharbor.data.datasets import DatasetVersionInfo, IngestResult
     from mlharbor.workflows.services import CheckServices, ScoreServices
 
 #: Opens the services in a process that scores chunks (cached there: see ``mlharbor.hub``).
@@ -60,13 +58,22 @@ def check_score_request(services: CheckServices, request: ScoreRequest) -> Score
     return request
 
 
+def chunk_bounds(rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each chunk of ``chunk_rows`` rows (the last may be shorter)."""
+    return [(s, min(s + chunk_rows, rows)) for s in range(0, rows, chunk_rows)]
+
+
 def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
-    """Score one chunk (a task of the executor's ``map``): prediction and probability columns."""
+    """Score one chunk (a task of the executor): prediction and probability columns.
+
+    The task reads only its own rows from the store (the row groups holding them, the
+    model's columns), so a worker's memory is a chunk's, whatever the size of the dataset.
+    """
     services = task["open_services"](task["settings"])
     version = services.datasets.get_version(task["dataset"], task["dataset_version"])
-    table = services.datasets.read_table(version)
-    frame = table.slice(task["start"], task["stop"] - task["start"]).to_pandas()
-    return score_frame(services.predictor, task["model"], task["ref"], frame)
+    rows = services.datasets.read_rows(version, task["start"], task["stop"], task["columns"])
+    taken = [c.name for c in version.schema.columns]
+    return score_frame(services.predictor, task["model"], task["ref"], rows.to_pandas(), taken)
 
 
 def run_scoring(
@@ -77,56 +84,73 @@ def run_scoring(
 ) -> dict[str, Any]:
     """Score ``request.dataset`` with the model in chunks and store the result as a dataset.
 
-    With ``open_services``, the chunks fan out on the job's executor, each process opening
-    the services with it; without, they are scored here one after the other.
+    The input is read a chunk at a time and the result written as it is scored, so memory
+    is a few chunks whatever the size of the file. With ``open_services``, the chunks are
+    scored by the job's executor (Dask workers or local processes), each process opening
+    the services with it and each task reading its own rows, with twice as many in flight
+    as there are workers; results come back in order. Without, they are scored here.
     """
-    fan_out = open_services is not None
     started = time.perf_counter()
     data = services.datasets.get_version(request.dataset, request.dataset_version)
-    table = services.datasets.read_table(data)
-    rows = table.num_rows
-    bounds = [(s, min(s + request.chunk_rows, rows)) for s in range(0, rows, request.chunk_rows)]
+    bounds = chunk_bounds(data.n_rows, request.chunk_rows)
+    signature = services.models.get_version(request.model, request.ref).signature
+    needed = [str(c["name"]) for c in signature.get("inputs", [])]
     common = {
         "settings": services.settings,
         "open_services": open_services,
+        # A task reads the model's inputs only; the job adds the other columns back.
+        "columns": needed or None,
         "model": request.model,
         "ref": request.ref,
         "dataset": data.dataset,
         "dataset_version": data.version,
     }
-    ctx.progress(0.02, f"{rows:,} rows in {len(bounds)} chunk(s)")
-    parts: list[pd.DataFrame] = []
-    wave = max(1, os.cpu_count() or 1) if fan_out else 1
-    for first in range(0, len(bounds), wave):
-        ctx.check_cancelled()
-        batch = bounds[first : first + wave]
-        if fan_out:
-            tasks = [{**common, "start": s, "stop": e} for s, e in batch]
-            parts.extend(ctx.compute.map(score_chunk, tasks))
-        else:
-            s, e = batch[0]
-            frame = table.slice(s, e - s).to_pandas()
-            parts.append(score_frame(services.predictor, request.model, request.ref, frame))
-        for i, (s, e) in enumerate(batch, start=first):
-            ctx.event("chunk", {"chunk": i + 1, "chunks": len(bounds), "rows": e - s})
-        done = first + len(batch)
-        ctx.progress(0.05 + 0.85 * done / len(bounds), f"scored {done} of {len(bounds)} chunks")
-    predicted = pa.Table.from_pandas(
-        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), preserve_index=False
+    ctx.progress(0.02, f"{data.n_rows:,} rows in {len(bounds)} chunk(s)")
+    added: list[str] = []
+
+    def scored() -> Iterator[pa.Table]:
+        inputs = services.datasets.iter_slices(data, request.chunk_rows)
+        predicted: Iterator[pd.DataFrame] | None = None
+        if open_services is not None:
+            tasks = ({**common, "start": s, "stop": e} for s, e in bounds)
+            predicted = ctx.compute.imap(score_chunk, tasks, ahead=2 * ctx.compute.workers)
+        types: pa.Schema | None = None
+        # Both closed on the way out, even on an error: closing cancels the tasks in flight.
+        with closing(inputs), closing(predicted) if predicted is not None else nullcontext():
+            for i, table in enumerate(inputs):
+                ctx.check_cancelled()
+                if predicted is not None:
+                    part = next(predicted)
+                else:
+                    frame = table.to_pandas()
+                    part = score_frame(services.predictor, request.model, request.ref, frame)
+                # The first chunk's types hold for every chunk, as they would for one table.
+                columns = pa.Table.from_pandas(part, schema=types, preserve_index=False)
+                types = types or columns.schema
+                for name in columns.column_names:
+                    table = table.append_column(name, columns.column(name))
+                added[:] = columns.column_names
+                done = i + 1
+                ctx.event("chunk", {"chunk": done, "chunks": len(bounds), "rows": len(part)})
+                fraction = 0.05 + 0.85 * done / len(bounds)
+                ctx.progress(fraction, f"scored {done} of {len(bounds)} chunks")
+                yield table
+        ctx.progress(0.92, "storing the scored dataset")
+
+    stored = services.datasets.ingest_batches(
+        scored(),
+        name=request.output,
+        source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
     )
-    for name in predicted.column_names:
-        table = table.append_column(name, predicted.column(name))
-    ctx.progress(0.92, "storing the scored dataset")
-    stored = _store(services, table, request, data)
     return {
         "dataset": stored.version.dataset,
         "dataset_version": stored.version.version,
-        "rows": rows,
+        "rows": data.n_rows,
         "chunks": len(bounds),
         "model": request.model,
         "model_version": int(request.ref),
         "input": {"dataset": data.dataset, "version": data.version},
-        "columns": predicted.column_names,
+        "columns": added,
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -142,17 +166,3 @@ def score_job(
     return run_scoring(
         services, request, ctx, open_services if fan_out and rows > request.chunk_rows else None
     )
-
-
-def _store(
-    services: ScoreServices, table: pa.Table, request: ScoreRequest, data: DatasetVersionInfo
-) -> IngestResult:
-    with tempfile.TemporaryDirectory(prefix="mlharbor-score-") as tmp:
-        path = Path(tmp) / "scored.parquet"
-        pq.write_table(table, path)
-        return services.datasets.ingest_file(
-            path,
-            name=request.output,
-            filename="scored.parquet",
-            source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
-        )

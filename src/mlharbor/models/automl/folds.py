@@ -246,12 +246,14 @@ class Folds:
     ) -> tuple:
         """A picklable task for :func:`fit_fold` (to fan out on an executor); with
         ``check``, the fitted model is also put through it (a module-level function);
-        with ``threads``, the fit's native thread pools are capped to that many."""
+        with ``threads``, the model's ``n_jobs`` and the fit's native thread pools are
+        capped to that many."""
         fit_matrix, val_matrix = self.matrices(spec, fold, native)
         fit_idx, _ = self.splits[fold]
+        model = clone(estimator)
         return (
             fold,
-            clone(estimator),
+            model if threads is None else cap_threads(model, threads),
             fit_matrix,
             self.y[fit_idx],
             val_matrix,
@@ -260,6 +262,22 @@ class Folds:
             check,
             threads,
         )
+
+
+def cap_threads(estimator: BaseEstimator, threads: int) -> BaseEstimator:
+    """``estimator`` with every ``n_jobs`` (its members' too) at most ``threads``.
+
+    A fold fitted beside others, one per core or per Dask thread, must not start a thread
+    per core of its own: LightGBM's ``n_jobs=None`` means every core, and ``-1`` anywhere.
+    """
+    params = estimator.get_params(deep=True)
+    capped = {
+        key: threads
+        for key, value in params.items()
+        if key.rsplit("__", 1)[-1] == "n_jobs"
+        and (value is None or (isinstance(value, int) and not 0 < value <= threads))
+    }
+    return estimator.set_params(**capped) if capped else estimator
 
 
 def fit_fold(item: tuple) -> FoldResult:
