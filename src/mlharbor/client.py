@@ -336,6 +336,45 @@ class Monitoring(_Resource):
         ).json()
 
 
+class Pipelines(_Resource):
+    """Pipeline runs: start one from a pipeline file, follow it, compare runs."""
+
+    def run(
+        self,
+        pipeline: str,
+        *,
+        params: dict[str, Any] | None = None,
+        from_step: str | None = None,
+        inputs: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a run of a pipeline file (its YAML text); the run, steps pending."""
+        body = _drop_none(
+            {"pipeline": pipeline, "params": params or {}, "from_step": from_step, "inputs": inputs}
+        )
+        return self._call("POST", "/api/v1/pipelines/runs", json=body).json()
+
+    def get(self, run_id: int) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/pipelines/runs/{run_id}").json()
+
+    def list(self, *, pipeline: str | None = None, limit: int = 50) -> dict[str, Any]:
+        params = _drop_none({"pipeline": pipeline, "limit": limit})
+        return self._call("GET", "/api/v1/pipelines/runs", params=params).json()
+
+    def compare(self, *run_ids: int) -> dict[str, Any]:
+        params = [("ids", str(i)) for i in run_ids]
+        return self._call("GET", "/api/v1/pipelines/runs/compare", params=params).json()
+
+    def wait(self, run_id: int, *, poll: float = 1.0, on_update: Any = None) -> dict[str, Any]:
+        """Poll a run until it ends; ``on_update(run)`` after each look."""
+        while True:
+            run = self.get(run_id)
+            if on_update is not None:
+                on_update(run)
+            if run["state"] in ("succeeded", "failed"):
+                return run
+            time.sleep(poll)
+
+
 def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
@@ -356,6 +395,7 @@ class Client:
         self.jobs = Jobs(self)
         self.models = Models(self)
         self.monitoring = Monitoring(self)
+        self.pipelines = Pipelines(self)
 
     def train(
         self, dataset: str, target: str, *, wait: bool = True, **options: Any

@@ -183,3 +183,21 @@ def test_the_search_runs_with_folds_fanned_out_on_a_map() -> None:
         df, schema, target="diagnosis", time_budget=30, max_trials=3, map_folds=serial
     )
     assert [r["status"] for r in result.leaderboard].count("ok") >= 2
+
+
+def test_a_search_limited_to_two_families_tries_both_and_picks_one_of_them() -> None:
+    df, schema = with_schema(binary_frame())
+    result = run_automl(
+        df,
+        schema,
+        target="diagnosis",
+        time_budget=8,
+        models=["logistic", "decision-tree"],  # an alias is fine
+    )
+    families = {row["name"].split("-c")[0] for row in result.leaderboard}
+    tried = {e.candidate.family for e in result.entries}
+    assert tried == {"logistic-regression", "decision-tree"}, families
+    assert result.winner.candidate.family in tried  # never an ensemble of them
+    assert result.settings["models"] == ["logistic", "decision-tree"]
+    with pytest.raises(InvalidInputError, match="unknown model 'gbdt'"):
+        run_automl(df, schema, target="diagnosis", time_budget=3, models=["gbdt"])

@@ -68,6 +68,12 @@ def create_app(
             warmer = VersionWarmer(
                 served.sessions, lambda: served.predictor, settings.predict_warm_seconds
             ).start()
+        coordinator = None
+        if role == "all":
+            from mlharbor.pipelines.coordinator import Coordinator
+
+            # Queued and scheduled pipeline runs; their steps' jobs go to the worker pool.
+            coordinator = Coordinator(app.state.hub).start()
         checks = None
         if settings.monitor_models and role == "all":
             from mlharbor.monitoring.alerts import AlertScheduler
@@ -76,6 +82,8 @@ def create_app(
         try:
             yield
         finally:
+            if coordinator is not None:
+                coordinator.stop()
             if checks is not None:
                 checks.stop()
             if supervisor is not None:
@@ -121,12 +129,13 @@ def create_app(
         # Imported here: these routes reach training, datasets, jobs and the UI.
         from mlharbor import ui
         from mlharbor.api import ws_events
-        from mlharbor.api.routes import compat, datasets, jobs, keys, monitoring
+        from mlharbor.api.routes import compat, datasets, jobs, keys, monitoring, pipelines
 
         app.include_router(datasets.router)
         app.include_router(jobs.router)
         app.include_router(jobs.scoring)
         app.include_router(monitoring.router)
+        app.include_router(pipelines.router)
         app.include_router(keys.router)
         app.include_router(ws_events.router)
         app.include_router(compat.router)

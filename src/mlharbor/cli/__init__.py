@@ -5,7 +5,14 @@ Each module adds its commands to the one Typer ``app``; importing them here regi
 
 from __future__ import annotations
 
-from mlharbor.cli import automl, data, monitoring, serving, training  # noqa: F401  (they register commands)
+from mlharbor.cli import (  # noqa: F401  (they register commands)
+    automl,
+    data,
+    monitoring,
+    pipelines,
+    serving,
+    training,
+)
 from mlharbor.cli.common import app
 
 __all__ = ["app"]

@@ -262,3 +262,85 @@ class UiSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PipelineDef(Base):
+    """A pipeline file a server knows by name: the last one run, and its schedule.
+
+    ``next_fire`` is the next cron time (Unix seconds) of a scheduled pipeline: replicas race
+    to move it forward and only the one whose update matched the old value starts the run.
+    """
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    file_hash: Mapped[str] = mapped_column(String(64))
+    schedule: Mapped[str | None] = mapped_column(String(128))
+    params: Mapped[dict[str, Any]]
+    next_fire: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PipelineRun(Base):
+    """One run of a pipeline file: what ran, with which parameters, and how it went."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(128), index=True)
+    file_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    #: Who started it: ``cli``, ``api`` or ``schedule``.
+    origin: Mapped[str] = mapped_column(String(16))
+    from_step: Mapped[str | None] = mapped_column(String(64))
+    resumed_from: Mapped[int | None]
+    #: Ingest steps given a stored dataset instead of their source (a remote CLI's uploads).
+    inputs: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    error: Mapped[dict[str, Any] | None]
+    owner: Mapped[str | None] = mapped_column(String(256))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    steps: Mapped[list[PipelineStepRun]] = relationship(
+        back_populates="run", order_by="PipelineStepRun.position", cascade="all, delete-orphan"
+    )
+
+
+class PipelineStepRun(Base):
+    """One step of a run: its resolved configuration, cache key, job, outputs and timing."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (UniqueConstraint("run_id", "step", name="uq_pipeline_steps_step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+    needs: Mapped[list[Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    reused_from: Mapped[int | None]
+    config: Mapped[dict[str, Any]]
+    inputs: Mapped[dict[str, Any]]
+    outputs: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    message: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[PipelineRun] = relationship(back_populates="steps")

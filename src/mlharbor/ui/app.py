@@ -19,13 +19,22 @@ from mlharbor.ui import (
     pages_data,
     pages_models,
     pages_monitoring,
+    pages_pipelines,
     pages_scoring,
 )
 from mlharbor.ui.assets import PLOTLY_JS, PREFIX, Assets
 from mlharbor.ui.web import HERE, page, templates
 
 #: Path prefixes of the UI's own HTML pages (errors there are shown as pages).
-PAGE_PREFIXES = ("/datasets", "/models", "/jobs", "/scoring", "/settings", "/sign-in")
+PAGE_PREFIXES = (
+    "/datasets",
+    "/models",
+    "/jobs",
+    "/scoring",
+    "/pipelines",
+    "/settings",
+    "/sign-in",
+)
 
 
 def _wants_page(request: Request) -> bool:
@@ -54,6 +63,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_models.router)
     app.include_router(pages_admin.router)
     app.include_router(pages_scoring.router)
+    app.include_router(pages_pipelines.router)
     assets = Assets.default()
     templates.env.globals["asset"] = assets.url
     templates.env.globals["plotly_src"] = assets.url("plotly.min.js")

@@ -95,6 +95,7 @@ NAV = (
     ("datasets", "Datasets", "/datasets"),
     ("models", "Models", "/models"),
     ("scoring", "Scoring", "/scoring"),
+    ("pipelines", "Pipelines", "/pipelines"),
     ("jobs", "Jobs", "/jobs"),
 )
 

@@ -68,6 +68,8 @@ class AutoMLRequest(JobParams):
     top_k: int = 1
     alias: str = BEST_ALIAS
     max_trials: int | None = None
+    #: Only these model families (catalog names or aliases); ``None``: every family.
+    models: list[str] | None = None
     #: After the holdout evaluation, refit the registered models on every row (the test
     #: split too), as PyCaret's ``finalize_model`` and AutoGluon's ``refit_full`` do.
     refit_full: bool = True
@@ -110,6 +112,8 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
                 f"target column {request.target!r} has a single value; there is nothing to learn"
             )
     n_classes = int(column.dropna().nunique()) if task != Task.REGRESSION else 0
+    if request.models is not None:
+        request.models = check_families(request.models, task)
     request.metric = check_metric(request.metric, metric_kind(task, n_classes))
     request.dataset, request.dataset_version = version.dataset, version.version
     request.name = check_model_name(
@@ -119,6 +123,23 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     if not isinstance(request.refit_full, bool):
         raise InvalidInputError(f"refit_full must be true or false, got {request.refit_full!r}")
     return request
+
+
+def check_families(models: Any, task: Task) -> list[str]:
+    """The canonical names of ``models``, each a catalog family that serves ``task``."""
+    from mlharbor.models.catalog import get_spec
+
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        raise InvalidInputError("models must be a non-empty list of model names", field="models")
+    names = []
+    for name in models:
+        spec = get_spec(name)
+        if task not in spec.tasks:
+            raise InvalidInputError(
+                f"model {spec.name!r} does not serve {task.value} tasks", field="models"
+            )
+        names.append(spec.name)
+    return list(dict.fromkeys(names))
 
 
 def run_automl_job(
@@ -195,6 +216,7 @@ def run_automl_job(
         threads=threads,
         check_storable=check_storable,
         final_rows=len(frame) if request.refit_full else 0,
+        models=request.models,
     )
     searched = time.perf_counter()
     if hasattr(map_folds, "release"):

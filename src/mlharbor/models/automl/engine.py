@@ -60,8 +60,11 @@ class Search(Tuning):
         final_rows: int = 0,
         finish: FinishPlan | None = None,
         workers: int = 1,
+        ensemble: bool = True,
     ) -> None:
         self.folds = folds
+        #: Whether an ensemble of the candidates may win (not when the user named families).
+        self.ensemble = ensemble
         self.metric, self.kind, self.seed = metric, kind, seed
         self.score = scorer(metric, kind)
         self.started, self.deadline = started, deadline
@@ -485,6 +488,8 @@ class Search(Tuning):
                 f"no model could be trained and stored on this data ({why[:800]})"
             )
         best = usable[0]
+        if not self.ensemble:
+            return best
         # Selection scores the pool's blends ``rounds`` times over: on a loaded machine and
         # large data that can take seconds, so the pool shrinks to what the time left allows.
         started = time.perf_counter()

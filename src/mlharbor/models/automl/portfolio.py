@@ -263,9 +263,29 @@ def portfolio(
     return out
 
 
+def restrict(candidates: list[Candidate], families: list[str]) -> list[Candidate]:
+    """The candidates of ``families`` only (catalog names or aliases), in portfolio order.
+
+    A family the portfolio does not try (a decision tree) is added with the catalog's
+    defaults, so each family asked for is cross-validated at least once.
+
+    Raises
+    ------
+    InvalidInputError
+        A name the catalog does not know (the message lists the models).
+    """
+    wanted = list(dict.fromkeys(get_spec(name).name for name in families))
+    kept = [c for c in candidates if c.family in wanted]
+    for family in wanted:
+        if all(c.family != family for c in kept):
+            kept.append(Candidate(family, family, {}))
+    return kept
+
+
 #: Families worth tuning further when they lead (models with a useful search space).
 TUNABLE = frozenset(
     {
+        "decision-tree",
         "lightgbm",
         "hist-gradient-boosting",
         "random-forest",
@@ -287,6 +307,7 @@ RELATIVE_COST: dict[str, float] = {
     "naive-bayes": 0.3,
     "ridge": 0.5,
     "logistic-regression": 1.0,
+    "decision-tree": 1.0,
     "k-nearest-neighbors": 1.0,
     "lightgbm": 4.0,
     "hist-gradient-boosting": 4.0,

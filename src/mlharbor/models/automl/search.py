@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
 from mlharbor.models.automl.leaderboard import Entry, ranked
-from mlharbor.models.automl.portfolio import check_metric, metric_kind, portfolio
+from mlharbor.models.automl.portfolio import check_metric, metric_kind, portfolio, restrict
 from mlharbor.models.automl.result import AutoMLResult, refit_entry
 from mlharbor.models.tasks import Task, detect_task, parse_task
 from mlharbor.models.train import (
@@ -79,6 +79,7 @@ def run_automl(
     finish: FinishPlan | None = None,
     workers: int = 1,
     started: float | None = None,
+    models: Sequence[str] | None = None,
 ) -> AutoMLResult:
     """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
 
@@ -135,6 +136,10 @@ def run_automl(
     started : float, optional
         When the budget started (``time.perf_counter()``), if before this call: the
         user's clock starts when they submit, not when the search does.
+    models : sequence of str, optional
+        Search only these model families (catalog names or aliases, e.g.
+        ``["logistic-regression", "decision-tree"]``); the winner is then one of them,
+        never an ensemble.
 
     Returns
     -------
@@ -218,12 +223,16 @@ def run_automl(
         final_rows=final_rows,
         finish=finish,
         workers=workers,
+        ensemble=not models,
     )
     # Small data: one thread per model (see portfolio); OpenMP users such as histogram
     # gradient boosting take no n_jobs, so their pools are capped here.
     with threadpool_limits(threads if len(search_idx) > 50_000 else 1):
         n_categorical = len(native_categorical_columns(plan))
-        search.run_portfolio(portfolio(found, kind, len(search_idx), threads, n_categorical))
+        candidates = portfolio(found, kind, len(search_idx), threads, n_categorical)
+        if models:
+            candidates = restrict(candidates, list(models))
+        search.run_portfolio(candidates)
         search.tune()
         winner = search.choose()
     if search.entries[0].status != "ok" or (
@@ -274,6 +283,7 @@ def run_automl(
             "n_search_rows": len(search_idx),
             "max_trials": max_trials,
             "workers": workers if map_folds is not None else 1,
+            "models": list(models) if models else None,
         },
     )
 

@@ -1,0 +1,35 @@
+"""Drift between two stored datasets, on the hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlharbor.hub import Hub
+
+
+def test_a_column_inferred_differently_in_the_two_datasets_is_still_compared(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    # 60 distinct counts read as numbers; the last 200 rows hold 6 and read as categories.
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({"cc": rng.integers(0, 60, 1000), "x": rng.normal(size=1000)})
+    narrow = pd.DataFrame({"cc": rng.integers(0, 6, 200), "x": rng.normal(size=200)})
+    for name, frame in (("wide", wide), ("narrow", narrow)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        sqlite_hub.datasets.ingest_file(tmp_path / f"{name}.csv", name=name)
+    kinds = {
+        n: {
+            c.name: c.semantic_type.value for c in sqlite_hub.datasets.get_version(n).schema.columns
+        }
+        for n in ("wide", "narrow")
+    }
+    assert kinds["wide"]["cc"] != kinds["narrow"]["cc"]  # the case this test is about
+    report = sqlite_hub.monitoring.dataset_drift("wide", "narrow")
+    (cc,) = [c for c in report["columns"] if c["column"] == "cc"]
+    assert cc["drifted"] is True
+    # The narrow dataset's own profile (as itself) is unchanged by the comparison.
+    again = sqlite_hub.monitoring.dataset_drift("narrow", "narrow")
+    assert not [c for c in again["columns"] if c["drifted"]]
