@@ -163,9 +163,9 @@ def _repeats(column: pa.ChunkedArray) -> bool:
         distinct = pc.count_distinct(column, mode="all").as_py()
     except pa.ArrowNotImplementedError:
         return False
-    return distinct <= len(column) // 10
+    return bool(distinct <= len(column) // 10)
 
 
 def is_binary(typ: pa.DataType) -> bool:
     """Whether ``typ`` holds raw bytes (text that was not valid UTF-8 reads as such)."""
-    return pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
+    return bool(pa.types.is_binary(typ) or pa.types.is_large_binary(typ))
