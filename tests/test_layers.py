@@ -1,5 +1,6 @@
-"""The layers of DESIGN.md hold: importing the facade loads no workflow, the core packages
-import nothing above them, and the job system knows no job kind by name."""
+"""The layers of DESIGN.md hold: importing the facade loads no workflow, a workflow loads
+no hub, the core packages import nothing above them, and the job system knows no job kind
+by name."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def _loaded_after(code: str) -> list[str]:
 
 def test_importing_the_hub_loads_no_workflow() -> None:
     assert [m for m in _loaded_after("import mlharbor.hub") if "workflows" in m] == []
+
+
+@pytest.mark.parametrize("workflow", ["train", "automl", "score", "services"])
+def test_a_workflow_never_imports_the_hub_or_an_adapter(workflow: str) -> None:
+    loaded = _loaded_after(f"import mlharbor.workflows.{workflow}")
+    assert [m for m in loaded if m.startswith(ABOVE) and not m.startswith("mlharbor.work")] == []
 
 
 @pytest.mark.parametrize("package", CORE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +35,16 @@ if TYPE_CHECKING:
     from mlharbor.workflows.score import ScoreRequest
     from mlharbor.workflows.train import TrainRequest
 
-#: The job kinds the hub submits, by the import path of their handler. Registered when this
-#: module is imported, by path, so importing the facade loads no workflow: every process
-#: that submits or runs them imports the hub first (the API, ``mlharbor worker``, the pool's
-#: worker process, which gets the kinds from the API process; ``python -m
-#: mlharbor.jobs.worker --handlers mlharbor.hub``), and a job attempt imports only the
-#: handler its kind names.
+#: The job kinds the hub submits, by the import path of their handler (which opens the hub
+#: in the job process and runs the workflow over it). Registered when this module is
+#: imported, by path, so importing the facade loads no workflow: every process that submits
+#: or runs them imports the hub first (the API, ``mlharbor worker``, the pool's worker
+#: process, which gets the kinds from the API process; ``python -m mlharbor.jobs.worker
+#: --handlers mlharbor.hub``), and a job attempt imports only the handler's module.
 JOB_KINDS: dict[str, str] = {
-    "train": "mlharbor.workflows.train:train_job",
-    "automl": "mlharbor.workflows.automl:automl_job",
-    "score": "mlharbor.workflows.score:score_job",
+    "train": "mlharbor.hub_jobs:train_job",
+    "automl": "mlharbor.hub_jobs:automl_job",
+    "score": "mlharbor.hub_jobs:score_job",
 }
 for _kind, _path in JOB_KINDS.items():
     register(_kind, _path)
@@ -117,10 +118,18 @@ class Hub:
         """The model registry."""
 
         def build() -> ModelRegistry:
+            from mlharbor.monitoring import cleanup as monitoring_cleanup
             from mlharbor.registry import ModelRegistry
+            from mlharbor.serving import cleanup as serving_cleanup
 
             trusted = self.settings.trusted_model_types
-            return ModelRegistry(self.sessions, self.artifacts, trusted_types=trusted)
+            registry = ModelRegistry(self.sessions, self.artifacts, trusted_types=trusted)
+            # What other layers keep about a version goes with it; each layer removes its own.
+            registry.on_delete(
+                partial(monitoring_cleanup.forget_deleted, self.sessions, self.artifacts)
+            )
+            registry.on_delete(partial(serving_cleanup.forget_deleted, self.artifacts))
+            return registry
 
         return self._service("models", build)  # type: ignore[no-any-return]
 

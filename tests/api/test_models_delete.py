@@ -11,6 +11,8 @@ from mlharbor import Client, NotFoundError
 from mlharbor.cli import app
 from mlharbor.config import get_settings
 from mlharbor.hub import Hub
+from mlharbor.monitoring.reference import reference_key
+from mlharbor.serving.predlog import partition
 
 from ..serving.mixed import register
 from .conftest import LiveServer
@@ -57,6 +59,35 @@ def test_delete_over_rest_refuses_aliases_and_stops_serving(
             client.models.get("churn")
         client.datasets.delete("churn")
         assert client.datasets.list()["count"] == 0
+
+
+def test_deleting_a_version_over_rest_removes_its_checks_prediction_log_and_reference(
+    live_sqlite: LiveServer, tmp_path: Path
+) -> None:
+    hub = live_sqlite.hub
+    features = register(hub, tmp_path, "churn", "churn", "logistic", lineage=True)
+    register(hub, tmp_path, "churn", "churn", "logistic", lineage=True)
+    ids = {n: hub.models.get_version("churn", n).id for n in (1, 2)}
+    rows = features.head(3).to_dict("records")
+    with live_sqlite.client() as api:
+        for n in (1, 2):
+            assert api.post(f"/api/v1/models/churn/{n}/predict", json=rows).status_code == 200
+        assert hub.predlog is not None and hub.predlog.flush()
+        for n in (1, 2):
+            hub.monitoring.reference("churn", n)  # stored per version on first use
+            hub.alerts.check(f"churn@{n}")
+        assert {e["version"] for e in hub.alerts.list_events(model="churn")} == {1, 2}
+        assert all(hub.artifacts.list(partition("churn", n)) for n in (1, 2))
+        assert all(hub.artifacts.exists(reference_key(ids[n])) for n in (1, 2))
+
+        assert api.delete("/api/v1/models/churn/versions/2").status_code == 204
+
+    # What was kept of version 2 is gone from the database and the store; version 1's stays.
+    assert {e["version"] for e in hub.alerts.list_events(model="churn")} == {1}
+    assert hub.artifacts.list(partition("churn", 2)) == []
+    assert hub.artifacts.list(partition("churn", 1))
+    assert not hub.artifacts.exists(reference_key(ids[2]))
+    assert hub.artifacts.exists(reference_key(ids[1]))
 
 
 def test_models_delete_asks_first_then_deletes(

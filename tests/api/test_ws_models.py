@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 from websockets.sync.client import connect
 
+from mlharbor.monitoring.reference import reference_key
+
 from .conftest import LiveServer
 from .test_ws import ask, ws_url
 
@@ -19,8 +21,17 @@ def iris_records() -> list[dict[str, Any]]:
     return pd.read_csv(SAMPLES / "iris.csv").to_dict("records")
 
 
-def test_preprocess_then_create_load_and_predict(live_sqlite: LiveServer) -> None:
-    with connect(ws_url(live_sqlite), max_size=2**26) as ws:
+def ask_through_job(ws: Any, message: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Send ``message``; its reply, and the kinds of the job events streamed before it."""
+    ws.send(json.dumps(message))
+    kinds = []
+    while (reply := json.loads(ws.recv(timeout=300)))["type"] == "job-event":
+        kinds.append(reply["kind"])
+    return reply, kinds
+
+
+def test_preprocess_then_create_load_and_predict(live_worker: LiveServer) -> None:
+    with connect(ws_url(live_worker), max_size=2**26) as ws:
         prep = ask(
             ws,
             {
@@ -40,7 +51,7 @@ def test_preprocess_then_create_load_and_predict(live_sqlite: LiveServer) -> Non
         assert len(prep["X_train"]) == 120 and len(prep["X_test"]) == 30
         assert len(prep["X_train"][0]) == len(prep["feature_names"])
 
-        made = ask(
+        made, events = ask_through_job(
             ws,
             {
                 "type": "create-model",
@@ -48,18 +59,39 @@ def test_preprocess_then_create_load_and_predict(live_sqlite: LiveServer) -> Non
                 "name": "iris-ws",
                 "args": {k: prep[k] for k in ("X_train", "y_train", "X_test", "y_test")},
                 "feature_names": prep["feature_names"],
+                "id": "m1",
             },
         )
-        assert made["ok"], made
+        assert made["ok"] and made["type"] == "create-model" and made["id"] == "m1", made
+        assert set(made) == {
+            "type",
+            "ok",
+            "id",
+            "model",
+            "version",
+            "task",
+            "estimator",
+            "metrics",
+            "aliases",
+        }
         assert made["model"] == "iris-ws" and made["version"] == 1
         assert made["metrics"]["test"]["accuracy"] > 0.8
+        # Trained by the train job, as REST and /train train: its events came first, and
+        # the version has the job's lineage and a reference profile for drift monitoring.
+        assert events[0] == "submitted" and events[-1] == "succeeded" and "progress" in events
+        version = live_worker.hub.models.get_version("iris-ws", 1)
+        assert version.lineage["dataset"] == "iris-ws-train"
+        assert version.lineage["test_dataset"] == "iris-ws-test"
+        assert version.lineage["settings"]["n_test"] == 30  # evaluated on the split it was sent
+        assert live_worker.hub.artifacts.exists(reference_key(version.id))
 
         loaded = ask(ws, {"type": "load-model", "name": "iris-ws@latest"})
         assert loaded["ok"] and loaded["version"] == 1 and loaded["task"] == "multiclass"
         row = dict(zip(prep["feature_names"], prep["X_test"][0], strict=True))
         pred = ask(ws, {"type": "predict", "model": "iris-ws/1", "records": [row]})
         assert pred["ok"] and pred["predictions"][0] in balance
-        assert abs(sum(pred["probabilities"][0]) - 1) < 1e-6
+        # Served like any trained version (ONNX in float32 when it converts): 6 decimals.
+        assert abs(sum(pred["probabilities"][0]) - 1) < 1e-5
 
         for message, words in [
             ({"type": "load-model", "name": "../../etc/passwd"}, "no registered model named"),

@@ -9,8 +9,9 @@ from dataclasses import replace
 from tests.jobs.warm_handlers import MODULES_AT_START
 
 from mlharbor.config import Settings
+from mlharbor.hub import JOB_KINDS
 from mlharbor.jobs import JobsConfig, JobState, JobStore, LocalWorkerPool
-from mlharbor.jobs.worker import WARM_STACK
+from mlharbor.jobs.worker import WARM_STACK, warm_list
 
 # What a training attempt would otherwise spend seconds importing after it started.
 HEAVY = [
@@ -35,9 +36,10 @@ def _wait(store: JobStore, job_id: int, seconds: float) -> JobState:
     return store.get(job_id).state
 
 
-def test_the_warm_up_list_names_the_ml_stack() -> None:
-    names = {entry.partition(":")[0] for entry in WARM_STACK}
-    assert {"pandas", "skops.io", "lightgbm", "mlharbor.hub"} <= names
+def test_the_warm_up_list_names_the_ml_stack_and_the_modules_of_the_hub_job_kinds() -> None:
+    names = {entry.partition(":")[0] for entry in warm_list()}
+    assert {"pandas", "skops.io", "lightgbm"} <= {e.partition(":")[0] for e in WARM_STACK}
+    assert {path.partition(":")[0] for path in JOB_KINDS.values()} <= names
 
 
 def test_an_attempt_starts_with_the_ml_stack_already_imported(

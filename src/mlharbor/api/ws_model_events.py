@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi import WebSocket
 
 from mlharbor.api.ws import blocking, event, require, send
 from mlharbor.data.ingest import check_table, records_to_table
 from mlharbor.data.schema import infer_schema
-from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.errors import ERRORS_BY_CODE, InvalidInputError, JobError, NotFoundError
 from mlharbor.hub import Hub
-from mlharbor.jobs import follow_events
+from mlharbor.jobs import JobState, follow_events
 from mlharbor.limits import MAX_ID
-from mlharbor.registry.records import split_model_ref, suggest_model_name
+from mlharbor.registry.records import check_model_name, split_model_ref, suggest_model_name
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mlharbor.data.datasets import DatasetVersionInfo
+    from mlharbor.workflows.train import TrainRequest
 
 # The training stack (scikit-learn, LightGBM, matplotlib, polars, pandas) is imported by the
 # events that train, when they first run: importing it here would add seconds to every
@@ -119,17 +125,48 @@ def _frame(values: Any, names: list[str] | None, field: str) -> pd.DataFrame:
 
 
 @event("create-model")
-@blocking
-def create_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
-    """Train a model on the given split, register it, answer with its version and metrics."""
-    from threadpoolctl import threadpool_limits
+async def create_model_event(hub: Hub, msg: dict[str, Any], ws: WebSocket) -> dict[str, Any]:
+    """Train a model on the given split as a ``train`` job, whose events stream on this
+    socket; answer with the registered version and its metrics."""
+    request = await asyncio.to_thread(_create_model_request, hub, msg)
+    job = await asyncio.to_thread(hub.submit_train, request)
+    wait = hub.settings.compat_train_wait_seconds
+    try:
+        await asyncio.wait_for(_forward(ws, hub, job.id), timeout=wait)
+    except TimeoutError:
+        raise JobError(
+            f"the training job {job.id} is still running after {wait:g} s; follow it with "
+            f'{{"type": "subscribe", "job": {job.id}}}',
+            job=job.id,
+        ) from None
+    done = await asyncio.to_thread(hub.jobs.get, job.id)
+    if done.state != JobState.SUCCEEDED:
+        error = done.error or {}
+        failure = ERRORS_BY_CODE.get(str(error.get("code")), JobError)
+        raise failure(str(error.get("message") or f"the training job {done.state}"), job=job.id)
+    result = done.result or {}
+    record = await asyncio.to_thread(hub.models.get_version, result["model"], result["version"])
+    return {
+        "model": record.model,
+        "version": record.version,
+        "task": record.task,
+        "estimator": record.estimator,
+        "metrics": record.metrics,
+        "aliases": record.aliases,
+    }
 
-    from mlharbor.models import train_model
+
+def _create_model_request(hub: Hub, msg: dict[str, Any]) -> TrainRequest:
+    """The ``train`` request of a ``create-model`` message: its split, stored as a training
+    and a test dataset (so the model's lineage names what it learnt from)."""
+    from mlharbor.models.catalog import get_spec
+    from mlharbor.workflows.train import TrainRequest
 
     args = require(msg, "args", dict)
     model = msg.get("model", "random-forest")
     if not isinstance(model, str):
         raise InvalidInputError("'model' must be a model name such as 'random-forest'")
+    spec = get_spec(model)  # an unknown model is refused before any data is stored
     names = args.get("feature_names") or msg.get("feature_names")
     target = str(msg.get("target") or args.get("target") or "target")
     frames = {}
@@ -142,29 +179,32 @@ def create_model_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
             )
         X[target] = y
         frames[part] = X
-    schema = infer_schema(pa.Table.from_pandas(frames["train"], preserve_index=False))
-    folds = max(0, min(5, len(frames["train"]) // 10))
-    with threadpool_limits(1):
-        result = train_model(
-            frames["train"],
-            schema,
-            target=target,
-            model=model,
-            params=msg.get("params"),
-            test_df=frames["test"],
-            cv_folds=folds,
-            task=msg.get("task"),
-        )
-    name = msg.get("name") or suggest_model_name("ws", result.model)
-    record = hub.models.register(str(name), result, lineage={"source": "websocket"})
-    return {
-        "model": record.model,
-        "version": record.version,
-        "task": record.task,
-        "estimator": record.estimator,
-        "metrics": record.metrics,
-        "aliases": record.aliases,
+    name = check_model_name(str(msg.get("name") or suggest_model_name("ws", spec.name)))
+    stored = {
+        part: _store_split(hub, frame, f"{name[:120]}-{part}") for part, frame in frames.items()
     }
+    return TrainRequest(
+        dataset=stored["train"].dataset,
+        dataset_version=stored["train"].version,
+        test_dataset=stored["test"].dataset,
+        test_dataset_version=stored["test"].version,
+        target=target,
+        model=model,
+        params=msg.get("params") or {},
+        task=msg.get("task"),
+        name=name,
+        cv_folds=max(0, min(5, len(frames["train"]) // 10)),
+    )
+
+
+def _store_split(hub: Hub, frame: pd.DataFrame, name: str) -> DatasetVersionInfo:
+    """``frame`` as a new version of dataset ``name`` (the same rows again: the same version)."""
+    with tempfile.TemporaryDirectory(prefix="mlharbor-ws-") as tmp:
+        path = Path(tmp) / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+        return hub.datasets.ingest_file(
+            path, name=name, filename=path.name, source="websocket create-model"
+        ).version
 
 
 @event("load-model")

@@ -24,6 +24,7 @@ from typing import Any
 import cloudpickle
 
 from mlharbor.errors import UpstreamError
+from mlharbor.jobs.cancel import JobCancelled
 from mlharbor.jobs.options import JobsConfig
 
 WAIT_SECONDS = 0.2
@@ -31,8 +32,6 @@ POLL_SECONDS = 0.05
 
 
 def _cancelled_error() -> BaseException:
-    from mlharbor.jobs.context import JobCancelled
-
     return JobCancelled("the job was cancelled while its tasks ran")
 
 

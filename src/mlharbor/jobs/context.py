@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from mlharbor.jobs.cancel import JobCancelled
 from mlharbor.jobs.compute import Executor, make_executor
 from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.records import Lease
 from mlharbor.jobs.store import JobStore
 
+__all__ = ["CANCEL_CHECK_SECONDS", "Handler", "JobCancelled", "JobContext"]
+
 CANCEL_CHECK_SECONDS = 0.5
-
-
-class JobCancelled(BaseException):
-    """Raised inside a job when it must stop because it was cancelled.
-
-    A ``BaseException``, like ``asyncio.CancelledError``, so that a handler's
-    ``except Exception`` cannot swallow a cancel.
-    """
 
 
 class JobContext:
@@ -110,3 +106,7 @@ class JobContext:
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+
+
+#: What a job kind's handler is: ``handler(ctx, params) -> dict | None``, the result.
+Handler = Callable[[JobContext, dict[str, Any]], "dict[str, Any] | None"]

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from mlharbor.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from mlharbor.jobs.context import JobContext
-
-Handler = Callable[["JobContext", dict[str, Any]], "dict[str, Any] | None"]
+# A leaf of the job system: the store checks kinds here, so nothing here imports the store or
+# the job context (whose type, ``Handler``, lives in :mod:`mlharbor.jobs.context`).
 H = TypeVar("H", bound=Callable[..., Any])
 
 # The diagnostic kinds of the job system itself. The kinds that do user work are registered
@@ -130,8 +128,8 @@ def handler_path(kind: str) -> str:
         raise InvalidInputError(f"no handler is registered for job kind {kind!r}", kind=kind)
 
 
-def load_handler(path: str) -> Handler:
-    """Import the function named by ``"package.module:function"``."""
+def load_handler(path: str) -> Callable[..., Any]:
+    """Import the function named by ``"package.module:function"`` (a ``Handler``)."""
     module_name, _, attr = path.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):

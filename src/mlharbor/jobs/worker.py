@@ -59,7 +59,6 @@ WARM_STACK = [
     "lightgbm",
     "skops.io",  # seconds: it walks every scikit-learn estimator to build its trusted list
     "matplotlib.backends.backend_agg",
-    "mlharbor.hub",
     "mlharbor.models.catalog",
     "mlharbor.models.evaluate",
     "mlharbor.monitoring.service",

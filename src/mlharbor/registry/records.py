@@ -55,6 +55,32 @@ class ModelVersionRecord:
 
 
 @dataclass(frozen=True)
+class DeletedVersion:
+    """One deleted model version: its database id (which keys per-version files) and number."""
+
+    id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What the registry has just deleted, as announced to its deletion listeners.
+
+    ``whole_model`` is set when the registered model itself went (with every version in
+    ``versions``); otherwise the model stays and only ``versions`` went.
+    """
+
+    model: str
+    versions: tuple[DeletedVersion, ...]
+    whole_model: bool = False
+
+    @property
+    def numbers(self) -> list[int]:
+        """The deleted version numbers."""
+        return [v.version for v in self.versions]
+
+
+@dataclass(frozen=True)
 class RegisteredModelRecord:
     """A registered model: its name, aliases and (from ``get_model``) its versions."""
 

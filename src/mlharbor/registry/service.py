@@ -14,6 +14,7 @@ Storage keys come from mlharbor, never from a request.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,6 +30,8 @@ from mlharbor.limits import MAX_ID
 from mlharbor.registry.allowlist import check_extra
 from mlharbor.registry.persist import content_hash, dump_pipeline, load_external, load_trusted
 from mlharbor.registry.records import (
+    DeletedVersion,
+    Deletion,
     ModelVersionRecord,
     RegisteredModelRecord,
     check_alias,
@@ -37,10 +40,12 @@ from mlharbor.registry.records import (
 )
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
-from mlharbor.store.orm import ModelAlias, ModelVersion, MonitorEvent, RegisteredModel, utcnow
+from mlharbor.store.orm import ModelAlias, ModelVersion, RegisteredModel, utcnow
 
 if TYPE_CHECKING:
     from mlharbor.models.train import TrainResult
+
+log = logging.getLogger(__name__)
 
 LATEST = "latest"
 MODEL_FILE = "model.skops"
@@ -75,6 +80,7 @@ class ModelRegistry:
         self.artifacts = artifacts
         self.trusted_types = tuple(check_extra(trusted_types))
         self._listeners: list[Callable[[str], None]] = []
+        self._deletion_listeners: list[Callable[[Deletion], None]] = []
 
     def on_change(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(name)`` after an alias of ``name`` moves or a version comes or goes.
@@ -87,6 +93,28 @@ class ModelRegistry:
     def _changed(self, name: str) -> None:
         for listener in self._listeners:
             listener(name)
+
+    def on_delete(self, listener: Callable[[Deletion], None]) -> None:
+        """Call ``listener(deletion)`` after versions (or a whole model) are deleted.
+
+        The registry removes its own rows and files; the layers that keep data about a
+        version (monitoring's checks and reference profiles, serving's prediction log)
+        subscribe here to remove theirs (the hub wires them), so the registry needs to know
+        nothing of them. Called after the deletion is committed; every listener runs even if
+        one fails, and the first failure is raised afterwards.
+        """
+        self._deletion_listeners.append(listener)
+
+    def _deleted(self, deletion: Deletion) -> None:
+        failed: Exception | None = None
+        for listener in self._deletion_listeners:
+            try:
+                listener(deletion)
+            except Exception as exc:
+                log.exception("cleaning up after deleting %s failed", deletion)
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -295,7 +323,8 @@ class ModelRegistry:
                     f"{', '.join(held)}; move or delete them first, or force the deletion",
                     aliases=held,
                 )
-            doomed = (row.id, row.artifact_key)
+            doomed = row.artifact_key
+            gone = Deletion(name, (DeletedVersion(row.id, row.version),))
             # Aliases first: their foreign key points at the version.
             session.execute(delete(ModelAlias).where(ModelAlias.version_id == row.id))
             session.execute(delete(ModelVersion).where(ModelVersion.id == row.id))
@@ -310,6 +339,7 @@ class ModelRegistry:
                 self._point(session, model.id, LATEST, remaining.id)
         self._delete_files([doomed])
         self._changed(name)
+        self._deleted(gone)
 
     def delete_model(self, name: str) -> None:
         """Delete a registered model with all its versions, aliases and files.
@@ -321,37 +351,29 @@ class ModelRegistry:
         """
         with transaction(self.session_factory) as session:
             model = self._model(session, name)
-            doomed = [
-                (row.id, row.artifact_key)
-                for row in session.scalars(
-                    select(ModelVersion).where(ModelVersion.model_id == model.id)
-                )
-            ]
+            rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id))
+            versions = [(row.id, row.version, row.artifact_key) for row in rows]
+            doomed = [key for _, _, key in versions]
+            gone = Deletion(
+                name, tuple(DeletedVersion(i, n) for i, n, _ in versions), whole_model=True
+            )
             # Explicit deletes in foreign-key order: the same on SQLite and PostgreSQL, whether
             # or not the database enforces the ON DELETE CASCADE.
             session.execute(delete(ModelAlias).where(ModelAlias.model_id == model.id))
             session.execute(delete(ModelVersion).where(ModelVersion.model_id == model.id))
             session.execute(delete(RegisteredModel).where(RegisteredModel.id == model.id))
-            # Its monitoring history goes too: a new model under the same name starts again at
-            # version 1 and must not inherit the old one's checks and alerts.
-            session.execute(delete(MonitorEvent).where(MonitorEvent.model == name))
         self._delete_files(doomed)
-        from mlharbor.serving.predlog import PREFIX as PREDLOG  # here: serving imports us
-
-        self.artifacts.delete_prefix(f"{PREDLOG}/{name}")  # its prediction log and labels
         self._changed(name)
+        self._deleted(gone)
 
-    def _delete_files(self, doomed: Iterable[tuple[int, str]]) -> None:
+    def _delete_files(self, doomed: Iterable[str]) -> None:
         """Remove the files of deleted versions, after their rows are gone.
 
         Files go second: a crash in between leaves unreferenced files, never a version
         whose files are missing.
         """
-        from mlharbor.monitoring.reference import reference_key
-
-        for version_id, key in doomed:
+        for key in doomed:
             self.artifacts.delete_prefix(key.rsplit("/", 1)[0])
-            self.artifacts.delete(reference_key(version_id))
 
     # ---- reading -------------------------------------------------------------------------
 

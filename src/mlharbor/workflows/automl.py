@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from mlharbor.models.automl import AutoMLResult
     from mlharbor.models.automl.budget import FinishPlan
     from mlharbor.models.train import TrainResult
+    from mlharbor.registry.records import ModelVersionRecord
+    from mlharbor.workflows.services import DatasetServices, TrainServices
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class AutoMLRequest(JobParams):
     refit_full: bool = True
 
 
-def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
+def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> AutoMLRequest:
     """Check a request against the dataset before queueing; fills in defaults.
 
     Reads the target column (only) to refuse a single-class target or a metric that does
@@ -87,7 +90,7 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     from mlharbor.models.tasks import detect_task
     from mlharbor.models.train import check_train_request
 
-    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    version = services.datasets.get_version(request.dataset, request.dataset_version)
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
     request.time_budget = _check_budget(request.time_budget)
@@ -100,7 +103,9 @@ def check_automl_request(hub: Any, request: AutoMLRequest) -> AutoMLRequest:
     checked = check_train_request(
         version.schema, target=request.target, model="dummy", drop=request.drop, task=request.task
     )
-    column = hub.datasets.read_table(version, columns=[request.target]).to_pandas()[request.target]
+    column = services.datasets.read_table(version, columns=[request.target]).to_pandas()[
+        request.target
+    ]
     forced = parse_task(request.task)
     if forced is None:
         usable = [version.schema.column(name) for name in checked["features"]]
@@ -143,10 +148,10 @@ def check_families(models: Any, task: Task) -> list[str]:
 
 
 def run_automl_job(
-    hub: Any,
+    services: TrainServices,
     request: AutoMLRequest,
-    progress: Any,
-    event: Any,
+    progress: Callable[[float, str], None],
+    event: Callable[[str, dict[str, Any]], None],
     job_id: int | None,
     map_folds: Any = None,
     threads: int | None = None,
@@ -171,19 +176,19 @@ def run_automl_job(
     started = time.perf_counter() if started is None else started
     deadline = started + request.time_budget
     timings: dict[str, float] = {"waiting": round(time.perf_counter() - started, 2)}
-    done = _registered_winner(hub, job_id) if job_id is not None else None
+    done = _registered_winner(services, job_id) if job_id is not None else None
     if done is not None:
         # An earlier attempt registered the winner (the runners-up go first, the winner
         # last); it may have died before setting the alias.
-        record = hub.models.set_alias(request.name, request.alias, done.version)
+        record = services.models.set_alias(request.name, request.alias, done.version)
         return {
             **done.lineage["automl"],
             **_winner(record, request.alias),
             "notes": ["registered by an earlier attempt"],
         }
-    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    version = services.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.0, "reading the dataset")
-    frame = hub.datasets.read_table(version).to_pandas()
+    frame = services.datasets.read_table(version).to_pandas()
     frame = frame[frame[request.target].notna()].reset_index(drop=True)
     train_df, test_df = _split(frame, request)
     plan = finish_plan(request, train_df, test_df)
@@ -263,7 +268,7 @@ def run_automl_job(
             summary["notes"] = train_result.notes
             info = {**summary, "registered": registered, "refit": refit}
         automl = {"candidate": entry.name, "winner": winner, "fitted_on": refit["fitted_on"]}
-        record = hub.models.register(
+        record = services.models.register(
             request.name,
             train_result,
             dataset_version_id=version.id,
@@ -274,7 +279,7 @@ def run_automl_job(
         if winner:
             progress(0.98, "profiling the training data for drift monitoring")
             try:
-                hub.monitoring.store_reference(record, frame, model)
+                services.monitoring.store_reference(record, frame, model)
             except Exception:  # registered; its reference can be built on demand later
                 log.exception(
                     "could not store the reference of %s v%s", record.model, record.version
@@ -309,7 +314,7 @@ def run_automl_job(
                 f"registered {following.name}, the best model that can be"
             )
             summary = result.summary()
-    record = hub.models.set_alias(request.name, request.alias, record.version)
+    record = services.models.set_alias(request.name, request.alias, record.version)
     progress(1.0, f"best: {result.best_name}")
     ended = time.perf_counter()
     timings["finish"] = round(ended - searched - extra, 2)
@@ -470,9 +475,9 @@ def check_reason(model: Any, X: pd.DataFrame, y: pd.Series) -> str | None:
     return refusal(check_storable, model, X, np.asarray(y))
 
 
-def _registered_winner(hub: Any, job_id: int) -> Any:
+def _registered_winner(services: TrainServices, job_id: int) -> ModelVersionRecord | None:
     """The winner an earlier attempt of this job registered, if it got that far."""
-    for record in hub.models.find_versions_by_job(job_id):
+    for record in services.models.find_versions_by_job(job_id):
         if (record.lineage.get("automl") or {}).get("winner"):
             return record
     return None
@@ -507,11 +512,9 @@ def _split(frame: Any, request: AutoMLRequest) -> tuple[Any, Any]:
 # repeat, so it gets a single retry (for a passing hiccup such as a database outage). A lost
 # worker is still retried up to the job's max_attempts.
 @retry_errors(1)
-def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) -> dict[str, Any]:
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""
     from threadpoolctl import threadpool_limits
-
-    from mlharbor.hub import Hub
 
     request = AutoMLRequest.from_params(params)
     # The user's clock started at the submit: the queue and this process's start-up count.
@@ -520,9 +523,9 @@ def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter() - lag
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
     map_folds, workers = fan_out(ctx)
-    with threadpool_limits(threads), Hub.open(ctx.settings, migrate=False) as hub:
+    with threadpool_limits(threads):
         return run_automl_job(
-            hub,
+            services,
             request,
             ctx.progress,
             ctx.event,

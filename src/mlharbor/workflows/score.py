@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -23,8 +24,16 @@ import pyarrow.parquet as pq
 
 from mlharbor.config import Settings
 from mlharbor.errors import InvalidInputError
+from mlharbor.jobs import JobContext
 from mlharbor.jobs.params import JobParams
 from mlharbor.serving.scoring import score_frame
+
+if TYPE_CHECKING:
+    from mlharbor.data.datasets import DatasetVersionInfo, IngestResult
+    from mlharbor.workflows.services import CheckServices, ScoreServices
+
+#: Opens the services in a process that scores chunks (cached there: see ``mlharbor.hub``).
+OpenServices = Callable[[Settings], "ScoreServices"]
 
 SCORE = "score"
 #: Below this many rows, starting processes for the chunks costs more than scoring them here.
@@ -45,13 +54,13 @@ class ScoreRequest(JobParams):
     chunk_rows: int = 50_000
 
 
-def check_score_request(hub: Any, request: ScoreRequest) -> ScoreRequest:
+def check_score_request(services: CheckServices, request: ScoreRequest) -> ScoreRequest:
     """Check before queuing: the model and dataset exist and the dataset has every column
     the model needs. Pins the model version, so moving the alias mid-job changes nothing."""
     if not 1_000 <= request.chunk_rows <= 1_000_000:
         raise InvalidInputError("chunk_rows must be between 1,000 and 1,000,000")
-    data = hub.datasets.get_version(request.dataset, request.dataset_version)
-    model = hub.models.get_version(request.model, request.ref)
+    data = services.datasets.get_version(request.dataset, request.dataset_version)
+    model = services.models.get_version(request.model, request.ref)
     columns = {c.name for c in data.schema.columns}
     needed = [str(c["name"]) for c in model.signature.get("inputs", [])]
     missing = [c for c in needed if c not in columns]
@@ -70,22 +79,33 @@ def check_score_request(hub: Any, request: ScoreRequest) -> ScoreRequest:
 
 def score_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """Score one chunk (a task of the executor's ``map``): prediction and probability columns."""
-    hub = _hub(task["settings"])
-    version = hub.datasets.get_version(task["dataset"], task["dataset_version"])
-    table = hub.datasets.read_table(version)
+    services = task["open_services"](task["settings"])
+    version = services.datasets.get_version(task["dataset"], task["dataset_version"])
+    table = services.datasets.read_table(version)
     frame = table.slice(task["start"], task["stop"] - task["start"]).to_pandas()
-    return score_frame(hub.predictor, task["model"], task["ref"], frame)
+    return score_frame(services.predictor, task["model"], task["ref"], frame)
 
 
-def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dict[str, Any]:
-    """Score ``request.dataset`` with the model in chunks and store the result as a dataset."""
+def run_scoring(
+    services: ScoreServices,
+    request: ScoreRequest,
+    ctx: JobContext,
+    open_services: OpenServices | None = None,
+) -> dict[str, Any]:
+    """Score ``request.dataset`` with the model in chunks and store the result as a dataset.
+
+    With ``open_services``, the chunks fan out on the job's executor, each process opening
+    the services with it; without, they are scored here one after the other.
+    """
+    fan_out = open_services is not None
     started = time.perf_counter()
-    data = hub.datasets.get_version(request.dataset, request.dataset_version)
-    table = hub.datasets.read_table(data)
+    data = services.datasets.get_version(request.dataset, request.dataset_version)
+    table = services.datasets.read_table(data)
     rows = table.num_rows
     bounds = [(s, min(s + request.chunk_rows, rows)) for s in range(0, rows, request.chunk_rows)]
     common = {
-        "settings": hub.settings,
+        "settings": services.settings,
+        "open_services": open_services,
         "model": request.model,
         "ref": request.ref,
         "dataset": data.dataset,
@@ -103,7 +123,7 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
         else:
             s, e = batch[0]
             frame = table.slice(s, e - s).to_pandas()
-            parts.append(score_frame(hub.predictor, request.model, request.ref, frame))
+            parts.append(score_frame(services.predictor, request.model, request.ref, frame))
         for i, (s, e) in enumerate(batch, start=first):
             ctx.event("chunk", {"chunk": i + 1, "chunks": len(bounds), "rows": e - s})
         done = first + len(batch)
@@ -114,7 +134,7 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
     for name in predicted.column_names:
         table = table.append_column(name, predicted.column(name))
     ctx.progress(0.92, "storing the scored dataset")
-    stored = _store(hub, table, request, data)
+    stored = _store(services, table, request, data)
     return {
         "dataset": stored.version.dataset,
         "dataset_version": stored.version.version,
@@ -128,38 +148,28 @@ def run_scoring(hub: Any, request: ScoreRequest, ctx: Any, fan_out: bool) -> dic
     }
 
 
-def score_job(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def score_job(
+    ctx: JobContext, params: dict[str, Any], services: ScoreServices, open_services: OpenServices
+) -> dict[str, Any]:
     """The ``score`` job: a model version applied to a dataset version, stored as a dataset."""
-    from mlharbor.hub import Hub
-
     request = ScoreRequest.from_params(params)
-    with Hub.open(ctx.settings, migrate=False) as hub:
-        check_score_request(hub, request)
-        rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
-        fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
-        return run_scoring(hub, request, ctx, fan_out and rows > request.chunk_rows)
+    check_score_request(services, request)
+    rows = services.datasets.get_version(request.dataset, request.dataset_version).n_rows
+    fan_out = bool(ctx.settings.dask_address) or rows >= PARALLEL_MIN_ROWS
+    return run_scoring(
+        services, request, ctx, open_services if fan_out and rows > request.chunk_rows else None
+    )
 
 
-def _store(hub: Any, table: pa.Table, request: ScoreRequest, data: Any) -> Any:
+def _store(
+    services: ScoreServices, table: pa.Table, request: ScoreRequest, data: DatasetVersionInfo
+) -> IngestResult:
     with tempfile.TemporaryDirectory(prefix="mlharbor-score-") as tmp:
         path = Path(tmp) / "scored.parquet"
         pq.write_table(table, path)
-        return hub.datasets.ingest_file(
+        return services.datasets.ingest_file(
             path,
             name=request.output,
             filename="scored.parquet",
             source=f"scored: {data.dataset} v{data.version} by {request.model} v{request.ref}",
         )
-
-
-_hubs: dict[str, Any] = {}
-
-
-def _hub(settings: Settings) -> Any:
-    """One hub per process and database, so a process scoring many chunks loads once."""
-    from mlharbor.hub import Hub
-
-    key = settings.resolved_database_url()
-    if key not in _hubs:
-        _hubs[key] = Hub.open(settings, migrate=False)
-    return _hubs[key]

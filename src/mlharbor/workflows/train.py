@@ -1,22 +1,28 @@
 """The ``train`` job: one model trained on a dataset version and registered.
 
-The request, its up-front checks (so bad input is a 4xx before anything is queued), the
-body of the job and its handler. The handler runs in a job process (see
-:mod:`mlharbor.jobs`), opens its own hub from the settings it is given, and returns a
-JSON-ready result; :mod:`mlharbor.hub` registers it as the ``train`` kind.
+The request, its up-front checks (so bad input is a 4xx before anything is queued) and the
+body of the job, written against the services it uses
+(:class:`~mlharbor.workflows.services.TrainServices`). The job runs in a job process (see
+:mod:`mlharbor.jobs`) and returns a JSON-ready result; :mod:`mlharbor.hub` registers the
+``train`` kind, whose handler opens the services there and calls :func:`train_job`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.jobs import JobContext
 from mlharbor.jobs.params import JobParams
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
+
+if TYPE_CHECKING:
+    from mlharbor.registry.records import ModelVersionRecord
+    from mlharbor.workflows.services import DatasetServices, TrainServices
 
 TRAIN = "train"
 log = logging.getLogger(__name__)
@@ -43,9 +49,13 @@ class TrainRequest(JobParams):
     #: After the test metrics, refit on every row (the test split too), as PyCaret's
     #: ``finalize_model`` does; the metrics stay the holdout's.
     refit_full: bool = True
+    #: Evaluate on this dataset, as given, rather than on a split of ``dataset`` (then all
+    #: training rows): ML-Hub's ``create-model`` sends its own ``X_test`` and ``y_test``.
+    test_dataset: str | None = None
+    test_dataset_version: int | None = None
 
 
-def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
+def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequest:
     """Check what can be checked before queuing, so bad input is a 4xx, not a failed job.
 
     Fills in the dataset version, the canonical model name and a model name; types the
@@ -55,7 +65,7 @@ def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     # training stack (scikit-learn, LightGBM, matplotlib) would add seconds to its start.
     from mlharbor.models import check_train_request
 
-    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    version = services.datasets.get_version(request.dataset, request.dataset_version)
     if request.target in request.drop:
         raise InvalidInputError(f"the target {request.target!r} cannot also be dropped")
     checked = check_train_request(
@@ -68,6 +78,17 @@ def check_request(hub: Any, request: TrainRequest) -> TrainRequest:
     )
     request.model, request.params = checked["model"], checked["params"]
     request.dataset, request.dataset_version = version.dataset, version.version
+    if request.test_dataset is not None:
+        test = services.datasets.get_version(request.test_dataset, request.test_dataset_version)
+        present = set(test.schema.names)
+        missing = [c for c in version.schema.names if c not in present and c not in request.drop]
+        if missing:
+            raise InvalidInputError(
+                f"test dataset {test.dataset!r} version {test.version} lacks the column(s) "
+                f"{', '.join(map(repr, missing))} of dataset {version.dataset!r}",
+                missing=missing,
+            )
+        request.test_dataset, request.test_dataset_version = test.dataset, test.version
     request.name = check_model_name(
         request.name or suggest_model_name(version.dataset, request.target)
     )
@@ -83,14 +104,14 @@ THREADED_MIN_ROWS = 10_000
 
 
 def run_training(
-    hub: Any,
+    services: TrainServices,
     request: TrainRequest,
-    progress: Any,
+    progress: Callable[[float, str], None],
     job_id: int | None,
     map_folds: Any = None,
     *,
     background_drawing: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Train and register one model; the body of the ``train`` job.
 
     ``background_drawing`` draws charts in a forked process meanwhile (job processes only).
@@ -100,12 +121,22 @@ def run_training(
     """
     from mlharbor.models import train_model
 
-    done = hub.models.find_version_by_job(job_id) if job_id is not None else None
+    done = services.models.find_version_by_job(job_id) if job_id is not None else None
     if done is not None:
         return _summary(done, ["registered by an earlier attempt of this job"])
-    version = hub.datasets.get_version(request.dataset, request.dataset_version)
+    version = services.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.02, "reading the dataset")
-    frame = hub.datasets.read_table(version).to_pandas()
+    frame = services.datasets.read_table(version).to_pandas()
+    lineage = {
+        "dataset": version.dataset,
+        "dataset_version": version.version,
+        "dataset_hash": version.content_hash,
+    }
+    test_df = None
+    if request.test_dataset is not None:
+        test = services.datasets.get_version(request.test_dataset, request.test_dataset_version)
+        test_df = services.datasets.read_table(test).to_pandas()
+        lineage.update(test_dataset=test.dataset, test_dataset_version=test.version)
     result = train_model(
         frame,
         version.schema,
@@ -115,6 +146,7 @@ def run_training(
         drop=request.drop,
         task=request.task,
         test_size=request.test_size,
+        test_df=test_df,
         cv_folds=request.cv_folds,
         seed=request.seed,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
@@ -123,28 +155,24 @@ def run_training(
         background_drawing=background_drawing,
     )
     progress(0.96, "registering the model")
-    record = hub.models.register(
+    record = services.models.register(
         request.name,
         result,
         dataset_version_id=version.id,
         job_id=job_id,
-        lineage={
-            "dataset": version.dataset,
-            "dataset_version": version.version,
-            "dataset_hash": version.content_hash,
-        },
+        lineage=lineage,
     )
     progress(0.98, "profiling the training data for drift monitoring")
     try:
-        hub.monitoring.store_reference(record, frame, result.pipeline)
+        services.monitoring.store_reference(record, frame, result.pipeline)
     except Exception:  # the model is registered; its reference can be built on demand later
         log.exception("could not store the reference of %s v%s", record.model, record.version)
     if request.alias:
-        record = hub.models.set_alias(request.name, request.alias, record.version)
+        record = services.models.set_alias(request.name, request.alias, record.version)
     return _summary(record, result.notes)
 
 
-def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
+def _summary(record: ModelVersionRecord, notes: list[str]) -> dict[str, Any]:
     return {
         "model": record.model,
         "version": record.version,
@@ -157,26 +185,23 @@ def _summary(record: Any, notes: list[str]) -> dict[str, Any]:
     }
 
 
-def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+def train_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) -> dict[str, Any]:
     """The ``train`` job: one model on one dataset version, registered when done."""
     from threadpoolctl import threadpool_limits
 
-    from mlharbor.hub import Hub
-
     request = TrainRequest.from_params(params)
-    with Hub.open(ctx.settings, migrate=False) as hub:
-        rows = hub.datasets.get_version(request.dataset, request.dataset_version).n_rows
-        fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
-        # A job process is single-threaded, so it may fork a chart-drawing child.
-        with threadpool_limits(job_threads(ctx.settings.workers, rows)):
-            return run_training(
-                hub,
-                request,
-                ctx.progress,
-                ctx.job_id,
-                ctx.compute.map if fan_out else None,
-                background_drawing=True,
-            )
+    rows = services.datasets.get_version(request.dataset, request.dataset_version).n_rows
+    fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
+    # A job process is single-threaded, so it may fork a chart-drawing child.
+    with threadpool_limits(job_threads(ctx.settings.workers, rows)):
+        return run_training(
+            services,
+            request,
+            ctx.progress,
+            ctx.job_id,
+            ctx.compute.map if fan_out else None,
+            background_drawing=True,
+        )
 
 
 def job_threads(workers: int, rows: int) -> int:
