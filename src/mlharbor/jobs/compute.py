@@ -127,6 +127,8 @@ class LocalExecutor(Executor):
         # A process pool cannot stop a running task; ending its processes is the only way.
         if self._pool is None:
             return
+        # Private, but the only handle on the processes before Python 3.14's
+        # terminate_workers(); getattr keeps a pool without it from failing here.
         processes = list(getattr(self._pool, "_processes", {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -173,7 +175,8 @@ class DaskExecutor(Executor):
                 pending = [future for future in pending if not future.done()]
                 if pending and self.cancel_event.wait(POLL_SECONDS):
                     raise _cancelled_error()
-            return self.client.gather(futures)
+            results: list[Any] = self.client.gather(futures)
+            return results
         except BaseException:
             # force: stop tasks other clients share with us too; the job owns its keys
             self.client.cancel(futures, force=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from mlharbor.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class JobParams:
@@ -13,13 +16,14 @@ class JobParams:
 
     what: ClassVar[str] = "job"
 
-    def to_params(self) -> dict[str, Any]:
+    def to_params(self: DataclassInstance) -> dict[str, Any]:
         """The request as the job's stored parameters."""
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Self:
         """A request from stored or submitted parameters; unknown options are a 422."""
+        # A mixin of dataclasses: cls is one, which mypy cannot tell from JobParams itself.
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(params) - known)
         if unknown:
