@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,6 +108,14 @@ class Settings(BaseSettings):
     monitor_interval_seconds: float = Field(3600.0, description="Time between drift checks.")
     monitor_window: str = Field("7d", description="Prediction-log window a check looks at.")
     alert_webhook_url: str | None = Field(None, description="URL sent alerts as JSON (POST).")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="MLflow tracking server every train and AutoML job is also logged to, "
+        "e.g. http://mlflow:5000 (an operator's setting: not put through the URL guard).",
+    )
+    public_url: str | None = Field(
+        None, description="Where users reach mlharbor, for links back; default http://host:port."
+    )
 
     auth_enabled: bool = Field(False, description="Require API keys on every non-public route.")
     trusted_model_types: list[str] = Field(
@@ -129,6 +138,33 @@ class Settings(BaseSettings):
         from mlharbor.registry.allowlist import check_extra  # stdlib imports only
 
         return check_extra(names)
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _tracking_server(cls, uri: str | None) -> str | None:
+        if uri is None or not uri.strip():
+            return None
+        from mlharbor.tracking.rest import check_tracking_uri
+
+        return check_tracking_uri(uri)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the public URL must be http(s)://host[:port][/path], got {url!r}")
+        return url.strip().rstrip("/")
+
+    def resolved_public_url(self) -> str:
+        """Where users reach mlharbor, defaulting to ``http://host:port`` (loopback for a
+        wildcard host)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""

@@ -136,3 +136,24 @@ def test_a_real_change_in_a_many_level_column_is_still_caught() -> None:
     cur.loc[moved, "city"] = rng.choice([f"L{i}" for i in range(10)], int(moved.sum()))
     city = by_column(report(ref, cur))["city"]
     assert city["drifted"] and city["effect"] > 0.1
+
+
+def test_dates_without_a_time_are_compared_not_dropped() -> None:
+    # Training data holds datetime.date objects (Parquet date32 through pandas); requests
+    # and the prediction log hold ISO strings. Before, both read as all-missing numbers and
+    # the column silently dropped out of the report.
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2024-01-01")
+    days = pd.to_timedelta(rng.integers(0, 365, 2000), unit="D")
+    training = pd.DataFrame({"applied": list((start + days).date)})
+    same = pd.DataFrame({"applied": (start + days[:500]).strftime("%Y-%m-%d")})
+    later = pd.DataFrame(
+        {"applied": (start + days[:500] + pd.Timedelta(days=200)).strftime("%Y-%m-%d")}
+    )
+    kinds = {"applied": "numeric"}
+    ref = profile_table(training, kinds)
+    assert ref["columns"]["applied"]["n"] == 2000
+    calm = compare_profiles(ref, profile_table(same, kinds))["columns"]
+    moved = compare_profiles(ref, profile_table(later, kinds))["columns"]
+    assert [c["column"] for c in calm] == ["applied"] and not calm[0]["drifted"]
+    assert moved[0]["drifted"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,15 +24,18 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+#: A folder to copy every screenshot into (besides the test's tmp dir).
+SCREENSHOTS_ENV = "MLHARBOR_UI_SCREENSHOTS"
 
 
-def open_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
+def open_page(browser: Any, width: int = 1280, height: int = 900, *, touch: bool = False) -> Any:
     """A page in a fresh context whose ``errors`` collects script errors and console errors.
 
     A 4xx answer the page shows as a message is logged by Chromium; that is not an error.
+    ``touch`` makes it a touch screen, as a phone is.
     """
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
@@ -59,14 +63,19 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def shot() -> object:
-    """``shot(page, name)`` saves a full-page screenshot under test-artifacts/ui/."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+def shot(tmp_path: Path) -> object:
+    """``shot(page, name)`` saves a full-page screenshot as ``screens/NAME.png`` in the test's
+    tmp dir, and also in the folder ``MLHARBOR_UI_SCREENSHOTS`` names, when it is set, for
+    people to look at after the run."""
+    folders = [tmp_path / "screens"]
+    if os.environ.get(SCREENSHOTS_ENV):
+        folders.append(Path(os.environ[SCREENSHOTS_ENV]))
 
     def save(page: object, name: str) -> Path:
-        path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
-        return path
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(folder / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+        return folders[-1] / f"{name}.png"
 
     return save
 

@@ -1,6 +1,6 @@
 """End to end in a real browser: from a CSV to a champion model answering the form.
 
-Screenshots of every page land in test-artifacts/ui/ for people to look at.
+Screenshots of every page are saved for people to look at (see ``shot`` in conftest.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """In a real browser: a table with every kind of column, trained, promoted, asked from the
 form (yes/no as the data says it, an unknown level warned about), two versions compared;
-at a desktop and a phone size. Screenshots land in test-artifacts/ui/."""
+at a desktop and a phone size. Screenshots: ``shot`` in conftest.py."""
 
 from __future__ import annotations
 

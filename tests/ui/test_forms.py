@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from mlharbor.models.signature import describe_values
 from mlharbor.ui import charts
 from mlharbor.ui.forms import input_fields, param_fields, snippets
 
@@ -37,6 +40,25 @@ def test_prediction_form_follows_the_signature() -> None:
         ("member", "bool", None),
         ("city", "text", "Lyon"),
     ]
+
+
+def test_a_zero_one_flag_and_integer_codes_are_offered_as_trained() -> None:
+    training = pd.DataFrame({"cards": [1, 0, 1, 1], "plan": [1, 2, 2, 3]})
+    signature = {
+        "inputs": [
+            {"name": "cards", "dtype": "int64", "semantic_type": "boolean"},
+            {"name": "plan", "dtype": "int64", "semantic_type": "integer_categorical"},
+        ]
+    }
+    for col in signature["inputs"]:
+        col.update(describe_values(training[col["name"]], col["semantic_type"]))
+    cards, plan = input_fields(signature, {"cards": 0, "plan": 3.0})
+    # The example row's 0 is chosen, not "(missing)"; the options are the data's 1 and 0.
+    assert cards.kind == "bool" and cards.selected == "0"
+    assert [label for _, label, _ in cards.choices] == ["1", "0"]
+    # Codes are levels to pick, sent as the numbers they are.
+    assert plan.kind == "choice" and plan.integer and plan.selected == "3"
+    assert [value for value, _, _ in plan.choices] == ["2", "1", "3"]
 
 
 def test_snippets_quote_what_the_shell_would_break_on_and_send_keys_only_when_needed() -> None:

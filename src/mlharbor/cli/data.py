@@ -58,8 +58,9 @@ def serve(
         f"mlharbor serving on [bold]http://{host}:{port}[/] "
         f"(role: {role}, data: {settings.data_dir.resolve()}, docs: /docs)"
     )
-    # The app serves the host name it is bound to, and sets Secure cookies off loopback.
-    app = create_app(settings.model_copy(update={"host": host}), role=role)
+    # The app serves the host name it is bound to, and sets Secure cookies off loopback;
+    # links back to it (MLflow runs) name the address it listens on.
+    app = create_app(settings.model_copy(update={"host": host, "port": port}), role=role)
     # uvicorn's own cap (16 MiB by default) would close bigger messages before the setting.
     ws_max = settings.max_ws_message_bytes
     uvicorn.run(app, host=host, port=port, log_level="warning", ws_max_size=ws_max)

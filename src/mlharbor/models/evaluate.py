@@ -214,8 +214,9 @@ def make_artifacts(
         importance = permutation_feature_importance(
             pipeline, X_test, y_test, task=task, n_classes=n_classes, seed=seed
         )
+        # Only when computed here: a caller that passed it in has said so already.
+        report(0.4, "feature importance computed")
     data["feature_importance"] = importance
-    report(0.4, "feature importance computed")
     estimator = pipeline if curve_estimator is None else curve_estimator
     if folds is not None:
         data["learning_curve"] = fold_learning_curve(

@@ -81,7 +81,8 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
     """What a prediction form needs to know of a training column, kept in the signature.
 
     ``n_missing`` always; numbers and dates their ``range`` (min, median, max); categorical
-    columns their most frequent ``levels`` as ``[value, count]`` pairs with ``n_levels``;
+    columns (integer-coded ones too) their most frequent ``levels`` as ``[value, count]``
+    pairs with ``n_levels``;
     yes/no columns the original spelling of each truth value as ``labels``, so that a form
     (or a JSON ``true``) can send what the model was trained on.
 
@@ -108,6 +109,10 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
                 "max": _plain(numbers.max()),
             }
             out["integer"] = bool((numbers == numbers.round()).all())
+        if semantic_type == "integer_categorical":
+            # Codes such as 1/2/3 are levels to pick from, as the preprocessing treats them.
+            out["levels"] = _levels(present)
+            out["n_levels"] = int(present.nunique())
         return out
     if semantic_type == "datetime" or pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = pd.to_datetime(present, errors="coerce", format="mixed", utc=True).dropna()
@@ -132,13 +137,20 @@ def _labels(present: pd.Series) -> dict[str, Any]:
     """The most frequent original spelling of true and of false (``yes``/``no``, ``Y``/``N``)."""
     labels: dict[str, Any] = {}
     for value, _ in present.map(_plain).value_counts().items():
-        truth = _truth(value)
+        truth = truth_value(value)
         if truth is not None:
             labels.setdefault("true" if truth else "false", value)
     return {"true": labels.get("true", True), "false": labels.get("false", False)}
 
 
-def _truth(value: Any) -> bool | None:
+def truth_value(value: Any) -> bool | None:
+    """The truth a boolean column's value spells (yes/no, Y/N, true/false, 1/0), or ``None``.
+
+    Examples
+    --------
+    >>> truth_value("Yes"), truth_value(0), truth_value("maybe")
+    (True, False, None)
+    """
     if isinstance(value, bool | np.bool_):
         return bool(value)
     return _TOKENS.get(str(value).strip().lower())
@@ -190,7 +202,7 @@ def _finite(numbers: pd.Series) -> pd.Series:
 def _relabel(value: Any, labels: Mapping[str, Any]) -> Any:
     if _missing(value):
         return value
-    truth = _truth(value)
+    truth = truth_value(value)
     return value if truth is None else labels.get("true" if truth else "false", value)
 
 

@@ -385,7 +385,7 @@ def train_model(
         dropped=plan.dropped,
         notes=notes,
     )
-    report(1.0, "done")
+    report(1.0, "model trained")  # registering and profiling follow: not "done"
     return result
 
 

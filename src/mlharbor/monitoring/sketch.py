@@ -165,11 +165,31 @@ def numeric_values(series: pl.Series) -> np.ndarray:
         series = series.dt.epoch("s") if series.dtype != pl.Time else series.cast(pl.Int64)
     elif series.dtype == pl.Boolean:
         series = series.cast(pl.Int8)
+    elif series.dtype == pl.Utf8:
+        series = _numbers_or_times(series)
     elif not series.dtype.is_numeric():
         series = series.cast(pl.Float64, strict=False)
     values = series.drop_nulls().cast(pl.Float64).to_numpy()
     finite: np.ndarray = values[np.isfinite(values)]
     return finite
+
+
+def _numbers_or_times(text: pl.Series) -> pl.Series:
+    """Text of a numeric column as numbers, or, when it holds dates, as epoch seconds.
+
+    Dates without a time arrive as text: ``datetime.date`` objects in a pandas frame, and
+    ISO strings in JSON requests and in the prediction log. Read as numbers they would all
+    be missing, and the column would silently drop out of every drift report.
+    """
+    numbers = text.cast(pl.Float64, strict=False)
+    if numbers.null_count() == text.len() and text.null_count() < text.len():
+        try:
+            times = text.str.strip_chars().str.to_datetime(strict=False, time_zone="UTC")
+        except pl.exceptions.PolarsError:  # a format polars cannot infer from the first value
+            return numbers
+        if times.null_count() < text.len():
+            return times.dt.epoch("s")
+    return numbers
 
 
 def sketch(values: np.ndarray) -> dict[str, Any]:

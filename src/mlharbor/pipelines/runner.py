@@ -41,6 +41,7 @@ from mlharbor.pipelines.steps import (
     split_ref,
 )
 from mlharbor.store.orm import utcnow
+from mlharbor.tracking.pipelines import track_pipeline_run
 
 if TYPE_CHECKING:
     from mlharbor.hub import Hub
@@ -204,6 +205,11 @@ class Runner:
 
     def execute(self, run_id: int) -> RunInfo:
         """Run the steps of a recorded run that are not done yet; the finished run."""
+        finished = self._execute(run_id)
+        track_pipeline_run(self.hub.settings, finished)  # MLflow, if configured; never fails
+        return finished
+
+    def _execute(self, run_id: int) -> RunInfo:
         run = self.store.get_run(run_id)
         try:
             pipeline = load_pipeline(run.source, run.params)

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.data.tasks import Task
+from mlharbor.models.signature import truth_value
 
 #: Parameters shown first for any model that has them; the rest sit under "All parameters".
 COMMON = (
@@ -157,7 +157,7 @@ class InputField:
     selected: str | None = None  # the JSON of the chosen option; ``None``: "other…"
     minimum: Any = None
     maximum: Any = None
-    integer: bool = False
+    integer: bool = False  # number: whole numbers; choice: integer codes (1, 2, 3)
     complete: bool = True  # the levels listed are every level seen in training
     nullable: bool = True  # training had missing values here (or nothing is known)
     hint: str = ""
@@ -170,12 +170,6 @@ class InputField:
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str)
-
-
-def _truth(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    return BOOLEAN_TOKENS.get(str(value).strip().lower()) if value is not None else None
 
 
 def _number_text(value: Any) -> str:
@@ -193,10 +187,11 @@ def _bool_field(f: InputField, col: dict[str, Any]) -> None:
         )
         for k in ("true", "false")
     ]
-    truth = _truth(f.example)
+    # 1/0 too: a 0/1 column's example row is one of its values, not a missing one.
+    truth = None if f.example is None else truth_value(f.example)
     f.selected = "null" if truth is None else _json(labels["true" if truth else "false"])
     if counts:
-        f.hint = " · ".join(f"{label} {n:,}" for _, label, n in f.choices if n is not None)
+        f.hint = " · ".join(f"{label}: {n:,}" for _, label, n in f.choices if n is not None)
 
 
 def _choice_field(f: InputField, col: dict[str, Any]) -> None:
@@ -233,6 +228,12 @@ def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> l
         if dtype.startswith(("bool", "boolean")) or semantic == "boolean":
             f.kind = "bool"
             _bool_field(f, col)
+        elif semantic in ("categorical", "integer_categorical") and col.get("levels"):
+            f.kind = "choice"
+            f.integer = semantic == "integer_categorical"
+            if f.integer and isinstance(f.example, float) and f.example.is_integer():
+                f.example = int(f.example)
+            _choice_field(f, col)
         elif dtype.startswith(("int", "uint", "float", "double", "decimal")):
             f.kind = "number"
             f.integer = bool(col.get("integer"))
@@ -250,10 +251,9 @@ def input_fields(signature: dict[str, Any], example: dict[str, Any] | None) -> l
             f.example = _as_date(f.example, date_only)
             if span:
                 f.minimum, f.maximum = span["min"], span["max"]
-                f.hint = f"seen {span['min']} to {span['max']}"
-        elif semantic == "categorical" and col.get("levels"):
-            f.kind = "choice"
-            _choice_field(f, col)
+                # 2024-01-01 03:18, as people write it, not ISO's 2024-01-01T03:18.
+                low, high = (str(span[k]).replace("T", " ") for k in ("min", "max"))
+                f.hint = f"seen {low} to {high}"
         if col.get("n_missing"):
             f.hint += ("; " if f.hint else "") + f"{int(col['n_missing']):,} missing in training"
         out.append(f)

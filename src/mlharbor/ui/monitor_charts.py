@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -161,15 +161,29 @@ def performance(
     )
 
 
-def column(chart: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
-    """Reference against current for one column: shares per bin or per label."""
+def column(
+    chart: dict[str, Any] | None, name: str, kind: str | None = None
+) -> dict[str, Any] | None:
+    """Reference against current for one column: shares per bin or per label.
+
+    ``kind`` is the column's type as the page names it: a ``date`` is tested on epoch
+    seconds but drawn on a date axis, a ``text`` column's histogram is of its lengths.
+    """
     if not chart:
         return None
+    axis: dict[str, Any] = {"title": {"text": name}}
     if chart["type"] == "histogram":
         edges = chart["edges"]
-        x = [(a + b) / 2 for a, b in pairwise(edges)]
-        width = [b - a for a, b in pairwise(edges)]
+        x: list[Any] = [(a + b) / 2 for a, b in pairwise(edges)]
+        width: list[float] = [b - a for a, b in pairwise(edges)]
         text = [f"{a:.4g} – {b:.4g}" for a, b in pairwise(edges)]
+        if kind == "date":
+            x = [_stamp(v) for v in x]
+            width = [1000 * w for w in width]  # a date axis measures in milliseconds
+            text = [f"{_stamp(a)[:16]} – {_stamp(b)[:16]}" for a, b in pairwise(edges)]
+            axis["type"] = "date"
+        elif kind == "text":
+            axis["title"]["text"] = f"{name}: length in characters"
         extra: dict[str, Any] = {"width": width, "text": text, "textposition": "none"}
         hover = "%{text}<br>%{y:.1%} of rows"
         layout: dict[str, Any] = {"barmode": "overlay", "bargap": 0}
@@ -196,7 +210,12 @@ def column(chart: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
         height=220,
         showlegend=True,
         legend=LEGEND,
-        xaxis={"title": {"text": name}},
+        xaxis=axis,
         yaxis={"tickformat": ".0%"},
         **layout,
     )
+
+
+def _stamp(seconds: float) -> str:
+    """Epoch seconds (how a profile keeps dates) as the ISO time Plotly reads."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -77,7 +77,38 @@ def _report_rows(drift: dict[str, Any] | None) -> list[dict[str, Any]]:
     )
 
 
-def _charts(data: dict[str, Any]) -> dict[str, Any]:
+#: A column's type as the predict form names it (the drift tests' kinds say less: a date
+#: is tested as a number, yes/no as a category).
+TYPE_WORDS = {
+    "numeric": "number",
+    "integer_categorical": "category",
+    "categorical": "category",
+    "boolean": "yes/no",
+    "datetime": "date",
+    "text": "text",
+}
+
+
+def _column_types(signature: dict[str, Any] | None) -> dict[str, str]:
+    inputs = (signature or {}).get("inputs") or []
+    return {
+        str(c["name"]): TYPE_WORDS[c["semantic_type"]]
+        for c in inputs
+        if c.get("semantic_type") in TYPE_WORDS
+    }
+
+
+def _new_values(drift: dict[str, Any] | None, most: int = 3) -> dict[str, list[str]]:
+    """The first few never-seen values of each column that has them, to name in the banner."""
+    out = {}
+    for c in (drift or {}).get("columns", []):
+        values = (c.get("new_categories") or {}).get("values") or []
+        if values:
+            out[c["column"]] = [f"“{v['value']}”" for v in values[:most]]
+    return out
+
+
+def _charts(data: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
     timeline, drift = data["timeline"], data["drift"]
     if not timeline:
         return {}
@@ -92,7 +123,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Any]:
         charts["performance"] = monitor_charts.performance(data["perf"], timeline)
     if drift:
         charts["columns"] = {
-            c["column"]: monitor_charts.column(c.get("chart"), c["column"])
+            c["column"]: monitor_charts.column(c.get("chart"), c["column"], types.get(c["column"]))
             for c in drift["columns"]
         }
         if drift.get("prediction"):
@@ -123,6 +154,7 @@ async def monitoring_page(
     events = hub.alerts.list_events(model=name, limit=20)
     base = str(request.base_url).rstrip("/")
     example = _example(hub, ModelVersionPublic.of(version))
+    types = _column_types(version.signature)
     return page(
         request,
         "monitoring.html",
@@ -138,8 +170,10 @@ async def monitoring_page(
         window_choices=WINDOW_CHOICES,
         refs=_refs(model),
         data=data,
-        charts=_charts(data),
+        charts=_charts(data, types),
         rows=_report_rows(data["drift"]),
+        column_types=types,
+        new_values=_new_values(data["drift"]),
         events=events,
         alert_ref=alert_ref,
         monitored=alert_ref in hub.settings.monitor_models,

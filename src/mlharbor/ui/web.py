@@ -54,8 +54,10 @@ def human_number(value: Any, digits: int = 4) -> str:
 
 
 def percent(value: float | None) -> str:
-    """``0.1234`` → ``12.3%``."""
-    return "–" if value is None else f"{100 * value:.1f}%"
+    """``0.1234`` → ``12.3%``; ``0.5`` → ``50%`` (a threshold of 50.0% reads as measured)."""
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}".removesuffix(".0") + "%"
 
 
 def when(value: datetime | str | None) -> str:

@@ -516,6 +516,8 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
     """The ``automl`` job: a leaderboard on one dataset version, the winner registered."""
     from threadpoolctl import threadpool_limits
 
+    from mlharbor.tracking import track_job
+
     request = AutoMLRequest.from_params(params)
     # The user's clock started at the submit: the queue and this process's start-up count.
     submitted = aware(ctx.store.get(ctx.job_id).created_at)
@@ -524,7 +526,7 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
     map_folds, workers = fan_out(ctx)
     with threadpool_limits(threads):
-        return run_automl_job(
+        result = run_automl_job(
             services,
             request,
             ctx.progress,
@@ -535,6 +537,8 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
             workers=workers,
             started=started,
         )
+        track_job(ctx, services, AUTOML, request, result)  # MLflow, if configured; never fails
+        return result
 
 
 def fan_out(ctx: JobContext) -> tuple[Any, int]:

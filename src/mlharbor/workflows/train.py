@@ -189,12 +189,14 @@ def train_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) 
     """The ``train`` job: one model on one dataset version, registered when done."""
     from threadpoolctl import threadpool_limits
 
+    from mlharbor.tracking import track_job
+
     request = TrainRequest.from_params(params)
     rows = services.datasets.get_version(request.dataset, request.dataset_version).n_rows
     fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
     # A job process is single-threaded, so it may fork a chart-drawing child.
     with threadpool_limits(job_threads(ctx.settings.workers, rows)):
-        return run_training(
+        result = run_training(
             services,
             request,
             ctx.progress,
@@ -202,6 +204,8 @@ def train_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) 
             ctx.compute.map if fan_out else None,
             background_drawing=True,
         )
+    track_job(ctx, services, TRAIN, request, result)  # MLflow, if configured; never fails
+    return result
 
 
 def job_threads(workers: int, rows: int) -> int:

@@ -80,12 +80,16 @@ function setupUrlForm(form) {
     if (!url) { showError(form, "url", "enter the http(s) address of a file"); return; }
     const name = form.querySelector("[name=name]").value.trim() || null;
     const busy = form.querySelector("[data-busy]");
+    const button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;  // one fetch per click
+    button.disabled = true;
     busy.style.display = "inline-block";
     const r = await api("POST", "/api/v1/datasets/from-url", { url, name });
-    busy.style.display = "";
     if (r.ok) {
       location.href = `/datasets/${encodeURIComponent(r.data.dataset)}?version=${r.data.version}`;
     } else {
+      busy.style.display = "";
+      button.disabled = false;
       // Everything but a bad name is about the URL (scheme, reachability, the file itself).
       const [[field, message]] = fieldsOf(form, r.data || {});
       showError(form, field === "name" ? "name" : "url", message);
@@ -171,6 +175,7 @@ function setupTrainForm(form) {
   showMode();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (form.querySelector("button[type=submit]").disabled) return;
     clearErrors(form);
     if (!checkNumbers(form)) return;
     const value = (n) => form.querySelector(`[name=${n}]`).value;
@@ -188,11 +193,15 @@ function setupTrainForm(form) {
     const checked = form.querySelector("[name=mode]:checked") || form.querySelector("[name=mode]");
     const body = harbor.trainModes[checked.value](form, common);
     const button = form.querySelector("button[type=submit]");
+    const label = button.textContent;
+    // Busy until the job page opens: one click, one job.
     button.disabled = true;
+    button.textContent = "Starting…";
     const r = await api("POST", "/api/v1/jobs", body);
+    if (r.ok) { location.href = `/jobs/${r.data.id}`; return; }
     button.disabled = false;
-    if (r.ok) location.href = `/jobs/${r.data.id}`;
-    else showProblem(form, r, "params.");
+    button.textContent = label;
+    showProblem(form, r, "params.");
   });
 }
 
@@ -221,35 +230,38 @@ function setupScoreForm(form) {
   // A chosen file replaces the stored dataset: say so by clearing the select.
   file.addEventListener("change", () => { if (file.files[0]) select.value = ""; });
   select.addEventListener("change", () => { if (select.value) file.value = ""; });
+  const button = form.querySelector("button[type=submit]");
+  // Busy from the first click until the job page opens: a second click during a long upload
+  // would upload the file again and start a second job.
+  const done = (message) => { button.disabled = false; status.textContent = message || ""; };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (button.disabled) return;
     clearErrors(form);
     const [model, ref] = form.querySelector("[name=model]").value.split("@");
     let dataset = null;
     let version = null;
+    button.disabled = true;
     if (file.files[0]) {
       status.textContent = `Uploading ${file.files[0].name}…`;
       const up = await uploadForScoring(file.files[0]);
-      status.textContent = "";
-      if (!up.ok) { showError(form, "file", problemText(up.data, up.status)); return; }
+      if (!up.ok) { done(); showError(form, "file", problemText(up.data, up.status)); return; }
       [dataset, version] = [up.data.dataset, up.data.version];
     } else if (select.value) {
       const at = select.value.lastIndexOf("@");
       [dataset, version] = [select.value.slice(0, at), Number(select.value.slice(at + 1))];
     } else {
+      done();
       showError(form, "dataset", "choose a stored dataset or upload a file to score");
       return;
     }
     const output = form.querySelector("[name=output]").value.trim() || null;
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
     status.textContent = "Starting the job…";
     const r = await api("POST", "/api/v1/jobs", {
       kind: "score", params: { model, ref, dataset, dataset_version: version, output },
     });
-    button.disabled = false;
-    status.textContent = "";
-    if (r.ok) { location.href = `/jobs/${r.data.id}`; return; }
+    if (r.ok) { status.textContent = "Opening the job…"; location.href = `/jobs/${r.data.id}`; return; }
+    done();
     const data = r.data || {};
     // The dataset lacks a column the model needs, or the model is gone: say it at that field.
     if (data.missing) showError(form, file.files[0] ? "file" : "dataset", problemText(data, r.status));

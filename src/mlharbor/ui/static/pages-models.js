@@ -73,6 +73,7 @@ function setupJob(box) {
     li.innerHTML = `<span class="muted"></span> <span class="badge"></span> <span></span>`;
     li.children[0].textContent = time;
     li.children[1].textContent = event.kind;
+    if (event.kind === "warning") li.children[1].classList.add("warn");
     li.children[2].textContent = eventText(event);
     $("[data-job-events]").appendChild(li);
   };

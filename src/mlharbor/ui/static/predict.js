@@ -10,7 +10,9 @@ function fieldValue(form, el) {
     if (raw !== "__other__") return JSON.parse(raw);
     const other = form.querySelector(`[data-other-for="${CSS.escape(el.dataset.input)}"]`);
     const text = other.value.trim();
-    return text === "" ? null : text;
+    if (text === "") return null;
+    // An integer-coded category's new code goes out as the number the model was trained on.
+    return other.dataset.otherKind === "number" && Number.isFinite(Number(text)) ? Number(text) : text;
   }
   if (raw === "") return null;
   if (el.dataset.kind === "number") return Number.isFinite(Number(raw)) ? Number(raw) : raw;
@@ -23,9 +25,9 @@ function warningFor(el, value) {
   if (value === null) {
     return d.nullable === "false" ? "missing, but this column was never missing in training: the model fills it in" : "";
   }
-  if (d.levels && typeof value === "string") {
+  if (d.levels) {
     const levels = JSON.parse(d.levels);
-    if (levels.includes(value)) return "";
+    if (levels.includes(String(value))) return "";  // the levels are listed as text
     return d.complete === "true"
       ? `“${value}” never occurred in training: the model treats it as an unknown level`
       : `“${value}” is not among the levels listed from training: it may be unknown to the model`;
