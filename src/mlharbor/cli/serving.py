@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,7 +68,11 @@ def score(
     if Path(dataset).is_file():
         dataset = _ingest_for_training(Path(dataset))
     name, ref = split_model_ref(model)
-    options = {"dataset_version": dataset_version, "output": output, "chunk_rows": chunk_rows}
+    options: dict[str, Any] = {
+        "dataset_version": dataset_version,
+        "output": output,
+        "chunk_rows": chunk_rows,
+    }
     if target.url:
         with open_client() as client:
             job = run(lambda: client.jobs.submit_score(f"{name}@{ref}", dataset, **options))

@@ -52,7 +52,9 @@ class JobHandle(Protocol):
     """What :func:`track_job` uses of the job's context (a ``JobContext``)."""
 
     settings: Any
-    job_id: int
+
+    @property
+    def job_id(self) -> int: ...
 
     def progress(self, fraction: float, message: str = ...) -> None: ...
 

@@ -26,7 +26,11 @@ from mlharbor.workflows.train import TrainRequest
 
 router = APIRouter(tags=["mini-ml-platform"])
 MODEL = "mini-ml-platform"
-ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem},
+    404: {"model": Problem},
+    413: {"model": Problem},
+}
 CSV_TYPES = {
     "text/csv",
     "application/csv",

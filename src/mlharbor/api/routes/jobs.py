@@ -23,7 +23,7 @@ from mlharbor.workflows.train import TrainRequest
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 
 
 class TrainParams(BaseModel):
