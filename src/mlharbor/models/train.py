@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from mlharbor.data.schema import DatasetSchema
+from mlharbor.data.schema import ColumnSchema, DatasetSchema
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.models.catalog import (
     ModelSpec,
@@ -455,7 +455,7 @@ def _check_settings(test_size: float, cv_folds: int) -> None:
         raise InvalidInputError(f"cv_folds must be 0 (no cross-validation) or ≥ 2, got {cv_folds}")
 
 
-def _schema_column(schema: DatasetSchema, target: str):  # type: ignore[no-untyped-def]
+def _schema_column(schema: DatasetSchema, target: str) -> ColumnSchema:
     try:
         return schema.column(target)
     except NotFoundError as exc:
@@ -490,11 +490,13 @@ def _check_forced_task(y: pd.Series, task: Task) -> None:
 
 def _target_values(y: pd.Series, task: Task) -> np.ndarray:
     if task == Task.REGRESSION:
-        return y.to_numpy(dtype=float)
+        numbers: np.ndarray = y.to_numpy(dtype=float)
+        return numbers
     if pd.api.types.is_bool_dtype(y):
-        return y.to_numpy(dtype=bool)
+        flags: np.ndarray = y.to_numpy(dtype=bool)
+        return flags
     if pd.api.types.is_numeric_dtype(y):
-        values = y.to_numpy(dtype=float)
+        values: np.ndarray = y.to_numpy(dtype=float)
         # 0.0/1.0 read from a file with gaps are the labels 0 and 1.
         return values.astype(np.int64) if np.all(np.mod(values, 1) == 0) else values
     return np.asarray([str(v) for v in y], dtype=object)
@@ -569,7 +571,14 @@ def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
 
 
 def _cross_validate(
-    pipeline, X, y, task, cv_folds, seed, report, map_folds=None
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    task: Task,
+    cv_folds: int,
+    seed: int,
+    report: Progress,
+    map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> tuple[list[dict[str, float]], FoldCurve | None]:
     """Each fold's metrics, and what the learning curve can reuse of the folds' fits."""
     if cv_folds < 2:
@@ -632,7 +641,9 @@ def _classes(pipeline: Pipeline, task: Task) -> list[Any] | None:
     return [_plain(c) for c in pipeline.classes_]
 
 
-def _evaluate(pipeline, X, y, task, classes) -> dict[str, float]:
+def _evaluate(
+    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: Task, classes: list[Any] | None
+) -> dict[str, float]:
     predicted = pipeline.predict(X)
     if task == Task.REGRESSION:
         return compute_metrics(task, y, predicted)
@@ -640,7 +651,14 @@ def _evaluate(pipeline, X, y, task, classes) -> dict[str, float]:
     return compute_metrics(task, y, predicted, classes=classes, proba=proba, decision=decision)
 
 
-def _signature(schema, features, df, target, task, classes) -> dict[str, Any]:
+def _signature(
+    schema: DatasetSchema,
+    features: list[str],
+    df: pd.DataFrame,
+    target: str,
+    task: Task,
+    classes: list[Any] | None,
+) -> dict[str, Any]:
     def describe(name: str) -> dict[str, Any]:
         col = schema.column(name)
         return {

@@ -54,6 +54,13 @@ class Entry:
         return self.status == "ok" and self.oof is not None and self.storable
 
     @property
+    def oof_predictions(self) -> np.ndarray:
+        """``oof``, of an entry that has it (every usable one)."""
+        if self.oof is None:
+            raise ValueError(f"{self.name} has no out-of-fold predictions")
+        return self.oof
+
+    @property
     def models(self) -> list[Entry]:
         """The entries whose models make this one's: an ensemble's members, else itself."""
         return self.member_entries or [self]
