@@ -22,8 +22,9 @@ from mlharbor.models.automl import (
     run_automl,
 )
 from mlharbor.models.automl.leaderboard import Entry
-from mlharbor.models.automl.portfolio import metric_kind, portfolio
+from mlharbor.models.automl.portfolio import portfolio
 from mlharbor.models.automl.register import to_train_result
+from mlharbor.models.metrics import metric_kind
 from mlharbor.models.tasks import Task
 from mlharbor.prep.factory import native_categorical_columns, plan_features
 from mlharbor.workflows.automl import check_storable

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from mlharbor.hub import JOB_KINDS
 from mlharbor.jobs.handlers import DEFAULT_HANDLERS, load_handler, registered_kinds
 
+ROOT = Path(__file__).parents[1]
 CORE = ["data", "prep", "models", "registry", "jobs", "serving", "monitoring", "store"]
 ABOVE = ("mlharbor.hub", "mlharbor.workflows", "mlharbor.api", "mlharbor.ui", "mlharbor.cli")
 
@@ -59,3 +61,18 @@ def test_the_hub_registers_every_workflow_kind_with_an_importable_handler() -> N
     for kind, path in JOB_KINDS.items():
         assert kinds[kind] == path
         assert callable(load_handler(path))
+
+
+def test_the_import_contracts_of_pyproject_hold() -> None:
+    # The same check as `make lint`; here too, so a broken layer fails the test run visibly.
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    assert lint_imports.exists(), "import-linter is missing: pip install -e '.[test]'"
+    done = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout

@@ -217,8 +217,10 @@ class Hub:
             return self._alerts
 
     def _validation_rows(self, version: Any) -> Any:
-        """Up to 200 rows of the dataset a model version was trained on (ONNX checks)."""
+        """The last rows (up to ``VALIDATION_ROWS``) of the dataset a model version was
+        trained on, to check its ONNX conversion against."""
         from mlharbor.errors import NotFoundError
+        from mlharbor.serving.onnx import VALIDATION_ROWS
 
         dataset, number = version.lineage.get("dataset"), version.lineage.get("dataset_version")
         if not dataset:
@@ -232,7 +234,7 @@ class Hub:
         if not names or not set(names) <= present:
             return None
         table = self.datasets.read_table(data, columns=names)
-        return table.slice(max(0, table.num_rows - 200)).to_pandas()
+        return table.slice(max(0, table.num_rows - VALIDATION_ROWS)).to_pandas()
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:

@@ -19,8 +19,10 @@ def test_public_surface_of_the_core_packages_is_pinned() -> None:
     assert sorted(mlharbor.models.__all__) == [
         "CATALOG",
         "ModelSpec",
+        "Problem",
         "Scaling",
         "Task",
+        "TrainConfig",
         "TrainResult",
         "artifact_names",
         "check_train_request",
@@ -35,6 +37,7 @@ def test_public_surface_of_the_core_packages_is_pinned() -> None:
         "parse_task",
         "prepare_input",
         "resolve_model",
+        "resolve_problem",
         "train_model",
         "validate_params",
     ]

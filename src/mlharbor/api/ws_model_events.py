@@ -20,6 +20,7 @@ from mlharbor.hub import Hub
 from mlharbor.jobs import JobState, follow_events
 from mlharbor.limits import MAX_ID
 from mlharbor.registry.records import check_model_name, split_model_ref, suggest_model_name
+from mlharbor.values import plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,10 +44,6 @@ def _target_name(msg: dict[str, Any], field: str = "target") -> str:
     return value
 
 
-def _plain(values: Any) -> list[Any]:
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
-
-
 @event("pre-processing", "preprocessing")
 @blocking
 def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +56,7 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     from sklearn.model_selection import train_test_split
 
     from mlharbor.data.insights import compute_insights, summarize_insights
-    from mlharbor.models import detect_task
+    from mlharbor.models.problem import resolve_problem
     from mlharbor.prep import make_preprocessor
 
     target = _target_name(msg)
@@ -77,12 +74,9 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
     table = table.drop_columns([d for d in drops if d != target])
     schema = infer_schema(table)
     insights = compute_insights(table, schema, target)
-    frame = table.to_pandas()
-    frame = frame[frame[target].notna()]
-    y = frame.pop(target)
-    task, reason = detect_task(
-        y, schema.column(target), features=[c for c in schema.columns if c.name != target]
-    )
+    problem = resolve_problem(table.to_pandas(), schema, target=target)
+    task, reason = problem.task, problem.task_reason
+    frame, y = problem.rows.drop(columns=[target]), problem.rows[target]
     stratify = y if task.is_classification and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(
         frame, y, test_size=float(msg.get("test_size", 0.2)), random_state=0, stratify=stratify
@@ -101,9 +95,9 @@ def preprocessing_event(hub: Hub, msg: dict[str, Any]) -> dict[str, Any]:
         "task_reason": reason,
         "feature_names": [str(n) for n in pre.get_feature_names_out()],
         "X_train": np.asarray(train_matrix, dtype=float).round(8).tolist(),
-        "y_train": _plain(y_train.tolist()),
+        "y_train": [plain(v) for v in y_train.tolist()],
         "X_test": np.asarray(test_matrix, dtype=float).round(8).tolist(),
-        "y_test": _plain(y_test.tolist()),
+        "y_test": [plain(v) for v in y_test.tolist()],
     }
 
 

@@ -423,19 +423,6 @@ def _classify_string(
     return SemanticType.CATEGORICAL, f"{n_distinct} distinct values ({ratio:.1%} unique)"
 
 
-def parse_datetimes(column: pa.ChunkedArray | pa.Array, schema: ColumnSchema) -> pa.Array:
-    """The column as timestamps, parsing strings with the inferred format (bad values → null)."""
-    if pa.types.is_temporal(column.type):
-        return column
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        column = pc.cast(column, pa.string())
-    fmt = schema.datetime_format
-    if fmt is None:
-        strings = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
-        fmt = _best_datetime_format(_sample_strings(_as_strings(strings))) or "%Y-%m-%d"
-    return pc.strptime(column, format=fmt, unit="s", error_is_null=True)
-
-
 #: Text that reads as a finite number (or NaN, a missing value) when scikit-learn casts it;
 #: infinity passes the cast but no estimator takes it.
 _NUMBER = r"^\s*([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan)\s*$"

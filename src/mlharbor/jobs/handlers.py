@@ -18,6 +18,8 @@ from mlharbor.errors import InvalidInputError
 # A leaf of the job system: the store checks kinds here, so nothing here imports the store or
 # the job context (whose type, ``Handler``, lives in :mod:`mlharbor.jobs.context`).
 H = TypeVar("H", bound=Callable[..., Any])
+#: The longest job kind: the width of the ``kind`` column of the jobs table.
+KIND_MAX = 32
 
 # The diagnostic kinds of the job system itself. The kinds that do user work are registered
 # by the layer that submits them (``mlharbor.hub``): this layer knows no kind by name.
@@ -44,7 +46,7 @@ def register(kind: str, handler: str | Callable[..., Any] | None = None) -> Any:
     Parameters
     ----------
     kind : str
-        The job kind (at most 32 characters), as submitted.
+        The job kind (at most :data:`KIND_MAX` characters), as submitted.
     handler : str or callable, optional
         A module-level function or its import path ``"package.module:function"``. When
         omitted, ``register`` returns a decorator.
@@ -61,8 +63,8 @@ def register(kind: str, handler: str | Callable[..., Any] | None = None) -> Any:
     ...     return {"model_version_id": 1}
     >>> register("ingest", "mypackage.jobs:ingest")  # doctest: +SKIP
     """
-    if not kind or len(kind) > 32:
-        raise ValueError("a job kind needs 1 to 32 characters")
+    if not kind or len(kind) > KIND_MAX:
+        raise ValueError(f"a job kind needs 1 to {KIND_MAX} characters")
     if handler is None:
 
         def decorator(fn: H) -> H:

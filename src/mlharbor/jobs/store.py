@@ -33,8 +33,6 @@ from mlharbor.jobs.wake import notify_submitted
 from mlharbor.store.db import make_engine, make_session_factory
 from mlharbor.store.orm import Job, JobEvent, utcnow
 
-KIND_MAX = 32
-
 
 def _info(job: Job) -> JobInfo:
     return JobInfo(

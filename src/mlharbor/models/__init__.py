@@ -23,10 +23,13 @@ _EXPORTS = {
     "artifact_names": "mlharbor.models.evaluate",
     "make_artifacts": "mlharbor.models.evaluate",
     "compute_metrics": "mlharbor.models.metrics",
+    "Problem": "mlharbor.models.problem",
+    "resolve_problem": "mlharbor.models.problem",
     "prepare_input": "mlharbor.models.signature",
     "Task": "mlharbor.models.tasks",
     "detect_task": "mlharbor.models.tasks",
     "parse_task": "mlharbor.models.tasks",
+    "TrainConfig": "mlharbor.models.train",
     "TrainResult": "mlharbor.models.train",
     "check_train_request": "mlharbor.models.train",
     "library_versions": "mlharbor.models.train",
@@ -36,8 +39,10 @@ _EXPORTS = {
 __all__ = [
     "CATALOG",
     "ModelSpec",
+    "Problem",
     "Scaling",
     "Task",
+    "TrainConfig",
     "TrainResult",
     "artifact_names",
     "check_train_request",
@@ -52,6 +57,7 @@ __all__ = [
     "parse_task",
     "prepare_input",
     "resolve_model",
+    "resolve_problem",
     "train_model",
     "validate_params",
 ]
@@ -70,9 +76,11 @@ if TYPE_CHECKING:
     )
     from mlharbor.models.evaluate import artifact_names, make_artifacts
     from mlharbor.models.metrics import compute_metrics
+    from mlharbor.models.problem import Problem, resolve_problem
     from mlharbor.models.signature import prepare_input
     from mlharbor.models.tasks import Task, detect_task, parse_task
     from mlharbor.models.train import (
+        TrainConfig,
         TrainResult,
         check_train_request,
         library_versions,

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     import optuna
 
 CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.TEXT})
-TABULAR_CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS})
 ALL_TASKS = frozenset(Task)
 SearchSpace = Callable[["optuna.trial.BaseTrial", Task], dict[str, Any]]
 

@@ -25,6 +25,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, learning_curve
 from mlharbor.models.metrics import SCORER, metric_kind, positive_scores, prediction_scores
 from mlharbor.models.plots import render_all, render_in_background
 from mlharbor.models.tasks import Task
+from mlharbor.values import jsonable
 
 CLASSIFICATION_ARTIFACTS = (
     "roc_curve",
@@ -231,7 +232,7 @@ def make_artifacts(
     if early is not None:
         images.update(early())
     report(1.0, "artifacts drawn")
-    return {name: {"data": _jsonable(d), "png": images[name]} for name, d in data.items()}
+    return {name: {"data": jsonable(d), "png": images[name]} for name, d in data.items()}
 
 
 def fold_learning_curve(
@@ -407,7 +408,7 @@ def _calibration(
 
 
 def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, seed: int) -> dict[str, Any]:
-    index = _sample_index(len(actual), MAX_POINTS, seed)
+    index = sample_index(len(actual), MAX_POINTS, seed)
     return {
         "actual": actual[index].tolist(),
         "predicted": predicted[index].tolist(),
@@ -417,7 +418,7 @@ def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, seed: int) -
 
 def _residuals(actual: np.ndarray, predicted: np.ndarray, seed: int) -> dict[str, Any]:
     residual = actual - predicted
-    index = _sample_index(len(actual), MAX_POINTS, seed)
+    index = sample_index(len(actual), MAX_POINTS, seed)
     counts, edges = np.histogram(residual, bins=30)
     return {
         "predicted": predicted[index].tolist(),
@@ -466,11 +467,12 @@ def _sample(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     if len(X) <= limit:
         return X, y
-    index = _sample_index(len(X), limit, seed)
+    index = sample_index(len(X), limit, seed)
     return X.iloc[index], np.asarray(y)[index]
 
 
-def _sample_index(n: int, limit: int, seed: int) -> np.ndarray:
+def sample_index(n: int, limit: int, seed: int) -> np.ndarray:
+    """At most ``limit`` of the positions ``0 … n-1``, a seeded sample in order."""
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
@@ -485,16 +487,3 @@ def _thin(values: np.ndarray) -> list[float]:
     # Infinite thresholds (sklearn's first ROC point) are not JSON: cap them.
     capped: list[float] = np.nan_to_num(values, posinf=1e308, neginf=-1e308).tolist()
     return capped
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays turned into plain Python, NaN into None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

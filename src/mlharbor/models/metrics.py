@@ -11,13 +11,6 @@ from sklearn import metrics as skm
 
 from mlharbor.models.tasks import Task
 
-#: The metric each task is ranked by (higher is better after the sign).
-PRIMARY_METRIC = {
-    Task.BINARY: "roc_auc",
-    Task.MULTICLASS: "accuracy",
-    Task.TEXT: "accuracy",
-    Task.REGRESSION: "rmse",
-}
 #: scikit-learn scorer names used for permutation importance and learning curves.
 SCORER = {
     "binary": "roc_auc",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.errors import InvalidInputError
+from mlharbor.values import plain
 
 _EXAMPLES = 3
 #: How many of a categorical column's levels the signature keeps (the most frequent).
@@ -104,9 +105,9 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
         numbers = pd.to_numeric(present, errors="coerce").dropna()
         if len(numbers):
             out["range"] = {
-                "min": _plain(numbers.min()),
-                "median": _plain(numbers.median()),
-                "max": _plain(numbers.max()),
+                "min": plain(numbers.min()),
+                "median": plain(numbers.median()),
+                "max": plain(numbers.max()),
             }
             out["integer"] = bool((numbers == numbers.round()).all())
         if semantic_type == "integer_categorical":
@@ -129,14 +130,14 @@ def describe_values(values: pd.Series, semantic_type: str) -> dict[str, Any]:
 
 
 def _levels(present: pd.Series) -> list[list[Any]]:
-    counts = present.map(_plain).value_counts()
-    return [[_plain(value), int(n)] for value, n in counts.head(TOP_LEVELS).items()]
+    counts = present.map(plain).value_counts()
+    return [[plain(value), int(n)] for value, n in counts.head(TOP_LEVELS).items()]
 
 
 def _labels(present: pd.Series) -> dict[str, Any]:
     """The most frequent original spelling of true and of false (``yes``/``no``, ``Y``/``N``)."""
     labels: dict[str, Any] = {}
-    for value, _ in present.map(_plain).value_counts().items():
+    for value, _ in present.map(plain).value_counts().items():
         truth = truth_value(value)
         if truth is not None:
             labels.setdefault("true" if truth else "false", value)
@@ -154,10 +155,6 @@ def truth_value(value: Any) -> bool | None:
     if isinstance(value, bool | np.bool_):
         return bool(value)
     return _TOKENS.get(str(value).strip().lower())
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import platform
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from mlharbor.data.schema import ColumnSchema, DatasetSchema
-from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.data.schema import DatasetSchema
+from mlharbor.errors import InvalidInputError
 from mlharbor.models.catalog import (
     ModelSpec,
     Scaling,
@@ -42,9 +42,16 @@ from mlharbor.models.evaluate import (
     permutation_feature_importance,
 )
 from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
+from mlharbor.models.problem import (
+    Problem,
+    resolve_problem,
+    rows_with_target,
+    target_values,
+)
 from mlharbor.models.signature import describe_values
-from mlharbor.models.tasks import Task, detect_task, parse_task
+from mlharbor.models.tasks import Task, parse_task
 from mlharbor.prep.factory import apply_overrides, make_preprocessor, plan_features
+from mlharbor.values import jsonable, plain
 
 Progress = Callable[[float, str], None]
 LIBRARIES = ("mlharbor", "scikit-learn", "lightgbm", "numpy", "scipy", "pandas", "skops")
@@ -136,25 +143,61 @@ class TrainResult:
         }
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one model: the user's choices, as one value (see :func:`train_model`).
+
+    Attributes
+    ----------
+    target : str
+        The column to predict.
+    model : str, default="random-forest"
+        A catalog name or alias (``rf``, ``RandomForestClassifier``...).
+    params : mapping, ``key=value`` strings or JSON string, optional
+        Estimator parameters; strings are typed (``"300"`` → 300).
+    drop : sequence of str, default=()
+        Columns to leave out.
+    task : Task or str, optional
+        Force the task instead of detecting it from the target.
+    overrides : mapping, optional
+        Column semantic type or role overrides (see :func:`mlharbor.prep.apply_overrides`).
+    test_size : float, default=0.2
+        Share of rows held out for the test metrics (stratified for classification).
+    cv_folds : int, default=5
+        Folds of cross-validation on the training split; 0 skips cross-validation.
+    seed : int, default=0
+        Seed of the split, the folds and the estimator.
+    artifacts : bool, default=True
+        Compute the evaluation artifacts (the slowest step after fitting).
+    refit_full : bool, default=False
+        After the test metrics, refit the pipeline on every row (the test split too), as
+        PyCaret's ``finalize_model`` does; the metrics stay the holdout's (the honest
+        estimate) and ``settings["fitted_on"]`` says so. Ignored with a given test split.
+    """
+
+    target: str
+    model: str = "random-forest"
+    params: Mapping[str, Any] | Iterable[str] | str | None = None
+    drop: Sequence[str] = ()
+    task: Task | str | None = None
+    overrides: Mapping[str, Any] | None = None
+    test_size: float = 0.2
+    cv_folds: int = 5
+    seed: int = 0
+    artifacts: bool = True
+    refit_full: bool = False
+
+
 def train_model(
     df: pd.DataFrame,
     schema: DatasetSchema,
+    config: TrainConfig | None = None,
     *,
-    target: str,
-    model: str = "random-forest",
-    params: Mapping[str, Any] | Iterable[str] | str | None = None,
-    drop: Iterable[str] = (),
-    task: Task | str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    test_size: float = 0.2,
     test_df: pd.DataFrame | None = None,
-    cv_folds: int = 5,
-    seed: int = 0,
-    artifacts: bool = True,
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
-    refit_full: bool = False,
     background_drawing: bool = False,
+    **options: Any,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
 
@@ -164,38 +207,17 @@ def train_model(
         The dataset, with the columns of ``schema``.
     schema : DatasetSchema
         Its schema (semantic types pick the preprocessing).
-    target : str
-        The column to predict.
-    model : str, default="random-forest"
-        A catalog name or alias (``rf``, ``RandomForestClassifier``...).
-    params : mapping, ``key=value`` strings or JSON string, optional
-        Estimator parameters; strings are typed (``"300"`` → 300).
-    drop : iterable of str, default=()
-        Columns to leave out.
-    task : Task or str, optional
-        Force the task instead of detecting it from the target.
-    overrides : mapping, optional
-        Column semantic type or role overrides (see :func:`mlharbor.prep.apply_overrides`).
-    test_size : float, default=0.2
-        Share of rows held out for the test metrics (stratified for classification).
+    config : TrainConfig, optional
+        What to train and how; ``options`` (the fields of :class:`TrainConfig`, such as
+        ``target="price", cv_folds=3``) build one or replace its fields.
     test_df : pandas.DataFrame, optional
         A test split chosen by the user (as ML-Hub's ``create-model`` sends ``X_test`` and
         ``y_test``); ``df`` is then all training data and ``test_size`` is ignored.
-    cv_folds : int, default=5
-        Folds of cross-validation on the training split; 0 skips cross-validation.
-    seed : int, default=0
-        Seed of the split, the folds and the estimator.
-    artifacts : bool, default=True
-        Compute the evaluation artifacts (the slowest step after fitting).
     progress : callable, optional
         ``progress(fraction, message)``, called at each phase and fold.
     map_folds : callable, optional
         ``map_folds(fn, items) -> list``, e.g. a job's ``ctx.compute.map``, to fit the
         cross-validation folds in parallel (local processes or a Dask cluster).
-    refit_full : bool, default=False
-        After the test metrics, refit the pipeline on every row (the test split too), as
-        PyCaret's ``finalize_model`` does; the metrics stay the holdout's (the honest
-        estimate) and ``settings["fitted_on"]`` says so. Ignored with ``test_df``.
     background_drawing : bool, default=False
         Draw charts in a forked child process while models are fitted (job processes only:
         see :func:`mlharbor.models.plots.render_in_background`).
@@ -214,110 +236,51 @@ def train_model(
 
     Examples
     --------
-    >>> result = train_model(df, schema, target="Survived", cv_folds=3)  # doctest: +SKIP
+    >>> config = TrainConfig(target="Survived", cv_folds=3)
+    >>> result = train_model(df, schema, config)  # doctest: +SKIP
     >>> result.metrics["test"]["roc_auc"]  # doctest: +SKIP
     0.86
     """
+    config = with_options(TrainConfig, config, options)
     started = time.perf_counter()
     report = progress or (lambda fraction, message: None)
-    drop = list(drop)
-    _check_settings(test_size, cv_folds)
-    duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
-    if duplicated:
-        raise InvalidInputError(
-            f"the data has several columns named {', '.join(map(repr, duplicated))}",
-            columns=duplicated,
-        )
-    if target not in df.columns:
-        raise InvalidInputError(
-            f"target column {target!r} is not in the dataset; its columns are: "
-            f"{', '.join(map(str, df.columns))}",
-            target=target,
-        )
-    schema = apply_overrides(schema, overrides)
-    spec = get_spec(model)
-    user_params = parse_params(params)
-    notes: list[str] = []
-
-    df = _rows_with_target(df, target, notes)
-    target_col = _schema_column(schema, target)
-    forced = parse_task(task)
-    plan = plan_features(schema, target=target, drop=drop)
-    if forced is None:
-        usable = [schema.column(name) for name in plan.features]
-        found, reason = detect_task(df[target], target_col, features=usable)
-    else:
-        found, reason = forced, "set by the user"
-        _check_forced_task(df[target], forced)
-    if found not in spec.tasks:
-        raise InvalidInputError(
-            f"model {spec.name!r} serves {', '.join(sorted(t.value for t in spec.tasks))} "
-            f"only, but target {target!r} makes this a {found.value} task ({reason}); "
-            f"models for {found.value}: {', '.join(model_names(found))}",
-            model=spec.name,
-            task=found.value,
-        )
-    estimator = spec.make(found, user_params, seed=seed)
-    missing = [name for name in plan.features if name not in df.columns]
+    _check_settings(config.test_size, config.cv_folds)
+    _check_unique_columns(df)
+    schema = apply_overrides(schema, config.overrides)
+    spec = get_spec(config.model)
+    user_params = parse_params(config.params)
+    problem = resolve_problem(df, schema, target=config.target, drop=config.drop, task=config.task)
+    found, notes = problem.task, problem.notes
+    _check_serves(spec, problem)
+    estimator = spec.make(found, user_params, seed=config.seed)
+    missing = [name for name in problem.features if name not in df.columns]
     if missing:
         raise InvalidInputError(
             f"columns {missing} of the schema are missing from the data", columns=missing
         )
-    X = df[plan.features]
-    y = _target_values(df[target], found)
-    report(0.05, f"{found.value} task: {reason}")
-
-    if test_df is None:
-        _check_rows(y, found, cv_folds, test_size)
-        X_train, X_test, y_train, y_test = train_test_split(
-            X,
-            y,
-            test_size=test_size,
-            random_state=seed,
-            stratify=y if found.is_classification else None,
-        )
-    else:
-        X_train, y_train = X, y
-        X_test, y_test = _given_test_split(test_df, plan.features, target, found, notes)
-        _check_given_split(y_train, y_test, found, cv_folds)
-    _check_folds(y_train, found, cv_folds)
-    pipeline = Pipeline(
-        [
-            (
-                "preprocess",
-                make_preprocessor(
-                    schema,
-                    target=target,
-                    task=found,
-                    drop=drop,
-                    scale=spec.scaling == Scaling.STANDARD,
-                    nonnegative=spec.scaling == Scaling.MINMAX,
-                    dense=not spec.sparse,
-                    seed=seed,
-                ),
-            ),
-            ("model", estimator),
-        ]
-    )
+    X, y = problem.X, problem.y
+    report(0.05, f"{found.value} task: {problem.task_reason}")
+    X_train, X_test, y_train, y_test = _split(problem, config, test_df)
+    pipeline = _make_pipeline(schema, spec, estimator, problem, config)
 
     t0 = time.perf_counter()
     folds, curve = _cross_validate(
-        pipeline, X_train, y_train, found, cv_folds, seed, report, map_folds
+        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report, map_folds
     )
     t1 = time.perf_counter()
     report(0.65, "fitting on the whole training split")
     _fit(pipeline, X_train, y_train, spec)
     t2 = time.perf_counter()
     classes = _classes(pipeline, found)
-    test = _evaluate(pipeline, X_test, y_test, found, classes)
+    test = evaluate_pipeline(pipeline, X_test, y_test, found, classes)
     report(0.72, "test metrics computed")
 
     importance = permutation_feature_importance(
-        pipeline, X_test, y_test, task=found, n_classes=len(classes or ()), seed=seed
+        pipeline, X_test, y_test, task=found, n_classes=len(classes or ()), seed=config.seed
     )
     report(0.8, "feature importance computed")
     images: dict[str, dict[str, Any]] = {}
-    if artifacts:
+    if config.artifacts:
         images = make_artifacts(
             pipeline,
             task=found,
@@ -327,8 +290,8 @@ def train_model(
             X_test=X_test,
             y_test=y_test,
             importance=importance,
-            seed=seed,
-            cv_folds=min(3, max(2, cv_folds)),
+            seed=config.seed,
+            cv_folds=min(3, max(2, config.cv_folds)),
             learning_points=len(CURVE_FRACTIONS),
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
             folds=curve,
@@ -336,31 +299,34 @@ def train_model(
         )
     t3 = time.perf_counter()
     fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
-    if refit_full and test_df is None:
+    if config.refit_full and test_df is None:
         report(0.99, "refitting on all rows")
         pipeline = clone(pipeline)
         _fit(pipeline, X, y, spec)
         fitted_on = (
-            f"all rows (n={len(X)}); test metrics from a {test_size:.0%} holdout before the refit"
+            f"all rows (n={len(X)}); test metrics from a {config.test_size:.0%} holdout "
+            "before the refit"
         ).replace("%", " %")
     t4 = time.perf_counter()
     variants = {c.__name__ for c in (spec.classifier, spec.regressor) if c is not None}
-    if model in variants and model != type(estimator).__name__:
+    if config.model in variants and config.model != type(estimator).__name__:
         notes.append(
-            f"{model} was trained as {type(estimator).__name__}: the target makes this a "
-            f"{found.value} task"
+            f"{config.model} was trained as {type(estimator).__name__}: the target makes "
+            f"this a {found.value} task"
         )
     result = TrainResult(
         pipeline=pipeline,
         task=found,
-        task_reason=reason,
+        task_reason=problem.task_reason,
         model=spec.name,
         estimator=type(estimator).__name__,
-        params=_jsonable(user_params),
-        estimator_params=_jsonable(estimator.get_params(deep=False)),
-        target=target,
+        params=jsonable(user_params),
+        estimator_params=jsonable(estimator.get_params(deep=False)),
+        target=config.target,
         metrics={"test": test, "cv": summarize_folds(folds) if folds else {}},
-        signature=_signature(schema, plan.features, df, target, found, classes),
+        signature=make_signature(
+            schema, problem.features, problem.rows, config.target, found, classes
+        ),
         classes=classes,
         feature_importance=importance["features"],
         artifacts=images,
@@ -373,20 +339,98 @@ def train_model(
         },
         versions=library_versions(),
         settings={
-            "seed": seed,
-            "test_size": test_size,
-            "cv_folds": cv_folds,
-            "drop": drop,
-            "overrides": _jsonable(dict(overrides or {})),
+            "seed": config.seed,
+            "test_size": config.test_size,
+            "cv_folds": config.cv_folds,
+            "drop": list(config.drop),
+            "overrides": jsonable(dict(config.overrides or {})),
             "n_train": len(X_train),
             "n_test": len(X_test),
             "fitted_on": fitted_on,
         },
-        dropped=plan.dropped,
+        dropped=problem.plan.dropped,
         notes=notes,
     )
     report(1.0, "model trained")  # registering and profiling follow: not "done"
     return result
+
+
+C = TypeVar("C")
+
+
+def with_options(kind: type[C], config: C | None, options: Mapping[str, Any]) -> C:
+    """``config``, or a ``kind`` made of ``options``, with ``options`` replacing its fields.
+
+    Raises
+    ------
+    TypeError
+        An option that is not a field of ``kind``, as a wrong keyword argument would.
+    """
+    if config is None:
+        return kind(**options)
+    return replace(config, **options) if options else config  # type: ignore[type-var]
+
+
+def _check_unique_columns(df: pd.DataFrame) -> None:
+    duplicated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if duplicated:
+        raise InvalidInputError(
+            f"the data has several columns named {', '.join(map(repr, duplicated))}",
+            columns=duplicated,
+        )
+
+
+def _check_serves(spec: ModelSpec, problem: Problem) -> None:
+    found = problem.task
+    if found not in spec.tasks:
+        raise InvalidInputError(
+            f"model {spec.name!r} serves {', '.join(sorted(t.value for t in spec.tasks))} "
+            f"only, but target {problem.target!r} makes this a {found.value} task "
+            f"({problem.task_reason}); models for {found.value}: "
+            f"{', '.join(model_names(found))}",
+            model=spec.name,
+            task=found.value,
+        )
+
+
+def _split(
+    problem: Problem, config: TrainConfig, test_df: pd.DataFrame | None
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """``X_train, X_test, y_train, y_test``: a split of the rows, or the given test rows."""
+    X, y, found = problem.X, problem.y, problem.task
+    if test_df is None:
+        _check_rows(y, found, config.cv_folds, config.test_size)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X,
+            y,
+            test_size=config.test_size,
+            random_state=config.seed,
+            stratify=y if found.is_classification else None,
+        )
+    else:
+        X_train, y_train = X, y
+        X_test, y_test = _given_test_split(
+            test_df, problem.features, problem.target, found, problem.notes
+        )
+        _check_given_split(y_train, y_test, found, config.cv_folds)
+    _check_folds(y_train, found, config.cv_folds)
+    return X_train, X_test, y_train, y_test
+
+
+def _make_pipeline(
+    schema: DatasetSchema, spec: ModelSpec, estimator: Any, problem: Problem, config: TrainConfig
+) -> Pipeline:
+    preprocess = make_preprocessor(
+        schema,
+        target=problem.target,
+        task=problem.task,
+        drop=config.drop,
+        scale=spec.scaling == Scaling.STANDARD,
+        nonnegative=spec.scaling == Scaling.MINMAX,
+        dense=not spec.sparse,
+        seed=config.seed,
+    )
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
 def check_train_request(
@@ -431,7 +475,7 @@ def check_train_request(
     plan = plan_features(schema, target=target, drop=drop)
     return {
         "model": spec.name,
-        "params": _jsonable(typed),
+        "params": jsonable(typed),
         "task": forced.value if forced else None,
         "features": plan.features,
     }
@@ -455,63 +499,16 @@ def _check_settings(test_size: float, cv_folds: int) -> None:
         raise InvalidInputError(f"cv_folds must be 0 (no cross-validation) or ≥ 2, got {cv_folds}")
 
 
-def _schema_column(schema: DatasetSchema, target: str) -> ColumnSchema:
-    try:
-        return schema.column(target)
-    except NotFoundError as exc:
-        raise InvalidInputError(f"target: {exc.message}", target=target)
-
-
-def _rows_with_target(df: pd.DataFrame, target: str, notes: list[str]) -> pd.DataFrame:
-    present = df[target].notna()
-    if not present.any():
-        raise InvalidInputError(
-            f"target column {target!r} has no values: all {len(df)} are missing", target=target
-        )
-    if not present.all():
-        notes.append(f"{int((~present).sum())} rows without a value of {target!r} were left out")
-        df = df.loc[present]
-    return df.reset_index(drop=True)
-
-
-def _check_forced_task(y: pd.Series, task: Task) -> None:
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    if task == Task.REGRESSION and not numeric:
-        raise InvalidInputError(
-            f"regression needs a numeric target, but {y.name!r} holds {y.dtype} values "
-            f"such as {y.dropna().iloc[0]!r}; train a classification model instead",
-            target=y.name,
-        )
-    if y.nunique() < 2:
-        raise InvalidInputError(
-            f"target column {y.name!r} has a single value; there is nothing to learn"
-        )
-
-
-def _target_values(y: pd.Series, task: Task) -> np.ndarray:
-    if task == Task.REGRESSION:
-        numbers: np.ndarray = y.to_numpy(dtype=float)
-        return numbers
-    if pd.api.types.is_bool_dtype(y):
-        flags: np.ndarray = y.to_numpy(dtype=bool)
-        return flags
-    if pd.api.types.is_numeric_dtype(y):
-        values: np.ndarray = y.to_numpy(dtype=float)
-        # 0.0/1.0 read from a file with gaps are the labels 0 and 1.
-        return values.astype(np.int64) if np.all(np.mod(values, 1) == 0) else values
-    return np.asarray([str(v) for v in y], dtype=object)
-
-
 def _given_test_split(
     test_df: pd.DataFrame, features: list[str], target: str, task: Task, notes: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     missing = [name for name in [*features, target] if name not in test_df.columns]
     if missing:
         raise InvalidInputError(f"the test data lacks the columns {missing}", columns=missing)
-    test_df = _rows_with_target(test_df, target, notes)
+    test_df = rows_with_target(test_df, target, notes)
     if test_df.empty:
         raise InvalidInputError("the test data has no rows")
-    return test_df[features], _target_values(test_df[target], task)
+    return test_df[features], target_values(test_df[target], task)
 
 
 def _check_given_split(y_train: np.ndarray, y_test: np.ndarray, task: Task, cv_folds: int) -> None:
@@ -617,7 +614,7 @@ def fold_scores(item: tuple[Any, ...]) -> dict[str, float]:
     """
     pipeline, X_fit, y_fit, X_val, y_val, task, scoring = item
     _fit(pipeline, X_fit, y_fit, None)
-    scores = _evaluate(pipeline, X_val, y_val, task, _classes(pipeline, task))
+    scores = evaluate_pipeline(pipeline, X_val, y_val, task, _classes(pipeline, task))
     train, valid = curve_scores(pipeline, X_fit, y_fit, X_val, y_val, scoring)
     return {**scores, "_curve_train": train, "_curve_valid": valid}
 
@@ -638,12 +635,13 @@ def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, spec: ModelSpec | N
 def _classes(pipeline: Pipeline, task: Task) -> list[Any] | None:
     if not task.is_classification:
         return None
-    return [_plain(c) for c in pipeline.classes_]
+    return [plain(c) for c in pipeline.classes_]
 
 
-def _evaluate(
-    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, task: Task, classes: list[Any] | None
+def evaluate_pipeline(
+    pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: Task, classes: list[Any] | None
 ) -> dict[str, float]:
+    """The test metrics of a fitted ``pipeline`` on ``X, y``."""
     predicted = pipeline.predict(X)
     if task == Task.REGRESSION:
         return compute_metrics(task, y, predicted)
@@ -651,7 +649,7 @@ def _evaluate(
     return compute_metrics(task, y, predicted, classes=classes, proba=proba, decision=decision)
 
 
-def _signature(
+def make_signature(
     schema: DatasetSchema,
     features: list[str],
     df: pd.DataFrame,
@@ -659,6 +657,8 @@ def _signature(
     task: Task,
     classes: list[Any] | None,
 ) -> dict[str, Any]:
+    """What prediction input must look like: the model's inputs, target, task and classes."""
+
     def describe(name: str) -> dict[str, Any]:
         col = schema.column(name)
         return {
@@ -680,19 +680,3 @@ def _signature(
         "classes": classes,
         "positive_class": classes[1] if classes and len(classes) == 2 else None,
     }
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return repr(value)

@@ -108,10 +108,10 @@ def validation_rows(
         try:
             from sklearn.model_selection import train_test_split
 
+            from mlharbor.models.problem import target_values  # the split's own labels
             from mlharbor.models.tasks import Task
-            from mlharbor.models.train import _target_values  # the split's own labels
 
-            y = _target_values(rows[target], Task(task))
+            y = target_values(rows[target], Task(task))
             _, test = train_test_split(
                 np.arange(len(rows)),
                 test_size=test_size,

@@ -92,14 +92,6 @@ def infer_kind(series: pl.Series) -> ColumnKind | None:
     return None
 
 
-def kinds_from_signature(signature: Mapping[str, Any]) -> dict[str, ColumnKind | None]:
-    """Column kinds from a model signature's semantic types (unknown types: ``None``)."""
-    return {
-        str(c["name"]): SEMANTIC_KINDS.get(str(c.get("semantic_type") or ""))
-        for c in signature.get("inputs", [])
-    }
-
-
 def profile_table(
     data: pl.DataFrame | pd.DataFrame | pa.Table,
     kinds: Mapping[str, ColumnKind | str | None] | None = None,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -42,6 +41,7 @@ from mlharbor.pipelines.steps import (
 )
 from mlharbor.store.orm import utcnow
 from mlharbor.tracking.pipelines import track_pipeline_run
+from mlharbor.values import jsonable
 
 if TYPE_CHECKING:
     from mlharbor.hub import Hub
@@ -71,21 +71,6 @@ def next_fire(schedule: str | None, now: float | None = None) -> float | None:
 
     start = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     return float(croniter(schedule, start).get_next(float))
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON (numpy numbers as Python ones, NaN and infinity as null)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if hasattr(value, "item"):  # a numpy scalar
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value if isinstance(value, int | str | bool) else str(value)
 
 
 def submit(

@@ -41,6 +41,7 @@ from mlharbor.registry.records import (
 from mlharbor.store.artifacts import ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import ModelAlias, ModelVersion, RegisteredModel, utcnow
+from mlharbor.values import jsonable, plain
 
 if TYPE_CHECKING:
     from mlharbor.models.train import TrainResult
@@ -165,7 +166,7 @@ class ModelRegistry:
             "dataset_version_id": dataset_version_id,
             "job_id": job_id,
             "lineage": {
-                **_jsonable(dict(lineage or {})),
+                **jsonable(dict(lineage or {})),
                 "model": result.model,
                 "requested_params": result.params,
                 "task_reason": result.task_reason,
@@ -214,7 +215,7 @@ class ModelRegistry:
         check_model_name(name)
         model = load_external(skops_bytes, extra=self.trusted_types)
         found = parse_task(task) or _task_of(model)
-        classes = [_plain(c) for c in getattr(model, "classes_", [])] or None
+        classes = [plain(c) for c in getattr(model, "classes_", [])] or None
         inputs = [
             {"name": str(col), "semantic_type": None, "storage_type": None, "dtype": None}
             for col in getattr(model, "feature_names_in_", [])
@@ -223,7 +224,7 @@ class ModelRegistry:
             "task": found.value,
             "target": target,
             "estimator": type(_final_step(model)).__name__,
-            "params": _jsonable(_final_step(model).get_params(deep=False)),
+            "params": jsonable(_final_step(model).get_params(deep=False)),
             "metrics": {},
             "signature": {
                 "inputs": inputs,
@@ -234,7 +235,7 @@ class ModelRegistry:
             },
             "train_seconds": 0.0,
             "lineage": {
-                **_jsonable(dict(lineage or {})),
+                **jsonable(dict(lineage or {})),
                 "source": "external .skops upload",
                 "library_versions": library_versions(),
             },
@@ -723,19 +724,3 @@ def _task_of(model: Any) -> Task:
         f"cannot tell whether the uploaded {type(model).__name__} classifies or regresses; "
         "give the task"
     )
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    return repr(value)

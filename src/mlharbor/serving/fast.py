@@ -27,6 +27,7 @@ import pandas as pd
 from mlharbor.errors import InvalidInputError
 from mlharbor.registry import ModelVersionRecord
 from mlharbor.serving.onnx import OnnxModel
+from mlharbor.values import jsonable
 
 #: Final estimators whose ``predict`` returns ``classes_[argmax(predict_proba)]``.
 ARGMAX_ESTIMATORS = frozenset(
@@ -103,15 +104,6 @@ class Prediction:
         return out
 
 
-def plain(value: Any) -> Any:
-    """A JSON-ready Python value (numpy scalars unwrapped, NaN/inf as None)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 class LoadedModel:
     """A version's fitted pipeline with what serving needs precomputed."""
 
@@ -125,7 +117,7 @@ class LoadedModel:
         self.names = [str(c["name"]) for c in self.inputs]
         self._name_set = frozenset(self.names)
         self.proba = hasattr(pipeline, "predict_proba") and version.task != "regression"
-        self.classes = [plain(c) for c in pipeline.classes_] if self.proba else None
+        self.classes = [jsonable(c) for c in pipeline.classes_] if self.proba else None
         final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
         self.argmax = self.proba and type(final).__name__ in ARGMAX_ESTIMATORS
         forest = type(final).__name__ in FORESTS and getattr(final, "n_outputs_", 0) == 1
@@ -266,7 +258,7 @@ class LoadedModel:
         return Prediction(
             self.version.model,
             self.version.version,
-            [plain(v) for v in np.asarray(labels).tolist()],
+            [jsonable(v) for v in np.asarray(labels).tolist()],
             self.classes,
             probabilities,
             ignored,

@@ -32,13 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlharbor.store.artifacts import ArtifactStore
+from mlharbor.values import plain
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
 PREFIX = "predlog"
-META = ("_request_id", "_row", "_time", "_latency_ms", "_source")
 _STOP = object()
 
 
@@ -251,7 +251,7 @@ def _to_table(batches: list[LoggedBatch]) -> pa.Table:
     for name in frame.columns:
         if frame[name].dtype == object:
             frame[name] = _uniform(frame[name])
-    predictions = [_plain(v) for b in batches for v in b.predictions]
+    predictions = [plain(v) for b in batches for v in b.predictions]
     frame["_prediction"] = _uniform(pd.Series(predictions, dtype=object))
     if any(b.probabilities is not None for b in batches):
         frame["_probabilities"] = [
@@ -302,10 +302,6 @@ def _concat(arrays: list[np.ndarray]) -> Any:
     values = np.concatenate(arrays) if len(arrays) > 1 else np.asarray(arrays[0])
     # Text stays object: pandas would copy it into Arrow strings only to convert it back.
     return pd.Series(values, dtype=object) if values.dtype == object else values
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _uniform(values: pd.Series) -> pd.Series:

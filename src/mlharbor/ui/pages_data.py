@@ -141,16 +141,15 @@ async def train_page(
 def _automl_section(task: str | None, insights: dict[str, Any] | None) -> dict[str, Any]:
     """The metrics AutoML can rank by for this task, and which one it uses by default."""
     from mlharbor.models.automl import DEFAULT_METRIC, METRICS
+    from mlharbor.models.metrics import metric_kind
+    from mlharbor.models.tasks import Task
 
     n_classes = len(((insights or {}).get("target") or {}).get("balance") or [])
-    if task == "regression":
-        kind = "regression"
-    elif task == "binary" or n_classes == 2:
-        kind = "binary"
-    elif task in ("multiclass", "text"):
-        kind = "multiclass"
-    else:
-        return {"automl_metrics": [], "automl_default": None}
+    if task not in {t.value for t in Task}:
+        if n_classes != 2:  # no task known yet, unless two classes make it binary
+            return {"automl_metrics": [], "automl_default": None}
+        task = Task.BINARY.value
+    kind = metric_kind(Task(task), 2 if task == Task.BINARY else n_classes)
     return {"automl_metrics": list(METRICS[kind]), "automl_default": DEFAULT_METRIC[kind]}
 
 

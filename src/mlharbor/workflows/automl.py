@@ -85,9 +85,9 @@ def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> A
     not fit the task with a 4xx now rather than a failed job later.
     """
     from mlharbor.models.automl import check_metric
-    from mlharbor.models.automl.portfolio import metric_kind
     from mlharbor.models.automl.search import _check_budget
-    from mlharbor.models.tasks import detect_task
+    from mlharbor.models.metrics import metric_kind
+    from mlharbor.models.problem import resolve_problem
     from mlharbor.models.train import check_train_request
 
     version = services.datasets.get_version(request.dataset, request.dataset_version)
@@ -100,26 +100,16 @@ def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> A
         raise InvalidInputError(f"top_k must be between 1 and {MAX_TOP_K}, got {request.top_k}")
     if request.cv_folds is not None and not 2 <= request.cv_folds <= 20:
         raise InvalidInputError(f"cv_folds must be between 2 and 20, got {request.cv_folds}")
-    checked = check_train_request(
+    check_train_request(
         version.schema, target=request.target, model="dummy", drop=request.drop, task=request.task
     )
-    column = services.datasets.read_table(version, columns=[request.target]).to_pandas()[
-        request.target
-    ]
-    forced = parse_task(request.task)
-    if forced is None:
-        usable = [version.schema.column(name) for name in checked["features"]]
-        task, _ = detect_task(column, version.schema.column(request.target), features=usable)
-    else:
-        task = forced
-        if column.dropna().nunique() < 2:
-            raise InvalidInputError(
-                f"target column {request.target!r} has a single value; there is nothing to learn"
-            )
-    n_classes = int(column.dropna().nunique()) if task != Task.REGRESSION else 0
-    if request.models is not None:
-        request.models = check_families(request.models, task)
-    request.metric = check_metric(request.metric, metric_kind(task, n_classes))
+    # The target column alone: the problem (rows with a target, task, classes) as the job
+    # will resolve it, so a single-class target or a metric that does not fit is a 4xx now.
+    targets = services.datasets.read_table(version, columns=[request.target]).to_pandas()
+    problem = resolve_problem(
+        targets, version.schema, target=request.target, drop=request.drop, task=request.task
+    )
+    request.metric = check_metric(request.metric, metric_kind(problem.task, problem.n_classes))
     request.dataset, request.dataset_version = version.dataset, version.version
     request.name = check_model_name(
         request.name or suggest_model_name(version.dataset, request.target)
@@ -170,8 +160,9 @@ def run_automl_job(
     refitted outside it. Every registered model passed the registry's round trip (stored,
     loaded back, predicting the same) before it was chosen.
     """
-    from mlharbor.models.automl import run_automl
+    from mlharbor.models.automl import AutoMLConfig, run_automl
     from mlharbor.models.automl.register import to_train_result
+    from mlharbor.models.problem import rows_with_target
 
     started = time.perf_counter() if started is None else started
     deadline = started + request.time_budget
@@ -191,7 +182,7 @@ def run_automl_job(
     version = services.datasets.get_version(request.dataset, request.dataset_version)
     progress(0.0, "reading the dataset")
     frame = services.datasets.read_table(version).to_pandas()
-    frame = frame[frame[request.target].notna()].reset_index(drop=True)
+    frame = rows_with_target(frame, request.target, [])  # split and search what has one
     train_df, test_df = _split(frame, request)
     plan = finish_plan(request, train_df, test_df)
     timings["read"] = round(time.perf_counter() - started - timings["waiting"], 2)
@@ -203,27 +194,29 @@ def run_automl_job(
         score = "—" if data["score"] is None else f"{data['score']:.4f}"
         progress(fraction, f"{data['name']}: {data['status']} {score}")
 
-    result = run_automl(
-        train_df,
-        version.schema,
+    config = AutoMLConfig(
         target=request.target,
         # The whole budget, counted from the submit: the search reserves the finish.
         time_budget=request.time_budget,
-        started=started,
-        finish=plan,
-        workers=workers,
         metric=request.metric,
         task=request.task,
         drop=request.drop,
         seed=request.seed,
         cv_folds=request.cv_folds,
         max_trials=request.max_trials,
+    )
+    result = run_automl(
+        train_df,
+        version.schema,
+        config,
+        started=started,
+        finish=plan,
+        workers=workers,
         on_trial=on_trial,
         map_folds=map_folds,
         threads=threads,
         check_storable=check_storable,
         final_rows=len(frame) if request.refit_full else 0,
-        models=request.models,
     )
     searched = time.perf_counter()
     if hasattr(map_folds, "release"):
@@ -389,7 +382,7 @@ def refit_all(
     """
     from sklearn.base import clone
 
-    from mlharbor.models.train import _target_values
+    from mlharbor.models.problem import target_values
 
     n_train, n_all = len(result.y), len(frame)
     info: dict[str, Any] = {"requested": request.refit_full, "full": False, "n_rows": n_train}
@@ -407,7 +400,7 @@ def refit_all(
             return pipeline, info
     began = time.perf_counter()
     X_all = frame[result.features]
-    y_all = _target_values(frame[result.target], result.task)
+    y_all = target_values(frame[result.target], result.task)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The same make as the model checked by the search: the registry stores it alike.

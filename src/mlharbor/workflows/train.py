@@ -119,7 +119,7 @@ def run_training(
     A retried job whose earlier attempt already registered its model (and died before the
     job recorded it) returns that version instead of registering a second one.
     """
-    from mlharbor.models import train_model
+    from mlharbor.models.train import TrainConfig, train_model
 
     assert request.name is not None  # a resolved request names its model
     done = services.models.find_version_by_job(job_id) if job_id is not None else None
@@ -138,21 +138,24 @@ def run_training(
         test = services.datasets.get_version(request.test_dataset, request.test_dataset_version)
         test_df = services.datasets.read_table(test).to_pandas()
         lineage.update(test_dataset=test.dataset, test_dataset_version=test.version)
-    result = train_model(
-        frame,
-        version.schema,
+    config = TrainConfig(
         target=request.target,
         model=request.model,
         params=request.params,
         drop=request.drop,
         task=request.task,
         test_size=request.test_size,
-        test_df=test_df,
         cv_folds=request.cv_folds,
         seed=request.seed,
+        refit_full=bool(request.refit_full),
+    )
+    result = train_model(
+        frame,
+        version.schema,
+        config,
+        test_df=test_df,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         map_folds=map_folds,
-        refit_full=bool(request.refit_full),
         background_drawing=background_drawing,
     )
     progress(0.96, "registering the model")

@@ -12,12 +12,13 @@ from mlharbor.models.automl.ensemble import (
 from mlharbor.models.automl.leaderboard import sort_rows
 from mlharbor.models.automl.portfolio import DEFAULT_METRIC, METRICS, check_metric
 from mlharbor.models.automl.result import AutoMLResult
-from mlharbor.models.automl.search import MIN_BUDGET, run_automl
+from mlharbor.models.automl.search import MIN_BUDGET, AutoMLConfig, run_automl
 
 __all__ = [
     "DEFAULT_METRIC",
     "METRICS",
     "MIN_BUDGET",
+    "AutoMLConfig",
     "AutoMLResult",
     "BaggedClassifier",
     "BaggedRegressor",

@@ -10,7 +10,7 @@ import numpy as np
 
 from mlharbor.models.automl.portfolio import METRICS, Candidate
 from mlharbor.models.metrics import summarize_folds
-from mlharbor.models.train import _jsonable  # one JSON-safe conversion for params
+from mlharbor.values import jsonable
 
 if TYPE_CHECKING:
     from mlharbor.models.automl.folds import FoldResult
@@ -90,7 +90,7 @@ class Entry:
             "phase": self.candidate.phase,
             "trial": self.trial,
             "status": self.status,
-            "params": _jsonable(self.candidate.params),
+            "params": jsonable(self.candidate.params),
             "metric": metric,
             "score": main.get("mean"),
             "score_std": main.get("std"),

@@ -44,13 +44,6 @@ METRICS: dict[str, dict[str, bool]] = {
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "r2"}
 
 
-def metric_kind(task: Task, n_classes: int) -> str:
-    """``binary``, ``multiclass`` or ``regression``."""
-    if task == Task.REGRESSION:
-        return "regression"
-    return "binary" if n_classes == 2 else "multiclass"
-
-
 def check_metric(metric: str | None, kind: str) -> str:
     """The metric to rank by; ``InvalidInputError`` naming the valid ones if it does not fit."""
     if metric is None:

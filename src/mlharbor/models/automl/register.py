@@ -21,17 +21,17 @@ from mlharbor.models.automl.budget import FinishPlan
 from mlharbor.models.automl.ensemble import single_fit_equivalent
 from mlharbor.models.automl.leaderboard import Entry
 from mlharbor.models.automl.result import ENSEMBLE, AutoMLResult
-from mlharbor.models.evaluate import _sample_index, make_artifacts, permutation_feature_importance
+from mlharbor.models.evaluate import make_artifacts, permutation_feature_importance, sample_index
 from mlharbor.models.metrics import SCORER, metric_kind, summarize_folds
+from mlharbor.models.problem import target_values
 from mlharbor.models.tasks import Task
 from mlharbor.models.train import (
     TrainResult,
-    _evaluate,
-    _jsonable,
-    _signature,
-    _target_values,
+    evaluate_pipeline,
     library_versions,
+    make_signature,
 )
+from mlharbor.values import jsonable
 
 
 def to_train_result(
@@ -55,8 +55,8 @@ def to_train_result(
     """
     started = time.perf_counter()
     task, classes = result.task, result.classes
-    y_test = _target_values(test_df[result.target], task)
-    test = _evaluate(pipeline, X_test, y_test, task, classes)
+    y_test = target_values(test_df[result.target], task)
+    test = evaluate_pipeline(pipeline, X_test, y_test, task, classes)
     X_curve, y_curve = result.X, result.y
     if plan is None:
         importance = permutation_feature_importance(
@@ -78,7 +78,7 @@ def to_train_result(
             repeats=plan.importance_repeats,
             seed=seed,
         )
-        curve = _sample_index(len(result.y), max(40, int(plan.curve_rows * share)), seed)
+        curve = sample_index(len(result.y), max(40, int(plan.curve_rows * share)), seed)
         X_curve, y_curve = result.X.iloc[curve], result.y[curve]
     images = {}
     if artifacts:
@@ -111,13 +111,13 @@ def to_train_result(
         task_reason=result.task_reason,
         model=f"automl:{entry.name}",
         estimator=estimator,
-        params=_jsonable(params),
-        estimator_params=_jsonable(
+        params=jsonable(params),
+        estimator_params=jsonable(
             {"members": entry.members} if ensemble else inner.get_params(deep=False)
         ),
         target=result.target,
         metrics={"test": test, "cv": summarize_folds(entry.fold_metrics)},
-        signature=_signature(schema, result.features, frame, result.target, task, classes),
+        signature=make_signature(schema, result.features, frame, result.target, task, classes),
         classes=classes,
         feature_importance=importance["features"],
         artifacts=images,
@@ -149,7 +149,7 @@ def permutation_importance_stacked(
     and one call per column and repeat made the evaluation take longer than the search.
     """
     rng = np.random.default_rng(seed)
-    index = _sample_index(len(X), rows, seed)
+    index = sample_index(len(X), rows, seed)
     X, y = X.iloc[index].reset_index(drop=True), np.asarray(y)[index]
     scoring = SCORER[metric_kind(task, n_classes)]
     scorer = get_scorer(scoring)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,16 +34,13 @@ from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
 from mlharbor.models.automl.leaderboard import Entry, ranked
-from mlharbor.models.automl.portfolio import check_metric, metric_kind, portfolio, restrict
+from mlharbor.models.automl.portfolio import check_metric, portfolio, restrict
 from mlharbor.models.automl.result import AutoMLResult, refit_entry
-from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.models.train import (
-    _check_forced_task,
-    _rows_with_target,
-    _schema_column,
-    _target_values,
-)
-from mlharbor.prep.factory import native_categorical_columns, plan_features
+from mlharbor.models.metrics import metric_kind
+from mlharbor.models.problem import resolve_problem
+from mlharbor.models.tasks import Task
+from mlharbor.models.train import with_options
+from mlharbor.prep.factory import native_categorical_columns
 
 #: Below this, no model can be cross-validated: refused up front.
 MIN_BUDGET = 2.0
@@ -58,36 +56,12 @@ REPEAT_MIN_BUDGET = 20.0
 BAG_MAX_ROWS = 5_000
 
 
-def run_automl(
-    df: pd.DataFrame,
-    schema: DatasetSchema,
-    *,
-    target: str,
-    time_budget: float = 60.0,
-    metric: str | None = None,
-    task: Task | str | None = None,
-    drop: Iterable[str] = (),
-    seed: int = 0,
-    cv_folds: int | None = None,
-    max_trials: int | None = None,
-    max_search_rows: int = MAX_SEARCH_ROWS,
-    threads: int | None = None,
-    on_trial: TrialCallback | None = None,
-    map_folds: MapFolds | None = None,
-    check_storable: StorableCheck | None = None,
-    final_rows: int = 0,
-    finish: FinishPlan | None = None,
-    workers: int = 1,
-    started: float | None = None,
-    models: Sequence[str] | None = None,
-) -> AutoMLResult:
-    """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
+@dataclass(frozen=True)
+class AutoMLConfig:
+    """What to search for and how: the user's choices, as one value (see :func:`run_automl`).
 
-    Parameters
+    Attributes
     ----------
-    df : pandas.DataFrame
-        The training rows (a test split, if any, is the caller's).
-    schema : DatasetSchema
     target : str
     time_budget : float, default=60
         Wall-clock seconds for the whole search including the final refit.
@@ -95,7 +69,7 @@ def run_automl(
         What to rank by; default ``roc_auc`` (binary), ``log_loss`` (multiclass), ``r2``.
     task : Task or str, optional
         Force the task instead of detecting it.
-    drop : iterable of str
+    drop : sequence of str
         Columns to leave out.
     seed : int, default=0
         Seeds folds, models and the tuner: with ``max_trials`` set and a budget large
@@ -109,6 +83,49 @@ def run_automl(
         Stop after this many candidates, whatever time is left.
     max_search_rows : int, default=20000
         Search on a stratified sample of this many rows; the refit uses all rows.
+    models : sequence of str, optional
+        Search only these model families (catalog names or aliases, e.g.
+        ``["logistic-regression", "decision-tree"]``); the winner is then one of them,
+        never an ensemble.
+    """
+
+    target: str
+    time_budget: float = 60.0
+    metric: str | None = None
+    task: Task | str | None = None
+    drop: Sequence[str] = ()
+    seed: int = 0
+    cv_folds: int | None = None
+    max_trials: int | None = None
+    max_search_rows: int = MAX_SEARCH_ROWS
+    models: Sequence[str] | None = None
+
+
+def run_automl(
+    df: pd.DataFrame,
+    schema: DatasetSchema,
+    config: AutoMLConfig | None = None,
+    *,
+    threads: int | None = None,
+    on_trial: TrialCallback | None = None,
+    map_folds: MapFolds | None = None,
+    check_storable: StorableCheck | None = None,
+    final_rows: int = 0,
+    finish: FinishPlan | None = None,
+    workers: int = 1,
+    started: float | None = None,
+    **options: Any,
+) -> AutoMLResult:
+    """Search models for ``target`` within ``time_budget`` seconds and refit the winner.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The training rows (a test split, if any, is the caller's).
+    schema : DatasetSchema
+    config : AutoMLConfig, optional
+        What to search for; ``options`` (the fields of :class:`AutoMLConfig`, such as
+        ``target="price", time_budget=30``) build one or replace its fields.
     threads : int, optional
         Threads each model may use (default: all cores).
     on_trial : callable, optional
@@ -136,10 +153,6 @@ def run_automl(
     started : float, optional
         When the budget started (``time.perf_counter()``), if before this call: the
         user's clock starts when they submit, not when the search does.
-    models : sequence of str, optional
-        Search only these model families (catalog names or aliases, e.g.
-        ``["logistic-regression", "decision-tree"]``); the winner is then one of them,
-        never an ensemble.
 
     Returns
     -------
@@ -151,40 +164,26 @@ def run_automl(
         Missing target, a single-class target, a metric that does not fit the task, a
         budget below two seconds, too few rows per class for two folds.
     """
-    budget = _check_budget(time_budget)
+    config = with_options(AutoMLConfig, config, options)
+    budget = _check_budget(config.time_budget)
     started = time.perf_counter() if started is None else started
     deadline = started + budget
-    drop = list(drop)
-    if target not in df.columns:
-        raise InvalidInputError(
-            f"target column {target!r} is not in the dataset; its columns are: "
-            f"{', '.join(map(str, df.columns))}",
-            target=target,
-        )
-    if target in drop:
-        raise InvalidInputError(f"the target {target!r} cannot also be dropped")
-    notes: list[str] = []
-    df = _rows_with_target(df, target, notes)
-    forced = parse_task(task)
-    plan = plan_features(schema, target=target, drop=drop)
-    if forced is None:
-        usable = [schema.column(name) for name in plan.features]
-        found, reason = detect_task(df[target], _schema_column(schema, target), features=usable)
-    else:
-        found, reason = forced, "set by the user"
-        _check_forced_task(df[target], forced)
-    y_all = _target_values(df[target], found)
+    target, seed, models = config.target, config.seed, config.models
+    drop = list(config.drop)
+    problem = resolve_problem(df, schema, target=target, drop=drop, task=config.task)
+    found, reason, plan, notes = problem.task, problem.task_reason, problem.plan, problem.notes
+    y_all = problem.y
     class_values = np.unique(y_all) if found.is_classification else None
     classes = class_values.tolist() if class_values is not None else None
     kind = metric_kind(found, len(classes or ()))
-    metric = check_metric(metric, kind)
-    X_all = df[plan.features]
+    metric = check_metric(config.metric, kind)
+    X_all = problem.X
     threads = threads or os.cpu_count() or 1
 
-    search_idx = _search_rows(y_all, found, max_search_rows, seed)
+    search_idx = _search_rows(y_all, found, config.max_search_rows, seed)
     if len(search_idx) < len(y_all):
         notes.append(f"searched on {len(search_idx)} of {len(y_all)} rows; refitted on all")
-    n_folds = _n_folds(y_all[search_idx], found, cv_folds, len(search_idx))
+    n_folds = _n_folds(y_all[search_idx], found, config.cv_folds, len(search_idx))
     y_search = y_all[search_idx]
     n_repeats = 2 if len(search_idx) <= REPEAT_MAX_ROWS and budget >= REPEAT_MIN_BUDGET else 1
     folds = Folds(
@@ -216,7 +215,7 @@ def run_automl(
         started=started,
         deadline=deadline,
         n_full=len(y_all),
-        max_trials=max_trials,
+        max_trials=config.max_trials,
         on_trial=on_trial,
         map_folds=map_folds,
         check=check_storable,
@@ -281,7 +280,7 @@ def run_automl(
             "drop": drop,
             "n_rows": len(y_all),
             "n_search_rows": len(search_idx),
-            "max_trials": max_trials,
+            "max_trials": config.max_trials,
             "workers": workers if map_folds is not None else 1,
             "models": list(models) if models else None,
         },
