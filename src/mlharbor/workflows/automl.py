@@ -204,6 +204,7 @@ def run_automl_job(
         seed=request.seed,
         cv_folds=request.cv_folds,
         max_trials=request.max_trials,
+        models=request.models,
     )
     result = run_automl(
         train_df,
