@@ -28,6 +28,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
@@ -36,9 +37,11 @@ test: $(STAMP)
 test-matrix: $(STAMP)
 	MLHARBOR_TEST_MATRIX=full $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/test_user_path_matrix.py $(PYTEST_ARGS)
 
+# mypy reads its files and settings from pyproject.toml: strict on the core packages.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 $(LATEST_VENV)/.installed: pyproject.toml
@@ -55,4 +58,4 @@ constraints: test-latest
 	mv constraints.new constraints.txt
 
 clean:
-	rm -rf $(VENV) $(LATEST_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST_VENV) .pytest_cache .ruff_cache .mypy_cache

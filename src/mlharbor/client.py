@@ -15,6 +15,7 @@ job's error the same way.
 
 from __future__ import annotations
 
+import builtins
 import time
 from pathlib import Path
 from types import TracebackType
@@ -218,7 +219,7 @@ class Jobs(_Resource):
     def cancel(self, job_id: int) -> dict[str, Any]:
         return self._call("DELETE", f"/api/v1/jobs/{job_id}").json()
 
-    def events(self, job_id: int, *, after: int = 0) -> list[dict[str, Any]]:
+    def events(self, job_id: int, *, after: int = 0) -> builtins.list[dict[str, Any]]:
         return self._call("GET", f"/api/v1/jobs/{job_id}/events", params={"after": after}).json()
 
     def wait(

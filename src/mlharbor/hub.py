@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlharbor.config import Settings, get_settings
 from mlharbor.jobs.handlers import register
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from mlharbor.workflows.automl import AutoMLRequest
     from mlharbor.workflows.score import ScoreRequest
     from mlharbor.workflows.train import TrainRequest
+
+#: A service the hub builds on first use.
+_S = TypeVar("_S")
 
 #: The job kinds the hub submits, by the import path of their handler (which opens the hub
 #: in the job process and runs the workflow over it). Registered when this module is
@@ -71,7 +74,7 @@ class Hub:
     # Every service is built when first used: a command imports only the layers it touches
     # (``mlharbor drift`` never loads the job runner or the registry's model files), and the
     # hot paths read a dict without taking the lock.
-    def _service(self, name: str, build: Callable[[], Any]) -> Any:
+    def _service(self, name: str, build: Callable[[], _S]) -> _S:
         try:
             return self._built[name]
         except KeyError:
@@ -89,7 +92,7 @@ class Hub:
 
             return DatasetService(self.settings, self.sessions, self.artifacts)
 
-        return self._service("datasets", build)  # type: ignore[no-any-return]
+        return self._service("datasets", build)
 
     @property
     def keys(self) -> KeyService:
@@ -100,7 +103,7 @@ class Hub:
 
             return KeyService(self.sessions)
 
-        return self._service("keys", build)  # type: ignore[no-any-return]
+        return self._service("keys", build)
 
     @property
     def jobs(self) -> JobStore:
@@ -111,7 +114,7 @@ class Hub:
 
             return JobStore(self.sessions)
 
-        return self._service("jobs", build)  # type: ignore[no-any-return]
+        return self._service("jobs", build)
 
     @property
     def models(self) -> ModelRegistry:
@@ -131,7 +134,7 @@ class Hub:
             registry.on_delete(partial(serving_cleanup.forget_deleted, self.artifacts))
             return registry
 
-        return self._service("models", build)  # type: ignore[no-any-return]
+        return self._service("models", build)
 
     @property
     def predlog(self) -> PredictionLog | None:
@@ -151,7 +154,7 @@ class Hub:
                 batch_rows=settings.predlog_batch_rows,
             )
 
-        return self._service("predlog", build)  # type: ignore[no-any-return]
+        return self._service("predlog", build)
 
     # Insights (polars), prediction (pandas) and monitoring (SciPy) cost seconds of imports:
     # each is built when first used, so a command that needs none of them starts without them.

@@ -23,6 +23,7 @@ def train_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         return train.train_job(ctx, params, hub)
 
 
+# The count @retry_errors put on the workflow's handler (a function attribute).
 @retry_errors(automl.automl_job.retry_errors)  # type: ignore[attr-defined]
 def automl_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """The ``automl`` job (:func:`mlharbor.workflows.automl.automl_job`) over the hub."""

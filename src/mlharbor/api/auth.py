@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, WebSocket
 from fastapi.dependencies.models import Dependant
 from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
@@ -51,7 +51,7 @@ class ScopeCheck:
     async def __call__(self, conn: HTTPConnection) -> None:
         if self.scope is not None:
             scope = self.scope
-            await _enforce(conn, lambda: check(conn, scope))  # type: ignore[arg-type]
+            await _enforce(conn, lambda: check(conn, scope))
 
 
 @cache
@@ -79,7 +79,7 @@ def _token(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def check(conn: Request | WebSocket, scope: Scope) -> KeyInfo | None:
+def check(conn: HTTPConnection, scope: Scope) -> KeyInfo | None:
     """Authorise a request or WebSocket for ``scope``; 401/403 errors say what is missing."""
     hub = conn.app.state.hub
     if not hub.settings.auth_enabled:
@@ -108,7 +108,7 @@ def check(conn: Request | WebSocket, scope: Scope) -> KeyInfo | None:
     return key
 
 
-def _check_same_site(conn: Request | WebSocket, method: str, headers: dict[str, str]) -> None:
+def _check_same_site(conn: HTTPConnection, method: str, headers: dict[str, str]) -> None:
     """Refuse what a cross-site page could make a signed-in browser send."""
     if conn.scope["type"] == "websocket":
         # Browsers always name the page's origin on a WebSocket, and the door
@@ -143,9 +143,9 @@ async def _enforce(conn: HTTPConnection, decide: Callable[[], object]) -> None:
 def _declares_a_scope(conn: HTTPConnection) -> None:
     route = conn.scope.get("route")
     declared = getattr(route, "_declared_scopes", None)
-    if declared is None and hasattr(route, "dependant"):
+    if declared is None and route is not None and hasattr(route, "dependant"):
         # Read once per route: this runs before every prediction.
-        declared = route._declared_scopes = declared_scopes(route.dependant)  # type: ignore[union-attr]
+        declared = route._declared_scopes = declared_scopes(route.dependant)
     if not declared:
         raise PermissionDeniedError(
             f"the route {getattr(route, 'path', conn.url.path)!r} declares no scope, so it "

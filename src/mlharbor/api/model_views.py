@@ -7,7 +7,7 @@ web pages use them, so that the list and the comparison say the same in JSON and
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.registry import ModelVersionRecord, RegisteredModelRecord
@@ -27,12 +27,23 @@ MAIN_METRICS = {
 MAX_COMPARED = 6
 
 
+class Scored(Protocol):
+    """What :func:`main_metric` reads of a version: its record or its public schema."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def metrics(self) -> dict[str, Any]: ...
+    @property
+    def lineage(self) -> dict[str, Any]: ...
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether smaller values of ``metric`` are better (losses and errors)."""
     return any(part in metric for part in LOWER_IS_BETTER) and metric != "r2"
 
 
-def main_metric(version: ModelVersionRecord) -> tuple[str, float] | None:
+def main_metric(version: Scored) -> tuple[str, float] | None:
     """The metric a version is summarised by (test split), when it has one."""
     test = (version.metrics or {}).get("test") or {}
     ranked = (version.lineage or {}).get("metric")

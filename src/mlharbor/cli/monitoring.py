@@ -42,17 +42,21 @@ def drift(
             raise InvalidInputError("give a model (NAME@ALIAS) or --reference A --current B")
         if model is not None and reference is not None:
             raise InvalidInputError("give a model or two datasets, not both")
+        # Without a model, both datasets are given (checked above).
+        datasets = (reference, current) if reference is not None and current is not None else None
         if target.url:
             with open_client() as client:
                 if model is not None:
                     name, ref = _split(model)
                     return client.monitoring.drift(name, ref, since=since, columns=cols)
-                return client.monitoring.dataset_drift(reference, current, columns=cols)
+                assert datasets is not None
+                return client.monitoring.dataset_drift(*datasets, columns=cols)
         with open_hub() as hub:
             if model is not None:
                 name, ref = _split(model)
                 return hub.monitoring.model_drift(name, ref, since=since, columns=cols)
-            return hub.monitoring.dataset_drift(reference, current, columns=cols)
+            assert datasets is not None
+            return hub.monitoring.dataset_drift(*datasets, columns=cols)
 
     report = run(fetch)
     if as_json:

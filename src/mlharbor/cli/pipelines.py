@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -108,7 +109,7 @@ def _run_remote(
                 # The server reads no local paths: the file is uploaded (only once: the
                 # server keeps known content as the same version) and named in `inputs`.
                 path = (file.resolve().parent / step.path).resolve()
-                stored = run(lambda p=path, s=step: client.datasets.upload(p, name=s.name))
+                stored = run(partial(client.datasets.upload, path, name=step.name))
                 inputs[step.id] = f"{stored['dataset']}@{stored['version']}"
                 console.print(f"uploaded {path.name} as {inputs[step.id]}")
         started = run(

@@ -7,6 +7,7 @@ same content uploaded again under the same name returns the existing version.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
@@ -14,7 +15,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -484,7 +485,9 @@ class DatasetService:
             dataset=info.name,
         )
 
-    def read_table(self, version: DatasetVersionInfo, columns: list[str] | None = None) -> pa.Table:
+    def read_table(
+        self, version: DatasetVersionInfo, columns: builtins.list[str] | None = None
+    ) -> pa.Table:
         """The stored data of a version as an Arrow table."""
         with self.artifacts.open(version.artifact_key) as fh:
             # ParquetFile, not pq.read_table: the latter goes through pyarrow.dataset, which
@@ -508,19 +511,21 @@ class DatasetService:
         version: DatasetVersionInfo,
         start: int,
         stop: int,
-        columns: list[str] | None = None,
+        columns: builtins.list[str] | None = None,
     ) -> pa.Table:
         """Rows ``start:stop`` of a version (of ``columns`` only, if given); only the row
         groups holding them are read."""
         with self.open_parquet(version, block_size=CHUNK) as parquet:
             return read_rows(parquet, start, stop, columns)
 
-    def iter_slices(self, version: DatasetVersionInfo, rows: int) -> Iterator[pa.Table]:
+    def iter_slices(
+        self, version: DatasetVersionInfo, rows: int
+    ) -> Generator[pa.Table, None, None]:
         """A version as consecutive tables of ``rows`` rows, read as they are consumed."""
         with self.open_parquet(version) as parquet:
             yield from iter_slices(parquet, rows)
 
-    def preview(self, version: DatasetVersionInfo, rows: int = 20) -> list[dict[str, Any]]:
+    def preview(self, version: DatasetVersionInfo, rows: int = 20) -> builtins.list[dict[str, Any]]:
         """The first ``rows`` rows as JSON-ready records (dates as ISO text, NaN as null)."""
         rows = max(0, min(rows, self.settings.preview_max_rows))
         with self.artifacts.open(version.artifact_key) as fh:
@@ -558,7 +563,10 @@ class DatasetService:
     # ------------------------------------------------------------ change
 
     def override_schema(
-        self, ref: str | int, version: int | None, changes: dict[str, dict[str, str | None]]
+        self,
+        ref: str | int,
+        version: int | None,
+        changes: Mapping[str, Mapping[str, str | None]],
     ) -> DatasetVersionInfo:
         """Set the semantic type and/or role of columns of a version, as the user asked."""
         target = self.get_version(ref, version)
@@ -568,13 +576,15 @@ class DatasetService:
                 column, semantic_type=change.get("semantic_type"), role=change.get("role")
             )
         # A type the stored values cannot take would only fail later, inside training.
-        typed = [c for c, change in changes.items() if change.get("semantic_type") in _CHECKED]
+        typed = {
+            column: kind
+            for column, change in changes.items()
+            if (kind := change.get("semantic_type")) is not None and kind in _CHECKED
+        }
         if typed:
-            data = self.read_table(target, columns=typed)
-            for column in typed:
-                check_override(
-                    data.column(column), schema.column(column), changes[column]["semantic_type"]
-                )
+            data = self.read_table(target, columns=[*typed])
+            for column, kind in typed.items():
+                check_override(data.column(column), schema.column(column), kind)
         with transaction(self.sessions) as session:
             row = session.get(DatasetVersion, target.id)
             if row is None:

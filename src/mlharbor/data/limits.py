@@ -66,13 +66,19 @@ class Bounded(io.RawIOBase):
         self.source, self.limit, self.owns = source, limit, owns
         self.n_bytes = self.n_quotes = 0
 
+    @property
+    def name(self) -> str:
+        """The source's name, when it has one (a file object's attribute, which TextIOWrapper
+        passes on)."""
+        return str(getattr(self.source, "name", ""))
+
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         # Never ask for more than one byte past the limit: a bomb is not inflated first.
         room = self.limit + 1 - self.n_bytes
-        data = self.source.read(min(size, room) if size is not None and size >= 0 else room)
+        data: bytes = self.source.read(min(size, room) if size is not None and size >= 0 else room)
         self.n_bytes += len(data)
         if self.n_bytes > self.limit:
             raise too_many_bytes(self.limit)

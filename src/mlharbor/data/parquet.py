@@ -165,7 +165,7 @@ def _repeats(column: pa.ChunkedArray) -> bool:
         distinct = pc.count_distinct(column, mode="all").as_py()
     except pa.ArrowNotImplementedError:
         return False
-    return distinct <= len(column) // 10
+    return bool(distinct <= len(column) // 10)
 
 
 def read_rows(
@@ -178,7 +178,8 @@ def read_rows(
     row group's leading rows before ``start`` are decoded a batch at a time and dropped.
     """
     meta = parquet.metadata
-    groups, first, offset = [], 0, 0
+    groups: list[int] = []
+    first, offset = 0, 0
     for i in range(meta.num_row_groups):
         n = meta.row_group(i).num_rows
         if offset < stop and offset + n > start:
@@ -225,4 +226,4 @@ def iter_slices(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
 
 def is_binary(typ: pa.DataType) -> bool:
     """Whether ``typ`` holds raw bytes (text that was not valid UTF-8 reads as such)."""
-    return pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
+    return bool(pa.types.is_binary(typ) or pa.types.is_large_binary(typ))

@@ -88,7 +88,8 @@ class InsightsService:
         if record is None or record.artifact_key != self._key(version_id, target):
             return None  # missing, or computed by an older engine
         try:
-            return json.loads(self.artifacts.get_bytes(record.artifact_key))
+            cached: dict[str, Any] = json.loads(self.artifacts.get_bytes(record.artifact_key))
+            return cached
         except NotFoundError:
             return None
 

@@ -268,7 +268,7 @@ def _infer(
 
 
 def _count_missing(column: pa.ChunkedArray | pa.Array) -> int:
-    missing = column.null_count
+    missing: int = column.null_count
     if pa.types.is_floating(column.type):
         missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
     return missing
@@ -357,7 +357,7 @@ def _is_sequence(column: pa.ChunkedArray) -> bool:
     lo, hi = pc.min_max(column).values()
     if lo.as_py() is None:
         return False
-    return hi.as_py() - lo.as_py() + 1 == len(column) - column.null_count
+    return bool(hi.as_py() - lo.as_py() + 1 == len(column) - column.null_count)
 
 
 def _as_strings(column: pa.ChunkedArray) -> pa.Array:
@@ -475,7 +475,7 @@ def check_override(column: pa.ChunkedArray, schema: ColumnSchema, semantic_type:
 
 
 def _is_number(typ: pa.DataType) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
+    return bool(pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ))
 
 
 def _unmatched(values: pa.ChunkedArray, pattern: str, *, ignore_case: bool) -> pa.ChunkedArray:

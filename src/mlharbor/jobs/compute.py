@@ -20,7 +20,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import cloudpickle
@@ -64,7 +64,7 @@ class Executor(ABC):
     @abstractmethod
     def imap(
         self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         """``fn(item) for item in items``, computed in parallel, yielded in input order.
 
         At most ``ahead`` tasks (default: twice :attr:`workers`) are submitted and not yet
@@ -145,7 +145,7 @@ class LocalExecutor(Executor):
 
     def imap(
         self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         if self.cancel_event.is_set():
             raise _cancelled_error()
         payload = cloudpickle.dumps(fn)
@@ -183,6 +183,8 @@ class LocalExecutor(Executor):
         # A process pool cannot stop a running task; ending its processes is the only way.
         if self._pool is None:
             return
+        # Private, but the only handle on the processes before Python 3.14's
+        # terminate_workers(); getattr keeps a pool without it from failing here.
         processes = list(getattr(self._pool, "_processes", {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -229,7 +231,8 @@ class DaskExecutor(Executor):
                 pending = [future for future in pending if not future.done()]
                 if pending and self.cancel_event.wait(POLL_SECONDS):
                     raise _cancelled_error()
-            return self.client.gather(futures)
+            results: list[Any] = self.client.gather(futures)
+            return results
         except BaseException:
             # force: stop tasks other clients share with us too; the job owns its keys
             self.client.cancel(futures, force=True)
@@ -237,7 +240,7 @@ class DaskExecutor(Executor):
 
     def imap(
         self, fn: Callable[[Any], Any], items: Iterable[Any], *, ahead: int | None = None
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         if self.cancel_event.is_set():
             raise _cancelled_error()
         window: deque[Any] = deque()

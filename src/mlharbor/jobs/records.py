@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 
 class JobState(StrEnum):
@@ -40,6 +40,10 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
 def aware(value: datetime | None) -> datetime | None:
     """``value`` with UTC attached; SQLite hands datetimes back without their zone."""
     if value is None or value.tzinfo is not None:

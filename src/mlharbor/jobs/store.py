@@ -9,13 +9,14 @@ by its :class:`~mlharbor.jobs.records.Lease`.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Engine, Update, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.errors import InvalidInputError, NotFoundError
@@ -49,7 +50,7 @@ def _info(job: Job) -> JobInfo:
         cancel_requested=job.cancel_requested,
         worker=job.worker,
         heartbeat_at=aware(job.heartbeat_at),
-        created_at=aware(job.created_at),  # type: ignore[arg-type]
+        created_at=aware(job.created_at),
         started_at=aware(job.started_at),
         finished_at=aware(job.finished_at),
     )
@@ -70,13 +71,18 @@ def _append_event(session: Session, job_id: int, kind: str, data: dict[str, Any]
     )
 
 
-def _fenced(lease: Lease):  # type: ignore[no-untyped-def]
+def _fenced(lease: Lease) -> tuple[ColumnElement[bool], ...]:
     return (
         Job.id == lease.job_id,
         Job.state == JobState.RUNNING,
         Job.worker == lease.worker,
         Job.attempts == lease.attempt,
     )
+
+
+def _changed(session: Session, statement: Update) -> int:
+    """How many rows an UPDATE changed (execute() types its result as a plain Result)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 class JobStore:
@@ -217,7 +223,7 @@ class JobStore:
         kind: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[JobInfo]:
+    ) -> builtins.list[JobInfo]:
         """Jobs, newest first, optionally of one state and/or kind."""
         stmt = select(Job).order_by(Job.id.desc()).limit(max(0, limit)).offset(max(0, offset))
         if state is not None:
@@ -237,7 +243,9 @@ class JobStore:
         with self._sessions() as s:
             return int(s.scalar(stmt) or 0)
 
-    def events(self, job_id: int, after_seq: int = 0, *, limit: int = 1000) -> list[JobEventInfo]:
+    def events(
+        self, job_id: int, after_seq: int = 0, *, limit: int = 1000
+    ) -> builtins.list[JobEventInfo]:
         """The job's events with ``seq > after_seq``, oldest first."""
         stmt = (
             select(JobEvent)
@@ -247,7 +255,7 @@ class JobStore:
         )
         with self._sessions() as s:
             return [
-                JobEventInfo(e.job_id, e.seq, e.kind, dict(e.data), aware(e.created_at))  # type: ignore[arg-type]
+                JobEventInfo(e.job_id, e.seq, e.kind, dict(e.data), aware(e.created_at))
                 for e in s.scalars(stmt)
             ]
 
@@ -314,7 +322,7 @@ class JobStore:
         _append_event(s, job.id, EventKind.STARTED, {"attempt": job.attempts, "worker": worker})
         return _info(job)
 
-    def _claim_skip_locked(self, worker: str, wanted: list[Any]) -> JobInfo | None:
+    def _claim_skip_locked(self, worker: str, wanted: builtins.list[Any]) -> JobInfo | None:
         stmt = (
             select(Job).where(*wanted).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         )
@@ -322,18 +330,19 @@ class JobStore:
             job = s.scalars(stmt).first()
             return self._start(s, job, worker) if job is not None else None
 
-    def _claim_conditional(self, worker: str, wanted: list[Any]) -> JobInfo | None:
+    def _claim_conditional(self, worker: str, wanted: builtins.list[Any]) -> JobInfo | None:
         candidates = select(Job.id).where(*wanted).order_by(Job.id).limit(8)
         with self._sessions() as s:
             ids = list(s.scalars(candidates))
         for job_id in ids:
             with self._tx() as s:
-                won = s.execute(
+                won = _changed(
+                    s,
                     update(Job)
                     .where(Job.id == job_id, Job.state == JobState.QUEUED)
                     .values(state=JobState.RUNNING, worker=worker)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                    .execution_options(synchronize_session=False),
+                )
                 if won:
                     job = s.get(Job, job_id)
                     assert job is not None
@@ -343,24 +352,26 @@ class JobStore:
     def heartbeat(self, lease: Lease) -> Beat:
         """Refresh the lease's heartbeat; tell whether it is still held and cancel asked."""
         with self._tx() as s:
-            held = s.execute(
+            held = _changed(
+                s,
                 update(Job)
                 .where(*_fenced(lease))
                 .values(heartbeat_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if not held:
                 return Beat(held=False)
             return Beat(True, bool(s.scalar(select(Job.cancel_requested).where(*_fenced(lease)))))
 
     def _transition(self, lease: Lease, event: str, data: dict[str, Any], **values: Any) -> bool:
         with self._tx() as s:
-            won = s.execute(
+            won = _changed(
+                s,
                 update(Job)
                 .where(*_fenced(lease))
                 .values(**values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if won:
                 _append_event(s, lease.job_id, event, data)
             return bool(won)
@@ -475,7 +486,7 @@ class JobStore:
         job.finished_at = utcnow()
         _append_event(s, job.id, EventKind.CANCELLED, {"reason": reason})
 
-    def stale(self, older_than: timedelta) -> list[JobInfo]:
+    def stale(self, older_than: timedelta) -> builtins.list[JobInfo]:
         """Running jobs whose last heartbeat is older than ``older_than``."""
         cutoff = utcnow() - older_than
         stmt = select(Job).where(Job.state == JobState.RUNNING, Job.heartbeat_at < cutoff)

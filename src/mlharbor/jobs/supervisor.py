@@ -154,8 +154,8 @@ class JobSupervisor:
             if job.worker is not None and job.worker.startswith(prefix)
         ]
         for job in lost:
-            lost = WorkerLostError(f"worker lost: the worker pool {self._down_reason}")
-            error = describe_error(lost, with_traceback=False)
+            exc = WorkerLostError(f"worker lost: the worker pool {self._down_reason}")
+            error = describe_error(exc, with_traceback=False)
             state = self.store.fail(job.lease, error, retry=True)
             if state is not None:
                 self.recovered += 1

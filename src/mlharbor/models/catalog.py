@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS, Task.TEXT})
 ALL_TASKS = frozenset(Task)
-SearchSpace = Callable[["optuna.Trial", Task], dict[str, Any]]
+SearchSpace = Callable[["optuna.trial.BaseTrial", Task], dict[str, Any]]
 
 
 class Scaling(StrEnum):
@@ -164,11 +164,11 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_\-.]", "", name).lower()
 
 
-def _log(trial: optuna.Trial, name: str, low: float, high: float) -> float:
+def _log(trial: optuna.trial.BaseTrial, name: str, low: float, high: float) -> float:
     return trial.suggest_float(name, low, high, log=True)
 
 
-def _trees_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _trees_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
         "max_depth": trial.suggest_categorical("max_depth", [None, 4, 8, 16, 32]),
@@ -177,14 +177,14 @@ def _trees_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
     }
 
 
-def _tree_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _tree_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "max_depth": trial.suggest_int("max_depth", 2, 32, log=True),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 50, log=True),
     }
 
 
-def _hgb_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _hgb_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "learning_rate": _log(trial, "learning_rate", 0.01, 0.3),
         "max_iter": trial.suggest_int("max_iter", 50, 500, log=True),
@@ -194,7 +194,7 @@ def _hgb_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
     }
 
 
-def _lgbm_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _lgbm_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "learning_rate": _log(trial, "learning_rate", 0.01, 0.3),
         "n_estimators": trial.suggest_int("n_estimators", 50, 1000, log=True),
@@ -207,44 +207,44 @@ def _lgbm_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
     }
 
 
-def _logistic_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _logistic_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {"C": _log(trial, "C", 1e-3, 1e3)}
 
 
-def _alpha_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _alpha_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {"alpha": _log(trial, "alpha", 1e-4, 1e2)}
 
 
-def _enet_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _enet_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "alpha": _log(trial, "alpha", 1e-4, 1e2),
         "l1_ratio": trial.suggest_float("l1_ratio", 0.05, 0.95),
     }
 
 
-def _knn_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _knn_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {
         "n_neighbors": trial.suggest_int("n_neighbors", 1, 50, log=True),
         "weights": trial.suggest_categorical("weights", ["uniform", "distance"]),
     }
 
 
-def _svm_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _svm_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     params = {"C": _log(trial, "C", 1e-3, 1e3)}
     if task == Task.REGRESSION:
         params["epsilon"] = _log(trial, "epsilon", 1e-3, 1.0)
     return params
 
 
-def _rbf_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _rbf_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {**_svm_space(trial, task), "gamma": _log(trial, "gamma", 1e-4, 1.0)}
 
 
-def _nb_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _nb_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {"alpha": _log(trial, "alpha", 1e-3, 10.0)}
 
 
-def _dummy_space(trial: optuna.Trial, task: Task) -> dict[str, Any]:
+def _dummy_space(trial: optuna.trial.BaseTrial, task: Task) -> dict[str, Any]:
     return {}
 
 
@@ -591,6 +591,8 @@ def validate_params(
             _check_types(spec, cls(), own)
             continue
         try:
+            # scikit-learn's own check of its declared constraints, private: it has no public
+            # one but fit(), which would train. constraints.txt pins the version it is.
             estimator._validate_params()
         except (ValueError, TypeError) as exc:
             raise InvalidInputError(

@@ -125,7 +125,7 @@ def permutation_feature_importance(
     result = permutation_importance(
         pipeline, X, y, scoring=scoring, n_repeats=n_repeats, random_state=seed, n_jobs=1
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"feature": str(col), "importance_mean": float(m), "importance_std": float(s)}
         for col, m, s in zip(
             X.columns, result.importances_mean, result.importances_std, strict=True
@@ -200,6 +200,7 @@ def make_artifacts(
         data["predicted_vs_actual"] = _predicted_vs_actual(actual, predicted, seed)
         data["residuals"] = _residuals(actual, predicted, seed)
     else:
+        assert classes is not None  # a classifier's evaluation is given its classes
         proba, decision = prediction_scores(pipeline, X_test)
         predicted = pipeline.predict(X_test)
         curves = _class_curves(y_test, classes, proba, decision)
@@ -325,7 +326,12 @@ def _positive(classes: Sequence[Any] | None) -> dict[str, Any]:
     return {}
 
 
-def _class_curves(y_true, classes, proba, decision) -> list[dict[str, Any]]:
+def _class_curves(
+    y_true: np.ndarray,
+    classes: Sequence[Any],
+    proba: np.ndarray | None,
+    decision: np.ndarray | None,
+) -> list[dict[str, Any]]:
     y_true = np.asarray(y_true)
     if len(classes) == 2:
         chosen = [1]
@@ -364,7 +370,7 @@ def _class_curves(y_true, classes, proba, decision) -> list[dict[str, Any]]:
     return curves
 
 
-def _confusion(y_true, y_pred, classes) -> dict[str, Any]:
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[Any]) -> dict[str, Any]:
     matrix = skm.confusion_matrix(y_true, y_pred, labels=list(classes))
     totals = matrix.sum(axis=1, keepdims=True)
     normalized = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
@@ -375,7 +381,9 @@ def _confusion(y_true, y_pred, classes) -> dict[str, Any]:
     }
 
 
-def _calibration(y_true, classes, proba) -> dict[str, Any]:
+def _calibration(
+    y_true: np.ndarray, classes: Sequence[Any], proba: np.ndarray | None
+) -> dict[str, Any]:
     if proba is None:
         return {"available": False, "reason": "the model gives decision scores, not probabilities"}
     y_true = np.asarray(y_true)
@@ -399,7 +407,7 @@ def _calibration(y_true, classes, proba) -> dict[str, Any]:
     return {"curves": curves}
 
 
-def _predicted_vs_actual(actual, predicted, seed) -> dict[str, Any]:
+def _predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, seed: int) -> dict[str, Any]:
     index = sample_index(len(actual), MAX_POINTS, seed)
     return {
         "actual": actual[index].tolist(),
@@ -408,7 +416,7 @@ def _predicted_vs_actual(actual, predicted, seed) -> dict[str, Any]:
     }
 
 
-def _residuals(actual, predicted, seed) -> dict[str, Any]:
+def _residuals(actual: np.ndarray, predicted: np.ndarray, seed: int) -> dict[str, Any]:
     residual = actual - predicted
     index = sample_index(len(actual), MAX_POINTS, seed)
     counts, edges = np.histogram(residual, bins=30)
@@ -419,7 +427,16 @@ def _residuals(actual, predicted, seed) -> dict[str, Any]:
     }
 
 
-def _learning_curve(pipeline, X, y, task, n_classes, seed, cv_folds, points) -> dict:
+def _learning_curve(
+    pipeline: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    task: Task,
+    n_classes: int,
+    seed: int,
+    cv_folds: int,
+    points: int,
+) -> dict[str, Any]:
     X, y = _sample(X, y, MAX_EVAL_ROWS, seed)
     splitter = KFold if task == Task.REGRESSION else StratifiedKFold
     scoring = SCORER[metric_kind(task, n_classes)]
@@ -445,7 +462,9 @@ def _learning_curve(pipeline, X, y, task, n_classes, seed, cv_folds, points) -> 
     }
 
 
-def _sample(X: pd.DataFrame, y: np.ndarray, limit: int, seed: int):
+def _sample(
+    X: pd.DataFrame, y: np.ndarray, limit: int, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
     if len(X) <= limit:
         return X, y
     index = sample_index(len(X), limit, seed)
@@ -466,4 +485,5 @@ def _thin(values: np.ndarray) -> list[float]:
             np.unique(np.linspace(0, len(values) - 1, MAX_CURVE_POINTS).round().astype(int))
         ]
     # Infinite thresholds (sklearn's first ROC point) are not JSON: cap them.
-    return np.nan_to_num(values, posinf=1e308, neginf=-1e308).tolist()
+    capped: list[float] = np.nan_to_num(values, posinf=1e308, neginf=-1e308).tolist()
+    return capped

@@ -106,7 +106,13 @@ def summarize_folds(folds: list[dict[str, float]]) -> dict[str, dict[str, float]
     return summary
 
 
-def _binary(y_true, y_pred, classes, proba, decision) -> dict[str, float]:
+def _binary(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: list[Any],
+    proba: np.ndarray | None,
+    decision: np.ndarray | None,
+) -> dict[str, float]:
     positive = classes[1]
     scores = positive_scores(proba, decision)
     is_positive = np.asarray(y_true) == positive
@@ -128,7 +134,9 @@ def _binary(y_true, y_pred, classes, proba, decision) -> dict[str, float]:
     return _finite(out)
 
 
-def _multiclass(y_true, y_pred, classes, proba) -> dict[str, float]:
+def _multiclass(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: list[Any], proba: np.ndarray | None
+) -> dict[str, float]:
     out = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),

@@ -171,11 +171,13 @@ def target_values(y: pd.Series, task: Task) -> np.ndarray:
     """The target as the models learn it: floats for regression, labels otherwise (numbers
     that are whole stay integers, text stays text)."""
     if task == Task.REGRESSION:
-        return y.to_numpy(dtype=float)
+        numbers: np.ndarray = y.to_numpy(dtype=float)
+        return numbers
     if pd.api.types.is_bool_dtype(y):
-        return y.to_numpy(dtype=bool)
+        flags: np.ndarray = y.to_numpy(dtype=bool)
+        return flags
     if pd.api.types.is_numeric_dtype(y):
-        values = y.to_numpy(dtype=float)
+        values: np.ndarray = y.to_numpy(dtype=float)
         # 0.0/1.0 read from a file with gaps are the labels 0 and 1.
         return values.astype(np.int64) if np.all(np.mod(values, 1) == 0) else values
     return np.asarray([str(v) for v in y], dtype=object)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
-from mlharbor.data.tasks import Task, parse_task  # noqa: F401  (re-exported)
+from mlharbor.data.tasks import Task as Task
+from mlharbor.data.tasks import parse_task as parse_task
 from mlharbor.errors import InvalidInputError
 
 #: A numeric target with at most this many distinct integer values is read as classes.

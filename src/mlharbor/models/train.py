@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,9 @@ from mlharbor.models.signature import describe_values
 from mlharbor.models.tasks import Task, parse_task
 from mlharbor.prep.factory import apply_overrides, make_preprocessor, plan_features
 from mlharbor.values import jsonable, plain
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Progress = Callable[[float, str], None]
 LIBRARIES = ("mlharbor", "scikit-learn", "lightgbm", "numpy", "scipy", "pandas", "skops")
@@ -355,7 +358,7 @@ def train_model(
     return result
 
 
-C = TypeVar("C")
+C = TypeVar("C", bound="DataclassInstance")
 
 
 def with_options(kind: type[C], config: C | None, options: Mapping[str, Any]) -> C:
@@ -368,7 +371,7 @@ def with_options(kind: type[C], config: C | None, options: Mapping[str, Any]) ->
     """
     if config is None:
         return kind(**options)
-    return replace(config, **options) if options else config  # type: ignore[type-var]
+    return replace(config, **options) if options else config
 
 
 def _check_unique_columns(df: pd.DataFrame) -> None:
@@ -568,7 +571,14 @@ def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
 
 
 def _cross_validate(
-    pipeline, X, y, task, cv_folds, seed, report, map_folds=None
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    task: Task,
+    cv_folds: int,
+    seed: int,
+    report: Progress,
+    map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> tuple[list[dict[str, float]], FoldCurve | None]:
     """Each fold's metrics, and what the learning curve can reuse of the folds' fits."""
     if cv_folds < 2:

@@ -216,7 +216,7 @@ def _names(columns: list[str], most: int = 5) -> str:
 
 def _short_reason(result: dict[str, Any]) -> str:
     psi = result.get("psi")
-    text = result.get("reason", "")
+    text: str = result.get("reason", "")
     if psi is not None and "PSI" not in text:
         text += f"; PSI {psi:.3g}"
     return text

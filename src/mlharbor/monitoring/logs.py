@@ -70,13 +70,19 @@ def read_log(
     for key in artifacts.list(base):
         day = key[len(base) + 1 :].split("/", 1)[0]
         if key.endswith(".parquet") and first <= day <= last:
-            with artifacts.open(key) as fh:
-                frames.append(pl.from_arrow(pq.read_table(fh)))
+            frames.append(_read_frame(artifacts, key))
     if not frames:
         return pl.DataFrame()
     frame = pl.concat(frames, how="diagonal_relaxed")
     times = pl.col("_time").dt.convert_time_zone("UTC")
     return frame.filter((times >= since) & (times <= until)).sort("_time")
+
+
+def _read_frame(artifacts: ArtifactStore, key: str) -> pl.DataFrame:
+    with artifacts.open(key) as fh:
+        frame = pl.from_arrow(pq.read_table(fh))
+    assert isinstance(frame, pl.DataFrame)  # a table converts to a frame (arrays to a Series)
+    return frame
 
 
 def labels_prefix(model: str) -> str:
@@ -156,8 +162,7 @@ def read_labels(artifacts: ArtifactStore, model: str) -> pl.DataFrame:
     """Every label sent for a model, the latest per request row."""
     frames = []
     for key in artifacts.list(labels_prefix(model)):
-        with artifacts.open(key) as fh:
-            frames.append(pl.from_arrow(pq.read_table(fh)))
+        frames.append(_read_frame(artifacts, key))
     if not frames:
         return pl.DataFrame(schema={"_request_id": pl.Utf8, "_row": pl.Int64, "_label": pl.Utf8})
     frame = pl.concat(frames).sort("_received")

@@ -146,10 +146,10 @@ def _metrics(labelled: pl.DataFrame, version: Any) -> dict[str, Any]:
 
     task = Task(version.task)
     if task == Task.REGRESSION:
-        y_true = labelled.get_column("_label").cast(pl.Float64, strict=False).to_numpy()
-        y_pred = labelled.get_column("_prediction").cast(pl.Float64, strict=False).to_numpy()
-        ok = np.isfinite(y_true) & np.isfinite(y_pred)
-        metrics = compute_metrics(task, y_true[ok], y_pred[ok])
+        actual = labelled.get_column("_label").cast(pl.Float64, strict=False).to_numpy()
+        predicted = labelled.get_column("_prediction").cast(pl.Float64, strict=False).to_numpy()
+        ok = np.isfinite(actual) & np.isfinite(predicted)
+        metrics = compute_metrics(task, actual[ok], predicted[ok])
         return {"n_labelled": int(ok.sum()), "metrics": _rounded(metrics)}
     y_true = as_labels(labelled.get_column("_label").cast(pl.Float64, strict=False))
     if y_true.null_count() > labelled.get_column("_label").null_count():

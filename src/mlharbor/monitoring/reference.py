@@ -132,4 +132,5 @@ def encode(reference: dict[str, Any]) -> bytes:
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    return json.loads(data)
+    reference: dict[str, Any] = json.loads(data)
+    return reference

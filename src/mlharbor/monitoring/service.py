@@ -219,6 +219,8 @@ class MonitoringService:
         if fit and not traffic.is_empty():
             times = traffic.get_column("_time").dt.convert_time_zone("UTC")
             first, last = times.min(), times.max()
+            # The extremes of a non-empty Datetime column; polars types them as any literal.
+            assert isinstance(first, datetime) and isinstance(last, datetime)
             window = window or auto_window(last - first)
             step = parse_span(window, what="window")
             lo = max(start, _floor(first, step))

@@ -57,7 +57,9 @@ def to_polars(data: pl.DataFrame | pd.DataFrame | pa.Table) -> pl.DataFrame:
     if isinstance(data, pl.DataFrame):
         return data
     if isinstance(data, pa.Table):
-        return pl.from_arrow(data)  # type: ignore[return-value]
+        frame = pl.from_arrow(data)
+        assert isinstance(frame, pl.DataFrame)  # a table converts to a frame (arrays to a Series)
+        return frame
     frame = data.copy(deep=False)
     frame.columns = [str(c) for c in frame.columns]
     # Mixed-type object columns (e.g. ints and strings) have no Arrow type: profile as text.
@@ -82,7 +84,8 @@ def infer_kind(series: pl.Series) -> ColumnKind | None:
         values = series.cast(pl.Utf8).drop_nulls()
         if values.len() == 0:
             return ColumnKind.CATEGORICAL
-        mean_len = float(values.str.len_chars().mean() or 0.0)
+        mean = values.str.len_chars().mean()  # a number, typed by polars as any literal
+        mean_len = float(mean) if isinstance(mean, int | float) else 0.0
         if mean_len >= TEXT_MIN_MEAN_LENGTH and values.n_unique() > 0.5 * values.len():
             return ColumnKind.TEXT
         return ColumnKind.CATEGORICAL
@@ -159,7 +162,8 @@ def numeric_values(series: pl.Series) -> np.ndarray:
     elif not series.dtype.is_numeric():
         series = series.cast(pl.Float64, strict=False)
     values = series.drop_nulls().cast(pl.Float64).to_numpy()
-    return values[np.isfinite(values)]
+    finite: np.ndarray = values[np.isfinite(values)]
+    return finite
 
 
 def _numbers_or_times(text: pl.Series) -> pl.Series:

@@ -177,7 +177,8 @@ def _jsd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ta = np.where(a > 0, a * np.log(a / m), 0.0)
         tb = np.where(b > 0, b * np.log(b / m), 0.0)
-    return np.clip(0.5 * (ta.sum(axis=-1) + tb.sum(axis=-1)), 0.0, math.log(2))
+    divergence: np.ndarray = np.clip(0.5 * (ta.sum(axis=-1) + tb.sum(axis=-1)), 0.0, math.log(2))
+    return divergence
 
 
 def compare_categorical(
@@ -238,7 +239,8 @@ def _chi2_statistic(a: np.ndarray, total: np.ndarray, n: float, m: float) -> np.
     """Pearson's statistic of tables whose first row is ``a`` (row-wise for 2-d ``a``)."""
     ea, eb = total * n / (n + m), total * m / (n + m)
     b = total - a
-    return np.sum((a - ea) ** 2 / ea + (b - eb) ** 2 / eb, axis=-1)
+    statistic: np.ndarray = np.sum((a - ea) ** 2 / ea + (b - eb) ** 2 / eb, axis=-1)
+    return statistic
 
 
 def proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlharbor.errors import NotFoundError
@@ -277,10 +277,16 @@ class PipelineStore:
             return None
         now = utcnow()
         with transaction(self.sessions) as session:
-            claimed = session.execute(
-                update(PipelineRun)
-                .where(PipelineRun.id == run_id, PipelineRun.state == str(RunState.QUEUED))
-                .values(state=str(RunState.RUNNING), owner=owner, heartbeat_at=now, started_at=now)
+            # An UPDATE's result is a CursorResult (with rowcount); execute() types any Result.
+            claimed = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(PipelineRun)
+                    .where(PipelineRun.id == run_id, PipelineRun.state == str(RunState.QUEUED))
+                    .values(
+                        state=str(RunState.RUNNING), owner=owner, heartbeat_at=now, started_at=now
+                    )
+                ),
             ).rowcount
         return self.get_run(run_id) if claimed else None
 
@@ -397,10 +403,9 @@ class PipelineStore:
         """Move a schedule's next time from ``expected`` to ``following``; True if this
         caller did it (so it starts the run, and no other replica does)."""
         with transaction(self.sessions) as session:
-            return bool(
-                session.execute(
-                    update(PipelineDef)
-                    .where(PipelineDef.name == name, PipelineDef.next_fire == expected)
-                    .values(next_fire=following)
-                ).rowcount
+            changed = session.execute(
+                update(PipelineDef)
+                .where(PipelineDef.name == name, PipelineDef.next_fire == expected)
+                .values(next_fire=following)
             )
+            return bool(cast(CursorResult[Any], changed).rowcount)

@@ -308,15 +308,16 @@ class Runner:
     def _context(
         self, run: RunInfo, pipeline: Pipeline, step_id: str, outputs: dict[str, dict[str, Any]]
     ) -> StepContext:
-        last = [0.0, -1.0, ""]
+        last_time, last_fraction, last_message = 0.0, -1.0, ""
 
         def report(fraction: float, message: str) -> None:
+            nonlocal last_time, last_fraction, last_message
             now = time.monotonic()
             fraction = max(0.0, min(1.0, float(fraction)))
-            changed = (fraction, message) != (last[1], last[2])
-            if not changed or (now - last[0] < PROGRESS_SECONDS and fraction < 1.0):
+            changed = (fraction, message) != (last_fraction, last_message)
+            if not changed or (now - last_time < PROGRESS_SECONDS and fraction < 1.0):
                 return
-            last[:] = [now, fraction, message]
+            last_time, last_fraction, last_message = now, fraction, message
             self.store.update_step(run.id, step_id, progress=fraction, message=message[:2000])
             self.on_change(run.id)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from mlharbor.errors import InvalidInputError
 
@@ -370,7 +371,7 @@ def _in_file(value: Any, loc: list[Any], *, missing: bool) -> list[Any]:
     return kept
 
 
-def _format_error(error: dict[str, Any], data: dict[str, Any]) -> str:
+def _format_error(error: ErrorDetails, data: dict[str, Any]) -> str:
     loc = [p for p in error["loc"] if p not in KINDS or not isinstance(p, str)]
     where = ""
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):

@@ -8,11 +8,15 @@ training.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 ALL_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
@@ -67,14 +71,14 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         self.parts = parts
         self.missing_indicator = missing_indicator
 
-    def fit(self, X, y=None):
+    def fit(self, X: npt.ArrayLike, y: object = None) -> Self:
         """Learn the parts to emit and the reference time of each column."""
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
+        values: np.ndarray = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
         if self.parts is not None:
             unknown = sorted(set(self.parts) - set(ALL_PARTS))
             if unknown:
                 raise ValueError(f"unknown datetime parts {unknown}; valid parts: {ALL_PARTS}")
-        seconds = self._to_seconds(X)
+        seconds = self._to_seconds(values)
         with np.errstate(invalid="ignore"):
             reference = np.nanmin(np.where(np.isnan(seconds), np.inf, seconds), axis=0)
         self.reference_ = np.where(np.isinf(reference), 0.0, reference)
@@ -85,11 +89,13 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
             self.parts_ = ALL_PARTS if has_time else ALL_PARTS[:-1]
         return self
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The calendar parts, elapsed days and missing flags, as a float array."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
-        seconds = self._to_seconds(X)
+        values: np.ndarray = validate_data(
+            self, X, dtype=None, ensure_all_finite=False, reset=False
+        )
+        seconds = self._to_seconds(values)
         blocks = []
         for j in range(seconds.shape[1]):
             col = seconds[:, j]
@@ -101,16 +107,18 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
             blocks.append((col - self.reference_[j]) / _SECONDS_PER_DAY)
             if self.missing_indicator:
                 blocks.append(missing.astype(float))
-        return np.column_stack(blocks) if blocks else np.empty((X.shape[0], 0))
+        return np.column_stack(blocks) if blocks else np.empty((values.shape[0], 0))
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(
+        self, input_features: Iterable[str] | None = None
+    ) -> npt.NDArray[np.object_]:
         """``<column>__<part>``, ``<column>__elapsed_days`` and ``<column>__missing``."""
         check_is_fitted(self)
         if input_features is None:
             input_features = getattr(self, "feature_names_in_", None)
         if input_features is None:
             input_features = [f"x{i}" for i in range(self.n_features_in_)]
-        names = []
+        names: list[str] = []
         for col in input_features:
             names += [f"{col}__{part}" for part in self.parts_]
             names.append(f"{col}__elapsed_days")
@@ -118,13 +126,12 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
                 names.append(f"{col}__missing")
         return np.asarray(names, dtype=object)
 
-    def _to_seconds(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.dtype.kind in "biuf":
-            return X.astype(float)
-        out = np.empty(X.shape, dtype=float)
-        for j in range(X.shape[1]):
-            out[:, j] = self._column_seconds(X[:, j])
+    def _to_seconds(self, values: np.ndarray) -> np.ndarray:
+        if values.dtype.kind in "biuf":
+            return values.astype(float)
+        out = np.empty(values.shape, dtype=float)
+        for j in range(values.shape[1]):
+            out[:, j] = self._column_seconds(values[:, j])
         return out
 
     def _column_seconds(self, values: np.ndarray) -> np.ndarray:
@@ -157,7 +164,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
             stamps[strings.index] = parsed
         return _epoch_seconds(stamps)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True

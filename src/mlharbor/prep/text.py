@@ -10,11 +10,16 @@ column a token came from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Self
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -66,12 +71,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
-    def fit(self, X, y=None):
+    def fit(self, X: npt.ArrayLike, y: object = None) -> Self:
         """Learn each column's word and character vocabularies."""
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
+        values: np.ndarray = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
         self.vectorizers_ = []
-        for j in range(X.shape[1]):
-            docs = _documents(X[:, j])
+        for j in range(values.shape[1]):
+            docs = _documents(values[:, j])
             pair = (
                 self._vectorizer("word", self.word_ngram_range),
                 self._vectorizer("char_wb", self.char_ngram_range),
@@ -86,17 +91,21 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             self.vectorizers_.append(pair)
         return self
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> sp.csr_matrix:
         """The TF-IDF features of every column, stacked as a CSR matrix."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+        values: np.ndarray = validate_data(
+            self, X, dtype=None, ensure_all_finite=False, reset=False
+        )
         blocks = []
         for j, pair in enumerate(self.vectorizers_):
-            docs = _documents(X[:, j])
+            docs = _documents(values[:, j])
             blocks += [vectorizer.transform(docs) for vectorizer in pair]
-        return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((X.shape[0], 0))
+        return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((values.shape[0], 0))
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(
+        self, input_features: Iterable[str] | None = None
+    ) -> npt.NDArray[np.object_]:
         """``<column>__w__<word n-gram>`` and ``<column>__c__<character n-gram>``."""
         check_is_fitted(self)
         if input_features is None:
@@ -121,7 +130,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             dtype=np.float32,
         )
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True

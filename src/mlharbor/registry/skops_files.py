@@ -34,7 +34,7 @@ from typing import Any
 class _IndexedZipFile(zipfile.ZipFile):
     """A zip being written whose ``namelist()`` answers ``name in ...`` in O(1)."""
 
-    def namelist(self) -> KeysView[str]:  # type: ignore[override]
+    def namelist(self) -> KeysView[str]:  # type: ignore[override]  # a view, not a list
         # A view of the name index ZipFile keeps anyway, not a fresh list per call: skops
         # only tests membership. Used for our writes only, never handed to anyone else.
         return self.NameToInfo.keys()

@@ -18,9 +18,10 @@ import math
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mlharbor.errors import InvalidInputError
@@ -60,12 +61,12 @@ ONNX_ROWS = 1_000
 #: Up to this many rows the trees are summed here; beyond, the forest's threads pay off.
 FOREST_ROWS = 64
 _NUMERIC = ("int", "uint", "float", "double", "decimal")
-_DTYPES = {"number": float, "text": object}
+_DTYPES: dict[str, npt.DTypeLike] = {"number": float, "text": object}
 _TEXT_TYPES = frozenset({str, type(None)})
 _NUMBER_TYPES = frozenset({float, int, type(None)})
 #: Checked input features: a frame, or ``{column: 1-D array}`` (numbers as float, text as
 #: object) on the fast path, which never builds a frame unless scikit-learn has to answer.
-Features = pd.DataFrame | dict[str, np.ndarray]
+Features: TypeAlias = pd.DataFrame | dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,9 @@ class LoadedModel:
         self.forest = final if forest and len(pipeline) > 1 else None
         self.categories = known_categories(pipeline)
         # Single records are cast in plain Python only when every column is numeric or text.
-        self._kinds = [_kind(c) for c in self.inputs]
-        self._simple = bool(self.inputs) and None not in self._kinds
+        kinds = [_kind(c) for c in self.inputs]
+        self._simple = bool(self.inputs) and None not in kinds
+        self._kinds = [k for k in kinds if k is not None] if self._simple else []
         #: Recent CPU seconds of a small request, and per row of a bigger one (moving
         #: averages; unknown until one is made).
         self.small_seconds = math.inf
@@ -206,7 +208,9 @@ class LoadedModel:
         """Predict a frame, checked and cast against the signature; the prediction and the
         features it was made from."""
         if prepare is None:
-            from mlharbor.models.signature import prepare_input as prepare
+            from mlharbor.models.signature import prepare_input
+
+            prepare = prepare_input
         ignored = self.ignored(list(frame.columns), drop)
         features = prepare(frame, self.version.signature, drop=drop)
         return self._answer(features, ignored, started, online), features
@@ -249,6 +253,7 @@ class LoadedModel:
             else:
                 labels = self.pipeline.predict(features)
         if self.proba:
+            assert proba is not None  # every path of a model with probabilities fills it
             probabilities = np.round(proba.astype(float), 6).tolist()
         return Prediction(
             self.version.model,

@@ -124,8 +124,13 @@ def single_record(body: Any) -> list[dict[str, Any]] | None:
     split = body.get("dataframe_split") if isinstance(body, dict) and len(body) == 1 else None
     if isinstance(split, dict) and isinstance(split.get("columns"), list):
         data, columns = split.get("data"), split["columns"]
-        one_row = isinstance(data, list) and len(data) == 1 and isinstance(data[0], list)
-        if one_row and columns and len(data[0]) == len(columns):
+        if (
+            isinstance(data, list)
+            and len(data) == 1
+            and isinstance(data[0], list)
+            and columns
+            and len(data[0]) == len(columns)
+        ):
             return [dict(zip(map(str, columns), data[0], strict=True))]
         return None
     if isinstance(body, dict) and len(body) == 1:

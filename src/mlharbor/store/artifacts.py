@@ -260,6 +260,7 @@ class ArtifactStore:
         version's bytes with another's hash (a HEAD then a GET could).
         """
         path = self._path(key)
+        fh: IO[bytes]
         if self.is_local:
             # The hash is read from the open file, not its path: a rename committed meanwhile
             # must not pair this file's bytes with the next version's hash.
@@ -315,7 +316,8 @@ class ArtifactStore:
         extra = {"block_size": block_size} if block_size and not self.is_local else {}
         try:
             with self._classified(f"reading {key}"):
-                return self.fs.open(self._path(key), "rb", **extra)
+                fh: IO[bytes] = self.fs.open(self._path(key), "rb", **extra)
+                return fh
         except FileNotFoundError:
             raise NotFoundError(f"artifact {key!r} is missing from the store")
 

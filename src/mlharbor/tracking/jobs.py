@@ -52,7 +52,9 @@ class JobHandle(Protocol):
     """What :func:`track_job` uses of the job's context (a ``JobContext``)."""
 
     settings: Any
-    job_id: int
+
+    @property
+    def job_id(self) -> int: ...
 
     def progress(self, fraction: float, message: str = ...) -> None: ...
 
@@ -297,8 +299,9 @@ def _candidates(
 
 def _started(ctx: JobHandle) -> float | None:
     """When the job started (seconds since the epoch), for the run's start time."""
+    store: Any = getattr(ctx, "store", None)  # a JobContext's; the protocol does not ask for it
     try:
-        job = ctx.store.get(ctx.job_id)  # type: ignore[attr-defined]
+        job = store.get(ctx.job_id)
     except Exception:
         return None
     moment = aware(job.started_at or job.created_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from urllib.parse import quote
 
@@ -90,7 +91,7 @@ def install(app: FastAPI) -> None:
 
     async def harbor_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, HarborError) or not _wants_page(request):
-            return await api_handler(request, exc)
+            return await _delegate(api_handler, request, exc)
         if exc.status == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
@@ -134,6 +135,16 @@ def install(app: FastAPI) -> None:
                 status=404,
                 request_id=getattr(request.state, "request_id", None),
             )
-        return await http_handler(request, exc)
+        return await _delegate(http_handler, request, exc)
 
     app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+async def _delegate(
+    handler: Callable[[Request, Exception], Response | Awaitable[Response]],
+    request: Request,
+    exc: Exception,
+) -> Response:
+    """The answer of an exception handler Starlette holds, plain or async."""
+    answer = handler(request, exc)
+    return answer if isinstance(answer, Response) else await answer

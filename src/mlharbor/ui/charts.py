@@ -19,7 +19,7 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 
 def figure(data: list[dict[str, Any]], height: int = 260, **layout: Any) -> dict[str, Any]:
     """A figure with the UI's common layout."""
-    base = {
+    base: dict[str, Any] = {
         "height": height,
         "margin": {"l": 48, "r": 12, "t": 10, "b": 40},
         "font": FONT,

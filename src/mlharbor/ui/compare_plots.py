@@ -86,7 +86,7 @@ def compare_plots(hub: Any, name: str, versions: list[Any]) -> list[dict[str, An
     """``{"name", "title", "figure" | "reason"}`` per overlaid plot of ``versions``."""
     regression = all(v.task == "regression" for v in versions)
     family = "regression" if regression else "classification"
-    plots = []
+    plots: list[dict[str, Any]] = []
     for artifact in OVERLAID[family]:
         runs, missing = [], []
         for v in versions:

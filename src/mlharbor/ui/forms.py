@@ -74,8 +74,11 @@ def _bounds(constraints: list[Any]) -> tuple[float | None, float | None, list[st
         else None
         for c in intervals
     ]
-    low = None if not lows or None in lows else min(lows)
-    high = None if not highs or None in highs else max(highs)
+    # A bound holds for the union only when every interval has one.
+    known_lows = [x for x in lows if x is not None]
+    known_highs = [x for x in highs if x is not None]
+    low = min(known_lows) if lows and len(known_lows) == len(lows) else None
+    high = max(known_highs) if highs and len(known_highs) == len(highs) else None
     return low, high, options, kinds
 
 

@@ -129,12 +129,14 @@ def run_automl_job(
 
     started = time.perf_counter() if started is None else started
     deadline = started + request.time_budget
+    name = request.name
+    assert name is not None  # a resolved request names its model
     timings: dict[str, float] = {"waiting": round(time.perf_counter() - started, 2)}
     done = _registered_winner(services, job_id) if job_id is not None else None
     if done is not None:
         # An earlier attempt registered the winner (the runners-up go first, the winner
         # last); it may have died before setting the alias.
-        record = services.models.set_alias(request.name, request.alias, done.version)
+        record = services.models.set_alias(name, request.alias, done.version)
         return {
             **done.lineage["automl"],
             **_winner(record, request.alias),
@@ -192,7 +194,7 @@ def run_automl_job(
         "dataset_hash": version.content_hash,
     }
     summary = result.summary()
-    registered = []
+    registered: list[dict[str, Any]] = []
     extra = 0.0  # seconds spent on the top_k models beyond the winner: outside the budget
     finish = result.finish_seconds or 0.0
 
@@ -226,7 +228,7 @@ def run_automl_job(
             info = {**summary, "registered": registered, "refit": refit}
         automl = {"candidate": entry.name, "winner": winner, "fitted_on": refit["fitted_on"]}
         record = services.models.register(
-            request.name,
+            name,
             train_result,
             dataset_version_id=version.id,
             job_id=job_id,
@@ -271,7 +273,7 @@ def run_automl_job(
                 f"registered {following.name}, the best model that can be"
             )
             summary = result.summary()
-    record = services.models.set_alias(request.name, request.alias, record.version)
+    record = services.models.set_alias(name, request.alias, record.version)
     progress(1.0, f"best: {result.best_name}")
     ended = time.perf_counter()
     timings["finish"] = round(ended - searched - extra, 2)
@@ -518,6 +520,7 @@ def fan_out(ctx: JobContext) -> tuple[Any, int]:
     def map_folds(fn: Any, items: list[Any]) -> list[Any]:
         return executor.map(fn, items)
 
+    # Attributes of the function the search reads off map_folds (see Search.fanning).
     map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
     # The job's end waits for the pool to shut down, and a worker still importing (tens of
     # seconds on a busy machine) would hold it: the workers are ended when the search is.

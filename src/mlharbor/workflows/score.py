@@ -13,7 +13,7 @@ the prediction log sees them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +110,7 @@ def run_scoring(
 
     def scored() -> Iterator[pa.Table]:
         inputs = services.datasets.iter_slices(data, request.chunk_rows)
-        predicted: Iterator[pd.DataFrame] | None = None
+        predicted: Generator[pd.DataFrame, None, None] | None = None
         if open_services is not None:
             tasks = ({**common, "start": s, "stop": e} for s, e in bounds)
             predicted = ctx.compute.imap(score_chunk, tasks, ahead=2 * ctx.compute.workers)
@@ -137,6 +137,7 @@ def run_scoring(
                 yield table
         ctx.progress(0.92, "storing the scored dataset")
 
+    assert request.output is not None  # named by check_score_request
     stored = services.datasets.ingest_batches(
         scored(),
         name=request.output,

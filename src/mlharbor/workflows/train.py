@@ -93,6 +93,7 @@ def run_training(
     """
     from mlharbor.models.train import TrainConfig, train_model
 
+    assert request.name is not None  # a resolved request names its model
     done = services.models.find_version_by_job(job_id) if job_id is not None else None
     if done is not None:
         return _summary(done, ["registered by an earlier attempt of this job"])

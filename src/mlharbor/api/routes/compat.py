@@ -28,7 +28,11 @@ router = APIRouter(tags=["mini-ml-platform"])
 MODEL = "mini-ml-platform"
 #: The target until the upload is read: its last column, as Mini-ML-Platform chose.
 LAST_COLUMN = "(the last column)"
-ERRORS = {400: {"model": Problem}, 404: {"model": Problem}, 413: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem},
+    404: {"model": Problem},
+    413: {"model": Problem},
+}
 CSV_TYPES = {
     "text/csv",
     "application/csv",

@@ -27,11 +27,11 @@ from mlharbor.data.datasets import IngestResult
 from mlharbor.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such dataset or version"},
     422: {"model": Problem, "description": "Invalid input"},
 }
-UPLOAD_ERRORS = {
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     409: {"model": Problem, "description": "Conflicting concurrent change"},
     413: {"model": Problem, "description": "Over the upload size limit"},

@@ -37,7 +37,7 @@ from mlharbor.workflows.requests import (
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 scoring = APIRouter(prefix="/api/v1/models", tags=["prediction"])
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 
 
 # A job body's ``params`` is taken as a JSON object, then validated by the workflow's

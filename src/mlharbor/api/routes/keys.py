@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -13,7 +14,11 @@ from mlharbor.api.schemas import IdPath, Problem
 from mlharbor.keys import KeyInfo, Scope
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], dependencies=NEEDS_ADMIN)
-ERRORS = {401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    422: {"model": Problem},
+}
 
 
 class KeyCreate(BaseModel):

@@ -21,7 +21,7 @@ from mlharbor.errors import InvalidInputError, PayloadTooLargeError
 from mlharbor.registry import ModelVersionRecord, RegisteredModelRecord
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 
 
 class ModelVersionPublic(BaseModel):

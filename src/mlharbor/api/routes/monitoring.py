@@ -14,7 +14,7 @@ from mlharbor.monitoring.labels import add_labels as check_and_store_labels
 from mlharbor.monitoring.performance import dataset_performance, performance
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 Since = Annotated[
     str | None, Query(description="Window start: a duration back from now (7d, 12h) or ISO time")
 ]

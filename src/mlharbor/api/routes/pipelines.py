@@ -18,7 +18,7 @@ from mlharbor.pipelines.records import PipelineStore, RunInfo, RunState, StepInf
 from mlharbor.pipelines.spec import MAX_BYTES
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
-ERRORS = {404: {"model": Problem}, 422: {"model": Problem}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
 
 Scalar = str | int | float | bool
 

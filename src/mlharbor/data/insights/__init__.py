@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mlharbor.data.insights.quality import WarningKind
     from mlharbor.data.insights.report import render_insights_html
     from mlharbor.data.insights.summary import summarize_insights
-    from mlharbor.data.insights.target import Task
+    from mlharbor.data.tasks import Task
 
 #: The layout of a stored insights result; a new one makes every stored result stale.
 FORMAT_VERSION = 1

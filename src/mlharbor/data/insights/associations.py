@@ -205,7 +205,7 @@ def _pairs(
     return pairs
 
 
-def _named_matrix(names: list[str], values: dict[tuple[str, str], float | None]) -> dict:
+def _named_matrix(names: list[str], values: dict[tuple[str, str], float | None]) -> dict[str, Any]:
     return {
         "columns": names,
         "matrix": _matrix(names, lambda a, b: values.get((a, b), values.get((b, a)))),

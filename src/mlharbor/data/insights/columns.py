@@ -239,7 +239,8 @@ def histogram(
 
 
 def _epoch_seconds(value: Any) -> float:
-    return pl.Series([value]).cast(pl.Datetime("us")).dt.epoch("s")[0]
+    seconds: float = pl.Series([value]).cast(pl.Datetime("us")).dt.epoch("s")[0]
+    return seconds
 
 
 def _top_tokens(sample: Frame) -> dict[int, dict[str, Any]]:
@@ -375,7 +376,7 @@ def _value_count(entry: dict[str, Any]) -> tuple[Any, int]:
     return next(iter(entry.values())), count
 
 
-def _numeric(i: int, first: dict[str, Any], second: dict[str, Any], present: int) -> dict:
+def _numeric(i: int, first: dict[str, Any], second: dict[str, Any], present: int) -> dict[str, Any]:
     stats = {k: first[f"{i}.{k}"] for k in ("min", "max", "mean", "std", "skew", "kurtosis")}
     stats.update({name: first[f"{i}.{name}"] for name in QUANTILES})
     q1, q3 = stats["p25"], stats["p75"]
@@ -415,4 +416,5 @@ def _iso_from_epoch(seconds: float) -> str:
     if not math.isfinite(seconds):
         return str(seconds)
     whole = pl.Series([int(seconds * 1_000_000)]).cast(pl.Datetime("us"))
-    return whole[0].isoformat()
+    text: str = whole[0].isoformat()
+    return text

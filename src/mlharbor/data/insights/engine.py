@@ -137,10 +137,13 @@ def compute_insights(
         },
         "timing": {"seconds": time.perf_counter() - started},
     }
-    return json_ready(result)
+    ready: dict[str, Any] = json_ready(result)
+    return ready
 
 
-def _table_stats(table: pa.Table, row: dict[str, int], columns: list[dict[str, Any]]) -> dict:
+def _table_stats(
+    table: pa.Table, row: dict[str, int], columns: list[dict[str, Any]]
+) -> dict[str, Any]:
     n_rows, n_cols = table.num_rows, len(columns)
     missing = sum(col["n_missing"] for col in columns)
     return {

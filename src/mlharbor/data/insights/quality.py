@@ -143,8 +143,8 @@ def _column_warnings(col: dict[str, Any], n_rows: int) -> list[dict[str, Any]]:
                 n_missing=col["n_missing"],
             )
         )
-    top = col["top_values"][0] if col["top_values"] else None
-    if distinct == 1:
+    top: dict[str, Any] | None = col["top_values"][0] if col["top_values"] else None
+    if distinct == 1 and top is not None:  # one distinct value is its top value
         out.append(
             _warning(
                 WarningKind.CONSTANT,
@@ -271,7 +271,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _duplicated_columns(frame: Frame, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    groups: dict[tuple, list[int]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for i, col in enumerate(columns):
         if col["n_present"]:
             groups[(col["fingerprint"], col["n_missing"], col["n_distinct"])].append(i)

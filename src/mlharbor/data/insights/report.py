@@ -79,7 +79,9 @@ def _percent(value: float | None) -> str:
     return f"{value:.1%}"
 
 
-def _bars(histogram: dict[str, Any] | None, width: int = 320, height: int = 80) -> list[dict]:
+def _bars(
+    histogram: dict[str, Any] | None, width: int = 320, height: int = 80
+) -> list[dict[str, Any]]:
     """Rectangles of an SVG histogram: x, y, width, height and a tooltip."""
     if not histogram or not histogram["counts"]:
         return []

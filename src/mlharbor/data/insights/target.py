@@ -168,7 +168,8 @@ def _informativeness(
     bins = int(np.clip(len(y) // ROWS_PER_BIN, 20, 100))
     shuffled = np.random.default_rng(seed).permutation(y)
     entropy = _entropy(np.bincount(y))
-    features, skipped = [], []
+    features: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     for j, col in enumerate(sample.schema.columns):
         if j == i:
             continue

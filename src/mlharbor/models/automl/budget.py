@@ -10,6 +10,7 @@ gives up candidates rather than the budget.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,7 @@ def predict_cost(search: Search, entry: Entry) -> tuple[float, float]:
     fitted); per row: its fold models' prediction time plus the preprocessing's.
     """
     folds = search.folds
-    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    members = entry.models
     n_val = max(1, len(folds.splits[0][1]))
     per_call = per_row = 0.0
     for member in members:
@@ -96,7 +97,7 @@ def write_seconds(search: Search, entry: Entry) -> float:
         return 0.0
     check = min(search.check_seconds.values())
     total = 0.0
-    for member in getattr(entry, "member_entries", [entry]):
+    for member in entry.models:
         scale = min(MAX_WRITE_SCALE, max(1.0, size_of(member.candidate.params) / MINIATURE_SIZE))
         copies = search.folds.n_folds if _bagged(search, member) else 1
         # Writing a model is cheaper than fitting it (bar a few fixed costs): the bound
@@ -132,10 +133,8 @@ def finish_seconds(search: Search, entries: list[Entry], plan: FinishPlan | None
 def _fit(search: Search, entry: Entry, n_rows: int) -> float:
     """Seconds to fit one model of ``entry`` (each member once) on ``n_rows`` rows."""
     n_fit = max(1, len(search.folds.splits[0][0]))
-    members: list[Entry] = getattr(entry, "member_entries", [entry])
-    return sum(
-        float(np.mean(m.fit_seconds)) * (n_rows / n_fit) ** 1.15 for m in members if m.fit_seconds
-    )
+    growth = math.pow(n_rows / n_fit, 1.15)
+    return sum(float(np.mean(m.fit_seconds)) * growth for m in entry.models if m.fit_seconds)
 
 
 def _bagged(search: Search, entry: Entry) -> bool:

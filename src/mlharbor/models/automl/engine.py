@@ -108,7 +108,7 @@ class Search(Tuning):
         From its fold fit times, scaled a little worse than linearly with the rows; a bag
         fits one model per fold, an ensemble each of its members.
         """
-        members: list[Entry] = getattr(entry, "member_entries", [entry])
+        members = entry.models
         n_fit = len(self.folds.splits[0][0])
         total = 0.0
         for member in members:
@@ -236,7 +236,7 @@ class Search(Tuning):
         spec, native = entry.candidate.spec, bool(entry.candidate.native)
         best = next(iter(e for e in ranked(self.entries) if e.usable), None)
         first = not any(e.fit_seconds for e in self.entries if e is not entry)
-        entry.oof_parts = []  # type: ignore[attr-defined]
+        entry.oof_parts = []
         for fold in range(self.folds.n_splits):
             per_fold = entry.fold_cost or self._prior_cost(entry.candidate)
             per_fold += self.folds.pending_prep(spec, fold, native)
@@ -283,14 +283,15 @@ class Search(Tuning):
             # time: its folds run as many at a time as there are workers.
             limit = 0.8 * left / -(-n_splits // self.workers) if first else left
             check = self._check_for(entry)
-            entry.oof_parts = []  # type: ignore[attr-defined]
+            entry.oof_parts = []
             for f in range(n_splits):
                 task = self.folds.fold_task(
                     spec, estimator, f, limit, native, check if f == 0 else None, threads=1
                 )
                 tasks.append(task)
                 owners.append(entry)
-        for entry, result in zip(owners, self.map_folds(fit_fold_or_error, tasks), strict=True):  # type: ignore[misc]
+        assert self.map_folds is not None  # batches fan out only while fanning
+        for entry, result in zip(owners, self.map_folds(fit_fold_or_error, tasks), strict=True):
             if entry.status != "ok":
                 continue
             if isinstance(result, FoldError):
@@ -321,7 +322,7 @@ class Search(Tuning):
         entry.fit_seconds.append(result.fit_seconds)
         entry.predict_seconds.append(result.predict_seconds)
         entry.fold_metrics.append(self._metrics(self.folds.y[val_idx], result.prediction))
-        entry.oof_parts.append(result)  # type: ignore[attr-defined]
+        entry.oof_parts.append(result)
 
     def _metrics(self, y_true: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
         task, classes = self.folds.task, self.folds.classes
@@ -335,7 +336,7 @@ class Search(Tuning):
             return compute_metrics(task, y_true, labels, classes=classes, proba=prediction)
 
     def _oof(self, entry: Entry) -> np.ndarray:
-        parts = entry.oof_parts  # type: ignore[attr-defined]
+        parts = entry.oof_parts
         first = parts[0].prediction
         oof = np.zeros((len(self.folds.y), *first.shape[1:]))
         seen = np.zeros(len(self.folds.y))
@@ -343,7 +344,7 @@ class Search(Tuning):
             val_idx = self.folds.splits[part.index][1]
             oof[val_idx] += part.prediction
             seen[val_idx] += 1
-        del entry.oof_parts  # type: ignore[attr-defined]
+        entry.oof_parts = []  # joined into oof: the parts go
         # Repeated folds predict every row once per repeat: the mean over the repeats.
         return oof / seen.reshape(-1, *([1] * (oof.ndim - 1)))
 
@@ -436,12 +437,14 @@ class Search(Tuning):
             self.folds.fold_task(spec, estimator, f, native=native, threads=threads)
             for f in range(done, self.folds.n_splits)
         ]
-        entry.oof_parts = []  # type: ignore[attr-defined]
-        fitted = self.map_folds(fit_fold, tasks) if self.fanning else map(fit_fold, tasks)  # type: ignore[misc]
+        entry.oof_parts = []
+        map_folds = self.map_folds if self.fanning else None
+        fitted = map_folds(fit_fold, tasks) if map_folds is not None else map(fit_fold, tasks)
         for result in fitted:
             self._record(entry, result)
         before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds
-        entry.oof = (entry.oof * before + self._oof(entry) * after) / (before + after)
+        oof = entry.oof_predictions
+        entry.oof = (oof * before + self._oof(entry) * after) / (before + after)
 
     def _selection_time(self, now: float) -> float:
         """Seconds ensemble selection may take: what is left before the refit's reserve,
@@ -466,14 +469,15 @@ class Search(Tuning):
         standard error of its per-fold gain.
         """
         y = self.folds.y_index
-        best_score = self.score(y, best.oof)
+        best_score = self.score(y, best.oof_predictions)
         outer = self.folds.splits[: self.folds.n_folds]  # one repeat: every row once
         needed = selection_seconds * len(outer) * 1.2
         if needed < self._selection_time(time.perf_counter()):
-            honest = nested_selection_oof([e.oof for e in pool], y, self.score, outer)
+            honest = nested_selection_oof([e.oof_predictions for e in pool], y, self.score, outer)
             return self.score(y, honest) > best_score + 1e-9
-        blend = sum(w * e.oof for e, w in zip(pool, weights, strict=True) if w > 0)
-        gains = [self.score(y[v], blend[v]) - self.score(y[v], best.oof[v]) for _, v in outer]
+        blend = sum(w * e.oof_predictions for e, w in zip(pool, weights, strict=True) if w > 0)
+        best_oof = best.oof_predictions
+        gains = [self.score(y[v], blend[v]) - self.score(y[v], best_oof[v]) for _, v in outer]
         noise = float(np.std(gains, ddof=1) / np.sqrt(len(gains))) if len(gains) > 1 else 0.0
         return score > best_score + 1e-9 and float(np.mean(gains)) > noise
 
@@ -493,12 +497,14 @@ class Search(Tuning):
         # Selection scores the pool's blends ``rounds`` times over: on a loaded machine and
         # large data that can take seconds, so the pool shrinks to what the time left allows.
         started = time.perf_counter()
-        self.score(self.folds.y_index, best.oof)
+        self.score(self.folds.y_index, best.oof_predictions)
         per_call = time.perf_counter() - started
         left = self._selection_time(started)
         pool = usable[: int(np.clip(0.4 * left / (40 * per_call + 1e-9), 2, 25))]
         started = time.perf_counter()
-        weights, score = greedy_selection([e.oof for e in pool], self.folds.y_index, self.score)
+        weights, score = greedy_selection(
+            [e.oof_predictions for e in pool], self.folds.y_index, self.score
+        )
         members = {e.name: float(w) for e, w in zip(pool, weights, strict=True) if w > 0}
         if len(members) < 2 or not self._ensemble_beats(
             pool, weights, score, best, time.perf_counter() - started
@@ -518,7 +524,7 @@ class Search(Tuning):
         chosen = [e for e in pool if e.weight > 0]
         entry.fit_seconds = [sum(float(np.mean(e.fit_seconds)) for e in chosen)]
         entry.predict_seconds = [sum(float(np.mean(e.predict_seconds)) for e in chosen)]
-        entry.member_entries = chosen  # type: ignore[attr-defined]
+        entry.member_entries = chosen
         self.entries.append(entry)
         self._emit(entry)
         return entry

@@ -78,15 +78,17 @@ class WeightedEnsembleClassifier(ClassifierMixin, _WeightedEnsemble):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Weighted mean of the members' probabilities, columns in ``classes_`` order."""
-        total = None
+        total: np.ndarray | None = None
         for weight, member in zip(self.weights_, self.estimators_, strict=True):
             part = weight * np.asarray(member.predict_proba(X), dtype=float)
             total = part if total is None else total + part
-        return total  # type: ignore[return-value]
+        assert total is not None  # _check() refuses an ensemble without members
+        return total
 
     def predict(self, X: Any) -> np.ndarray:
         """The class with the highest averaged probability."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        labels: np.ndarray = self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return labels
 
 
 class WeightedEnsembleRegressor(RegressorMixin, _WeightedEnsemble):
@@ -94,9 +96,12 @@ class WeightedEnsembleRegressor(RegressorMixin, _WeightedEnsemble):
 
     def predict(self, X: Any) -> np.ndarray:
         """Weighted mean of the members' predictions."""
-        return sum(
-            w * np.asarray(m.predict(X), dtype=float)
-            for w, m in zip(self.weights_, self.estimators_, strict=True)
+        # asarray: the sum of arrays is one already (typed as possibly the start, 0).
+        return np.asarray(
+            sum(
+                w * np.asarray(m.predict(X), dtype=float)
+                for w, m in zip(self.weights_, self.estimators_, strict=True)
+            )
         )
 
 
@@ -163,11 +168,13 @@ class BaggedClassifier(ClassifierMixin, _Bagged):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Mean of the fold models' probabilities, columns in ``classes_`` order."""
         parts = [np.asarray(m.predict_proba(X), dtype=float) for m in self.estimators_]
-        return np.mean(parts, axis=0)
+        mean: np.ndarray = np.mean(parts, axis=0)
+        return mean
 
     def predict(self, X: Any) -> np.ndarray:
         """The class with the highest mean probability."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        labels: np.ndarray = self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return labels
 
 
 class BaggedRegressor(RegressorMixin, _Bagged):
@@ -178,7 +185,9 @@ class BaggedRegressor(RegressorMixin, _Bagged):
 
     def predict(self, X: Any) -> np.ndarray:
         """Mean of the fold models' predictions."""
-        return np.mean([np.asarray(m.predict(X), dtype=float) for m in self.estimators_], axis=0)
+        predictions = [np.asarray(m.predict(X), dtype=float) for m in self.estimators_]
+        mean: np.ndarray = np.mean(predictions, axis=0)
+        return mean
 
 
 def single_fit_equivalent(model: Any) -> Any:

@@ -37,6 +37,12 @@ PrepKey = tuple[bool, bool, bool, bool]
 #: ``check(model, X)`` raises if ``model`` could not be stored, loaded back and predict ``X``
 #: the same (the registry's test, handed in by the caller: models know no registry).
 StorableCheck = Callable[[Any, Any], None]
+#: What :func:`fit_fold` is handed: (fold, unfitted estimator, fit matrix, fit targets,
+#: validation matrix, task, time limit, storability check, thread cap). A plain tuple, so
+#: that any executor can pickle it.
+FoldTask = tuple[
+    int, Any, Any, np.ndarray, Any, Task, float | None, StorableCheck | None, int | None
+]
 
 
 def prep_key(spec: ModelSpec, native: bool = False) -> PrepKey:
@@ -149,7 +155,7 @@ class Folds:
             return whole[fit_idx], whole[val_idx]
         return self._fitted(spec, fold, native)
 
-    def _fitted(self, spec: ModelSpec, fold: int, native: bool = False) -> Any:
+    def _fitted(self, spec: ModelSpec, fold: int, native: bool = False) -> tuple[Any, Any]:
         pkey = prep_key(spec, native)
         key = (pkey, fold)
         if key not in self._cache:
@@ -243,7 +249,7 @@ class Folds:
         native: bool = False,
         check: StorableCheck | None = None,
         threads: int | None = None,
-    ) -> tuple:
+    ) -> FoldTask:
         """A picklable task for :func:`fit_fold` (to fan out on an executor); with
         ``check``, the fitted model is also put through it (a module-level function);
         with ``threads``, the model's ``n_jobs`` and the fit's native thread pools are
@@ -280,16 +286,17 @@ def cap_threads(estimator: BaseEstimator, threads: int) -> BaseEstimator:
     return estimator.set_params(**capped) if capped else estimator
 
 
-def fit_fold(item: tuple) -> FoldResult:
+def fit_fold(item: FoldTask) -> FoldResult:
     """Fit one fold and predict its validation rows (run in-process or by a worker).
 
     With a time limit, boosting stops adding trees once it is spent (the trees so far are
     kept): a family's first fold has no cost history, and LightGBM on tens of thousands of
     TF-IDF columns can cost a hundred times the linear models before it.
     """
-    fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, *rest = item
-    check = rest[0] if rest else None
-    threads = rest[1] if len(rest) > 1 else None
+    fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit = item[:7]
+    # The check and the thread cap may be left off the end of a task.
+    check = item[7] if len(item) > 7 else None
+    threads = item[8] if len(item) > 8 else None
     if threads is not None:
         # A worker process of a fan-out: one fit per core, so OpenMP and BLAS pools (which
         # default to every core) would only fight the other workers for the cores.
@@ -310,7 +317,7 @@ class FoldError:
     error: str
 
 
-def fit_fold_or_error(item: tuple) -> FoldResult | FoldError:
+def fit_fold_or_error(item: FoldTask) -> FoldResult | FoldError:
     """:func:`fit_fold` for an executor: an error comes back as a value, so one refused
     configuration neither fails the other candidates' folds of a batch nor costs the
     executor its worker processes (a process pool ends them on an error)."""
@@ -427,6 +434,7 @@ def _stop_after(end: float) -> Any:
         if time.perf_counter() > end:
             raise EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
+    # LightGBM orders its callbacks by this attribute of the function (no other way).
     callback.order = 40  # type: ignore[attr-defined]
     return callback
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
 from mlharbor.models.automl.portfolio import METRICS, Candidate
 from mlharbor.models.metrics import summarize_folds
 from mlharbor.values import jsonable
+
+if TYPE_CHECKING:
+    from mlharbor.models.automl.folds import FoldResult
 
 
 @dataclass
@@ -37,6 +40,10 @@ class Entry:
     members: dict[str, float] = field(default_factory=dict)
     storable: bool = True
     note: str | None = None
+    #: The folds' results while they come in, until they are joined into ``oof``.
+    oof_parts: list[FoldResult] = field(default_factory=list)
+    #: An ensemble's members (empty for a single model).
+    member_entries: list[Entry] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -45,6 +52,18 @@ class Entry:
     @property
     def usable(self) -> bool:
         return self.status == "ok" and self.oof is not None and self.storable
+
+    @property
+    def oof_predictions(self) -> np.ndarray:
+        """``oof``, of an entry that has it (every usable one)."""
+        if self.oof is None:
+            raise ValueError(f"{self.name} has no out-of-fold predictions")
+        return self.oof
+
+    @property
+    def models(self) -> list[Entry]:
+        """The entries whose models make this one's: an ensemble's members, else itself."""
+        return self.member_entries or [self]
 
     def refuse(self, reason: str) -> None:
         """Mark the entry as one whose model cannot be stored (``reason`` says why)."""
@@ -117,14 +136,18 @@ def sort_rows(
             descending = by not in lower_better
 
     def value(row: dict[str, Any]) -> float | None:
+        found: float | None
         if by in ("fit_seconds", "predict_seconds", "trial", "score"):
-            return row.get(by)
-        return (row.get("cv") or {}).get(by, {}).get("mean")
+            found = row.get(by)
+        else:
+            found = (row.get("cv") or {}).get(by, {}).get("mean")
+        return found
 
-    present = [r for r in rows if value(r) is not None]
+    present = [(v, r) for r in rows if (v := value(r)) is not None]
     missing = [r for r in rows if value(r) is None]
-    return sorted(present, key=lambda r: value(r), reverse=descending) + missing  # type: ignore[arg-type, return-value]
+    present.sort(key=lambda pair: pair[0], reverse=descending)
+    return [r for _, r in present] + missing
 
 
-def _round(value: float) -> float:
+def _round(value: SupportsFloat) -> float:
     return round(float(value), 4)

@@ -168,7 +168,7 @@ def permutation_importance_stacked(
         replay.using(pipeline, stacked)
         for i in range(len(X.columns)):
             drops[i, r] = baseline - scorer(replay.part(i * n, (i + 1) * n), X, y)
-    features = [
+    features: list[dict[str, Any]] = [
         {"feature": str(col), "importance_mean": float(d.mean()), "importance_std": float(d.std())}
         for col, d in zip(X.columns, drops, strict=True)
     ]
@@ -196,7 +196,8 @@ class _Replay(ClassifierMixin, BaseEstimator):
         return self._proba[self._slice]
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self._proba[self._slice].argmax(axis=1)]
+        labels: np.ndarray = self.classes_[self._proba[self._slice].argmax(axis=1)]
+        return labels
 
 
 class _ReplayRegressor(RegressorMixin, BaseEstimator):

@@ -172,7 +172,7 @@ def bags(entry: Entry, folds: Folds) -> bool:
 
 def bag_seconds(entry: Entry, folds: Folds) -> float:
     """Predicted seconds to fit ``entry``'s bag (or, for an ensemble, its members' bags)."""
-    members: list[Entry] = getattr(entry, "member_entries", [entry])
+    members = entry.models
     total = 0.0
     for member in members:
         if not bags(member, folds):
@@ -207,9 +207,9 @@ def refit_entry(
     if bag and cost > 0 and deadline is not None and time.perf_counter() + cost > deadline:
         bag = False
         notes.append("no time left to serve the fold models: refitted on all rows instead")
-    members: list[Entry] = getattr(entry, "member_entries", [entry])
-    members = sorted(members, key=lambda e: -e.weight)
-    fitted, kept = [], []
+    members = sorted(entry.models, key=lambda e: -e.weight)
+    fitted: list[Any] = []
+    kept: list[Entry] = []
     for member in members:
         if fitted and deadline is not None:
             bagged = bag and bags(member, folds)

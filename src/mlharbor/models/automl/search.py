@@ -318,12 +318,12 @@ def _refuse(
 ) -> None:
     """Mark ``entry`` and, of an ensemble, each member that fails alone, as not storable."""
     entry.refuse(reason)
-    members: list[Entry] = getattr(entry, "member_entries", [])
     fitted = list(getattr(pipeline, "estimators_", []))
     names = list(getattr(pipeline, "names", []))
-    for member in members:
+    for member in entry.member_entries:
         if member.name in names:
-            alone = refusal(search.check, fitted[names.index(member.name)], X, y)  # type: ignore[arg-type]
+            assert search.check is not None  # a refusal came from the check
+            alone = refusal(search.check, fitted[names.index(member.name)], X, y)
             if alone is not None:
                 member.refuse(alone)
                 search.refusals[structure(member.candidate)] = alone

@@ -12,9 +12,12 @@ target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or create_engine(
-        config.get_main_option("sqlalchemy.url")
-    )
+    engine = config.attributes.get("engine")
+    if engine is None:
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("no engine in the Alembic attributes and no sqlalchemy.url set")
+        engine = create_engine(url)
     with engine.begin() as connection:
         context.configure(
             connection=connection,
