@@ -21,8 +21,21 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_automl_from_a_file_prints_the_leaderboard_and_registers_best_model(env: Path) -> None:
+    # Two quick families, so that a loaded machine still tries both within the budget.
     r = runner.invoke(
-        app, ["automl", str(SAMPLES / "iris.csv"), "--target", "variety", "--budget", "6"]
+        app,
+        [
+            "automl",
+            str(SAMPLES / "iris.csv"),
+            "--target",
+            "variety",
+            "--budget",
+            "8",
+            "--models",
+            "logistic-regression",
+            "--models",
+            "knn",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "AutoML leaderboard: variety (multiclass)" in r.output

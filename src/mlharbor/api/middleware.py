@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, and bounds on request bodies (size, JSON depth)."""
+"""ASGI middleware: request ids, and bounds on requests (body size, JSON depth, NUL text)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from mlharbor.limits import INLINE_PARSE_BYTES, depth_error, json_depth_over
 #: Routes that read their own body and check its depth as they parse it (prediction, in
 #: its own shapes and MLflow's errors): their bodies are streamed to them, not read here.
 SELF_PARSING = ("/predict", "/invocations")
+#: A JSON string escape of the NUL character that is not itself an escaped backslash.
+JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+#: The wording for text holding NUL: PostgreSQL cannot store it, and no name has a use for it.
+NUL_TEXT = "cannot hold a NUL character (\\u0000 or %00): no name, reference or option can"
 #: The upload limit allows this much more for the multipart framing around the file.
 FRAMING = 1 << 20
 
@@ -70,6 +74,9 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         path = scope["path"].removeprefix(scope.get("root_path", ""))
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            await _problem(send, scope, 422, "invalid_input", f"the request's address {NUL_TEXT}")
+            return
         upload = is_upload(scope.get("method", ""), path)
         limit = self.upload_limit + FRAMING if upload else self.json_limit
         declared = headers.get(b"content-length")
@@ -136,6 +143,9 @@ class BodyLimitMiddleware:
         if too_deep:
             error = depth_error(self.max_depth)
             await _problem(send, scope, 422, error.code, error.message, max_depth=self.max_depth)
+            return
+        if JSON_NUL.search(body):
+            await _problem(send, scope, 422, "invalid_input", f"the JSON body {NUL_TEXT}")
             return
         request = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([request], receive), send)

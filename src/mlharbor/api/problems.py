@@ -33,6 +33,8 @@ log = logging.getLogger("mlharbor.api")
 PROBLEM = "application/problem+json"
 #: PostgreSQL's SQLSTATE for a number that does not fit its column.
 NUMERIC_OUT_OF_RANGE = "22003"
+#: PostgreSQL cannot represent the character (NUL, as ``\\u0000`` in JSON).
+UNTRANSLATABLE_CHARACTER = "22P05"
 TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
@@ -129,6 +131,12 @@ def _where(request: Request, exc: OSError) -> str | None:
     return None
 
 
+def _holds_nul(exc: DataError) -> bool:
+    """Whether PostgreSQL refused text for holding NUL (client-side in psycopg, or as JSON)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == UNTRANSLATABLE_CHARACTER or "NUL (0x00)" in str(exc.orig)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -179,6 +187,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: DataError) -> JSONResponse:
+        if _holds_nul(exc):
+            # The middleware and the requests refuse NUL first; this is the net (a form field).
+            return problem(
+                422, "text in the request cannot hold a NUL character", "invalid_input", request
+            )
         if getattr(exc.orig, "sqlstate", None) != NUMERIC_OUT_OF_RANGE:
             return await _unexpected(request, exc)
         # Ids and versions are checked against MAX_ID where they come in; this is the net.

@@ -38,11 +38,11 @@ from mlharbor.data.parquet import iter_slices, read_rows, write_table
 from mlharbor.data.schema import DatasetSchema, SemanticType, check_override, infer_schema
 from mlharbor.errors import (
     ConflictError,
-    InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
 )
 from mlharbor.limits import MAX_ID
+from mlharbor.names import check_name
 from mlharbor.store.artifacts import CHUNK, STREAM_BLOCK, ArtifactStore
 from mlharbor.store.db import transaction
 from mlharbor.store.orm import (
@@ -59,7 +59,6 @@ _CHECKED = {
     SemanticType.BOOLEAN,
     SemanticType.DATETIME,
 }
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 Progress = Callable[[float, str], None]
 
 
@@ -102,17 +101,6 @@ class IngestResult:
 
     version: DatasetVersionInfo
     created: bool
-
-
-def check_name(name: str) -> str:
-    """Return ``name`` if it is a valid dataset name, else raise ``InvalidInputError``."""
-    if not NAME.match(name or "") or name.isdigit():
-        raise InvalidInputError(
-            f"invalid dataset name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit, and not only digits",
-            field="name",
-        )
-    return name
 
 
 def name_from_filename(filename: str) -> str:

@@ -32,6 +32,7 @@ from pydantic import (
 from mlharbor.data.tasks import Task
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.limits import MAX_ID, check_budget
+from mlharbor.names import check_name
 
 #: Seeds go to numpy, whose seeds are 32-bit.
 MAX_SEED = 2**32 - 1
@@ -54,6 +55,19 @@ class WorkflowRequest(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise invalid_request(type(self), exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL's text cannot hold NUL, and no name or option has a use for it: refused
+        # here for every door (the API's middleware refuses it earlier for HTTP).
+        where = _nul_at(data)
+        if where is not None:
+            raise InvalidInputError(
+                f"{where or 'the request'}: text cannot hold a NUL character (\\u0000)",
+                field=where,
+            )
+        return data
 
     @classmethod
     def parse(cls, data: Any, *, catalog: bool = True) -> Self:
@@ -102,6 +116,25 @@ class WorkflowRequest(BaseModel):
     def to_params(self) -> dict[str, Any]:
         """The request as the job's stored parameters (plain JSON)."""
         return self.model_dump(mode="json")
+
+
+def _nul_at(value: Any, at: str = "") -> str | None:
+    """Where in ``value`` (a dotted path) a string holds a NUL character, or None."""
+    if isinstance(value, str):
+        return at if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    for key, item in items:
+        path = f"{at}.{key}" if at else str(key)
+        if "\x00" in str(key):
+            return path
+        found = _nul_at(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 def _shown(value: Any) -> str:
@@ -270,6 +303,12 @@ class ScoreRequest(WorkflowRequest):
     )
     output: str | None = Field(None, description="Result dataset; default DATASET-scored-MODEL.")
     chunk_rows: int = Field(50_000, ge=1_000, le=1_000_000, description="Rows scored at once.")
+
+    @field_validator("output")
+    @classmethod
+    def _output_name(cls, value: str | None) -> str | None:
+        # Checked at submit, so that a bad name is not found only after the whole scoring.
+        return value if value is None else check_name(value, field="output")
 
 
 #: The request of each job kind.
