@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import time
@@ -204,3 +205,54 @@ def test_export_from_cli_and_rest(
     )
     assert remote.exit_code == 0, remote.output
     assert (tmp_path / "r" / "MLmodel").read_text().startswith("flavors:")
+
+
+_PYFUNC = """
+import json, sys
+import mlflow.pyfunc
+import pandas as pd
+
+model = mlflow.pyfunc.load_model(sys.argv[1])
+# Text as the signature says; numbers as pandas reads them (integers as int64).
+schema = model.metadata.get_input_schema()
+text = {c.name: str for c in schema.inputs if c.type.name == "string"}
+frame = pd.read_csv(sys.argv[2], dtype=text, keep_default_na=False, na_values=[""])
+print(json.dumps(model.predict(frame).tolist()))
+"""
+
+
+def test_mlflow_pyfunc_predicts_a_csv_read_by_pandas(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """The export's signature takes what ``pandas.read_csv`` makes of production rows: integer
+    columns as int64 (declared ``long``, as MLflow's own signature inference does), text
+    read as the signature's ``string`` columns."""
+    mlflow = _mlflow()
+    frame = with_target(features(160), "binary")
+    path = tmp_path / "every.parquet"
+    path.write_bytes(parquet_bytes(frame))
+    version = sqlite_hub.datasets.ingest_file(path).version
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="churn",
+        model="logistic-regression",
+        cv_folds=0,
+        artifacts=False,
+    )
+    sqlite_hub.models.register("every", result, dataset_version_id=version.id)
+    out = sqlite_hub.models.export("every", "latest", tmp_path / "exported")
+    production = frame.drop(columns=["churn"]).iloc[:30]
+    csv = tmp_path / "production.csv"
+    production.to_csv(csv, index=False)
+    script = tmp_path / "pyfunc.py"
+    script.write_text(_PYFUNC)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [str(mlflow.with_name("python")), str(script), str(out), str(csv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours = sqlite_hub.predictor.predict("every", "latest", json_rows(production)).predictions
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ours

@@ -36,7 +36,9 @@ CARRIED = frozenset(
 )
 CODE_DIR = "code"
 _DIST = {**PORTABLE, "scipy": "scipy"}
-_MLFLOW_TYPES = {"float": "double", "double": "double", "int": "double", "uint": "double"}
+_MLFLOW_TYPES = {"float": "double", "double": "double", "int": "long", "uint": "long"}
+#: MLflow's numeric column types: fed to ONNX as numbers.
+_NUMBERS = {"double", "long"}
 
 
 def steps(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -166,6 +168,10 @@ def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
 def _column(column: dict[str, Any]) -> dict[str, Any]:
     dtype = str(column.get("dtype") or "").lower()
     kind = next((t for p, t in _MLFLOW_TYPES.items() if dtype.startswith(p)), None)
+    if kind == "long" and column.get("n_missing", 1) != 0:
+        # As MLflow's own signature inference: an integer column that can be missing comes
+        # to pandas as floats, which a "long" column refuses (so do versions that do not say).
+        kind = "double"
     if dtype.startswith("bool"):
         kind = "boolean"
     # Missing values are allowed (required: false): the pipeline imputes them.
@@ -197,7 +203,7 @@ def onnx_input_kinds(version: ModelVersionRecord) -> dict[str, str]:
     """``{column: "double" | "string"}``: how each input is fed to the ONNX graph."""
     kinds = {}
     for c in version.signature.get("inputs") or []:
-        kinds[str(c["name"])] = "double" if _column(c)["type"] == "double" else "string"
+        kinds[str(c["name"])] = "double" if _column(c)["type"] in _NUMBERS else "string"
     return kinds
 
 
@@ -224,7 +230,7 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
         (
             str(c["name"]),
             FloatTensorType([None, 1])
-            if _column(c)["type"] == "double"
+            if _column(c)["type"] in _NUMBERS
             else StringTensorType([None, 1]),
         )
         for c in columns
