@@ -11,7 +11,9 @@ Measured: p50/p99 latency of single-row requests at concurrency 1 and 8, and thr
 100-row requests at concurrency 4. The floor is the model's own in-process predict time
 plus the round trip of an empty FastAPI endpoint; for the tail, that endpoint's p50/p99 at
 concurrency 8 under the same load generator. The load generator is httpx (async) in a
-separate process.
+separate process; single-row requests at concurrency 8 are also sent by a raw-socket
+client (one write per request, TCP_NODELAY), which separates the server's tail from
+httpx's (see the README).
 
     nice -n 5 .venv/bin/python benchmarks/serving/bench.py --repeats 3
 """
@@ -129,21 +131,82 @@ async def _load(
     return latencies, timed
 
 
+async def _load_raw(
+    url: str, body: bytes, concurrency: int, requests: int
+) -> tuple[list[float], float]:
+    """As :func:`_load`, with the least a client can do: one keep-alive socket per worker
+    (TCP_NODELAY), each request one write, the answer read by its content-length. What the
+    server costs without the client's own HTTP stack and socket habits (see the README)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    request = (
+        f"POST {parts.path} HTTP/1.1\r\nhost: {parts.netloc}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1]
+        fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+        length = int(next(v for k, v in fields.items() if k.lower() == b"content-length"))
+        answer = await reader.readexactly(length)
+        if status != b"200":
+            raise RuntimeError(f"{url}: {status.decode()} {answer[:200]!r}")
+
+    connections = []
+    for _ in range(concurrency):
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connections.append((reader, writer))
+    for reader, writer in connections:  # warm the model and every connection
+        for _ in range(3):
+            await one(reader, writer)
+    latencies: list[float] = []
+    queue = iter(range(requests))
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in queue:
+            started = time.perf_counter()
+            await one(reader, writer)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(r, w) for r, w in connections))
+    timed = time.perf_counter() - started
+    for _, writer in connections:
+        writer.close()
+    return latencies, timed
+
+
 def load_main(args: list[str]) -> None:
-    url, body_file, concurrency, requests = args
+    url, body_file, concurrency, requests, client = args
     body = Path(body_file).read_bytes()
     started = time.perf_counter()
-    latencies, timed = asyncio.run(_load(url, body, int(concurrency), int(requests)))
+    load = _load_raw if client == "raw" else _load
+    latencies, timed = asyncio.run(load(url, body, int(concurrency), int(requests)))
     wall = time.perf_counter() - started
     print(json.dumps({"latencies": latencies, "wall": wall, "timed_wall": timed}))
 
 
-def measure(url: str, body: bytes, concurrency: int, requests: int) -> dict[str, float]:
+def measure(
+    url: str, body: bytes, concurrency: int, requests: int, client: str = "httpx"
+) -> dict[str, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         f.write(body)
     for attempt in (1, 2):  # a shared machine sometimes stalls a server past a timeout
         out = subprocess.run(
-            [sys.executable, __file__, "load", url, f.name, str(concurrency), str(requests)],
+            [
+                sys.executable,
+                __file__,
+                "load",
+                url,
+                f.name,
+                str(concurrency),
+                str(requests),
+                client,
+            ],
             capture_output=True,
             text=True,
         )
@@ -324,6 +387,7 @@ def main() -> None:
                 "empty": {
                     "c1": measure(empty_url, one, 1, args.requests),
                     "c8": measure(empty_url, one, 8, args.requests),
+                    "c8raw": measure(empty_url, one, 8, args.requests, "raw"),
                 }
             }
             for name in models:
@@ -331,6 +395,7 @@ def main() -> None:
                     runs[f"{name}/{server}"] = {
                         "c1": measure(url, one, 1, args.requests),
                         "c8": measure(url, one, 8, args.requests),
+                        "c8raw": measure(url, one, 8, args.requests, "raw"),
                         "b100c4": measure(url, hundred, 4, args.batch_requests),
                     }
             for key, value in runs.items():
@@ -351,6 +416,8 @@ def main() -> None:
         # The tail's floor: what the same load generator sees from an app that does nothing.
         "empty_c8_p50_ms": med("empty", "c8", "p50_ms"),
         "empty_c8_p99_ms": med("empty", "c8", "p99_ms"),
+        "empty_c8raw_p50_ms": med("empty", "c8raw", "p50_ms"),
+        "empty_c8raw_p99_ms": med("empty", "c8raw", "p99_ms"),
         "models": {},
     }
     for name in models:
@@ -363,6 +430,8 @@ def main() -> None:
                 "c1_p99_ms": med(key, "c1", "p99_ms"),
                 "c8_p50_ms": med(key, "c8", "p50_ms"),
                 "c8_p99_ms": med(key, "c8", "p99_ms"),
+                "c8raw_p50_ms": med(key, "c8raw", "p50_ms"),
+                "c8raw_p99_ms": med(key, "c8raw", "p99_ms"),
                 "b100c4_rows_per_s": 100 * med(key, "b100c4", "rps"),
                 "b100c4_rows_per_s_with_setup": 100 * med(key, "b100c4", "rps_with_setup"),
             }
@@ -374,6 +443,7 @@ def main() -> None:
             "throughput_with_setup_mlharbor_over_mlflow": ours["b100c4_rows_per_s_with_setup"]
             / theirs["b100c4_rows_per_s_with_setup"],
             "p99_c8_mlharbor_over_mlflow": ours["c8_p99_ms"] / theirs["c8_p99_ms"],
+            "p99_c8raw_mlharbor_over_mlflow": ours["c8raw_p99_ms"] / theirs["c8raw_p99_ms"],
             "p50_c1_mlharbor_over_floor": ours["c1_p50_ms"] / floor,
         }
         report["models"][name] = entry
