@@ -152,6 +152,7 @@ def make_artifacts(
     curve_estimator: Any | None = None,
     folds: FoldCurve | None = None,
     background: bool = False,
+    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Compute and draw every evaluation artifact of a fitted pipeline.
 
@@ -185,6 +186,8 @@ def make_artifacts(
         Draw the charts known before the learning curve in a forked child process while
         the curve's models are fitted (for job processes; see
         :func:`mlharbor.models.plots.render_in_background`).
+    map_fits : callable, optional
+        ``map_fits(fn, items) -> list``: fits the learning curve's points in parallel.
 
     Returns
     -------
@@ -221,7 +224,14 @@ def make_artifacts(
     estimator = pipeline if curve_estimator is None else curve_estimator
     if folds is not None:
         data["learning_curve"] = fold_learning_curve(
-            estimator, X_train, y_train, folds, task=task, n_classes=n_classes, seed=seed
+            estimator,
+            X_train,
+            y_train,
+            folds,
+            task=task,
+            n_classes=n_classes,
+            seed=seed,
+            map_fits=map_fits,
         )
     else:
         data["learning_curve"] = _learning_curve(
@@ -245,6 +255,7 @@ def fold_learning_curve(
     n_classes: int,
     seed: int = 0,
     fractions: Sequence[float] = CURVE_FRACTIONS,
+    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> dict[str, Any]:
     """A learning curve that reuses the cross-validation's folds and fits.
 
@@ -264,23 +275,28 @@ def fold_learning_curve(
     scoring = curve_scoring(task, n_classes)
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
-    sizes, fits, train_rows, valid_rows = [], [], [], []
+    points = []  # (fit rows, validation rows) of each earlier point, drawn in order
     for i, fraction in enumerate(fractions[:-1]):
         fit_idx, val_idx = folds.splits[i % len(folds.splits)]
         order = _balanced_order(fit_idx, y, task, rng)
         n = max(2, round(fraction * min(len(order), MAX_EVAL_ROWS)))
-        subset = order[:n]
+        points.append((order[:n], val_idx))
+
+    def point(rows: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+        subset, val_idx = rows
         try:
             fitted = clone(estimator).fit(X.iloc[subset], y[subset])
-            scores = curve_scores(
+            return curve_scores(
                 fitted, X.iloc[subset], y[subset], X.iloc[val_idx], y[val_idx], scoring
             )
         except Exception:  # too few rows or classes for this estimator: as error_score=nan
-            scores = (float("nan"), float("nan"))
-        sizes.append(n)
-        fits.append(1)
-        train_rows.append([scores[0]])
-        valid_rows.append([scores[1]])
+            return (float("nan"), float("nan"))
+
+    scored = map_fits(point, points) if map_fits is not None else [point(p) for p in points]
+    sizes = [len(subset) for subset, _ in points]
+    fits = [1] * len(points)
+    train_rows = [[train] for train, _ in scored]
+    valid_rows = [[valid] for _, valid in scored]
     sizes.append(round(float(np.mean([len(fit) for fit, _ in folds.splits]))))
     fits.append(len(folds.splits))
     train_rows.append(folds.train_scores)

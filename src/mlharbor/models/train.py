@@ -200,6 +200,7 @@ def train_model(
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
     background_drawing: bool = False,
+    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
@@ -224,6 +225,10 @@ def train_model(
     background_drawing : bool, default=False
         Draw charts in a forked child process while models are fitted (job processes only:
         see :func:`mlharbor.models.plots.render_in_background`).
+    map_fits : callable, optional
+        ``map_fits(fn, items) -> list`` for small fits on this machine's cores (a job's
+        :func:`mlharbor.forks.fork_map`): the folds, when ``map_folds`` is not given, and
+        the learning curve's points.
 
     Returns
     -------
@@ -268,8 +273,9 @@ def train_model(
 
     t0 = time.perf_counter()
     folds, curve = _cross_validate(
-        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report, map_folds
-    )
+        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report,
+        map_folds or map_fits,
+    )  # fmt: skip
     t1 = time.perf_counter()
     report(0.65, "fitting on the whole training split")
     _fit(pipeline, X_train, y_train, spec)
@@ -299,6 +305,7 @@ def train_model(
             progress=lambda f, m: report(0.8 + 0.19 * f, m),
             folds=curve,
             background=background_drawing,
+            map_fits=map_fits,
         )
     t3 = time.perf_counter()
     fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"

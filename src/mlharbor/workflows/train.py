@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlharbor.errors import InvalidInputError
+from mlharbor.forks import fork_map
 from mlharbor.jobs import JobContext
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 from mlharbor.workflows.requests import TrainRequest
@@ -83,10 +84,13 @@ def run_training(
     map_folds: Any = None,
     *,
     background_drawing: bool = False,
+    map_fits: Any = None,
 ) -> dict[str, Any]:
     """Train and register one model; the body of the ``train`` job.
 
-    ``background_drawing`` draws charts in a forked process meanwhile (job processes only).
+    ``background_drawing`` draws charts in a forked process meanwhile, and ``map_fits``
+    (:func:`mlharbor.forks.fork_map`) shares small fits out over the cores (job processes
+    only, both).
 
     A retried job whose earlier attempt already registered its model (and died before the
     job recorded it) returns that version instead of registering a second one.
@@ -129,6 +133,7 @@ def run_training(
         progress=lambda f, m: progress(0.05 + 0.9 * f, m),
         map_folds=map_folds,
         background_drawing=background_drawing,
+        map_fits=map_fits,
     )
     progress(0.96, "registering the model")
     record = services.models.register(
@@ -170,8 +175,12 @@ def train_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) 
     request = TrainRequest.from_params(params)
     rows = services.datasets.get_version(request.dataset, request.dataset_version).n_rows
     fan_out = ctx.settings.dask_address or rows >= PARALLEL_FOLDS_MIN_ROWS
-    # A job process is single-threaded, so it may fork a chart-drawing child.
-    with threadpool_limits(job_threads(ctx.settings.workers, rows)):
+    threads = job_threads(ctx.settings.workers, rows)
+    # A job process is single-threaded, so it may fork: a chart-drawing child, and, where
+    # each fit runs on one thread, copies of itself that share the small fits out over
+    # the cores (a process pool would cost more to start and feed than such fits take).
+    map_fits = fork_map if not fan_out and threads == 1 else None
+    with threadpool_limits(threads):
         result = run_training(
             services,
             request,
@@ -179,6 +188,7 @@ def train_job(ctx: JobContext, params: dict[str, Any], services: TrainServices) 
             ctx.job_id,
             ctx.compute.map if fan_out else None,
             background_drawing=True,
+            map_fits=map_fits,
         )
     track_job(ctx, services, TRAIN, request, result)  # MLflow, if configured; never fails
     return result
