@@ -38,6 +38,8 @@ def test_train_job_folds_on_dask_match_the_local_run(tmp_path: Path) -> None:
         on_dask = train_iris(settings)
         assert any("in parallel" in m for m in on_dask["messages"])
     assert not any("in parallel" in m for m in local["messages"])
+    # Without a cluster the job still uses both cores, in forked copies of itself.
+    assert any("shared out over the cores" in m for m in local["messages"])
     assert on_dask["metrics"]["cv"] == local["metrics"]["cv"]
     assert on_dask["metrics"]["test"] == local["metrics"]["test"]
 

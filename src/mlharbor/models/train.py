@@ -273,8 +273,8 @@ def train_model(
 
     t0 = time.perf_counter()
     folds, curve = _cross_validate(
-        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report,
-        map_folds or map_fits,
+        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report, map_folds,
+        map_fits,
     )  # fmt: skip
     t1 = time.perf_counter()
     report(0.65, "fitting on the whole training split")
@@ -586,6 +586,7 @@ def _cross_validate(
     seed: int,
     report: Progress,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
+    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> tuple[list[dict[str, float]], FoldCurve | None]:
     """Each fold's metrics, and what the learning curve can reuse of the folds' fits."""
     if cv_folds < 2:
@@ -603,6 +604,9 @@ def _cross_validate(
     if map_folds is not None:
         report(0.05, f"cross-validation: {cv_folds} folds in parallel")
         results = list(map_folds(fold_scores, items))
+    elif map_fits is not None:
+        report(0.05, f"cross-validation: {cv_folds} folds shared out over the cores")
+        results = list(map_fits(fold_scores, items))
     else:
         results = []
         for i, item in enumerate(items):

@@ -1,0 +1,44 @@
+"""fork_map: the items shared out over forked copies of the process, results in order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mlharbor.forks import fork_map
+
+
+def test_results_come_back_in_input_order_from_every_process() -> None:
+    parent = os.getpid()
+    out = fork_map(lambda i: (i * i, os.getpid()), list(range(7)), workers=3)
+    assert [square for square, _ in out] == [i * i for i in range(7)]
+    pids = {pid for _, pid in out}
+    assert parent in pids and len(pids) == 3  # this process took a share, two children too
+
+
+def test_an_error_in_a_child_is_raised_here_as_fn_raised_it() -> None:
+    def fn(i: int) -> int:
+        if i == 3:  # item 3 is a child's (3 % 2 == 1)
+            raise ValueError("item 3 is bad")
+        return i
+
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        fork_map(fn, list(range(6)), workers=2)
+
+
+def test_a_child_that_dies_costs_time_not_the_result() -> None:
+    parent = os.getpid()
+
+    def fn(i: int) -> int:
+        if os.getpid() != parent:
+            os._exit(7)  # as if killed
+        return i + 1
+
+    assert fork_map(fn, list(range(5)), workers=2) == [1, 2, 3, 4, 5]
+
+
+def test_one_worker_or_one_item_runs_here() -> None:
+    parent = os.getpid()
+    assert fork_map(lambda i: os.getpid(), [1], workers=4) == [parent]
+    assert fork_map(lambda i: os.getpid(), [1, 2], workers=1) == [parent, parent]
