@@ -180,3 +180,69 @@ def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     modules = {m.split(".")[0] for m in done.stdout.split()}
     assert modules & NOT_FOR_THE_SERVER == set()
+
+
+#: What checking and queuing a training request must not load: the estimators and the rest
+#: of the training stack load in the job process that trains, not in the one that asks.
+NOT_FOR_A_TRAINING_REQUEST = {
+    "sklearn",
+    "lightgbm",
+    "matplotlib",
+    "skops",
+    "optuna",
+    "scipy",
+    "pandas",
+    "fastapi",
+}
+
+
+def test_a_training_request_is_checked_without_the_estimators() -> None:
+    probe = (
+        "import io, sys\n"
+        "from pyarrow import csv\n"
+        "from mlharbor.data.schema import infer_schema\n"
+        "from mlharbor.models.checks import check_train_request\n"
+        "from mlharbor.workflows.requests import TrainRequest\n"
+        "request = TrainRequest.parse({'dataset': 'd', 'target': 'y', 'model': 'rf'})\n"
+        "assert request.model == 'random-forest'\n"
+        "for model in ('RandomForestClassifier', 'lgbm', 'svm', 'naive-bayes'):\n"
+        "    TrainRequest.parse({'dataset': 'd', 'target': 'y', 'model': model})\n"
+        "table = csv.read_csv(io.BytesIO(b'x,y\\n' + b'1.5,a\\n2.5,b\\n3.5,c\\n' * 10))\n"
+        "checked = check_train_request(infer_schema(table), target='y', model='lightgbm')\n"
+        "assert checked['model'] == 'lightgbm' and checked['features'] == ['x']\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    modules = {m.split(".")[0] for m in done.stdout.split()}
+    assert modules & NOT_FOR_A_TRAINING_REQUEST == set()
+
+
+def test_model_parameters_load_their_estimator_only() -> None:
+    probe = (
+        "import sys\n"
+        "from mlharbor.workflows.requests import TrainRequest\n"
+        "params = {'n_estimators': '50'}\n"
+        "request = TrainRequest.parse({'dataset': 'd', 'target': 'y', 'model': 'rf', "
+        "'params': params})\n"
+        "assert request.params == {'n_estimators': 50}\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    modules = set(done.stdout.split())
+    assert "sklearn.ensemble" in modules  # the estimator checks its own parameters
+    assert {m.split(".")[0] for m in modules} & {"lightgbm", "matplotlib", "skops"} == set()
+
+
+def test_queuing_a_training_of_a_file_loads_no_training_stack(tmp_path: Path) -> None:
+    data = write(tmp_path, "titanic.csv", TITANIC_LIKE)
+    modules, output = run_cli(
+        tmp_path, "train", str(data), "--target", "Survived", "--model", "rf", "--no-wait"
+    )
+    assert "queued: train random-forest on titanic" in output
+    assert modules & NOT_FOR_A_TRAINING_REQUEST == set()

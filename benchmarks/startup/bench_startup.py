@@ -31,10 +31,12 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -120,18 +122,32 @@ def free_port() -> int:
 
 def time_server(args: list[str], env: dict[str, str], routes: list[str]) -> dict[str, float]:
     """Seconds from the server's start to the first 200 of each route (polled every 20 ms)."""
+    # The server's log goes to a file: a pipe nobody reads fills up (64 KB: each poll below
+    # is logged) and blocks the server mid-request once readiness takes more than seconds.
+    with tempfile.TemporaryFile() as log:
+        return _time_server(args, env, routes, log)
+
+
+def _time_server(
+    args: list[str], env: dict[str, str], routes: list[str], log: Any
+) -> dict[str, float]:
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [*args, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*args, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=log
     )
     seen: dict[str, float] = {}
+
+    def tail() -> str:
+        log.seek(0)
+        return str(log.read().decode(errors="replace")[-2000:])
+
     try:
         while len(seen) < len(routes):
             if proc.poll() is not None:
-                raise SystemExit(f"{' '.join(args)} exited: {proc.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"{' '.join(args)} exited: {tail()}")
             if time.perf_counter() - started > 120:
-                raise SystemExit(f"{' '.join(args)}: no 200 within 120 s")
+                raise SystemExit(f"{' '.join(args)}: no 200 within 120 s: {tail()}")
             for route in routes:
                 if route in seen:
                     continue

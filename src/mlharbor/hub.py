@@ -16,12 +16,10 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlharbor.config import Settings, get_settings
 from mlharbor.jobs.handlers import register
-from mlharbor.store.artifacts import ArtifactStore
-from mlharbor.store.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
+    from mlharbor.config import Settings
     from mlharbor.data.datasets import DatasetService
     from mlharbor.data.profiles import InsightsService
     from mlharbor.jobs import JobInfo, JobStore
@@ -57,6 +55,11 @@ class Hub:
     """Everything mlharbor can do, over one metadata database and one artifact store."""
 
     def __init__(self, settings: Settings) -> None:
+        # Imported here: importing the facade (which registers the job kinds) stays light,
+        # so ``mlharbor train`` can start the jobs' fork server before anything else.
+        from mlharbor.store.artifacts import ArtifactStore
+        from mlharbor.store.db import make_engine, make_session_factory
+
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url())
@@ -239,6 +242,9 @@ class Hub:
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Hub:
         """Open the hub described by ``settings``, applying database migrations first."""
+        from mlharbor.config import get_settings
+        from mlharbor.store.db import upgrade
+
         hub = cls(settings or get_settings())
         if migrate:
             upgrade(hub.engine)
@@ -356,7 +362,10 @@ class Hub:
                     return job
                 if deadline is not None and time.monotonic() > deadline:
                     return job
-                time.sleep(poll)
+                if worker is not None:
+                    worker.wait(poll)  # wakes when the attempt's process ends
+                else:
+                    time.sleep(poll)
         finally:
             if worker is not None:
                 worker.shutdown()

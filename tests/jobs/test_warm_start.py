@@ -11,7 +11,7 @@ from tests.jobs.warm_handlers import MODULES_AT_START
 from mlharbor.config import Settings
 from mlharbor.hub import JOB_KINDS
 from mlharbor.jobs import JobsConfig, JobState, JobStore, LocalWorkerPool
-from mlharbor.jobs.worker import WARM_STACK, warm_list
+from mlharbor.jobs.starter import WARM_STACK, warm_list
 
 # What a training attempt would otherwise spend seconds importing after it started.
 HEAVY = [

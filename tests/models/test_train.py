@@ -8,7 +8,8 @@ import pytest
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.models import CATALOG, Task
-from mlharbor.models.train import TrainResult, check_train_request, train_model
+from mlharbor.models.checks import check_train_request
+from mlharbor.models.train import TrainResult, train_model
 from tests.training_data import binary_frame, text_frame, with_schema
 
 # Small ensembles keep the whole matrix fast; the defaults are exercised elsewhere.

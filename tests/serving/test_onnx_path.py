@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,34 @@ def test_columns_named_as_users_name_them_keep_their_names_in_onnx(
     labels, proba = session.run(None, feeds)
     assert labels.tolist() == answer.predictions
     np.testing.assert_allclose(proba, answer.probabilities, atol=1e-6)
+
+
+def test_a_model_that_cannot_convert_is_refused_before_the_converter_is_imported() -> None:
+    # skl2onnx and onnxmltools take about a second to import: a server loading a model that
+    # the check refuses (missing-value indicators) answers without them.
+    probe = (
+        "import sys, types\n"
+        "import numpy as np\n"
+        "from sklearn.impute import SimpleImputer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from mlharbor.errors import InvalidInputError\n"
+        "from mlharbor.registry.export import to_onnx_model\n"
+        "X = np.array([[1.0], [np.nan], [3.0], [4.0]]); y = [0, 1, 0, 1]\n"
+        "model = make_pipeline(SimpleImputer(add_indicator=True), LogisticRegression())\n"
+        "model.fit(X, y)\n"
+        "version = types.SimpleNamespace(model='m', version=1, "
+        "signature={'inputs': [{'name': 'x', 'type': 'double'}]})\n"
+        "try:\n"
+        "    to_onnx_model(model, version)\n"
+        "except InvalidInputError as exc:\n"
+        "    assert 'missing-value indicator' in exc.message, exc.message\n"
+        "else:\n"
+        "    raise AssertionError('converted')\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    command = [sys.executable, "-c", probe]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = {m.split(".")[0] for m in done.stdout.split()}
+    assert modules & {"skl2onnx", "onnxmltools", "onnx"} == set()

@@ -19,7 +19,6 @@ from mlharbor.cli.common import (
     queue_job,
     run,
     target,
-    version_json,
 )
 from mlharbor.cli.options import request_options
 from mlharbor.errors import error_from_dict
@@ -107,9 +106,14 @@ def train(
     fields = {"dataset": dataset, "params": _params(param), **(options or {})}
     request = run(lambda: TrainRequest.parse(fields, catalog=not target.url))
     if wait and not target.url:
-        from mlharbor.jobs.worker import start_attempt_server
+        # First: the jobs' fork server imports the ML stack (seconds) while this process
+        # ingests the file and queues the job. Both imports are light; importing the hub
+        # registers the job kinds, whose handlers the fork server preloads.
+        import mlharbor.hub  # noqa: F401
+        from mlharbor.config import get_settings
+        from mlharbor.jobs.starter import start_attempt_server
 
-        start_attempt_server()  # the job's imports, meanwhile, in the fork server
+        start_attempt_server(get_settings().resolved_database_url())
     if Path(dataset).is_file():
         request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("train", request)
@@ -130,11 +134,13 @@ def _ingest_for_training(path: Path) -> str:
     if target.url:
         with open_client() as client:
             v = run(lambda: client.datasets.upload(path))
+        dataset, version, rows = v["dataset"], v["version"], v["n_rows"]
     else:
         with open_hub() as hub:
-            v = version_json(run(lambda: hub.datasets.ingest_file(path)).version)
-    console.print(f"dataset {v['dataset']} version {v['version']}: {v['n_rows']:,} rows")
-    return str(v["dataset"])
+            info = run(lambda: hub.datasets.ingest_file(path)).version
+        dataset, version, rows = info.dataset, info.version, info.n_rows
+    console.print(f"dataset {dataset} version {version}: {rows:,} rows")
+    return str(dataset)
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:

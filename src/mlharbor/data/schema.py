@@ -229,8 +229,7 @@ class SchemaSampler:
                 self._all = None  # too big to type exactly: the blocks below will do
         if self._seen % self._stride == 0:
             # A copy, so the block does not hold the whole batch's buffers alive.
-            rows = pa.array(np.arange(min(self.block_rows, len(batch))))
-            self._blocks.append(batch.take(rows))
+            self._blocks.append(batch.take(_positions(0, min(self.block_rows, len(batch)))))
             if len(self._blocks) > self.max_blocks:
                 self._blocks = self._blocks[::2]
                 self._stride *= 2
@@ -353,6 +352,20 @@ def _classify_number(
     return SemanticType.NUMERIC, f"{'integers' if integral else 'numbers'}, {n_distinct} distinct"
 
 
+def _positions(start: int, stop: int, step: int = 1) -> pa.Int64Array:
+    """``range(start, stop, step)`` as an Arrow array of row positions, for ``take``.
+
+    Built from numpy's buffer: from a Python range it costs more than the take, and
+    ``pa.array`` checks whether its input is a pandas object, which imports pandas (half a
+    second of a command that never uses it).
+    """
+    values = np.arange(start, stop, step, dtype=np.int64)
+    array: pa.Int64Array = pa.Array.from_buffers(
+        pa.int64(), len(values), [None, pa.py_buffer(values)]
+    )
+    return array
+
+
 def _is_sequence(column: pa.ChunkedArray) -> bool:
     lo, hi = pc.min_max(column).values()
     if lo.as_py() is None:
@@ -370,8 +383,7 @@ def _sample_strings(values: pa.Array) -> pa.Array:
     if len(values) <= SAMPLE:
         return values
     step = len(values) // SAMPLE
-    # From numpy: building the index array from a Python range costs more than the take.
-    return values.take(pa.array(np.arange(0, step * SAMPLE, step)))
+    return values.take(_positions(0, step * SAMPLE, step))
 
 
 def _best_datetime_format(sample: pa.Array) -> str | None:

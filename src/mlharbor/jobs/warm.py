@@ -1,9 +1,10 @@
 """Imported by the job fork server only: imports what job attempts will need.
 
-The names come from the environment variable :data:`mlharbor.jobs.worker.WARM_ENV`, set by
-the worker while it starts the fork server; ``package.module:function`` entries are called
-after import (a warm-up step such as drawing a first figure). Whatever fails is logged and
-skipped: the fork server must start even if an optional library is missing or broken.
+The names come from the environment variable :data:`mlharbor.jobs.starter.WARM_ENV`, set
+while the fork server starts (:func:`mlharbor.jobs.starter.attempt_context`);
+``package.module:function`` entries are called after import (a warm-up step such as
+drawing a first figure). Whatever fails is logged and skipped: the fork server must start
+even if an optional library is missing or broken.
 """
 
 from __future__ import annotations

@@ -14,16 +14,13 @@ import argparse
 import contextlib
 import importlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -34,38 +31,10 @@ from mlharbor.jobs.options import JobsConfig
 from mlharbor.jobs.records import JobInfo, JobState, Lease
 from mlharbor.jobs.recovery import recover_stale_jobs
 from mlharbor.jobs.runner import AttemptSpec, describe_error, run_attempt
+from mlharbor.jobs.starter import attempt_context
 from mlharbor.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
-
-# Imported once by the fork server, so no attempt pays for them (missing ones are skipped).
-PRELOAD = [
-    "mlharbor.jobs.runner",
-    "mlharbor.jobs.builtin",
-    "mlharbor.config",
-    "sqlalchemy.dialects.sqlite.pysqlite",
-    "sqlalchemy.dialects.postgresql.psycopg",
-    "psycopg",
-]
-#: What the ML job handlers import lazily, imported (or called, for ``module:function``)
-#: by the fork server after :data:`PRELOAD` and the handler modules of every registered job
-#: kind, so an attempt starts with the ML stack in memory instead of spending seconds of its
-#: time on imports. A failing entry is logged and skipped; it never stops the fork server.
-WARM_STACK = [
-    "pandas",
-    "pyarrow.parquet",
-    "sklearn.ensemble",
-    "sklearn.model_selection",
-    "lightgbm",
-    "skops.io",  # seconds: it walks every scikit-learn estimator to build its trusted list
-    "matplotlib.backends.backend_agg",
-    "mlharbor.models.catalog",
-    "mlharbor.models.evaluate",
-    "mlharbor.monitoring.service",
-    "mlharbor.models.plots:warm_up",
-]
-#: The fork server's warm-up reads the names to import from this variable.
-WARM_ENV = "_MLHARBOR_FORKSERVER_WARM"  # not a setting: no MLHARBOR_ prefix
 
 
 def make_worker_id() -> str:
@@ -87,75 +56,6 @@ def _signal_group(process: BaseProcess, signum: int) -> None:
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signum)
-
-
-def warm_list() -> list[str]:
-    """What the fork server imports after :data:`PRELOAD`: each registered handler's module,
-    then :data:`WARM_STACK`."""
-    handlers = [path.partition(":")[0] for path in registered_kinds().values()]
-    return list(dict.fromkeys([*handlers, *WARM_STACK]))
-
-
-_context_lock = threading.Lock()
-_context_ready = threading.Event()
-_context: Any = None
-
-
-def start_attempt_server() -> None:
-    """Start the fork server and its imports in the background, if not started yet.
-
-    A command that will run a job soon (``mlharbor train``) calls this first, so the
-    seconds of imports overlap its own work instead of following it.
-    """
-    if _context_ready.is_set() or _context_lock.locked():
-        return
-    threading.Thread(target=_attempt_context, name="mlharbor-forkserver-start", daemon=True).start()
-
-
-def _attempt_context() -> Any:
-    """The multiprocessing context job attempts start from (made once per process).
-
-    On Linux a fork server that has imported the job modules and the ML stack once (see
-    :data:`WARM_STACK`), so an attempt starts in milliseconds with everything it needs
-    imported, and inherits no threads or connections; elsewhere spawn.
-    """
-    global _context
-    if sys.platform != "linux":
-        return multiprocessing.get_context("spawn")
-    with _context_lock:
-        if _context is not None:
-            return _context
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([*PRELOAD, "mlharbor.jobs.warm"])
-        # Python 3.11's fork server ignores the parent's sys.path and reads only PYTHONPATH,
-        # so lend it ours while it starts; otherwise it could import another copy of mlharbor.
-        lent = {
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-            WARM_ENV: ",".join(warm_list()),
-        }
-        saved = {name: os.environ.get(name) for name in lent}
-        os.environ.update(lent)
-        try:
-            forkserver.ensure_running()
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        # The server imports (seconds, with the ML stack) before it forks anything. Wait for
-        # that here, before any job is claimed: otherwise the first start blocks the loop,
-        # heartbeats stop, and a just-claimed job can look lost.
-        warm = context.Process(target=_warm_up, name="mlharbor-forkserver-warm-up")
-        warm.start()
-        warm.join()
-        _context = context
-        _context_ready.set()
-        return context
-
-
-def _warm_up() -> None:
-    """Nothing: a first child of the fork server, started once its imports are done."""
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -222,7 +122,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self.database_url = settings.resolved_database_url()
         self.store = JobStore.from_url(self.database_url)
-        self._mp = _attempt_context()
+        self._mp = attempt_context(self.database_url)
         self.attempts: dict[int, _Attempt] = {}
         self._next_recovery = 0.0
 
@@ -296,6 +196,15 @@ class Worker:
             elif beat.cancel_requested:
                 self.store.cancel(attempt.lease)
                 self._stop(attempt, now)
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until one of this worker's attempts ends, or ``timeout`` seconds: a caller
+        that runs the worker's steps itself (``Hub.wait``) sees a finished job at once."""
+        sentinels = [a.process.sentinel for a in self.attempts.values()]
+        if sentinels:
+            wait(sentinels, timeout=timeout)
+        else:
+            time.sleep(timeout)
 
     def _stop(self, attempt: _Attempt, now: float) -> None:
         attempt.settled = True

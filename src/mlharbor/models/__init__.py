@@ -31,7 +31,7 @@ _EXPORTS = {
     "parse_task": "mlharbor.models.tasks",
     "TrainConfig": "mlharbor.models.train",
     "TrainResult": "mlharbor.models.train",
-    "check_train_request": "mlharbor.models.train",
+    "check_train_request": "mlharbor.models.checks",
     "library_versions": "mlharbor.models.train",
     "train_model": "mlharbor.models.train",
 }
@@ -74,18 +74,13 @@ if TYPE_CHECKING:
         resolve_model,
         validate_params,
     )
+    from mlharbor.models.checks import check_train_request
     from mlharbor.models.evaluate import artifact_names, make_artifacts
     from mlharbor.models.metrics import compute_metrics
     from mlharbor.models.problem import Problem, resolve_problem
     from mlharbor.models.signature import prepare_input
     from mlharbor.models.tasks import Task, detect_task, parse_task
-    from mlharbor.models.train import (
-        TrainConfig,
-        TrainResult,
-        check_train_request,
-        library_versions,
-        train_model,
-    )
+    from mlharbor.models.train import TrainConfig, TrainResult, library_versions, train_model
 
 
 __getattr__ = lazy_exports("mlharbor.models", globals(), _EXPORTS)

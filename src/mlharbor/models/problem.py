@@ -17,7 +17,7 @@ import pandas as pd
 from mlharbor.data.schema import ColumnSchema, DatasetSchema
 from mlharbor.errors import InvalidInputError, NotFoundError
 from mlharbor.models.tasks import Task, detect_task, parse_task
-from mlharbor.prep.factory import FeaturePlan, plan_features
+from mlharbor.prep.plan import FeaturePlan, plan_features
 
 
 @dataclass

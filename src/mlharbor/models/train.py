@@ -28,10 +28,10 @@ from mlharbor.errors import InvalidInputError
 from mlharbor.models.catalog import (
     ModelSpec,
     Scaling,
+    class_name,
     get_spec,
     model_names,
     parse_params,
-    validate_params,
 )
 from mlharbor.models.evaluate import (
     CURVE_FRACTIONS,
@@ -49,8 +49,9 @@ from mlharbor.models.problem import (
     target_values,
 )
 from mlharbor.models.signature import describe_values
-from mlharbor.models.tasks import Task, parse_task
-from mlharbor.prep.factory import apply_overrides, make_preprocessor, plan_features
+from mlharbor.models.tasks import Task
+from mlharbor.prep.factory import make_preprocessor
+from mlharbor.prep.plan import apply_overrides
 from mlharbor.values import jsonable, plain
 
 if TYPE_CHECKING:
@@ -318,7 +319,7 @@ def train_model(
             "before the refit"
         ).replace("%", " %")
     t4 = time.perf_counter()
-    variants = {c.__name__ for c in (spec.classifier, spec.regressor) if c is not None}
+    variants = {class_name(p) for p in (spec.classifier_path, spec.regressor_path) if p}
     if config.model in variants and config.model != type(estimator).__name__:
         notes.append(
             f"{config.model} was trained as {type(estimator).__name__}: the target makes "
@@ -441,54 +442,6 @@ def _make_pipeline(
         seed=config.seed,
     )
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
-
-
-def check_train_request(
-    schema: DatasetSchema,
-    *,
-    target: str,
-    model: str = "random-forest",
-    params: Mapping[str, Any] | Iterable[str] | str | None = None,
-    drop: Iterable[str] = (),
-    task: Task | str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Check a training request against the dataset's schema alone, before queueing a job.
-
-    Everything that can be known without reading the data is checked here, so an API can
-    answer 422 at once rather than fail a job minutes later: the target column, the model
-    name, its parameters, the columns to drop, overrides, and that a feature is left.
-
-    Returns
-    -------
-    dict
-        ``{"model": canonical name, "params": typed params, "task": str or None,
-        "features": [column names]}``.
-
-    Raises
-    ------
-    InvalidInputError
-        The first problem found, named.
-    """
-    schema = apply_overrides(schema, overrides)
-    if target not in schema.names:
-        raise InvalidInputError(
-            f"target column {target!r} is not in the dataset; its columns are: "
-            f"{', '.join(schema.names)}",
-            target=target,
-        )
-    spec = get_spec(model)
-    forced = parse_task(task)
-    typed = validate_params(spec, parse_params(params), forced)
-    if forced is not None:
-        spec.estimator_class(forced)
-    plan = plan_features(schema, target=target, drop=drop)
-    return {
-        "model": spec.name,
-        "params": jsonable(typed),
-        "task": forced.value if forced else None,
-        "features": plan.features,
-    }
 
 
 def library_versions() -> dict[str, str]:

@@ -465,10 +465,10 @@ def run_pipeline(
     if on_start is not None:
         on_start(run)
     if any(s.kind in ("train", "automl", "score") for s in run.steps):
-        from mlharbor.jobs.worker import start_attempt_server
+        from mlharbor.jobs.starter import start_attempt_server
 
         # The jobs' fork server imports the ML stack (seconds) while the first steps run,
         # not after the first job is queued: an AutoML budget counts from its submit.
-        start_attempt_server()
+        start_attempt_server(hub.settings.resolved_database_url())
     runner = Runner(hub, base_dir=base_dir, run_here=True, on_change=on_change)
     return runner.execute(run.id)

@@ -216,16 +216,18 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
     InvalidInputError
         A step skl2onnx cannot convert (named), or a model with no recorded columns.
     """
+    columns = version.signature.get("inputs") or []
+    if not columns:
+        raise InvalidInputError("the model records no input columns; ONNX needs them")
+    _check_convertible(pipeline, version)
+    # skl2onnx and onnxmltools take about a second to import: only for a pipeline that may
+    # convert (``serve-model`` of one that does not answers that much sooner).
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     from mlharbor.registry.onnx_lightgbm import register_lightgbm_converters
 
     register_lightgbm_converters()
-
-    columns = version.signature.get("inputs") or []
-    if not columns:
-        raise InvalidInputError("the model records no input columns; ONNX needs them")
     initial = [
         (
             str(c["name"]),
@@ -235,7 +237,6 @@ def to_onnx_model(pipeline: Any, version: ModelVersionRecord) -> Any:
         )
         for c in columns
     ]
-    _check_convertible(pipeline, version)
     # Probabilities as a plain tensor; a classifier without them (LinearSVC) takes no option.
     options = {
         id(s): {"zipmap": False}

@@ -58,9 +58,9 @@ def check_automl_request(services: DatasetServices, request: AutoMLRequest) -> A
     not fit the task with a 4xx now rather than a failed job later.
     """
     from mlharbor.models.automl import check_metric
+    from mlharbor.models.checks import check_train_request
     from mlharbor.models.metrics import metric_kind
     from mlharbor.models.problem import resolve_problem
-    from mlharbor.models.train import check_train_request
 
     version = services.datasets.get_version(request.dataset, request.dataset_version)
     check_train_request(

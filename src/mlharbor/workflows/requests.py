@@ -8,9 +8,10 @@ its limits is refused naming the field; either way the same
 :class:`~mlharbor.errors.InvalidInputError` (422) at every door, before anything is queued.
 
 Light on purpose (pydantic and the error tree): the CLI builds its options from these
-classes at start-up, and the API imports them without the training stack. The model's
-parameters are checked against the catalog (which loads scikit-learn) when a request is
-validated, unless ``parse(..., catalog=False)`` leaves that to the server.
+classes at start-up, and the API imports them without the training stack. The model and
+its parameters are checked against the catalog when a request is validated, unless
+``parse(..., catalog=False)`` leaves that to the server; the catalog imports the model's
+estimator (scikit-learn or LightGBM) only to check parameters the user set.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ class WorkflowRequest(BaseModel):
         data : mapping
             The options; strings are read as the field's type (``"5"`` for an integer).
         catalog : bool
-            Check the model and its parameters against the catalog (loads scikit-learn);
-            the Python client leaves that to the server.
+            Check the model and its parameters against the catalog (parameters that are set
+            load their estimator's library); the Python client leaves that to the server.
 
         Raises
         ------
@@ -254,7 +255,7 @@ class TrainRequest(LearnRequest):
 
     @model_validator(mode="after")
     def _model_and_params(self, info: ValidationInfo) -> Self:
-        # The catalog loads scikit-learn and LightGBM: imported when a request is checked.
+        # Imported here: the catalog is light, but only a request for one model needs it.
         if _catalog_on(info):
             from mlharbor.models.catalog import get_spec, validate_params
 

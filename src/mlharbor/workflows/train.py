@@ -36,9 +36,9 @@ def check_request(services: DatasetServices, request: TrainRequest) -> TrainRequ
     Fills in the dataset version, the canonical model name and a model name; types the
     parameters.
     """
-    # Imported here, as in each function below: the API imports TrainRequest, and the
-    # training stack (scikit-learn, LightGBM, matplotlib) would add seconds to its start.
-    from mlharbor.models import check_train_request
+    # The check is light (no scikit-learn unless the request sets model parameters); the
+    # training stack is imported in each function below, which only a job process calls.
+    from mlharbor.models.checks import check_train_request
 
     version = services.datasets.get_version(request.dataset, request.dataset_version)
     checked = check_train_request(
