@@ -67,6 +67,17 @@ def describe_columns(frame: Frame, sample: Frame) -> tuple[list[dict[str, Any]],
     return columns, {key: first[key] for key in ("unique_rows", "incomplete_rows")}
 
 
+def describe_column(frame: Frame, i: int) -> dict[str, Any]:
+    """The statistics of column ``i`` alone, as :func:`describe_columns` gives them (text
+    columns without their sampled top tokens)."""
+    col = frame.schema.columns[i]
+    first = frame.data.select(_first_pass(frame, i, col)).row(0, named=True)
+    exprs, edges = _second_pass(frame, i, col, first)
+    exprs += _fetch_top_strings(frame, i, col, first)
+    second = frame.data.select(exprs).row(0, named=True) if exprs else {}
+    return _assemble(frame, i, col, first, second, edges, None)
+
+
 def _row_exprs(frame: Frame) -> list[pl.Expr]:
     raw = [pl.col(frame.raw(i)) for i in range(len(frame.schema.columns))]
     # One 64-bit hash per row, folded from the per-column hashes that the fingerprints use

@@ -37,8 +37,17 @@ _NOT_FEATURES = frozenset({SemanticType.TEXT, SemanticType.IDENTIFIER, SemanticT
 REGRESSION_BINS = 10
 
 
+#: Features ranked by information, features left out (and why), and the baseline.
+Informativeness = tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, Any]]
+
+
 def analyse_target(
-    frame: Frame, sample: Frame, column: dict[str, Any], seed: int = 0
+    frame: Frame,
+    sample: Frame,
+    column: dict[str, Any],
+    seed: int = 0,
+    *,
+    measured: Informativeness | None = None,
 ) -> dict[str, Any]:
     """The task, balance or distribution, and ranked feature informativeness of a target.
 
@@ -52,6 +61,8 @@ def analyse_target(
         The target's entry from the per-column statistics.
     seed : int
         Seed of the shuffle that measures information gained by chance.
+    measured : tuple, optional
+        :func:`measure_features` of the same sample, target and seed, if already measured.
 
     Returns
     -------
@@ -82,10 +93,26 @@ def analyse_target(
             **column.get("numeric", {}),
             "histogram": column.get("histogram"),
         }
-    features, skipped, baseline = _informativeness(sample, i, classification, seed)
-    out.update(features=features, skipped=skipped, baseline=baseline)
-    out["sample_rows"] = baseline.pop("rows")
+    features, skipped, baseline = measured or _informativeness(sample, i, classification, seed)
+    out.update(features=features, skipped=skipped, baseline=dict(baseline))
+    out["sample_rows"] = out["baseline"].pop("rows")
     return out
+
+
+def measure_features(
+    sample: Frame, column: dict[str, Any], seed: int = 0
+) -> Informativeness | None:
+    """What each feature of ``sample`` tells of the target ``column`` (the sampled part of
+    :func:`analyse_target`), or ``None`` when the target cannot be learned.
+
+    It needs only the target's own statistics, so it can run while the other columns are
+    still being described.
+    """
+    i = sample.schema.names.index(column["name"])
+    task, classification, _ = infer_task(sample.schema.columns, sample.schema.columns[i], column)
+    if task is None:
+        return None
+    return _informativeness(sample, i, classification, seed)
 
 
 def infer_task(
