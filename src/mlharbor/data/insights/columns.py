@@ -52,7 +52,7 @@ def describe_columns(frame: Frame, sample: Frame) -> tuple[list[dict[str, Any]],
     """
     schema = frame.schema
     exprs = [e for i, col in enumerate(schema.columns) for e in _first_pass(frame, i, col)]
-    first = frame.data.select([*exprs, *_row_exprs(frame)]).row(0, named=True)
+    first = _first_row(frame.data.select([*exprs, *_row_exprs(frame)]))
     plans = [_second_pass(frame, i, col, first) for i, col in enumerate(schema.columns)]
     second_exprs = [e for plan in plans for e in plan[0]]
     second_exprs += [
@@ -71,7 +71,7 @@ def describe_column(frame: Frame, i: int) -> dict[str, Any]:
     """The statistics of column ``i`` alone, as :func:`describe_columns` gives them (text
     columns without their sampled top tokens)."""
     col = frame.schema.columns[i]
-    first = frame.data.select(_first_pass(frame, i, col)).row(0, named=True)
+    first = _first_row(frame.data.select(_first_pass(frame, i, col)))
     exprs, edges = _second_pass(frame, i, col, first)
     exprs += _fetch_top_strings(frame, i, col, first)
     second = frame.data.select(exprs).row(0, named=True) if exprs else {}
@@ -144,12 +144,33 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
 
 
 def _distinct_and_top(runs: pl.Expr, i: int) -> list[pl.Expr]:
-    # Ties go to the smaller value, so the same data always shows the same top values.
-    by = [runs.struct.field("len"), runs.struct.field("value")]
-    return [
-        runs.len().alias(f"{i}.distinct"),
-        runs.top_k_by(by, TOP_VALUES, reverse=[False, True]).implode().alias(f"{i}.top"),
-    ]
+    # The runs come back whole, as one list, and are counted afterwards (_first_row): an eager
+    # select shares no subexpressions, so a count and a top-k of the runs would each sort
+    # the column again.
+    return [runs.implode().alias(f"{i}{_RUNS}")]
+
+
+_RUNS = ".runs"
+
+
+def _first_row(result: pl.DataFrame) -> dict[str, Any]:
+    """The first pass's one row as a dict, each column's runs turned into its distinct
+    count and top values (without making Python objects of a million runs)."""
+    runs = [name for name in result.columns if name.endswith(_RUNS)]
+    row: dict[str, Any] = result.drop(runs).row(0, named=True)
+    for name in runs:
+        i = name.removesuffix(_RUNS)
+        lists = result.get_column(name)
+        distinct = int(lists.list.len()[0] or 0)
+        row[f"{i}.distinct"] = distinct
+        if not distinct:
+            row[f"{i}.top"] = []
+            continue
+        table = lists.explode().struct.unnest()
+        # Ties go to the smaller value, so the same data always shows the same top values.
+        top = table.top_k(TOP_VALUES, by=["len", "value"], reverse=[False, True])
+        row[f"{i}.top"] = top.to_dicts()
+    return row
 
 
 def _numeric_exprs(x: pl.Expr, i: int) -> list[pl.Expr]:
