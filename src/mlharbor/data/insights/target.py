@@ -194,6 +194,7 @@ def _informativeness(
     entropy = _entropy(np.bincount(y))
     features: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    folds = fold_numbers(len(y), seed)  # the same folds for every feature
     for j, col in enumerate(sample.schema.columns):
         if j == i:
             continue
@@ -203,7 +204,9 @@ def _informativeness(
             continue
         x = x[keep]
         fine = _fine_codes(sample, j, col, bins)
-        alone = alone_score(x if fine is None else fine[keep], outcome, classification, seed=seed)
+        alone = alone_score(
+            x if fine is None else fine[keep], outcome, classification, seed=seed, folds=folds
+        )
         if classification is not None:
             alone["copy"] = is_relabelled_copy(x, y)
         else:
@@ -290,8 +293,20 @@ def _fine_codes(sample: Frame, j: int, col: ColumnSchema, bins: int) -> np.ndarr
     return codes
 
 
+def fold_numbers(n: int, seed: int = 0) -> np.ndarray:
+    """The cross-validation fold (0..ALONE_FOLDS-1) of each of ``n`` rows, seeded."""
+    folds = np.empty(n, dtype=np.int64)
+    folds[np.random.default_rng(seed).permutation(n)] = np.arange(n) % ALONE_FOLDS
+    return folds
+
+
 def alone_score(
-    x: np.ndarray, y: np.ndarray, classification: str | None, *, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    classification: str | None,
+    *,
+    seed: int = 0,
+    folds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How well codes ``x`` alone predict ``y``, cross-validated.
 
@@ -304,6 +319,8 @@ def alone_score(
     classification : {"binary", "multiclass"} or None
     seed : int
         Seed of the fold assignment.
+    folds : ndarray of int, optional
+        ``fold_numbers(len(y), seed)``, when the caller scores many features on one target.
 
     Returns
     -------
@@ -314,8 +331,8 @@ def alone_score(
     metric = {"binary": "auc", "multiclass": "balanced_accuracy"}.get(classification or "", "r2")
     if n < 2 * ALONE_FOLDS or not len(x):
         return {"metric": metric, "score": None}
-    folds = np.empty(n, dtype=np.int64)
-    folds[np.random.default_rng(seed).permutation(n)] = np.arange(n) % ALONE_FOLDS
+    if folds is None:
+        folds = fold_numbers(n, seed)
     k = int(x.max()) + 1
     if classification is None:
         y = y.astype(np.float64)
@@ -333,40 +350,45 @@ def alone_score(
         score = 1 - float(np.sum((y - predicted) ** 2)) / spread if spread > 0 else None
         return {"metric": metric, "score": score}
     c = int(y.max()) + 1
-    shares = np.empty((n, c))
+    rows = [np.flatnonzero(folds == f) for f in range(ALONE_FOLDS)]
     # Each fold's training table is the whole table less the fold's own: one count of the
     # (feature code, class) pairs per fold instead of one per training set.
     cells = x.astype(np.int64) * c + y
-    per_fold = [np.bincount(cells[folds == f], minlength=k * c) for f in range(ALONE_FOLDS)]
+    per_fold = [np.bincount(cells[r], minlength=k * c) for r in rows]
     whole = np.sum(per_fold, axis=0)
+    lookups = []
     for f in range(ALONE_FOLDS):
-        test = folds == f
         table = (whole - per_fold[f]).reshape(k, c).astype(np.float64)
         class_counts = table.sum(axis=0)
         prior = class_counts / max(class_counts.sum(), 1)
-        shares[test] = ((table + prior) / (table.sum(axis=1, keepdims=True) + 1))[x[test]]
+        lookups.append((table + prior) / (table.sum(axis=1, keepdims=True) + 1))
     if classification == "binary":
-        score = _auc(shares[:, 1], y == 1)
-    else:
-        hits = shares.argmax(axis=1) == y
-        score = float(np.mean([hits[y == v].mean() for v in np.unique(y)]))
+        if c < 2:  # the sample holds one class only: nothing to rank
+            return {"metric": metric, "score": None}
+        # Every row of fold f with code v scores lookups[f][v, 1]: the fold's own table
+        # counts the positives and negatives behind each score, so no row is visited.
+        scores = np.concatenate([lookup[:, 1] for lookup in lookups])
+        counts = np.concatenate([table.reshape(k, c) for table in per_fold])
+        return {"metric": metric, "score": _auc_counted(scores, counts[:, 1], counts[:, 0])}
+    shares = np.empty((n, c))
+    for f, r in enumerate(rows):
+        shares[r] = lookups[f][x[r]]
+    hits = shares.argmax(axis=1) == y
+    score = float(np.mean([hits[y == v].mean() for v in np.unique(y)]))
     return {"metric": metric, "score": score}
 
 
-def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC, the Mann-Whitney U over n_pos * n_neg (ties count half).
-
-    Counted per distinct score rather than ranked: the scores of a lookup model take a few
-    hundred values, and U (a sum of halves) is exact either way.
-    """
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+def _auc_counted(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """ROC AUC of groups of rows sharing a score (``pos`` and ``neg`` rows in each):
+    the Mann-Whitney U over n_pos * n_neg, ties counting half."""
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
     if not n_pos or not n_neg:
         return None
-    values, index = np.unique(score, return_inverse=True)
-    pos = np.bincount(index, weights=positive, minlength=len(values))
-    neg = np.bincount(index, minlength=len(values)) - pos
-    below = np.cumsum(neg) - neg
-    u = float(np.sum(pos * (below + neg / 2)))
+    values, index = np.unique(scores, return_inverse=True)
+    pos_at = np.bincount(index, weights=pos, minlength=len(values))
+    neg_at = np.bincount(index, weights=neg, minlength=len(values))
+    below = np.cumsum(neg_at) - neg_at
+    u = float(np.sum(pos_at * (below + neg_at / 2)))
     return float(u / (n_pos * n_neg))
 
 
