@@ -189,14 +189,23 @@ def _first_row(frame: Frame, result: pl.DataFrame) -> tuple[dict[str, Any], dict
                 row.update({f"{i}.{key}": None for key in QUANTILES})
             continue
         table = lists.explode().struct.unnest()
-        # Ties go to the smaller value, so the same data always shows the same top values.
-        top = table.top_k(TOP_VALUES, by=["len", "value"], reverse=[False, True])
-        row[f"{i}.top"] = top.to_dicts()
+        lengths = table.get_column("len").to_numpy()
+        row[f"{i}.top"] = table[_top_runs(lengths)].to_dicts()
         if counted:
-            runs = (table.get_column("value").to_numpy(), table.get_column("len").to_numpy())
+            runs = (table.get_column("value").to_numpy(), lengths)
             row.update({f"{i}.{key}": value for key, value in _run_quantiles(runs).items()})
             kept[int(i)] = runs
     return row, kept
+
+
+def _top_runs(lengths: np.ndarray, k: int = TOP_VALUES) -> np.ndarray:
+    """Positions of the ``k`` longest runs; ties go to the smaller value (the earlier run, as
+    runs come in ascending order), so the same data always shows the same top values."""
+    k = min(k, len(lengths))
+    threshold = np.partition(lengths, len(lengths) - k)[len(lengths) - k]
+    longer = np.flatnonzero(lengths > threshold)
+    tied = np.flatnonzero(lengths == threshold)[: k - len(longer)]
+    return np.concatenate([longer, tied])
 
 
 def _run_quantiles(runs: Runs) -> dict[str, float]:
