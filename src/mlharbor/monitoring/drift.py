@@ -134,7 +134,7 @@ def _compare_columns(
         return [compare_column(name, ref, cur, limits) for name, ref, cur in pairs]
     workers = min(len(pairs), os.cpu_count() or 1, MAX_THREADS)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
-        return list(pool.map(lambda pair: compare_column(*pair, limits), pairs))
+        return list(pool.map(lambda pair: compare_column(pair[0], pair[1], pair[2], limits), pairs))
 
 
 def grade(

@@ -278,9 +278,9 @@ def _second_pass(
         integral = frame.dtypes[frame.typed(i)].is_integer()
         low, high = first[f"{i}.min"], first[f"{i}.max"]
         if i in runs:
-            values, lengths = runs[i]
+            values, held = runs[i]
             counted = {
-                f"{i}.outliers": int(lengths[(values < lo) | (values > hi)].sum()),
+                f"{i}.outliers": int(held[(values < lo) | (values > hi)].sum()),
                 f"{i}.hist_counts": _run_histogram(runs[i], low, high, integral),
             }
             return [], bin_edges(low, high, integral), counted
