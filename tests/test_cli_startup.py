@@ -95,6 +95,36 @@ def test_importing_the_cli_loads_none_of_the_heavy_packages(tmp_path: Path) -> N
     assert "mlharbor.hub" not in done.stdout.split()
 
 
+def test_settings_and_the_hub_load_no_registry_or_job_machinery(tmp_path: Path) -> None:
+    # Every command makes the settings and imports the hub: the settings check trusted type
+    # names with the registry's allow-list, and the hub registers job kinds.
+    with Hub.open(Settings(data_dir=tmp_path / "data")):
+        pass  # migrated: the probe opens a database at head, as every command after the first
+    probe = (
+        "import sys\n"
+        "from mlharbor.config import Settings\n"
+        "from mlharbor.hub import Hub\n"
+        f"Hub.open(Settings(data_dir={str(tmp_path / 'data')!r})).close()\n"
+        "import mlharbor.data.datasets\n"
+        "compute = sys.modules.get('pyarrow.compute')\n"
+        "print(type(compute).__name__, ' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    kind, *names = done.stdout.split()
+    modules = set(names)
+    unwanted = {
+        "mlharbor.registry.service",
+        "mlharbor.jobs.pool",
+        "mlharbor.jobs.worker",
+        "mlharbor.data.convert",
+        "pyarrow.csv",
+    }
+    assert modules & unwanted == set()
+    assert kind in ("NoneType", "_LazyModule")  # pyarrow.compute: executed on first use only
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -130,6 +160,7 @@ def test_dataset_drift_loads_no_web_or_training_stack(two_datasets: Path) -> Non
     assert report["dataset"]["n_columns"] > 0
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
     assert "pandas" not in modules  # profiles are computed from Arrow with polars
+    assert "scipy" not in modules  # the p-values are closed forms and series
     # The second report reads stored profiles: still nothing more.
     again, _ = run_cli(two_datasets, *args)
     assert again & NOT_FOR_LOCAL_REPORTS == set()
@@ -140,6 +171,7 @@ def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
     assert "120 rows × 8 columns" in output
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
     assert "jinja2" not in modules  # no --html: no template engine
+    assert modules & {"pandas", "scipy"} == set()
     # Asked again, the stored insights are read back: not even the engine (polars) loads.
     again, output = run_cli(two_datasets, "insights", "before", "--target", "Survived")
     assert "120 rows × 8 columns" in output

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
@@ -56,10 +57,15 @@ class InsightsService:
         cached = self._cached(dv.id, target or "")
         if cached is not None:
             return cached
-        from mlharbor.data.insights import compute_insights  # polars: only to compute
-
         started = time.perf_counter()
-        insights = compute_insights(self.datasets.read_table(dv), dv.schema, target)
+        # The file is read (Arrow, without the GIL) while the engine is imported: in a fresh
+        # process (a command) importing polars and the engine takes as long as the reading.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+            reading = pool.submit(self.datasets.read_table, dv)
+            from mlharbor.data.insights import compute_insights  # polars: only to compute
+
+            table = reading.result()
+        insights = compute_insights(table, dv.schema, target)
         insights["dataset"] = {
             "name": dv.dataset,
             "version": dv.version,

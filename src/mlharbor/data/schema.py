@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlharbor.errors import InvalidInputError, NotFoundError
+from mlharbor.lazy import lazy_module
+
+# Inference and checks use it; reading a stored schema (every report) does not.
+pc = lazy_module("pyarrow.compute")
 
 
 class SemanticType(StrEnum):

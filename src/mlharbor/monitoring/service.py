@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -273,11 +274,14 @@ class MonitoringService:
         """
         ref_version = self.dataset_version(reference)
         cur_version = self.dataset_version(current)
-        ref_profile = self._dataset_profile(ref_version)
+        # The two are read and profiled side by side (Arrow and polars release the GIL).
         # The current data is profiled as the reference was: type inference on fewer rows
         # can read a column differently (8 distinct counts: categorical; 60: numeric), and
         # columns are only comparable as one kind.
-        cur_profile = self._dataset_profile(cur_version, like=ref_version)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as pool:
+            pending = pool.submit(self._dataset_profile, cur_version, like=ref_version)
+            ref_profile = self._dataset_profile(ref_version)
+            cur_profile = pending.result()
         self._check_columns(columns, ref_profile)
         report = compare_profiles(ref_profile, cur_profile, self.thresholds, columns=columns)
         return {

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from mlharbor.monitoring.pvalues import chi2_sf, kolmogorov_sf, normal_sf
+
 PSI_BINS = 10
 PSI_EPS = 1e-4
 BOOTSTRAP = 30
@@ -46,15 +48,6 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _round(v) for k, v in self.__dict__.items()}
-
-
-def _special() -> Any:
-    """scipy.special, imported on the first test: the server imports this module at start
-    and computes no drift then. (scipy.stats would import the whole statistics stack, about
-    0.5 s, for the same three distribution functions.)"""
-    from scipy import special
-
-    return special
 
 
 def _round(value: Any) -> Any:
@@ -82,7 +75,7 @@ def compare_numeric(ref: dict[str, Any], cur: dict[str, Any], *, small: bool) ->
     n, m = int(ref["n"]), int(cur["n"])
     grid = np.union1d(qa, qb)
     ks = float(np.max(np.abs(_cdf(qa, grid) - _cdf(qb, grid))))
-    p_value = float(_special().kolmogorov(ks * math.sqrt(n * m / (n + m))))
+    p_value = kolmogorov_sf(ks * math.sqrt(n * m / (n + m)))
     scale = _scale(ref, qa)
     # W1 = integral over p of |Qa(p) - Qb(p)|; the sketches share their p grid.
     w1 = float(np.mean(np.abs(qa - qb)))
@@ -226,7 +219,7 @@ def _chi_square(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, flo
     n, m = a.sum(), b.sum()
     chi2 = float(_chi2_statistic(a, total, n, m))
     if (np.minimum(total * n, total * m) / (n + m)).min() >= 5:
-        return chi2, float(_special().chdtrc(len(a) - 1, chi2))  # chi2.sf
+        return chi2, chi2_sf(chi2, len(a) - 1)
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_hypergeometric(total.astype(np.int64), int(n), size=MONTE_CARLO)
     null = _chi2_statistic(draws, total, n, m)
@@ -252,4 +245,4 @@ def proportion_test(x1: int, n1: int, x2: int, n2: int) -> float:
     if se == 0:
         return 1.0
     z = abs(x1 / n1 - x2 / n2) / se
-    return float(2 * _special().ndtr(-z))  # 2 * norm.sf(z)
+    return 2 * normal_sf(z)

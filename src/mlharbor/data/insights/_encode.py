@@ -50,6 +50,26 @@ def quantile_codes(values: np.ndarray, bins: int = NUMERIC_BINS) -> np.ndarray:
     return codes
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``values``, ties sharing the mean of their positions (NaN stays NaN).
+
+    NumPy throughout: building a polars Series from an array imports ``numpy.ma``, about
+    0.05 s of a command's start-up, for a few milliseconds of sorting.
+    """
+    present = ~np.isnan(values)
+    if not present.all():
+        ranks = np.full(len(values), np.nan)
+        ranks[present] = average_ranks(values[present])
+        return ranks
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
+    return ranks
+
+
 def float_values(series: pl.Series) -> np.ndarray:
     """The series as float64 with NaN for missing (datetimes as epoch seconds)."""
     if series.dtype.is_temporal():

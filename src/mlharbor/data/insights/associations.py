@@ -12,9 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from mlharbor.data.insights._encode import contingency
+from mlharbor.data.insights._encode import average_ranks, contingency
 from mlharbor.data.insights._frame import CATEGORY_TYPES, NUMERIC_TYPES, Frame
 from mlharbor.data.schema import SemanticType
 
@@ -101,36 +100,43 @@ def _correlations(
     nums: dict[str, np.ndarray], *, rank: bool
 ) -> dict[tuple[str, str], float | None]:
     names = list(nums)
-    complete = {n: not np.isnan(v).any() for n, v in nums.items()}
-    ranked = {n: _rank(v) for n, v in nums.items()} if rank else nums
+    present = {n: ~np.isnan(v) for n, v in nums.items()}
+    complete = {n: bool(p.all()) for n, p in present.items()}
+    ranked = {n: average_ranks(v) for n, v in nums.items()} if rank else nums
+    # A complete column is centred once for all its pairs with other complete columns.
+    centred = {n: _centred(ranked[n]) for n in names if complete[n]}
     out: dict[tuple[str, str], float | None] = {}
     for k, a in enumerate(names):
         for b in names[k + 1 :]:
             if complete[a] and complete[b]:
-                x, y = ranked[a], ranked[b]
-            else:
-                # Ranks stay those within each column: re-ranking every pair's shared rows
-                # would cost a sort per pair for a difference far below the sampling error.
-                both = ~np.isnan(nums[a]) & ~np.isnan(nums[b])
-                x, y = ranked[a][both], ranked[b][both]
-            out[(a, b)] = _pearson(x, y)
+                out[(a, b)] = _pearson_centred(centred[a], centred[b])
+                continue
+            # Ranks stay those within each column: re-ranking every pair's shared rows
+            # would cost a sort per pair for a difference far below the sampling error.
+            both = present[a] & present[b]
+            out[(a, b)] = _pearson(ranked[a][both], ranked[b][both])
     return out
-
-
-def _rank(values: np.ndarray) -> np.ndarray:
-    # Average ranks of the present values (ties share their mean rank), NaN stays NaN;
-    # polars ranks several times faster than scipy's rankdata.
-    ranks = pl.Series(values).fill_nan(None).rank("average")
-    return ranks.cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
     if len(x) < 3:
         return None
-    x, y = x - x.mean(), y - y.mean()
+    return _pearson_centred(_centred(x), _centred(y))
+
+
+def _centred(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """``x`` less its mean, and its sum of squares."""
+    x = x - x.mean()
     # Elementwise sums, not BLAS dot products: these are single vectors, and a threaded BLAS
     # on a busy machine spends more time waking threads than multiplying.
-    denominator = math.sqrt(float(np.sum(x * x)) * float(np.sum(y * y)))
+    return x, float(np.sum(x * x))
+
+
+def _pearson_centred(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> float | None:
+    (x, xx), (y, yy) = a, b
+    if len(x) < 3:
+        return None
+    denominator = math.sqrt(xx * yy)
     if denominator == 0:
         return None
     return max(-1.0, min(1.0, float(np.sum(x * y)) / denominator))

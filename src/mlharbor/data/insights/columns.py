@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from mlharbor.data.insights._frame import NUMERIC_TYPES, Frame
@@ -52,19 +53,33 @@ def describe_columns(frame: Frame, sample: Frame) -> tuple[list[dict[str, Any]],
     """
     schema = frame.schema
     exprs = [e for i, col in enumerate(schema.columns) for e in _first_pass(frame, i, col)]
-    first = frame.data.select([*exprs, *_row_exprs(frame)]).row(0, named=True)
-    plans = [_second_pass(frame, i, col, first) for i, col in enumerate(schema.columns)]
+    first, runs = _first_row(frame, frame.data.select([*exprs, *_row_exprs(frame)]))
+    plans = [_second_pass(frame, i, col, first, runs) for i, col in enumerate(schema.columns)]
     second_exprs = [e for plan in plans for e in plan[0]]
     second_exprs += [
         e for i, col in enumerate(schema.columns) for e in _fetch_top_strings(frame, i, col, first)
     ]
     second = frame.data.select(second_exprs).row(0, named=True) if second_exprs else {}
+    for plan in plans:
+        second.update(plan[2])
     tokens = _top_tokens(sample)
     columns = [
         _assemble(frame, i, col, first, second, plans[i][1], tokens.get(i))
         for i, col in enumerate(schema.columns)
     ]
     return columns, {key: first[key] for key in ("unique_rows", "incomplete_rows")}
+
+
+def describe_column(frame: Frame, i: int) -> dict[str, Any]:
+    """The statistics of column ``i`` alone, as :func:`describe_columns` gives them (text
+    columns without their sampled top tokens)."""
+    col = frame.schema.columns[i]
+    first, runs = _first_row(frame, frame.data.select(_first_pass(frame, i, col)))
+    exprs, edges, counted = _second_pass(frame, i, col, first, runs)
+    exprs += _fetch_top_strings(frame, i, col, first)
+    second = frame.data.select(exprs).row(0, named=True) if exprs else {}
+    second.update(counted)
+    return _assemble(frame, i, col, first, second, edges, None)
 
 
 def _row_exprs(frame: Frame) -> list[pl.Expr]:
@@ -113,8 +128,7 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     # A constant number (or a one-row column) still has a value worth showing as such.
     numeric = kind in NUMERIC_TYPES or (kind == SemanticType.CONSTANT and raw_type.is_numeric())
     if numeric and typed_type.is_numeric():
-        ordered = typed.drop_nulls().sort()
-        exprs += _numeric_exprs(typed, ordered, i)
+        exprs += _numeric_exprs(typed, i, quantiles=not _from_runs(frame, i))
     elif kind == SemanticType.DATETIME and typed_type in (pl.Datetime, pl.Date):
         exprs += _datetime_exprs(raw, typed, typed_type, i)
     elif kind == SemanticType.TEXT and raw_type == pl.String:
@@ -134,15 +148,84 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
 
 
 def _distinct_and_top(runs: pl.Expr, i: int) -> list[pl.Expr]:
-    # Ties go to the smaller value, so the same data always shows the same top values.
-    by = [runs.struct.field("len"), runs.struct.field("value")]
-    return [
-        runs.len().alias(f"{i}.distinct"),
-        runs.top_k_by(by, TOP_VALUES, reverse=[False, True]).implode().alias(f"{i}.top"),
-    ]
+    # The runs come back whole, as one list, and are counted afterwards (_first_row): an eager
+    # select shares no subexpressions, so a count and a top-k of the runs would each sort
+    # the column again.
+    return [runs.implode().alias(f"{i}{_RUNS}")]
 
 
-def _numeric_exprs(x: pl.Expr, ordered: pl.Expr, i: int) -> list[pl.Expr]:
+_RUNS = ".runs"
+#: Storage types whose statistics are counted from their sorted runs (see ``_from_runs``).
+_RUN_TYPES = frozenset({pl.Float64, pl.Int64, pl.Int32})
+
+#: A column's runs: its distinct values in ascending order, and how many rows hold each.
+Runs = tuple[np.ndarray, np.ndarray]
+
+
+def _from_runs(frame: Frame, i: int) -> bool:
+    """Whether a numeric column's quantiles, outliers and histogram are counted from the
+    runs of its sorted values (the column as stored is the column as typed), rather than by
+    polars expressions that would each pass over every row again."""
+    name = frame.raw(i)
+    return frame.typed(i) == name and frame.dtypes[name] in _RUN_TYPES
+
+
+def _first_row(frame: Frame, result: pl.DataFrame) -> tuple[dict[str, Any], dict[int, Runs]]:
+    """The first pass's one row as a dict, each column's runs turned into its distinct
+    count and top values (without making Python objects of a million runs), and the runs
+    of the columns whose other statistics are counted from them."""
+    names = [name for name in result.columns if name.endswith(_RUNS)]
+    row: dict[str, Any] = result.drop(names).row(0, named=True)
+    kept: dict[int, Runs] = {}
+    for name in names:
+        i = name.removesuffix(_RUNS)
+        lists = result.get_column(name)
+        distinct = int(lists.list.len()[0] or 0)
+        row[f"{i}.distinct"] = distinct
+        counted = f"{i}.mean" in row and _from_runs(frame, int(i))
+        if not distinct:
+            row[f"{i}.top"] = []
+            if counted:  # every value missing: no quantiles, as polars gives none
+                row.update({f"{i}.{key}": None for key in QUANTILES})
+            continue
+        table = lists.explode().struct.unnest()
+        lengths = table.get_column("len").to_numpy()
+        row[f"{i}.top"] = table[_top_runs(lengths)].to_dicts()
+        if counted:
+            runs = (table.get_column("value").to_numpy(), lengths)
+            row.update({f"{i}.{key}": value for key, value in _run_quantiles(runs).items()})
+            kept[int(i)] = runs
+    return row, kept
+
+
+def _top_runs(lengths: np.ndarray, k: int = TOP_VALUES) -> np.ndarray:
+    """Positions of the ``k`` longest runs; ties go to the smaller value (the earlier run, as
+    runs come in ascending order), so the same data always shows the same top values."""
+    k = min(k, len(lengths))
+    threshold = np.partition(lengths, len(lengths) - k)[len(lengths) - k]
+    longer = np.flatnonzero(lengths > threshold)
+    tied = np.flatnonzero(lengths == threshold)[: k - len(longer)]
+    return np.concatenate([longer, tied])
+
+
+def _run_quantiles(runs: Runs) -> dict[str, float]:
+    """The ``QUANTILES`` of the values the runs hold, as polars computes a "linear" quantile:
+    position (n - 1) q in the sorted values, interpolated between its two neighbours."""
+    values, lengths = runs
+    ends = np.cumsum(lengths, dtype=np.int64)
+    n = int(ends[-1])
+    out = {}
+    for name, q in QUANTILES.items():
+        position = (n - 1) * q
+        lo, hi = math.floor(position), math.ceil(position)
+        # The run holding sorted position p is the first whose end passes p.
+        below, above = np.searchsorted(ends, [lo, hi], side="right")
+        a, b = float(values[below]), float(values[above])
+        out[name] = a if a == b else a + (b - a) * (position - lo)
+    return out
+
+
+def _numeric_exprs(x: pl.Expr, i: int, *, quantiles: bool) -> list[pl.Expr]:
     exprs = [
         x.min().alias(f"{i}.min"),
         x.max().alias(f"{i}.max"),
@@ -153,7 +236,14 @@ def _numeric_exprs(x: pl.Expr, ordered: pl.Expr, i: int) -> list[pl.Expr]:
         (x == 0).sum().alias(f"{i}.zeros"),
         (x < 0).sum().alias(f"{i}.negatives"),
     ]
-    exprs += [ordered.quantile(q, "linear").alias(f"{i}.{name}") for name, q in QUANTILES.items()]
+    if not quantiles:  # counted from the column's runs (_run_quantiles)
+        return exprs
+    # A selection per quantile, not a sort: an eager select does not share subexpressions, so
+    # a sorted column would be sorted again for each of them (five sorts of a million values).
+    # Nulls are dropped first: polars interpolates between the same two values either way,
+    # but counts its position from the nulls, which changes the last bit of the fraction.
+    present = x.drop_nulls()
+    exprs += [present.quantile(q, "linear").alias(f"{i}.{name}") for name, q in QUANTILES.items()]
     return exprs
 
 
@@ -177,27 +267,36 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
 
 
 def _second_pass(
-    frame: Frame, i: int, col: ColumnSchema, first: dict[str, Any]
-) -> tuple[list[pl.Expr], list[float] | None]:
-    """Outlier counts and histogram expressions, with the histogram's bin edges."""
+    frame: Frame, i: int, col: ColumnSchema, first: dict[str, Any], runs: dict[int, Runs]
+) -> tuple[list[pl.Expr], list[float] | None, dict[str, Any]]:
+    """Outlier counts and histogram expressions, with the histogram's bin edges; or, for a
+    column with its runs at hand, the outliers and histogram already counted from them."""
     typed = pl.col(frame.typed(i))
     if f"{i}.p25" in first and first[f"{i}.p25"] is not None:
         q1, q3 = first[f"{i}.p25"], first[f"{i}.p75"]
         lo, hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
-        outliers = ((typed < lo) | (typed > hi)).sum().alias(f"{i}.outliers")
         integral = frame.dtypes[frame.typed(i)].is_integer()
-        hist, edges = histogram(typed, first[f"{i}.min"], first[f"{i}.max"], integral, i)
-        return [outliers, hist], edges
+        low, high = first[f"{i}.min"], first[f"{i}.max"]
+        if i in runs:
+            values, held = runs[i]
+            counted = {
+                f"{i}.outliers": int(held[(values < lo) | (values > hi)].sum()),
+                f"{i}.hist_counts": _run_histogram(runs[i], low, high, integral),
+            }
+            return [], bin_edges(low, high, integral), counted
+        outliers = ((typed < lo) | (typed > hi)).sum().alias(f"{i}.outliers")
+        hist, edges = histogram(typed, low, high, integral, i)
+        return [outliers, hist], edges, {}
     if first.get(f"{i}.dt_min") is not None:
         epoch = typed.cast(pl.Datetime("us")).dt.epoch("s")
         lo, hi = (_epoch_seconds(first[f"{i}.dt_{end}"]) for end in ("min", "max"))
         hist, edges = histogram(epoch, lo, hi, False, i)
-        return [hist], edges
+        return [hist], edges, {}
     if first.get(f"{i}.len_min") is not None:
         lengths = pl.col(frame.raw(i)).str.len_chars()
         hist, edges = histogram(lengths, first[f"{i}.len_min"], first[f"{i}.len_max"], True, i)
-        return [hist], edges
-    return [], None
+        return [hist], edges, {}
+    return [], None, {}
 
 
 def _fetch_top_strings(
@@ -223,19 +322,39 @@ def histogram(
 
     Integers spanning fewer values than ``bins`` get one bin per value, centred on it.
     """
+    edges = bin_edges(lo, hi, integral, bins)
     if integral and hi - lo < bins:
-        n = int(hi - lo) + 1
-        edges = [lo - 0.5 + k for k in range(n + 1)]
         index = x - lo
     elif hi == lo:
-        n, edges = 1, [lo, hi]
         index = x * 0
     else:
-        n, width = bins, (hi - lo) / bins
-        edges = [lo + k * width for k in range(n)] + [hi]
-        index = ((x - lo) / width).floor().clip(0, n - 1)
+        index = ((x - lo) / ((hi - lo) / bins)).floor().clip(0, bins - 1)
     counts = index.cast(pl.Int32).drop_nulls().value_counts(name="n").implode()
     return counts.alias(f"{i}.hist"), edges
+
+
+def bin_edges(lo: float, hi: float, integral: bool, bins: int = BINS) -> list[float]:
+    """The edges of :func:`histogram`'s bins."""
+    if integral and hi - lo < bins:
+        return [lo - 0.5 + k for k in range(int(hi - lo) + 2)]
+    if hi == lo:
+        return [lo, hi]
+    width = (hi - lo) / bins
+    return [lo + k * width for k in range(bins)] + [hi]
+
+
+def _run_histogram(runs: Runs, lo: float, hi: float, integral: bool, bins: int = BINS) -> list[int]:
+    """:func:`histogram`'s counts, from a column's runs (the same arithmetic per value)."""
+    values, lengths = runs
+    n = len(bin_edges(lo, hi, integral, bins)) - 1
+    if integral and hi - lo < bins:
+        index = values - lo
+    elif hi == lo:
+        index = np.zeros(len(values), dtype=np.int64)
+    else:
+        index = np.clip(np.floor((values - lo) / ((hi - lo) / bins)), 0, bins - 1)
+    counts = np.bincount(index.astype(np.int32), weights=lengths, minlength=n)
+    return [int(count) for count in counts]
 
 
 def _epoch_seconds(value: Any) -> float:
@@ -333,9 +452,9 @@ def _assemble(
             "true_share": n_true / n_bool if n_bool else None,
             "n_unmapped": present - n_bool,
         }
-    if edges is not None and f"{i}.hist" in second:
-        counts = [0] * (len(edges) - 1)
-        for d in second[f"{i}.hist"] or []:
+    if edges is not None and (f"{i}.hist" in second or f"{i}.hist_counts" in second):
+        counts = second.get(f"{i}.hist_counts") or [0] * (len(edges) - 1)
+        for d in second.get(f"{i}.hist") or []:
             index, count = tuple(d.values())
             counts[index] += count
         out["histogram"] = {

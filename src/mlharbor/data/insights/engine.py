@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,9 @@ import pyarrow as pa
 from mlharbor.data.insights import FORMAT_VERSION
 from mlharbor.data.insights._frame import make_frame
 from mlharbor.data.insights.associations import compute_associations
-from mlharbor.data.insights.columns import describe_columns
+from mlharbor.data.insights.columns import describe_column, describe_columns
 from mlharbor.data.insights.quality import quality_warnings
-from mlharbor.data.insights.target import analyse_target
+from mlharbor.data.insights.target import analyse_target, measure_features
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
 
@@ -99,14 +100,23 @@ def compute_insights(
     started = time.perf_counter()
     frame = make_frame(table, schema)
     sample = frame.sample(max_exact_rows, seed)
-    columns, rows = describe_columns(frame, sample)
+    index = None if target is None else schema.names.index(target)
+    # The sampled figures (NumPy on up to 50,000 rows, holding one core) are drawn on a thread
+    # of their own while polars computes the whole-table statistics on the others. Feature
+    # informativeness needs the target's task, so the target column is described first.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights") as pool:
+        drawn = pool.submit(compute_associations, sample)
+        measured = None
+        if index is not None:
+            measured = pool.submit(measure_features, sample, describe_column(frame, index), seed)
+        columns, rows = describe_columns(frame, sample)
+        associations = drawn.result()
+        features = None if measured is None else measured.result()
     table_stats = _table_stats(table, rows, columns)
-    associations = compute_associations(sample)
     target_info = None
-    if target is not None:
-        index = schema.names.index(target)
+    if index is not None:
         columns[index]["is_target"] = True
-        target_info = analyse_target(frame, sample, columns[index], seed)
+        target_info = analyse_target(frame, sample, columns[index], seed, measured=features)
     warnings = quality_warnings(frame, table_stats, columns, target_info, associations)
     for col in columns:
         col.pop("fingerprint")

@@ -22,10 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlharbor.data.insights._encode import (
-    contingency,
-    quantile_codes,
-)
+from mlharbor.data.insights._encode import average_ranks, contingency, quantile_codes
 from mlharbor.data.insights._frame import CATEGORY_TYPES, NUMERIC_TYPES, Frame
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
 from mlharbor.data.tasks import Task
@@ -40,8 +37,17 @@ _NOT_FEATURES = frozenset({SemanticType.TEXT, SemanticType.IDENTIFIER, SemanticT
 REGRESSION_BINS = 10
 
 
+#: Features ranked by information, features left out (and why), and the baseline.
+Informativeness = tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, Any]]
+
+
 def analyse_target(
-    frame: Frame, sample: Frame, column: dict[str, Any], seed: int = 0
+    frame: Frame,
+    sample: Frame,
+    column: dict[str, Any],
+    seed: int = 0,
+    *,
+    measured: Informativeness | None = None,
 ) -> dict[str, Any]:
     """The task, balance or distribution, and ranked feature informativeness of a target.
 
@@ -55,6 +61,8 @@ def analyse_target(
         The target's entry from the per-column statistics.
     seed : int
         Seed of the shuffle that measures information gained by chance.
+    measured : tuple, optional
+        :func:`measure_features` of the same sample, target and seed, if already measured.
 
     Returns
     -------
@@ -85,10 +93,26 @@ def analyse_target(
             **column.get("numeric", {}),
             "histogram": column.get("histogram"),
         }
-    features, skipped, baseline = _informativeness(sample, i, classification, seed)
-    out.update(features=features, skipped=skipped, baseline=baseline)
-    out["sample_rows"] = baseline.pop("rows")
+    features, skipped, baseline = measured or _informativeness(sample, i, classification, seed)
+    out.update(features=features, skipped=skipped, baseline=dict(baseline))
+    out["sample_rows"] = out["baseline"].pop("rows")
     return out
+
+
+def measure_features(
+    sample: Frame, column: dict[str, Any], seed: int = 0
+) -> Informativeness | None:
+    """What each feature of ``sample`` tells of the target ``column`` (the sampled part of
+    :func:`analyse_target`), or ``None`` when the target cannot be learned.
+
+    It needs only the target's own statistics, so it can run while the other columns are
+    still being described.
+    """
+    i = sample.schema.names.index(column["name"])
+    task, classification, _ = infer_task(sample.schema.columns, sample.schema.columns[i], column)
+    if task is None:
+        return None
+    return _informativeness(sample, i, classification, seed)
 
 
 def infer_task(
@@ -170,6 +194,7 @@ def _informativeness(
     entropy = _entropy(np.bincount(y))
     features: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    folds = fold_numbers(len(y), seed)  # the same folds for every feature
     for j, col in enumerate(sample.schema.columns):
         if j == i:
             continue
@@ -179,7 +204,9 @@ def _informativeness(
             continue
         x = x[keep]
         fine = _fine_codes(sample, j, col, bins)
-        alone = alone_score(x if fine is None else fine[keep], outcome, classification, seed=seed)
+        alone = alone_score(
+            x if fine is None else fine[keep], outcome, classification, seed=seed, folds=folds
+        )
         if classification is not None:
             alone["copy"] = is_relabelled_copy(x, y)
         else:
@@ -266,8 +293,20 @@ def _fine_codes(sample: Frame, j: int, col: ColumnSchema, bins: int) -> np.ndarr
     return codes
 
 
+def fold_numbers(n: int, seed: int = 0) -> np.ndarray:
+    """The cross-validation fold (0..ALONE_FOLDS-1) of each of ``n`` rows, seeded."""
+    folds = np.empty(n, dtype=np.int64)
+    folds[np.random.default_rng(seed).permutation(n)] = np.arange(n) % ALONE_FOLDS
+    return folds
+
+
 def alone_score(
-    x: np.ndarray, y: np.ndarray, classification: str | None, *, seed: int = 0
+    x: np.ndarray,
+    y: np.ndarray,
+    classification: str | None,
+    *,
+    seed: int = 0,
+    folds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How well codes ``x`` alone predict ``y``, cross-validated.
 
@@ -280,6 +319,8 @@ def alone_score(
     classification : {"binary", "multiclass"} or None
     seed : int
         Seed of the fold assignment.
+    folds : ndarray of int, optional
+        ``fold_numbers(len(y), seed)``, when the caller scores many features on one target.
 
     Returns
     -------
@@ -290,8 +331,8 @@ def alone_score(
     metric = {"binary": "auc", "multiclass": "balanced_accuracy"}.get(classification or "", "r2")
     if n < 2 * ALONE_FOLDS or not len(x):
         return {"metric": metric, "score": None}
-    folds = np.empty(n, dtype=np.int64)
-    folds[np.random.default_rng(seed).permutation(n)] = np.arange(n) % ALONE_FOLDS
+    if folds is None:
+        folds = fold_numbers(n, seed)
     k = int(x.max()) + 1
     if classification is None:
         y = y.astype(np.float64)
@@ -309,40 +350,46 @@ def alone_score(
         score = 1 - float(np.sum((y - predicted) ** 2)) / spread if spread > 0 else None
         return {"metric": metric, "score": score}
     c = int(y.max()) + 1
-    shares = np.empty((n, c))
+    rows = [np.flatnonzero(folds == f) for f in range(ALONE_FOLDS)]
+    # Each fold's training table is the whole table less the fold's own: one count of the
+    # (feature code, class) pairs per fold instead of one per training set.
+    cells = x.astype(np.int64) * c + y
+    per_fold = [np.bincount(cells[r], minlength=k * c) for r in rows]
+    whole = np.sum(per_fold, axis=0)
+    lookups = []
     for f in range(ALONE_FOLDS):
-        train, test = folds != f, folds == f
-        table = np.zeros((k, c))
-        np.add.at(table, (x[train], y[train]), 1)
-        prior = np.bincount(y[train], minlength=c) / max(train.sum(), 1)
-        shares[test] = ((table + prior) / (table.sum(axis=1, keepdims=True) + 1))[x[test]]
+        table = (whole - per_fold[f]).reshape(k, c).astype(np.float64)
+        class_counts = table.sum(axis=0)
+        prior = class_counts / max(class_counts.sum(), 1)
+        lookups.append((table + prior) / (table.sum(axis=1, keepdims=True) + 1))
     if classification == "binary":
-        score = _auc(shares[:, 1], y == 1)
-    else:
-        hits = shares.argmax(axis=1) == y
-        score = float(np.mean([hits[y == v].mean() for v in np.unique(y)]))
+        if c < 2:  # the sample holds one class only: nothing to rank
+            return {"metric": metric, "score": None}
+        # Every row of fold f with code v scores lookups[f][v, 1]: the fold's own table
+        # counts the positives and negatives behind each score, so no row is visited.
+        scores = np.concatenate([lookup[:, 1] for lookup in lookups])
+        counts = np.concatenate([table.reshape(k, c) for table in per_fold])
+        return {"metric": metric, "score": _auc_counted(scores, counts[:, 1], counts[:, 0])}
+    shares = np.empty((n, c))
+    for f, r in enumerate(rows):
+        shares[r] = lookups[f][x[r]]
+    hits = shares.argmax(axis=1) == y
+    score = float(np.mean([hits[y == v].mean() for v in np.unique(y)]))
     return {"metric": metric, "score": score}
 
 
-def _auc(score: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC by the rank-sum formula (ties count half)."""
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+def _auc_counted(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """ROC AUC of groups of rows sharing a score (``pos`` and ``neg`` rows in each):
+    the Mann-Whitney U over n_pos * n_neg, ties counting half."""
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
     if not n_pos or not n_neg:
         return None
-    ranks = _rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _rankdata(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    # Average ranks of ties: the first and last position of each run of equal values.
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    ranks = np.empty(len(values))
-    for lo, hi in zip(starts, ends, strict=True):
-        ranks[order[lo:hi]] = (lo + hi + 1) / 2
-    return ranks
+    values, index = np.unique(scores, return_inverse=True)
+    pos_at = np.bincount(index, weights=pos, minlength=len(values))
+    neg_at = np.bincount(index, weights=neg, minlength=len(values))
+    below = np.cumsum(neg_at) - neg_at
+    u = float(np.sum(pos_at * (below + neg_at / 2)))
+    return float(u / (n_pos * n_neg))
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -350,7 +397,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     both = ~(np.isnan(a) | np.isnan(b))
     if both.sum() < 3:
         return None
-    ra, rb = _rankdata(a[both]), _rankdata(b[both])
+    ra, rb = average_ranks(a[both]), average_ranks(b[both])
     if ra.std() == 0 or rb.std() == 0:
         return None
     return float(np.corrcoef(ra, rb)[0, 1])
