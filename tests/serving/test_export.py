@@ -9,9 +9,11 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -85,25 +87,32 @@ def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) 
     assert _served_by_mlflow(mlflow, out, split.to_dict("records"), tmp_path) == ours
 
 
-def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_path: Path) -> None:
-    """mlharbor's own date and text steps travel in the export's ``code/`` folder."""
-    mlflow = _mlflow()
-    frame = with_target(features(120), "binary")
+def _register_every_type(hub: Hub, tmp_path: Path, rows: int) -> tuple[pd.DataFrame, Any]:
+    """A logistic regression on every column type, registered as ``every``: the table and
+    the training result."""
+    frame = with_target(features(rows), "binary")
     path = tmp_path / "every.parquet"
     path.write_bytes(parquet_bytes(frame))
-    version = sqlite_hub.datasets.ingest_file(path).version
+    version = hub.datasets.ingest_file(path).version
     result = train_model(
-        sqlite_hub.datasets.read_table(version).to_pandas(),
+        hub.datasets.read_table(version).to_pandas(),
         version.schema,
         target="churn",
         model="logistic-regression",
         cv_folds=0,
         artifacts=False,
     )
+    hub.models.register("every", result, dataset_version_id=version.id)
+    return frame, result
+
+
+def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """mlharbor's own date and text steps travel in the export's ``code/`` folder."""
+    mlflow = _mlflow()
+    frame, result = _register_every_type(sqlite_hub, tmp_path, 120)
     assert {"DatetimeFeatures", "TextFeatures"} <= {
         type(s).__name__ for _, s in steps(result.pipeline)
     }
-    sqlite_hub.models.register("every", result, dataset_version_id=version.id)
     out = sqlite_hub.models.export("every", "latest", tmp_path / "exported")
     carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
     assert {"mlharbor/prep/dates.py", "mlharbor/prep/text.py"} <= carried
@@ -226,19 +235,7 @@ def test_mlflow_pyfunc_predicts_a_csv_read_by_pandas(sqlite_hub: Hub, tmp_path: 
     columns as int64 (declared ``long``, as MLflow's own signature inference does), text
     read as the signature's ``string`` columns."""
     mlflow = _mlflow()
-    frame = with_target(features(160), "binary")
-    path = tmp_path / "every.parquet"
-    path.write_bytes(parquet_bytes(frame))
-    version = sqlite_hub.datasets.ingest_file(path).version
-    result = train_model(
-        sqlite_hub.datasets.read_table(version).to_pandas(),
-        version.schema,
-        target="churn",
-        model="logistic-regression",
-        cv_folds=0,
-        artifacts=False,
-    )
-    sqlite_hub.models.register("every", result, dataset_version_id=version.id)
+    frame, _ = _register_every_type(sqlite_hub, tmp_path, 160)
     out = sqlite_hub.models.export("every", "latest", tmp_path / "exported")
     production = frame.drop(columns=["churn"]).iloc[:30]
     csv = tmp_path / "production.csv"
