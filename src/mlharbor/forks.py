@@ -14,7 +14,7 @@ import pickle
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,57 +24,78 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int | None = Non
     """``[fn(item) for item in items]``, the items shared out over ``workers`` processes
     (default: one per core), this one included; results in input order.
 
-    A child that fails (``fn`` raised, or it died) has its share computed here again, so an
-    error is raised here as ``fn`` raised it, and a lost child costs time, not the result.
+    A child that fails (``fn`` raised, or it died) has its share computed here again (see
+    :func:`in_fork`), so a lost child costs time, not the result.
     """
     n = min(workers or os.cpu_count() or 1, len(items))
-    if n < 2 or sys.platform != "linux":
+    if n < 2:
         return [fn(item) for item in items]
     shares = [list(range(k, len(items), n)) for k in range(n)]
-    children: list[tuple[list[int], int, int]] = []
+
+    def share_of(share: list[int]) -> Callable[[], list[R]]:
+        return lambda: [fn(items[i]) for i in share]
+
+    waits = [in_fork(share_of(share)) for share in shares[1:]]
+    results: dict[int, R] = {}
     try:
-        for share in shares[1:]:
-            children.append((share, *_start(fn, items, share)))
-        results: dict[int, R] = {i: fn(items[i]) for i in shares[0]}
-        while children:
-            share, pid, read = children.pop(0)
-            part = _collect(pid, read)
-            if part is None:  # the child failed: its share again, here
-                part = [fn(items[i]) for i in share]
-            results.update(zip(share, part, strict=True))
+        results.update(zip(shares[0], share_of(shares[0])(), strict=True))
+        for share, wait in zip(shares[1:], waits, strict=True):
+            results.update(zip(share, wait(), strict=True))
     finally:
-        for _, pid, read in children:  # only after an error here: stop the rest
-            os.close(read)
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        for wait in waits:  # after an error here: stop the children not waited for
+            wait.stop()
     return [results[i] for i in range(len(items))]
 
 
-def _start(fn: Callable[[T], R], items: Sequence[T], share: list[int]) -> tuple[int, int]:
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute its share, hand it over, leave without cleanup
-        code = 1
-        try:
-            os.close(read)
-            payload = pickle.dumps([fn(items[i]) for i in share], protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write, "wb") as out:
-                out.write(payload)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-    return pid, read
+class in_fork(Generic[R]):
+    """``fn()`` started in a forked child; call the object to wait for its result.
 
+    The result comes back pickled through a pipe. A child that fails (``fn`` raised, or it
+    died) has ``fn()`` computed here instead, so an error is raised here as ``fn`` raised
+    it. Where ``fork`` is missing, ``fn()`` runs here at once.
+    """
 
-def _collect(pid: int, read: int) -> list[Any] | None:
-    with os.fdopen(read, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not payload:
-        return None
-    try:
-        result: list[Any] = pickle.loads(payload)
-    except Exception:  # a result that does not unpickle: computed here instead
-        return None
-    return result
+    def __init__(self, fn: Callable[[], R]) -> None:
+        self.fn = fn
+        self.pid = 0
+        self.result: R | None = None
+        if sys.platform != "linux":
+            self.result = fn()
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, hand the result over, leave without cleanup
+            code = 1
+            try:
+                os.close(read)
+                payload = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as out:
+                    out.write(payload)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pid, self.read = pid, read
+
+    def __call__(self) -> R:
+        if not self.pid:  # computed here at once (no fork), or already waited for
+            return self.result if self.result is not None else self.fn()
+        pid, self.pid = self.pid, 0
+        with os.fdopen(self.read, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0 and payload:
+            try:
+                self.result = pickle.loads(payload)
+                return self.result
+            except Exception:  # a result that does not unpickle: computed here instead
+                pass
+        return self.fn()
+
+    def stop(self) -> None:
+        """End the child if it has not been waited for (after an error elsewhere)."""
+        if self.pid:
+            pid, self.pid = self.pid, 0
+            os.close(self.read)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)

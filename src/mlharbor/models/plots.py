@@ -7,15 +7,14 @@ through ``pyplot``, so drawing keeps no global state and is safe in worker threa
 from __future__ import annotations
 
 import io
-import json
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from mlharbor.forks import in_fork
 
 SIZE = (6.0, 4.5)
 DPI = 100
@@ -64,39 +63,11 @@ def render_in_background(charts: dict[str, dict[str, Any]]) -> Callable[[], dict
     fits that follow; a child process does (on another core, or with its own share of a
     busy one). Only for a job process (single-threaded apart from idle helpers): forking a
     process whose other threads hold locks is unsafe. Where ``fork`` is missing, or the
-    child fails, the charts are drawn here instead.
+    child fails, the charts are drawn here instead (see :func:`mlharbor.forks.in_fork`).
     """
-    if sys.platform != "linux" or not charts:
-        images = render_all(charts)
-        return lambda: images
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: draw, hand the images over, and leave without cleanup
-        code = 1
-        try:
-            os.close(read)
-            images = render_all(charts)
-            header = json.dumps({name: len(png) for name, png in images.items()}).encode()
-            with os.fdopen(write, "wb") as out:
-                out.write(header + b"\n" + b"".join(images.values()))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write)
-
-    def wait() -> dict[str, bytes]:
-        with os.fdopen(read, "rb") as pipe:
-            header, payload = pipe.readline(), pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not header:
-            return render_all(charts)
-        images, offset = {}, 0
-        for name, size in json.loads(header).items():
-            images[name] = payload[offset : offset + size]
-            offset += size
-        return images
-
-    return wait
+    if not charts:
+        return lambda: {}
+    return in_fork(lambda: render_all(charts))
 
 
 def warm_up() -> None:
