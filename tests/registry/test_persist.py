@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 import zipfile
 
@@ -224,3 +225,32 @@ def test_the_allow_list_holds_our_types_and_no_callable_from_the_standard_librar
         "collections.defaultdict",
         "functools.partial",
     }, stdlib
+
+
+def test_threads_loading_model_files_at_once_in_a_new_process_all_succeed(tmp_path) -> None:
+    # Two chunks scored on one Dask worker load the model at the same moment, in a process
+    # whose allow-list is not built yet: it once failed half-way through scikit-learn's imports.
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    path = tmp_path / "model.skops"
+    path.write_bytes(dump_pipeline(make_pipeline(StandardScaler(), Ridge()).fit(X, [0, 1, 2, 3])))
+    script = f"""
+import threading
+from pathlib import Path
+from mlharbor.registry import load_trusted
+data = Path({str(path)!r}).read_bytes()
+start, errors = threading.Barrier(4), []
+def load():
+    start.wait()
+    try:
+        load_trusted(data)
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=load) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(errors or "all loaded")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "all loaded", done.stdout + done.stderr

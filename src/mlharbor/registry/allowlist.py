@@ -24,9 +24,27 @@ standard library's, whatever the setting says); an upload can widen nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from functools import cache
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable
+from functools import cache, wraps
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+#: Held while a list is first built: ``all_estimators`` imports scikit-learn's modules, and two
+#: threads importing them at once (two chunks scored on one Dask worker) can fail half-way.
+_BUILDING = threading.RLock()
+
+
+def _built_once(build: Callable[[], _T]) -> Callable[[], _T]:
+    cached = cache(build)
+
+    @wraps(build)
+    def once() -> _T:
+        with _BUILDING:
+            return cached()
+
+    return once
+
 
 #: mlharbor's own estimators and transformers.
 MLHARBOR_CLASSES = frozenset(
@@ -118,7 +136,7 @@ def check_extra(names: Iterable[str]) -> list[str]:
     return checked
 
 
-@cache
+@_built_once
 def library_classes() -> frozenset[str]:
     """Every class a model file may rebuild (without the operator's extra ones)."""
     import inspect
@@ -144,7 +162,7 @@ def library_classes() -> frozenset[str]:
     return frozenset(n for n in names if n.split(".", 1)[0] in ("sklearn", "lightgbm", "mlharbor"))
 
 
-@cache
+@_built_once
 def library_functions() -> frozenset[str]:
     """Every function a model file may name: NumPy's and SciPy's ufuncs."""
     import numpy as np
@@ -173,7 +191,7 @@ def _scipy_ufunc_wrappers(module: Any, prefix: str) -> set[str]:
     return {f"{prefix}.{a}" for a, v in vars(module).items() if isinstance(v, wrapper)}
 
 
-@cache
+@_built_once
 def data_types() -> dict[str, frozenset[str]]:
     """What each data loader may rebuild: ``{loader: names}``."""
     import inspect
@@ -200,7 +218,7 @@ def data_types() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in {**_PYTHON_DATA, **numpy_data}.items()}
 
 
-@cache
+@_built_once
 def numpy_scalar_types() -> frozenset[str]:
     """NumPy's scalar types by their fully qualified names, e.g. ``numpy.float64``."""
     import numpy as np
