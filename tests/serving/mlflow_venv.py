@@ -1,23 +1,22 @@
-"""Virtual environments with MLflow (never a dependency of mlharbor), made once and cached.
+"""A virtual environment with MLflow (never a dependency of mlharbor), made once and cached.
 
-The serving one holds ``mlflow-skinny`` (whose scoring server is FastAPI + uvicorn); the
-tracking one the full ``mlflow`` (its tracking server, with the SQL store and the artifact
-proxy). Both have the same scikit-learn, LightGBM, pandas and NumPy as mlharbor, so an
-exported pickle loads there.
+It holds the full ``mlflow``: its scoring server (``mlflow models serve``) for the export
+tests and its tracking server (SQL store, artifact proxy) for the tracking tests. One
+environment, not one per use: building it is the longest step of a fresh CI run. It has the
+same scikit-learn, LightGBM, pandas and NumPy as mlharbor, so an exported pickle loads there.
 """
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import venv
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2] / "test-artifacts" / "venvs" / "mlflow"
-MLFLOW = "mlflow-skinny==3.17.2"
-SERVER_ROOT = ROOT.parent / "mlflow-server"
-MLFLOW_SERVER = "mlflow==3.17.2"
+ROOT = Path(__file__).parents[2] / "test-artifacts" / "venvs" / "mlflow-full"
+MLFLOW = "mlflow==3.17.2"
 SAME_AS_OURS = ("scikit-learn", "lightgbm", "pandas", "numpy")
 
 
@@ -29,6 +28,14 @@ def mlflow_venv(root: Path = ROOT, package: str = MLFLOW) -> Path:
     RuntimeError
         pip failed (its last lines attached), e.g. when the package index is unreachable.
     """
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # The two test processes may both need it first: one builds it, the other waits.
+    with open(root.parent / f".{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _built(root, package)
+
+
+def _built(root: Path, package: str) -> Path:
     exe = root / "bin" / "mlflow"
     ready = root / ".ready"
     if ready.exists() and exe.exists():
@@ -45,8 +52,3 @@ def mlflow_venv(root: Path = ROOT, package: str = MLFLOW) -> Path:
         raise RuntimeError("pip could not install MLflow: " + done.stderr[-800:])
     ready.write_text(sys.version)
     return exe
-
-
-def mlflow_server_venv() -> Path:
-    """The ``mlflow`` executable of the cached environment that runs ``mlflow server``."""
-    return mlflow_venv(SERVER_ROOT, MLFLOW_SERVER)

@@ -136,7 +136,7 @@ def test_dask_workers_score_an_s3_file_a_chunk_at_a_time(
     tmp_path: Path, s3_bucket: tuple[S3Server, str]
 ) -> None:
     server, bucket = s3_bucket
-    rows, chunk_rows = 300_000, 10_000
+    rows, chunk_rows = 200_000, 5_000  # the file has two row groups
     frame = production_frame(rows, seed=5)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

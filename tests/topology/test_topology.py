@@ -375,7 +375,7 @@ def test_the_scale_out_topology_end_to_end(topology: Topology) -> None:
     assert "prediction" in download.text.splitlines()[0]
 
     # Kill the worker running a slow AutoML with SIGKILL; the other worker finishes it.
-    slow = submit(api1, "automl", dataset="churn", target="churn", time_budget=25,
+    slow = submit(api1, "automl", dataset="churn", target="churn", time_budget=12,
                   cv_folds=3, name="churn-slow")  # fmt: skip
 
     def running() -> dict[str, Any] | None:

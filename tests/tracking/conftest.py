@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ..api.conftest import free_port
-from ..serving.mlflow_venv import mlflow_server_venv
+from ..serving.mlflow_venv import mlflow_venv
 
 READER = Path(__file__).with_name("mlflow_reader.py")
 
@@ -60,7 +60,7 @@ def _env(python: Path) -> dict[str, str]:
 
 def mlflow_executable() -> Path:
     try:
-        return mlflow_server_venv()
+        return mlflow_venv()
     except RuntimeError as exc:
         if "Could not find a version" in str(exc) or "connection" in str(exc).lower():
             pytest.skip(f"the package index is unreachable, so MLflow cannot be installed: {exc}")
