@@ -178,8 +178,10 @@ def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
     assert again & (NOT_FOR_LOCAL_REPORTS | {"polars", "jinja2"}) == set()
 
 
-#: What the API server must not load before it answers: the training and search stack.
+#: What the API server must not load before it answers: the training and search stack, and
+#: polars (monitoring reports and insights load it when first asked for).
 NOT_FOR_THE_SERVER = {
+    "polars",
     "sklearn",
     "lightgbm",
     "matplotlib",

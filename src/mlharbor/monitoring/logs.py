@@ -6,15 +6,17 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlharbor.errors import InvalidInputError
 from mlharbor.serving.predlog import PREFIX, partition
 from mlharbor.store.artifacts import ArtifactStore
+
+if TYPE_CHECKING:  # polars loads when a log is read, not when the server starts
+    import polars as pl
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -61,6 +63,8 @@ def read_log(
     artifacts: ArtifactStore, model: str, version: int, since: datetime, until: datetime
 ) -> pl.DataFrame:
     """Logged predictions of a model version between ``since`` and ``until``."""
+    import polars as pl
+
     # One listing of the version's folder, filtered by day: a window reaching far back must
     # not cost one listing per day.
     first = since.astimezone(UTC).date().isoformat()
@@ -79,6 +83,8 @@ def read_log(
 
 
 def _read_frame(artifacts: ArtifactStore, key: str) -> pl.DataFrame:
+    import polars as pl
+
     with artifacts.open(key) as fh:
         frame = pl.from_arrow(pq.read_table(fh))
     assert isinstance(frame, pl.DataFrame)  # a table converts to a frame (arrays to a Series)
@@ -160,6 +166,8 @@ def write_labels(artifacts: ArtifactStore, model: str, labels: list[LabelItem]) 
 
 def read_labels(artifacts: ArtifactStore, model: str) -> pl.DataFrame:
     """Every label sent for a model, the latest per request row."""
+    import polars as pl
+
     frames = []
     for key in artifacts.list(labels_prefix(model)):
         frames.append(_read_frame(artifacts, key))
@@ -171,6 +179,8 @@ def read_labels(artifacts: ArtifactStore, model: str) -> pl.DataFrame:
 
 def join_labels(log: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
     """Logged rows that have a label, with the label in ``_label``."""
+    import polars as pl
+
     if log.is_empty() or labels.is_empty():
         return pl.DataFrame()
     log = log.with_columns(pl.col("_row").cast(pl.Int64))

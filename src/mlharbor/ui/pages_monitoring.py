@@ -13,7 +13,6 @@ from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
-from mlharbor.monitoring.performance import performance
 from mlharbor.ui import forms, monitor_charts
 from mlharbor.ui.pages_models import _example
 from mlharbor.ui.web import page
@@ -54,6 +53,8 @@ def _collect(hub: Any, name: str, ref: str, since: str, window: str | None) -> d
         except HarborError as exc:
             out["drift_error"] = exc.message
     try:
+        from mlharbor.monitoring.performance import performance  # polars: on use
+
         out["perf"] = performance(
             hub.monitoring, name, ref, since=since, window=window, until=until
         )

@@ -10,8 +10,6 @@ from mlharbor.api.auth import NEEDS_PREDICT, NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
 from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError
-from mlharbor.monitoring.labels import add_labels as check_and_store_labels
-from mlharbor.monitoring.performance import dataset_performance, performance
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 422: {"model": Problem}}
@@ -71,6 +69,9 @@ def add_labels(
     hub.models.get_model(name)
     if "labels" not in body:
         raise InvalidInputError('the body needs "labels": a list of {"request_id", "label"}')
+    # Monitoring's modules load polars: on the first request that needs them, not at start.
+    from mlharbor.monitoring.labels import add_labels as check_and_store_labels
+
     stored = check_and_store_labels(hub.artifacts, hub.models, hub.predlog, name, body["labels"])
     return {"model": name, "stored": stored}
 
@@ -88,6 +89,8 @@ def model_performance(
 ) -> dict[str, Any]:
     """Metrics of a model version on its labelled predictions (or a labelled dataset),
     against the metrics it was registered with."""
+    from mlharbor.monitoring.performance import dataset_performance, performance
+
     if dataset:
         return dataset_performance(hub.monitoring, name, ref, dataset)
     return performance(hub.monitoring, name, ref, since=since, window=window)
