@@ -282,3 +282,13 @@ def test_queuing_a_training_of_a_file_loads_no_training_stack(tmp_path: Path) ->
     )
     assert "queued: train random-forest on titanic" in output
     assert modules & NOT_FOR_A_TRAINING_REQUEST == set()
+
+
+def test_ingest_and_datasets_show_load_no_web_or_training_stack(tmp_path: Path) -> None:
+    data = write(tmp_path, "titanic.csv", TITANIC_LIKE)
+    modules, output = run_cli(tmp_path, "ingest", str(data))
+    assert "created dataset titanic version 1" in output.lower()
+    assert modules & NOT_FOR_LOCAL_REPORTS == {"alembic"}  # the new data folder's database
+    modules, output = run_cli(tmp_path, "datasets", "show", "titanic")
+    assert "Survived" in output
+    assert modules & NOT_FOR_LOCAL_REPORTS == set()

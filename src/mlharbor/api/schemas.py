@@ -5,21 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from mlharbor.data.datasets import DatasetInfo, DatasetVersionInfo
 from mlharbor.data.schema import Role, SemanticType
 from mlharbor.limits import MAX_ID
 
-# Numbers that name a row are bounded by their column (INTEGER): past it, a clear 422 naming
-# the parameter, never a database error.
-#: A numeric id or version in a path.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-#: An optional version number in a query (default: the latest).
-VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-#: An event sequence number in a query: start after it (0: from the beginning).
-SeqQuery = Annotated[int, Query(ge=0, le=MAX_ID)]
+# Numbers that name a row are bounded by their column (INTEGER); the path and query
+# parameters are in mlharbor.api.params (FastAPI's markers: not for the CLI).
 #: An optional version number in a request body.
 VersionField = Annotated[int | None, Field(ge=1, le=MAX_ID)]
 

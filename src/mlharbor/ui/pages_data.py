@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import DatasetPublic, DatasetVersionPublic, VersionQuery
+from mlharbor.api.params import VersionQuery
+from mlharbor.api.schemas import DatasetPublic, DatasetVersionPublic
 from mlharbor.data.tasks import Task
 from mlharbor.errors import InvalidInputError
 from mlharbor.ui import charts, forms

@@ -17,9 +17,9 @@ from mlharbor.api.model_views import (
     main_metric,
     parse_versions,
 )
+from mlharbor.api.params import IdPath
 from mlharbor.api.routes.jobs import JobEventPublic, JobPublic
 from mlharbor.api.routes.models import ModelPublic, ModelVersionPublic
-from mlharbor.api.schemas import IdPath
 from mlharbor.errors import HarborError, NotFoundError
 from mlharbor.ui import forms
 from mlharbor.ui.compare_plots import compare_plots

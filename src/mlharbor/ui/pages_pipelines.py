@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from mlharbor.api.auth import NEEDS_READ
 from mlharbor.api.deps import HubDep
+from mlharbor.api.params import IdPath
 from mlharbor.api.routes.pipelines import PipelineRunPublic
-from mlharbor.api.schemas import IdPath
 from mlharbor.errors import InvalidInputError
 from mlharbor.limits import MAX_ID
 from mlharbor.pipelines.compare import MAX_COMPARED, compare_runs

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
+from mlharbor.api.params import IdPath, VersionQuery
 from mlharbor.api.schemas import (
     DatasetFromRecords,
     DatasetFromUrl,
@@ -17,11 +18,9 @@ from mlharbor.api.schemas import (
     DatasetPublic,
     DatasetsPublic,
     DatasetVersionPublic,
-    IdPath,
     PreviewPublic,
     Problem,
     SchemaOverride,
-    VersionQuery,
 )
 from mlharbor.data.datasets import IngestResult
 from mlharbor.errors import InvalidInputError

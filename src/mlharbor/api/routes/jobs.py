@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import IdPath, Problem, SeqQuery
+from mlharbor.api.params import IdPath, SeqQuery
+from mlharbor.api.schemas import Problem
 from mlharbor.errors import HarborError, InvalidInputError
 from mlharbor.hub import Hub
 from mlharbor.jobs import JobEventInfo, JobInfo, JobState, follow_events

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from mlharbor.api.auth import NEEDS_ADMIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import IdPath, Problem
+from mlharbor.api.params import IdPath
+from mlharbor.api.schemas import Problem
 from mlharbor.keys import KeyInfo, Scope
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], dependencies=NEEDS_ADMIN)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlharbor.api.auth import NEEDS_READ, NEEDS_TRAIN
 from mlharbor.api.deps import HubDep
-from mlharbor.api.schemas import IdPath, Problem
+from mlharbor.api.params import IdPath
+from mlharbor.api.schemas import Problem
 from mlharbor.errors import InvalidInputError
 from mlharbor.limits import MAX_ID
 from mlharbor.pipelines.compare import MAX_COMPARED, compare_runs
