@@ -1,0 +1,108 @@
+"""Statistics counted by shortcuts equal the direct computation they replace, value for value.
+
+The whole-table pass counts top values, histograms and boolean text from sorted runs and
+distinct values instead of from every row; each shortcut is checked here against the
+per-row arithmetic it stands for, on seeded random data with ties and edge ranges.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from mlharbor.data.insights import columns
+from mlharbor.data.insights._frame import MAX_BOOLEAN_WORDS, make_frame
+from mlharbor.data.schema import BOOLEAN_TOKENS, ColumnSchema, DatasetSchema, SemanticType
+
+
+def _top_by_sorting(lengths: np.ndarray, k: int = columns.TOP_VALUES) -> list[int]:
+    """The k longest runs, ties to the earlier run: a stable sort by descending length."""
+    order = np.argsort(-lengths.astype(np.int64), kind="stable")[:k]
+    return sorted(order.tolist(), key=lambda i: (-int(lengths[i]), i))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_runs_are_the_longest_with_ties_to_the_smaller_value(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3_000))
+    high = int(rng.choice([2, 5, 1_000]))  # mostly ties, some, or hardly any
+    lengths = rng.integers(1, high, size=n).astype(np.uint32)
+    got = columns._top_runs(lengths)
+    assert sorted(got.tolist(), key=lambda i: (-int(lengths[i]), i)) == _top_by_sorting(lengths)
+
+
+def test_top_runs_of_one_run_and_of_one_very_long_run() -> None:
+    assert columns._top_runs(np.array([1_000_000], dtype=np.uint32)).tolist() == [0]
+    lengths = np.ones(50, dtype=np.uint32)
+    lengths[30] = 999_000
+    assert columns._top_runs(lengths).tolist() == [30, *range(9)]
+
+
+def _histogram_row_by_row(
+    values: np.ndarray, lengths: np.ndarray, lo: float, hi: float, integral: bool
+) -> list[int]:
+    """:func:`columns.histogram`'s arithmetic applied to every value (the previous code)."""
+    bins = columns.BINS
+    n = len(columns.bin_edges(lo, hi, integral, bins)) - 1
+    if integral and hi - lo < bins:
+        index = values - lo
+    elif hi == lo:
+        index = np.zeros(len(values), dtype=np.int64)
+    else:
+        index = np.clip(np.floor((values - lo) / ((hi - lo) / bins)), 0, bins - 1)
+    counts = np.bincount(index.astype(np.int32), weights=lengths, minlength=n)
+    return [int(count) for count in counts]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_run_histogram_counts_as_binning_every_value(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = seed % 5
+    if shape == 0:  # floats over many magnitudes
+        raw = rng.lognormal(0, 3, size=5_000) * rng.choice([-1, 1], size=5_000)
+    elif shape == 1:  # integers spanning fewer values than bins: one bin per value
+        raw = rng.integers(-3, 12, size=5_000).astype(np.int64)
+    elif shape == 2:  # integers spanning more
+        raw = rng.integers(0, 10_000, size=5_000).astype(np.int64)
+    elif shape == 3:  # values on the bin edges themselves
+        raw = np.round(rng.uniform(0, 1, size=5_000) * 20) / 20
+    else:  # one distinct value
+        raw = np.full(100, 3.25)
+    values, lengths = np.unique(raw, return_counts=True)
+    lo, hi = values[0].item(), values[-1].item()
+    integral = raw.dtype.kind == "i"
+    got = columns._run_histogram((values, lengths), lo, hi, integral)
+    assert got == _histogram_row_by_row(values, lengths, lo, hi, integral)
+
+
+def _boolean_frame(values: list[str | None]) -> pl.Series:
+    table = pa.table({"flag": pa.array(values, pa.large_string())})
+    col = ColumnSchema(name="flag", storage_type="large_string", semantic_type=SemanticType.BOOLEAN)
+    return make_frame(table, DatasetSchema(columns=[col], n_rows=len(values))).data.get_column("t0")
+
+
+def _boolean_row_by_row(values: list[str | None]) -> pl.Series:
+    text = pl.Series(values, dtype=pl.String)
+    tokens = text.str.strip_chars().str.to_lowercase()
+    return tokens.replace_strict(BOOLEAN_TOKENS, default=None, return_dtype=pl.Boolean)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["yes", "no"],
+        [" Yes", "NO ", "y", "n", "maybe", "", " "],
+        ["TRUE", "false", "T", "f", "1", "0"],
+        ["nope", "sure"],  # nothing reads as a boolean
+        [f"v{i}" for i in range(MAX_BOOLEAN_WORDS + 5)] + ["yes", "no"],  # too many: per row
+    ],
+)
+def test_boolean_text_reads_as_mapping_every_row(words: list[str]) -> None:
+    rng = np.random.default_rng(len(words))
+    values: list[str | None] = [words[i] for i in rng.integers(0, len(words), size=2_000)]
+    values[::7] = [None] * len(values[::7])
+    got = _boolean_frame(values)
+    assert got.dtype == pl.Boolean
+    assert got.to_list() == _boolean_row_by_row(values).to_list()
