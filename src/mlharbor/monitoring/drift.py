@@ -133,8 +133,28 @@ def _compare_columns(
     if len(pairs) < 2:
         return [compare_column(name, ref, cur, limits) for name, ref, cur in pairs]
     workers = min(len(pairs), os.cpu_count() or 1, MAX_THREADS)
+    # The dearest columns start first: one column's Monte Carlo can take longer than all
+    # the others together, and started last it would run alone while the other cores idle.
+    order = sorted(range(len(pairs)), key=lambda k: -comparison_cost(pairs[k][1], pairs[k][2]))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
-        return list(pool.map(lambda pair: compare_column(pair[0], pair[1], pair[2], limits), pairs))
+        pending = {
+            k: pool.submit(compare_column, pairs[k][0], pairs[k][1], pairs[k][2], limits)
+            for k in order
+        }
+        return [pending[k].result() for k in range(len(pairs))]
+
+
+def comparison_cost(ref: dict[str, Any], cur: dict[str, Any]) -> int:
+    """A rough cost of comparing one column (only its order among the others matters):
+    categorical counts cost per cell, and far more where rare cells call for the Monte
+    Carlo of the chi-square test (see :func:`stats.compare_categorical`)."""
+    if "vocabulary" in ref and "vocabulary" in cur:
+        ref, cur = ref["vocabulary"], cur["vocabulary"]
+    cells = [*(ref.get("counts") or {}).values(), *(cur.get("counts") or {}).values()]
+    if not cells:
+        return 0
+    draws = stats.MONTE_CARLO if min(cells) < 10 else stats.BOOTSTRAP
+    return len(cells) * draws
 
 
 def grade(

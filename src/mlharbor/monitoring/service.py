@@ -280,10 +280,18 @@ class MonitoringService:
         # columns are only comparable as one kind.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as pool:
             pending = pool.submit(self._dataset_profile, cur_version, like=ref_version)
-            ref_profile = self._dataset_profile(ref_version)
-            cur_profile = pending.result()
-        self._check_columns(columns, ref_profile)
-        report = compare_profiles(ref_profile, cur_profile, self.thresholds, columns=columns)
+            ref_profile, ref_key = self._dataset_profile(ref_version)
+            cur_profile, cur_key = pending.result()
+            # New profiles are written while the columns are compared, not before.
+            writes = [
+                pool.submit(self._store_profile, key, profile)
+                for profile, key in ((ref_profile, ref_key), (cur_profile, cur_key))
+                if key is not None
+            ]
+            self._check_columns(columns, ref_profile)
+            report = compare_profiles(ref_profile, cur_profile, self.thresholds, columns=columns)
+            for write in writes:
+                write.result()
         return {
             "reference": {"dataset": ref_version.dataset, "version": ref_version.version},
             "current": {"dataset": cur_version.dataset, "version": cur_version.version},
@@ -300,9 +308,10 @@ class MonitoringService:
 
     def _dataset_profile(
         self, version: DatasetVersionInfo, like: DatasetVersionInfo | None = None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str | None]:
         """The profile of a version; with ``like``, its shared columns profiled as the kinds
-        ``like``'s schema gives them."""
+        ``like``'s schema gives them. Also the key to store it under when it was computed
+        here (``None`` when it was stored already)."""
         kinds = self._kinds(version)
         key = f"{DATASET_PROFILES}/{version.id}-{version.content_hash[:16]}.json"
         if like is not None:
@@ -313,10 +322,11 @@ class MonitoringService:
                 digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()
                 key = key.removesuffix(".json") + f"-as-{digest[:12]}.json"
         if self.artifacts.exists(key):
-            return refs.decode(self.artifacts.get_bytes(key))
-        profile = profile_table(self.datasets.read_table(version, list(kinds)), kinds)
+            return refs.decode(self.artifacts.get_bytes(key)), None
+        return profile_table(self.datasets.read_table(version, list(kinds)), kinds), key
+
+    def _store_profile(self, key: str, profile: dict[str, Any]) -> None:
         self.artifacts.put_bytes(key, refs.encode(profile))
-        return profile
 
     @staticmethod
     def _kinds(version: DatasetVersionInfo) -> dict[str, str]:
