@@ -180,3 +180,11 @@ def test_columns_come_back_in_reference_order_whatever_is_compared_first() -> No
     for name in KINDS:
         alone = compare_profiles(ref, cur, columns=[name])["columns"][0]
         assert json.dumps(alone, sort_keys=True) == json.dumps(by_column(rep)[name], sort_keys=True)
+
+
+def test_profiles_keep_the_column_order_and_hand_over_counts_first() -> None:
+    seen: list[str] = []
+    profile = profile_table(frame(1), KINDS, on_column=lambda name, _: seen.append(name))
+    assert list(profile["columns"]) == list(KINDS)
+    assert seen == ["cat", "city", "review", "price"]  # counts first, numbers last
+    assert profile == profile_table(frame(1), KINDS)

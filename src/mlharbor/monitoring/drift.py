@@ -20,6 +20,7 @@ when any column or the predictions drifted, ``bad`` when the drifted share reach
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ def compare_profiles(
     *,
     columns: list[str] | None = None,
     importance: dict[str, float] | None = None,
+    compared: Mapping[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Compare the columns two profiles share and give the dataset verdict.
 
@@ -84,6 +86,9 @@ def compare_profiles(
         Only these columns (default: every column of the reference).
     importance : dict, optional
         The model's importance of each input column (see :func:`grade`).
+    compared : mapping, optional
+        Columns already compared (:func:`compare_column` of these two profiles' columns),
+        by name: they are not compared again.
 
     Returns
     -------
@@ -103,8 +108,13 @@ def compare_profiles(
             absent.append(name)
             continue
         pairs.append((name, ref, cur))
-    compared = _compare_columns(pairs, limits)
-    results = [result for result in compared if result is not None]
+    done = compared or {}
+    fresh = iter(_compare_columns([pair for pair in pairs if pair[0] not in done], limits))
+    results = [
+        result
+        for result in (done[name] if name in done else next(fresh) for name, _, _ in pairs)
+        if result is not None
+    ]
     report = {
         "dataset": {
             "missing_changed": [r["column"] for r in results if r["missing"]["changed"]],
