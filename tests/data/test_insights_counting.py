@@ -106,3 +106,45 @@ def test_boolean_text_reads_as_mapping_every_row(words: list[str]) -> None:
     got = _boolean_frame(values)
     assert got.dtype == pl.Boolean
     assert got.to_list() == _boolean_row_by_row(values).to_list()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_text_length_statistics_from_counts_are_polars_own(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4_000))
+    lengths = rng.integers(0, int(rng.choice([3, 80, 100_000])), size=n)
+    texts = pl.Series(["x" * int(k) for k in lengths], dtype=pl.String)
+    if seed % 3 == 0:
+        texts = texts.scatter(rng.integers(0, n, size=n // 4), None)
+    measured = texts.str.len_chars()
+    counted = pl.select(
+        pl.lit(texts).str.len_chars().drop_nulls().value_counts(name="n").implode()
+    ).to_series()
+    stats, runs = columns._length_stats(counted)
+    expected = {
+        "min": measured.min(),
+        "max": measured.max(),
+        "mean": measured.mean(),
+        "median": measured.median(),
+    }
+    assert stats == expected
+    assert all(type(stats[k]) is type(expected[k]) for k in stats)
+    if runs is not None:
+        lo, hi = stats["min"], stats["max"]
+        (by_rows,) = pl.select(columns.histogram(pl.lit(measured), lo, hi, True, 0)[0]).row(0)
+        counts = [0] * (len(columns.bin_edges(lo, hi, True)) - 1)
+        for entry in by_rows:
+            index, count = tuple(entry.values())
+            counts[index] += count
+        assert columns._run_histogram(runs, lo, hi, True) == counts
+
+
+def test_text_that_is_all_missing_has_no_length_statistics() -> None:
+    counted = pl.select(
+        pl.lit(pl.Series([None, None], dtype=pl.String))
+        .str.len_chars()
+        .drop_nulls()
+        .value_counts(name="n")
+        .implode()
+    ).to_series()
+    assert columns._length_stats(counted) == (dict.fromkeys(("min", "max", "mean", "median")), None)

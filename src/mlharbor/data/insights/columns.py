@@ -134,13 +134,11 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     elif kind == SemanticType.DATETIME and typed_type in (pl.Datetime, pl.Date):
         exprs += _datetime_exprs(raw, typed, typed_type, i)
     elif kind == SemanticType.TEXT and raw_type == pl.String:
-        lengths = raw.str.len_chars()
-        exprs += [
-            lengths.min().alias(f"{i}.len_min"),
-            lengths.max().alias(f"{i}.len_max"),
-            lengths.mean().alias(f"{i}.len_mean"),
-            lengths.median().alias(f"{i}.len_median"),
-        ]
+        # Texts have few distinct lengths: they are counted once, and the statistics and the
+        # histogram of lengths come from the counts (_length_stats), where an eager select
+        # would measure every text again for each statistic.
+        lengths = raw.str.len_chars().drop_nulls().value_counts(name="n")
+        exprs.append(lengths.implode().alias(f"{i}{_LENGTHS}"))
     elif kind == SemanticType.BOOLEAN and typed_type == pl.Boolean:
         exprs += [
             typed.sum().alias(f"{i}.true"),
@@ -157,6 +155,7 @@ def _distinct_and_top(runs: pl.Expr, i: int) -> list[pl.Expr]:
 
 
 _RUNS = ".runs"
+_LENGTHS = ".lengths"
 #: Storage types whose statistics are counted from their sorted runs (see ``_from_runs``).
 _RUN_TYPES = frozenset({pl.Float64, pl.Int64, pl.Int32})
 
@@ -177,8 +176,14 @@ def _first_row(frame: Frame, result: pl.DataFrame) -> tuple[dict[str, Any], dict
     count and top values (without making Python objects of a million runs), and the runs
     of the columns whose other statistics are counted from them."""
     names = [name for name in result.columns if name.endswith(_RUNS)]
-    row: dict[str, Any] = result.drop(names).row(0, named=True)
+    measured = [name for name in result.columns if name.endswith(_LENGTHS)]
+    row: dict[str, Any] = result.drop(names + measured).row(0, named=True)
     kept: dict[int, Runs] = {}
+    for name in measured:
+        stats, length_runs = _length_stats(result.get_column(name))
+        row.update({f"{name.removesuffix(_LENGTHS)}.len_{k}": v for k, v in stats.items()})
+        if length_runs is not None:
+            kept[int(name.removesuffix(_LENGTHS))] = length_runs
     for name in names:
         i = name.removesuffix(_RUNS)
         lists = result.get_column(name)
@@ -213,14 +218,14 @@ def _top_runs(lengths: np.ndarray, k: int = TOP_VALUES) -> np.ndarray:
     return np.concatenate([longer, tied])
 
 
-def _run_quantiles(runs: Runs) -> dict[str, float]:
-    """The ``QUANTILES`` of the values the runs hold, as polars computes a "linear" quantile:
+def _run_quantiles(runs: Runs, quantiles: dict[str, float] = QUANTILES) -> dict[str, float]:
+    """The ``quantiles`` of the values the runs hold, as polars computes a "linear" quantile:
     position (n - 1) q in the sorted values, interpolated between its two neighbours."""
     values, lengths = runs
     ends = np.cumsum(lengths, dtype=np.int64)
     n = int(ends[-1])
     out = {}
-    for name, q in QUANTILES.items():
+    for name, q in quantiles.items():
         position = (n - 1) * q
         lo, hi = math.floor(position), math.ceil(position)
         # The run holding sorted position p is the first whose end passes p.
@@ -228,6 +233,22 @@ def _run_quantiles(runs: Runs) -> dict[str, float]:
         a, b = float(values[below]), float(values[above])
         out[name] = a if a == b else a + (b - a) * (position - lo)
     return out
+
+
+def _length_stats(counted: pl.Series) -> tuple[dict[str, Any], Runs | None]:
+    """Minimum, maximum, mean and median of text lengths from each length's count, as
+    polars gives them for the lengths themselves (``None`` when every text is missing), and
+    the lengths as runs (ascending) for their histogram."""
+    if not (counted.list.len()[0] or 0):
+        return dict.fromkeys(("min", "max", "mean", "median")), None
+    table = counted.explode().struct.unnest().sort(by=pl.first())
+    values = table.to_series(0).to_numpy().astype(np.int64)
+    held = table.get_column("n").to_numpy().astype(np.int64)
+    # The sum of integers is exact in any order, so the mean is polars' to the last bit.
+    mean = int((values * held).sum()) / int(held.sum())
+    median = _run_quantiles((values, held), {"median": 0.5})["median"]
+    stats = {"min": int(values[0]), "max": int(values[-1]), "mean": mean, "median": median}
+    return stats, (values, held)
 
 
 def _numeric_exprs(x: pl.Expr, i: int, *, quantiles: bool) -> list[pl.Expr]:
@@ -298,9 +319,9 @@ def _second_pass(
         hist, edges = histogram(epoch, lo, hi, False, i)
         return [hist], edges, {}
     if first.get(f"{i}.len_min") is not None:
-        lengths = pl.col(frame.raw(i)).str.len_chars()
-        hist, edges = histogram(lengths, first[f"{i}.len_min"], first[f"{i}.len_max"], True, i)
-        return [hist], edges, {}
+        low, high = first[f"{i}.len_min"], first[f"{i}.len_max"]
+        counted = {f"{i}.hist_counts": _run_histogram(runs[i], low, high, True)}
+        return [], bin_edges(low, high, True), counted
     return [], None, {}
 
 
