@@ -148,3 +148,40 @@ def test_text_that_is_all_missing_has_no_length_statistics() -> None:
         .implode()
     ).to_series()
     assert columns._length_stats(counted) == (dict.fromkeys(("min", "max", "mean", "median")), None)
+
+
+@pytest.mark.parametrize(
+    ("stamps", "granularity"),
+    [
+        (["2024-01-01 00:00:00.5", "2024-03-01 00:00:00"], "subsecond"),
+        (["2024-01-01 00:00:07", "2024-03-01 00:00:00"], "second"),
+        (["2024-01-01 00:07:00", "2024-03-01 00:00:00"], "minute"),
+        (["2024-01-01 07:00:00", "2024-03-01 00:00:00"], "hour"),
+        (["2024-01-07 00:00:00", "2024-03-01 00:00:00"], "day"),
+        (["2024-01-01 00:00:00", "2024-03-01 00:00:00"], "month"),
+        (["2024-01-01 00:00:00", "2026-01-01 00:00:00"], "year"),
+    ],
+)
+@pytest.mark.parametrize("as_dates", [False, True])
+def test_granularity_is_the_finest_unit_that_varies(
+    stamps: list[str], granularity: str, as_dates: bool
+) -> None:
+    # Days and months are only read when no finer unit varies: each unit is checked here,
+    # on timestamps and (from the day up) on dates.
+    times = pa.array([np.datetime64(s, "us") for s in stamps * 3], pa.timestamp("us"))
+    if as_dates:
+        if granularity not in ("day", "month", "year"):
+            return
+        times = times.cast(pa.date32())
+    table = pa.table({"when": times, "n": pa.array(range(len(times)), pa.float64())})
+    schema = DatasetSchema(
+        columns=[
+            ColumnSchema(
+                name="when", storage_type=str(times.type), semantic_type=SemanticType.DATETIME
+            ),
+            ColumnSchema(name="n", storage_type="double", semantic_type=SemanticType.NUMERIC),
+        ],
+        n_rows=len(times),
+    )
+    (when, _), _ = columns.describe_columns(*(2 * [make_frame(table, schema)]))
+    assert when["datetime"]["granularity"] == granularity

@@ -278,8 +278,6 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
         t.min().alias(f"{i}.dt_min"),
         t.max().alias(f"{i}.dt_max"),
         (raw.is_not_null() & t.is_null()).sum().alias(f"{i}.unparsed"),
-        (t.dt.month() != 1).any().alias(f"{i}.g_month"),
-        (t.dt.day() != 1).any().alias(f"{i}.g_day"),
     ]
     if dtype == pl.Datetime:
         # Integer remainders of the epoch: several times cheaper than extracting fields.
@@ -290,6 +288,18 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
         ]
         exprs.append((micros % 1_000_000 != 0).any().alias(f"{i}.g_subsecond"))
     return exprs
+
+
+def _calendar_exprs(t: pl.Expr, i: int, first: dict[str, Any]) -> list[pl.Expr]:
+    """Whether days and months vary, for the granularity: only when no finer unit does
+    (``_datetime`` reads the finest that varies), as extracting calendar fields costs
+    several times the epoch remainders."""
+    if any(first.get(f"{i}.g_{unit}") for unit in ("subsecond", "second", "minute", "hour")):
+        return []
+    return [
+        (t.dt.month() != 1).any().alias(f"{i}.g_month"),
+        (t.dt.day() != 1).any().alias(f"{i}.g_day"),
+    ]
 
 
 def _second_pass(
@@ -317,7 +327,7 @@ def _second_pass(
         epoch = typed.cast(pl.Datetime("us")).dt.epoch("s")
         lo, hi = (_epoch_seconds(first[f"{i}.dt_{end}"]) for end in ("min", "max"))
         hist, edges = histogram(epoch, lo, hi, False, i)
-        return [hist], edges, {}
+        return [hist, *_calendar_exprs(typed, i, first)], edges, {}
     if first.get(f"{i}.len_min") is not None:
         low, high = first[f"{i}.len_min"], first[f"{i}.len_max"]
         counted = {f"{i}.hist_counts": _run_histogram(runs[i], low, high, True)}
@@ -473,7 +483,7 @@ def _assemble(
     if f"{i}.mean" in first:
         out["numeric"] = _numeric(i, first, second, present)
     if f"{i}.dt_min" in first:
-        out["datetime"] = _datetime(i, first)
+        out["datetime"] = _datetime(i, {**first, **second})
     if f"{i}.len_min" in first:
         out["text"] = {
             "length": {k: first[f"{i}.len_{k}"] for k in ("min", "max", "mean", "median")},
