@@ -51,13 +51,22 @@ class MonitoringService:
         self,
         settings: Settings,
         artifacts: ArtifactStore,
-        registry: ModelRegistry,
+        registry: ModelRegistry | Callable[[], ModelRegistry],
         datasets: DatasetService,
     ) -> None:
         self.settings = settings
         self.artifacts = artifacts
-        self.registry = registry
+        # A callable is asked on first use: a report on two datasets never needs the
+        # registry, and building it imports the registry's service and model-file code.
+        self._registry = registry
         self.datasets = datasets
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The model registry (built on first use when given as a callable)."""
+        if callable(self._registry):
+            self._registry = self._registry()
+        return self._registry
 
     @property
     def thresholds(self) -> DriftThresholds:
