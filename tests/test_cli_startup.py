@@ -162,6 +162,7 @@ def test_dataset_drift_loads_no_web_or_training_stack(two_datasets: Path) -> Non
     assert "pandas" not in modules  # profiles are computed from Arrow with polars
     assert "scipy" not in modules  # the p-values are closed forms and series
     assert "mlharbor.registry.service" not in modules  # two datasets need no model registry
+    assert "numpy.ma" not in modules
     # The second report reads stored profiles: still nothing more.
     again, _ = run_cli(two_datasets, *args)
     assert again & NOT_FOR_LOCAL_REPORTS == set()

@@ -188,3 +188,12 @@ def test_profiles_keep_the_column_order_and_hand_over_counts_first() -> None:
     assert list(profile["columns"]) == list(KINDS)
     assert seen == ["cat", "city", "review", "price"]  # counts first, numbers last
     assert profile == profile_table(frame(1), KINDS)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_distinct_quantiles_are_numpys_unique(seed: int) -> None:
+    from mlharbor.monitoring.stats import _distinct
+
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(size=int(rng.integers(1, 3000))), int(rng.integers(0, 4)))
+    assert np.array_equal(_distinct(values), np.unique(values))
