@@ -282,3 +282,20 @@ def test_queuing_a_training_of_a_file_loads_no_training_stack(tmp_path: Path) ->
     )
     assert "queued: train random-forest on titanic" in output
     assert modules & NOT_FOR_A_TRAINING_REQUEST == set()
+
+
+def test_a_command_exits_without_collecting_what_it_leaves(tmp_path: Path) -> None:
+    # An exit handler registered first runs last: by then the command's objects are frozen,
+    # and the interpreter's final collections skip them.
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from mlharbor.cli import app\n"
+        "app(['datasets', 'list'], prog_name='mlharbor')\n"
+    )
+    env = {**os.environ, "MLHARBOR_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("frozen True")
