@@ -211,7 +211,8 @@ def _top_runs(lengths: np.ndarray, k: int = TOP_VALUES) -> np.ndarray:
     k = min(k, len(lengths))
     # The k-th longest length is the largest t that at least k runs reach. Counted, not
     # selected: np.partition degrades badly on a million lengths that are nearly all 1.
-    reaching = np.cumsum(np.bincount(lengths)[::-1])[::-1]
+    # (As int64: polars' 64-bit-index build gives uint64 lengths, which bincount refuses.)
+    reaching = np.cumsum(np.bincount(lengths.astype(np.int64, copy=False))[::-1])[::-1]
     threshold = np.flatnonzero(reaching >= k)[-1]
     longer = np.flatnonzero(lengths > threshold)
     tied = np.flatnonzero(lengths == threshold)[: k - len(longer)]
