@@ -161,6 +161,8 @@ def test_dataset_drift_loads_no_web_or_training_stack(two_datasets: Path) -> Non
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
     assert "pandas" not in modules  # profiles are computed from Arrow with polars
     assert "scipy" not in modules  # the p-values are closed forms and series
+    assert "mlharbor.registry.service" not in modules  # two datasets need no model registry
+    assert "numpy.ma" not in modules
     # The second report reads stored profiles: still nothing more.
     again, _ = run_cli(two_datasets, *args)
     assert again & NOT_FOR_LOCAL_REPORTS == set()
@@ -292,3 +294,20 @@ def test_ingest_and_datasets_show_load_no_web_or_training_stack(tmp_path: Path) 
     modules, output = run_cli(tmp_path, "datasets", "show", "titanic")
     assert "Survived" in output
     assert modules & NOT_FOR_LOCAL_REPORTS == set()
+
+
+def test_a_command_exits_without_collecting_what_it_leaves(tmp_path: Path) -> None:
+    # An exit handler registered first runs last: by then the command's objects are frozen,
+    # and the interpreter's final collections skip them.
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from mlharbor.cli import app\n"
+        "app(['datasets', 'list'], prog_name='mlharbor')\n"
+    )
+    env = {**os.environ, "MLHARBOR_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("frozen True")

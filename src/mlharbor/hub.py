@@ -202,7 +202,7 @@ class Hub:
                 from mlharbor.monitoring.service import MonitoringService
 
                 self._monitoring = MonitoringService(
-                    self.settings, self.artifacts, self.models, self.datasets
+                    self.settings, self.artifacts, lambda: self.models, self.datasets
                 )
             return self._monitoring
 

@@ -157,3 +157,43 @@ def test_dates_without_a_time_are_compared_not_dropped() -> None:
     moved = compare_profiles(ref, profile_table(later, kinds))["columns"]
     assert [c["column"] for c in calm] == ["applied"] and not calm[0]["drifted"]
     assert moved[0]["drifted"]
+
+
+def test_rare_cells_cost_most_and_numbers_least() -> None:
+    from mlharbor.monitoring.drift import comparison_cost
+
+    ref = profile_table(frame(1), KINDS)["columns"]
+    rare = {"counts": {f"L{i}": 1 + i % 3 for i in range(500)}}  # the chi-square Monte Carlo
+    common = {"counts": {f"L{i}": 100 for i in range(3000)}}  # six times the cells, no draws
+    assert comparison_cost(rare, rare) > comparison_cost(common, common)
+    assert comparison_cost(common, common) > comparison_cost(ref["cat"], ref["cat"])
+    assert comparison_cost(ref["cat"], ref["cat"]) > comparison_cost(ref["price"], ref["price"])
+    assert comparison_cost(ref["review"], ref["review"]) > 0
+
+
+def test_columns_come_back_in_reference_order_whatever_is_compared_first() -> None:
+    # "city" (2,000 levels) is compared first; the report keeps the profiles' order, and
+    # each result is the one a column compared alone gets.
+    ref, cur = profile_table(frame(1), KINDS), profile_table(frame(2, mean=11.0), KINDS)
+    rep = compare_profiles(ref, cur)
+    assert [r["column"] for r in rep["columns"]] == list(KINDS)
+    for name in KINDS:
+        alone = compare_profiles(ref, cur, columns=[name])["columns"][0]
+        assert json.dumps(alone, sort_keys=True) == json.dumps(by_column(rep)[name], sort_keys=True)
+
+
+def test_profiles_keep_the_column_order_and_hand_over_counts_first() -> None:
+    seen: list[str] = []
+    profile = profile_table(frame(1), KINDS, on_column=lambda name, _: seen.append(name))
+    assert list(profile["columns"]) == list(KINDS)
+    assert seen == ["cat", "city", "review", "price"]  # counts first, numbers last
+    assert profile == profile_table(frame(1), KINDS)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_distinct_quantiles_are_numpys_unique(seed: int) -> None:
+    from mlharbor.monitoring.stats import _distinct
+
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(size=int(rng.integers(1, 3000))), int(rng.integers(0, 4)))
+    assert np.array_equal(_distinct(values), np.unique(values))

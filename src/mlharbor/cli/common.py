@@ -7,6 +7,8 @@ the web stack cost from 0.1 s to seconds each; ``mlharbor --help`` needs none of
 
 from __future__ import annotations
 
+import atexit
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -59,6 +61,22 @@ def _options(
 ) -> None:
     """mlharbor: a self-hosted machine-learning hub."""
     target.url, target.api_key = url, api_key
+    exit_without_collecting()
+
+
+def exit_without_collecting() -> None:
+    """Freeze the process's objects when it exits, so the interpreter's last garbage
+    collections skip them.
+
+    Those collections walk every object still alive: after a report on a million rows
+    (polars, Arrow, SQLAlchemy and pydantic loaded) they took 0.2-0.3 s, a tenth of the
+    command, for a process whose memory the OS takes back at once. Nothing is lost that
+    was promised: files and the database are closed by the commands, logging and the
+    standard streams are flushed by their own exit handlers, and Python never guaranteed
+    ``__del__`` of objects alive at exit.
+    """
+    atexit.unregister(gc.freeze)  # once, however many commands a test runs in one process
+    atexit.register(gc.freeze)
 
 
 @contextmanager

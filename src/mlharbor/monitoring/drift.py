@@ -20,6 +20,7 @@ when any column or the predictions drifted, ``bad`` when the drifted share reach
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ def compare_profiles(
     *,
     columns: list[str] | None = None,
     importance: dict[str, float] | None = None,
+    compared: Mapping[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Compare the columns two profiles share and give the dataset verdict.
 
@@ -84,6 +86,9 @@ def compare_profiles(
         Only these columns (default: every column of the reference).
     importance : dict, optional
         The model's importance of each input column (see :func:`grade`).
+    compared : mapping, optional
+        Columns already compared (:func:`compare_column` of these two profiles' columns),
+        by name: they are not compared again.
 
     Returns
     -------
@@ -103,8 +108,13 @@ def compare_profiles(
             absent.append(name)
             continue
         pairs.append((name, ref, cur))
-    compared = _compare_columns(pairs, limits)
-    results = [result for result in compared if result is not None]
+    done = compared or {}
+    fresh = iter(_compare_columns([pair for pair in pairs if pair[0] not in done], limits))
+    results = [
+        result
+        for result in (done[name] if name in done else next(fresh) for name, _, _ in pairs)
+        if result is not None
+    ]
     report = {
         "dataset": {
             "missing_changed": [r["column"] for r in results if r["missing"]["changed"]],
@@ -133,8 +143,28 @@ def _compare_columns(
     if len(pairs) < 2:
         return [compare_column(name, ref, cur, limits) for name, ref, cur in pairs]
     workers = min(len(pairs), os.cpu_count() or 1, MAX_THREADS)
+    # The dearest columns start first: one column's Monte Carlo can take longer than all
+    # the others together, and started last it would run alone while the other cores idle.
+    order = sorted(range(len(pairs)), key=lambda k: -comparison_cost(pairs[k][1], pairs[k][2]))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift") as pool:
-        return list(pool.map(lambda pair: compare_column(pair[0], pair[1], pair[2], limits), pairs))
+        pending = {
+            k: pool.submit(compare_column, pairs[k][0], pairs[k][1], pairs[k][2], limits)
+            for k in order
+        }
+        return [pending[k].result() for k in range(len(pairs))]
+
+
+def comparison_cost(ref: dict[str, Any], cur: dict[str, Any]) -> int:
+    """A rough cost of comparing one column (only its order among the others matters):
+    categorical counts cost per cell, and far more where rare cells call for the Monte
+    Carlo of the chi-square test (see :func:`stats.compare_categorical`)."""
+    if "vocabulary" in ref and "vocabulary" in cur:
+        ref, cur = ref["vocabulary"], cur["vocabulary"]
+    cells = [*(ref.get("counts") or {}).values(), *(cur.get("counts") or {}).values()]
+    if not cells:
+        return 0
+    draws = stats.MONTE_CARLO if min(cells) < 10 else stats.BOOTSTRAP
+    return len(cells) * draws
 
 
 def grade(

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +22,15 @@ import polars as pl
 from mlharbor.config import Settings
 from mlharbor.errors import HarborError, InvalidInputError, NotFoundError
 from mlharbor.monitoring import reference as refs
-from mlharbor.monitoring.drift import DriftThresholds, compare_column, compare_profiles, grade
+from mlharbor.monitoring.drift import (
+    MAX_THREADS,
+    DriftThresholds,
+    compare_column,
+    compare_profiles,
+    grade,
+)
 from mlharbor.monitoring.logs import parse_since, parse_span, read_log
-from mlharbor.monitoring.sketch import SEMANTIC_KINDS, profile_column, profile_table
+from mlharbor.monitoring.sketch import SEMANTIC_KINDS, ColumnKind, profile_column, profile_table
 from mlharbor.store.artifacts import ArtifactStore
 
 if TYPE_CHECKING:  # annotations only: a dataset drift report needs neither pandas nor models
@@ -42,13 +51,22 @@ class MonitoringService:
         self,
         settings: Settings,
         artifacts: ArtifactStore,
-        registry: ModelRegistry,
+        registry: ModelRegistry | Callable[[], ModelRegistry],
         datasets: DatasetService,
     ) -> None:
         self.settings = settings
         self.artifacts = artifacts
-        self.registry = registry
+        # A callable is asked on first use: a report on two datasets never needs the
+        # registry, and building it imports the registry's service and model-file code.
+        self._registry = registry
         self.datasets = datasets
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The model registry (built on first use when given as a callable)."""
+        if callable(self._registry):
+            self._registry = self._registry()
+        return self._registry
 
     @property
     def thresholds(self) -> DriftThresholds:
@@ -274,16 +292,33 @@ class MonitoringService:
         """
         ref_version = self.dataset_version(reference)
         cur_version = self.dataset_version(current)
+        limits = self.thresholds
         # The two are read and profiled side by side (Arrow and polars release the GIL).
         # The current data is profiled as the reference was: type inference on fewer rows
         # can read a column differently (8 distinct counts: categorical; 60: numeric), and
         # columns are only comparable as one kind.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as pool:
-            pending = pool.submit(self._dataset_profile, cur_version, like=ref_version)
-            ref_profile = self._dataset_profile(ref_version)
-            cur_profile = pending.result()
-        self._check_columns(columns, ref_profile)
-        report = compare_profiles(ref_profile, cur_profile, self.thresholds, columns=columns)
+        early = _EarlyComparisons(limits, columns)
+        with (
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile") as pool,
+            early,
+        ):
+            pending = pool.submit(
+                self._dataset_profile, cur_version, like=ref_version, on_column=early.current
+            )
+            ref_profile, ref_key = self._dataset_profile(ref_version, on_column=early.reference)
+            cur_profile, cur_key = pending.result()
+            # New profiles are written while the columns are compared, not before.
+            writes = [
+                pool.submit(self._store_profile, key, profile)
+                for profile, key in ((ref_profile, ref_key), (cur_profile, cur_key))
+                if key is not None
+            ]
+            self._check_columns(columns, ref_profile)
+            report = compare_profiles(
+                ref_profile, cur_profile, limits, columns=columns, compared=early.results()
+            )
+            for write in writes:
+                write.result()
         return {
             "reference": {"dataset": ref_version.dataset, "version": ref_version.version},
             "current": {"dataset": cur_version.dataset, "version": cur_version.version},
@@ -299,10 +334,16 @@ class MonitoringService:
         return self.datasets.get_version(name, int(number.lstrip("vV")) if number else None)
 
     def _dataset_profile(
-        self, version: DatasetVersionInfo, like: DatasetVersionInfo | None = None
-    ) -> dict[str, Any]:
+        self,
+        version: DatasetVersionInfo,
+        like: DatasetVersionInfo | None = None,
+        *,
+        on_column: Callable[[str, dict[str, Any]], None],
+    ) -> tuple[dict[str, Any], str | None]:
         """The profile of a version; with ``like``, its shared columns profiled as the kinds
-        ``like``'s schema gives them."""
+        ``like``'s schema gives them. Also the key to store it under when it was computed
+        here (``None`` when it was stored already). ``on_column`` gets each column's profile
+        as it is made or read."""
         kinds = self._kinds(version)
         key = f"{DATASET_PROFILES}/{version.id}-{version.content_hash[:16]}.json"
         if like is not None:
@@ -313,10 +354,15 @@ class MonitoringService:
                 digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()
                 key = key.removesuffix(".json") + f"-as-{digest[:12]}.json"
         if self.artifacts.exists(key):
-            return refs.decode(self.artifacts.get_bytes(key))
-        profile = profile_table(self.datasets.read_table(version, list(kinds)), kinds)
+            stored = refs.decode(self.artifacts.get_bytes(key))
+            for name, column in stored["columns"].items():
+                on_column(name, column)
+            return stored, None
+        table = self.datasets.read_table(version, list(kinds))
+        return profile_table(table, kinds, on_column=on_column), key
+
+    def _store_profile(self, key: str, profile: dict[str, Any]) -> None:
         self.artifacts.put_bytes(key, refs.encode(profile))
-        return profile
 
     @staticmethod
     def _kinds(version: DatasetVersionInfo) -> dict[str, str]:
@@ -325,6 +371,53 @@ class MonitoringService:
             for c in version.schema.columns
             if c.semantic_type.value in SEMANTIC_KINDS
         }
+
+
+class _EarlyComparisons:
+    """Columns of counts compared as soon as both datasets' profiles of them are made.
+
+    The chi-square Monte Carlo of one sparse column can take as long as profiling both
+    tables; started while the numeric columns are still being profiled, it no longer runs
+    alone after them. Numeric columns cost little to compare and wait for the report.
+    """
+
+    def __init__(self, limits: DriftThresholds, columns: list[str] | None) -> None:
+        self.limits = limits
+        self.wanted = None if columns is None else set(columns)
+        self.made: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        self.pending: dict[str, Future[dict[str, Any] | None]] = {}
+        self.lock = threading.Lock()
+        workers = min(os.cpu_count() or 1, MAX_THREADS)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drift")
+
+    def __enter__(self) -> _EarlyComparisons:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+
+    def reference(self, name: str, profile: dict[str, Any]) -> None:
+        self._arrived(0, name, profile)
+
+    def current(self, name: str, profile: dict[str, Any]) -> None:
+        self._arrived(1, name, profile)
+
+    def _arrived(self, side: int, name: str, profile: dict[str, Any]) -> None:
+        if profile.get("kind") == ColumnKind.NUMERIC.value:
+            return
+        if self.wanted is not None and name not in self.wanted:
+            return
+        with self.lock:
+            self.made[side][name] = profile
+            other = self.made[1 - side].get(name)
+            if other is None or name in self.pending:
+                return
+            ref, cur = (profile, other) if side == 0 else (other, profile)
+            self.pending[name] = self.pool.submit(compare_column, name, ref, cur, self.limits)
+
+    def results(self) -> dict[str, dict[str, Any] | None]:
+        """The comparisons started, by column name (waiting for those still running)."""
+        return {name: future.result() for name, future in self.pending.items()}
 
 
 #: Widths an automatic window is picked from: the smallest giving at most MAX_BARS bars.

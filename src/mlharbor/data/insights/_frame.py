@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -105,10 +105,11 @@ def make_frame(table: pa.Table, schema: DatasetSchema) -> Frame:
     fixes = [_raw_fix(name, dtypes[name], flags.get(f"nan {name}", False)) for name in names]
     data = data.with_columns([fix for fix in fixes if fix is not None])
     dtypes = dict(data.schema)
+    words = _boolean_words(data, schema, names, dtypes)
     typed = [
         expr.alias(f"t{i}")
         for i, col in enumerate(schema.columns)
-        if (expr := _typed_expr(names[i], dtypes[names[i]], col, flags)) is not None
+        if (expr := _typed_expr(names[i], dtypes[names[i]], col, flags, words)) is not None
     ]
     return Frame(data.with_columns(typed) if typed else data, schema)
 
@@ -141,8 +142,45 @@ def _as_text(value: object) -> str | None:
     return None if value is None else json.dumps(value, default=str, sort_keys=True)
 
 
+#: Boolean text with at most this many distinct values is mapped value by value.
+MAX_BOOLEAN_WORDS = 32
+
+
+def _boolean_words(
+    data: pl.DataFrame, schema: DatasetSchema, names: list[str], dtypes: dict[str, pl.DataType]
+) -> dict[str, pl.Series]:
+    """The distinct values of each boolean text column that has few of them (one pass for
+    all): mapping those few values costs less than stripping, lower-casing and looking up
+    every row's text."""
+    text = [
+        name
+        for name, col in zip(names, schema.columns, strict=True)
+        if col.semantic_type == SemanticType.BOOLEAN and dtypes[name] == pl.String
+    ]
+    if not text:
+        return {}
+    found = data.select(
+        pl.col(name).unique().head(MAX_BOOLEAN_WORDS + 1).implode() for name in text
+    ).row(0, named=True)
+    return {
+        name: pl.Series(values, dtype=pl.String)
+        for name, values in found.items()
+        if len(values) <= MAX_BOOLEAN_WORDS
+    }
+
+
+def _boolean_tokens(text: pl.Expr | pl.Series) -> Any:
+    """Text read as a boolean: one of ``BOOLEAN_TOKENS`` once stripped and lower-cased."""
+    tokens = text.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return tokens.replace_strict(BOOLEAN_TOKENS, default=None, return_dtype=pl.Boolean)
+
+
 def _typed_expr(
-    name: str, dtype: pl.DataType, col: ColumnSchema, flags: dict[str, bool]
+    name: str,
+    dtype: pl.DataType,
+    col: ColumnSchema,
+    flags: dict[str, bool],
+    words: dict[str, pl.Series],
 ) -> pl.Expr | None:
     """The column as its semantic type reads it, or ``None`` when that is the raw column."""
     kind, raw = col.semantic_type, pl.col(name)
@@ -172,6 +210,16 @@ def _typed_expr(
             return None
         if dtype.is_numeric():
             return raw == 1
-        tokens = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
-        return tokens.replace_strict(BOOLEAN_TOKENS, default=None, return_dtype=pl.Boolean)
+        if name not in words:
+            return cast(pl.Expr, _boolean_tokens(raw))
+        # Each distinct value is read once, by the same expression, and the rows compared
+        # with the values that read as true or false; anything else (and null) is null.
+        values = words[name]
+        mapped: Any = pl  # pl.when(...), then each .then(...).when(...) of the chain
+        for value, flag in zip(values, _boolean_tokens(values), strict=True):
+            if value is not None and flag is not None:
+                mapped = mapped.when(raw == value).then(pl.lit(flag, dtype=pl.Boolean))
+        if mapped is pl:  # no value reads as a boolean
+            return pl.lit(None, dtype=pl.Boolean)
+        return cast(pl.Expr, mapped.otherwise(None))
     return None

@@ -8,6 +8,8 @@ Only the top tokens of free text are counted on the sample.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from typing import Any
 
@@ -132,13 +134,11 @@ def _first_pass(frame: Frame, i: int, col: ColumnSchema) -> list[pl.Expr]:
     elif kind == SemanticType.DATETIME and typed_type in (pl.Datetime, pl.Date):
         exprs += _datetime_exprs(raw, typed, typed_type, i)
     elif kind == SemanticType.TEXT and raw_type == pl.String:
-        lengths = raw.str.len_chars()
-        exprs += [
-            lengths.min().alias(f"{i}.len_min"),
-            lengths.max().alias(f"{i}.len_max"),
-            lengths.mean().alias(f"{i}.len_mean"),
-            lengths.median().alias(f"{i}.len_median"),
-        ]
+        # Texts have few distinct lengths: they are counted once, and the statistics and the
+        # histogram of lengths come from the counts (_length_stats), where an eager select
+        # would measure every text again for each statistic.
+        lengths = raw.str.len_chars().drop_nulls().value_counts(name="n")
+        exprs.append(lengths.implode().alias(f"{i}{_LENGTHS}"))
     elif kind == SemanticType.BOOLEAN and typed_type == pl.Boolean:
         exprs += [
             typed.sum().alias(f"{i}.true"),
@@ -155,6 +155,7 @@ def _distinct_and_top(runs: pl.Expr, i: int) -> list[pl.Expr]:
 
 
 _RUNS = ".runs"
+_LENGTHS = ".lengths"
 #: Storage types whose statistics are counted from their sorted runs (see ``_from_runs``).
 _RUN_TYPES = frozenset({pl.Float64, pl.Int64, pl.Int32})
 
@@ -175,8 +176,14 @@ def _first_row(frame: Frame, result: pl.DataFrame) -> tuple[dict[str, Any], dict
     count and top values (without making Python objects of a million runs), and the runs
     of the columns whose other statistics are counted from them."""
     names = [name for name in result.columns if name.endswith(_RUNS)]
-    row: dict[str, Any] = result.drop(names).row(0, named=True)
+    measured = [name for name in result.columns if name.endswith(_LENGTHS)]
+    row: dict[str, Any] = result.drop(names + measured).row(0, named=True)
     kept: dict[int, Runs] = {}
+    for name in measured:
+        stats, length_runs = _length_stats(result.get_column(name))
+        row.update({f"{name.removesuffix(_LENGTHS)}.len_{k}": v for k, v in stats.items()})
+        if length_runs is not None:
+            kept[int(name.removesuffix(_LENGTHS))] = length_runs
     for name in names:
         i = name.removesuffix(_RUNS)
         lists = result.get_column(name)
@@ -202,20 +209,24 @@ def _top_runs(lengths: np.ndarray, k: int = TOP_VALUES) -> np.ndarray:
     """Positions of the ``k`` longest runs; ties go to the smaller value (the earlier run, as
     runs come in ascending order), so the same data always shows the same top values."""
     k = min(k, len(lengths))
-    threshold = np.partition(lengths, len(lengths) - k)[len(lengths) - k]
+    # The k-th longest length is the largest t that at least k runs reach. Counted, not
+    # selected: np.partition degrades badly on a million lengths that are nearly all 1.
+    # (As int64: polars' 64-bit-index build gives uint64 lengths, which bincount refuses.)
+    reaching = np.cumsum(np.bincount(lengths.astype(np.int64, copy=False))[::-1])[::-1]
+    threshold = np.flatnonzero(reaching >= k)[-1]
     longer = np.flatnonzero(lengths > threshold)
     tied = np.flatnonzero(lengths == threshold)[: k - len(longer)]
     return np.concatenate([longer, tied])
 
 
-def _run_quantiles(runs: Runs) -> dict[str, float]:
-    """The ``QUANTILES`` of the values the runs hold, as polars computes a "linear" quantile:
+def _run_quantiles(runs: Runs, quantiles: dict[str, float] = QUANTILES) -> dict[str, float]:
+    """The ``quantiles`` of the values the runs hold, as polars computes a "linear" quantile:
     position (n - 1) q in the sorted values, interpolated between its two neighbours."""
     values, lengths = runs
     ends = np.cumsum(lengths, dtype=np.int64)
     n = int(ends[-1])
     out = {}
-    for name, q in QUANTILES.items():
+    for name, q in quantiles.items():
         position = (n - 1) * q
         lo, hi = math.floor(position), math.ceil(position)
         # The run holding sorted position p is the first whose end passes p.
@@ -223,6 +234,22 @@ def _run_quantiles(runs: Runs) -> dict[str, float]:
         a, b = float(values[below]), float(values[above])
         out[name] = a if a == b else a + (b - a) * (position - lo)
     return out
+
+
+def _length_stats(counted: pl.Series) -> tuple[dict[str, Any], Runs | None]:
+    """Minimum, maximum, mean and median of text lengths from each length's count, as
+    polars gives them for the lengths themselves (``None`` when every text is missing), and
+    the lengths as runs (ascending) for their histogram."""
+    if not (counted.list.len()[0] or 0):
+        return dict.fromkeys(("min", "max", "mean", "median")), None
+    table = counted.explode().struct.unnest().sort(by=pl.first())
+    values = table.to_series(0).to_numpy().astype(np.int64)
+    held = table.get_column("n").to_numpy().astype(np.int64)
+    # The sum of integers is exact in any order, so the mean is polars' to the last bit.
+    mean = int((values * held).sum()) / int(held.sum())
+    median = _run_quantiles((values, held), {"median": 0.5})["median"]
+    stats = {"min": int(values[0]), "max": int(values[-1]), "mean": mean, "median": median}
+    return stats, (values, held)
 
 
 def _numeric_exprs(x: pl.Expr, i: int, *, quantiles: bool) -> list[pl.Expr]:
@@ -252,8 +279,6 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
         t.min().alias(f"{i}.dt_min"),
         t.max().alias(f"{i}.dt_max"),
         (raw.is_not_null() & t.is_null()).sum().alias(f"{i}.unparsed"),
-        (t.dt.month() != 1).any().alias(f"{i}.g_month"),
-        (t.dt.day() != 1).any().alias(f"{i}.g_day"),
     ]
     if dtype == pl.Datetime:
         # Integer remainders of the epoch: several times cheaper than extracting fields.
@@ -264,6 +289,18 @@ def _datetime_exprs(raw: pl.Expr, t: pl.Expr, dtype: pl.DataType, i: int) -> lis
         ]
         exprs.append((micros % 1_000_000 != 0).any().alias(f"{i}.g_subsecond"))
     return exprs
+
+
+def _calendar_exprs(t: pl.Expr, i: int, first: dict[str, Any]) -> list[pl.Expr]:
+    """Whether days and months vary, for the granularity: only when no finer unit does
+    (``_datetime`` reads the finest that varies), as extracting calendar fields costs
+    several times the epoch remainders."""
+    if any(first.get(f"{i}.g_{unit}") for unit in ("subsecond", "second", "minute", "hour")):
+        return []
+    return [
+        (t.dt.month() != 1).any().alias(f"{i}.g_month"),
+        (t.dt.day() != 1).any().alias(f"{i}.g_day"),
+    ]
 
 
 def _second_pass(
@@ -291,11 +328,11 @@ def _second_pass(
         epoch = typed.cast(pl.Datetime("us")).dt.epoch("s")
         lo, hi = (_epoch_seconds(first[f"{i}.dt_{end}"]) for end in ("min", "max"))
         hist, edges = histogram(epoch, lo, hi, False, i)
-        return [hist], edges, {}
+        return [hist, *_calendar_exprs(typed, i, first)], edges, {}
     if first.get(f"{i}.len_min") is not None:
-        lengths = pl.col(frame.raw(i)).str.len_chars()
-        hist, edges = histogram(lengths, first[f"{i}.len_min"], first[f"{i}.len_max"], True, i)
-        return [hist], edges, {}
+        low, high = first[f"{i}.len_min"], first[f"{i}.len_max"]
+        counted = {f"{i}.hist_counts": _run_histogram(runs[i], low, high, True)}
+        return [], bin_edges(low, high, True), counted
     return [], None, {}
 
 
@@ -344,17 +381,26 @@ def bin_edges(lo: float, hi: float, integral: bool, bins: int = BINS) -> list[fl
 
 
 def _run_histogram(runs: Runs, lo: float, hi: float, integral: bool, bins: int = BINS) -> list[int]:
-    """:func:`histogram`'s counts, from a column's runs (the same arithmetic per value)."""
+    """:func:`histogram`'s counts, from a column's runs (the same arithmetic per value).
+
+    The runs are sorted and a value's bin never decreases with the value, so each bin's
+    runs are one slice, found by bisection: a few hundred values are binned, not a million.
+    """
     values, lengths = runs
     n = len(bin_edges(lo, hi, integral, bins)) - 1
-    if integral and hi - lo < bins:
-        index = values - lo
-    elif hi == lo:
-        index = np.zeros(len(values), dtype=np.int64)
-    else:
-        index = np.clip(np.floor((values - lo) / ((hi - lo) / bins)), 0, bins - 1)
-    counts = np.bincount(index.astype(np.int32), weights=lengths, minlength=n)
-    return [int(count) for count in counts]
+    if hi == lo:
+        return [int(lengths.sum())]
+    width = (hi - lo) / bins
+
+    def index(value: Any) -> int:
+        if integral and hi - lo < bins:
+            return int(value - lo)
+        position: float = (value - lo) / width
+        return min(max(math.floor(position), 0), bins - 1)
+
+    starts = [bisect.bisect_left(values, b, key=index) for b in range(n)] + [len(values)]
+    held = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    return [int(held[end] - held[start]) for start, end in itertools.pairwise(starts)]
 
 
 def _epoch_seconds(value: Any) -> float:
@@ -438,7 +484,7 @@ def _assemble(
     if f"{i}.mean" in first:
         out["numeric"] = _numeric(i, first, second, present)
     if f"{i}.dt_min" in first:
-        out["datetime"] = _datetime(i, first)
+        out["datetime"] = _datetime(i, {**first, **second})
     if f"{i}.len_min" in first:
         out["text"] = {
             "length": {k: first[f"{i}.len_{k}"] for k in ("min", "max", "mean", "median")},

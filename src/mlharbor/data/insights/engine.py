@@ -103,12 +103,16 @@ def compute_insights(
     index = None if target is None else schema.names.index(target)
     # The sampled figures (NumPy on up to 50,000 rows, holding one core) are drawn on a thread
     # of their own while polars computes the whole-table statistics on the others. Feature
-    # informativeness needs the target's task, so the target column is described first.
+    # informativeness needs the target's task, so that thread describes the target column
+    # first (after the associations, which do not need it).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights") as pool:
         drawn = pool.submit(compute_associations, sample)
         measured = None
         if index is not None:
-            measured = pool.submit(measure_features, sample, describe_column(frame, index), seed)
+            target_index = index
+            measured = pool.submit(
+                lambda: measure_features(sample, describe_column(frame, target_index), seed)
+            )
         columns, rows = describe_columns(frame, sample)
         associations = drawn.result()
         features = None if measured is None else measured.result()
