@@ -3,8 +3,11 @@ and a job submitted next to the embedded pool does not wait for the pool's next 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from tests.jobs.warm_handlers import MODULES_AT_START
 
@@ -69,3 +72,34 @@ def test_a_job_submitted_next_to_the_pool_starts_without_waiting_for_its_poll(
     finally:
         pool.stop(timeout=30)
         store.close()
+
+
+#: A stand-in fork server: imports the warm-up module (with nothing to warm), forks a child
+#: that exits as a Python program does, then exits itself.
+FORK_SERVER = """
+import atexit, os, sys
+marks = sys.argv[1]
+atexit.register(lambda: open(os.path.join(marks, str(os.getpid())), "w").close())
+os.environ.pop("_MLHARBOR_FORKSERVER_WARM", None)
+import mlharbor.jobs.warm
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)
+os.waitpid(pid, 0)
+print(pid, flush=True)
+raise SystemExit(3)
+"""
+
+
+def test_the_fork_server_leaves_at_once_and_its_forks_shut_down_as_usual(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SERVER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # The server skipped the rest of its shutdown (its own exit handler never ran) ...
+    assert done.returncode == 0, done.stderr
+    child = done.stdout.strip()
+    # ... while a process forked from it ran its exit handlers.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [child]

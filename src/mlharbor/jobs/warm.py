@@ -9,10 +9,13 @@ even if an optional library is missing or broken.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import gc
 import importlib
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +37,27 @@ for _entry in filter(None, os.environ.get("_MLHARBOR_FORKSERVER_WARM", "").split
 # collector's sight, so a collection in an attempt does not walk (and, by touching each
 # object, copy into the attempt's memory) the whole preloaded heap.
 gc.freeze()
+
+_SERVER_PID = os.getpid()
+
+
+def _leave_at_once() -> None:
+    """End the fork server without tearing its heap down (0.15–0.3 s of freeing objects).
+
+    The server leaves when its last client has gone, and until it has, whoever reads the
+    client's output through a pipe (a script running ``mlharbor train``) waits for it: the
+    server holds the client's stdout and stderr, which its attempts write to. It owns
+    nothing that needs closing (attempts run in processes of their own and record their
+    outcome themselves). Registered after multiprocessing's own exit handler, so it runs
+    first; processes forked from the server never run it (they leave with ``os._exit``,
+    and the pid check covers any that would not).
+    """
+    if os.getpid() != _SERVER_PID:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to say
+            stream.flush()
+    os._exit(0)
+
+
+atexit.register(_leave_at_once)
