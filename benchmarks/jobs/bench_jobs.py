@@ -189,7 +189,7 @@ def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
     """The train → predict loop against its floors (see the module docstring, 3.)."""
     import subprocess
 
-    from mlharbor.forks import fork_map
+    from mlharbor.forks import fork_later
     from mlharbor.hub import Hub
     from mlharbor.serving.warm import VersionWarmer
     from mlharbor.workflows.train import TrainRequest, check_request, run_training
@@ -216,7 +216,7 @@ def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
                     lambda fraction, message: None,
                     None,
                     background_drawing=True,
-                    map_fits=fork_map,
+                    start_fits=fork_later,
                 )
                 if i:  # the first pays for imports and first draws
                     floor.append(time.perf_counter() - start)

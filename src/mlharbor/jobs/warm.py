@@ -3,8 +3,9 @@
 The names come from the environment variable :data:`mlharbor.jobs.starter.WARM_ENV`, set
 while the fork server starts (:func:`mlharbor.jobs.starter.attempt_context`);
 ``package.module:function`` entries are called after import (a warm-up step such as
-drawing a first figure). Whatever fails is logged and skipped: the fork server must start
-even if an optional library is missing or broken.
+drawing a first figure). Whatever fails is logged and skipped
+(:func:`mlharbor.jobs.starter.warm`): the fork server must start even if an optional
+library is missing or broken.
 """
 
 from __future__ import annotations
@@ -12,26 +13,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import importlib
-import logging
 import os
 import sys
 
-log = logging.getLogger(__name__)
+from mlharbor.jobs.starter import WARM_ENV, warm
 
-
-def _warm(entry: str) -> None:
-    module_name, _, function = entry.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        if function:
-            getattr(module, function)()
-    except Exception:  # an attempt that needs it will raise the same error where it is seen
-        log.warning("job fork server: could not preload %s", entry, exc_info=True)
-
-
-for _entry in filter(None, os.environ.get("_MLHARBOR_FORKSERVER_WARM", "").split(",")):
-    _warm(_entry.strip())
+for _entry in filter(None, os.environ.get(WARM_ENV, "").split(",")):
+    warm(_entry.strip())
 
 # Everything imported so far lives as long as the fork server: keep it out of the garbage
 # collector's sight, so a collection in an attempt does not walk (and, by touching each
