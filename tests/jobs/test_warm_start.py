@@ -110,13 +110,15 @@ def test_the_fork_server_leaves_at_once_and_its_forks_shut_down_as_usual(tmp_pat
 QUICK = """
 import json, sys
 import mlharbor.hub
-from mlharbor.jobs.starter import warm, warm_list, warm_rest
+from mlharbor.jobs.starter import rest_to_warm, warm, warm_list, warm_rest
 late = ("skops", "matplotlib", "polars")
 for entry in warm_list(quick=True):
     warm(entry)
 server = sorted(m for m in late if m in sys.modules)
 starts = "sklearn.ensemble" in sys.modules and "mlharbor.models.train" in sys.modules
+assert rest_to_warm()
 warm_rest()
+assert not rest_to_warm()
 print(json.dumps([server, starts, sorted(m for m in late if m in sys.modules)]))
 """
 

@@ -84,6 +84,11 @@ def warm(entry: str) -> None:
         log.warning("could not preload %s", entry, exc_info=True)
 
 
+def rest_to_warm() -> bool:
+    """Whether :func:`warm_rest` has imports to do here (the fork server was ``quick``)."""
+    return any(entry not in _warmed for entry in WARM_LATER)
+
+
 def warm_rest() -> None:
     """Import what a ``quick`` fork server left to its attempts (:data:`WARM_LATER`); nothing
     where the fork server imported it. For a job that has work running on the other cores

@@ -223,7 +223,10 @@ def make_artifacts(
         report(0.4, "feature importance computed")
     data["feature_importance"] = importance
     estimator = pipeline if curve_estimator is None else curve_estimator
+    images: dict[str, bytes] = {}
     if learning_curve is not None:
+        # Its fits may still be running elsewhere: draw what is known while they finish.
+        images = render_all({"feature_importance": importance})
         data["learning_curve"] = learning_curve()
     elif folds is not None:
         data["learning_curve"] = fold_learning_curve(
@@ -234,7 +237,7 @@ def make_artifacts(
             estimator, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
         )
     report(0.9, "learning curve computed")
-    images = render_all({n: d for n, d in data.items() if n not in drawn_early})
+    images.update(render_all({n: d for n, d in data.items() if n not in drawn_early | set(images)}))
     if early is not None:
         images.update(early())
     report(1.0, "artifacts drawn")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlharbor.errors import InvalidInputError
 from mlharbor.forks import fork_later
 from mlharbor.jobs import JobContext
-from mlharbor.jobs.starter import warm_rest
+from mlharbor.jobs.starter import rest_to_warm, warm_rest
 from mlharbor.registry.records import check_alias, check_model_name, suggest_model_name
 from mlharbor.workflows.requests import TrainRequest
 
@@ -200,8 +200,14 @@ def _fits_beside_warm_up(fn: Callable[[Any], Any], items: list[Any]) -> fork_lat
     """Start the side fits on the other cores, then import meanwhile what the rest of the
     job needs and a quick fork server left to it (charts, the model file, the drift
     reference; see :func:`mlharbor.jobs.starter.warm_rest`). The charts' child, forked
-    later, inherits them."""
-    pending = fork_later(fn, items)
+    later, inherits them.
+
+    One child per core; one fewer when this process has those imports to do: its own
+    chain (imports, fit, evaluation, refit) is then as long as the side fits, and a third
+    process on two cores would slow that chain down (measured: 0.7 s of a 3.2 s job).
+    """
+    cores = os.cpu_count() or 1
+    pending = fork_later(fn, items, workers=max(1, cores - 1) if rest_to_warm() else cores)
     try:
         warm_rest()
     except BaseException:
