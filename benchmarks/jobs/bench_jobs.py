@@ -251,6 +251,12 @@ def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
     report["cached_prediction"] = _ms(cached)
     report["timeline"] = timeline
     cli = []
+    # The command runs in a fresh folder: a relative PYTHONPATH (``src``) would not reach
+    # it there, and it would import the installed mlharbor instead of the code under test.
+    import mlharbor
+
+    package_root = str(Path(mlharbor.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
     for _ in range(cli_runs):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
@@ -259,6 +265,7 @@ def bench_loop(runs: int, cli_runs: int) -> dict[str, Any]:
                 cwd=tmp,
                 check=True,
                 capture_output=True,
+                env={**os.environ, "PYTHONPATH": path},
             )
             cli.append(time.perf_counter() - start)
     if cli:
