@@ -1,12 +1,14 @@
-"""fork_map: the items shared out over forked copies of the process, results in order."""
+"""fork_map and fork_later: the items shared out over forked copies of the process, results
+in order."""
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from mlharbor.forks import fork_map
+from mlharbor.forks import fork_later, fork_map
 
 
 def test_results_come_back_in_input_order_from_every_process() -> None:
@@ -42,3 +44,47 @@ def test_one_worker_or_one_item_runs_here() -> None:
     parent = os.getpid()
     assert fork_map(lambda i: os.getpid(), [1], workers=4) == [parent]
     assert fork_map(lambda i: os.getpid(), [1, 2], workers=1) == [parent, parent]
+
+
+def test_fork_later_fits_in_children_while_this_process_works_on() -> None:
+    parent = os.getpid()
+    pending = fork_later(lambda i: (i * i, os.getpid()), list(range(7)), workers=2)
+    here = sum(range(1000))  # this process's own work meanwhile
+    out = pending()
+    assert here == 499500
+    assert [square for square, _ in out] == [i * i for i in range(7)]
+    pids = {pid for _, pid in out}
+    assert parent not in pids and len(pids) == 2  # every share in a child
+    assert pending() == out  # waited once; asking again gives the same results
+
+
+def test_fork_later_raises_a_childs_error_when_waited_for() -> None:
+    def fn(i: int) -> int:
+        if i == 3:
+            raise ValueError("item 3 is bad")
+        return i
+
+    pending = fork_later(fn, list(range(6)), workers=2)
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        pending()
+
+
+def test_fork_later_stop_ends_children_not_waited_for(tmp_path) -> None:
+    done = tmp_path / "done"
+
+    def slow(i: int) -> int:
+        time.sleep(30)
+        done.write_text("finished")
+        return i
+
+    pending = fork_later(slow, [1, 2], workers=2)
+    pids = [wait.pid for wait in pending.waits]
+    pending.stop()
+    for pid in pids:  # reaped: no such child any more
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert not done.exists()
+
+
+def test_fork_later_of_nothing_returns_nothing() -> None:
+    assert fork_later(lambda i: i, [])() == []

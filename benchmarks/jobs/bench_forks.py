@@ -1,5 +1,5 @@
 """The train workflow with its small fits sequential and shared out over the cores
-(``mlharbor.forks.fork_map``), in alternation in one warm process, so both meet the same load.
+(``mlharbor.forks.fork_later``), in alternation in one warm process, so both meet the same load.
 
     PYTHONPATH=src .venv/bin/python benchmarks/jobs/bench_forks.py --runs 5
 """
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from mlharbor.config import Settings
-from mlharbor.forks import fork_map
+from mlharbor.forks import fork_later
 from mlharbor.hub import Hub
 from mlharbor.workflows.train import TrainRequest, check_request, run_training
 
@@ -36,7 +36,7 @@ def main() -> None:
             dataset=dataset, target="variety", model="rf", params={"n_estimators": 100}
         )
         for i in range(args.runs + 1):  # the first pays for imports and first draws
-            for mode, fits in (("sequential", None), ("shared_out", fork_map)):
+            for mode, fits in (("sequential", None), ("shared_out", fork_later)):
                 start = time.perf_counter()
                 run_training(
                     hub,
@@ -44,7 +44,7 @@ def main() -> None:
                     lambda fraction, message: None,
                     None,
                     background_drawing=True,
-                    map_fits=fits,
+                    start_fits=fits,
                 )
                 if i:
                     times[mode].append(time.perf_counter() - start)

@@ -47,6 +47,42 @@ def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int | None = Non
     return [results[i] for i in range(len(items))]
 
 
+class fork_later(Generic[R]):
+    """``[fn(item) for item in items]`` started now in ``workers`` forked children (default:
+    one per core), none of it here; call the object to wait for the results, in input order.
+
+    This process goes on with its own work meanwhile: for a job whose small fits need not
+    wait for the model it fits itself. A child that fails has its share computed here when
+    waited for (see :class:`in_fork`); :meth:`stop` ends children not waited for.
+    """
+
+    def __init__(
+        self, fn: Callable[[T], R], items: Sequence[T], workers: int | None = None
+    ) -> None:
+        n = max(1, min(workers or os.cpu_count() or 1, len(items)))
+        self.count = len(items)
+        self.shares = [list(range(k, len(items), n)) for k in range(n)] if items else []
+
+        def share_of(share: list[int]) -> Callable[[], list[R]]:
+            return lambda: [fn(items[i]) for i in share]
+
+        self.waits = [in_fork(share_of(share)) for share in self.shares]
+
+    def __call__(self) -> list[R]:
+        results: dict[int, R] = {}
+        try:
+            for share, wait in zip(self.shares, self.waits, strict=True):
+                results.update(zip(share, wait(), strict=True))
+        finally:
+            self.stop()
+        return [results[i] for i in range(self.count)]
+
+    def stop(self) -> None:
+        """End the children not waited for yet (after an error elsewhere)."""
+        for wait in self.waits:
+            wait.stop()
+
+
 class in_fork(Generic[R]):
     """``fn()`` started in a forked child; call the object to wait for its result.
 

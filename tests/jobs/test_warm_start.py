@@ -3,15 +3,19 @@ and a job submitted next to the embedded pool does not wait for the pool's next 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from tests.jobs.warm_handlers import MODULES_AT_START
 
 from mlharbor.config import Settings
 from mlharbor.hub import JOB_KINDS
 from mlharbor.jobs import JobsConfig, JobState, JobStore, LocalWorkerPool
-from mlharbor.jobs.starter import WARM_STACK, warm_list
+from mlharbor.jobs.starter import WARM_FIRST, WARM_LATER, WARM_STACK, warm_list
 
 # What a training attempt would otherwise spend seconds importing after it started.
 HEAVY = [
@@ -69,3 +73,62 @@ def test_a_job_submitted_next_to_the_pool_starts_without_waiting_for_its_poll(
     finally:
         pool.stop(timeout=30)
         store.close()
+
+
+#: A stand-in fork server: imports the warm-up module (with nothing to warm), forks a child
+#: that exits as a Python program does, then exits itself.
+FORK_SERVER = """
+import atexit, os, sys
+marks = sys.argv[1]
+atexit.register(lambda: open(os.path.join(marks, str(os.getpid())), "w").close())
+os.environ.pop("_MLHARBOR_FORKSERVER_WARM", None)
+import mlharbor.jobs.warm
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)
+os.waitpid(pid, 0)
+print(pid, flush=True)
+raise SystemExit(3)
+"""
+
+
+def test_the_fork_server_leaves_at_once_and_its_forks_shut_down_as_usual(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SERVER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # The server skipped the rest of its shutdown (its own exit handler never ran) ...
+    assert done.returncode == 0, done.stderr
+    child = done.stdout.strip()
+    # ... while a process forked from it ran its exit handlers.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [child]
+
+
+#: Warms up as a quick fork server, then as its attempt does beside its first fits.
+QUICK = """
+import json, sys
+import mlharbor.hub
+from mlharbor.jobs.starter import rest_to_warm, warm, warm_list, warm_rest
+late = ("skops", "matplotlib", "polars")
+for entry in warm_list(quick=True):
+    warm(entry)
+server = sorted(m for m in late if m in sys.modules)
+starts = "sklearn.ensemble" in sys.modules and "mlharbor.models.train" in sys.modules
+assert rest_to_warm()
+warm_rest()
+assert not rest_to_warm()
+print(json.dumps([server, starts, sorted(m for m in late if m in sys.modules)]))
+"""
+
+
+def test_a_quick_fork_server_leaves_charts_model_files_and_drift_to_the_attempt() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", QUICK], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    server, starts, attempt = json.loads(done.stdout)
+    assert server == [] and starts  # what training needs to start, and nothing later
+    assert attempt == ["matplotlib", "polars", "skops"]  # imported beside the first fits
+    assert set(WARM_STACK) == set(WARM_FIRST) | set(WARM_LATER)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mlharbor.errors import InvalidInputError
+from mlharbor.forks import fork_later
 from mlharbor.models import CATALOG, Task
 from mlharbor.models.checks import check_train_request
 from mlharbor.models.train import TrainResult, train_model
@@ -87,6 +88,34 @@ def test_same_seed_gives_the_same_model_and_metrics(binary_data) -> None:
     np.testing.assert_array_equal(
         first.pipeline.predict_proba(df), second.pipeline.predict_proba(df)
     )
+
+
+@pytest.mark.parametrize("task_data", ["multiclass", "regression"], indirect=True)
+@pytest.mark.parametrize("refit_full", [False, True])
+def test_side_fits_on_other_cores_give_the_same_model_metrics_and_artifacts(
+    task_data, refit_full: bool
+) -> None:
+    # A job fits the folds and the learning curve in forked children beside its own fit,
+    # evaluation and refit: nothing the user sees may differ from fitting them here.
+    df, schema, target = task_data
+    options = {"model": "rf", "params": {"n_estimators": 10}, "seed": 2, "artifacts": True}
+    here = _train(df, schema, target, refit_full=refit_full, **options)
+    beside = _train(df, schema, target, refit_full=refit_full, start_fits=fork_later, **options)
+    assert beside.metrics == here.metrics and beside.settings == here.settings
+    assert set(beside.artifacts) == set(here.artifacts)
+    for name, artifact in here.artifacts.items():
+        assert json.dumps(beside.artifacts[name]["data"]) == json.dumps(artifact["data"]), name
+        assert beside.artifacts[name]["png"] == artifact["png"], name
+    np.testing.assert_array_equal(beside.pipeline.predict(df), here.pipeline.predict(df))
+
+
+def test_a_fold_that_fails_beside_fails_the_training_in_its_words(binary_data) -> None:
+    df, schema = binary_data
+    with pytest.raises(InvalidInputError, match=r"training LGBMClassifier failed.*num_leaves"):
+        _train(
+            df, schema, "diagnosis", model="lightgbm", params={"num_leaves": -5},
+            start_fits=fork_later,
+        )  # fmt: skip
 
 
 def test_progress_is_reported_per_phase_and_fold(multiclass_data) -> None:

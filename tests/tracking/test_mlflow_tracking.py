@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -260,3 +262,17 @@ def test_the_tracking_package_exports_a_pinned_surface() -> None:
         "report_run",
         "track_job",
     ]
+
+
+def test_the_tracking_hook_of_every_job_loads_no_http_client_until_a_run_is_logged() -> None:
+    # Every train job imports the hook; with tracking off it must cost the job nothing.
+    probe = (
+        "import sys\n"
+        "from mlharbor.tracking import track_job\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert {"httpx", "click", "pygments"} & set(done.stdout.split()) == set()

@@ -108,12 +108,14 @@ def train(
     if wait and not target.url:
         # First: the jobs' fork server imports the ML stack (seconds) while this process
         # ingests the file and queues the job. Both imports are light; importing the hub
-        # registers the job kinds, whose handlers the fork server preloads.
+        # registers the job kinds, whose handlers the fork server preloads. Quick: the
+        # server imports what the job needs to start; the job imports the rest beside its
+        # first fits.
         import mlharbor.hub  # noqa: F401
         from mlharbor.config import get_settings
         from mlharbor.jobs.starter import start_attempt_server
 
-        start_attempt_server(get_settings().resolved_database_url())
+        start_attempt_server(get_settings().resolved_database_url(), quick=True)
     if Path(dataset).is_file():
         request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("train", request)

@@ -152,7 +152,7 @@ def make_artifacts(
     curve_estimator: Any | None = None,
     folds: FoldCurve | None = None,
     background: bool = False,
-    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
+    learning_curve: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Compute and draw every evaluation artifact of a fitted pipeline.
 
@@ -186,8 +186,9 @@ def make_artifacts(
         Draw the charts known before the learning curve in a forked child process while
         the curve's models are fitted (for job processes; see
         :func:`mlharbor.models.plots.render_in_background`).
-    map_fits : callable, optional
-        ``map_fits(fn, items) -> list``: fits the learning curve's points in parallel.
+    learning_curve : callable, optional
+        Returns the learning curve's data, computed elsewhere (e.g. waits for fits made
+        in other processes meanwhile); used instead of ``folds`` and ``cv_folds``.
 
     Returns
     -------
@@ -222,23 +223,21 @@ def make_artifacts(
         report(0.4, "feature importance computed")
     data["feature_importance"] = importance
     estimator = pipeline if curve_estimator is None else curve_estimator
-    if folds is not None:
+    images: dict[str, bytes] = {}
+    if learning_curve is not None:
+        # Its fits may still be running elsewhere: draw what is known while they finish.
+        images = render_all({"feature_importance": importance})
+        data["learning_curve"] = learning_curve()
+    elif folds is not None:
         data["learning_curve"] = fold_learning_curve(
-            estimator,
-            X_train,
-            y_train,
-            folds,
-            task=task,
-            n_classes=n_classes,
-            seed=seed,
-            map_fits=map_fits,
+            estimator, X_train, y_train, folds, task=task, n_classes=n_classes, seed=seed
         )
     else:
         data["learning_curve"] = _learning_curve(
             estimator, X_train, y_train, task, n_classes, seed, cv_folds, learning_points
         )
     report(0.9, "learning curve computed")
-    images = render_all({n: d for n, d in data.items() if n not in drawn_early})
+    images.update(render_all({n: d for n, d in data.items() if n not in drawn_early | set(images)}))
     if early is not None:
         images.update(early())
     report(1.0, "artifacts drawn")
@@ -255,15 +254,14 @@ def fold_learning_curve(
     n_classes: int,
     seed: int = 0,
     fractions: Sequence[float] = CURVE_FRACTIONS,
-    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> dict[str, Any]:
     """A learning curve that reuses the cross-validation's folds and fits.
 
     The last point is the cross-validation: every fold, fitted on all its rows (already
     done). Each earlier point fits ``estimator`` once, on the first rows of a fixed,
     class-balanced shuffle of one fold's fit rows (the folds take turns), so the subsets
-    are nested and the curve costs one fit per point. Fits are capped at
-    :data:`MAX_EVAL_ROWS` rows, so on large data the earlier points stay cheap.
+    are nested and the curve costs one fit per point (:func:`learning_points`). Fits are
+    capped at :data:`MAX_EVAL_ROWS` rows, so on large data the earlier points stay cheap.
 
     Returns
     -------
@@ -273,26 +271,53 @@ def fold_learning_curve(
         ``fits_per_point``.
     """
     scoring = curve_scoring(task, n_classes)
+    points = learning_points(folds.splits, y, task, seed=seed, fractions=fractions)
+    scored = [point_scores((estimator, X, y, rows, scoring)) for rows in points]
+    return summarize_learning_curve(points, scored, folds, scoring)
+
+
+def learning_points(
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    y: np.ndarray,
+    task: Task,
+    *,
+    seed: int = 0,
+    fractions: Sequence[float] = CURVE_FRACTIONS,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The fit and validation rows of each point of :func:`fold_learning_curve` but the
+    last (the cross-validation itself), drawn in order from ``seed``: known as soon as the
+    folds are, so the points can be fitted beside the folds."""
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
-    points = []  # (fit rows, validation rows) of each earlier point, drawn in order
+    points = []
     for i, fraction in enumerate(fractions[:-1]):
-        fit_idx, val_idx = folds.splits[i % len(folds.splits)]
+        fit_idx, val_idx = splits[i % len(splits)]
         order = _balanced_order(fit_idx, y, task, rng)
         n = max(2, round(fraction * min(len(order), MAX_EVAL_ROWS)))
         points.append((order[:n], val_idx))
+    return points
 
-    def point(rows: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-        subset, val_idx = rows
-        try:
-            fitted = clone(estimator).fit(X.iloc[subset], y[subset])
-            return curve_scores(
-                fitted, X.iloc[subset], y[subset], X.iloc[val_idx], y[val_idx], scoring
-            )
-        except Exception:  # too few rows or classes for this estimator: as error_score=nan
-            return (float("nan"), float("nan"))
 
-    scored = map_fits(point, points) if map_fits is not None else [point(p) for p in points]
+def point_scores(item: tuple[Any, ...]) -> tuple[float, float]:
+    """Fit one point of the learning curve and score it: ``item`` is ``(estimator, X, y,
+    (fit rows, validation rows), scoring)``; NaN scores where the estimator cannot learn
+    from so few rows or classes (as scikit-learn's ``error_score=nan``)."""
+    estimator, X, y, (subset, val_idx), scoring = item
+    y = np.asarray(y)
+    try:
+        fitted = clone(estimator).fit(X.iloc[subset], y[subset])
+        return curve_scores(fitted, X.iloc[subset], y[subset], X.iloc[val_idx], y[val_idx], scoring)
+    except Exception:  # too few rows or classes for this estimator: as error_score=nan
+        return (float("nan"), float("nan"))
+
+
+def summarize_learning_curve(
+    points: Sequence[tuple[np.ndarray, np.ndarray]],
+    scored: Sequence[tuple[float, float]],
+    folds: FoldCurve,
+    scoring: str,
+) -> dict[str, Any]:
+    """The learning curve's data from its points' scores and the cross-validation's."""
     sizes = [len(subset) for subset, _ in points]
     fits = [1] * len(points)
     train_rows = [[train] for train, _ in scored]

@@ -2,6 +2,8 @@
 
 Figures are built as plain ``matplotlib.figure.Figure`` objects on the Agg canvas, never
 through ``pyplot``, so drawing keeps no global state and is safe in worker threads.
+matplotlib (about 0.4 s) is imported on the first drawing, so a job process can start
+training before it has: see :func:`mlharbor.jobs.starter.start_attempt_server`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from mlharbor.forks import in_fork
 
@@ -25,6 +25,9 @@ MARGINS = {"left": 0.16, "right": 0.97, "bottom": 0.12, "top": 0.93}
 
 def render(name: str, data: dict[str, Any]) -> bytes:
     """The PNG image of artifact ``name`` drawn from its ``data``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     available = data.get("available", True)
     # The tight layout costs a second full draw; only charts whose labels are the user's
     # (column names, class labels) or free text need it, the others fit fixed margins.

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,8 +38,11 @@ from mlharbor.models.evaluate import (
     FoldCurve,
     curve_scores,
     curve_scoring,
+    learning_points,
     make_artifacts,
     permutation_feature_importance,
+    point_scores,
+    summarize_learning_curve,
 )
 from mlharbor.models.metrics import compute_metrics, prediction_scores, summarize_folds
 from mlharbor.models.problem import (
@@ -201,7 +204,7 @@ def train_model(
     progress: Progress | None = None,
     map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
     background_drawing: bool = False,
-    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
+    start_fits: StartFits | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train, cross-validate and evaluate one model on a dataset.
@@ -226,10 +229,12 @@ def train_model(
     background_drawing : bool, default=False
         Draw charts in a forked child process while models are fitted (job processes only:
         see :func:`mlharbor.models.plots.render_in_background`).
-    map_fits : callable, optional
-        ``map_fits(fn, items) -> list`` for small fits on this machine's cores (a job's
-        :func:`mlharbor.forks.fork_map`): the folds, when ``map_folds`` is not given, and
-        the learning curve's points.
+    start_fits : callable, optional
+        ``start_fits(fn, items) -> wait``, ``wait() -> list``: starts small fits on this
+        machine's other cores (a job's :class:`mlharbor.forks.fork_later`) and returns what
+        waits for their results. With it (and no ``map_folds``), the folds and the learning
+        curve's points, whose only outputs are scores, are fitted there while this process
+        fits, evaluates and refits the model itself.
 
     Returns
     -------
@@ -273,52 +278,57 @@ def train_model(
     pipeline = _make_pipeline(schema, spec, estimator, problem, config)
 
     t0 = time.perf_counter()
-    folds, curve = _cross_validate(
-        pipeline, X_train, y_train, found, config.cv_folds, config.seed, report, map_folds,
-        map_fits,
-    )  # fmt: skip
-    t1 = time.perf_counter()
-    report(0.65, "fitting on the whole training split")
-    _fit(pipeline, X_train, y_train, spec)
-    t2 = time.perf_counter()
-    classes = _classes(pipeline, found)
-    test = evaluate_pipeline(pipeline, X_test, y_test, found, classes)
-    report(0.72, "test metrics computed")
+    side = _SideFits(pipeline, X_train, y_train, found, config, report, map_folds, start_fits)
+    try:
+        t1 = time.perf_counter()
+        report(0.65, "fitting on the whole training split")
+        _fit(pipeline, X_train, y_train, spec)
+        t2 = time.perf_counter()
+        classes = _classes(pipeline, found)
+        test = evaluate_pipeline(pipeline, X_test, y_test, found, classes)
+        report(0.72, "test metrics computed")
 
-    importance = permutation_feature_importance(
-        pipeline, X_test, y_test, task=found, n_classes=len(classes or ()), seed=config.seed
-    )
-    report(0.8, "feature importance computed")
-    images: dict[str, dict[str, Any]] = {}
-    if config.artifacts:
-        images = make_artifacts(
-            pipeline,
-            task=found,
-            classes=classes,
-            X_train=X_train,
-            y_train=y_train,
-            X_test=X_test,
-            y_test=y_test,
-            importance=importance,
-            seed=config.seed,
-            cv_folds=min(3, max(2, config.cv_folds)),
-            learning_points=len(CURVE_FRACTIONS),
-            progress=lambda f, m: report(0.8 + 0.19 * f, m),
-            folds=curve,
-            background=background_drawing,
-            map_fits=map_fits,
+        importance = permutation_feature_importance(
+            pipeline, X_test, y_test, task=found, n_classes=len(classes or ()), seed=config.seed
         )
-    t3 = time.perf_counter()
-    fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
-    if config.refit_full and test_df is None:
-        report(0.99, "refitting on all rows")
-        pipeline = clone(pipeline)
-        _fit(pipeline, X, y, spec)
-        fitted_on = (
-            f"all rows (n={len(X)}); test metrics from a {config.test_size:.0%} holdout "
-            "before the refit"
-        ).replace("%", " %")
-    t4 = time.perf_counter()
+        report(0.8, "feature importance computed")
+        # Before the artifacts, whose learning curve may wait for the side fits: the refit
+        # is this process's work meanwhile. ``pipeline`` stays the training split's model,
+        # which the artifacts describe.
+        t3 = time.perf_counter()
+        final = pipeline
+        fitted_on = f"the training split (n={len(X_train)}); test metrics from the rest"
+        if config.refit_full and test_df is None:
+            report(0.81, "refitting on all rows")
+            final = clone(pipeline)
+            _fit(final, X, y, spec)
+            fitted_on = (
+                f"all rows (n={len(X)}); test metrics from a {config.test_size:.0%} holdout "
+                "before the refit"
+            ).replace("%", " %")
+        t4 = time.perf_counter()
+        images: dict[str, dict[str, Any]] = {}
+        if config.artifacts:
+            images = make_artifacts(
+                pipeline,
+                task=found,
+                classes=classes,
+                X_train=X_train,
+                y_train=y_train,
+                X_test=X_test,
+                y_test=y_test,
+                importance=importance,
+                seed=config.seed,
+                cv_folds=min(3, max(2, config.cv_folds)),
+                learning_points=len(CURVE_FRACTIONS),
+                progress=lambda f, m: report(0.82 + 0.17 * f, m),
+                background=background_drawing,
+                **side.learning_curve(),
+            )
+        folds = side.folds()
+    finally:
+        side.stop()
+    t5 = time.perf_counter()
     variants = {class_name(p) for p in (spec.classifier_path, spec.regressor_path) if p}
     if config.model in variants and config.model != type(estimator).__name__:
         notes.append(
@@ -326,7 +336,7 @@ def train_model(
             f"this a {found.value} task"
         )
     result = TrainResult(
-        pipeline=pipeline,
+        pipeline=final,
         task=found,
         task_reason=problem.task_reason,
         model=spec.name,
@@ -342,9 +352,11 @@ def train_model(
         feature_importance=importance["features"],
         artifacts=images,
         timings={
+            # The folds' time in this process: all of it when fitted here, only their start
+            # when they are fitted on the other cores beside the rest.
             "cv": round(t1 - t0, 3),
             "fit": round(t2 - t1, 3),
-            "evaluate": round(t3 - t2, 3),
+            "evaluate": round(t3 - t2 + t5 - t4, 3),
             "refit_full": round(t4 - t3, 3),
             "total": round(time.perf_counter() - started, 3),
         },
@@ -530,47 +542,119 @@ def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
         )
 
 
-def _cross_validate(
-    pipeline: Pipeline,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    task: Task,
-    cv_folds: int,
-    seed: int,
-    report: Progress,
-    map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
-    map_fits: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
-) -> tuple[list[dict[str, float]], FoldCurve | None]:
-    """Each fold's metrics, and what the learning curve can reuse of the folds' fits."""
-    if cv_folds < 2:
-        return [], None
-    splitter = (StratifiedKFold if task.is_classification else KFold)(
-        n_splits=cv_folds, shuffle=True, random_state=seed
-    )
-    splits = list(splitter.split(X, y))
-    n_classes = len(np.unique(y)) if task.is_classification else 0
-    scoring = curve_scoring(task, n_classes)
-    items = [
-        (clone(pipeline), X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx], task, scoring)
-        for fit_idx, val_idx in splits
-    ]
-    if map_folds is not None:
-        report(0.05, f"cross-validation: {cv_folds} folds in parallel")
-        results = list(map_folds(fold_scores, items))
-    elif map_fits is not None:
-        report(0.05, f"cross-validation: {cv_folds} folds shared out over the cores")
-        results = list(map_fits(fold_scores, items))
-    else:
-        results = []
-        for i, item in enumerate(items):
-            report(0.05 + 0.6 * i / cv_folds, f"cross-validation fold {i + 1}/{cv_folds}")
-            results.append(fold_scores(item))
-    curve = FoldCurve(
-        splits,
-        [r.pop("_curve_train") for r in results],
-        [r.pop("_curve_valid") for r in results],
-    )
-    return results, curve
+class PendingFits(Protocol):
+    """Fits started elsewhere: call to wait for their results (in input order)."""
+
+    def __call__(self) -> list[Any]: ...
+
+    def stop(self) -> None:
+        """Give up on the fits not waited for (after an error here)."""
+
+
+#: ``start_fits(fn, items)``: starts ``fn`` over ``items`` elsewhere, returns what waits.
+StartFits = Callable[[Callable[[Any], Any], list[Any]], PendingFits]
+
+
+class _SideFits:
+    """The fits whose only outputs are scores: the cross-validation's folds and the
+    learning curve's earlier points (see :func:`~mlharbor.models.evaluate.fold_learning_curve`).
+
+    Without ``start_fits`` the folds are fitted at once, here one after the other or by
+    ``map_folds``, and the learning curve's points are left to the artifacts. With it, the
+    folds and the points are all started on the other cores at once and waited for where
+    their scores are needed, while this process fits, evaluates and refits the model.
+    Either way the same splits, seeds and scores.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        task: Task,
+        config: TrainConfig,
+        report: Progress,
+        map_folds: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None,
+        start_fits: StartFits | None,
+    ) -> None:
+        self.results: list[dict[str, float]] = []
+        self.curve: FoldCurve | None = None
+        self.pending: PendingFits | None = None
+        self.done: list[Any] | None = None
+        self.points: list[tuple[np.ndarray, np.ndarray]] = []
+        self.splits: list[tuple[np.ndarray, np.ndarray]] = []
+        self.scoring = ""
+        n = config.cv_folds
+        if n < 2:
+            return
+        splitter = (StratifiedKFold if task.is_classification else KFold)(
+            n_splits=n, shuffle=True, random_state=config.seed
+        )
+        self.splits = list(splitter.split(X, y))
+        self.scoring = curve_scoring(task, len(np.unique(y)) if task.is_classification else 0)
+        items = [
+            (clone(pipeline), X.iloc[fit], y[fit], X.iloc[val], y[val], task, self.scoring)
+            for fit, val in self.splits
+        ]
+        if map_folds is None and start_fits is not None:
+            report(0.05, f"cross-validation: {n} folds shared out over the cores")
+            if config.artifacts:
+                self.points = learning_points(self.splits, y, task, seed=config.seed)
+            tasks: list[tuple[Callable[[Any], Any], Any]] = [(fold_scores, i) for i in items]
+            tasks += [(point_scores, (pipeline, X, y, p, self.scoring)) for p in self.points]
+            self.pending = start_fits(_call, tasks)
+            return
+        if map_folds is not None:
+            report(0.05, f"cross-validation: {n} folds in parallel")
+            results = list(map_folds(fold_scores, items))
+        else:
+            results = []
+            for i, item in enumerate(items):
+                report(0.05 + 0.6 * i / n, f"cross-validation fold {i + 1}/{n}")
+                results.append(fold_scores(item))
+        self._keep(results)
+
+    def _keep(self, results: list[dict[str, float]]) -> None:
+        self.curve = FoldCurve(
+            self.splits,
+            [r.pop("_curve_train") for r in results],
+            [r.pop("_curve_valid") for r in results],
+        )
+        self.results = results
+
+    def _wait(self) -> list[Any]:
+        if self.done is None:
+            assert self.pending is not None
+            self.done = self.pending()
+            self._keep(self.done[: len(self.splits)])
+        return self.done
+
+    def learning_curve(self) -> dict[str, Any]:
+        """The keyword arguments :func:`make_artifacts` takes for the learning curve."""
+        if self.pending is None:
+            return {"folds": self.curve}
+        return {"learning_curve": self._learning_curve}
+
+    def _learning_curve(self) -> dict[str, Any]:
+        scored = self._wait()[len(self.splits) :]
+        assert self.curve is not None
+        return summarize_learning_curve(self.points, scored, self.curve, self.scoring)
+
+    def folds(self) -> list[dict[str, float]]:
+        """Each fold's metrics (waits for them if they are being fitted elsewhere)."""
+        if self.pending is not None:
+            self._wait()
+        return self.results
+
+    def stop(self) -> None:
+        """End the fits still running elsewhere (after an error here); harmless after."""
+        if self.pending is not None and self.done is None:
+            self.pending.stop()
+
+
+def _call(task: tuple[Callable[[Any], Any], Any]) -> Any:
+    fn, item = task
+    return fn(item)
 
 
 def fold_scores(item: tuple[Any, ...]) -> dict[str, float]:

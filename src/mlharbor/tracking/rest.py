@@ -28,12 +28,13 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
-
 from mlharbor.errors import UpstreamError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 #: Seconds before the second try; doubled before each further one.
 BACKOFF_SECONDS = 0.5
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+#: Seconds a request may take, and its connection.
+TIMEOUT_SECONDS, CONNECT_SECONDS = 30.0, 5.0
 #: log-batch limits of the MLflow server (per request).
 MAX_PARAMS, MAX_TAGS, MAX_METRICS, MAX_ENTITIES = 100, 100, 1000, 1000
 MAX_KEY_LENGTH, MAX_PARAM_LENGTH, MAX_TAG_LENGTH = 250, 6000, 8000
@@ -98,7 +100,12 @@ class MlflowRest:
         self.public_uri = redact(self.uri)
         self.attempts = max(1, attempts)
         self.backoff = backoff
-        self._http = httpx.Client(base_url=self.uri, timeout=TIMEOUT, transport=transport)
+        # httpx (0.1 s with its imports) only where a run is logged: every train job imports
+        # this module for its tracking hook, which does nothing unless a server is set.
+        import httpx
+
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
+        self._http = httpx.Client(base_url=self.uri, timeout=timeout, transport=transport)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -121,6 +128,8 @@ class MlflowRest:
             The server did not answer, or answered an error (its ``error_code`` and
             message in ours, its HTTP status in ``details["status"]``).
         """
+        import httpx
+
         what = f"{method} {path.split('?')[0]}"
         content = kwargs.pop("content", None)
         for attempt in range(1, self.attempts + 1):
