@@ -1,5 +1,4 @@
-"""fork_map and fork_later: the items shared out over forked copies of the process, results
-in order."""
+"""fork_later: the items shared out over forked copies of the process, results in order."""
 
 from __future__ import annotations
 
@@ -8,25 +7,7 @@ import time
 
 import pytest
 
-from mlharbor.forks import fork_later, fork_map
-
-
-def test_results_come_back_in_input_order_from_every_process() -> None:
-    parent = os.getpid()
-    out = fork_map(lambda i: (i * i, os.getpid()), list(range(7)), workers=3)
-    assert [square for square, _ in out] == [i * i for i in range(7)]
-    pids = {pid for _, pid in out}
-    assert parent in pids and len(pids) == 3  # this process took a share, two children too
-
-
-def test_an_error_in_a_child_is_raised_here_as_fn_raised_it() -> None:
-    def fn(i: int) -> int:
-        if i == 3:  # item 3 is a child's (3 % 2 == 1)
-            raise ValueError("item 3 is bad")
-        return i
-
-    with pytest.raises(ValueError, match="item 3 is bad"):
-        fork_map(fn, list(range(6)), workers=2)
+from mlharbor.forks import fork_later
 
 
 def test_a_child_that_dies_costs_time_not_the_result() -> None:
@@ -37,13 +18,13 @@ def test_a_child_that_dies_costs_time_not_the_result() -> None:
             os._exit(7)  # as if killed
         return i + 1
 
-    assert fork_map(fn, list(range(5)), workers=2) == [1, 2, 3, 4, 5]
+    assert fork_later(fn, list(range(5)), workers=2)() == [1, 2, 3, 4, 5]
 
 
-def test_one_worker_or_one_item_runs_here() -> None:
+def test_one_item_goes_to_one_child() -> None:
     parent = os.getpid()
-    assert fork_map(lambda i: os.getpid(), [1], workers=4) == [parent]
-    assert fork_map(lambda i: os.getpid(), [1, 2], workers=1) == [parent, parent]
+    out = fork_later(lambda i: os.getpid(), [1], workers=4)()
+    assert len(out) == 1 and out[0] != parent
 
 
 def test_fork_later_fits_in_children_while_this_process_works_on() -> None:

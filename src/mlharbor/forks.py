@@ -1,4 +1,4 @@
-"""Map a function over items in forked copies of this process, on every core.
+"""Map a function over items in forked copies of this process, while it works on.
 
 For the many small fits of one training job (cross-validation folds, learning-curve points)
 where a process pool would cost more to start and to feed than the fits take: a fork
@@ -18,33 +18,6 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
-    """``[fn(item) for item in items]``, the items shared out over ``workers`` processes
-    (default: one per core), this one included; results in input order.
-
-    A child that fails (``fn`` raised, or it died) has its share computed here again (see
-    :func:`in_fork`), so a lost child costs time, not the result.
-    """
-    n = min(workers or os.cpu_count() or 1, len(items))
-    if n < 2:
-        return [fn(item) for item in items]
-    shares = [list(range(k, len(items), n)) for k in range(n)]
-
-    def share_of(share: list[int]) -> Callable[[], list[R]]:
-        return lambda: [fn(items[i]) for i in share]
-
-    waits = [in_fork(share_of(share)) for share in shares[1:]]
-    results: dict[int, R] = {}
-    try:
-        results.update(zip(shares[0], share_of(shares[0])(), strict=True))
-        for share, wait in zip(shares[1:], waits, strict=True):
-            results.update(zip(share, wait(), strict=True))
-    finally:
-        for wait in waits:  # after an error here: stop the children not waited for
-            wait.stop()
-    return [results[i] for i in range(len(items))]
 
 
 class fork_later(Generic[R]):
