@@ -19,6 +19,7 @@ from mlharbor.config import Settings
 from mlharbor.hub import Hub
 
 from .data.factories import TITANIC_LIKE, write
+from .probes import top_modules
 
 #: Neither ``--help`` nor importing the CLI may load any of these.
 HEAVY = {
@@ -210,18 +211,8 @@ def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> No
         "    assert client.get('/api/v1/datasets').status_code == 200\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
-    modules = _top_modules(probe, timeout=300)
+    modules = top_modules(probe, timeout=300)
     assert modules & NOT_FOR_THE_SERVER == set()
-
-
-def _top_modules(probe: str, timeout: float) -> set[str]:
-    """The top-level packages a fresh interpreter has loaded after running ``probe`` (which
-    ends by printing ``sys.modules``)."""
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout
-    )
-    assert done.returncode == 0, done.stderr
-    return {m.split(".")[0] for m in done.stdout.split()}
 
 
 #: What checking and queuing a training request must not load: the estimators and the rest
@@ -254,7 +245,7 @@ def test_a_training_request_is_checked_without_the_estimators() -> None:
         "assert checked['model'] == 'lightgbm' and checked['features'] == ['x']\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
-    modules = _top_modules(probe, timeout=120)
+    modules = top_modules(probe, timeout=120)
     assert modules & NOT_FOR_A_TRAINING_REQUEST == set()
 
 
