@@ -181,20 +181,11 @@ def test_insights_load_no_web_or_training_stack(two_datasets: Path) -> None:
     assert again & (NOT_FOR_LOCAL_REPORTS | {"polars", "jinja2"}) == set()
 
 
+#: The training and search stack.
+TRAINING_STACK = {"sklearn", "lightgbm", "matplotlib", "skops", "optuna", "scipy"}
 #: What the API server must not load before it answers: the training and search stack, and
 #: polars (monitoring reports and insights load it when first asked for).
-NOT_FOR_THE_SERVER = {
-    "polars",
-    "sklearn",
-    "lightgbm",
-    "matplotlib",
-    "skops",
-    "optuna",
-    "scipy",
-    "onnxruntime",
-    "skl2onnx",
-    "alembic",
-}
+NOT_FOR_THE_SERVER = TRAINING_STACK | {"polars", "onnxruntime", "skl2onnx", "alembic"}
 
 
 def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> None:
@@ -217,16 +208,7 @@ def test_the_full_server_starts_without_the_training_stack(tmp_path: Path) -> No
 
 #: What checking and queuing a training request must not load: the estimators and the rest
 #: of the training stack load in the job process that trains, not in the one that asks.
-NOT_FOR_A_TRAINING_REQUEST = {
-    "sklearn",
-    "lightgbm",
-    "matplotlib",
-    "skops",
-    "optuna",
-    "scipy",
-    "pandas",
-    "fastapi",
-}
+NOT_FOR_A_TRAINING_REQUEST = TRAINING_STACK | {"pandas", "fastapi"}
 
 
 def test_a_training_request_is_checked_without_the_estimators() -> None:
