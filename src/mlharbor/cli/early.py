@@ -1,0 +1,49 @@
+"""What ``mlharbor train`` starts before its command line is parsed: the jobs' fork server.
+
+The command's job waits for the fork server's imports (seconds), so they start before the
+command's own imports (Typer, Rich, the request models: about 0.2 s). Only the command
+line's shape is read here; the command itself checks everything, and the fork server
+leaves once this process has gone if no job came (:mod:`mlharbor.jobs.warm`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+#: The options given before the command that take a value (see ``cli.common._options``).
+_VALUED = {"--api-key"}
+
+
+def trains_here(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is ``mlharbor [options] train …`` that runs its job in this process
+    and waits for it: not against a server (``--url``), not ``--no-wait``, not ``--help``."""
+    if not argv or Path(argv[0]).name != "mlharbor" or os.environ.get("MLHARBOR_URL"):
+        return False
+    args = list(argv[1:])
+    while args and args[0].startswith("-"):
+        option = args.pop(0)
+        if option.split("=", 1)[0] == "--url":
+            return False
+        if option in _VALUED and args:
+            args.pop(0)
+    if not args or args[0] != "train":
+        return False
+    return not {"--no-wait", "--help"} & set(args[1:])
+
+
+def start_if_training(argv: Sequence[str]) -> None:
+    """Start the fork server's imports now if ``argv`` will run a training here."""
+    if trains_here(argv):
+        start_fork_server()
+
+
+def start_fork_server() -> None:
+    """Start the jobs' fork server ``quick``, with the driver of this folder's database, if
+    not started yet (:func:`mlharbor.jobs.starter.start_attempt_server`)."""
+    import mlharbor.hub  # noqa: F401  (registers the job kinds, whose handlers it preloads)
+    from mlharbor.config import get_settings
+    from mlharbor.jobs.starter import start_attempt_server
+
+    start_attempt_server(get_settings().resolved_database_url(), quick=True)
