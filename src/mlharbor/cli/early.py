@@ -43,7 +43,17 @@ def start_fork_server() -> None:
     """Start the jobs' fork server ``quick``, with the driver of this folder's database, if
     not started yet (:func:`mlharbor.jobs.starter.start_attempt_server`)."""
     import mlharbor.hub  # noqa: F401  (registers the job kinds, whose handlers it preloads)
-    from mlharbor.config import get_settings
     from mlharbor.jobs.starter import start_attempt_server
 
-    start_attempt_server(get_settings().resolved_database_url(), quick=True)
+    start_attempt_server(_database_url(), quick=True)
+
+
+def _database_url() -> str:
+    """The jobs' database, whose driver the fork server preloads. Read from the environment
+    where it can only be there: the settings' own imports (pydantic, 0.1–0.2 s) would come
+    first otherwise."""
+    if Path(".env").exists():  # the settings may come from this file too: let them read it
+        from mlharbor.config import get_settings
+
+        return get_settings().resolved_database_url()
+    return os.environ.get("MLHARBOR_DATABASE_URL") or "sqlite://"  # the default: SQLite
