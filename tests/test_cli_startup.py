@@ -328,3 +328,29 @@ def test_mlharbor_train_starts_the_fork_server_before_the_commands_imports() -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == "fork server starting"
+
+
+def test_processes_the_command_starts_do_not_run_its_script_again(tmp_path: Path) -> None:
+    # multiprocessing runs the parent's main script again in every process it starts (each
+    # job attempt) unless the parent ran a module: the command is `python -m mlharbor`.
+    script = tmp_path / "mlharbor"
+    script.write_text(
+        "import sys\n"
+        "from mlharbor.cli import app\n"
+        "from multiprocessing import spawn\n"
+        "data = spawn.get_preparation_data('attempt')\n"
+        "print(data.get('init_main_from_name'), 'init_main_from_path' in data)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["mlharbor.__main__", "False"]
+
+
+def test_python_m_mlharbor_is_the_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlharbor", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mlharbor" in done.stdout and "train" in done.stdout

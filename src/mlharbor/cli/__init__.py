@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import sys
 
-from mlharbor.cli.early import start_if_training
+from mlharbor.cli.early import run_as_module, start_if_training
 
-# First, before the commands' imports: a training's fork server (see cli.early).
+# First, before the commands' imports (see cli.early).
+run_as_module(sys.argv)
 start_if_training(sys.argv)
 
 from mlharbor.cli import (  # noqa: E402, F401  (they register commands)

@@ -1,14 +1,16 @@
-"""What ``mlharbor train`` starts before its command line is parsed: the jobs' fork server.
+"""What the ``mlharbor`` command does before its command line is parsed.
 
-The command's job waits for the fork server's imports (seconds), so they start before the
-command's own imports (Typer, Rich, the request models: about 0.2 s). Only the command
-line's shape is read here; the command itself checks everything, and the fork server
-leaves once this process has gone if no job came (:mod:`mlharbor.jobs.warm`).
+``mlharbor train``'s job waits for the jobs' fork server's imports (seconds), so they start
+before the command's own imports (Typer, Rich, the request models: about 0.2 s). Only the
+command line's shape is read here; the command itself checks everything, and the fork
+server leaves once this process has gone if no job came (:mod:`mlharbor.jobs.warm`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,10 +18,27 @@ from pathlib import Path
 _VALUED = {"--api-key"}
 
 
+def run_as_module(argv: Sequence[str]) -> None:
+    """Make the ``mlharbor`` script's process the ``python -m mlharbor`` it is equivalent to.
+
+    A process that multiprocessing starts (a job attempt from the fork server, a pool
+    worker) runs its parent's main script again unless the parent ran a module: for the
+    script, that is the whole command line's imports (0.2 s) and its start-up in every job.
+    """
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and _is_command(argv):
+        main.__spec__ = importlib.util.find_spec("mlharbor.__main__")
+
+
+def _is_command(argv: Sequence[str]) -> bool:
+    # Run again by multiprocessing (``__mp_main__``), the script is not the command.
+    return bool(argv) and Path(argv[0]).name == "mlharbor" and "__mp_main__" not in sys.modules
+
+
 def trains_here(argv: Sequence[str]) -> bool:
     """Whether ``argv`` is ``mlharbor [options] train …`` that runs its job in this process
     and waits for it: not against a server (``--url``), not ``--no-wait``, not ``--help``."""
-    if not argv or Path(argv[0]).name != "mlharbor" or os.environ.get("MLHARBOR_URL"):
+    if not _is_command(argv) or os.environ.get("MLHARBOR_URL"):
         return False
     args = list(argv[1:])
     while args and args[0].startswith("-"):
