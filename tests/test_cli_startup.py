@@ -284,3 +284,73 @@ def test_a_command_exits_without_collecting_what_it_leaves(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("frozen True")
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["mlharbor", "train", "iris.csv", "--target", "variety"], True),
+        (["/venv/bin/mlharbor", "--api-key", "k", "train", "iris.csv"], True),
+        (["mlharbor", "train", "iris.csv", "--no-wait"], False),
+        (["mlharbor", "train", "--help"], False),
+        (["mlharbor", "--url", "http://hub:8000", "train", "iris.csv"], False),
+        (["mlharbor", "--url=http://hub:8000", "train", "iris.csv"], False),
+        (["mlharbor", "automl", "iris.csv"], False),
+        (["mlharbor"], False),
+        (["pytest", "train"], False),  # not the command line: a program importing the CLI
+    ],
+)
+def test_only_a_training_run_here_starts_the_fork_server_first(
+    argv: list[str], starts: bool
+) -> None:
+    from mlharbor.cli.early import trains_here
+
+    assert trains_here(argv) is starts
+
+
+def test_mlharbor_train_starts_the_fork_server_before_the_commands_imports() -> None:
+    # The fork server's imports take seconds and the job waits for them: they start before
+    # the command line's own imports (Typer, Rich), which they overlap.
+    probe = (
+        "import sys, threading\n"
+        "sys.argv = ['mlharbor', 'train', 'iris.csv', '--target', 'variety']\n"
+        "class Seen:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            names = [t.name for t in threading.enumerate()]\n"
+        "            print('fork server starting' if 'mlharbor-forkserver-start' in names\n"
+        "                  else 'not started', flush=True)\n"
+        "sys.meta_path.insert(0, Seen())\n"
+        "import mlharbor.cli\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "fork server starting"
+
+
+def test_processes_the_command_starts_do_not_run_its_script_again(tmp_path: Path) -> None:
+    # multiprocessing runs the parent's main script again in every process it starts (each
+    # job attempt) unless the parent ran a module: the command is `python -m mlharbor`.
+    script = tmp_path / "mlharbor"
+    script.write_text(
+        "import sys\n"
+        "from mlharbor.cli import app\n"
+        "from multiprocessing import spawn\n"
+        "data = spawn.get_preparation_data('attempt')\n"
+        "print(data.get('init_main_from_name'), 'init_main_from_path' in data)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["mlharbor.__main__", "False"]
+
+
+def test_python_m_mlharbor_is_the_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlharbor", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mlharbor" in done.stdout and "train" in done.stdout

@@ -5,7 +5,15 @@ Each module adds its commands to the one Typer ``app``; importing them here regi
 
 from __future__ import annotations
 
-from mlharbor.cli import (  # noqa: F401  (they register commands)
+import sys
+
+from mlharbor.cli.early import run_as_module, start_if_training
+
+# First, before the commands' imports (see cli.early).
+run_as_module(sys.argv)
+start_if_training(sys.argv)
+
+from mlharbor.cli import (  # noqa: E402, F401  (they register commands)
     automl,
     data,
     monitoring,
@@ -13,6 +21,6 @@ from mlharbor.cli import (  # noqa: F401  (they register commands)
     serving,
     training,
 )
-from mlharbor.cli.common import app
+from mlharbor.cli.common import app  # noqa: E402
 
 __all__ = ["app"]

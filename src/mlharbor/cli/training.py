@@ -20,6 +20,7 @@ from mlharbor.cli.common import (
     run,
     target,
 )
+from mlharbor.cli.early import start_fork_server
 from mlharbor.cli.options import request_options
 from mlharbor.errors import error_from_dict
 from mlharbor.workflows.requests import TrainRequest
@@ -107,15 +108,9 @@ def train(
     request = run(lambda: TrainRequest.parse(fields, catalog=not target.url))
     if wait and not target.url:
         # First: the jobs' fork server imports the ML stack (seconds) while this process
-        # ingests the file and queues the job. Both imports are light; importing the hub
-        # registers the job kinds, whose handlers the fork server preloads. Quick: the
-        # server imports what the job needs to start; the job imports the rest beside its
-        # first fits.
-        import mlharbor.hub  # noqa: F401
-        from mlharbor.config import get_settings
-        from mlharbor.jobs.starter import start_attempt_server
-
-        start_attempt_server(get_settings().resolved_database_url(), quick=True)
+        # ingests the file and queues the job. Started already when the command line was
+        # read (cli.early); not yet when the app is called from Python.
+        start_fork_server()
     if Path(dataset).is_file():
         request.dataset = _ingest_for_training(Path(dataset))
     job = queue_job("train", request)

@@ -18,7 +18,13 @@ import sys
 
 from mlharbor.jobs.starter import WARM_ENV, warm
 
+_PARENT = os.getppid()
+
 for _entry in filter(None, os.environ.get(WARM_ENV, "").split(",")):
+    # The process that started us has gone (a command that failed before its job came):
+    # nobody will ask for an attempt, and its output may be read until we leave too.
+    if os.getppid() != _PARENT:
+        os._exit(0)
     warm(_entry.strip())
 
 # Everything imported so far lives as long as the fork server: keep it out of the garbage
