@@ -301,10 +301,11 @@ def test_a_command_exits_without_collecting_what_it_leaves(tmp_path: Path) -> No
     ],
 )
 def test_only_a_training_run_here_starts_the_fork_server_first(
-    argv: list[str], starts: bool
+    argv: list[str], starts: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlharbor.cli.early import trains_here
 
+    monkeypatch.delenv("MLHARBOR_URL", raising=False)
     assert trains_here(argv) is starts
 
 

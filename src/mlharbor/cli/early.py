@@ -26,19 +26,22 @@ def run_as_module(argv: Sequence[str]) -> None:
     script, that is the whole command line's imports (0.2 s) and its start-up in every job.
     """
     main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "__spec__", None) is None and _is_command(argv):
+    if main is None or getattr(main, "__spec__", None) is not None or _run_again():
+        return
+    if argv and Path(argv[0]).name == "mlharbor":
         main.__spec__ = importlib.util.find_spec("mlharbor.__main__")
 
 
-def _is_command(argv: Sequence[str]) -> bool:
-    # Run again by multiprocessing (``__mp_main__``), the script is not the command.
-    return bool(argv) and Path(argv[0]).name == "mlharbor" and "__mp_main__" not in sys.modules
+def _run_again() -> bool:
+    """Whether this is multiprocessing running the parent's script in a child it starts
+    (as ``__mp_main__``): then the script is not the command."""
+    return "__mp_main__" in sys.modules
 
 
 def trains_here(argv: Sequence[str]) -> bool:
     """Whether ``argv`` is ``mlharbor [options] train …`` that runs its job in this process
     and waits for it: not against a server (``--url``), not ``--no-wait``, not ``--help``."""
-    if not _is_command(argv) or os.environ.get("MLHARBOR_URL"):
+    if not argv or Path(argv[0]).name != "mlharbor" or os.environ.get("MLHARBOR_URL"):
         return False
     args = list(argv[1:])
     while args and args[0].startswith("-"):
@@ -54,7 +57,7 @@ def trains_here(argv: Sequence[str]) -> bool:
 
 def start_if_training(argv: Sequence[str]) -> None:
     """Start the fork server's imports now if ``argv`` will run a training here."""
-    if trains_here(argv):
+    if trains_here(argv) and not _run_again():
         start_fork_server()
 
 
