@@ -295,7 +295,12 @@ class LoadedModel:
             if column not in features:
                 continue
             values = features[column]
-            distinct = values.unique() if isinstance(values, pd.Series) else set(values.tolist())
+            if isinstance(values, pd.Series):
+                distinct = values.unique()
+            else:
+                # Known text taken away in C first: checking each distinct value in Python
+                # was 4 % of a whole 100-row request.
+                distinct = set(values.tolist()) - known
             new = [v for v in distinct if not _is_missing(v) and _category(v) not in known]
             if new:
                 out[column] = sorted(map(str, new))[:10]
@@ -358,8 +363,9 @@ def _cast_column(values: list[Any], kind: str) -> np.ndarray | None:
 def json_labels(labels: np.ndarray) -> list[Any]:
     """Predicted labels as JSON-ready values: as :func:`jsonable` makes them, without calling
     it per value when they are already plain text, whole numbers, booleans or finite floats
-    (for 100 rows, ``jsonable`` per label cost a fifth of onnxruntime's run)."""
-    values = labels.tolist()
+    (for 100 labels, ``jsonable`` per value cost 64 µs, a tenth of onnxruntime's run of
+    a LightGBM model)."""
+    values: list[Any] = labels.tolist()
     types = set(map(type, values))  # in C
     if types <= _PLAIN_TYPES or (types == {float} and all(map(math.isfinite, values))):
         return values
