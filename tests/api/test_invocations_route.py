@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from starlette.testclient import TestClient
 from mlharbor.api import invocations
 from mlharbor.api.app import create_app
 from mlharbor.api.invocations import InvocationsRoute
+from mlharbor.api.single import create_model_app
 from mlharbor.hub import Hub
 
 from ..serving.mixed import register
@@ -35,17 +38,38 @@ def _without_fast_route(app: FastAPI) -> FastAPI:
     return app
 
 
-@pytest.fixture
-def clients(sqlite_hub: Hub, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, Any]]:
+@dataclass
+class Pair:
+    """The same app with the fast route and without it (answering through the router)."""
+
+    fast: TestClient
+    router: TestClient
+    features: Any
+    #: The scoring route: the hub app's (model in the path) or serve-model's ``/invocations``.
+    url: str
+
+
+@pytest.fixture(params=["hub", "serve-model"])
+def pair(request: pytest.FixtureRequest, sqlite_hub: Hub, tmp_path: Path) -> Iterator[Pair]:
     features = register(sqlite_hub, tmp_path, "churn", "churn", lineage=True)
     sqlite_hub.models.set_alias("churn", "champion", 1)
     sqlite_hub.settings.max_predict_rows = 40
     sqlite_hub.settings.max_json_body_bytes = 1 << 20
-    fast = TestClient(create_app(hub=sqlite_hub), base_url="http://localhost")
-    router = TestClient(
-        _without_fast_route(create_app(hub=sqlite_hub)), base_url="http://localhost"
-    )
-    yield fast, router, features
+    with ExitStack() as stack:
+        if request.param == "hub":
+            apps = [create_app(hub=sqlite_hub) for _ in range(2)]
+            url = URL
+        else:
+            apps = [create_model_app(sqlite_hub.settings, "churn", "champion", sqlite_hub)]
+            apps.append(create_model_app(sqlite_hub.settings, "churn", "champion", sqlite_hub))
+            url = "/invocations"
+        _without_fast_route(apps[1])  # before its middleware stack is built
+        fast, router = (TestClient(app, base_url="http://localhost") for app in apps)
+        if request.param == "serve-model":
+            # Its lifespan loads the model and sets the hub (the hub app is given it).
+            for client in (fast, router):
+                stack.enter_context(client)
+        yield Pair(fast, router, features, url)
 
 
 def _answer(client: TestClient, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -62,7 +86,9 @@ def _answer(client: TestClient, method: str, url: str, **kwargs: Any) -> dict[st
     }
 
 
-def _requests(features: Any) -> list[tuple[str, str, dict[str, Any]]]:
+def _requests(features: Any, url: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """What a client may send to ``url``; with the hub's URL, to other models and versions
+    too."""
     split = features.head(20).to_dict("split")
     split.pop("index", None)
     one = {"columns": split["columns"], "data": split["data"][:1]}
@@ -71,7 +97,7 @@ def _requests(features: Any) -> list[tuple[str, str, dict[str, Any]]]:
     deep: Any = 1
     for _ in range(80):
         deep = [deep]
-    return [
+    cases = [
         ("one row", URL, {"json": {"dataframe_split": one}}),
         ("20 rows", URL, {"json": {"dataframe_split": split}}),
         ("records", URL, {"json": {"dataframe_records": records}}),
@@ -151,12 +177,12 @@ def _requests(features: Any) -> list[tuple[str, str, dict[str, Any]]]:
             {"json": {"instances": records}},
         ),
     ]
+    if url != URL:
+        return [(what, u.replace(URL, url), kw) for what, u, kw in cases if u.startswith(URL)]
+    return cases
 
 
-def test_every_answer_is_the_routers(
-    clients: tuple[TestClient, TestClient, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fast, router, features = clients
+def test_every_answer_is_the_routers(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     served = []
     original = invocations.mlflow_invocation
 
@@ -166,38 +192,34 @@ def test_every_answer_is_the_routers(
 
     monkeypatch.setattr(invocations, "mlflow_invocation", counted)
     statuses = {}
-    for what, url, kwargs in _requests(features):
-        expected = _answer(router, "POST", url, **kwargs)
-        assert _answer(fast, "POST", url, **kwargs) == expected, what
+    for what, url, kwargs in _requests(pair.features, pair.url):
+        expected = _answer(pair.router, "POST", url, **kwargs)
+        assert _answer(pair.fast, "POST", url, **kwargs) == expected, what
         statuses[what] = expected["status"]
     assert statuses["20 rows"] == 200 and statuses["one row"] == 200
     assert all(s < 500 for s in statuses.values()), statuses
     assert statuses["cross-origin"] == 403 and statuses["foreign host"] == 400
     assert statuses["too many rows"] == statuses["over the body limit"] == 413
-    assert statuses["text/plain"] == 415 and statuses["ghost model"] == 404
+    assert statuses["text/plain"] == 415 and statuses["missing column"] == 400
     # The fast route answered what reached the handler; the router's app never used it.
-    assert ("churn", "champion") in served and ("churn", "1") in served
-    assert ("ghost", "champion") in served
+    assert ("churn", "champion") in served
+    if pair.url == URL:
+        assert statuses["ghost model"] == 404
+        assert ("churn", "1") in served and ("ghost", "champion") in served
 
 
-def test_other_methods_still_go_through_the_router(
-    clients: tuple[TestClient, TestClient, Any],
-) -> None:
-    fast, router, _ = clients
+def test_other_methods_still_go_through_the_router(pair: Pair) -> None:
     for method in ("GET", "PUT", "DELETE"):
-        expected = _answer(router, method, URL)
+        expected = _answer(pair.router, method, pair.url)
         assert expected["status"] == 405
-        assert _answer(fast, method, URL) == expected
+        assert _answer(pair.fast, method, pair.url) == expected
 
 
-def test_auth_is_enforced_on_the_fast_route(
-    clients: tuple[TestClient, TestClient, Any], sqlite_hub: Hub
-) -> None:
-    fast, router, features = clients
+def test_auth_is_enforced_on_the_fast_route(pair: Pair, sqlite_hub: Hub) -> None:
     sqlite_hub.settings.auth_enabled = True
     _, reader = sqlite_hub.keys.create("reader", ["read"])
     _, predictor = sqlite_hub.keys.create("predictor", ["predict"])
-    body = {"json": {"instances": features.head(3).to_dict("records")}}
+    body = {"json": {"instances": pair.features.head(3).to_dict("records")}}
     cases = {
         "no key": {},
         "bad key": {"authorization": "Bearer mlh_nope_nope"},
@@ -207,8 +229,8 @@ def test_auth_is_enforced_on_the_fast_route(
     }
     seen = {}
     for what, headers in cases.items():
-        expected = _answer(router, "POST", URL, headers=headers, **body)
-        assert _answer(fast, "POST", URL, headers=headers, **body) == expected, what
+        expected = _answer(pair.router, "POST", pair.url, headers=headers, **body)
+        assert _answer(pair.fast, "POST", pair.url, headers=headers, **body) == expected, what
         seen[what] = expected["status"]
     assert seen == {
         "no key": 401,
@@ -220,14 +242,14 @@ def test_auth_is_enforced_on_the_fast_route(
 
 
 def test_the_fast_route_is_counted_logged_and_labelled_as_before(
-    clients: tuple[TestClient, TestClient, Any], sqlite_hub: Hub
+    pair: Pair, sqlite_hub: Hub
 ) -> None:
-    fast, _, features = clients
     assert sqlite_hub.predlog is not None
     logged = sqlite_hub.predlog.logged
-    r = fast.post(URL, json={"instances": features.head(7).to_dict("records")})
+    r = pair.fast.post(pair.url, json={"instances": pair.features.head(7).to_dict("records")})
     assert r.status_code == 200 and len(r.json()["predictions"]) == 7
     assert sqlite_hub.predlog.logged == logged + 1
-    metrics = fast.get("/metrics").text
+    metrics = pair.fast.get("/metrics").text
     assert 'mlharbor_predictions_total{model="churn"} 7.0' in metrics
-    assert 'route="/api/v1/models/{name}/{ref}/invocations",status="200"' in metrics
+    template = "/api/v1/models/{name}/{ref}/invocations" if pair.url == URL else "/invocations"
+    assert f'route="{template}",status="200"' in metrics

@@ -1,4 +1,4 @@
-"""The MLflow scoring route served beside FastAPI's router, not through it.
+"""The MLflow scoring routes served beside FastAPI's router, not through it.
 
 Profiled on a 100-row ``dataframe_split`` request, FastAPI's routing (matching the path
 against every route before it), solving the route's dependencies (the app-wide
@@ -17,7 +17,8 @@ access log, Host and Origin checks, body limits), and does what the skipped laye
 - the same route in the request's scope, so metrics and logs label it as before.
 
 Any other method, or any other path, goes through FastAPI as before; the FastAPI route
-stays declared, so the OpenAPI document and the scope tests still see it.
+stays declared, so the OpenAPI document and the scope tests still see it. The single-model
+app of ``mlharbor serve-model`` serves its ``/invocations`` the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlharbor.api.auth import check
@@ -45,11 +47,19 @@ def invocations_route() -> APIRoute:
 
 
 class InvocationsRoute:
-    """Serve ``POST`` on the MLflow scoring route without the router (see the module)."""
+    """Serve ``POST`` on the MLflow scoring route without the router (see the module).
 
-    def __init__(self, app: ASGIApp, route: APIRoute | None = None) -> None:
+    ``route`` is the FastAPI route it stands for (by default the hub app's
+    ``/api/v1/models/{name}/{ref}/invocations``, whose path names the model); ``model``, the
+    ``(name, ref)`` a single-model app serves on ``/invocations``.
+    """
+
+    def __init__(
+        self, app: ASGIApp, route: APIRoute | None = None, model: tuple[str, str] | None = None
+    ) -> None:
         self.app = app
         self.route = route or invocations_route()
+        self.model = model
         self.regex = self.route.path_regex
         self.convertors = self.route.param_convertors
 
@@ -57,20 +67,19 @@ class InvocationsRoute:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        path = scope["path"].removeprefix(scope.get("root_path", ""))
-        match = self.regex.match(path)
+        match = self.regex.match(get_route_path(scope))  # the path as the router matches it
         if match is None:
             await self.app(scope, receive, send)
             return
         params = {k: self.convertors[k].convert(v) for k, v in match.groupdict().items()}
+        name, ref = self.model or (params["name"], params["ref"])
         scope["route"] = self.route
         scope["endpoint"] = self.route.endpoint
         scope["path_params"] = params
         request = Request(scope, receive, send)
         try:
             check(request, KeyScope.PREDICT)
-            hub = request.app.state.hub
-            response = await mlflow_invocation(hub, params["name"], params["ref"], request)
+            response = await mlflow_invocation(request.app.state.hub, name, ref, request)
         except Exception as exc:
             handler = _handler(request.app.exception_handlers, exc)
             if handler is None:
