@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from mlharbor import __version__
 from mlharbor.api import observability, problems
 from mlharbor.api.auth import authorize
+from mlharbor.api.invocations import InvocationsRoute
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
 from mlharbor.api.origin import OriginMiddleware
@@ -110,6 +111,8 @@ def create_app(
         app.state.hub = hub
         app.state.metrics.hub = hub
     problems.install(app)
+    # Innermost: the MLflow scoring route, inside every check below (see its module).
+    app.add_middleware(InvocationsRoute)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)

@@ -13,10 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
 
 from mlharbor import __version__
 from mlharbor.api import observability, problems
 from mlharbor.api.auth import NEEDS_PREDICT, PUBLIC, authorize
+from mlharbor.api.invocations import InvocationsRoute
 from mlharbor.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from mlharbor.api.observability import Metrics, ObservabilityMiddleware
 from mlharbor.api.origin import OriginMiddleware
@@ -79,4 +82,7 @@ def create_model_app(
         """Predict with the served model: the MLflow scoring protocol."""
         return await mlflow_invocation(request.app.state.hub, name, ref, request)
 
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/invocations")
+    # Innermost, inside every check above: POST /invocations without the router.
+    app.user_middleware.append(Middleware(InvocationsRoute, route=route, model=(name, ref)))
     return app

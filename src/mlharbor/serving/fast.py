@@ -64,6 +64,8 @@ _NUMERIC = ("int", "uint", "float", "double", "decimal")
 _DTYPES: dict[str, npt.DTypeLike] = {"number": float, "text": object}
 _TEXT_TYPES = frozenset({str, type(None)})
 _NUMBER_TYPES = frozenset({float, int, type(None)})
+#: Label types that are JSON as they are.
+_PLAIN_TYPES = frozenset({str, int, bool})
 #: Checked input features: a frame, or ``{column: 1-D array}`` (numbers as float, text as
 #: object) on the fast path, which never builds a frame unless scikit-learn has to answer.
 Features: TypeAlias = pd.DataFrame | dict[str, np.ndarray]
@@ -258,7 +260,7 @@ class LoadedModel:
         return Prediction(
             self.version.model,
             self.version.version,
-            [jsonable(v) for v in np.asarray(labels).tolist()],
+            json_labels(np.asarray(labels)),
             self.classes,
             probabilities,
             ignored,
@@ -293,7 +295,12 @@ class LoadedModel:
             if column not in features:
                 continue
             values = features[column]
-            distinct = values.unique() if isinstance(values, pd.Series) else set(values.tolist())
+            if isinstance(values, pd.Series):
+                distinct = values.unique()
+            else:
+                # Known text taken away in C first: checking each distinct value in Python
+                # was 4 % of a whole 100-row request.
+                distinct = set(values.tolist()) - known
             new = [v for v in distinct if not _is_missing(v) and _category(v) not in known]
             if new:
                 out[column] = sorted(map(str, new))[:10]
@@ -351,6 +358,18 @@ def _cast_column(values: list[Any], kind: str) -> np.ndarray | None:
         return None
     numbers = np.array(values, dtype=float)  # None becomes NaN, a missing value
     return None if np.isinf(numbers).any() else numbers
+
+
+def json_labels(labels: np.ndarray) -> list[Any]:
+    """Predicted labels as JSON-ready values: as :func:`jsonable` makes them, without calling
+    it per value when they are already plain text, whole numbers, booleans or finite floats
+    (for 100 labels, ``jsonable`` per value cost 64 µs, a tenth of onnxruntime's run of
+    a LightGBM model)."""
+    values: list[Any] = labels.tolist()
+    types = set(map(type, values))  # in C
+    if types <= _PLAIN_TYPES or (types == {float} and all(map(math.isfinite, values))):
+        return values
+    return [jsonable(v) for v in values]
 
 
 def _rows(features: Features) -> int:
