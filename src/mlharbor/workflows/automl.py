@@ -508,19 +508,23 @@ def fan_out(ctx: JobContext) -> tuple[Any, int]:
     Local workers start, and import the model libraries, in the background: until they
     are ready the search fits in this process (``map_folds.ready()``).
     """
-    if ctx.settings.dask_address:
-        return ctx.compute.map, ctx.compute.workers
     executor = ctx.compute
+
+    def map_folds(fn: Any, items: list[Any]) -> list[Any]:
+        return executor.map(fn, items)
+
+    # Attributes of the function the search reads off map_folds: the folds are submitted
+    # one by one as workers free up (see mlharbor.models.automl.pipeline).
+    map_folds.submit = executor.submit  # type: ignore[attr-defined]
+    map_folds.check = executor.check_cancelled  # type: ignore[attr-defined]
+    if ctx.settings.dask_address:
+        return map_folds, executor.workers
     if executor.workers < 2:
         threading.Thread(target=_warm, args=(None,), daemon=True).start()
         return None, 1
     warm = threading.Thread(target=_warm, args=(executor,), daemon=True)
     warm.start()
-
-    def map_folds(fn: Any, items: list[Any]) -> list[Any]:
-        return executor.map(fn, items)
-
-    # Attributes of the function the search reads off map_folds (see Search.fanning).
+    # Until the workers have started and imported the model libraries (Search.fanning).
     map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
     # The job's end waits for the pool to shut down, and a worker still importing (tens of
     # seconds on a busy machine) would hold it: the workers are ended when the search is.
@@ -536,6 +540,8 @@ def _warm(executor: Any, rounds: int = 100) -> None:
     # The job saves its winner anyway: imported now, beside reading the data, rather than
     # during the search's first storability check, whose time prices saving the models.
     warm_worker()
+    import optuna  # noqa: F401  (the tuning's, in this process only: between phases)
+
     seen: set[int] = set()
     if executor is None:
         return
