@@ -130,7 +130,13 @@ class Search(Pipeline, Tuning):
         return self.deadline - self._refit_reserve() - self.finish_reserve() - safety
 
     def _leaders(self) -> list[Entry]:
-        return [e for e in ranked(self.entries) if e.usable][:3]
+        """The likely ensemble: the three best scored entries or, before any is scored,
+        the first candidate from the folds it has fitted so far (it always runs, and its
+        folds are pipelined with the next candidates': they must leave room for it)."""
+        leaders = [e for e in ranked(self.entries) if e.usable][:3]
+        if leaders:
+            return leaders
+        return [e for e in self.entries[:1] if e.status == "ok" and e.fit_seconds]
 
     def _refit_reserve(self) -> float:
         """Seconds to keep for refitting the likely ensemble (the leaders)."""
