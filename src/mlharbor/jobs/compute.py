@@ -96,6 +96,10 @@ class Executor(ABC):
             If the job is cancelled.
         """
 
+    def preload(self, modules: Iterable[str]) -> None:  # noqa: B027 (optional to engines)
+        """Have the workers start with ``modules`` imported, where the engine can (a local
+        pool's workers are then forked from a process that imported them once)."""
+
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` if the job was cancelled (for callers of :meth:`submit`)."""
         if self.cancel_event.is_set():
@@ -130,18 +134,26 @@ class LocalExecutor(Executor):
         super().__init__(**kwargs)
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._preload: list[str] = []
 
     @property
     def workers(self) -> int:
         return self.max_workers
 
+    def preload(self, modules: Iterable[str]) -> None:
+        self._preload = list(dict.fromkeys([*self._preload, *modules]))
+
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             # forkserver: job processes have threads, and forking those is unsafe
             method = "forkserver" if sys.platform == "linux" else "spawn"
-            self._pool = cf.ProcessPoolExecutor(
-                self.max_workers, mp_context=multiprocessing.get_context(method)
-            )
+            context = multiprocessing.get_context(method)
+            if self._preload and method == "forkserver":
+                # This process's fork server imports them once, before it forks a worker
+                # (if it is not running yet): each worker, and each worker that replaces
+                # one ended, starts with them in memory instead of importing them anew.
+                context.set_forkserver_preload(["__main__", *self._preload])
+            self._pool = cf.ProcessPoolExecutor(self.max_workers, mp_context=context)
         return self._pool
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:

@@ -191,16 +191,18 @@ class Search(Pipeline, Tuning):
         on wide sparse text matrices a forest's fold can cost ten times a linear model's,
         and a fold, once started, cannot be stopped.
         """
+        # A family given up for its cost costs at least what its folds had run.
+        overran = self.overran.get(candidate.family, 0.0)
         known = self._family_cost(candidate.family, candidate.params)
         if known is not None:
-            return known
+            return max(known, overran)
         seen = [e for e in self.entries if e.fit_seconds]
         if not seen:
-            return 0.0
+            return overran
         median = float(np.median([e.fold_cost for e in seen]))
         relative = RELATIVE_COST.get(candidate.family, 4.0)
         scaled = np.median([e.fold_cost / RELATIVE_COST.get(e.candidate.family, 4.0) for e in seen])
-        return max(2.0 * median, float(scaled) * relative)
+        return max(2.0 * median, float(scaled) * relative, overran)
 
     # ---- evaluation -----------------------------------------------------------------------
 

@@ -95,6 +95,8 @@ class Pipeline:
         self._on_done, self._on_first = None, None
         #: How many fold fits were in flight at once, at most (for tests and reports).
         self.most_in_flight = 0
+        #: Seconds a fold of a family given up had run, at least what its folds cost.
+        self.overran: dict[str, float] = {}
 
     # ---- the executor ----------------------------------------------------------------------
 
@@ -263,11 +265,42 @@ class Pipeline:
             for future in [f for f in item.running if f in done]:
                 del item.running[future]
                 self._take(item, future.result())
-        if time.perf_counter() > self.search_deadline() + self._grace():
-            for item in list(self._open):
-                if not item.first and item.running:
-                    self._give_up(item)
+        now = time.perf_counter()
+        end = self.search_deadline() + self._grace()
+        for item in list(self._open):
+            if not item.first and item.running and self._likely_end(item, now) > end:
+                # What it ran prices its family's next candidates (tuning's included).
+                ran = max(now - t for t in item.running.values())
+                family = item.entry.candidate.family
+                self.overran[family] = max(self.overran.get(family, 0.0), ran)
+                self._give_up(item)
+        self._free_workers()
         return True
+
+    def _likely_end(self, item: Open, now: float) -> float:
+        """When ``item``'s folds are likely to have all ended, now that those in flight
+        have run as long as they have.
+
+        A fold running past its price was mispriced (a family's first candidate is priced
+        from the others': a forest on a large table can cost twenty times it) and is, for
+        all the search knows, half done: its cost is then taken as twice what it has run.
+        """
+        price = item.entry.fold_cost or item.per_fold
+        ran = max(now - t for t in item.running.values())
+        per_fold = max(price, 2.0 * ran if ran > price else ran)
+        waves = -(-(self.folds.n_splits - item.next_fold) // self.workers)
+        return now + (per_fold - ran) + waves * per_fold
+
+    def _free_workers(self) -> None:
+        """End the local workers still fitting folds given up, when nothing else runs:
+        a fit cannot be stopped otherwise, and the pool's new workers start in seconds,
+        where a fold given up may take many more. Only with ``map_folds.release``."""
+        release = getattr(self.map_folds, "release", None)
+        self._stray = [f for f in self._stray if not f.done()]
+        if release is None or not self._stray or self._in_flight:
+            return
+        release()
+        self._stray = []
 
     def _take(self, item: Open, result: Any) -> None:
         entry = item.entry
