@@ -125,9 +125,8 @@ class Pipeline:
         """Give up the fits still in flight (the search is over): cancelled where they
         have not started; a local pool's workers still fitting one are ended, so that the
         refit and the finish have the cores."""
-        for item in self._open:
+        for item in list(self._open):
             self._give_up(item)
-        self._open = []
         running = [f for f in self._stray if not f.done()]
         self._stray = []
         release = getattr(self.map_folds, "release", None)
@@ -148,8 +147,8 @@ class Pipeline:
         not yet submitted, and what is left of those in flight."""
         total = 0.0
         for item in self._open:
-            total += item.per_fold * (self.folds.n_splits - item.next_fold)
             cost = item.entry.fold_cost or item.per_fold
+            total += cost * (self.folds.n_splits - item.next_fold)
             total += sum(max(0.1 * cost, cost - (now - t)) for t in item.running.values())
         return total
 
@@ -170,13 +169,13 @@ class Pipeline:
         self.entries.append(entry)
         first = self.entries[0] is entry
         if self._refused(entry):
-            self._finish(Open(entry, None, None, None, 0.0))
+            self._finish(Open(entry, None, None, None, 0.0, first=first))
             return None
         try:
             estimator = candidate.make(self.folds.task, self.seed)
         except Exception as exc:  # a configuration the data or the model refuses
             entry.status, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
-            self._finish(Open(entry, None, None, None, 0.0))
+            self._finish(Open(entry, None, None, None, 0.0, first=first))
             return None
         spec, native = candidate.spec, bool(candidate.native)
         n_splits = self.folds.n_splits
@@ -249,7 +248,7 @@ class Pipeline:
                 break
             candidate = propose()
             if candidate is None:
-                return bool(self._in_flight or self._open)
+                return bool(self._in_flight)
             self.open_candidate(candidate)
         return True
 
@@ -374,5 +373,12 @@ class Pipeline:
         try:
             while self.fill(propose):
                 self.pump()
+            # Nothing in flight: what is still open has all its folds or none to come.
+            self._on_first = None
+            for item in list(self._open):
+                if item.done == self.folds.n_splits:
+                    self._complete(item)
+                else:
+                    self._give_up(item)
         finally:
             self._on_done, self._on_first = None, None
