@@ -160,7 +160,7 @@ def test_the_search_submits_no_fold_that_would_end_after_its_planned_stop() -> N
     assert any(e.status == "skipped" for e in result.entries) or len(result.entries) < 10
 
 
-def test_trials_are_the_same_whichever_fold_ends_first() -> None:
+def test_scores_are_the_same_whichever_fold_ends_first() -> None:
     df, schema = with_schema(binary_frame())
 
     def run(delays: list[float]) -> list[tuple[str, dict[str, Any], float]]:
@@ -178,7 +178,9 @@ def test_trials_are_the_same_whichever_fold_ends_first() -> None:
                 schema,
                 target="diagnosis",
                 time_budget=600,
-                max_trials=13,  # the portfolio, then tuning trials
+                # The portfolio: which tuning trials are asked also depends on their measured
+                # costs (a trial much dearer than its family's defaults is not started).
+                max_trials=10,
                 cv_folds=3,
                 map_folds=recorder,
                 workers=2,
@@ -192,5 +194,5 @@ def test_trials_are_the_same_whichever_fold_ends_first() -> None:
             if e.candidate.family != "ensemble"
         )
 
-    # The folds end in a different order in each run; the leaderboard is the same.
+    # The folds end in a different order in each run; the scores are the same.
     assert run([0.0, 0.05, 0.0]) == run([0.05, 0.0, 0.0, 0.02])

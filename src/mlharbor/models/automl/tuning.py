@@ -7,7 +7,8 @@ trial is asked while the last ones' folds still run, so that every worker has a 
 fit. The studies then sample with a constant liar, so that trials in flight together do not
 all land on the same point; and a trial is asked only once the trials asked
 :attr:`workers` turns before it have been told, in the order they were asked, so the
-studies see the same history whichever fold ends first.
+studies see the same history whichever fold ends first (the fits costing the same:
+a trial much dearer than its family's defaults is not started).
 """
 
 from __future__ import annotations
