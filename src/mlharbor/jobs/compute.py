@@ -8,7 +8,9 @@ One interface over two engines, so job code is the same on a laptop and on a clu
 Functions and items are shipped with cloudpickle in both cases, so what works on one
 works on the other. ``map`` returns results in input order and stops early, cancelling
 what is left, when the job is cancelled; ``imap`` does the same as a stream, with a bounded
-number of tasks in flight, for work too large to hold all at once (scoring a big file).
+number of tasks in flight, for work too large to hold all at once (scoring a big file);
+``submit`` hands back one task's :class:`concurrent.futures.Future`, for a caller that
+schedules its own tasks as workers free up (AutoML's fold pipeline).
 """
 
 from __future__ import annotations
@@ -79,6 +81,30 @@ class Executor(ABC):
             The first error raised by ``fn`` among the tasks in flight.
         """
 
+    @abstractmethod
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
+        """A future of ``fn(item)``, computed on a worker.
+
+        Cancelling the future cancels the task if it has not started (a started task of a
+        local pool runs to its end). The caller waits on it with
+        :func:`concurrent.futures.wait`, whatever the engine, and calls
+        :meth:`check_cancelled` meanwhile.
+
+        Raises
+        ------
+        JobCancelled
+            If the job is cancelled.
+        """
+
+    def preload(self, modules: Iterable[str]) -> None:  # noqa: B027 (optional to engines)
+        """Have the workers start with ``modules`` imported, where the engine can (a local
+        pool's workers are then forked from a process that imported them once)."""
+
+    def check_cancelled(self) -> None:
+        """Raise ``JobCancelled`` if the job was cancelled (for callers of :meth:`submit`)."""
+        if self.cancel_event.is_set():
+            raise _cancelled_error()
+
     @property
     @abstractmethod
     def workers(self) -> int:
@@ -108,19 +134,31 @@ class LocalExecutor(Executor):
         super().__init__(**kwargs)
         self.max_workers = max_workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._preload: list[str] = []
 
     @property
     def workers(self) -> int:
         return self.max_workers
 
+    def preload(self, modules: Iterable[str]) -> None:
+        self._preload = list(dict.fromkeys([*self._preload, *modules]))
+
     def _get_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             # forkserver: job processes have threads, and forking those is unsafe
             method = "forkserver" if sys.platform == "linux" else "spawn"
-            self._pool = cf.ProcessPoolExecutor(
-                self.max_workers, mp_context=multiprocessing.get_context(method)
-            )
+            context = multiprocessing.get_context(method)
+            if self._preload and method == "forkserver":
+                # This process's fork server imports them once, before it forks a worker
+                # (if it is not running yet): each worker, and each worker that replaces
+                # one ended, starts with them in memory instead of importing them anew.
+                context.set_forkserver_preload(["__main__", *self._preload])
+            self._pool = cf.ProcessPoolExecutor(self.max_workers, mp_context=context)
         return self._pool
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
+        self.check_cancelled()
+        return self._get_pool().submit(_call_pickled, cloudpickle.dumps(fn), item)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         if self.cancel_event.is_set():
@@ -215,6 +253,29 @@ class DaskExecutor(Executor):
     def workers(self) -> int:
         info = self.client.scheduler_info()
         return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
+        self.check_cancelled()
+        task = self.client.submit(fn, item, pure=False)
+        future: cf.Future[Any] = cf.Future()
+
+        def settle(done: Any) -> None:
+            # On the client's thread; a future cancelled meanwhile stays cancelled.
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(done.result())
+            except BaseException as exc:  # the task's error, or its cancellation
+                future.set_exception(exc)
+
+        def forward_cancel(ours: cf.Future[Any]) -> None:
+            if ours.cancelled():
+                # force: stop it even if another client shares the key; the job owns it
+                self.client.cancel([task], force=True)
+
+        future.add_done_callback(forward_cancel)
+        task.add_done_callback(settle)
+        return future
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         if self.cancel_event.is_set():

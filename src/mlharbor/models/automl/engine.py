@@ -16,15 +16,9 @@ import numpy as np
 from mlharbor.errors import InvalidInputError
 from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
-from mlharbor.models.automl.folds import (
-    FoldError,
-    Folds,
-    StorableCheck,
-    fit_fold,
-    fit_fold_or_error,
-    prep_key,
-)
+from mlharbor.models.automl.folds import Folds, StorableCheck, fit_fold, prep_key
 from mlharbor.models.automl.leaderboard import Entry, ranked
+from mlharbor.models.automl.pipeline import Pipeline
 from mlharbor.models.automl.portfolio import (
     RELATIVE_COST,
     Candidate,
@@ -40,8 +34,12 @@ TrialCallback = Callable[[dict[str, Any]], None]
 MapFolds = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
-class Search(Tuning):
-    """The state of one search: the folds, the leaderboard entries and the clock."""
+class Search(Pipeline, Tuning):
+    """The state of one search: the folds, the leaderboard entries and the clock.
+
+    Folds are fitted in this process one after the other (with early pruning) until
+    ``map_folds``'s workers are up, then pipelined over them (see :class:`Pipeline`).
+    """
 
     def __init__(
         self,
@@ -87,6 +85,7 @@ class Search(Tuning):
         #: Storability per model structure (see :func:`structure`): ``None`` = stores.
         self.refusals: dict[Hashable, str | None] = {}
         self.entries: list[Entry] = []
+        self._init_pipeline()
 
     # ---- time -----------------------------------------------------------------------------
 
@@ -131,7 +130,13 @@ class Search(Tuning):
         return self.deadline - self._refit_reserve() - self.finish_reserve() - safety
 
     def _leaders(self) -> list[Entry]:
-        return [e for e in ranked(self.entries) if e.usable][:3]
+        """The likely ensemble: the three best scored entries or, before any is scored,
+        the first candidate from the folds it has fitted so far (it always runs, and its
+        folds are pipelined with the next candidates': they must leave room for it)."""
+        leaders = [e for e in ranked(self.entries) if e.usable][:3]
+        if leaders:
+            return leaders
+        return [e for e in self.entries[:1] if e.status == "ok" and e.fit_seconds]
 
     def _refit_reserve(self) -> float:
         """Seconds to keep for refitting the likely ensemble (the leaders)."""
@@ -186,16 +191,18 @@ class Search(Tuning):
         on wide sparse text matrices a forest's fold can cost ten times a linear model's,
         and a fold, once started, cannot be stopped.
         """
+        # A family given up for its cost costs at least what its folds had run.
+        overran = self.overran.get(candidate.family, 0.0)
         known = self._family_cost(candidate.family, candidate.params)
         if known is not None:
-            return known
+            return max(known, overran)
         seen = [e for e in self.entries if e.fit_seconds]
         if not seen:
-            return 0.0
+            return overran
         median = float(np.median([e.fold_cost for e in seen]))
         relative = RELATIVE_COST.get(candidate.family, 4.0)
         scaled = np.median([e.fold_cost / RELATIVE_COST.get(e.candidate.family, 4.0) for e in seen])
-        return max(2.0 * median, float(scaled) * relative)
+        return max(2.0 * median, float(scaled) * relative, overran)
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -203,34 +210,33 @@ class Search(Tuning):
         return self.evaluate_batch([candidate], prune=prune)[0]
 
     def evaluate_batch(self, candidates: list[Candidate], *, prune: bool) -> list[Entry]:
-        """Cross-validate ``candidates``; with ``map_folds``, all their folds at once, so
-        that every worker has a fold to fit until the batch is done."""
-        entries, batch = [], []
+        """Cross-validate ``candidates`` in this process, one after the other."""
+        entries = []
         for candidate in candidates:
             entry = Entry(candidate, trial=len(self.entries) + 1)
             self.entries.append(entry)
             entries.append(entry)
-            refused = self.refusals.get(structure(candidate))
-            if refused:
-                # A model of the same make could not be stored: this one could not either.
-                entry.status = "skipped"
-                entry.refuse(refused)
+            if self._refused(entry):
+                self._emit(entry)
                 continue
             try:
                 estimator = candidate.make(self.folds.task, self.seed)
-                if not self.fanning:
-                    self._in_process(entry, estimator, prune=prune)
-                else:
-                    batch.append((entry, estimator))
+                self._in_process(entry, estimator, prune=prune)
             except Exception as exc:  # a configuration the data or the model refuses
                 entry.status, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
-        if batch:
-            self._fan_out(batch)
-        for entry in entries:
             if entry.status == "ok":
                 entry.oof = self._oof(entry)
             self._emit(entry)
         return entries
+
+    def _refused(self, entry: Entry) -> bool:
+        """Whether a model of ``entry``'s make could not be stored: this one could not
+        either (it is then skipped, and says why)."""
+        refused = self.refusals.get(structure(entry.candidate))
+        if refused:
+            entry.status = "skipped"
+            entry.refuse(refused)
+        return bool(refused)
 
     def _in_process(self, entry: Entry, estimator: Any, *, prune: bool) -> None:
         spec, native = entry.candidate.spec, bool(entry.candidate.native)
@@ -257,47 +263,6 @@ class Search(Tuning):
                 if mine < theirs - margin:
                     entry.status = "pruned"
                     return
-
-    def _fan_out(self, batch: list[tuple[Entry, Any]]) -> None:
-        """Fit the folds of a batch of candidates on ``map_folds`` (one task per fold).
-
-        A candidate is skipped if its folds, added to the batch's, would not end before
-        the search deadline; the first candidate of the search always runs.
-        """
-        n_splits = self.folds.n_splits
-        tasks, owners, planned = [], [], 0.0
-        for entry, estimator in batch:
-            spec, native = entry.candidate.spec, bool(entry.candidate.native)
-            per_fold = self._prior_cost(entry.candidate)
-            fitting_prep = [0] if self.folds.shares(native) else range(n_splits)
-            prep = sum(self.folds.pending_prep(spec, f, native) for f in fitting_prep)
-            first = self.entries[0] is entry
-            # Folds of the batch so far and this one's, shared out over the workers.
-            wall = (planned + per_fold) * n_splits / self.workers + 0.5 * per_fold
-            if not first and time.perf_counter() + wall + prep > self.search_deadline():
-                entry.status = "skipped"
-                continue
-            planned += per_fold
-            left = self.search_deadline() - time.perf_counter()
-            # The first candidate always runs, but its boosting stops at a share of the
-            # time: its folds run as many at a time as there are workers.
-            limit = 0.8 * left / -(-n_splits // self.workers) if first else left
-            check = self._check_for(entry)
-            entry.oof_parts = []
-            for f in range(n_splits):
-                task = self.folds.fold_task(
-                    spec, estimator, f, limit, native, check if f == 0 else None, threads=1
-                )
-                tasks.append(task)
-                owners.append(entry)
-        assert self.map_folds is not None  # batches fan out only while fanning
-        for entry, result in zip(owners, self.map_folds(fit_fold_or_error, tasks), strict=True):
-            if entry.status != "ok":
-                continue
-            if isinstance(result, FoldError):
-                entry.status, entry.error = "failed", result.error
-                continue
-            self._record(entry, result)
 
     def _check_for(self, entry: Entry) -> StorableCheck | None:
         """The storability check, for the first fold model of a make not checked yet."""
@@ -390,28 +355,35 @@ class Search(Tuning):
         later = self.folds.splits[self.folds.n_folds :]
         self.folds.splits = self.folds.splits[: self.folds.n_folds]
         queue = list(candidates)
-        while queue:
-            if not self._trials_left():
-                break
-            if self.entries and self._left() <= 0:
-                break
-            # With workers, several candidates' folds at once keep every core busy (five
-            # folds on two cores would leave one idle for the last); the first runs
-            # alone, its cost prices the others.
-            size = 1 if not self.entries else self.workers
-            if self.max_trials is not None:
-                size = min(size, self.max_trials - len(self.entries))
-            batch, queue = queue[:size], queue[size:]
-            entry = self.evaluate_batch(batch, prune=False)[0]
+
+        def propose() -> Candidate | None:
+            if not queue or not self._trials_left() or (self.entries and self._left() <= 0):
+                queue.clear()
+                return None
+            return queue.pop(0)
+
+        # In this process until the workers are up (the first candidate, on a cold pool).
+        while not self.fanning and (candidate := propose()) is not None:
+            entry = self.evaluate(candidate, prune=False)
             if later:
-                self._decide_repeats(entry, candidates, later)
+                if self._repeats_fit(entry, candidates, later):
+                    self._extend(entry)
                 later = []
+        if queue:
+
+            def on_first(entry: Entry) -> None:
+                self._repeats_fit(entry, candidates, later)
+                later.clear()
+
+            self.run_pipeline(propose, on_first=on_first if later else None)
         if later:  # not even one candidate ran
             self.folds.n_repeats = 1
 
-    def _decide_repeats(
+    def _repeats_fit(
         self, first: Entry, candidates: list[Candidate], later: list[tuple[Any, Any]]
-    ) -> None:
+    ) -> bool:
+        """Whether the other repeats of the folds fit, priced from ``first``'s folds: if
+        they do, they are added (``first`` has them still to fit)."""
         relative = sum(RELATIVE_COST.get(c.family, 4.0) for c in candidates)
         relative /= RELATIVE_COST.get(first.candidate.family, 4.0)
         per_fold = first.fold_cost
@@ -423,9 +395,9 @@ class Search(Tuning):
         half = 0.5 * (self.search_deadline() - self.started)
         if first.status != "ok" or time.perf_counter() + repeated > self.started + half:
             self.folds.n_repeats = 1
-            return
+            return False
         self.folds.splits = self.folds.splits + later
-        self._extend(first)
+        return True
 
     def _extend(self, entry: Entry) -> None:
         """Cross-validate ``entry`` on the folds added since it ran (the other repeats)."""

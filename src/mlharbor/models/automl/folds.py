@@ -71,6 +71,10 @@ class FoldResult:
     check_seconds: float = 0.0
     #: The process that fitted it (several when folds fan out over the cores).
     pid: int = 0
+    #: When the fit started and its result was ready (``time.time()``, comparable across
+    #: the processes of one machine): which folds ran at the same time.
+    started_at: float = 0.0
+    ended_at: float = 0.0
 
 
 @dataclass
@@ -354,6 +358,7 @@ def _fit_fold(
     time_limit: float | None,
     check: StorableCheck | None,
 ) -> FoldResult:
+    started_at = time.time()
     started = time.perf_counter()
     fit_params = {}
     if time_limit is not None and _is_lightgbm(estimator):
@@ -375,6 +380,7 @@ def _fit_fold(
         began = time.perf_counter()
         result.refused = refusal(check, estimator, fit_matrix, y_fit)
         result.check_seconds = time.perf_counter() - began
+    result.started_at, result.ended_at = started_at, time.time()
     return result
 
 

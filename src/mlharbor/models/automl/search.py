@@ -229,8 +229,11 @@ def run_automl(
         candidates = portfolio(found, kind, len(search_idx), threads, n_categorical)
         if models:
             candidates = restrict(candidates, list(models))
-        search.run_portfolio(candidates)
-        search.tune()
+        try:
+            search.run_portfolio(candidates)
+            search.tune()
+        finally:
+            search.close_pipeline()  # fits still in flight can no longer count
         winner = search.choose()
     if search.entries[0].status != "ok" or (
         len([e for e in search.entries if e.usable]) == 1 and time.perf_counter() > deadline

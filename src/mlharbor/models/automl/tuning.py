@@ -1,16 +1,20 @@
 """Tuning the leading families with Optuna: one seeded TPE study per family, cheap first.
 
 A mixin of :class:`~mlharbor.models.automl.engine.Search`, which keeps the clock, the
-leaderboard and the folds. When folds fan out over several workers (local processes or a
-Dask cluster), trials are asked and cross-validated several at a time, as many as there are
-workers, so that every worker has a fold to fit: one trial's three folds would leave the
-rest of a cluster idle. The studies then sample with a constant liar, so that trials asked
-together do not all land on the same point.
+leaderboard and the folds. When folds fan out over workers (local processes or a Dask
+cluster), trials are pipelined (see :mod:`~mlharbor.models.automl.pipeline`): the next
+trial is asked while the last ones' folds still run, so that every worker has a fold to
+fit. The studies then sample with a constant liar, so that trials in flight together do not
+all land on the same point; and a trial is asked only once the trials asked
+:attr:`workers` turns before it have been told, in the order they were asked, so the
+studies see the same history whichever fold ends first (the fits costing the same:
+a trial much dearer than its family's defaults is not started).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlharbor.models.automl.leaderboard import Entry, ranked
@@ -18,6 +22,7 @@ from mlharbor.models.automl.portfolio import TUNABLE, Candidate
 
 if TYPE_CHECKING:
     from mlharbor.models.automl.folds import Folds
+    from mlharbor.models.automl.pipeline import Open
 
 #: Which of the (up to three) leading families takes each turn: the leader every other one.
 SCHEDULE = [0, 1, 0, 2, 0, 1]
@@ -37,10 +42,18 @@ class Tuning:
         def _wall(self, per_fold: float, n_tasks: int) -> float: ...
         def _family_cost(self, family: str, params: dict[str, Any]) -> float | None: ...
         def evaluate(self, candidate: Candidate, *, prune: bool) -> Entry: ...
-        def evaluate_batch(self, candidates: list[Candidate], *, prune: bool) -> list[Entry]: ...
+        def _planned_end(self, per_fold: float, n_tasks: int, now: float) -> float: ...
+        def pump(self) -> bool: ...
+        def run_pipeline(
+            self,
+            propose: Callable[[], Candidate | None],
+            on_done: Callable[[Open], None] | None = None,
+        ) -> None: ...
 
         @property
         def workers(self) -> int: ...
+        @property
+        def fanning(self) -> bool: ...
 
         _workers: int
         max_trials: int | None
@@ -77,52 +90,72 @@ class Tuning:
         tried = {family: 0 for family in studies}
         turn = 0
         while self._trials_left() and studies and self._left() > 0:
-            if self.workers > 1:
-                turn = self._tune_batch(leaders, studies, base, tried, turn)
-                if turn < 0:
-                    return
-                continue
+            if self.fanning:
+                self._tune_pipelined(leaders, studies, base, tried, turn)
+                return
             order = [f for f in (e.candidate.family for e in leaders) if f in studies]
             family = order[SCHEDULE[turn % len(SCHEDULE)] % len(order)]
             turn += 1
             if not self._tune_once(family, studies[family], base[family], tried):
                 del studies[family]
 
-    def _tune_batch(
+    def _tune_pipelined(
         self,
         leaders: list[Entry],
         studies: dict[str, Any],
         base: dict[str, Entry],
         tried: dict[str, int],
         turn: int,
-    ) -> int:
-        """Ask up to one trial per worker (the families taking turns as one at a time
-        would), cross-validate them together and tell the studies; the next turn, or -1
-        when no trial could be started."""
+    ) -> None:
+        """Trials asked as workers free up (the families taking turns as one at a time
+        would), each told once it ends, in the order asked (see the module's docstring)."""
+        asked: list[tuple[Any, Any, Candidate]] = []  # (study, trial, candidate)
+        ended: dict[int, Entry] = {}  # id(candidate) -> its entry, once cross-validated
+        told = 0
+        lag = max(1, self.workers)
+        over = False
 
-        size = self.workers
-        if self.max_trials is not None:
-            size = min(size, self.max_trials - len(self.entries))
-        # (study, trial, candidate): a family dropped later in the batch still closes its trial.
-        asked: list[tuple[Any, Any, Candidate]] = []
-        planned = 0.0  # seconds per fold of the trials asked so far, summed
-        while len(asked) < size and studies:
-            order = [f for f in (e.candidate.family for e in leaders) if f in studies]
-            family = order[SCHEDULE[turn % len(SCHEDULE)] % len(order)]
-            turn += 1
-            got = self._ask(family, studies[family], base[family], tried, planned)
-            if got is None:
-                del studies[family]
-                continue
-            trial, candidate = got
-            asked.append((studies[family], trial, candidate))
-            planned += self._family_cost(family, candidate.params) or base[family].fold_cost
-        if not asked:
-            return -1
-        entries = self.evaluate_batch([candidate for _, _, candidate in asked], prune=False)
-        for (study, trial, _), entry in zip(asked, entries, strict=True):
-            _tell(study, trial, entry)
-        return -1 if all(e.status == "skipped" for e in entries) else turn
+        def tell_up_to(n: int) -> None:
+            nonlocal told
+            while told < n:
+                study, trial, candidate = asked[told]
+                while id(candidate) not in ended:
+                    if not self.pump():  # nothing in flight: it will not end
+                        ended[id(candidate)] = Entry(candidate, trial=0, status="skipped")
+                _tell(study, trial, ended[id(candidate)])
+                told += 1
+
+        def on_done(item: Open) -> None:
+            nonlocal over
+            ended[id(item.entry.candidate)] = item.entry
+            if item.entry.status == "skipped":
+                over = True  # no time for it: none for the trials after it either
+
+        def propose() -> Candidate | None:
+            nonlocal turn, over
+            if over or not studies or not self._trials_left() or self._left() <= 0:
+                over = True
+                return None
+            tell_up_to(len(asked) - lag + 1)
+            while studies and not over:
+                order = [f for f in (e.candidate.family for e in leaders) if f in studies]
+                family = order[SCHEDULE[turn % len(SCHEDULE)] % len(order)]
+                turn += 1
+                got = self._ask(family, studies[family], base[family], tried, pipelined=True)
+                if got is None:
+                    del studies[family]
+                    continue
+                trial, candidate = got
+                asked.append((studies[family], trial, candidate))
+                return candidate
+            over = True
+            return None
+
+        self.run_pipeline(propose, on_done)
+        # Trials the pipeline never opened (the time ran out as they were asked) fail.
+        for candidate in (c for _, _, c in asked[told:] if id(c) not in ended):
+            ended[id(candidate)] = Entry(candidate, trial=0, status="skipped")
+        tell_up_to(len(asked))
 
     def _ask(
         self,
@@ -130,11 +163,11 @@ class Tuning:
         study: Any,
         base: Entry,
         tried: dict[str, int],
-        planned: float | None = None,
+        pipelined: bool = False,
     ) -> tuple[Any, Candidate] | None:
         """A trial of ``family`` that is cheap enough and would end before the search
-        deadline (alone, or beside a batch's folds planned so far: ``planned`` seconds per
-        fold); ``None`` if six asks found none."""
+        deadline (alone, or ``pipelined`` after the folds already in flight and queued);
+        ``None`` if six asks found none."""
         import optuna
 
         spec = base.candidate.spec
@@ -146,11 +179,9 @@ class Tuning:
             per_fold = self._family_cost(family, params) or base.fold_cost
             cost = self._wall(per_fold, n_splits)
             cheap_cap = base_cost * (1.5 + tried[family] / 2)
-            if planned is None:
-                wall = cost
-            else:  # its folds and the batch's share the workers, as _fan_out plans them
-                wall = (planned + per_fold) * n_splits / self.workers + 0.5 * per_fold
-            if cost > cheap_cap or time.perf_counter() + wall > self.search_deadline():
+            now = time.perf_counter()
+            end = self._planned_end(per_fold, n_splits, now) if pipelined else now + cost
+            if cost > cheap_cap or end > self.search_deadline():
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 continue
             tried[family] += 1
