@@ -19,7 +19,7 @@ from mlharbor.config import Settings
 from mlharbor.hub import Hub
 
 from .data.factories import TITANIC_LIKE, write
-from .probes import top_modules
+from .probes import run_probe, top_modules
 
 #: Neither ``--help`` nor importing the CLI may load any of these.
 HEAVY = {
@@ -324,11 +324,7 @@ def test_mlharbor_train_starts_the_fork_server_before_the_commands_imports() -> 
         "sys.meta_path.insert(0, Seen())\n"
         "import mlharbor.cli\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "fork server starting"
+    assert run_probe("-c", probe).split("\n")[0] == "fork server starting"
 
 
 def test_processes_the_command_starts_do_not_run_its_script_again(tmp_path: Path) -> None:
@@ -342,16 +338,9 @@ def test_processes_the_command_starts_do_not_run_its_script_again(tmp_path: Path
         "data = spawn.get_preparation_data('attempt')\n"
         "print(data.get('init_main_from_name'), 'init_main_from_path' in data)\n"
     )
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["mlharbor.__main__", "False"]
+    assert run_probe(str(script)).split() == ["mlharbor.__main__", "False"]
 
 
 def test_python_m_mlharbor_is_the_command(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlharbor", "--help"], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert "mlharbor" in done.stdout and "train" in done.stdout
+    out = run_probe("-m", "mlharbor", "--help")
+    assert "mlharbor" in out and "train" in out
