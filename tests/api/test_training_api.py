@@ -97,6 +97,15 @@ def test_train_job_reports_progress_and_registers_a_model(live_worker: LiveServe
         ({"dataset": "iris", "target": "variety", "drop": ["nope"]}, "nope"),
         ({"dataset": "ghost", "target": "x"}, "dataset 'ghost' does not exist"),
         ({"dataset": "iris", "target": "variety", "task": "clustering"}, "task"),
+        (
+            {"dataset": "iris", "target": "variety", "model": "ridge"},
+            "model 'ridge' serves regression only, but target 'variety' makes this a "
+            "multiclass task (the target has 3 distinct values)",
+        ),
+        (
+            {"dataset": "iris", "target": "sepal.length", "model": "logistic-regression"},
+            "makes this a regression task (numeric target with 35 distinct values)",
+        ),
     ],
 )
 def test_bad_train_requests_are_refused_before_queuing(

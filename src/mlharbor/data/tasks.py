@@ -6,6 +6,9 @@ from enum import StrEnum
 
 from mlharbor.errors import InvalidInputError
 
+#: A numeric target with at most this many distinct integer values is read as classes.
+MAX_INTEGER_CLASSES = 10
+
 
 class Task(StrEnum):
     """What a model learns to predict."""

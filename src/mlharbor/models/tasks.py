@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 
 from mlharbor.data.schema import ColumnSchema, Role, SemanticType
+from mlharbor.data.tasks import MAX_INTEGER_CLASSES as MAX_INTEGER_CLASSES
 from mlharbor.data.tasks import Task as Task
 from mlharbor.data.tasks import parse_task as parse_task
 from mlharbor.errors import InvalidInputError
-
-#: A numeric target with at most this many distinct integer values is read as classes.
-MAX_INTEGER_CLASSES = 10
 
 
 def detect_task(

@@ -30,9 +30,9 @@ from mlharbor.models.catalog import (
     Scaling,
     class_name,
     get_spec,
-    model_names,
     parse_params,
 )
+from mlharbor.models.checks import task_refused
 from mlharbor.models.evaluate import (
     CURVE_FRACTIONS,
     FoldCurve,
@@ -404,16 +404,8 @@ def _check_unique_columns(df: pd.DataFrame) -> None:
 
 
 def _check_serves(spec: ModelSpec, problem: Problem) -> None:
-    found = problem.task
-    if found not in spec.tasks:
-        raise InvalidInputError(
-            f"model {spec.name!r} serves {', '.join(sorted(t.value for t in spec.tasks))} "
-            f"only, but target {problem.target!r} makes this a {found.value} task "
-            f"({problem.task_reason}); models for {found.value}: "
-            f"{', '.join(model_names(found))}",
-            model=spec.name,
-            task=found.value,
-        )
+    if problem.task not in spec.tasks:
+        raise task_refused(spec, problem.target, problem.task, problem.task_reason)
 
 
 def _split(
