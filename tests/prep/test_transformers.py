@@ -6,9 +6,10 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlharbor.prep import DatetimeFeatures, TextFeatures
+from mlharbor.prep.inputs import InputTypes
 
 
-@parametrize_with_checks([DatetimeFeatures(), TextFeatures()])
+@parametrize_with_checks([DatetimeFeatures(), TextFeatures(), InputTypes()])
 def test_own_transformers_follow_the_sklearn_contract(estimator, check) -> None:
     check(estimator)
 
