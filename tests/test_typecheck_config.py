@@ -38,6 +38,7 @@ STRICT_FLAGS = [
 SKLEARN_SUBCLASSES = {
     "mlharbor.prep.dates",
     "mlharbor.prep.text",
+    "mlharbor.prep.inputs",
     "mlharbor.models.automl.ensemble",
     "mlharbor.models.automl.register",
 }

@@ -6,9 +6,10 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlharbor.prep import DatetimeFeatures, TextFeatures
+from mlharbor.prep.inputs import InputTypes
 
 
-@parametrize_with_checks([DatetimeFeatures(), TextFeatures()])
+@parametrize_with_checks([DatetimeFeatures(), TextFeatures(), InputTypes()])
 def test_own_transformers_follow_the_sklearn_contract(estimator, check) -> None:
     check(estimator)
 
@@ -55,3 +56,47 @@ def test_text_features_name_their_column_and_read_missing_as_empty() -> None:
 def test_text_features_survive_an_all_missing_column(value) -> None:
     X = pd.DataFrame({"t": [value, value]}, dtype=object)
     assert TextFeatures().fit_transform(X).shape[0] == 2
+
+
+def test_input_tokens_are_the_schemas_boolean_tokens() -> None:
+    """prep.inputs travels with exports and cannot import data.schema: its copy must agree."""
+    from mlharbor.data.schema import BOOLEAN_TOKENS
+    from mlharbor.prep.inputs import TOKENS
+
+    assert {k: v for k, v in TOKENS.items() if not k[0].isdigit()} == BOOLEAN_TOKENS
+
+
+def test_input_types_spell_booleans_and_whole_numbers_as_training_did() -> None:
+    columns = [
+        {
+            "name": "active",
+            "dtype": "str",
+            "semantic_type": "boolean",
+            "labels": {"true": "true", "false": "false"},
+        },
+        {
+            "name": "answer",
+            "dtype": "str",
+            "semantic_type": "categorical",
+            "levels": [["true", 3], ["false", 2], ["unsure", 1]],
+        },
+        {
+            "name": "size",
+            "dtype": "str",
+            "semantic_type": "categorical",
+            "levels": [["1", 4], ["L", 2]],
+        },
+        {"name": "price", "dtype": "float64", "semantic_type": "numeric"},
+    ]
+    rows = pd.DataFrame(
+        {"active": [True, None], "answer": [False, True], "size": [1.0, np.nan], "price": [3, 4]}
+    )
+    out = InputTypes(columns=columns).fit().transform(rows)
+    assert out["active"].tolist()[0] == "true" and pd.isna(out["active"].tolist()[1])
+    assert out["answer"].tolist() == ["false", "true"]
+    assert out["size"].tolist()[0] == "1"
+    assert out["price"].tolist() == [3.0, 4.0]
+    with pytest.raises(ValueError, match="'price' must hold a number"):
+        InputTypes(columns=columns).fit().transform(rows.assign(price="abc"))
+    with pytest.raises(ValueError, match="lacks the column 'size'"):
+        InputTypes(columns=columns).fit().transform(rows.drop(columns=["size"]))

@@ -27,20 +27,15 @@ from tests.training_data import text_frame, with_schema
 from ..api.conftest import LiveServer, free_port
 from ..user_tables import features, json_rows, parquet_bytes, with_target
 from .mixed import register
-from .mlflow_venv import mlflow_venv
+from .mlflow_venv import mlflow_or_skip
 
 
-def _mlflow() -> Path:
-    try:
-        return mlflow_venv()
-    except RuntimeError as exc:
-        if "Could not find a version" in str(exc) or "connection" in str(exc).lower():
-            pytest.skip(f"the package index is unreachable, so MLflow cannot be installed: {exc}")
-        raise
-
-
-def _served_by_mlflow(mlflow: Path, out: Path, rows: list[dict], tmp_path: Path) -> list:
-    """What ``mlflow models serve -m out`` answers for ``rows`` (JSON records)."""
+def _served_by_mlflow(
+    mlflow: Path, out: Path, rows: list[dict], tmp_path: Path, csv: bytes | None = None
+) -> list:
+    """What ``mlflow models serve -m out`` answers for ``rows`` (JSON ``dataframe_split``),
+    and also for the same rows as ``dataframe_records`` and, when given, as a ``csv`` body:
+    all three must agree."""
     port = free_port()
     # MLflow starts `uvicorn` by name: its own environment's must come first on PATH. No
     # PYTHONPATH: the MLflow side has no mlharbor but what the export carries.
@@ -69,19 +64,32 @@ def _served_by_mlflow(mlflow: Path, out: Path, rows: list[dict], tmp_path: Path)
         split = {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
         answer = httpx.post(f"{url}/invocations", json={"dataframe_split": split}, timeout=60)
         assert answer.status_code == 200, answer.text
-        return answer.json()["predictions"]
+        predictions: list = answer.json()["predictions"]
+        records = httpx.post(f"{url}/invocations", json={"dataframe_records": rows}, timeout=60)
+        assert records.status_code == 200, records.text
+        assert records.json()["predictions"] == predictions
+        if csv is not None:
+            headers = {"content-type": "text/csv"}
+            table = httpx.post(f"{url}/invocations", content=csv, headers=headers, timeout=60)
+            assert table.status_code == 200, table.text
+            assert table.json()["predictions"] == predictions
+        return predictions
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
 def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) -> None:
-    mlflow = _mlflow()
+    mlflow = mlflow_or_skip()
     features = register(sqlite_hub, tmp_path, "churn", "churn").iloc[:20]
     features.loc[features.index[0], "income"] = None  # a missing value, as production sends
     out = sqlite_hub.models.export("churn", "latest", tmp_path / "exported")
     assert {p.name for p in out.iterdir()} >= {"MLmodel", "model.pkl", "requirements.txt"}
-    assert not (out / "code").exists()  # nothing of mlharbor's to carry
+    # Of mlharbor's, only the step that casts production rows as /predict does.
+    carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
+    assert carried - {"mlharbor/__init__.py", "mlharbor/prep/__init__.py"} == {
+        "mlharbor/prep/inputs.py"
+    }
     ours = sqlite_hub.predictor.predict("churn", "latest", features).predictions
     split = features.astype(object).where(features.notna(), None)
     assert _served_by_mlflow(mlflow, out, split.to_dict("records"), tmp_path) == ours
@@ -108,7 +116,7 @@ def _register_every_type(hub: Hub, tmp_path: Path, rows: int) -> tuple[pd.DataFr
 
 def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_path: Path) -> None:
     """mlharbor's own date and text steps travel in the export's ``code/`` folder."""
-    mlflow = _mlflow()
+    mlflow = mlflow_or_skip()
     frame, result = _register_every_type(sqlite_hub, tmp_path, 120)
     assert {"DatetimeFeatures", "TextFeatures"} <= {
         type(s).__name__ for _, s in steps(result.pipeline)
@@ -117,9 +125,13 @@ def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_pat
     carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
     assert {"mlharbor/prep/dates.py", "mlharbor/prep/text.py"} <= carried
     assert "mlharbor/hub.py" not in carried
-    rows = json_rows(frame.drop(columns=["churn"]).iloc[:20])
+    production = frame.drop(columns=["churn"]).iloc[:20]
+    rows = json_rows(production)
+    for row in rows:  # native JSON booleans where training had the text true/false
+        row["is.active"] = row["is.active"] == "true"
     ours = sqlite_hub.predictor.predict("every", "latest", rows).predictions
-    assert _served_by_mlflow(mlflow, out, rows, tmp_path) == ours
+    csv = production.to_csv(index=False).encode()
+    assert _served_by_mlflow(mlflow, out, rows, tmp_path, csv) == ours
 
 
 def test_carried_modules_import_nothing_else_of_mlharbor() -> None:
@@ -222,19 +234,15 @@ import mlflow.pyfunc
 import pandas as pd
 
 model = mlflow.pyfunc.load_model(sys.argv[1])
-# Text as the signature says; numbers as pandas reads them (integers as int64).
-schema = model.metadata.get_input_schema()
-text = {c.name: str for c in schema.inputs if c.type.name == "string"}
-frame = pd.read_csv(sys.argv[2], dtype=text, keep_default_na=False, na_values=[""])
-print(json.dumps(model.predict(frame).tolist()))
+print(json.dumps(model.predict(pd.read_csv(sys.argv[2])).tolist()))
 """
 
 
 def test_mlflow_pyfunc_predicts_a_csv_read_by_pandas(sqlite_hub: Hub, tmp_path: Path) -> None:
-    """The export's signature takes what ``pandas.read_csv`` makes of production rows: integer
-    columns as int64 (declared ``long``, as MLflow's own signature inference does), text
-    read as the signature's ``string`` columns."""
-    mlflow = _mlflow()
+    """The export takes what ``pandas.read_csv`` makes of production rows, read plainly:
+    true/false text as booleans, whole numbers as int64 (see test_export_production.py for
+    every such case)."""
+    mlflow = mlflow_or_skip()
     frame, _ = _register_every_type(sqlite_hub, tmp_path, 160)
     out = sqlite_hub.models.export("every", "latest", tmp_path / "exported")
     production = frame.drop(columns=["churn"]).iloc[:30]

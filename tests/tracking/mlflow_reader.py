@@ -56,13 +56,8 @@ def main() -> None:
     predictions = {}
     for run_id, rows in (request.get("predict") or {}).items():
         model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
-        frame = pd.DataFrame(rows)
-        # The export types every number "double" (so a missing value is allowed) and MLflow
-        # will not cast int64 to it on its own: cast as an MLflow user must.
-        for spec in model.metadata.get_input_schema().inputs:
-            if str(spec.type) in ("double", "DataType.double") and spec.name in frame:
-                frame[spec.name] = frame[spec.name].astype(float)
-        predictions[run_id] = [str(p) for p in model.predict(frame)]
+        # The rows as they come: the export casts them (integers where training had floats).
+        predictions[run_id] = [str(p) for p in model.predict(pd.DataFrame(rows))]
     json.dump(
         {
             "experiment_id": getattr(experiment, "experiment_id", None),

@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from mlharbor.data.schema import BOOLEAN_TOKENS
 from mlharbor.errors import InvalidInputError
+from mlharbor.prep.inputs import InputValueError, cast_column, truth_value
 from mlharbor.values import plain
 
-_EXAMPLES = 3
 #: How many of a categorical column's levels the signature keeps (the most frequent).
 TOP_LEVELS = 50
 
@@ -144,111 +142,8 @@ def _labels(present: pd.Series) -> dict[str, Any]:
     return {"true": labels.get("true", True), "false": labels.get("false", False)}
 
 
-def truth_value(value: Any) -> bool | None:
-    """The truth a boolean column's value spells (yes/no, Y/N, true/false, 1/0), or ``None``.
-
-    Examples
-    --------
-    >>> truth_value("Yes"), truth_value(0), truth_value("maybe")
-    (True, False, None)
-    """
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    return _TOKENS.get(str(value).strip().lower())
-
-
 def _cast(values: pd.Series, column: Mapping[str, Any]) -> pd.Series:
-    dtype = str(column.get("dtype") or "").lower()
-    if not dtype:
-        return values
-    if dtype.startswith(("bool", "boolean")):
-        return _to_bool(values)
-    labels = column.get("labels")
-    if column.get("semantic_type") == "boolean" and isinstance(labels, Mapping):
-        # Trained on yes/no: a JSON true, "TRUE" or "Y" means the model's own "yes".
-        values = values.map(lambda v: _relabel(v, labels))
-    if dtype.startswith(("int", "uint", "float", "double", "decimal")):
-        numbers = pd.to_numeric(values, errors="coerce")
-        # Numbers already (a batch read from Parquet): none can fail the cast, and checking
-        # each value in Python would cost more than the prediction.
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            numbers = _checked(values, numbers, "a number")
-        return _finite(numbers)
-    if dtype.startswith(("datetime", "timestamp")):
-        # utc: a column may mix offsets ("2024-02-03", "…T10:00:00+01:00", summer and winter
-        # time), which pandas refuses to put in one column otherwise.
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-        return _checked(values, parsed, "a date")
-    if isinstance(values.dtype, pd.StringDtype):
-        text = values.astype(object)  # text already: the same objects, without a Python loop
-    else:
-        text = values.map(lambda v: v if _missing(v) else str(v)).astype(object)
-    if column.get("semantic_type") == "datetime":
-        # Dates kept as text in training are parsed by the model with their own format;
-        # here it is only checked that each one is a date at all.
-        _checked(text, pd.to_datetime(text, errors="coerce", format="mixed", utc=True), "a date")
-    return text
-
-
-def _finite(numbers: pd.Series) -> pd.Series:
-    # Infinity passes the cast but no estimator takes it: refuse it here, by column.
-    values = numbers.to_numpy(dtype=float, na_value=np.nan)
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise InvalidInputError(
-            f"column {numbers.name!r} must hold finite numbers; {int(infinite.sum())} value(s) "
-            "are infinite (send null for a missing value)",
-            column=str(numbers.name),
-        )
-    return numbers
-
-
-def _relabel(value: Any, labels: Mapping[str, Any]) -> Any:
-    if _missing(value):
-        return value
-    truth = truth_value(value)
-    return value if truth is None else labels.get("true" if truth else "false", value)
-
-
-_TOKENS = {**BOOLEAN_TOKENS, "1": True, "0": False, "1.0": True, "0.0": False}
-
-
-def _to_bool(values: pd.Series) -> pd.Series:
-    tokens = _TOKENS
-
-    def convert(value: Any) -> Any:
-        if _missing(value) or isinstance(value, bool | np.bool_):
-            return value
-        return tokens.get(str(value).strip().lower(), _BAD)
-
-    converted = values.map(convert)
-    bad = converted.map(lambda v: v is _BAD)
-    if bad.any():
-        _refuse(values.name, values[bad], "true or false")
-    return converted.astype(object)
-
-
-def _checked(original: pd.Series, converted: pd.Series, kind: str) -> pd.Series:
-    bad = converted.isna() & ~original.map(_missing)
-    if bad.any():
-        _refuse(original.name, original[bad], kind)
-    return converted
-
-
-def _refuse(name: Any, bad: pd.Series, kind: str) -> None:
-    examples = ", ".join(repr(v) for v in bad.unique()[:_EXAMPLES])
-    raise InvalidInputError(
-        f"column {name!r} must hold {kind}; {len(bad)} value(s) do not, e.g. {examples}",
-        column=str(name),
-    )
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    return isinstance(value, float) and np.isnan(value)
-
-
-_BAD = object()
+    try:
+        return cast_column(values, column)
+    except InputValueError as exc:
+        raise InvalidInputError(str(exc), column=exc.column) from None

@@ -32,8 +32,15 @@ PORTABLE = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "numpy": "numpy"}
 #: mlharbor's modules an exported model may carry in ``code/``: each imports only
 #: scikit-learn, SciPy, pandas and NumPy (a test pins that), never the rest of mlharbor.
 CARRIED = frozenset(
-    {"mlharbor.prep.dates", "mlharbor.prep.text", "mlharbor.models.automl.ensemble"}
+    {
+        "mlharbor.prep.dates",
+        "mlharbor.prep.text",
+        "mlharbor.prep.inputs",
+        "mlharbor.models.automl.ensemble",
+    }
 )
+#: The exported pipeline's first step: production rows cast as ``/predict`` casts them.
+INPUT_STEP = "mlharbor_inputs"
 CODE_DIR = "code"
 _DIST = {**PORTABLE, "scipy": "scipy"}
 _MLFLOW_TYPES = {"float": "double", "double": "double", "int": "long", "uint": "long"}
@@ -104,6 +111,8 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
     ConflictError
         ``out`` exists and is not an empty directory.
     """
+    if version.signature.get("inputs"):
+        pipeline = with_input_step(pipeline, version)
     needed = check_portable(pipeline)
     carried = needed & CARRIED
     packages = needed - carried
@@ -130,7 +139,27 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
     return out
 
 
+def with_input_step(pipeline: Any, version: ModelVersionRecord) -> Any:
+    """``pipeline`` behind an :class:`~mlharbor.prep.inputs.InputTypes` step fitted on the
+    version's signature: what ``pandas.read_csv``, ``read_parquet`` or a JSON body makes of
+    production rows is cast as mlharbor's ``/predict`` casts it (``True`` becomes the
+    ``"true"`` the training file spelled; integers where training had floats are numbers),
+    or refused naming the column."""
+    from sklearn.pipeline import Pipeline
+
+    from mlharbor.prep.inputs import InputTypes
+
+    inputs = InputTypes(columns=version.signature["inputs"]).fit()
+    return Pipeline([(INPUT_STEP, inputs), ("model", pipeline)])
+
+
 def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
+    # No MLflow ``signature``: MLflow enforces its column types before the model sees a row,
+    # and none of them takes what ``/predict`` takes (a "string" column refuses the booleans
+    # ``read_csv`` makes of true/false, "double" refuses integers, "long" a gap, every type
+    # a column read empty, as float NaN); its "any" type makes ``mlflow models serve``
+    # refuse every CSV body. The columns are listed in the metadata, and the pipeline's
+    # first step casts each one, or names it in its refusal.
     inputs = json.dumps([_column(c) for c in version.signature.get("inputs", [])])
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     # JSON strings are valid YAML scalars, so every value is written with json.dumps.
@@ -154,11 +183,8 @@ def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
             "metadata:",
             f"  mlharbor_model: {json.dumps(version.model)}",
             f"  mlharbor_version: {version.version}",
+            f"  mlharbor_inputs: {inputs}",
             f"model_uuid: {uuid.uuid4().hex}",
-            "signature:",
-            f"  inputs: {json.dumps(inputs)}",
-            "  outputs: null",
-            "  params: null",
             f"utc_time_created: '{created}'",
             "",
         ]

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from mlharbor.data.tasks import Task
-from mlharbor.models.signature import truth_value
+from mlharbor.prep.inputs import truth_value
 
 #: Parameters shown first for any model that has them; the rest sit under "All parameters".
 COMMON = (
