@@ -191,11 +191,34 @@ def load_main(args: list[str]) -> None:
     print(json.dumps({"latencies": latencies, "wall": wall, "timed_wall": timed}))
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants so far."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
 def measure(
-    url: str, body: bytes, concurrency: int, requests: int, client: str = "httpx"
+    url: str,
+    body: bytes,
+    concurrency: int,
+    requests: int,
+    client: str = "httpx",
+    server: int | None = None,
 ) -> dict[str, float]:
+    """Latencies and throughput of ``requests`` requests of ``body`` to ``url`` from a load
+    process; with ``server`` (a pid), also the server's CPU seconds per request."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         f.write(body)
+    cpu_before = tree_cpu(server) if server else 0.0
     for attempt in (1, 2):  # a shared machine sometimes stalls a server past a timeout
         out = subprocess.run(
             [
@@ -219,7 +242,12 @@ def measure(
     os.unlink(f.name)
     data = json.loads(out.stdout)
     lat = sorted(data["latencies"])
+    served = len(lat) + 3 * concurrency  # the client's warm-up requests are served too
+    cpu = (tree_cpu(server) - cpu_before) / served if server else float("nan")
     return {
+        # What one request costs the server in CPU, wherever the client runs: the rate each
+        # server would reach on cores of its own.
+        "server_cpu_ms": 1000 * cpu,
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         # Over the timed requests only: the client's set-up (an httpx client builds an SSL
@@ -263,7 +291,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=200, help="single-row requests per run")
-    parser.add_argument("--batch-requests", type=int, default=60, help="100-row requests per run")
+    parser.add_argument(
+        "--batch-requests", type=int, default=60, help="100-row requests per run to MLflow"
+    )
+    parser.add_argument(
+        "--ours-factor",
+        type=int,
+        default=10,
+        help="times as many 100-row requests to mlharbor, so both runs last about as long",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args()
 
@@ -313,16 +349,19 @@ def main() -> None:
         "MLHARBOR_LOG_LEVEL": "WARNING",
     }
     procs: list[subprocess.Popen] = []
+    pids: dict[str, int] = {}  # the server process started for each ping URL
 
     def start(cmd: list[str], env: dict[str, str], ping: str) -> None:
         # Server logs go to a file: an unread pipe fills up and stalls the server.
         log = open(data_dir / f"server-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
+        pids[ping] = proc.pid
         wait_up(ping, proc)
 
     try:
         urls: dict[str, dict[str, str]] = {}
+        servers: dict[str, dict[str, int]] = {}  # each model's server pids, by server
         port = free_port()
         start(
             [
@@ -340,6 +379,7 @@ def main() -> None:
             urls.setdefault(name, {})["mlharbor"] = (
                 f"http://127.0.0.1:{port}/api/v1/models/{name}/champion/invocations"
             )
+            servers.setdefault(name, {})["mlharbor"] = pids[f"http://127.0.0.1:{port}/healthz"]
             p = free_port()
             start(
                 [
@@ -357,6 +397,7 @@ def main() -> None:
                 f"http://127.0.0.1:{p}/ping",
             )
             urls[name]["mlflow"] = f"http://127.0.0.1:{p}/invocations"
+            servers[name]["mlflow"] = pids[f"http://127.0.0.1:{p}/ping"]
         empty_dir = data_dir / "empty"
         empty_dir.mkdir()
         (empty_dir / "empty_app.py").write_text(EMPTY_APP)
@@ -393,12 +434,16 @@ def main() -> None:
             }
             for name in models:
                 for server, url in urls[name].items():
+                    pid = servers[name][server]
+                    batches = args.batch_requests * (
+                        args.ours_factor if server == "mlharbor" else 1
+                    )
                     runs[f"{name}/{server}"] = {
                         "c1": measure(url, one, 1, args.requests),
                         "c8": measure(url, one, 8, args.requests),
                         "c8raw": measure(url, one, 8, args.requests, "raw"),
-                        "b100c4": measure(url, hundred, 4, args.batch_requests),
-                        "b100c4raw": measure(url, hundred, 4, args.batch_requests, "raw"),
+                        "b100c4": measure(url, hundred, 4, batches, server=pid),
+                        "b100c4raw": measure(url, hundred, 4, batches, "raw", server=pid),
                     }
             for key, value in runs.items():
                 results.setdefault(key, []).append(value)
@@ -439,6 +484,10 @@ def main() -> None:
                 # The same with the raw client: on two cores the client's own CPU (httpx's,
                 # ~1 ms a request) is taken from the server's; this leaves it more.
                 "b100c4raw_rows_per_s": 100 * med(key, "b100c4raw", "rps"),
+                # Server CPU per 100-row request (ms) and the rows one core of it serves per
+                # second: the server's cost apart from the client's share of the cores.
+                "b100_server_cpu_ms": med(key, "b100c4raw", "server_cpu_ms"),
+                "b100_rows_per_server_cpu_s": 100_000 / med(key, "b100c4raw", "server_cpu_ms"),
             }
         ours, theirs = entry["mlharbor"], entry["mlflow"]
         entry["ratios"] = {
@@ -449,6 +498,8 @@ def main() -> None:
             / theirs["b100c4_rows_per_s_with_setup"],
             "throughput_raw_mlharbor_over_mlflow": ours["b100c4raw_rows_per_s"]
             / theirs["b100c4raw_rows_per_s"],
+            "rows_per_server_cpu_s_mlharbor_over_mlflow": ours["b100_rows_per_server_cpu_s"]
+            / theirs["b100_rows_per_server_cpu_s"],
             "p99_c8_mlharbor_over_mlflow": ours["c8_p99_ms"] / theirs["c8_p99_ms"],
             "p99_c8raw_mlharbor_over_mlflow": ours["c8raw_p99_ms"] / theirs["c8raw_p99_ms"],
             "p50_c1_mlharbor_over_floor": ours["c1_p50_ms"] / floor,
