@@ -129,3 +129,45 @@ def test_bad_values_in_a_single_record(sqlite_hub: Hub, tmp_path: Path) -> None:
     answer = predict("churn", "latest", [{**row, "city": "tokyo", "plan": "pro"}])
     assert answer.unseen_categories == {"city": ["tokyo"]}
     assert len(predict("churn", "latest", [{**row, "city": "tokyo"}, row]).predictions) == 2
+
+
+def test_a_boolean_in_a_text_column_is_the_training_spelling_in_one_record_or_many(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    """A JSON ``true`` for a category trained as the text ``true`` (beside ``unsure``) is that
+    category, whether the record comes alone (the pandas-free path) or in a batch."""
+    import pandas as pd
+
+    from mlharbor.models import train_model
+
+    rng = np.random.default_rng(3)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "consent": rng.choice(["true", "false", "unsure"], n),
+            "age": rng.integers(18, 80, n).astype(float),
+        }
+    )
+    df["churn"] = np.where((df.consent == "true") ^ (rng.random(n) < 0.1), "yes", "no")
+    path = tmp_path / "consent.csv"
+    df.to_csv(path, index=False)
+    version = sqlite_hub.datasets.ingest_file(path).version
+    assert version.schema.column("consent").semantic_type == "categorical"
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="churn",
+        model="rf",
+        params={"n_estimators": 20},
+        cv_folds=0,
+        artifacts=False,
+    )
+    sqlite_hub.models.register("consent", result, dataset_version_id=version.id)
+    for truth, text in ((True, "true"), (False, "false")):
+        spelled = sqlite_hub.predictor.predict("consent", "1", [{"consent": text, "age": 40}])
+        alone = sqlite_hub.predictor.predict("consent", "1", [{"consent": truth, "age": 40}])
+        batch = sqlite_hub.predictor.predict(
+            "consent", "1", [{"consent": truth, "age": 40}, {"consent": "unsure", "age": 40}]
+        )
+        assert alone.probabilities == spelled.probabilities == batch.probabilities[:1]
+        assert not alone.unseen_categories and not batch.unseen_categories

@@ -158,10 +158,13 @@ class LoadedModel:
         if not self._simple:
             return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
         self._check_present(record)
-        columns = {
-            name: np.array([_cast_one(name, record[name], kind)], dtype=_DTYPES[kind])
-            for name, kind in zip(self.names, self._kinds, strict=True)
-        }
+        try:
+            columns = {
+                name: np.array([_cast_one(name, record[name], kind)], dtype=_DTYPES[kind])
+                for name, kind in zip(self.names, self._kinds, strict=True)
+            }
+        except _NotPlain:  # spelled as training spelled it, by the checked path
+            return self.predict_frame(pd.DataFrame([record]), started, drop=[], online=online)
         ignored = self.ignored(list(record))
         return self._answer(columns, ignored, started, online, object_text=False), columns
 
@@ -388,10 +391,16 @@ def _frame(columns: Mapping[str, np.ndarray], object_text: bool) -> pd.DataFrame
     return pd.DataFrame({n: v.tolist() for n, v in columns.items()})
 
 
+class _NotPlain(Exception):
+    """A record's value needs :func:`prepare_input`'s casting (a boolean or a number in a
+    text column: ``True`` is the ``"true"`` the training file spelled)."""
+
+
 def _cast_one(name: str, value: Any, kind: str) -> Any:
     if kind == "text":
-        missing = _is_missing(value) or (isinstance(value, str) and not value.strip())
-        return value if missing else str(value)
+        if isinstance(value, str) or _is_missing(value):
+            return value
+        raise _NotPlain
     if value is None:
         return math.nan
     number: float | None = None
