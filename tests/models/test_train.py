@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -222,12 +223,33 @@ def test_fewer_rows_than_folds_is_refused(binary_data) -> None:
         _train(df.head(6), schema, "diagnosis", cv_folds=5)
 
 
-def test_fewer_rows_per_class_than_folds_is_refused() -> None:
+def test_a_class_rarer_than_the_folds_gets_fewer_folds_with_a_note() -> None:
     df = binary_frame()
-    rare = df[df.diagnosis == "malignant"].head(5)
+    rare = df[df.diagnosis == "malignant"].head(5)  # 4 in the training split, 1 in test
     df, schema = with_schema(pd.concat([df[df.diagnosis == "benign"], rare]))
-    with pytest.raises(InvalidInputError, match=r"fewer rows per class than.*'malignant'"):
-        _train(df, schema, "diagnosis", cv_folds=5)
+    result = _train(df, schema, "diagnosis", cv_folds=5)
+    assert result.settings["cv_folds"] == 4
+    assert all(m["n_folds"] == 4 for m in result.metrics["cv"].values())
+    assert any(
+        note.startswith("cross-validated with 4 folds instead of 5")
+        and "'malignant' (4 rows)" in note
+        for note in result.notes
+    ), result.notes
+
+
+def test_integer_classes_are_named_plainly_in_notes_and_refusals() -> None:
+    df = binary_frame()
+    df["grade"] = np.where(df.diagnosis == "benign", 1, 2)
+    df.loc[df.index[:3], "grade"] = 3
+    df, schema = with_schema(df.drop(columns=["diagnosis"]))
+    result = _train(df, schema, "grade", cv_folds=5)
+    assert any(re.search(r"rows of 3 \(\d rows\)$", note) for note in result.notes), result.notes
+    # Given a test set, all rows train: a class with one of them cannot be cross-validated.
+    train, test = df.iloc[2:], df.iloc[:2].assign(grade=1)
+    with pytest.raises(
+        InvalidInputError, match=r"single row in the training split.*: 3 \(1 rows\)"
+    ):
+        _train(train, schema, "grade", cv_folds=5, test_df=test)
 
 
 def test_no_usable_feature_left_is_refused(text_data) -> None:

@@ -275,6 +275,9 @@ def train_model(
     X, y = problem.X, problem.y
     report(0.05, f"{found.value} task: {problem.task_reason}")
     X_train, X_test, y_train, y_test = _split(problem, config, test_df)
+    n_folds = _fold_count(y_train, found, config.cv_folds, notes)
+    if n_folds != config.cv_folds:
+        config = replace(config, cv_folds=n_folds)
     pipeline = _make_pipeline(schema, spec, estimator, problem, config)
 
     t0 = time.perf_counter()
@@ -428,7 +431,6 @@ def _split(
             test_df, problem.features, problem.target, found, problem.notes
         )
         _check_given_split(y_train, y_test, found, config.cv_folds)
-    _check_folds(y_train, found, config.cv_folds)
     return X_train, X_test, y_train, y_test
 
 
@@ -503,7 +505,7 @@ def _check_rows(y: np.ndarray, task: Task, cv_folds: int, test_size: float) -> N
         )
     if task.is_classification:
         labels, counts = np.unique(y, return_counts=True)
-        small = [(lab, int(n)) for lab, n in zip(labels, counts, strict=True) if n < 2]
+        small = [(plain(lab), int(n)) for lab, n in zip(labels, counts, strict=True) if n < 2]
         if small:
             listed = ", ".join(f"{lab!r}" for lab, _ in small[:20])
             more = f" and {len(small) - 20} more" if len(small) > 20 else ""
@@ -520,18 +522,28 @@ def _check_rows(y: np.ndarray, task: Task, cv_folds: int, test_size: float) -> N
             )
 
 
-def _check_folds(y_train: np.ndarray, task: Task, cv_folds: int) -> None:
+def _fold_count(y_train: np.ndarray, task: Task, cv_folds: int, notes: list[str]) -> int:
+    """The folds a stratified cross-validation can make: ``cv_folds``, or as many as the
+    rarest class has training rows (a note says so), never fewer than two."""
     if not task.is_classification or cv_folds < 2:
-        return
+        return cv_folds
     labels, counts = np.unique(y_train, return_counts=True)
-    small = [(lab, int(n)) for lab, n in zip(labels, counts, strict=True) if n < cv_folds]
-    if small:
-        listed = ", ".join(f"{lab!r} ({n} rows)" for lab, n in small)
+    fewest = int(counts.min())
+    if fewest >= cv_folds:
+        return cv_folds
+    rare = [(plain(lab), int(n)) for lab, n in zip(labels, counts, strict=True) if n < cv_folds]
+    listed = ", ".join(f"{lab!r} ({n} rows)" for lab, n in rare[:20])
+    if fewest < 2:
         raise InvalidInputError(
-            f"fewer rows per class than cross-validation folds ({cv_folds}) in the training "
-            f"split: {listed}; use fewer folds or add rows",
-            classes=[str(lab) for lab, _ in small],
+            "some classes have a single row in the training split, too few to "
+            f"cross-validate: {listed}; add rows of these classes or leave them out",
+            classes=[str(lab) for lab, n in rare if n < 2],
         )
+    notes.append(
+        f"cross-validated with {fewest} folds instead of {cv_folds}: the training split has "
+        f"fewer than {cv_folds} rows of {listed}"
+    )
+    return fewest
 
 
 class PendingFits(Protocol):
