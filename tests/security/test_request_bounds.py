@@ -20,6 +20,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from mlharbor.api.middleware import is_upload
@@ -306,3 +308,33 @@ def test_no_integer_past_its_column_is_a_server_error(live: LiveServer) -> None:
         r = api.post("/api/v1/jobs", json={"kind": "train", "params": train_job})
         assert r.status_code == 422 and "dataset_version" in r.json()["detail"], r.text
     assert not failures, "\n".join(failures)
+
+
+_TEXT = st.text(alphabet='ab[]{}"\\\\ \u00e9', max_size=6)
+_JSON = st.recursive(
+    st.none() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, limit=st.integers(0, 8))
+def test_the_depth_check_counts_only_structure(value: object, limit: int) -> None:
+    """Small bodies are measured by removing bracket pairs, big ones by the scan: both agree
+    with the parsed value's depth, brackets, quotes and backslashes in strings aside."""
+    text = json.dumps(value, ensure_ascii=False)
+    deepest = _depth(value)
+    assert json_depth(text) == deepest
+    found = json_depth(text, stop=limit)
+    assert (found > limit) == (deepest > limit)
+    if deepest <= limit:
+        assert found >= deepest
