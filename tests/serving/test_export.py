@@ -316,3 +316,71 @@ def test_mlflow_pyfunc_predicts_a_csv_read_by_pandas(sqlite_hub: Hub, tmp_path: 
     assert done.returncode == 0, done.stderr[-3000:]
     ours = sqlite_hub.predictor.predict("every", "latest", json_rows(production)).predictions
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ours
+
+
+def test_onnx_export_takes_the_text_pandas_makes_of_booleans_and_whole_numbers(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    """A user feeds the graph ``pd.read_csv(...)[col].astype(str)``: ``"True"`` for a column
+    trained on ``true``/``false``, ``"2.0"`` for codes trained as text ``"2"`` (a gap makes
+    pandas read floats). The graph maps those to the training spelling, as ``/predict``
+    casts them, and says so in its metadata; before, the encoders ignored them silently."""
+    import onnx
+    import onnxruntime as ort
+
+    frame = features(240, plain=True)
+    rng = np.random.default_rng(3)
+    frame["grade"] = rng.choice(["1", "2", "3"], len(frame))
+    score = (frame["is.active"] == "true") * 2 + (frame["grade"] == "2") * 2
+    frame["churn"] = np.where(score + rng.normal(0, 0.3, len(frame)) > 1.5, "left", "stayed")
+    path = tmp_path / "plain.parquet"
+    path.write_bytes(parquet_bytes(frame))
+    version = sqlite_hub.datasets.ingest_file(path).version
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="churn",
+        model="logistic-regression",
+        cv_folds=0,
+        artifacts=False,
+    )
+    sqlite_hub.models.register("plain", result, dataset_version_id=version.id)
+    out = sqlite_hub.models.export("plain", "latest", tmp_path / "plain.onnx", "onnx")
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    spellings = json.loads(props["mlharbor_spellings"])
+    assert spellings["grade"] == {"1.0": "1", "2.0": "2", "3.0": "3"}
+    assert {"True": "true", "False": "false"}.items() <= spellings["is.active"].items()
+    # As /predict reads any spelling of true and false in a yes/no column.
+    assert {"True": "yes", "Yes": "yes", "n": "no", "FALSE": "no"}.items() <= spellings[
+        "opt in"
+    ].items()
+    # Never a string the graph knows, even as another column's level ("Y" of "flag yn").
+    assert "Y" not in spellings["opt in"] and "yes" not in spellings["flag yn"]
+    assert spellings["flag yn"]["Yes"] == "Y"
+    assert set(spellings) == {"grade", "is.active", "opt in", "flag yn"}
+
+    production = frame.drop(columns=["churn"]).iloc[:60].copy()
+    production.loc[production.index[0], "grade"] = None  # a gap: pandas reads floats
+    csv = tmp_path / "production.csv"
+    production.to_csv(csv, index=False)
+    read = pd.read_csv(csv)
+    assert read["is.active"].dtype == bool and read["grade"].dtype == float
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    read = read.iloc[1:]  # a gap is no text: ONNX string inputs have no missing value
+    feeds = {}
+    for graph_input in session.get_inputs():
+        column = read[[graph_input.name]]
+        text = graph_input.type == "tensor(string)"
+        feeds[graph_input.name] = (
+            column.astype(str).to_numpy(object) if text else (column.to_numpy(np.float32))
+        )
+    labels = np.asarray(session.run(None, feeds)[0])
+    rows = json_rows(production.iloc[1:])
+    ours = sqlite_hub.predictor.predict("plain", "latest", rows).predictions
+    assert labels.tolist() == ours
+    # The training file's own spellings pass unchanged.
+    trained = {
+        name: production.iloc[1:][[name]].to_numpy(object if v.dtype == object else np.float32)
+        for name, v in feeds.items()
+    }
+    assert np.asarray(session.run(None, trained)[0]).tolist() == ours

@@ -227,12 +227,21 @@ def _version(distribution: str) -> str:
 def export_onnx(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
     """Write the pipeline as an ONNX file (one input per column) at ``out``.
 
+    Its text inputs take the training file's spellings; the text pandas makes of a boolean
+    or a whole float (``"True"``, ``"2.0"``) is mapped to them inside the graph, the map
+    in ``metadata_props`` (:mod:`mlharbor.registry.onnx_spellings`).
+
     Raises
     ------
     InvalidInputError
         A step skl2onnx cannot convert (named), or a model with no recorded columns.
     """
+    from mlharbor.registry.onnx_spellings import add_spellings, column_spellings, graph_strings
+
     onnx = to_onnx_model(pipeline, version)
+    # Only in the file a user feeds: mlharbor's own ONNX path casts rows first (as /predict).
+    spellings = column_spellings(pipeline, version, graph_strings(onnx.graph))
+    onnx = add_spellings(onnx, spellings)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(onnx.SerializeToString())
     return out
@@ -319,7 +328,7 @@ def restore_input_names(model: Any, names: list[str]) -> Any:
     renames = {old: new for old, new in renames.items() if old != new}
     if not renames:
         return model
-    taken = _tensor_names(graph)
+    taken = tensor_names(graph)
     for clash in (set(renames.values()) & taken) - set(renames):
         fresh = clash
         while fresh in taken or fresh in renames.values():
@@ -329,7 +338,8 @@ def restore_input_names(model: Any, names: list[str]) -> Any:
     return model
 
 
-def _tensor_names(graph: Any) -> set[str]:
+def tensor_names(graph: Any) -> set[str]:
+    """Every tensor name ``graph`` mentions (inputs, outputs, initializers, node ends)."""
     names = {t.name for t in (*graph.input, *graph.output, *graph.initializer)}
     for node in graph.node:
         names.update(node.input)
