@@ -8,6 +8,8 @@ import os
 import subprocess
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,9 @@ from .mixed import register
 from .mlflow_venv import mlflow_or_skip
 
 
-def _served_by_mlflow(
-    mlflow: Path, out: Path, rows: list[dict], tmp_path: Path, csv: bytes | None = None
-) -> list:
-    """What ``mlflow models serve -m out`` answers for ``rows`` (JSON ``dataframe_split``),
-    and also for the same rows as ``dataframe_records`` and, when given, as a ``csv`` body:
-    all three must agree."""
+@contextmanager
+def _mlflow_serving(mlflow: Path, out: Path, tmp_path: Path) -> Iterator[str]:
+    """``mlflow models serve -m out`` running from MLflow's environment: its URL."""
     port = free_port()
     # MLflow starts `uvicorn` by name: its own environment's must come first on PATH. No
     # PYTHONPATH: the MLflow side has no mlharbor but what the export carries.
@@ -60,39 +59,81 @@ def _served_by_mlflow(
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("mlflow models serve did not start: " + server.stdout.read().decode())
             time.sleep(0.5)
-        columns = list(rows[0])
-        split = {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
-        answer = httpx.post(f"{url}/invocations", json={"dataframe_split": split}, timeout=60)
-        assert answer.status_code == 200, answer.text
-        predictions: list = answer.json()["predictions"]
-        records = httpx.post(f"{url}/invocations", json={"dataframe_records": rows}, timeout=60)
-        assert records.status_code == 200, records.text
-        assert records.json()["predictions"] == predictions
-        if csv is not None:
-            headers = {"content-type": "text/csv"}
-            table = httpx.post(f"{url}/invocations", content=csv, headers=headers, timeout=60)
-            assert table.status_code == 200, table.text
-            assert table.json()["predictions"] == predictions
-        return predictions
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def test_real_mlflow_serves_the_exported_model(sqlite_hub: Hub, tmp_path: Path) -> None:
+def _predicted(url: str, rows: list[dict], csv: bytes | None = None) -> list:
+    """What the served model answers for ``rows`` (JSON ``dataframe_split``), and also for
+    the same rows as ``dataframe_records`` and, when given, as a ``csv`` body: all three
+    must agree."""
+    columns = list(rows[0])
+    split = {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
+    answer = httpx.post(f"{url}/invocations", json={"dataframe_split": split}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    predictions: list = answer.json()["predictions"]
+    records = httpx.post(f"{url}/invocations", json={"dataframe_records": rows}, timeout=60)
+    assert records.status_code == 200, records.text
+    assert records.json()["predictions"] == predictions
+    if csv is not None:
+        headers = {"content-type": "text/csv"}
+        table = httpx.post(f"{url}/invocations", content=csv, headers=headers, timeout=60)
+        assert table.status_code == 200, table.text
+        assert table.json()["predictions"] == predictions
+    return predictions
+
+
+def _served_by_mlflow(
+    mlflow: Path, out: Path, rows: list[dict], tmp_path: Path, csv: bytes | None = None
+) -> list:
+    """What ``mlflow models serve -m out`` answers for ``rows`` (see :func:`_predicted`)."""
+    with _mlflow_serving(mlflow, out, tmp_path) as url:
+        return _predicted(url, rows, csv)
+
+
+def test_real_mlflow_serves_the_exported_model_and_names_a_refused_column(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
     mlflow = mlflow_or_skip()
     features = register(sqlite_hub, tmp_path, "churn", "churn").iloc[:20]
     features.loc[features.index[0], "income"] = None  # a missing value, as production sends
     out = sqlite_hub.models.export("churn", "latest", tmp_path / "exported")
     assert {p.name for p in out.iterdir()} >= {"MLmodel", "model.pkl", "requirements.txt"}
-    # Of mlharbor's, only the step that casts production rows as /predict does.
+    # Of mlharbor's, only the step that casts production rows as /predict does, and the
+    # pyfunc loader that turns its refusals into MLflow's errors.
     carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
-    assert carried - {"mlharbor/__init__.py", "mlharbor/prep/__init__.py"} == {
-        "mlharbor/prep/inputs.py"
-    }
+    inits = {"mlharbor/__init__.py", "mlharbor/prep/__init__.py", "mlharbor/registry/__init__.py"}
+    assert carried - inits == {"mlharbor/prep/inputs.py", "mlharbor/registry/pyfunc_loader.py"}
+    assert "loader_module: mlharbor.registry.pyfunc_loader" in (out / "MLmodel").read_text()
     ours = sqlite_hub.predictor.predict("churn", "latest", features).predictions
     split = features.astype(object).where(features.notna(), None)
-    assert _served_by_mlflow(mlflow, out, split.to_dict("records"), tmp_path) == ours
+    rows = split.to_dict("records")
+    with _mlflow_serving(mlflow, out, tmp_path) as url:
+        assert _predicted(url, rows) == ours
+        # A value the model cannot take: MLflow's 400 with our message, not its generic one.
+        bad = [{**rows[0], "income": "lots"}, *rows[1:3]]
+        bad_split = {"columns": list(bad[0]), "data": [list(r.values()) for r in bad]}
+        no_city = [{k: v for k, v in r.items() if k != "city"} for r in rows[:3]]
+        csv = {
+            "content": pd.DataFrame(bad).to_csv(index=False),
+            "headers": {"content-type": "text/csv"},
+        }
+        for body, column, says in (
+            ({"json": {"dataframe_records": bad}}, "income", "must hold a number"),
+            ({"json": {"dataframe_split": bad_split}}, "income", "must hold a number"),
+            (csv, "income", "'lots'"),
+            ({"json": {"dataframe_records": no_city}}, "city", "lacks the column 'city'"),
+        ):
+            answer = httpx.post(f"{url}/invocations", timeout=60, **body)
+            assert answer.status_code == 400, answer.text
+            error = answer.json()
+            assert error["error_code"] == "INVALID_PARAMETER_VALUE", error
+            assert error["column"] == column, error
+            assert f"'{column}'" in error["message"] and says in error["message"], error
+            assert "unexpected error" not in error["message"]
+        assert _predicted(url, rows[:5]) == ours[:5]  # the server still answers
 
 
 def _register_every_type(hub: Hub, tmp_path: Path, rows: int) -> tuple[pd.DataFrame, Any]:
@@ -135,13 +176,21 @@ def test_real_mlflow_serves_a_model_with_dates_and_text(sqlite_hub: Hub, tmp_pat
 
 
 def test_carried_modules_import_nothing_else_of_mlharbor() -> None:
-    """What an export carries must load without the rest of mlharbor."""
+    """What an export carries must load without the rest of mlharbor, and without mlflow
+    until MLflow itself calls in: mlflow only inside functions (the pyfunc loader's), other
+    mlharbor modules only when carried too."""
     import ast
     from importlib import util
 
     for module in CARRIED:
         origin = util.find_spec(module).origin
         tree = ast.parse(Path(origin).read_text())
+        in_functions = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+            for node in ast.walk(function)
+        }
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
@@ -149,7 +198,13 @@ def test_carried_modules_import_nothing_else_of_mlharbor() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             for name in names:
-                assert name.split(".")[0] in _CARRIED_MAY_IMPORT, (module, name)
+                root = name.split(".")[0]
+                if root == "mlflow":
+                    assert id(node) in in_functions, (module, name, "at import time")
+                elif root == "mlharbor":
+                    assert name in CARRIED, (module, name)
+                else:
+                    assert root in _CARRIED_MAY_IMPORT, (module, name)
 
 
 _CARRIED_MAY_IMPORT = {
@@ -261,3 +316,71 @@ def test_mlflow_pyfunc_predicts_a_csv_read_by_pandas(sqlite_hub: Hub, tmp_path: 
     assert done.returncode == 0, done.stderr[-3000:]
     ours = sqlite_hub.predictor.predict("every", "latest", json_rows(production)).predictions
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ours
+
+
+def test_onnx_export_takes_the_text_pandas_makes_of_booleans_and_whole_numbers(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    """A user feeds the graph ``pd.read_csv(...)[col].astype(str)``: ``"True"`` for a column
+    trained on ``true``/``false``, ``"2.0"`` for codes trained as text ``"2"`` (a gap makes
+    pandas read floats). The graph maps those to the training spelling, as ``/predict``
+    casts them, and says so in its metadata; before, the encoders ignored them silently."""
+    import onnx
+    import onnxruntime as ort
+
+    frame = features(240, plain=True)
+    rng = np.random.default_rng(3)
+    frame["grade"] = rng.choice(["1", "2", "3"], len(frame))
+    score = (frame["is.active"] == "true") * 2 + (frame["grade"] == "2") * 2
+    frame["churn"] = np.where(score + rng.normal(0, 0.3, len(frame)) > 1.5, "left", "stayed")
+    path = tmp_path / "plain.parquet"
+    path.write_bytes(parquet_bytes(frame))
+    version = sqlite_hub.datasets.ingest_file(path).version
+    result = train_model(
+        sqlite_hub.datasets.read_table(version).to_pandas(),
+        version.schema,
+        target="churn",
+        model="logistic-regression",
+        cv_folds=0,
+        artifacts=False,
+    )
+    sqlite_hub.models.register("plain", result, dataset_version_id=version.id)
+    out = sqlite_hub.models.export("plain", "latest", tmp_path / "plain.onnx", "onnx")
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    spellings = json.loads(props["mlharbor_spellings"])
+    assert spellings["grade"] == {"1.0": "1", "2.0": "2", "3.0": "3"}
+    assert {"True": "true", "False": "false"}.items() <= spellings["is.active"].items()
+    # As /predict reads any spelling of true and false in a yes/no column.
+    assert {"True": "yes", "Yes": "yes", "n": "no", "FALSE": "no"}.items() <= spellings[
+        "opt in"
+    ].items()
+    # Never a string the graph knows, even as another column's level ("Y" of "flag yn").
+    assert "Y" not in spellings["opt in"] and "yes" not in spellings["flag yn"]
+    assert spellings["flag yn"]["Yes"] == "Y"
+    assert set(spellings) == {"grade", "is.active", "opt in", "flag yn"}
+
+    production = frame.drop(columns=["churn"]).iloc[:60].copy()
+    production.loc[production.index[0], "grade"] = None  # a gap: pandas reads floats
+    csv = tmp_path / "production.csv"
+    production.to_csv(csv, index=False)
+    read = pd.read_csv(csv)
+    assert read["is.active"].dtype == bool and read["grade"].dtype == float
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    read = read.iloc[1:]  # a gap is no text: ONNX string inputs have no missing value
+    feeds = {}
+    for graph_input in session.get_inputs():
+        column = read[[graph_input.name]]
+        text = graph_input.type == "tensor(string)"
+        feeds[graph_input.name] = (
+            column.astype(str).to_numpy(object) if text else (column.to_numpy(np.float32))
+        )
+    labels = np.asarray(session.run(None, feeds)[0])
+    rows = json_rows(production.iloc[1:])
+    ours = sqlite_hub.predictor.predict("plain", "latest", rows).predictions
+    assert labels.tolist() == ours
+    # The training file's own spellings pass unchanged.
+    trained = {
+        name: production.iloc[1:][[name]].to_numpy(object if v.dtype == object else np.float32)
+        for name, v in feeds.items()
+    }
+    assert np.asarray(session.run(None, trained)[0]).tolist() == ours

@@ -1,12 +1,15 @@
 """Export a model version for other tools: an MLflow model directory, or ONNX.
 
 The MLflow directory holds the ``MLmodel`` file (``sklearn`` and ``python_function``
-flavors, the input signature), the pickled pipeline, ``conda.yaml``, ``python_env.yaml`` and
-``requirements.txt``, so ``mlflow models serve -m DIR`` serves it. The MLflow side has no
-mlharbor installed: a pipeline with mlharbor's own steps (dates, text, AutoML ensembles)
-carries their modules in ``code/`` (MLflow's ``code_paths``: put first on ``sys.path`` when
-the model loads); those modules import only scikit-learn, SciPy, pandas and NumPy. Any other
-step that is not scikit-learn's or LightGBM's is named in the refusal.
+flavors, the input columns in its metadata), the pickled pipeline, ``conda.yaml``,
+``python_env.yaml`` and ``requirements.txt``, so ``mlflow models serve -m DIR`` serves it.
+The MLflow side has no mlharbor installed: a pipeline with mlharbor's own steps (the input
+step, dates, text, AutoML ensembles) carries their modules in ``code/`` (MLflow's
+``code_paths``: put first on ``sys.path`` when the model loads); those modules import only
+scikit-learn, SciPy, pandas, NumPy and each other. The ``python_function`` flavor loads
+through :mod:`mlharbor.registry.pyfunc_loader`, so that a refused value reaches
+``mlflow models serve``'s answer as a 400 naming the column. Any other step that is not
+scikit-learn's or LightGBM's is named in the refusal.
 """
 
 from __future__ import annotations
@@ -30,15 +33,21 @@ FORMATS = ("mlflow", "onnx")
 #: Top-level packages whose classes an MLflow environment can load from requirements.txt.
 PORTABLE = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "numpy": "numpy"}
 #: mlharbor's modules an exported model may carry in ``code/``: each imports only
-#: scikit-learn, SciPy, pandas and NumPy (a test pins that), never the rest of mlharbor.
+#: scikit-learn, SciPy, pandas, NumPy and these modules, never the rest of mlharbor; mlflow
+#: only inside the functions MLflow calls (a test pins that).
 CARRIED = frozenset(
     {
         "mlharbor.prep.dates",
         "mlharbor.prep.text",
         "mlharbor.prep.inputs",
         "mlharbor.models.automl.ensemble",
+        "mlharbor.registry.pyfunc_loader",
     }
 )
+#: The ``python_function`` loader of an export with the input step: its refusals reach
+#: ``mlflow models serve``'s answer as MLflow errors (400, the message naming the column).
+#: It imports mlflow only inside the functions MLflow calls.
+LOADER = "mlharbor.registry.pyfunc_loader"
 #: The exported pipeline's first step: production rows cast as ``/predict`` casts them.
 INPUT_STEP = "mlharbor_inputs"
 CODE_DIR = "code"
@@ -75,9 +84,9 @@ def check_portable(pipeline: Any) -> set[str]:
         raise InvalidInputError(
             f"step {where!r} is a {module}.{type(step).__name__}, which an MLflow environment "
             "cannot load without mlharbor; only pipelines of scikit-learn and LightGBM steps "
-            f"and mlharbor's own {', '.join(sorted(CARRIED))} export to MLflow. Export it "
-            "as ONNX, or serve it from mlharbor (POST /api/v1/models/{name}/{ref}/invocations "
-            "speaks MLflow's protocol)",
+            f"and mlharbor's own {', '.join(sorted(CARRIED - {LOADER}))} export to MLflow. "
+            "Export it as ONNX, or serve it from mlharbor (POST "
+            "/api/v1/models/{name}/{ref}/invocations speaks MLflow's protocol)",
             step=where,
         )
     return needed
@@ -111,10 +120,13 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
     ConflictError
         ``out`` exists and is not an empty directory.
     """
-    if version.signature.get("inputs"):
+    checked = bool(version.signature.get("inputs"))
+    if checked:
         pipeline = with_input_step(pipeline, version)
     needed = check_portable(pipeline)
     carried = needed & CARRIED
+    if checked:
+        carried.add(LOADER)
     packages = needed - carried
     if carried:  # what the carried modules import besides scikit-learn's own dependencies
         packages.add("scipy")
@@ -135,7 +147,8 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
         f"channels:\n- conda-forge\ndependencies:\n- python={python}\n- pip\n- pip:\n{conda}\n"
         "name: mlflow-env\n"
     )
-    (out / "MLmodel").write_text(_mlmodel(version, python, code=bool(carried)))
+    loader = LOADER if checked else "mlflow.sklearn"
+    (out / "MLmodel").write_text(_mlmodel(version, python, code=bool(carried), loader=loader))
     return out
 
 
@@ -153,7 +166,7 @@ def with_input_step(pipeline: Any, version: ModelVersionRecord) -> Any:
     return Pipeline([(INPUT_STEP, inputs), ("model", pipeline)])
 
 
-def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
+def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool, loader: str) -> str:
     # No MLflow ``signature``: MLflow enforces its column types before the model sees a row,
     # and none of them takes what ``/predict`` takes (a "string" column refuses the booleans
     # ``read_csv`` makes of true/false, "double" refuses integers, "long" a gap, every type
@@ -171,7 +184,7 @@ def _mlmodel(version: ModelVersionRecord, python: str, *, code: bool) -> str:
             "      conda: conda.yaml",
             "      virtualenv: python_env.yaml",
             f"    code: {CODE_DIR if code else 'null'}",
-            "    loader_module: mlflow.sklearn",
+            f"    loader_module: {loader}",
             "    model_path: model.pkl",
             "    predict_fn: predict",
             f"    python_version: {python}",
@@ -214,12 +227,21 @@ def _version(distribution: str) -> str:
 def export_onnx(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path:
     """Write the pipeline as an ONNX file (one input per column) at ``out``.
 
+    Its text inputs take the training file's spellings; the text pandas makes of a boolean
+    or a whole float (``"True"``, ``"2.0"``) is mapped to them inside the graph, the map
+    in ``metadata_props`` (:mod:`mlharbor.registry.onnx_spellings`).
+
     Raises
     ------
     InvalidInputError
         A step skl2onnx cannot convert (named), or a model with no recorded columns.
     """
+    from mlharbor.registry.onnx_spellings import add_spellings, column_spellings, graph_strings
+
     onnx = to_onnx_model(pipeline, version)
+    # Only in the file a user feeds: mlharbor's own ONNX path casts rows first (as /predict).
+    spellings = column_spellings(pipeline, version, graph_strings(onnx.graph))
+    onnx = add_spellings(onnx, spellings)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(onnx.SerializeToString())
     return out
@@ -306,7 +328,7 @@ def restore_input_names(model: Any, names: list[str]) -> Any:
     renames = {old: new for old, new in renames.items() if old != new}
     if not renames:
         return model
-    taken = _tensor_names(graph)
+    taken = tensor_names(graph)
     for clash in (set(renames.values()) & taken) - set(renames):
         fresh = clash
         while fresh in taken or fresh in renames.values():
@@ -316,7 +338,8 @@ def restore_input_names(model: Any, names: list[str]) -> Any:
     return model
 
 
-def _tensor_names(graph: Any) -> set[str]:
+def tensor_names(graph: Any) -> set[str]:
+    """Every tensor name ``graph`` mentions (inputs, outputs, initializers, node ends)."""
     names = {t.name for t in (*graph.input, *graph.output, *graph.initializer)}
     for node in graph.node:
         names.update(node.input)
