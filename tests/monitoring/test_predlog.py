@@ -116,3 +116,25 @@ def test_windows_reaching_far_back_or_absurdly_long_are_handled(tmp_path: Path) 
         parse_span("99999999999d")
     with pytest.raises(InvalidInputError, match="not a duration"):
         parse_span("soon")
+
+
+def test_long_columns_are_written_a_chunk_at_a_time_with_every_value(tmp_path: Path) -> None:
+    """Python values reach Arrow in chunks (each holds the GIL only briefly), in one type per
+    column: text with gaps, a first chunk with no value, lists of probabilities."""
+    from mlharbor.serving.predlog import CHUNK_ROWS
+
+    n = 2 * CHUNK_ROWS + 7
+    gappy = ["red" if i % 3 else None for i in range(n)]
+    late = [None] * (CHUNK_ROWS + 1) + ["blue"] * (n - CHUNK_ROWS - 1)
+    features = pd.DataFrame({"colour": gappy, "shade": late, "x": range(n)}, dtype=object)
+    artifacts = store(tmp_path)
+    log = PredictionLog(artifacts, flush_seconds=60)
+    log.record("m", 1, features, ["a"] * n, [[0.25, 0.75]] * n)
+    log.close()
+    rows = read_log(artifacts, "m", 1, *WINDOW)
+    assert rows.height == n
+    assert rows["colour"].to_list() == gappy
+    assert rows["shade"].to_list() == late
+    assert rows["x"].to_list() == list(range(n))
+    assert rows["_probabilities"].to_list()[-1] == [0.25, 0.75]
+    assert str(rows.schema["colour"]) == str(rows.schema["shade"]) == "String"

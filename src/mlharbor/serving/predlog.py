@@ -241,59 +241,95 @@ def _to_table(batches: list[LoggedBatch]) -> pa.Table:
 
     Built once per write, not once per batch: with one DataFrame (copy, six inserts, concat)
     per logged call, the writer thread cost more CPU than the predictions it logged, and on
-    a small machine it took that time from the request path.
+    a small machine it took that time from the request path. No DataFrame at all: putting
+    the columns in one (its blocks copied together) held the GIL for 15 ms a file.
     """
     import pandas as pd  # on the writer thread: importing the hub does not load it
 
     counts = [b.rows for b in batches]
-    frame = _features(batches)
-    frame.columns = [str(c) for c in frame.columns]
-    for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = _uniform(frame[name])
+    columns = {
+        name: _uniform(values) if values.dtype == object else values
+        for name, values in _features(batches).items()
+    }
     predictions = [plain(v) for b in batches for v in b.predictions]
-    frame["_prediction"] = _uniform(pd.Series(predictions, dtype=object))
+    columns["_prediction"] = _uniform(pd.Series(predictions, dtype=object))
     if any(b.probabilities is not None for b in batches):
-        frame["_probabilities"] = [
+        probabilities = [
             p
             for b, n in zip(batches, counts, strict=True)
             for p in (b.probabilities if b.probabilities is not None else [None] * n)
         ]
-    frame["_request_id"] = np.repeat(
-        np.array([b.request_id for b in batches], dtype=object), counts
+        columns["_probabilities"] = pd.Series(probabilities, dtype=object)
+    repeat = np.repeat
+    columns["_request_id"] = pd.Series(
+        repeat(np.array([b.request_id for b in batches], dtype=object), counts), dtype=object
     )
-    frame["_row"] = np.concatenate([np.arange(n, dtype=np.int64) for n in counts])
-    frame["_time"] = pd.DatetimeIndex([b.time for b in batches]).repeat(counts)
-    frame["_latency_ms"] = np.repeat(np.array([b.latency_ms for b in batches]), counts)
-    frame["_source"] = np.repeat(np.array([b.source for b in batches], dtype=object), counts)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    # Text from object columns arrives as ``string``; pandas' own strings as ``large_string``.
-    # One type for both, so every file of a log has the same schema (a cast, not a copy).
-    schema = pa.schema(
-        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema],
-        metadata=table.schema.metadata,
+    columns["_row"] = pd.Series(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
+    columns["_time"] = pd.Series(pd.DatetimeIndex([b.time for b in batches]).repeat(counts))
+    columns["_latency_ms"] = pd.Series(repeat(np.array([b.latency_ms for b in batches]), counts))
+    columns["_source"] = pd.Series(
+        repeat(np.array([b.source for b in batches], dtype=object), counts), dtype=object
     )
-    return table.cast(schema)
+    return pa.table({name: _arrow(values) for name, values in columns.items()})
 
 
-def _features(batches: list[LoggedBatch]) -> pd.DataFrame:
-    """The batches' input columns as one frame."""
+#: Values of a Python-object column converted to Arrow in one call. The call holds the GIL
+#: while it reads every object: a whole file's column at once (50,000 strings, ~10 ms)
+#: stalled the server's requests for as long.
+CHUNK_ROWS = 2_000
+
+
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column as Arrow; Python objects (text, lists) a chunk at a time, the GIL let go
+    between chunks, text as ``large_string`` (pandas' own strings arrive so), one type for
+    every file of a log."""
+    if values.dtype != object:
+        array = pa.Array.from_pandas(values)
+        return array.cast(pa.large_string()) if array.type == pa.string() else array
+    chunks: list[pa.Array] = []
+    kind: pa.DataType | None = None
+    for start in range(0, len(values), CHUNK_ROWS):
+        part = values.iloc[start : start + CHUNK_ROWS]
+        try:
+            chunk = pa.Array.from_pandas(part, type=kind)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # unlike the chunks before: all at once
+            return _arrow_at_once(values)
+        if kind is None and chunk.type != pa.null():
+            kind = pa.large_string() if chunk.type == pa.string() else chunk.type
+            chunks = [c.cast(kind) for c in chunks]
+            chunk = chunk.cast(kind)
+        chunks.append(chunk)
+        time.sleep(0)  # a request waiting for the GIL takes it here
+    if kind is None:  # no value at all
+        return pa.nulls(len(values))
+    return pa.chunked_array([c.cast(kind) for c in chunks], type=kind)
+
+
+def _arrow_at_once(values: pd.Series) -> pa.Array:
+    array = pa.Array.from_pandas(values)
+    return array.cast(pa.large_string()) if array.type == pa.string() else array
+
+
+def _features(batches: list[LoggedBatch]) -> dict[str, pd.Series]:
+    """The batches' input columns, by name."""
     import pandas as pd  # on the writer thread: importing the hub does not load it
 
     if all(not isinstance(b.features, pd.DataFrame) for b in batches):
         names = list(batches[0].features)
         if all(list(b.features) == names for b in batches):
             # Plain arrays, as the online fast path hands them over: one concatenation each.
-            return pd.DataFrame(
-                {n: _concat([b.features[n] for b in batches]) for n in names}, copy=False
-            )
+            return {
+                str(n): pd.Series(_concat([b.features[n] for b in batches]), copy=False)
+                for n in names
+            }
     frames = [
         b.features.reset_index(drop=True)
         if isinstance(b.features, pd.DataFrame)
         else pd.DataFrame(dict(b.features))
         for b in batches
     ]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return {str(name): frame.iloc[:, i] for i, name in enumerate(frame.columns)}
 
 
 def _concat(arrays: list[np.ndarray]) -> Any:
