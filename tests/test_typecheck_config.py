@@ -38,7 +38,7 @@ STRICT_FLAGS = [
 SKLEARN_SUBCLASSES = {
     "mlharbor.prep.dates",
     "mlharbor.prep.text",
-    "mlharbor.prep.inputs",
+    "mlharbor.prep.input_step",
     "mlharbor.models.automl.ensemble",
     "mlharbor.models.automl.register",
 }

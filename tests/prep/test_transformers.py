@@ -6,7 +6,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlharbor.prep import DatetimeFeatures, TextFeatures
-from mlharbor.prep.inputs import InputTypes
+from mlharbor.prep.input_step import InputTypes
 
 
 @parametrize_with_checks([DatetimeFeatures(), TextFeatures(), InputTypes()])

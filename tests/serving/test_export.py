@@ -105,7 +105,11 @@ def test_real_mlflow_serves_the_exported_model_and_names_a_refused_column(
     # pyfunc loader that turns its refusals into MLflow's errors.
     carried = {p.relative_to(out / "code").as_posix() for p in (out / "code").rglob("*.py")}
     inits = {"mlharbor/__init__.py", "mlharbor/prep/__init__.py", "mlharbor/registry/__init__.py"}
-    assert carried - inits == {"mlharbor/prep/inputs.py", "mlharbor/registry/pyfunc_loader.py"}
+    assert carried - inits == {
+        "mlharbor/prep/inputs.py",
+        "mlharbor/prep/input_step.py",
+        "mlharbor/registry/pyfunc_loader.py",
+    }
     assert "loader_module: mlharbor.registry.pyfunc_loader" in (out / "MLmodel").read_text()
     ours = sqlite_hub.predictor.predict("churn", "latest", features).predictions
     split = features.astype(object).where(features.notna(), None)

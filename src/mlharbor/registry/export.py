@@ -40,6 +40,7 @@ CARRIED = frozenset(
         "mlharbor.prep.dates",
         "mlharbor.prep.text",
         "mlharbor.prep.inputs",
+        "mlharbor.prep.input_step",
         "mlharbor.models.automl.ensemble",
         "mlharbor.registry.pyfunc_loader",
     }
@@ -125,8 +126,8 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
         pipeline = with_input_step(pipeline, version)
     needed = check_portable(pipeline)
     carried = needed & CARRIED
-    if checked:
-        carried.add(LOADER)
+    if checked:  # the step and the loader both need the casts
+        carried |= {LOADER, "mlharbor.prep.inputs"}
     packages = needed - carried
     if carried:  # what the carried modules import besides scikit-learn's own dependencies
         packages.add("scipy")
@@ -153,14 +154,14 @@ def export_mlflow(pipeline: Any, version: ModelVersionRecord, out: Path) -> Path
 
 
 def with_input_step(pipeline: Any, version: ModelVersionRecord) -> Any:
-    """``pipeline`` behind an :class:`~mlharbor.prep.inputs.InputTypes` step fitted on the
+    """``pipeline`` behind an :class:`~mlharbor.prep.input_step.InputTypes` step fitted on the
     version's signature: what ``pandas.read_csv``, ``read_parquet`` or a JSON body makes of
     production rows is cast as mlharbor's ``/predict`` casts it (``True`` becomes the
     ``"true"`` the training file spelled; integers where training had floats are numbers),
     or refused naming the column."""
     from sklearn.pipeline import Pipeline
 
-    from mlharbor.prep.inputs import InputTypes
+    from mlharbor.prep.input_step import InputTypes
 
     inputs = InputTypes(columns=version.signature["inputs"]).fit()
     return Pipeline([(INPUT_STEP, inputs), ("model", pipeline)])

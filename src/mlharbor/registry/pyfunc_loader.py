@@ -1,6 +1,6 @@
 """The ``python_function`` loader of an exported MLflow model: refusals as MLflow's own errors.
 
-An exported pipeline's first step (:class:`~mlharbor.prep.inputs.InputTypes`) refuses a
+An exported pipeline's first step (:class:`~mlharbor.prep.input_step.InputTypes`) refuses a
 value that does not fit its column with an :class:`~mlharbor.prep.inputs.InputValueError`
 naming the column. ``mlflow models serve`` answers any exception but an ``MlflowException``
 with its generic "Encountered an unexpected error while evaluating the model" (our message
