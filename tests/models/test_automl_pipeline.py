@@ -22,6 +22,7 @@ import pytest
 from mlharbor.jobs.compute import LocalExecutor
 from mlharbor.models.automl import run_automl
 from mlharbor.models.automl.budget import FinishPlan
+from mlharbor.models.automl.foldmap import FoldMap
 from mlharbor.models.automl.folds import FoldResult
 from mlharbor.workflows.automl import _warm
 
@@ -42,7 +43,7 @@ def _slowly(fn: Callable[[Any], Any], seconds: float, item: Any) -> Any:
 
 
 class Recorder:
-    """A ``map_folds`` with ``submit`` (as the job's executors have), each task kept:
+    """A ``submit`` (as the job's executors have, for a :class:`FoldMap`), each task kept:
     which candidate (its parameters) and fold, when submitted, and the fit's own record
     of where and when it ran."""
 
@@ -53,9 +54,6 @@ class Recorder:
         self.slower = slower
         self.tasks: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-
-    def __call__(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return [self.submit(fn, item).result() for item in items]
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
         task = {
@@ -93,7 +91,7 @@ def test_the_next_candidates_folds_run_beside_the_last_ones_on_two_workers() -> 
             time_budget=300,
             max_trials=6,
             cv_folds=3,
-            map_folds=recorder,
+            map_folds=FoldMap(recorder.submit, 2),
             workers=2,
             finish=LIGHT,
         )
@@ -144,7 +142,7 @@ def test_the_search_submits_no_fold_that_would_end_after_its_planned_stop() -> N
             target="diagnosis",
             time_budget=8,
             cv_folds=3,
-            map_folds=recorder,
+            map_folds=FoldMap(recorder.submit, 2),
             workers=2,
             finish=LIGHT,
             started=started,
@@ -182,7 +180,7 @@ def test_scores_are_the_same_whichever_fold_ends_first() -> None:
                 # costs (a trial much dearer than its family's defaults is not started).
                 max_trials=10,
                 cv_folds=3,
-                map_folds=recorder,
+                map_folds=FoldMap(recorder.submit, 2),
                 workers=2,
                 finish=LIGHT,
             )
