@@ -495,7 +495,7 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
     lag = max(0.0, time.time() - submitted.timestamp()) if submitted else 0.0
     started = time.perf_counter() - lag
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
-    map_folds, workers = fan_out(ctx)
+    map_folds = fan_out(ctx)
     with threadpool_limits(threads):
         result = run_automl_job(
             services,
@@ -505,18 +505,19 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
             ctx.job_id,
             map_folds,
             threads=threads,
-            workers=workers,
+            workers=map_folds.workers if map_folds is not None else 1,
             started=started,
         )
         track_job(ctx, services, AUTOML, request, result)  # MLflow, if configured; never fails
         return result
 
 
-def fan_out(ctx: JobContext) -> tuple[FoldMap | None, int]:
-    """``(map_folds, workers)``: where the search fits its folds, and how many at once.
+def fan_out(ctx: JobContext) -> FoldMap | None:
+    """Where the search fits its folds (and how many at once: ``FoldMap.workers``).
 
     On a Dask cluster, or locally with more than one core, on the job's executor (one
-    single-threaded fold per core); on one core, in this process (with early pruning).
+    single-threaded fold per core); on one core, in this process (with early pruning):
+    ``None``.
     Local workers start, and import the model libraries, in the background: until they
     are ready the search fits in this process (``FoldMap.ready``).
     """
@@ -524,11 +525,10 @@ def fan_out(ctx: JobContext) -> tuple[FoldMap | None, int]:
 
     executor = ctx.compute
     if ctx.settings.dask_address:
-        cluster = FoldMap(executor.submit, executor.workers, check=executor.check_cancelled)
-        return cluster, cluster.workers
+        return FoldMap(executor.submit, executor.workers, check=executor.check_cancelled)
     if executor.workers < 2:
         threading.Thread(target=_warm, args=(None,), daemon=True).start()
-        return None, 1
+        return None
     executor.preload(FOLD_MODULES)
     warm = threading.Thread(target=_warm, args=(executor,), daemon=True)
     warm.start()
@@ -543,7 +543,7 @@ def fan_out(ctx: JobContext) -> tuple[FoldMap | None, int]:
         # search is, and those still fitting folds the search gave up when nothing else runs.
         release=executor.terminate,
     )
-    return fold_map, executor.workers
+    return fold_map
 
 
 def _warm(executor: Executor | None, rounds: int = 100) -> None:

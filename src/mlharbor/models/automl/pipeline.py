@@ -17,9 +17,10 @@ cancelled, and one given up should not hold a worker. The budget stays honest: a
 candidate is opened only if its folds, after the work already in flight, would end before
 the search deadline; a fold is submitted only if it would, counted from when it is likely
 to start; and fits still running a little past the deadline are given up (cancelled, or
-left to end unheard), never waited for. Results do not depend on the order folds end in: an entry's
-folds are put back in fold order when it is complete, and the tuner is told its trials
-in the order it asked them (see :meth:`Tuning._tune_pipelined`).
+left to end unheard), never waited for. Results do not depend on the order folds end in:
+an entry's folds are put back in fold order when it is complete, and the tuner is told
+its trials in the order it asked them (see :meth:`Tuning._tune_pipelined`). A fold's
+metrics are computed on the worker that fitted it, beside the fit.
 """
 
 from __future__ import annotations
