@@ -9,18 +9,20 @@ the leaderboard, the budget, the tuner's next proposal) runs while the workers f
 
 One single-threaded fit runs per worker (per core), so nothing oversubscribes the machine.
 A fold whose cost is known and small (under :data:`QUEUE_BELOW`) may also wait behind the
-one a worker fits, up to one more per worker: a worker that ends a fold takes the next at
-once rather than after the round trip (its result back to this process, scored, the next
-fold submitted), which on small tables, where a fold takes milliseconds, was most of its
-time. Folds of a new family, or dear ones, are not queued: a fold queued cannot always be
-cancelled, and one given up should not hold a worker. The budget stays honest: a
-candidate is opened only if its folds, after the work already in flight, would end before
-the search deadline; a fold is submitted only if it would, counted from when it is likely
-to start; and fits still running a little past the deadline are given up (cancelled, or
-left to end unheard), never waited for. Results do not depend on the order folds end in:
-an entry's folds are put back in fold order when it is complete, and the tuner is told
-its trials in the order it asked them (see :meth:`Tuning._tune_pipelined`). A fold's
-metrics are computed on the worker that fitted it, beside the fit.
+one a worker fits, a tenth of a second's worth of them per worker (see :meth:`_queueable`):
+a worker that ends a fold takes the next at once rather than after the round trip (its
+result back to this process, the next fold submitted), which on small tables, where a fold
+takes milliseconds, was most of its time. Folds of a new family, or dear ones, are not
+queued: a fold queued cannot always be cancelled, and one given up should not hold a
+worker. A fold's metrics are computed on the worker that fitted it, beside the fit.
+
+The budget stays honest: a candidate is opened only if its folds, after the work already
+in flight, would end before the search deadline; a fold is submitted only if it would,
+counted from when it is likely to start; and fits still running a little past the
+deadline are given up (cancelled, or left to end unheard), never waited for. Results do
+not depend on the order folds end in: an entry's folds are put back in fold order when it
+is complete, and the tuner is told its trials in the order it asked them (see
+:meth:`Tuning._tune_pipelined`).
 """
 
 from __future__ import annotations
@@ -45,8 +47,12 @@ if TYPE_CHECKING:
 #: Seconds between looks at a job's cancellation while waiting for fits.
 POLL_SECONDS = 0.2
 #: A fold predicted to cost less than this (seconds), from its candidate's or its family's
-#: folds seen, may be queued behind the fold a worker fits (one per worker at most).
+#: folds seen, may be queued behind the fold a worker fits ...
 QUEUE_BELOW = 1.0
+#: ... as many per worker as make about this many seconds of fitting (one at least) ...
+QUEUE_AHEAD = 0.1
+#: ... and this many at most.
+QUEUE_MOST = 8
 
 
 @dataclass
@@ -170,9 +176,14 @@ class Pipeline:
 
     def _queueable(self, item: Open) -> bool:
         """Whether ``item``'s next fold may wait behind another on a worker: its cost is
-        known, from its own folds or its family's, and small (see :data:`QUEUE_BELOW`)."""
+        known, from its own folds or its family's, and small (see :data:`QUEUE_BELOW`),
+        and the folds already waiting make less than :data:`QUEUE_AHEAD` seconds a worker
+        (one fold a worker at least, :data:`QUEUE_MOST` at most)."""
         cost = item.entry.fold_cost or (item.per_fold if item.priced else QUEUE_BELOW)
-        return cost < QUEUE_BELOW
+        if cost >= QUEUE_BELOW:
+            return False
+        per_worker = min(QUEUE_MOST, max(1, int(QUEUE_AHEAD / max(cost, 1e-3))))
+        return self._in_flight - self.workers < per_worker * self.workers
 
     def _promote(self, now: float) -> None:
         """Count the folds queued behind others as started, in the order submitted, as
@@ -284,11 +295,11 @@ class Pipeline:
         return 0.02 * self.budget + 0.15
 
     def fill(self, propose: Callable[[], Candidate | None]) -> bool:
-        """Keep every worker busy: submit folds of the open candidates (and queue one more
-        per worker where they may wait, see :meth:`_queueable`), opening the next
+        """Keep every worker busy: submit folds of the open candidates (and queue more
+        where they may wait, see :meth:`_queueable`), opening the next
         ``propose()``-d one when they have none left; ``False`` once ``propose`` has
         nothing more and nothing is in flight."""
-        while self._in_flight < 2 * self.workers:
+        while self._in_flight < (1 + QUEUE_MOST) * self.workers:
             if self._submit_next():
                 continue
             if self._in_flight >= self.workers and any(
