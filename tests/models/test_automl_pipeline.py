@@ -61,6 +61,7 @@ class Recorder:
             "fold": item[0],
             "threads": item[8],
             "submitted": time.perf_counter(),
+            "submitted_at": time.time(),  # comparable with the fit's own times
         }
         with self._lock:
             self.tasks.append(task)
@@ -102,6 +103,17 @@ def test_the_next_candidates_folds_run_beside_the_last_ones_on_two_workers() -> 
     for fit in fits:
         beside = [o for o in fits if o is not fit and o.started_at <= fit.started_at < o.ended_at]
         assert len(beside) <= 1
+    # ... but a fold whose cost was known waited on its worker behind the fold it fitted
+    # (submitted before that one ended), to be taken at once rather than after the round
+    # trip through this process.
+    by_worker: dict[int, list[dict[str, Any]]] = {}
+    for task in (t for t in recorder.tasks if "result" in t):
+        by_worker.setdefault(task["result"].pid, []).append(task)
+    waited = 0
+    for tasks in by_worker.values():
+        tasks.sort(key=lambda t: t["result"].started_at)
+        waited += sum(b["submitted_at"] < a["result"].ended_at for a, b in pairwise(tasks))
+    assert waited >= 1
     # No barrier between candidates: each candidate after the first had a fold started
     # before the candidate before it had all its folds fitted.
     per_candidate = recorder.candidates()

@@ -279,11 +279,11 @@ class Pipeline:
                 metrics=True,
             )
             future = self._fold_map().submit(fit_fold_or_error, task)
-            if self._started < self.workers:
-                item.running[future] = time.perf_counter()
-            else:
-                item.running[future] = None
-                self._queue.append((item, future))
+            # Started now if a worker is free and no fold waits before it (a worker whose
+            # fold has ended takes the oldest waiting one, not this one).
+            item.running[future] = None
+            self._queue.append((item, future))
+            self._promote(time.perf_counter())
             item.next_fold += 1
             self.most_in_flight = max(self.most_in_flight, self._in_flight)
             return True
@@ -348,10 +348,14 @@ class Pipeline:
         A fold running past its price was mispriced (a family's first candidate is priced
         from the others': a forest on a large table can cost twenty times it) and is, for
         all the search knows, half done: its cost is then taken as twice what it has run.
+        Past its price by more than a poll, that is: when a fold started is known to this
+        process only that closely (a fold that waited on its worker is counted as started
+        when this process sees a worker free up), and a fold of milliseconds must not be
+        taken for a mispriced one because its result took a moment to be seen.
         """
         price = item.entry.fold_cost or item.per_fold
         ran = self._ran(item, now)
-        per_fold = max(price, 2.0 * ran if ran > price else ran)
+        per_fold = 2.0 * ran if ran > price + POLL_SECONDS else price
         waiting = sum(t is None for t in item.running.values())
         waves = -(-(self.folds.n_splits - item.next_fold + waiting) // self.workers)
         return now + (per_fold - ran) + waves * per_fold
