@@ -132,3 +132,16 @@ def test_a_fold_shipped_to_a_worker_fits_on_the_threads_it_is_given() -> None:
     threads = {k: v for k, v in capped.get_params().items() if k.endswith("n_jobs")}
     assert threads == {"n_jobs": 1, "gbm__n_jobs": 1, "forest__n_jobs": 1}
     assert cap_threads(RandomForestClassifier(n_jobs=2), 4).n_jobs == 2
+
+
+def test_the_job_fans_its_folds_out_on_the_configured_cluster(executor: DaskExecutor) -> None:
+    from types import SimpleNamespace
+
+    from mlharbor.workflows.automl import fan_out
+
+    ctx = SimpleNamespace(compute=executor, settings=SimpleNamespace(dask_address="tcp://x"))
+    fold_map = fan_out(ctx)  # type: ignore[arg-type]
+    assert fold_map is not None and fold_map.workers == 2
+    # Ready at once, and nothing to end: the cluster's tasks are cancelled by their futures.
+    assert fold_map.ready() and not fold_map.can_release
+    assert fold_map.submit(abs, -3).result(timeout=60) == 3

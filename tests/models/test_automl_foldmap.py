@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -73,3 +76,19 @@ def test_release_and_ready_are_the_jobs_own() -> None:
     assert fold_map.ready() and fold_map.can_release
     fold_map.release()
     assert released == [True]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: folds are fitted in process")
+def test_the_job_fans_its_folds_out_on_its_local_pool_once_the_workers_are_up() -> None:
+    from mlharbor.jobs.compute import LocalExecutor
+    from mlharbor.workflows.automl import fan_out
+
+    with LocalExecutor(2) as executor:
+        ctx = SimpleNamespace(compute=executor, settings=SimpleNamespace(dask_address=None))
+        fold_map = fan_out(ctx)  # type: ignore[arg-type]
+        assert fold_map is not None and fold_map.workers == 2 and fold_map.can_release
+        while not fold_map.ready():  # the workers start and import the model libraries
+            time.sleep(0.05)
+        assert fold_map.submit(abs, -3).result(timeout=120) == 3
+        fold_map.release()  # the pool's processes end; the next fold starts new ones
+        assert fold_map.submit(abs, -4).result(timeout=120) == 4
