@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from jobs_testkit import FAST, wait_state, worker_thread
@@ -117,3 +119,16 @@ def test_closing_an_imap_cancels_its_tasks_on_dask(cluster: distributed.LocalClu
                 break
             time.sleep(0.1)
         assert left == 0
+
+
+def test_terminate_ends_a_running_local_task_and_the_next_task_gets_a_new_pool() -> None:
+    with LocalExecutor(1) as executor:
+        stuck = executor.submit(time.sleep, 600)
+        while not stuck.running():
+            time.sleep(0.01)
+        executor.terminate()
+        # The pool's one process was ended: its task fails rather than run on, and the
+        # next task starts a new pool instead of waiting behind it.
+        with pytest.raises((BrokenProcessPool, CancelledError)):
+            stuck.result(timeout=60)
+        assert executor.submit(abs, -3).result(timeout=120) == 3

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from mlharbor.jobs.compute import DaskExecutor
 from mlharbor.models.automl import run_automl
 from mlharbor.models.automl.budget import FinishPlan
+from mlharbor.models.automl.foldmap import FoldMap
 
 from ..training_data import binary_frame, with_schema
 
@@ -43,16 +44,13 @@ def executor() -> Iterator[DaskExecutor]:
 
 
 class Recorded:
-    """The executor as the search uses it (``submit``, one fold each), the tasks kept
+    """The executor's ``submit``, as the search uses it (one fold each), the tasks kept
     with what each fit recorded of itself."""
 
     def __init__(self, executor: DaskExecutor) -> None:
         self.executor = executor
         self.tasks: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-
-    def __call__(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return self.executor.map(fn, items)
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
         task: dict[str, Any] = {"item": item}
@@ -73,7 +71,7 @@ def test_tuning_trials_are_pipelined_on_two_dask_workers(executor: DaskExecutor)
         time_budget=600,
         max_trials=14,  # the ten portfolio candidates, then four tuning trials
         cv_folds=3,
-        map_folds=recorded,
+        map_folds=FoldMap(recorded.submit, executor.workers, check=executor.check_cancelled),
         workers=executor.workers,
         finish=LIGHT,
     )
@@ -109,7 +107,7 @@ def test_the_finish_plan_still_stops_the_search_when_trials_fan_out(
         target="diagnosis",
         time_budget=120,
         cv_folds=3,
-        map_folds=recorded,
+        map_folds=FoldMap(recorded.submit, executor.workers, check=executor.check_cancelled),
         workers=executor.workers,
         finish=heavy,
     )
@@ -134,3 +132,16 @@ def test_a_fold_shipped_to_a_worker_fits_on_the_threads_it_is_given() -> None:
     threads = {k: v for k, v in capped.get_params().items() if k.endswith("n_jobs")}
     assert threads == {"n_jobs": 1, "gbm__n_jobs": 1, "forest__n_jobs": 1}
     assert cap_threads(RandomForestClassifier(n_jobs=2), 4).n_jobs == 2
+
+
+def test_the_job_fans_its_folds_out_on_the_configured_cluster(executor: DaskExecutor) -> None:
+    from types import SimpleNamespace
+
+    from mlharbor.workflows.automl import fan_out
+
+    ctx = SimpleNamespace(compute=executor, settings=SimpleNamespace(dask_address="tcp://x"))
+    fold_map = fan_out(ctx)  # type: ignore[arg-type]
+    assert fold_map is not None and fold_map.workers == 2
+    # Ready at once, and nothing to end: the cluster's tasks are cancelled by their futures.
+    assert fold_map.ready() and not fold_map.can_release
+    assert fold_map.submit(abs, -3).result(timeout=60) == 3

@@ -22,6 +22,7 @@ import pytest
 from mlharbor.jobs.compute import LocalExecutor
 from mlharbor.models.automl import run_automl
 from mlharbor.models.automl.budget import FinishPlan
+from mlharbor.models.automl.foldmap import FoldMap
 from mlharbor.models.automl.folds import FoldResult
 from mlharbor.workflows.automl import _warm
 
@@ -42,7 +43,7 @@ def _slowly(fn: Callable[[Any], Any], seconds: float, item: Any) -> Any:
 
 
 class Recorder:
-    """A ``map_folds`` with ``submit`` (as the job's executors have), each task kept:
+    """A ``submit`` (as the job's executors have, for a :class:`FoldMap`), each task kept:
     which candidate (its parameters) and fold, when submitted, and the fit's own record
     of where and when it ran."""
 
@@ -54,15 +55,13 @@ class Recorder:
         self.tasks: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return [self.submit(fn, item).result() for item in items]
-
     def submit(self, fn: Callable[[Any], Any], item: Any) -> cf.Future[Any]:
         task = {
             "candidate": repr(sorted(item[1].get_params().items())),
             "fold": item[0],
             "threads": item[8],
             "submitted": time.perf_counter(),
+            "submitted_at": time.time(),  # comparable with the fit's own times
         }
         with self._lock:
             self.tasks.append(task)
@@ -93,7 +92,7 @@ def test_the_next_candidates_folds_run_beside_the_last_ones_on_two_workers() -> 
             time_budget=300,
             max_trials=6,
             cv_folds=3,
-            map_folds=recorder,
+            map_folds=FoldMap(recorder.submit, 2),
             workers=2,
             finish=LIGHT,
         )
@@ -104,6 +103,17 @@ def test_the_next_candidates_folds_run_beside_the_last_ones_on_two_workers() -> 
     for fit in fits:
         beside = [o for o in fits if o is not fit and o.started_at <= fit.started_at < o.ended_at]
         assert len(beside) <= 1
+    # ... but a fold whose cost was known waited on its worker behind the fold it fitted
+    # (submitted before that one ended), to be taken at once rather than after the round
+    # trip through this process.
+    by_worker: dict[int, list[dict[str, Any]]] = {}
+    for task in (t for t in recorder.tasks if "result" in t):
+        by_worker.setdefault(task["result"].pid, []).append(task)
+    waited = 0
+    for tasks in by_worker.values():
+        tasks.sort(key=lambda t: t["result"].started_at)
+        waited += sum(b["submitted_at"] < a["result"].ended_at for a, b in pairwise(tasks))
+    assert waited >= 1
     # No barrier between candidates: each candidate after the first had a fold started
     # before the candidate before it had all its folds fitted.
     per_candidate = recorder.candidates()
@@ -144,7 +154,7 @@ def test_the_search_submits_no_fold_that_would_end_after_its_planned_stop() -> N
             target="diagnosis",
             time_budget=8,
             cv_folds=3,
-            map_folds=recorder,
+            map_folds=FoldMap(recorder.submit, 2),
             workers=2,
             finish=LIGHT,
             started=started,
@@ -182,7 +192,7 @@ def test_scores_are_the_same_whichever_fold_ends_first() -> None:
                 # costs (a trial much dearer than its family's defaults is not started).
                 max_trials=10,
                 cv_folds=3,
-                map_folds=recorder,
+                map_folds=FoldMap(recorder.submit, 2),
                 workers=2,
                 finish=LIGHT,
             )

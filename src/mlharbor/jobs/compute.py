@@ -114,6 +114,11 @@ class Executor(ABC):
         """Ask a running :meth:`map` to stop; it cancels its tasks and raises."""
         self.cancel_event.set()
 
+    def terminate(self) -> None:  # noqa: B027 (optional to engines)
+        """End the tasks running and queued now, where the engine cannot stop them
+        otherwise: a local pool's processes are ended, and the next task starts new ones
+        (a cluster's tasks are cancelled through their futures instead)."""
+
     @abstractmethod
     def close(self) -> None:
         """Release processes or connections."""
@@ -178,7 +183,7 @@ class LocalExecutor(Executor):
         except BaseException:
             for future in futures:
                 future.cancel()
-            self._terminate()
+            self.terminate()
             raise
 
     def imap(
@@ -214,10 +219,10 @@ class LocalExecutor(Executor):
         except BaseException:
             for future in window:
                 future.cancel()
-            self._terminate()
+            self.terminate()
             raise
 
-    def _terminate(self) -> None:
+    def terminate(self) -> None:
         # A process pool cannot stop a running task; ending its processes is the only way.
         if self._pool is None:
             return

@@ -116,12 +116,17 @@ def _binary(
     positive = classes[1]
     scores = positive_scores(proba, decision)
     is_positive = np.asarray(y_true) == positive
+    # One call for the three (f1_score, precision_score and recall_score each make it):
+    # AutoML scores every fold of every candidate, and its input checks are most of the cost.
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y_true, y_pred, pos_label=positive, average="binary", zero_division=0
+    )
     out = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-        "f1": skm.f1_score(y_true, y_pred, pos_label=positive, zero_division=0),
-        "precision": skm.precision_score(y_true, y_pred, pos_label=positive, zero_division=0),
-        "recall": skm.recall_score(y_true, y_pred, pos_label=positive, zero_division=0),
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
         # predict() decides at probability 0.5 (decision value 0): the threshold behind the
         # label metrics above.
         "threshold": 0.5 if proba is not None else 0.0,

@@ -31,8 +31,10 @@ from mlharbor.workflows.requests import AutoMLRequest
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlharbor.jobs.compute import Executor
     from mlharbor.models.automl import AutoMLResult
     from mlharbor.models.automl.budget import FinishPlan
+    from mlharbor.models.automl.foldmap import FoldMap
     from mlharbor.models.train import TrainResult
     from mlharbor.registry.records import ModelVersionRecord
     from mlharbor.workflows.services import DatasetServices, TrainServices
@@ -116,7 +118,7 @@ def run_automl_job(
     progress: Callable[[float, str], None],
     event: Callable[[str, dict[str, Any]], None],
     job_id: int | None,
-    map_folds: Any = None,
+    map_folds: FoldMap | None = None,
     threads: int | None = None,
     *,
     workers: int = 1,
@@ -193,7 +195,7 @@ def run_automl_job(
         final_rows=len(frame) if request.refit_full else 0,
     )
     searched = time.perf_counter()
-    if hasattr(map_folds, "release"):
+    if map_folds is not None:
         map_folds.release()
     timings["search"] = round(searched - started - timings["waiting"] - timings["read"], 2)
     event("phase", {"phase": "finish", "elapsed": round(searched - started, 2)})
@@ -493,7 +495,7 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
     lag = max(0.0, time.time() - submitted.timestamp()) if submitted else 0.0
     started = time.perf_counter() - lag
     threads = max(1, (os.cpu_count() or 1) // max(1, ctx.settings.workers))
-    map_folds, workers = fan_out(ctx)
+    map_folds = fan_out(ctx)
     with threadpool_limits(threads):
         result = run_automl_job(
             services,
@@ -503,47 +505,48 @@ def automl_job(ctx: JobContext, params: dict[str, Any], services: TrainServices)
             ctx.job_id,
             map_folds,
             threads=threads,
-            workers=workers,
+            workers=map_folds.workers if map_folds is not None else 1,
             started=started,
         )
         track_job(ctx, services, AUTOML, request, result)  # MLflow, if configured; never fails
         return result
 
 
-def fan_out(ctx: JobContext) -> tuple[Any, int]:
-    """``(map_folds, workers)``: where the search fits its folds, and how many at once.
+def fan_out(ctx: JobContext) -> FoldMap | None:
+    """Where the search fits its folds (and how many at once: ``FoldMap.workers``).
 
     On a Dask cluster, or locally with more than one core, on the job's executor (one
-    single-threaded fold per core); on one core, in this process (with early pruning).
+    single-threaded fold per core); on one core, in this process (with early pruning):
+    ``None``.
     Local workers start, and import the model libraries, in the background: until they
-    are ready the search fits in this process (``map_folds.ready()``).
+    are ready the search fits in this process (``FoldMap.ready``).
     """
+    from mlharbor.models.automl.foldmap import FoldMap
+
     executor = ctx.compute
-
-    def map_folds(fn: Any, items: list[Any]) -> list[Any]:
-        return executor.map(fn, items)
-
-    # Attributes of the function the search reads off map_folds: the folds are submitted
-    # one by one as workers free up (see mlharbor.models.automl.pipeline).
-    map_folds.submit = executor.submit  # type: ignore[attr-defined]
-    map_folds.check = executor.check_cancelled  # type: ignore[attr-defined]
     if ctx.settings.dask_address:
-        return map_folds, executor.workers
+        return FoldMap(executor.submit, executor.workers, check=executor.check_cancelled)
     if executor.workers < 2:
         threading.Thread(target=_warm, args=(None,), daemon=True).start()
-        return None, 1
+        return None
     executor.preload(FOLD_MODULES)
     warm = threading.Thread(target=_warm, args=(executor,), daemon=True)
     warm.start()
-    # Until the workers have started and imported the model libraries (Search.fanning).
-    map_folds.ready = lambda: not warm.is_alive()  # type: ignore[attr-defined]
-    # The job's end waits for the pool to shut down, and a worker still importing (tens of
-    # seconds on a busy machine) would hold it: the workers are ended when the search is.
-    map_folds.release = getattr(executor, "_terminate", executor.close)  # type: ignore[attr-defined]
-    return map_folds, executor.workers
+    fold_map = FoldMap(
+        executor.submit,
+        executor.workers,
+        check=executor.check_cancelled,
+        # Until the workers have started and imported the model libraries (Search.fanning).
+        ready=lambda: not warm.is_alive(),
+        # The job's end waits for the pool to shut down, and a worker still importing (tens
+        # of seconds on a busy machine) would hold it: the workers are ended when the
+        # search is, and those still fitting folds the search gave up when nothing else runs.
+        release=executor.terminate,
+    )
+    return fold_map
 
 
-def _warm(executor: Any, rounds: int = 100) -> None:
+def _warm(executor: Executor | None, rounds: int = 100) -> None:
     """Have this process and every worker import the model libraries and the registry's
     file format; over when each has (or it failed)."""
     from mlharbor.models.automl.folds import warm_worker

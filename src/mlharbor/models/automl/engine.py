@@ -7,7 +7,6 @@ predicted refit of the current leaders, so that the final refit always fits.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -16,7 +15,8 @@ import numpy as np
 from mlharbor.errors import InvalidInputError
 from mlharbor.models.automl.budget import FinishPlan, finish_seconds
 from mlharbor.models.automl.ensemble import greedy_selection, nested_selection_oof
-from mlharbor.models.automl.folds import Folds, StorableCheck, fit_fold, prep_key
+from mlharbor.models.automl.foldmap import FoldMap, MapFolds, as_fold_map
+from mlharbor.models.automl.folds import Folds, StorableCheck, fit_fold, fold_metrics, prep_key
 from mlharbor.models.automl.leaderboard import Entry, ranked
 from mlharbor.models.automl.pipeline import Pipeline
 from mlharbor.models.automl.portfolio import (
@@ -27,11 +27,8 @@ from mlharbor.models.automl.portfolio import (
 )
 from mlharbor.models.automl.result import bag_seconds, bags
 from mlharbor.models.automl.tuning import Tuning
-from mlharbor.models.metrics import compute_metrics
-from mlharbor.models.tasks import Task
 
 TrialCallback = Callable[[dict[str, Any]], None]
-MapFolds = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 
 
 class Search(Pipeline, Tuning):
@@ -53,7 +50,7 @@ class Search(Pipeline, Tuning):
         n_full: int,
         max_trials: int | None,
         on_trial: TrialCallback | None,
-        map_folds: MapFolds | None,
+        map_folds: FoldMap | MapFolds | None,
         check: StorableCheck | None = None,
         final_rows: int = 0,
         finish: FinishPlan | None = None,
@@ -70,7 +67,7 @@ class Search(Pipeline, Tuning):
         self.n_full = n_full
         self.max_trials = max_trials
         self.on_trial = on_trial
-        self.map_folds = map_folds
+        self.map_folds = as_fold_map(map_folds, workers)
         self.check = check
         #: Rows of a refit on all the data after the run (the caller's holdout added): its
         #: time is reserved from the search too.
@@ -155,10 +152,7 @@ class Search(Pipeline, Tuning):
         on a busy machine); until they are ready (``map_folds.ready()`` false) the search
         fits in this process, with early pruning, rather than wait for them.
         """
-        if self.map_folds is None:
-            return False
-        ready = getattr(self.map_folds, "ready", None)
-        return ready is None or bool(ready())
+        return self.map_folds is not None and self.map_folds.ready()
 
     @property
     def workers(self) -> int:
@@ -286,19 +280,14 @@ class Search(Pipeline, Tuning):
         entry.fold_scores.append(self.score(y_val, result.prediction))
         entry.fit_seconds.append(result.fit_seconds)
         entry.predict_seconds.append(result.predict_seconds)
-        entry.fold_metrics.append(self._metrics(self.folds.y[val_idx], result.prediction))
+        metrics = result.metrics  # computed by the worker that fitted it, if it fanned out
+        if metrics is None:
+            metrics = self._metrics(self.folds.y[val_idx], result.prediction)
+        entry.fold_metrics.append(metrics)
         entry.oof_parts.append(result)
 
     def _metrics(self, y_true: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-        task, classes = self.folds.task, self.folds.classes
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if task == Task.REGRESSION:
-                return compute_metrics(task, y_true, prediction)
-            labels = np.asarray(classes, dtype=object)[prediction.argmax(axis=1)]
-            if self.folds.y.dtype != object:
-                labels = labels.astype(self.folds.y.dtype)
-            return compute_metrics(task, y_true, labels, classes=classes, proba=prediction)
+        return fold_metrics(self.folds.task, self.folds.classes, y_true, prediction)
 
     def _oof(self, entry: Entry) -> np.ndarray:
         parts = entry.oof_parts
@@ -411,7 +400,7 @@ class Search(Pipeline, Tuning):
         ]
         entry.oof_parts = []
         map_folds = self.map_folds if self.fanning else None
-        fitted = map_folds(fit_fold, tasks) if map_folds is not None else map(fit_fold, tasks)
+        fitted = map_folds.map(fit_fold, tasks) if map_folds is not None else map(fit_fold, tasks)
         for result in fitted:
             self._record(entry, result)
         before, after = done // self.folds.n_folds, len(tasks) // self.folds.n_folds

@@ -29,6 +29,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
 from mlharbor.data.schema import DatasetSchema
 from mlharbor.models.catalog import ModelSpec, Scaling
+from mlharbor.models.metrics import compute_metrics
 from mlharbor.models.tasks import Task
 from mlharbor.prep.factory import make_preprocessor
 from mlharbor.prep.text import TextFeatures
@@ -37,11 +38,23 @@ PrepKey = tuple[bool, bool, bool, bool]
 #: ``check(model, X)`` raises if ``model`` could not be stored, loaded back and predict ``X``
 #: the same (the registry's test, handed in by the caller: models know no registry).
 StorableCheck = Callable[[Any, Any], None]
+#: What a fold's metrics are computed from, where it is fitted: the validation rows' true
+#: targets and the classes (in the order of the probability columns).
+FoldScoring = tuple[np.ndarray, list[Any] | None]
 #: What :func:`fit_fold` is handed: (fold, unfitted estimator, fit matrix, fit targets,
-#: validation matrix, task, time limit, storability check, thread cap). A plain tuple, so
-#: that any executor can pickle it.
+#: validation matrix, task, time limit, storability check, thread cap, scoring). A plain
+#: tuple, so that any executor can pickle it.
 FoldTask = tuple[
-    int, Any, Any, np.ndarray, Any, Task, float | None, StorableCheck | None, int | None
+    int,
+    Any,
+    Any,
+    np.ndarray,
+    Any,
+    Task,
+    float | None,
+    StorableCheck | None,
+    int | None,
+    FoldScoring | None,
 ]
 
 
@@ -69,6 +82,8 @@ class FoldResult:
     refused: str | None = None
     #: Seconds the check took (saving, loading and predicting a miniature of the model).
     check_seconds: float = 0.0
+    #: The fold's metrics (see :func:`fold_metrics`), when the task asked for them.
+    metrics: dict[str, float] | None = None
     #: The process that fitted it (several when folds fan out over the cores).
     pid: int = 0
     #: When the fit started and its result was ready (``time.time()``, comparable across
@@ -253,13 +268,15 @@ class Folds:
         native: bool = False,
         check: StorableCheck | None = None,
         threads: int | None = None,
+        metrics: bool = False,
     ) -> FoldTask:
         """A picklable task for :func:`fit_fold` (to fan out on an executor); with
         ``check``, the fitted model is also put through it (a module-level function);
         with ``threads``, the model's ``n_jobs`` and the fit's native thread pools are
-        capped to that many."""
+        capped to that many; with ``metrics``, the fold's metrics are computed where it is
+        fitted (on a worker, beside the others, rather than in the search's process)."""
         fit_matrix, val_matrix = self.matrices(spec, fold, native)
-        fit_idx, _ = self.splits[fold]
+        fit_idx, val_idx = self.splits[fold]
         model = clone(estimator)
         return (
             fold,
@@ -271,6 +288,7 @@ class Folds:
             time_limit,
             check,
             threads,
+            (self.y[val_idx], self.classes) if metrics else None,
         )
 
 
@@ -298,19 +316,62 @@ def fit_fold(item: FoldTask) -> FoldResult:
     TF-IDF columns can cost a hundred times the linear models before it.
     """
     fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit = item[:7]
-    # The check and the thread cap may be left off the end of a task.
+    # The check, the thread cap and the scoring may be left off the end of a task.
     check = item[7] if len(item) > 7 else None
     threads = item[8] if len(item) > 8 else None
+    scoring = item[9] if len(item) > 9 else None
     if threads is not None:
         # A worker process of a fan-out: one fit per core, so OpenMP and BLAS pools (which
         # default to every core) would only fight the other workers for the cores.
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(threads):
-            return _fit_fold(
+        with _thread_pools().limit(limits=threads):
+            result = _fit_fold(
                 fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, check
             )
-    return _fit_fold(fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, check)
+    else:
+        result = _fit_fold(fold, estimator, fit_matrix, y_fit, val_matrix, task, time_limit, check)
+    if scoring is not None:
+        y_val, classes = scoring
+        result.metrics = fold_metrics(task, classes, y_val, result.prediction)
+    return result
+
+
+def fold_metrics(
+    task: Task, classes: list[Any] | None, y_true: np.ndarray, prediction: np.ndarray
+) -> dict[str, float]:
+    """The metrics of a fold's prediction (values, or class probabilities in the order of
+    ``classes``) of the rows whose targets are ``y_true``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if task == Task.REGRESSION:
+            return compute_metrics(task, y_true, prediction)
+        labels = np.asarray(classes, dtype=object)[prediction.argmax(axis=1)]
+        if y_true.dtype != object:
+            labels = labels.astype(y_true.dtype)
+        return compute_metrics(task, y_true, labels, classes=classes, proba=prediction)
+
+
+def _thread_pools() -> Any:
+    """This process's native thread pools (a ``threadpoolctl.ThreadpoolController``).
+
+    Found once per process, after the model libraries are imported: finding them walks
+    every loaded library, milliseconds a fold (as long as a small table's fit) that a
+    worker would otherwise spend on each. A library loaded since is looked up anew.
+    """
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None or _CONTROLLER[0] != _loaded_libraries():
+        _CONTROLLER = (_loaded_libraries(), ThreadpoolController())
+    return _CONTROLLER[1]
+
+
+def _loaded_libraries() -> int:
+    import sys
+
+    return len(sys.modules)
+
+
+_CONTROLLER: tuple[int, Any] | None = None
 
 
 @dataclass

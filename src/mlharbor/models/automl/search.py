@@ -32,7 +32,8 @@ from mlharbor.data.schema import DatasetSchema
 from mlharbor.errors import InvalidInputError
 from mlharbor.limits import check_budget
 from mlharbor.models.automl.budget import FinishPlan, finish_seconds
-from mlharbor.models.automl.engine import MapFolds, Search, TrialCallback, structure
+from mlharbor.models.automl.engine import Search, TrialCallback, structure
+from mlharbor.models.automl.foldmap import FoldMap, MapFolds
 from mlharbor.models.automl.folds import Folds, StorableCheck, refusal
 from mlharbor.models.automl.leaderboard import Entry, ranked
 from mlharbor.models.automl.portfolio import check_metric, portfolio, restrict
@@ -106,7 +107,7 @@ def run_automl(
     *,
     threads: int | None = None,
     on_trial: TrialCallback | None = None,
-    map_folds: MapFolds | None = None,
+    map_folds: FoldMap | MapFolds | None = None,
     check_storable: StorableCheck | None = None,
     final_rows: int = 0,
     finish: FinishPlan | None = None,
@@ -128,9 +129,10 @@ def run_automl(
         Threads each model may use (default: all cores).
     on_trial : callable, optional
         Called with a JSON-ready event after every candidate (see :func:`trial_event`).
-    map_folds : callable, optional
-        ``map_folds(fn, items)``: fit a candidate's folds on an executor (local processes or
-        Dask) instead of in this process; early-fold pruning is then off.
+    map_folds : FoldMap or callable, optional
+        Where to fit the folds instead of this process (local processes or Dask): a
+        :class:`~mlharbor.models.automl.foldmap.FoldMap` (what a job hands over), or any
+        ``map_folds(fn, items)``; early-fold pruning is then off.
     check_storable : callable, optional
         ``check(model, X)`` raises if ``model`` cannot be stored and loaded back to predict
         ``X`` the same (the registry's test; a module-level function, to run where the

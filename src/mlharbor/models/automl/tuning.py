@@ -5,10 +5,12 @@ leaderboard and the folds. When folds fan out over workers (local processes or a
 cluster), trials are pipelined (see :mod:`~mlharbor.models.automl.pipeline`): the next
 trial is asked while the last ones' folds still run, so that every worker has a fold to
 fit. The studies then sample with a constant liar, so that trials in flight together do not
-all land on the same point; and a trial is asked only once the trials asked
+all land on the same point; and a trial is asked only once the trials asked twice
 :attr:`workers` turns before it have been told, in the order they were asked, so the
 studies see the same history whichever fold ends first (the fits costing the same:
-a trial much dearer than its family's defaults is not started).
+a trial much dearer than its family's defaults is not started). Twice: with one trial
+per worker in flight, a worker idled whenever the oldest trial's last fold ran and the
+newer ones had all their folds out; and the pipeline queues a fold per worker too.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class Tuning:
         asked: list[tuple[Any, Any, Candidate]] = []  # (study, trial, candidate)
         ended: dict[int, Entry] = {}  # id(candidate) -> its entry, once cross-validated
         told = 0
-        lag = max(1, self.workers)
+        lag = 2 * max(1, self.workers)
         over = False
 
         def tell_up_to(n: int) -> None:
