@@ -295,6 +295,11 @@ def main() -> None:
         "--batch-requests", type=int, default=60, help="100-row requests per run to MLflow"
     )
     parser.add_argument(
+        "--no-predlog",
+        action="store_true",
+        help="serve without the prediction log (MLHARBOR_PREDLOG_ENABLED=false): its cost apart",
+    )
+    parser.add_argument(
         "--ours-factor",
         type=int,
         default=10,
@@ -347,6 +352,7 @@ def main() -> None:
         "MLHARBOR_DATA_DIR": str(data_dir),
         "MLHARBOR_WORKERS": "0",
         "MLHARBOR_LOG_LEVEL": "WARNING",
+        "MLHARBOR_PREDLOG_ENABLED": "false" if args.no_predlog else "true",
     }
     procs: list[subprocess.Popen] = []
     pids: dict[str, int] = {}  # the server process started for each ping URL
@@ -521,6 +527,7 @@ def main() -> None:
     }
     report["mlflow"] = MLFLOW
     report["repeats"] = args.repeats
+    report["predlog"] = not args.no_predlog
     (args.out / "results.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
