@@ -9,6 +9,7 @@ imports the workflows, which is why the fork server that starts job attempts pre
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from mlharbor.config import Settings
@@ -38,11 +39,16 @@ def score_job(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 _hubs: dict[str, Hub] = {}
+_hubs_lock = threading.Lock()
 
 
 def process_hub(settings: Settings) -> Hub:
-    """One hub per process and database, so a process scoring many chunks loads once."""
+    """One hub per process and database, so a process scoring many chunks loads once.
+
+    Thread-safe: a Dask worker runs several chunks at once, and two hubs would load the
+    model twice, at the same time (see :func:`mlharbor.registry.persist.load_trusted`)."""
     key = settings.resolved_database_url()
-    if key not in _hubs:
-        _hubs[key] = Hub.open(settings, migrate=False)
-    return _hubs[key]
+    with _hubs_lock:
+        if key not in _hubs:
+            _hubs[key] = Hub.open(settings, migrate=False)
+        return _hubs[key]

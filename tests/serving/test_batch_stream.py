@@ -191,3 +191,30 @@ def test_dask_workers_score_an_s3_file_a_chunk_at_a_time(
     assert len(used) == 2
     for worker, peak in used.items():
         assert peak < whole[worker] / 4, (peak, whole[worker])
+
+
+def test_threads_scoring_chunks_at_once_share_one_hub(sqlite_settings: Settings) -> None:
+    """A Dask worker's threads open the process's hub together: one hub, so one loaded copy
+    of the model (two read at once in one process failed now and then on Python 3.11)."""
+    import threading
+
+    from mlharbor import hub_jobs
+
+    start = threading.Barrier(8)
+    hubs: list[Hub] = []
+
+    def open_it() -> None:
+        start.wait()
+        hubs.append(process_hub(sqlite_settings))
+
+    threads = [threading.Thread(target=open_it) for _ in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(hubs) == 8 and len({id(h) for h in hubs}) == 1
+    finally:
+        for hub in {id(h): h for h in hubs}.values():
+            hub.close()
+        hub_jobs._hubs.clear()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,15 @@ def load_external(data: bytes, *, extra: Iterable[str] = ()) -> BaseEstimator:
     return model
 
 
+#: One model file read at a time in a process. Reading one parses each array's header with
+#: ``ast.literal_eval``, and CPython 3.11's AST constructor keeps its recursion depth in
+#: state shared by threads (python/cpython#106905): two reads at once in one process (a Dask
+#: worker's threads scoring chunks, a server loading two models) failed now and then with
+#: "AST constructor recursion depth mismatch".
+_reading = threading.Lock()
+_AST_MISMATCH = "AST constructor recursion depth mismatch"
+
+
 def _load(data: bytes, extra: Iterable[str], error: type[HarborError], what: str) -> Any:
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
@@ -145,7 +155,14 @@ def _load(data: bytes, extra: Iterable[str], error: type[HarborError], what: str
     try:
         # skops' audit runs inside loads: it refuses whatever it does not trust by default
         # and we did not name. We name only what our walk found, all of it allowed.
-        return sio.loads(data, trusted=sorted(_names(schema) & allowed))
+        with _reading:
+            try:
+                return sio.loads(data, trusted=sorted(_names(schema) & allowed))
+            except SystemError as exc:
+                if _AST_MISMATCH not in str(exc):
+                    raise
+                # Left behind by a parse elsewhere in the process (the same bug): once more.
+                return sio.loads(data, trusted=sorted(_names(schema) & allowed))
     except UntrustedTypesFoundException as exc:
         found = sorted(set(re.findall(r"'([^']+)'", str(exc).split("\n", 1)[0])))
         raise _refusal(error, what, [t for t in found if t not in allowed] or found)
