@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlharbor.data.schema import DatasetSchema, Role, SemanticType
+from mlharbor.data.schema import ColumnSchema, DatasetSchema, Role, SemanticType
 from mlharbor.data.tasks import MAX_INTEGER_CLASSES, Task, parse_task
 from mlharbor.errors import InvalidInputError
 from mlharbor.models.catalog import ModelSpec, get_spec, model_names, parse_params, validate_params
@@ -94,14 +94,20 @@ def schema_task(
         if n > MAX_INTEGER_CLASSES + 1:  # one more: a NaN may be counted as a value
             return Task.REGRESSION, f"numeric target with {n} distinct values"
         return None
-    usable = [schema.column(name) for name in features]
-    usable = [c for c in usable if c.role == Role.FEATURE and c.name != target]
+    return classes_task(n, [schema.column(name) for name in features], target)
+
+
+def classes_task(n_classes: int, features: Iterable[ColumnSchema], target: str) -> tuple[Task, str]:
+    """The task and reason of a classification with ``n_classes`` classes: ``text`` where at
+    least half the usable features are free text (reviews, tickets; a passenger's name among
+    many other columns does not make one), else binary or multiclass."""
+    usable = [c for c in features if c.role == Role.FEATURE and c.name != target]
     n_text = sum(c.semantic_type == SemanticType.TEXT for c in usable)
     if n_text and 2 * n_text >= len(usable):
-        return Task.TEXT, f"{n} classes predicted mostly from free text"
-    if n == 2:
+        return Task.TEXT, f"{n_classes} classes predicted mostly from free text"
+    if n_classes == 2:
         return Task.BINARY, "the target has two distinct values"
-    return Task.MULTICLASS, f"the target has {n} distinct values"
+    return Task.MULTICLASS, f"the target has {n_classes} distinct values"
 
 
 def task_refused(spec: ModelSpec, target: str, task: Task, reason: str) -> InvalidInputError:

@@ -7,11 +7,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from mlharbor.data.schema import ColumnSchema, Role, SemanticType
+from mlharbor.data.schema import ColumnSchema, SemanticType
 from mlharbor.data.tasks import MAX_INTEGER_CLASSES as MAX_INTEGER_CLASSES
 from mlharbor.data.tasks import Task as Task
 from mlharbor.data.tasks import parse_task as parse_task
 from mlharbor.errors import InvalidInputError
+from mlharbor.models.checks import classes_task
 
 
 def detect_task(
@@ -68,10 +69,4 @@ def detect_task(
         integral = bool(np.all(np.mod(values, 1) == 0))
         if not (integral and n_classes <= MAX_INTEGER_CLASSES) and n_classes > 2:
             return Task.REGRESSION, f"numeric target with {n_classes} distinct values"
-    usable = [f for f in features if f.role == Role.FEATURE and f.name != name]
-    n_text = sum(f.semantic_type == SemanticType.TEXT for f in usable)
-    if n_text and 2 * n_text >= len(usable):
-        return Task.TEXT, f"{n_classes} classes predicted mostly from free text"
-    if n_classes == 2:
-        return Task.BINARY, "the target has two distinct values"
-    return Task.MULTICLASS, f"the target has {n_classes} distinct values"
+    return classes_task(n_classes, features, str(name))
