@@ -36,7 +36,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_real_tables import TABLES, _free_port, _load
+from bench_real_tables import TABLES, _free_port, _load, _wait_up
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -231,13 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             for label, (server, _) in servers.items()
         }
         for client in clients.values():
-            for _ in range(600):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+            _wait_up(client)
         for table in chosen:
             for label in trees:
                 row = _run_table(clients[label], samplers[label], work, table, args.budget)

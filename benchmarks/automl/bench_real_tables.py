@@ -94,6 +94,17 @@ def _load(package: str, item: str) -> Any:
     return frame
 
 
+def _wait_up(client: httpx.Client, path: str = "/healthz") -> None:
+    """Until the server answers ``path`` with 200 (a minute at most)."""
+    for _ in range(600):
+        try:
+            if client.get(path).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+
+
 def _wait_job(client: httpx.Client, job_id: int, limit: float) -> dict[str, Any]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -190,13 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         results: list[Result] = []
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-                for _ in range(600):
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    time.sleep(0.1)
+                _wait_up(client)
                 for package, item, target, _why in chosen:
                     load = os.getloadavg()[0]
                     res = _run_table(client, work, package, item, target, args.budget)

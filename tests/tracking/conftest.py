@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ..api.conftest import free_port
-from ..serving.mlflow_venv import mlflow_venv
+from ..serving.mlflow_venv import mlflow_or_skip
 
 READER = Path(__file__).with_name("mlflow_reader.py")
 
@@ -58,19 +58,10 @@ def _env(python: Path) -> dict[str, str]:
     return env
 
 
-def mlflow_executable() -> Path:
-    try:
-        return mlflow_venv()
-    except RuntimeError as exc:
-        if "Could not find a version" in str(exc) or "connection" in str(exc).lower():
-            pytest.skip(f"the package index is unreachable, so MLflow cannot be installed: {exc}")
-        raise
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """``mlflow server`` on SQLite with the artifact proxy, on a free loopback port."""
-    mlflow = mlflow_executable()
+    mlflow = mlflow_or_skip()
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     log = (root / "server.log").open("wb")
